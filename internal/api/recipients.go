@@ -1,0 +1,168 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/directory"
+	"github.com/tenantferry/tenantferry/internal/errs"
+)
+
+// recipientRequest is the body of mailbox, mailuser and group create/set.
+type recipientRequest struct {
+	Name                 string
+	Alias                string
+	DisplayName          *string
+	FirstName            *string
+	LastName             *string
+	PrimarySmtpAddress   string
+	Password             *string
+	Archive              bool
+	ExchangeGuid         *string
+	ArchiveGuid          *string
+	ExternalEmailAddress *string
+	AddAddresses         []string
+	RemoveAddresses      []string
+	Type                 string // groups: security | distribution
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// kindRoutes registers the CRUD routes of one recipient kind.
+func (s *Server) kindRoutes(h func(string, handlerFunc), path string, types ...directory.RecipientType) {
+	base := "/api/v1/tenants/{t}/" + path
+	h("GET "+base, func(r *http.Request, p *admin.Principal) (any, error) {
+		rs, err := s.Core.ListRecipients(r.Context(), p, r.PathValue("t"), types...)
+		if err != nil {
+			return nil, err
+		}
+		return listOf(rs, recipientView), nil
+	})
+	h("GET "+base+"/{id}", func(r *http.Request, p *admin.Principal) (any, error) {
+		if types[0].IsGroup() {
+			g, err := s.Core.GetGroup(r.Context(), p, r.PathValue("t"), r.PathValue("id"))
+			if err != nil {
+				return nil, err
+			}
+			return groupView(g), nil
+		}
+		rc, err := s.Core.GetRecipient(r.Context(), p, r.PathValue("t"), r.PathValue("id"), types...)
+		if err != nil {
+			return nil, err
+		}
+		return recipientView(rc), nil
+	})
+	h("DELETE "+base+"/{id}", func(r *http.Request, p *admin.Principal) (any, error) {
+		return noContent, s.Core.DeleteRecipient(r.Context(), p, r.PathValue("t"), r.PathValue("id"), types...)
+	})
+	h("POST "+base, func(r *http.Request, p *admin.Principal) (any, error) {
+		var req recipientRequest
+		if err := s.decode(r, &req); err != nil {
+			return nil, err
+		}
+		spec := directory.RecipientSpec{Type: types[0], Name: req.Name, Alias: req.Alias, DisplayName: deref(req.DisplayName),
+			FirstName: deref(req.FirstName), LastName: deref(req.LastName), PrimarySmtp: req.PrimarySmtpAddress,
+			Password: deref(req.Password), Archive: req.Archive, ExchangeGuid: deref(req.ExchangeGuid), ArchiveGuid: deref(req.ArchiveGuid),
+			ExternalEmail: deref(req.ExternalEmailAddress), AddAddresses: req.AddAddresses}
+		switch {
+		case types[0].IsGroup():
+			if req.Type == "" {
+				return nil, errs.Invalidf("MissingField", "Type is required").WithHint("pass --type security or --type distribution")
+			}
+			t, err := directory.GroupTypeOf(req.Type)
+			if err != nil {
+				return nil, err
+			}
+			spec.Type = t
+			if spec.Alias == "" {
+				spec.Alias = aliasFromName(req.Name)
+			}
+		case types[0] == directory.MailUser:
+			if req.ExternalEmailAddress == nil {
+				return nil, errs.Invalidf("MissingField", "ExternalEmailAddress is required for a MailUser").WithHint("pass --external-email ADDR")
+			}
+			if req.PrimarySmtpAddress == "" {
+				return nil, errs.Invalidf("MissingField", "PrimarySmtpAddress is required for a MailUser").WithHint("pass --primary-smtp ADDR")
+			}
+		}
+		if req.Type != "" && !types[0].IsGroup() {
+			return nil, errs.Invalidf("UnknownField", "Type applies to groups only")
+		}
+		rc, err := s.Core.CreateRecipient(r.Context(), p, r.PathValue("t"), spec)
+		if err != nil {
+			return nil, err
+		}
+		return created{recipientView(rc)}, nil
+	})
+	h("PATCH "+base+"/{id}", func(r *http.Request, p *admin.Principal) (any, error) {
+		var req recipientRequest
+		if err := s.decode(r, &req); err != nil {
+			return nil, err
+		}
+		if req.Name != "" || req.Alias != "" || req.PrimarySmtpAddress != "" || req.Archive || req.Type != "" {
+			return nil, errs.Invalidf("ReadOnlyField", "Name, Alias, PrimarySmtpAddress, Archive and Type cannot be changed with set").
+				WithHint("to change the primary address, add it with the SMTP: prefix (--add-address SMTP:new@domain)")
+		}
+		u := directory.RecipientUpdate{DisplayName: req.DisplayName, FirstName: req.FirstName, LastName: req.LastName, Password: req.Password,
+			ExchangeGuid: req.ExchangeGuid, ArchiveGuid: req.ArchiveGuid, ExternalEmail: req.ExternalEmailAddress,
+			AddAddresses: req.AddAddresses, RemoveAddresses: req.RemoveAddresses}
+		rc, err := s.Core.UpdateRecipient(r.Context(), p, r.PathValue("t"), r.PathValue("id"), u, types...)
+		if err != nil {
+			return nil, err
+		}
+		return recipientView(rc), nil
+	})
+}
+
+// aliasFromName derives a group alias from its name.
+func aliasFromName(name string) string {
+	b := make([]byte, 0, len(name))
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' {
+			b = append(b, c)
+		}
+	}
+	if len(b) > directory.MaxNameLen {
+		b = b[:directory.MaxNameLen]
+	}
+	return string(b)
+}
+
+func (s *Server) recipientRoutes(h func(string, handlerFunc)) {
+	s.kindRoutes(h, "mailboxes", directory.UserMailbox)
+	s.kindRoutes(h, "mailusers", directory.MailUser)
+	s.kindRoutes(h, "groups", directory.SecurityGroup, directory.DistributionGroup)
+	h("GET /api/v1/tenants/{t}/mailboxes/{id}/stats", func(r *http.Request, p *admin.Principal) (any, error) {
+		rc, st, err := s.Core.MailboxStats(r.Context(), p, r.PathValue("t"), r.PathValue("id"))
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"Identity": rc.Alias, "PrimarySmtpAddress": rc.PrimarySmtpAddress, "ExchangeGuid": rc.ExchangeGuid, "Statistics": st}, nil
+	})
+	h("POST /api/v1/tenants/{t}/groups/{id}/members", func(r *http.Request, p *admin.Principal) (any, error) {
+		var req struct{ Member string }
+		if err := s.decode(r, &req); err != nil {
+			return nil, err
+		}
+		if req.Member == "" {
+			return nil, errs.Invalidf("MissingField", "Member is required")
+		}
+		if err := s.Core.AddMember(r.Context(), p, r.PathValue("t"), r.PathValue("id"), req.Member); err != nil {
+			return nil, err
+		}
+		g, err := s.Core.GetGroup(r.Context(), p, r.PathValue("t"), r.PathValue("id"))
+		if err != nil {
+			return nil, err
+		}
+		return groupView(g), nil
+	})
+	h("DELETE /api/v1/tenants/{t}/groups/{id}/members/{m}", func(r *http.Request, p *admin.Principal) (any, error) {
+		return noContent, s.Core.RemoveMember(r.Context(), p, r.PathValue("t"), r.PathValue("id"), r.PathValue("m"))
+	})
+}

@@ -1,0 +1,99 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/errs"
+)
+
+func (s *Server) createTenant(r *http.Request, p *admin.Principal) (any, error) {
+	var req struct{ Name string }
+	if err := s.decode(r, &req); err != nil {
+		return nil, err
+	}
+	t, err := s.Core.CreateTenant(r.Context(), p, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	return created{tenantView(t.Tenant, t.AdminToken)}, nil
+}
+
+func (s *Server) listTenants(r *http.Request, p *admin.Principal) (any, error) {
+	ts, err := s.Core.ListTenants(r.Context(), p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*TenantView, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, tenantView(t, ""))
+	}
+	return out, nil
+}
+
+func (s *Server) showTenant(r *http.Request, p *admin.Principal) (any, error) {
+	t, err := s.Core.Tenant(r.Context(), p, r.PathValue("t"))
+	if err != nil {
+		return nil, err
+	}
+	return tenantView(t, ""), nil
+}
+
+func (s *Server) deleteTenant(r *http.Request, p *admin.Principal) (any, error) {
+	return noContent, s.Core.DeleteTenant(r.Context(), p, r.PathValue("t"))
+}
+
+func (s *Server) adminToken(r *http.Request, p *admin.Principal) (any, error) {
+	var req struct{ Name string }
+	if r.ContentLength != 0 {
+		if err := s.decode(r, &req); err != nil {
+			return nil, err
+		}
+	}
+	tok, t, err := s.Core.IssueAdminToken(r.Context(), p, r.PathValue("t"), req.Name)
+	if err != nil {
+		return nil, err
+	}
+	return created{tenantView(t, tok)}, nil
+}
+
+func (s *Server) listDomains(r *http.Request, p *admin.Principal) (any, error) {
+	ds, err := s.Core.ListDomains(r.Context(), p, r.PathValue("t"))
+	if err != nil {
+		return nil, err
+	}
+	return domainViews(ds), nil
+}
+
+// DomainView is the JSON form of an accepted domain.
+type DomainView struct {
+	DomainName string
+	Default    bool
+}
+
+func domainViews(ds []string) []DomainView {
+	out := make([]DomainView, len(ds))
+	for i, d := range ds {
+		out[i] = DomainView{DomainName: d, Default: i == 0}
+	}
+	return out
+}
+
+func (s *Server) addDomain(r *http.Request, p *admin.Principal) (any, error) {
+	var req struct{ DomainName string }
+	if err := s.decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.DomainName == "" {
+		return nil, errs.Invalidf("MissingField", "DomainName is required")
+	}
+	d, err := s.Core.AddDomain(r.Context(), p, r.PathValue("t"), req.DomainName)
+	if err != nil {
+		return nil, err
+	}
+	return created{DomainView{DomainName: d}}, nil
+}
+
+func (s *Server) removeDomain(r *http.Request, p *admin.Principal) (any, error) {
+	return noContent, s.Core.RemoveDomain(r.Context(), p, r.PathValue("t"), r.PathValue("d"))
+}

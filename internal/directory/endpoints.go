@@ -1,0 +1,197 @@
+package directory
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/identity"
+)
+
+// Endpoint types.
+const (
+	EndpointExchangeRemoteMove = "ExchangeRemoteMove" // a tenantferry source server
+	EndpointIMAP               = "IMAP"               // any IMAP server
+)
+
+// Endpoint defaults (Exchange's).
+const (
+	DefaultMaxConcurrentMigrations       = 100
+	DefaultMaxConcurrentIncrementalSyncs = 20
+	maxConcurrencyLimit                  = 1000
+)
+
+// Endpoint is a migration endpoint of a target tenant.
+type Endpoint struct {
+	ID                            string
+	TenantID                      string
+	Name                          string
+	Type                          string
+	RemoteServer                  string
+	RemoteTenant                  string
+	ApplicationId                 string
+	MaxConcurrentMigrations       int
+	MaxConcurrentIncrementalSyncs int
+	CreatedAt                     time.Time
+	UpdatedAt                     time.Time
+
+	secretEnc []byte
+}
+
+// EndpointSpec describes an endpoint to create.
+type EndpointSpec struct {
+	Name                          string
+	Type                          string
+	RemoteServer                  string
+	RemoteTenant                  string
+	ApplicationId                 string
+	Secret                        string
+	MaxConcurrentMigrations       int
+	MaxConcurrentIncrementalSyncs int
+}
+
+// CheckServerURL validates a remote server URL.
+func CheckServerURL(s string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "imap" && u.Scheme != "imaps") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", errs.Invalidf("InvalidRemoteServer", "remote server %q is not an absolute URL", s).
+			WithHint("use the source server's public URL, e.g. https://mail.contoso.example")
+	}
+	return strings.TrimSuffix(u.String(), "/"), nil
+}
+
+// CreateEndpoint creates a migration endpoint; the secret is sealed with the
+// server key.
+func (x *Directory) CreateEndpoint(ctx context.Context, tenantID string, s EndpointSpec) (*Endpoint, error) {
+	if err := CheckName("Name", s.Name); err != nil {
+		return nil, err
+	}
+	e := &Endpoint{ID: newID(), TenantID: tenantID, Name: s.Name, Type: s.Type,
+		MaxConcurrentMigrations: s.MaxConcurrentMigrations, MaxConcurrentIncrementalSyncs: s.MaxConcurrentIncrementalSyncs}
+	if e.Type == "" {
+		e.Type = EndpointExchangeRemoteMove
+	}
+	if e.Type != EndpointExchangeRemoteMove && e.Type != EndpointIMAP {
+		return nil, errs.Invalidf("InvalidEndpointType", "endpoint type %q is not known", e.Type).WithHint("use ExchangeRemoteMove or IMAP")
+	}
+	var err error
+	if e.RemoteServer, err = CheckServerURL(s.RemoteServer); err != nil {
+		return nil, err
+	}
+	rt := strings.ToLower(strings.TrimSpace(s.RemoteTenant))
+	if g, gerr := ParseGUID("RemoteTenant", rt); gerr == nil && g != "" {
+		e.RemoteTenant = g
+	} else if e.RemoteTenant, err = CheckDomain(rt); err != nil {
+		return nil, errs.Invalidf("InvalidRemoteTenant", "remote tenant %q is neither a domain nor a tenant ID", s.RemoteTenant).
+			WithHint("pass the source tenant's initial domain, e.g. contoso.tenantferry.test")
+	}
+	if e.Type == EndpointExchangeRemoteMove {
+		if e.ApplicationId, err = ParseGUID("AppId", s.ApplicationId); err != nil {
+			return nil, err
+		}
+		if e.ApplicationId == "" {
+			return nil, errs.Invalidf("MissingField", "AppId is required").WithHint("pass --app-id of the migration app")
+		}
+	} else {
+		e.ApplicationId = s.ApplicationId
+	}
+	if s.Secret == "" || len(s.Secret) > 4096 {
+		return nil, errs.Invalidf("MissingField", "a secret of 1 to 4096 characters is required").WithHint("pass --secret or --secret-file")
+	}
+	if e.MaxConcurrentMigrations == 0 {
+		e.MaxConcurrentMigrations = DefaultMaxConcurrentMigrations
+	}
+	if e.MaxConcurrentIncrementalSyncs == 0 {
+		e.MaxConcurrentIncrementalSyncs = DefaultMaxConcurrentIncrementalSyncs
+	}
+	if e.MaxConcurrentMigrations < 1 || e.MaxConcurrentMigrations > maxConcurrencyLimit ||
+		e.MaxConcurrentIncrementalSyncs < 1 || e.MaxConcurrentIncrementalSyncs > e.MaxConcurrentMigrations {
+		return nil, errs.Invalidf("InvalidConcurrency", "concurrency limits %d/%d are out of range", e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs).
+			WithHint("MaxConcurrentMigrations 1..1000 and MaxConcurrentIncrementalSyncs 1..MaxConcurrentMigrations")
+	}
+	if e.secretEnc, err = identity.Seal(x.serverKey, []byte(s.Secret)); err != nil {
+		return nil, err
+	}
+	now := db.Time(db.Now())
+	e.CreatedAt, e.UpdatedAt = now, now
+	err = x.d.Write(ctx, func(tx *db.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (id, tenant_id, name, name_key, type, remote_server, remote_tenant, app_id, secret_enc,
+			max_migrations, max_incremental, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, tenantID, e.Name, strings.ToLower(e.Name), e.Type, e.RemoteServer, e.RemoteTenant, e.ApplicationId, e.secretEnc,
+			e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs, db.Millis(now), db.Millis(now))
+		if db.IsUnique(err) {
+			return errs.Conflictf("EndpointExists", "a migration endpoint named %q already exists", e.Name)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+const endpointCols = `id, tenant_id, name, type, remote_server, remote_tenant, app_id, secret_enc, max_migrations, max_incremental, created_at, updated_at`
+
+func scanEndpoint(sc interface{ Scan(...any) error }) (*Endpoint, error) {
+	e := &Endpoint{}
+	var cr, up int64
+	if err := sc.Scan(&e.ID, &e.TenantID, &e.Name, &e.Type, &e.RemoteServer, &e.RemoteTenant, &e.ApplicationId, &e.secretEnc,
+		&e.MaxConcurrentMigrations, &e.MaxConcurrentIncrementalSyncs, &cr, &up); err != nil {
+		return nil, err
+	}
+	e.CreatedAt, e.UpdatedAt = db.Time(cr), db.Time(up)
+	return e, nil
+}
+
+// GetEndpoint returns the tenant's endpoint by name or id.
+func (x *Directory) GetEndpoint(ctx context.Context, tenantID, name string) (*Endpoint, error) {
+	e, err := scanEndpoint(x.d.Read().QueryRowContext(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE tenant_id = ? AND (name_key = ? OR id = ?)`,
+		tenantID, strings.ToLower(name), name))
+	if db.IsNoRows(err) {
+		return nil, errs.NotFoundf("EndpointNotFound", "no migration endpoint %q in this tenant", name).
+			WithHint("create it with 'tenantferry endpoint create' or list them with 'tenantferry endpoint list'").WithObject(name)
+	}
+	return e, err
+}
+
+// ListEndpoints lists the tenant's endpoints.
+func (x *Directory) ListEndpoints(ctx context.Context, tenantID string) ([]*Endpoint, error) {
+	rows, err := x.d.Read().QueryContext(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE tenant_id = ? ORDER BY name_key`, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Endpoint
+	for rows.Next() {
+		e, err := scanEndpoint(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// DeleteEndpoint removes an endpoint.
+func (x *Directory) DeleteEndpoint(ctx context.Context, tenantID, name string) error {
+	e, err := x.GetEndpoint(ctx, tenantID, name)
+	if err != nil {
+		return err
+	}
+	return x.d.Write(ctx, func(tx *db.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM endpoints WHERE id = ? AND tenant_id = ?`, e.ID, tenantID)
+		return err
+	})
+}
+
+// EndpointSecret decrypts an endpoint's secret (for obtaining tokens).
+func (x *Directory) EndpointSecret(e *Endpoint) (string, error) {
+	b, err := identity.Open(x.serverKey, e.secretEnc)
+	if err != nil {
+		return "", errs.Internalf(err, "the secret of endpoint %s cannot be decrypted (was the server key replaced?)", e.Name)
+	}
+	return string(b), nil
+}

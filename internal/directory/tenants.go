@@ -1,0 +1,308 @@
+package directory
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/identity"
+)
+
+// Tenant is an organization hosted on the server.
+type Tenant struct {
+	ID            string
+	Name          string
+	InitialDomain string
+	Domains       []string // accepted domains, initial domain first
+	CreatedAt     time.Time
+}
+
+// CheckTenantName validates a tenant name: a DNS label (it becomes the first
+// label of the initial domain).
+func CheckTenantName(name string) error {
+	if name == "" {
+		return errs.Invalidf("MissingField", "tenant name is required").WithHint("pass a name such as contoso")
+	}
+	if len(name) > 63 {
+		return errs.Invalidf("NameTooLong", "tenant name %q is longer than 63 characters", name).
+			WithHint("tenant names become DNS labels; use 63 characters or fewer")
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return errs.Invalidf("InvalidTenantName", "tenant name %q may only contain a-z, 0-9 and '-'", name).
+				WithHint("tenant names become DNS labels such as contoso.tenantferry.test")
+		}
+	}
+	if strings.HasPrefix(name, "-") || strings.HasSuffix(name, "-") {
+		return errs.Invalidf("InvalidTenantName", "tenant name %q may not start or end with '-'", name)
+	}
+	return nil
+}
+
+// CreateTenant creates a tenant with its initial domain NAME.SERVICEDOMAIN.
+func (x *Directory) CreateTenant(ctx context.Context, name string) (*Tenant, error) {
+	name = strings.ToLower(strings.TrimSpace(name))
+	if err := CheckTenantName(name); err != nil {
+		return nil, err
+	}
+	t := &Tenant{ID: newID(), Name: name, InitialDomain: name + "." + x.serviceDomain, CreatedAt: time.Now().UTC().Truncate(time.Millisecond)}
+	t.Domains = []string{t.InitialDomain}
+	err := x.d.Write(ctx, func(tx *db.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tenants WHERE name = ?`, name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return errs.Conflictf("TenantExists", "a tenant named %q already exists", name).WithHint("choose another name")
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM domains WHERE domain = ?`, t.InitialDomain).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return errs.Conflictf("DomainExists", "domain %s is already an accepted domain of another tenant", t.InitialDomain).
+				WithHint("choose another tenant name")
+		}
+		now := db.Millis(t.CreatedAt)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tenants (id, name, initial_domain, created_at) VALUES (?, ?, ?, ?)`, t.ID, name, t.InitialDomain, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO domains (domain, tenant_id, is_initial, created_at) VALUES (?, ?, ?, ?)`, t.InitialDomain, t.ID, true, now)
+		return err
+	})
+	if err != nil {
+		if db.IsUnique(err) {
+			return nil, errs.Conflictf("TenantExists", "a tenant named %q already exists", name)
+		}
+		return nil, err
+	}
+	return t, nil
+}
+
+// GetTenant finds a tenant by id, name or any accepted domain.
+func (x *Directory) GetTenant(ctx context.Context, ref string) (*Tenant, error) {
+	ref = strings.ToLower(strings.TrimSpace(ref))
+	if ref == "" {
+		return nil, errs.Invalidf("MissingField", "tenant is required").WithHint("pass --tenant NAME|ID|DOMAIN")
+	}
+	q := x.d.Read()
+	var id string
+	err := q.QueryRowContext(ctx, `SELECT id FROM tenants WHERE id = ? OR name = ?
+		UNION SELECT tenant_id FROM domains WHERE domain = ?`, ref, ref, ref).Scan(&id)
+	if db.IsNoRows(err) {
+		return nil, errs.NotFoundf("TenantNotFound", "tenant %q was not found", ref).
+			WithHint("list tenants with 'tenantferry tenant list'")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return x.tenantByID(ctx, q, id)
+}
+
+func (x *Directory) tenantByID(ctx context.Context, q db.Querier, id string) (*Tenant, error) {
+	t := &Tenant{}
+	var created int64
+	err := q.QueryRowContext(ctx, `SELECT id, name, initial_domain, created_at FROM tenants WHERE id = ?`, id).
+		Scan(&t.ID, &t.Name, &t.InitialDomain, &created)
+	if db.IsNoRows(err) {
+		return nil, errs.NotFoundf("TenantNotFound", "tenant %q was not found", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.CreatedAt = db.Time(created)
+	t.Domains, err = x.listDomains(ctx, q, t.ID)
+	return t, err
+}
+
+// ListTenants lists all tenants ordered by name.
+func (x *Directory) ListTenants(ctx context.Context) ([]*Tenant, error) {
+	q := x.d.Read()
+	rows, err := q.QueryContext(ctx, `SELECT id FROM tenants ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := scanStrings(rows)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Tenant, 0, len(ids))
+	for _, id := range ids {
+		t, err := x.tenantByID(ctx, q, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// DeleteTenant removes a tenant and every directory object of it.
+func (x *Directory) DeleteTenant(ctx context.Context, tenantID string) error {
+	return x.d.Write(ctx, func(tx *db.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM tenants WHERE id = ?`, tenantID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errs.NotFoundf("TenantNotFound", "tenant %q was not found", tenantID)
+		}
+		// Rows without a foreign key to tenants.
+		for _, t := range []string{"proxies", "group_members", "app_secrets"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE tenant_id = ?`, tenantID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (x *Directory) listDomains(ctx context.Context, q db.Querier, tenantID string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT domain FROM domains WHERE tenant_id = ? ORDER BY is_initial DESC, domain`, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
+}
+
+// ListDomains lists a tenant's accepted domains, initial domain first.
+func (x *Directory) ListDomains(ctx context.Context, tenantID string) ([]string, error) {
+	return x.listDomains(ctx, x.d.Read(), tenantID)
+}
+
+// AddDomain adds an accepted (authoritative) domain to a tenant.
+func (x *Directory) AddDomain(ctx context.Context, tenantID, domain string) (string, error) {
+	d, err := CheckDomain(domain)
+	if err != nil {
+		return "", err
+	}
+	err = x.d.Write(ctx, func(tx *db.Tx) error {
+		var owner string
+		err := tx.QueryRowContext(ctx, `SELECT tenant_id FROM domains WHERE domain = ?`, d).Scan(&owner)
+		if err == nil {
+			if owner == tenantID {
+				return errs.Conflictf("DomainExists", "domain %s is already an accepted domain of this tenant", d)
+			}
+			return errs.Conflictf("DomainExists", "domain %s is already an accepted domain of another tenant", d).
+				WithHint("a domain can be accepted by one tenant only; remove it there first")
+		}
+		if !db.IsNoRows(err) {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO domains (domain, tenant_id, is_initial, created_at) VALUES (?, ?, ?, ?)`, d, tenantID, false, db.Now())
+		return err
+	})
+	return d, err
+}
+
+// RemoveDomain removes an accepted domain. The initial domain and domains
+// still used by addresses cannot be removed.
+func (x *Directory) RemoveDomain(ctx context.Context, tenantID, domain string) error {
+	d := strings.ToLower(strings.TrimSpace(domain))
+	return x.d.Write(ctx, func(tx *db.Tx) error {
+		var initial bool
+		err := tx.QueryRowContext(ctx, `SELECT is_initial FROM domains WHERE domain = ? AND tenant_id = ?`, d, tenantID).Scan(&initial)
+		if db.IsNoRows(err) {
+			return errs.NotFoundf("DomainNotFound", "domain %q is not an accepted domain of this tenant", d)
+		}
+		if err != nil {
+			return err
+		}
+		if initial {
+			return errs.Conflictf("DomainInUse", "domain %s is the tenant's initial domain and cannot be removed", d)
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM proxies WHERE tenant_id = ? AND prefix = 'smtp' AND addr_key LIKE ?`, tenantID, "%@"+d).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return errs.Conflictf("DomainInUse", "domain %s is used by %d address(es)", d, n).
+				WithHint("remove those addresses first")
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM domains WHERE domain = ? AND tenant_id = ?`, d, tenantID)
+		return err
+	})
+}
+
+// TenantOfDomain returns the tenant id that accepted a domain, or "".
+func (x *Directory) TenantOfDomain(ctx context.Context, q db.Querier, domain string) (string, error) {
+	if q == nil {
+		q = x.d.Read()
+	}
+	var id string
+	err := q.QueryRowContext(ctx, `SELECT tenant_id FROM domains WHERE domain = ?`, strings.ToLower(domain)).Scan(&id)
+	if db.IsNoRows(err) {
+		return "", nil
+	}
+	return id, err
+}
+
+// Principal is who an admin token belongs to.
+type Principal struct {
+	TokenID  string
+	Operator bool   // server-wide operator
+	TenantID string // for tenant admins
+	Name     string
+}
+
+// CreateAdminToken creates an API token: an operator token when tenantID is
+// empty, else a tenant-admin token. The clear-text token is returned once;
+// only its hash is stored.
+func (x *Directory) CreateAdminToken(ctx context.Context, tenantID, name string) (string, error) {
+	prefix := "tfa_"
+	var tid any = tenantID
+	if tenantID == "" {
+		prefix, tid = "tfo_", nil
+	}
+	tok := identity.NewSecret(prefix, 40)
+	err := x.d.Write(ctx, func(tx *db.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO admin_tokens (id, tenant_id, token_hash, name, created_at) VALUES (?, ?, ?, ?, ?)`,
+			newID(), tid, identity.HashSecret(tok), name, db.Now())
+		return err
+	})
+	return tok, err
+}
+
+// Authenticate resolves an admin token to its principal.
+func (x *Directory) Authenticate(ctx context.Context, token string) (*Principal, error) {
+	if token == "" {
+		return nil, errs.Unauthorizedf("AuthenticationRequired", "no API token was given").
+			WithHint("pass --token, set TENANTFERRY_TOKEN, or run from the directory holding tenantferry-data/operator.token")
+	}
+	var p Principal
+	var tid sql.NullString
+	err := x.d.Read().QueryRowContext(ctx, `SELECT id, tenant_id, name FROM admin_tokens WHERE token_hash = ?`, identity.HashSecret(token)).
+		Scan(&p.TokenID, &tid, &p.Name)
+	if db.IsNoRows(err) {
+		return nil, errs.Unauthorizedf("InvalidToken", "the API token is not valid").
+			WithHint("use the operator token from DATA/operator.token or a token from 'tenantferry tenant admin-token'")
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.TenantID = tid.String
+	p.Operator = !tid.Valid
+	return &p, nil
+}
+
+// HasOperatorToken reports whether an operator token exists.
+func (x *Directory) HasOperatorToken(ctx context.Context) (bool, error) {
+	var n int
+	err := x.d.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM admin_tokens WHERE tenant_id IS NULL`).Scan(&n)
+	return n > 0, err
+}
+
+func scanStrings(rows *sql.Rows) ([]string, error) {
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
