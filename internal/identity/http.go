@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/errs"
 )
@@ -135,6 +137,7 @@ func (i *Issuer) token(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return reply, basic, badRequest("MissingParameter", "send client_id, the application (client) id",
 			"the request has no client_id")
 	}
+	clientID = canonicalGUID(clientID)
 	if secret == "" {
 		return reply, basic, badClient("MissingClientSecret", "send client_secret, or use HTTP Basic authentication",
 			"the request has no client secret for application %s", truncate(clientID, 64))
@@ -279,6 +282,7 @@ func (i *Issuer) resolveTenant(ctx context.Context, ref string) (string, error) 
 		return "", notFound
 	}
 	q := i.d.Read()
+	ref = canonicalGUID(ref)
 	for _, query := range []string{
 		`SELECT id FROM tenants WHERE id = ?`,
 		`SELECT id FROM tenants WHERE name = ?`,
@@ -377,6 +381,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func formUnescape(s string) string {
 	if u, err := url.QueryUnescape(s); err == nil {
 		return u
+	}
+	return s
+}
+
+// canonicalGUID returns s as a lower-case hyphenated GUID when it is one
+// (app and tenant ids are stored so), and s unchanged otherwise.
+func canonicalGUID(s string) string {
+	if len(s) != 36 && len(s) != 38 {
+		return s
+	}
+	if u, err := uuid.Parse(s); err == nil {
+		return u.String()
 	}
 	return s
 }

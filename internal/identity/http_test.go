@@ -82,7 +82,7 @@ func TestTokenEndpointAndDiscovery(t *testing.T) {
 		appID, secret := seedApp(t, d, tn.id, "Mailbox.Migration, Other.Role")
 		resource := "https://b.example"
 
-		for _, ref := range []string{tn.id, tn.name, "CONTOSO", tn.domain, "Contoso.Example", tn.name + ".onferry.test"} {
+		for _, ref := range []string{tn.id, strings.ToUpper(tn.id), tn.name, "CONTOSO", tn.domain, "Contoso.Example", tn.name + ".onferry.test"} {
 			status, m := postToken(t, TokenURL(s.url, ref), credentials(appID, secret, resource))
 			if status != http.StatusOK {
 				t.Fatalf("token by %q: %d %v", ref, status, m)
@@ -112,6 +112,12 @@ func TestTokenEndpointAndDiscovery(t *testing.T) {
 			if _, ok := payload[claim].(float64); !ok {
 				t.Fatalf("payload has no numeric %s: %v", claim, payload)
 			}
+		}
+
+		// An upper-case client id is the same app; the token names it canonically.
+		st, um := postToken(t, TokenURL(s.url, tn.id), credentials(strings.ToUpper(appID), secret, resource))
+		if st != http.StatusOK || tokenPart(t, um["access_token"].(string), 1)["appid"] != appID {
+			t.Fatalf("upper-case client id: %d %v", st, um)
 		}
 
 		// HTTP Basic client authentication.
