@@ -79,8 +79,8 @@ func (c *Core) DeleteApp(ctx context.Context, p *Principal, tenant, appID string
 
 // SecretCreated is a new app secret, shown once.
 type SecretCreated struct {
-	AppID      string
-	KeyID      string
+	AppID      string `json:"AppId"`
+	KeyID      string `json:"KeyId"`
 	SecretText string
 	Hint       string
 	Expires    time.Time

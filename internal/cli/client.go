@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tenantferry/tenantferry/internal/errs"
+)
+
+// DefaultServer is the API URL used when neither --server nor
+// TENANTFERRY_SERVER is given.
+const DefaultServer = "http://127.0.0.1:8080"
+
+// client calls the admin API.
+type client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// client builds the API client from flags, environment and the default
+// operator token file.
+func (e *env) client() (*client, error) {
+	srv := e.server
+	if srv == "" {
+		srv = e.getenv("TENANTFERRY_SERVER")
+	}
+	if srv == "" {
+		srv = DefaultServer
+	}
+	u, err := url.Parse(srv)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, usageError("--server %q is not an http(s) URL", srv)
+	}
+	tok := e.token
+	if tok == "" {
+		tok = e.getenv("TENANTFERRY_TOKEN")
+	}
+	if tok == "" {
+		if b, err := os.ReadFile(filepath.Join("tenantferry-data", "operator.token")); err == nil {
+			tok = strings.TrimSpace(string(b))
+		}
+	}
+	return &client{base: strings.TrimSuffix(srv, "/"), token: tok, http: &http.Client{Timeout: 10 * time.Minute}}, nil
+}
+
+// do sends a request with an optional JSON body and returns the raw JSON
+// reply. API errors come back as *errs.Error.
+func (c *client) do(ctx context.Context, method, path string, body any) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	return c.doRaw(ctx, method, path, "application/json", rd)
+}
+
+// doRaw sends a request with a raw body of the given content type.
+func (c *client) doRaw(ctx context.Context, method, path, contentType string, body io.Reader) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, errs.New(errs.Unavailable, "ServerUnreachable", "cannot reach the tenantferry server at %s: %v", c.base, err).
+			WithHint("start it with 'tenantferry serve' or pass --server URL")
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		var eb struct{ Code, Message, Hint, Object string }
+		if json.Unmarshal(b, &eb) != nil || eb.Code == "" {
+			return nil, errs.FromHTTP(resp.StatusCode, "", fmt.Sprintf("server replied %s", resp.Status), "")
+		}
+		return nil, errs.FromHTTP(resp.StatusCode, eb.Code, eb.Message, eb.Hint)
+	}
+	return b, nil
+}
+
+// tenantPath returns /api/v1/tenants/{tenant} for the --tenant flag, or the
+// caller's own tenant when the token is a tenant-admin token.
+func (e *env) tenantPath(ctx context.Context, c *client) (string, error) {
+	t := e.tenant
+	if t == "" {
+		b, err := c.do(ctx, http.MethodGet, "/api/v1/whoami", nil)
+		if err != nil {
+			return "", err
+		}
+		var w struct {
+			Operator bool
+			Tenant   struct{ Id string }
+		}
+		json.Unmarshal(b, &w)
+		if w.Operator || w.Tenant.Id == "" {
+			return "", usageError("--tenant is required with the operator token")
+		}
+		t = w.Tenant.Id
+	}
+	return "/api/v1/tenants/" + url.PathEscape(t), nil
+}
+
+// esc escapes one path segment.
+func esc(s string) string { return url.PathEscape(s) }

@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/spf13/cobra"
+)
+
+// callFunc performs one API call. tp is the tenant path
+// (/api/v1/tenants/{t}) for tenant-scoped commands, "" otherwise.
+type callFunc func(ctx context.Context, c *client, tp string, args []string) ([]byte, error)
+
+// apiCmd builds an admin command that performs one API call and prints the
+// reply.
+func (e *env) apiCmd(use, short string, args cobra.PositionalArgs, scoped bool, v view, call callFunc) *cobra.Command {
+	c := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  args,
+		RunE: func(cmd *cobra.Command, a []string) error {
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			tp := ""
+			if scoped {
+				if tp, err = e.tenantPath(ctx, cl); err != nil {
+					return err
+				}
+			}
+			raw, err := call(ctx, cl, tp, a)
+			if err != nil {
+				return err
+			}
+			return e.print(raw, v)
+		},
+	}
+	if scoped {
+		e.tenantFlag(c)
+	}
+	return c
+}
+
+// get, del and post are shorthands for call functions.
+func get(path func(tp string, args []string) string) callFunc {
+	return func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
+		return c.do(ctx, http.MethodGet, path(tp, a), nil)
+	}
+}
+
+func del(path func(tp string, args []string) string) callFunc {
+	return func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
+		return c.do(ctx, http.MethodDelete, path(tp, a), nil)
+	}
+}
+
+// sub returns a path function appending a fixed suffix to the tenant path,
+// and the first argument when withArg is set.
+func sub(suffix string, withArg bool) func(tp string, args []string) string {
+	return func(tp string, a []string) string {
+		if withArg {
+			return tp + suffix + "/" + esc(a[0])
+		}
+		return tp + suffix
+	}
+}
+
+// group builds a parent command.
+func group(use, short string, children ...*cobra.Command) *cobra.Command {
+	c := &cobra.Command{Use: use, Short: short}
+	c.AddCommand(children...)
+	return c
+}
+
+// crud adds the list, show and delete commands of one resource kind.
+func (e *env) crud(noun, path string, cols []string) []*cobra.Command {
+	return []*cobra.Command{
+		e.apiCmd("list", "List "+noun+"s", cobra.NoArgs, true, view{cols}, get(sub(path, false))),
+		e.apiCmd("show ID", "Show a "+noun, cobra.ExactArgs(1), true, view{}, get(sub(path, true))),
+		e.apiCmd("delete ID", "Delete a "+noun, cobra.ExactArgs(1), true, view{}, del(sub(path, true))),
+	}
+}

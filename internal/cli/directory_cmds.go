@@ -1,0 +1,195 @@
+package cli
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+func (e *env) tenantCmd() *cobra.Command {
+	tenantPath := func(_ string, a []string) string { return "/api/v1/tenants/" + esc(a[0]) }
+	return group("tenant", "Manage tenants (operator)",
+		e.apiCmd("create NAME", "Create a tenant; prints its admin token once", cobra.ExactArgs(1), false, view{},
+			func(ctx context.Context, c *client, _ string, a []string) ([]byte, error) {
+				return c.do(ctx, http.MethodPost, "/api/v1/tenants", map[string]string{"Name": a[0]})
+			}),
+		e.apiCmd("list", "List tenants", cobra.NoArgs, false, view{[]string{"Name", "Id", "InitialDomain"}}, get(func(string, []string) string { return "/api/v1/tenants" })),
+		e.apiCmd("show T", "Show a tenant", cobra.ExactArgs(1), false, view{}, get(tenantPath)),
+		e.apiCmd("delete T", "Delete a tenant and everything in it", cobra.ExactArgs(1), false, view{}, del(tenantPath)),
+		e.apiCmd("admin-token T", "Issue another tenant-admin token", cobra.ExactArgs(1), false, view{},
+			func(ctx context.Context, c *client, _ string, a []string) ([]byte, error) {
+				return c.do(ctx, http.MethodPost, tenantPath("", a)+"/admin-tokens", map[string]string{"Name": "cli"})
+			}),
+	)
+}
+
+func (e *env) domainCmd() *cobra.Command {
+	return group("domain", "Manage accepted domains",
+		e.apiCmd("add DOMAIN", "Add an accepted domain", cobra.ExactArgs(1), true, view{},
+			func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
+				return c.do(ctx, http.MethodPost, tp+"/domains", map[string]string{"DomainName": a[0]})
+			}),
+		e.apiCmd("list", "List accepted domains", cobra.NoArgs, true, view{[]string{"DomainName", "Default"}}, get(sub("/domains", false))),
+		e.apiCmd("remove DOMAIN", "Remove an accepted domain", cobra.ExactArgs(1), true, view{}, del(sub("/domains", true))),
+	)
+}
+
+// readSecretFlag returns the value of --X or the trimmed content of
+// --X-file.
+func readSecretFlag(val, file, name string) (string, error) {
+	if val != "" && file != "" {
+		return "", usageError("pass either --%s or --%s-file, not both", name, name)
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", usageError("cannot read --%s-file: %v", name, err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return val, nil
+}
+
+var recipientCols = []string{"Name", "Alias", "PrimarySmtpAddress", "RecipientTypeDetails", "ExchangeGuid"}
+
+func (e *env) mailboxCmd() *cobra.Command {
+	var alias, name, display, first, last, primary, password, passwordFile string
+	var archive bool
+	create := e.apiCmd("create", "Create a user mailbox", cobra.NoArgs, true, view{},
+		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
+			pw, err := readSecretFlag(password, passwordFile, "password")
+			if err != nil {
+				return nil, err
+			}
+			body := map[string]any{"Alias": alias, "Name": name, "PrimarySmtpAddress": primary, "Password": pw, "Archive": archive}
+			optional(body, "DisplayName", display)
+			optional(body, "FirstName", first)
+			optional(body, "LastName", last)
+			return c.do(ctx, http.MethodPost, tp+"/mailboxes", body)
+		})
+	f := create.Flags()
+	f.StringVar(&alias, "alias", "", "alias (local part of the default address); required")
+	f.StringVar(&name, "name", "", "name (default: alias)")
+	f.StringVar(&display, "display-name", "", "display name")
+	f.StringVar(&first, "first-name", "", "first name")
+	f.StringVar(&last, "last-name", "", "last name")
+	f.StringVar(&primary, "primary-smtp", "", "primary SMTP address (default: alias@initial domain)")
+	f.StringVar(&password, "password", "", "password for IMAP/SMTP login")
+	f.StringVar(&passwordFile, "password-file", "", "file holding the password")
+	f.BoolVar(&archive, "archive", false, "also create an archive mailbox")
+
+	var sp, sDisplay, sPwFile string
+	var sAdd, sRemove []string
+	set := e.apiCmd("set ID", "Change a mailbox", cobra.ExactArgs(1), true, view{},
+		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
+			body := map[string]any{}
+			pw, err := readSecretFlag(sp, sPwFile, "password")
+			if err != nil {
+				return nil, err
+			}
+			optional(body, "Password", pw)
+			optional(body, "DisplayName", sDisplay)
+			if len(sAdd) > 0 {
+				body["AddAddresses"] = sAdd
+			}
+			if len(sRemove) > 0 {
+				body["RemoveAddresses"] = sRemove
+			}
+			return c.do(ctx, http.MethodPatch, tp+"/mailboxes/"+esc(a[0]), body)
+		})
+	f = set.Flags()
+	f.StringVar(&sp, "password", "", "new password")
+	f.StringVar(&sPwFile, "password-file", "", "file holding the new password")
+	f.StringVar(&sDisplay, "display-name", "", "new display name")
+	f.StringArrayVar(&sAdd, "add-address", nil, "add a proxy address (SMTP: makes it primary; X500:...); repeatable")
+	f.StringArrayVar(&sRemove, "remove-address", nil, "remove a proxy address; repeatable")
+
+	stats := e.apiCmd("stats ID", "Show folder statistics of a mailbox", cobra.ExactArgs(1), true, view{},
+		get(func(tp string, a []string) string { return tp + "/mailboxes/" + esc(a[0]) + "/stats" }))
+	cmds := append([]*cobra.Command{create, set, stats, e.importCmd()}, e.crud("mailbox", "/mailboxes", recipientCols)...)
+	return group("mailbox", "Manage user mailboxes", cmds...)
+}
+
+// optional sets body[k] = v when v is not empty.
+func optional(body map[string]any, k, v string) {
+	if v != "" {
+		body[k] = v
+	}
+}
+
+func (e *env) mailuserCmd() *cobra.Command {
+	var name, alias, primary, external, display, eg, ag, password string
+	var add []string
+	create := e.apiCmd("create", "Create a mail user", cobra.NoArgs, true, view{},
+		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
+			body := map[string]any{"Name": name, "Alias": alias, "PrimarySmtpAddress": primary, "ExternalEmailAddress": external}
+			optional(body, "DisplayName", display)
+			optional(body, "ExchangeGuid", eg)
+			optional(body, "ArchiveGuid", ag)
+			optional(body, "Password", password)
+			if len(add) > 0 {
+				body["AddAddresses"] = add
+			}
+			return c.do(ctx, http.MethodPost, tp+"/mailusers", body)
+		})
+	f := create.Flags()
+	f.StringVar(&name, "name", "", "name; required")
+	f.StringVar(&alias, "alias", "", "alias; required")
+	f.StringVar(&primary, "primary-smtp", "", "primary SMTP address; required")
+	f.StringVar(&external, "external-email", "", "external email address (where mail is forwarded); required")
+	f.StringVar(&display, "display-name", "", "display name")
+	f.StringVar(&eg, "exchange-guid", "", "ExchangeGuid (stamp the source mailbox's GUID for a move)")
+	f.StringVar(&ag, "archive-guid", "", "ArchiveGuid")
+	f.StringArrayVar(&add, "add-address", nil, "extra proxy address (smtp:... or X500:...); repeatable")
+	f.StringVar(&password, "password", "", "password (used once the mail user becomes a mailbox)")
+
+	var sEG, sAG, sExt string
+	var sAdd, sRemove []string
+	set := e.apiCmd("set ID", "Change a mail user", cobra.ExactArgs(1), true, view{},
+		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
+			body := map[string]any{}
+			optional(body, "ExchangeGuid", sEG)
+			optional(body, "ArchiveGuid", sAG)
+			optional(body, "ExternalEmailAddress", sExt)
+			if len(sAdd) > 0 {
+				body["AddAddresses"] = sAdd
+			}
+			if len(sRemove) > 0 {
+				body["RemoveAddresses"] = sRemove
+			}
+			return c.do(ctx, http.MethodPatch, tp+"/mailusers/"+esc(a[0]), body)
+		})
+	f = set.Flags()
+	f.StringVar(&sEG, "exchange-guid", "", "ExchangeGuid")
+	f.StringVar(&sAG, "archive-guid", "", "ArchiveGuid")
+	f.StringVar(&sExt, "external-email", "", "external email address")
+	f.StringArrayVar(&sAdd, "add-address", nil, "add a proxy address (smtp:..., SMTP:..., X500:...); repeatable")
+	f.StringArrayVar(&sRemove, "remove-address", nil, "remove a proxy address; repeatable")
+
+	cmds := append([]*cobra.Command{create, set, e.prepareCmd()}, e.crud("mail user", "/mailusers", recipientCols)...)
+	return group("mailuser", "Manage mail users", cmds...)
+}
+
+func (e *env) groupCmd() *cobra.Command {
+	var name, alias, typ string
+	create := e.apiCmd("create", "Create a mail-enabled group", cobra.NoArgs, true, view{},
+		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
+			return c.do(ctx, http.MethodPost, tp+"/groups", map[string]any{"Name": name, "Alias": alias, "Type": typ})
+		})
+	create.Flags().StringVar(&name, "name", "", "group name; required")
+	create.Flags().StringVar(&alias, "alias", "", "alias (default: from the name)")
+	create.Flags().StringVar(&typ, "type", "", "security or distribution; required")
+	add := e.apiCmd("add-member G M", "Add member M to group G", cobra.ExactArgs(2), true, view{},
+		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
+			return c.do(ctx, http.MethodPost, tp+"/groups/"+esc(a[0])+"/members", map[string]string{"Member": a[1]})
+		})
+	remove := e.apiCmd("remove-member G M", "Remove member M from group G", cobra.ExactArgs(2), true, view{},
+		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
+			return c.do(ctx, http.MethodDelete, tp+"/groups/"+esc(a[0])+"/members/"+esc(a[1]), nil)
+		})
+	cmds := append([]*cobra.Command{create, add, remove}, e.crud("group", "/groups", []string{"Name", "Alias", "PrimarySmtpAddress", "RecipientTypeDetails"})...)
+	return group("group", "Manage groups", cmds...)
+}

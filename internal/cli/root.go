@@ -1,0 +1,86 @@
+// Package cli implements the tenantferry command line: `serve`, `demo`,
+// `bench`, and the admin commands, which are clients of the HTTP API.
+//
+// Invariants:
+//   - Admin commands never touch the database; they call the API, so the
+//     CLI, the web UI and scripts share one set of rules (internal/admin).
+//   - The command and flag names of DESIGN §1's CLI contract are stable.
+//   - Errors exit non-zero and print "CODE: message" on stderr.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/tenantferry/tenantferry/internal/errs"
+)
+
+// env is the environment of one CLI invocation.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	server         string
+	token          string
+	output         string
+	tenant         string
+	getenv         func(string) string
+}
+
+// Main runs the CLI with args and returns the exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	root := e.rootCmd()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.Execute(); err != nil {
+		printError(stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// printError prints "CODE: message" (and the hint) for an error.
+func printError(w io.Writer, err error) {
+	var ce *errs.Error
+	if errors.As(err, &ce) {
+		fmt.Fprintf(w, "%s: %s\n", ce.Code, ce.Message)
+		if ce.Hint != "" {
+			fmt.Fprintf(w, "  hint: %s\n", ce.Hint)
+		}
+		return
+	}
+	// Errors that are not coded come from argument parsing.
+	fmt.Fprintf(w, "InvalidArgument: %v\n", err)
+}
+
+func (e *env) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "tenantferry",
+		Short:         "Multi-tenant mail platform with cross-tenant mailbox migration",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&e.server, "server", "", "server URL (env TENANTFERRY_SERVER, default http://127.0.0.1:8080)")
+	pf.StringVar(&e.token, "token", "", "API token (env TENANTFERRY_TOKEN, default: ./tenantferry-data/operator.token)")
+	pf.StringVarP(&e.output, "output", "o", "table", "output format: table or json")
+	root.AddCommand(e.serveCmd(), e.tenantCmd(), e.domainCmd(), e.mailboxCmd(), e.mailuserCmd(), e.groupCmd(),
+		e.appCmd(), e.consentCmd(), e.orgrelCmd(), e.endpointCmd())
+	return root
+}
+
+// usageError reports bad command-line usage with a stable code.
+func usageError(format string, args ...any) error {
+	return errs.Invalidf("InvalidArgument", format, args...)
+}
+
+// tenantFlag adds --tenant to a tenant-scoped command.
+func (e *env) tenantFlag(c *cobra.Command) *cobra.Command {
+	c.Flags().StringVar(&e.tenant, "tenant", "", "tenant NAME, ID or DOMAIN (default: the tenant of a tenant-admin token)")
+	return c
+}

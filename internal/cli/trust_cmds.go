@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+func (e *env) appCmd() *cobra.Command {
+	var name string
+	var perms []string
+	create := e.apiCmd("create", "Register a migration app (prints AppId and Issuer)", cobra.NoArgs, true, view{},
+		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
+			return c.do(ctx, http.MethodPost, tp+"/apps", map[string]any{"Name": name, "Permissions": perms})
+		})
+	create.Flags().StringVar(&name, "name", "", "display name; required")
+	create.Flags().StringArrayVar(&perms, "permission", nil, "permission to request (Mailbox.Migration); repeatable")
+
+	var app, expires string
+	secretAdd := e.apiCmd("add", "Add a client secret to an app (printed once)", cobra.NoArgs, true, view{},
+		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
+			if app == "" {
+				return nil, usageError("--app is required")
+			}
+			body := map[string]any{}
+			optional(body, "Expires", expires)
+			return c.do(ctx, http.MethodPost, tp+"/apps/"+esc(app)+"/secrets", body)
+		})
+	secretAdd.Flags().StringVar(&app, "app", "", "AppId; required")
+	secretAdd.Flags().StringVar(&expires, "expires", "", "lifetime, e.g. 720h (default 4320h = 180 days)")
+
+	var cApp, srcServer, srcTenant string
+	consentURL := e.apiCmd("consent-url", "Print the admin-consent URL for the source tenant's admin", cobra.NoArgs, true, view{},
+		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
+			if cApp == "" {
+				return nil, usageError("--app is required")
+			}
+			q := url.Values{"source-server": {srcServer}, "source-tenant": {srcTenant}}
+			return c.do(ctx, http.MethodGet, tp+"/apps/"+esc(cApp)+"/consent-url?"+q.Encode(), nil)
+		})
+	consentURL.Flags().StringVar(&cApp, "app", "", "AppId; required")
+	consentURL.Flags().StringVar(&srcServer, "source-server", "", "source server URL; required")
+	consentURL.Flags().StringVar(&srcTenant, "source-tenant", "", "source tenant domain; required")
+
+	cols := []string{"DisplayName", "AppId", "Permissions", "Issuer"}
+	return group("app", "Manage app registrations",
+		create, group("secret", "Manage app secrets", secretAdd), consentURL,
+		e.apiCmd("list", "List apps", cobra.NoArgs, true, view{cols}, get(sub("/apps", false))),
+		e.apiCmd("show APPID", "Show an app", cobra.ExactArgs(1), true, view{}, get(sub("/apps", true))),
+		e.apiCmd("delete APPID", "Delete an app", cobra.ExactArgs(1), true, view{}, del(sub("/apps", true))),
+	)
+}
+
+func (e *env) consentCmd() *cobra.Command {
+	var app, issuer string
+	var perms []string
+	grant := e.apiCmd("grant", "Consent to a migration app (creates its service principal)", cobra.NoArgs, true, view{},
+		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
+			return c.do(ctx, http.MethodPost, tp+"/consents", map[string]any{"AppId": app, "Issuer": issuer, "Permissions": perms})
+		})
+	grant.Flags().StringVar(&app, "app-id", "", "AppId of the target tenant's migration app; required")
+	grant.Flags().StringVar(&issuer, "issuer", "", "issuer URL printed by 'app create'; required")
+	grant.Flags().StringArrayVar(&perms, "permission", nil, "permission to grant (default Mailbox.Migration)")
+	return group("consent", "Manage consents to apps of other tenants",
+		grant,
+		e.apiCmd("list", "List consents", cobra.NoArgs, true, view{[]string{"AppId", "Permissions", "Issuer", "GrantedAt"}}, get(sub("/consents", false))),
+		e.apiCmd("revoke APPID", "Revoke a consent", cobra.ExactArgs(1), true, view{}, del(sub("/consents", true))),
+	)
+}
+
+// orgRelFlags binds the organization relationship flags and returns a
+// function building the request body from the flags that were set.
+func orgRelFlags(c *cobra.Command) func() map[string]any {
+	var name, domains, caps, app, scopes string
+	var enabled, moveEnabled bool
+	f := c.Flags()
+	if strings.HasPrefix(c.Use, "create") {
+		f.StringVar(&name, "name", "", "relationship name; required")
+	}
+	f.StringVar(&domains, "domain-names", "", "partner tenant ID(s), comma-separated")
+	f.BoolVar(&enabled, "enabled", true, "relationship enabled")
+	f.BoolVar(&moveEnabled, "mailbox-move-enabled", false, "allow mailbox moves")
+	f.StringVar(&caps, "mailbox-move-capability", "", "Inbound, Outbound, RemoteInbound, RemoteOutbound (comma-separated)")
+	f.StringVar(&app, "oauth-app-id", "", "AppId of the migration app (RemoteOutbound)")
+	f.StringVar(&scopes, "published-scopes", "", "security group(s) whose members may move, comma-separated")
+	return func() map[string]any {
+		body := map[string]any{}
+		optional(body, "Name", name)
+		if f.Changed("domain-names") {
+			body["DomainNames"] = strings.Split(domains, ",")
+		}
+		if f.Changed("enabled") || name != "" {
+			body["Enabled"] = enabled
+		}
+		if f.Changed("mailbox-move-enabled") || name != "" {
+			body["MailboxMoveEnabled"] = moveEnabled
+		}
+		if f.Changed("mailbox-move-capability") {
+			body["MailboxMoveCapability"] = strings.Split(caps, ",")
+		}
+		if f.Changed("oauth-app-id") {
+			body["OAuthApplicationId"] = app
+		}
+		if f.Changed("published-scopes") {
+			body["MailboxMovePublishedScopes"] = strings.Split(scopes, ",")
+		}
+		return body
+	}
+}
+
+func (e *env) orgrelCmd() *cobra.Command {
+	var createBody, setBody func() map[string]any
+	create := e.apiCmd("create", "Create an organization relationship", cobra.NoArgs, true, view{},
+		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
+			return c.do(ctx, http.MethodPost, tp+"/orgrels", createBody())
+		})
+	createBody = orgRelFlags(create)
+	set := e.apiCmd("set N", "Change an organization relationship", cobra.ExactArgs(1), true, view{},
+		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
+			return c.do(ctx, http.MethodPatch, tp+"/orgrels/"+esc(a[0]), setBody())
+		})
+	setBody = orgRelFlags(set)
+	cmds := append([]*cobra.Command{create, set}, e.crud("organization relationship", "/orgrels",
+		[]string{"Name", "DomainNames", "Enabled", "MailboxMoveEnabled", "MailboxMoveCapability"})...)
+	return group("orgrel", "Manage organization relationships", cmds...)
+}
+
+func (e *env) endpointCmd() *cobra.Command {
+	var name, typ, server, tenant, app, secret, secretFile string
+	var maxMig, maxInc int
+	create := e.apiCmd("create", "Create a migration endpoint", cobra.NoArgs, true, view{},
+		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
+			s, err := readSecretFlag(secret, secretFile, "secret")
+			if err != nil {
+				return nil, err
+			}
+			return c.do(ctx, http.MethodPost, tp+"/endpoints", map[string]any{"Name": name, "Type": typ, "RemoteServer": server,
+				"RemoteTenant": tenant, "ApplicationId": app, "Secret": s, "MaxConcurrentMigrations": maxMig,
+				"MaxConcurrentIncrementalSyncs": maxInc})
+		})
+	f := create.Flags()
+	f.StringVar(&name, "name", "", "endpoint name; required")
+	f.StringVar(&typ, "type", "", "ExchangeRemoteMove (default) or IMAP")
+	f.StringVar(&server, "remote-server", "", "source server URL; required")
+	f.StringVar(&tenant, "remote-tenant", "", "source tenant domain or ID; required")
+	f.StringVar(&app, "app-id", "", "AppId of the migration app; required")
+	f.StringVar(&secret, "secret", "", "the app's client secret")
+	f.StringVar(&secretFile, "secret-file", "", "file holding the app's client secret")
+	f.IntVar(&maxMig, "max-concurrent-migrations", 0, "MaxConcurrentMigrations (default 100)")
+	f.IntVar(&maxInc, "max-concurrent-incremental-syncs", 0, "MaxConcurrentIncrementalSyncs (default 20)")
+	cmds := append([]*cobra.Command{create, e.endpointTestCmd()}, e.crud("migration endpoint", "/endpoints",
+		[]string{"Name", "EndpointType", "RemoteServer", "RemoteTenant", "ApplicationId"})...)
+	return group("endpoint", "Manage migration endpoints", cmds...)
+}

@@ -1,0 +1,217 @@
+// Package config holds the settings of `tenantferry serve`: defaults, an
+// optional config file, environment variables and flags, in increasing
+// precedence.
+//
+// Invariants: a Config is a plain value passed down explicitly (no global
+// mutable configuration); Validate reports every bad setting with a coded
+// error naming the setting.
+package config
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/tenantferry/tenantferry/internal/errs"
+)
+
+// Config is the server configuration.
+type Config struct {
+	DataDir        string   // --data
+	HTTP           string   // --http
+	IMAP           string   // --imap (plain/STARTTLS)
+	IMAPS          string   // --imaps (implicit TLS; needs a certificate)
+	SMTP           string   // --smtp (MX)
+	Submission     string   // --submission (AUTH required)
+	PublicURL      string   // --public-url
+	ServiceDomain  string   // --service-domain
+	DB             string   // --db: empty = SQLite in DataDir, postgres://... = PostgreSQL
+	Transports     []string // --transport DOMAIN=HOST:PORT
+	Hostname       string   // --hostname: SMTP banner and Received headers
+	TLSCert        string   // --tls-cert
+	TLSKey         string   // --tls-key
+	AllowPlain     bool     // --allow-plaintext: plain-text auth on non-loopback listeners
+	MaxMessageSize int64    // --max-message-size (bytes)
+	BlobBackend    string   // --blob-backend: files | db
+	LogLevel       string   // --log-level: debug | info | warn | error
+	LogFormat      string   // --log-format: text | json
+}
+
+// Default returns the defaults of the CLI contract.
+func Default() Config {
+	return Config{
+		DataDir:        "./tenantferry-data",
+		HTTP:           ":8080",
+		IMAP:           ":1143",
+		SMTP:           ":2525",
+		Submission:     ":1587",
+		ServiceDomain:  "tenantferry.test",
+		Hostname:       "localhost",
+		MaxMessageSize: 50 << 20,
+		BlobBackend:    "files",
+		LogLevel:       "info",
+		LogFormat:      "text",
+	}
+}
+
+// Keys maps setting names (as used in the config file, in TENANTFERRY_<KEY>
+// environment variables with '-' → '_', and as flag names) to fields.
+func (c *Config) Keys() map[string]any {
+	return map[string]any{
+		"data": &c.DataDir, "http": &c.HTTP, "imap": &c.IMAP, "imaps": &c.IMAPS, "smtp": &c.SMTP, "submission": &c.Submission,
+		"public-url": &c.PublicURL, "service-domain": &c.ServiceDomain, "db": &c.DB, "transport": &c.Transports,
+		"hostname": &c.Hostname, "tls-cert": &c.TLSCert, "tls-key": &c.TLSKey, "allow-plaintext": &c.AllowPlain,
+		"max-message-size": &c.MaxMessageSize, "blob-backend": &c.BlobBackend, "log-level": &c.LogLevel, "log-format": &c.LogFormat,
+	}
+}
+
+// Set assigns a textual value to a setting.
+func (c *Config) Set(key, val, origin string) error {
+	p, ok := c.Keys()[key]
+	if !ok {
+		return errs.Invalidf("UnknownSetting", "%s: unknown setting %q", origin, key)
+	}
+	switch f := p.(type) {
+	case *string:
+		*f = val
+	case *[]string:
+		*f = append(*f, val)
+	case *bool:
+		b, err := strconv.ParseBool(val)
+		if err != nil {
+			return errs.Invalidf("InvalidSetting", "%s: %s must be true or false, not %q", origin, key, val)
+		}
+		*f = b
+	case *int64:
+		n, err := strconv.ParseInt(val, 10, 64)
+		if err != nil || n < 0 {
+			return errs.Invalidf("InvalidSetting", "%s: %s must be a non-negative number, not %q", origin, key, val)
+		}
+		*f = n
+	}
+	return nil
+}
+
+// LoadFile applies a config file: one "key = value" per line, '#' comments;
+// repeat "transport" for several entries.
+func (c *Config) LoadFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return errs.Invalidf("ConfigNotFound", "cannot read config file %s: %v", path, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return errs.Invalidf("InvalidConfig", "%s:%d: expected key = value", path, n)
+		}
+		if err := c.Set(strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `"`), fmt.Sprintf("%s:%d", path, n)); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+// LoadEnv applies TENANTFERRY_<KEY> environment variables (TENANTFERRY_TRANSPORT
+// may hold several entries separated by commas).
+func (c *Config) LoadEnv(getenv func(string) string) error {
+	for k := range c.Keys() {
+		name := "TENANTFERRY_" + strings.ToUpper(strings.ReplaceAll(k, "-", "_"))
+		v := getenv(name)
+		if v == "" {
+			continue
+		}
+		vals := []string{v}
+		if k == "transport" {
+			vals = strings.Split(v, ",")
+		}
+		for _, x := range vals {
+			if err := c.Set(k, strings.TrimSpace(x), name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// TransportMap parses the --transport entries.
+func (c *Config) TransportMap() (map[string]string, error) {
+	m := map[string]string{}
+	for _, t := range c.Transports {
+		d, addr, ok := strings.Cut(t, "=")
+		if !ok || d == "" {
+			return nil, errs.Invalidf("InvalidTransport", "transport %q is not DOMAIN=HOST:PORT", t)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, errs.Invalidf("InvalidTransport", "transport %q: %q is not HOST:PORT", t, addr)
+		}
+		m[strings.ToLower(d)] = addr
+	}
+	return m, nil
+}
+
+// Validate checks the settings and fills derived defaults (PublicURL).
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return errs.Invalidf("InvalidSetting", "data directory must not be empty")
+	}
+	for name, addr := range map[string]string{"http": c.HTTP, "imap": c.IMAP, "imaps": c.IMAPS, "smtp": c.SMTP, "submission": c.Submission} {
+		if addr == "" || addr == "off" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return errs.Invalidf("InvalidSetting", "--%s %q is not HOST:PORT or :PORT", name, addr).WithHint("use 'off' to disable a listener")
+		}
+	}
+	if c.HTTP == "" || c.HTTP == "off" {
+		return errs.Invalidf("InvalidSetting", "the HTTP listener cannot be disabled")
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errs.Invalidf("InvalidSetting", "--public-url %q is not an absolute http(s) URL", c.PublicURL)
+		}
+		c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	}
+	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") && !strings.HasPrefix(c.DB, "sqlite:") {
+		return errs.Invalidf("InvalidSetting", "--db %q is neither empty (SQLite) nor a postgres:// URL", c.DB)
+	}
+	if c.BlobBackend != "files" && c.BlobBackend != "db" {
+		return errs.Invalidf("InvalidSetting", "--blob-backend must be files or db, not %q", c.BlobBackend)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errs.Invalidf("InvalidSetting", "--tls-cert and --tls-key go together")
+	}
+	if c.IMAPS != "" && c.IMAPS != "off" && c.TLSCert == "" {
+		return errs.Invalidf("InvalidSetting", "--imaps needs --tls-cert and --tls-key")
+	}
+	if _, err := c.TransportMap(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// PublicURLFor returns the public URL, derived from the bound HTTP address
+// when none was configured.
+func (c *Config) PublicURLFor(boundHTTP string) string {
+	if c.PublicURL != "" {
+		return c.PublicURL
+	}
+	host, port, err := net.SplitHostPort(boundHTTP)
+	if err != nil {
+		return "http://" + boundHTTP
+	}
+	if host == "" || host == "::" || host == "0.0.0.0" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}

@@ -1,0 +1,225 @@
+// Package server wires every part of tenantferry into one running server:
+// database, identity, directory, admin core and HTTP API, and the mail
+// listeners. `tenantferry serve`, the demo, the benchmark and the scenario
+// tests all start servers through this package.
+//
+// Invariants:
+//   - Listeners are bound before anything is derived from their addresses
+//     (the public URL defaults to the bound HTTP address), so tests can bind
+//     port 0.
+//   - Shutdown stops accepting, drains in-flight requests and jobs, then
+//     closes the database; a killed process loses nothing that was
+//     acknowledged, because every acknowledgement follows a commit.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/api"
+	"github.com/tenantferry/tenantferry/internal/config"
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/directory"
+	"github.com/tenantferry/tenantferry/internal/identity"
+)
+
+// OperatorTokenFile is the name of the operator token file in the data dir.
+const OperatorTokenFile = "operator.token"
+
+// Server is a running tenantferry server.
+type Server struct {
+	Cfg       config.Config
+	Log       *slog.Logger
+	DB        *db.DB
+	ServerKey []byte
+	Dir       *directory.Directory
+	Keys      *identity.Keys
+	Issuer    *identity.Issuer
+	Verifier  *identity.Verifier
+	Admin     *admin.Core
+	API       *api.Server
+	Metrics   *Metrics
+	PublicURL string
+	// OperatorToken is set when this start created the operator token.
+	OperatorToken string
+
+	httpLn  net.Listener
+	httpSrv *http.Server
+	mux     *http.ServeMux
+
+	closers   []func(context.Context) error
+	listeners []namedListener
+	wg        sync.WaitGroup
+}
+
+// New opens the data directory and database and builds the services, binding
+// the HTTP listener. It does not serve yet: call Start.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s = &Server{Cfg: cfg, Log: log}
+	defer func() {
+		if err != nil {
+			s.closeAll(context.Background())
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
+	}
+	if s.ServerKey, err = identity.LoadOrCreateServerKey(cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("server key: %w", err)
+	}
+	if s.DB, err = db.Open(ctx, db.Options{DSN: cfg.DB, DataDir: cfg.DataDir}); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func(context.Context) error { return s.DB.Close() })
+
+	if s.httpLn, err = net.Listen("tcp", cfg.HTTP); err != nil {
+		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
+	}
+	s.PublicURL = cfg.PublicURLFor(s.httpLn.Addr().String())
+
+	s.Metrics = newMetrics()
+	s.Dir = directory.New(s.DB, cfg.ServiceDomain, s.ServerKey)
+	s.Keys = identity.NewKeys(s.DB, s.ServerKey)
+	s.Issuer = identity.NewIssuer(s.DB, s.Keys, s.PublicURL)
+	s.Issuer.Log = log
+	s.Verifier = identity.NewVerifier(&http.Client{Timeout: 15 * time.Second}, identity.VerifierOptions{Local: s.Keys, LocalPublicURL: s.PublicURL})
+	s.Admin = admin.New(s.Dir, s.PublicURL, log)
+	s.API = api.New(s.Admin, log)
+
+	if err := s.ensureOperatorToken(ctx); err != nil {
+		return nil, err
+	}
+	s.mux = http.NewServeMux()
+	s.routes()
+	return s, nil
+}
+
+// ensureOperatorToken creates the operator token on first start.
+func (s *Server) ensureOperatorToken(ctx context.Context) error {
+	has, err := s.Dir.HasOperatorToken(ctx)
+	if err != nil || has {
+		return err
+	}
+	tok, err := s.Dir.CreateAdminToken(ctx, "", "operator")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(s.Cfg.DataDir, OperatorTokenFile)
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	s.OperatorToken = tok
+	return nil
+}
+
+// Mux returns the HTTP mux, for components that add routes before Start.
+func (s *Server) Mux() *http.ServeMux { return s.mux }
+
+func (s *Server) routes() {
+	s.API.Routes(s.mux)
+	s.Issuer.Routes(s.mux)
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.Handle("GET /metrics", s.Metrics.Handler())
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	status, code := "ok", http.StatusOK
+	if err := s.DB.W.PingContext(ctx); err != nil {
+		status, code = "database unavailable", http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	fmt.Fprintf(w, "{\"Status\":%q}\n", status)
+}
+
+// HTTPAddr returns the bound HTTP address.
+func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
+
+// Start serves every listener in the background.
+func (s *Server) Start(ctx context.Context) error {
+	s.httpSrv = &http.Server{Handler: s.Metrics.wrap(s.mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.Log.Error("http server stopped", "err", err)
+		}
+	}()
+	s.Log.Info("tenantferry serving", "http", s.HTTPAddr(), "public_url", s.PublicURL, "data", s.Cfg.DataDir, "db", string(s.DB.Dialect))
+	return nil
+}
+
+// Shutdown stops the server gracefully.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.httpSrv != nil {
+		s.httpSrv.Shutdown(ctx)
+	} else if s.httpLn != nil {
+		s.httpLn.Close()
+	}
+	err := s.closeAll(ctx)
+	s.wg.Wait()
+	return err
+}
+
+// closeAll runs the closers in reverse order.
+func (s *Server) closeAll(ctx context.Context) error {
+	var first error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](ctx); err != nil && first == nil {
+			first = err
+		}
+	}
+	s.closers = nil
+	if s.httpLn != nil && s.httpSrv == nil {
+		s.httpLn.Close()
+	}
+	return first
+}
+
+// IsLoopback reports whether a listener address is on a loopback interface.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ListenerSummary describes the mail listeners for the start-up line.
+func (s *Server) ListenerSummary() string {
+	var b strings.Builder
+	for _, l := range s.listeners {
+		fmt.Fprintf(&b, ", %s %s", l.name, l.ln.Addr())
+	}
+	return b.String()
+}
+
+// namedListener is a bound mail listener.
+type namedListener struct {
+	name string
+	ln   net.Listener
+}
