@@ -1,0 +1,334 @@
+package blobstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"hash"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/errs"
+)
+
+// Batch collects many items for one durable write. Use it from one
+// goroutine: Add items, Sync once, then Commit inside the database
+// transaction that references the refs, then Close. Commit may run more than
+// once (a retried transaction); Close always.
+type Batch struct {
+	s       *Store
+	items   []pending
+	index   map[string]int  // sha256 → index in items
+	ends    map[*pack]int64 // pack → end of this batch's last record in it
+	private *pack           // current pack for this batch's large items
+	privs   []*pack         // every private pack, closed by Close
+	temps   []*os.File      // spilled items of the Database backend
+	dirty   bool            // bytes added since the last Sync
+	bytes   int64           // total size of distinct items
+	closed  bool
+}
+
+type pending struct {
+	ref  Ref
+	loc  string   // pack location (Pack backend)
+	data []byte   // bytes (Database backend, small items)
+	file *os.File // bytes (Database backend, spilled items)
+}
+
+// NewBatch starts a write batch.
+func (s *Store) NewBatch() *Batch {
+	return &Batch{s: s, index: map[string]int{}, ends: map[*pack]int64{}}
+}
+
+// Len returns the number of distinct items added.
+func (b *Batch) Len() int { return len(b.items) }
+
+// Bytes returns the total size of the distinct items added.
+func (b *Batch) Bytes() int64 { return b.bytes }
+
+// Refs returns the refs of the distinct items added, in order.
+func (b *Batch) Refs() []Ref {
+	out := make([]Ref, len(b.items))
+	for i, it := range b.items {
+		out[i] = it.ref
+	}
+	return out
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+var zeroHeader [headerSize]byte
+
+// Add streams one item from r into the batch, computing its SHA-256 and size
+// while writing. Items up to the spill size are buffered and appended to
+// the shared pack in one write; larger items stream into a pack file
+// private to this batch, never held in memory. An error from r (for example
+// a size limit enforced by the caller) abandons the item and is returned
+// as is; the batch stays usable. Adding the same bytes twice stores them
+// once.
+func (b *Batch) Add(r io.Reader) (Ref, error) {
+	if b.closed {
+		return Ref{}, errs.Internalf(errors.New("batch closed"), "add to a closed blob batch")
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 4*int(b.s.spillSize) {
+			buf.Reset()
+			bufPool.Put(buf)
+		}
+	}()
+	buf.Reset()
+	hdr := 0
+	if b.s.backend == Pack {
+		buf.Write(zeroHeader[:])
+		hdr = headerSize
+	}
+	n, err := io.CopyN(buf, r, b.s.spillSize+1)
+	if err != nil && err != io.EOF {
+		return Ref{}, err
+	}
+	if n > b.s.spillSize {
+		return b.addLarge(buf.Bytes()[hdr:], r)
+	}
+	rec := buf.Bytes()
+	data := rec[hdr:]
+	sum := sha256.Sum256(data)
+	ref := Ref{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))}
+	if _, ok := b.index[ref.SHA256]; ok {
+		return ref, nil
+	}
+	it := pending{ref: ref}
+	if b.s.backend == Pack {
+		putHeader(rec[:headerSize], ref.Size, sum[:])
+		p, off, err := b.s.w.appendShared(rec)
+		if err != nil {
+			return Ref{}, err
+		}
+		it.loc = packLocation(p.name, off+headerSize)
+		if end := off + int64(len(rec)); end > b.ends[p] {
+			b.ends[p] = end
+		}
+	} else {
+		it.data = append([]byte{}, data...) // never nil: NOT NULL column
+	}
+	b.push(it)
+	return ref, nil
+}
+
+func (b *Batch) push(it pending) {
+	b.index[it.ref.SHA256] = len(b.items)
+	b.items = append(b.items, it)
+	b.bytes += it.ref.Size
+	b.dirty = true
+}
+
+// addLarge streams an item whose first bytes are in prefix and the rest in r.
+func (b *Batch) addLarge(prefix []byte, r io.Reader) (Ref, error) {
+	h := sha256.New()
+	h.Write(prefix)
+	if b.s.backend == Database {
+		return b.spillTemp(h, prefix, r)
+	}
+	if b.private == nil || b.private.size >= b.s.packSize {
+		p, err := b.s.w.newPrivate()
+		if err != nil {
+			return Ref{}, err
+		}
+		b.private = p
+		b.privs = append(b.privs, p)
+	}
+	p := b.private
+	start := p.size
+	w := io.NewOffsetWriter(p.f, start)
+	fail := func(err error) (Ref, error) {
+		// The pack is private: cut the abandoned record off.
+		if terr := p.f.Truncate(start); terr != nil {
+			p.failed = true
+			b.private = nil
+		}
+		p.size = start
+		return Ref{}, err
+	}
+	if _, err := w.Write(zeroHeader[:]); err != nil {
+		return fail(errs.Internalf(err, "write pack file %s", p.name))
+	}
+	if _, err := w.Write(prefix); err != nil {
+		return fail(errs.Internalf(err, "write pack file %s", p.name))
+	}
+	n, err := io.Copy(w, io.TeeReader(r, h))
+	if err != nil {
+		if isWriteErr(err) {
+			return fail(errs.Internalf(err, "write pack file %s", p.name))
+		}
+		return fail(err)
+	}
+	size := int64(len(prefix)) + n
+	sum := h.Sum(nil)
+	var hb [headerSize]byte
+	putHeader(hb[:], size, sum)
+	if _, err := p.f.WriteAt(hb[:], start); err != nil {
+		return fail(errs.Internalf(err, "write pack file %s", p.name))
+	}
+	p.mu.Lock()
+	p.size = start + headerSize + size
+	p.mu.Unlock()
+	ref := Ref{SHA256: hex.EncodeToString(sum), Size: size}
+	if end := p.size; end > b.ends[p] {
+		b.ends[p] = end
+	}
+	if _, ok := b.index[ref.SHA256]; ok {
+		b.dirty = true // the duplicate's bytes are garbage, but harmless
+		return ref, nil
+	}
+	b.push(pending{ref: ref, loc: packLocation(p.name, start+headerSize)})
+	return ref, nil
+}
+
+// spillTemp streams a large item of the Database backend to a temp file.
+func (b *Batch) spillTemp(h hash.Hash, prefix []byte, r io.Reader) (Ref, error) {
+	f, err := os.CreateTemp("", "tenantferry-blob-*")
+	if err != nil {
+		return Ref{}, errs.Internalf(err, "create spill file")
+	}
+	os.Remove(f.Name()) // unlinked: vanishes with the handle
+	if _, err := f.Write(prefix); err != nil {
+		f.Close()
+		return Ref{}, errs.Internalf(err, "write spill file")
+	}
+	n, err := io.Copy(f, io.TeeReader(r, h))
+	if err != nil {
+		f.Close()
+		if isWriteErr(err) {
+			return Ref{}, errs.Internalf(err, "write spill file")
+		}
+		return Ref{}, err
+	}
+	sum := h.Sum(nil)
+	ref := Ref{SHA256: hex.EncodeToString(sum), Size: int64(len(prefix)) + n}
+	if _, ok := b.index[ref.SHA256]; ok {
+		f.Close()
+		return ref, nil
+	}
+	b.temps = append(b.temps, f)
+	b.push(pending{ref: ref, file: f})
+	return ref, nil
+}
+
+// isWriteErr tells a failure of our own file from an error of the caller's
+// reader, which io.Copy returns unchanged.
+func isWriteErr(err error) bool {
+	var pe *os.PathError
+	return errors.As(err, &pe) || errors.Is(err, io.ErrShortWrite)
+}
+
+// Sync makes every byte added so far durable: one fsync per pack file the
+// batch wrote to (normally one), and skipped when a concurrent batch's fsync
+// already covered them. With the Database backend it does nothing (the bytes
+// become durable with the transaction).
+func (b *Batch) Sync() error {
+	for p, end := range b.ends {
+		if err := p.sync(end); err != nil {
+			return err
+		}
+	}
+	b.dirty = false
+	return nil
+}
+
+// Commit records the batch's refs in tx (blobs rows, ON CONFLICT DO
+// NOTHING; with the Database backend also the bytes). Sync must have
+// returned successfully after the last Add. Commit can be run again in a
+// retried transaction.
+func (b *Batch) Commit(ctx context.Context, tx *db.Tx) error {
+	if b.dirty {
+		return errs.Internalf(errors.New("commit before sync"), "blob batch committed before its bytes were synced")
+	}
+	now := db.Now()
+	if b.s.backend == Database {
+		for i := range b.items {
+			if err := b.commitDB(ctx, tx, &b.items[i], now); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	const rows = 200
+	for start := 0; start < len(b.items); start += rows {
+		chunk := b.items[start:min(start+rows, len(b.items))]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO blobs (sha256, size, location, created_at) VALUES `)
+		args := make([]any, 0, 4*len(chunk))
+		for i, it := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?, ?)")
+			args = append(args, it.ref.SHA256, it.ref.Size, it.loc, now)
+		}
+		q.WriteString(` ON CONFLICT (sha256) DO NOTHING`)
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return errs.Internalf(err, "record blobs")
+		}
+	}
+	return nil
+}
+
+func (b *Batch) commitDB(ctx context.Context, tx *db.Tx, it *pending, now int64) error {
+	res, err := tx.ExecContext(ctx, `INSERT INTO blobs (sha256, size, location, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`,
+		it.ref.SHA256, it.ref.Size, locationDB, now)
+	if err != nil {
+		return errs.Internalf(err, "record blob %s", it.ref.SHA256)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // already stored
+	}
+	var chunk []byte
+	for seq := int64(0); seq == 0 || seq*dbChunkSize < it.ref.Size; seq++ {
+		off := seq * dbChunkSize
+		end := min(off+dbChunkSize, it.ref.Size)
+		if it.file != nil {
+			if chunk == nil {
+				chunk = make([]byte, dbChunkSize)
+			}
+			if _, err := it.file.ReadAt(chunk[:end-off], off); err != nil {
+				return errs.Internalf(err, "read spill file of blob %s", it.ref.SHA256)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO blob_data (sha256, seq, data) VALUES (?, ?, ?)`, it.ref.SHA256, seq, chunk[:end-off]); err != nil {
+				return errs.Internalf(err, "store blob %s", it.ref.SHA256)
+			}
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO blob_data (sha256, seq, data) VALUES (?, ?, ?)`, it.ref.SHA256, seq, it.data[off:end]); err != nil {
+			return errs.Internalf(err, "store blob %s", it.ref.SHA256)
+		}
+	}
+	return nil
+}
+
+// Close releases the batch: private pack handles, spill files, buffers.
+// Bytes of a batch closed without Commit are garbage.
+func (b *Batch) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	var first error
+	for _, p := range b.privs {
+		p.syncMu.Lock()
+		if err := p.closeFile(); err != nil && first == nil {
+			first = err
+		}
+		p.syncMu.Unlock()
+		b.s.w.forget(p)
+	}
+	for _, f := range b.temps {
+		f.Close()
+	}
+	b.items, b.index, b.ends, b.privs, b.temps, b.private = nil, nil, nil, nil, nil, nil
+	return first
+}
