@@ -12,4 +12,14 @@
 //   - A token is accepted only if its signature verifies against a key of the
 //     issuer the caller trusts, its issuer equals that issuer exactly, its
 //     audience contains the expected resource, and it has not expired.
+//   - All tenants of one server share the server's signing keys (one JWKS,
+//     served under every tenant's path). A signature therefore proves only
+//     which server issued a token; the exact "iss" match
+//     (publicURL/<tenant id>/v2.0) is what separates its tenants. Never
+//     accept a token on signature alone.
+//   - Only EdDSA (Ed25519) tokens are issued and accepted; "kid" is required.
+//   - The issued "iss" and "tid" always use the tenant id, whichever tenant
+//     reference (id, name, domain) the token request used.
+//   - Plain http is used for a remote JWKS only on loopback hosts unless the
+//     caller's policy allows more.
 package identity
