@@ -97,11 +97,13 @@ func (x *Directory) AddAppSecret(ctx context.Context, tenantID, appID string, li
 	secret := identity.NewSecret("tfs_", 40)
 	s := &AppSecret{ID: newID(), Hint: secret[:7], Expires: time.Now().Add(lifetime).UTC().Truncate(time.Millisecond), CreatedAt: db.Time(db.Now())}
 	err := x.d.Write(ctx, func(tx *db.Tx) error {
-		if _, err := x.getApp(ctx, tx, tenantID, appID); err != nil {
+		a, err := x.getApp(ctx, tx, tenantID, appID)
+		if err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO app_secrets (id, app_id, tenant_id, secret_hash, hint, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			s.ID, appID, tenantID, identity.HashSecret(secret), s.Hint, db.Millis(s.Expires), db.Millis(s.CreatedAt))
+		// The canonical id: appID may be any case or braced.
+		_, err = tx.ExecContext(ctx, `INSERT INTO app_secrets (id, app_id, tenant_id, secret_hash, hint, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, a.AppID, tenantID, identity.HashSecret(secret), s.Hint, db.Millis(s.Expires), db.Millis(s.CreatedAt))
 		return err
 	})
 	if err != nil {

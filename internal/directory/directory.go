@@ -16,6 +16,8 @@
 //     PrimarySmtpAddress. X500 proxies are unique within a tenant.
 //   - Names and aliases are unique per tenant, case-insensitively; a
 //     LegacyExchangeDN is unique on the server.
+//   - A domain is accepted by at most one tenant; the service domain and
+//     its subdomains are reserved for initial domains.
 //   - Secrets are stored hashed (app secrets) or sealed with the server key
 //     (endpoint secrets); this package never returns a stored secret except
 //     EndpointSecret, which the migration engine needs to obtain tokens.

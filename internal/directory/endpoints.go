@@ -105,7 +105,9 @@ func (x *Directory) CreateEndpoint(ctx context.Context, tenantID string, s Endpo
 		e.MaxConcurrentMigrations = DefaultMaxConcurrentMigrations
 	}
 	if e.MaxConcurrentIncrementalSyncs == 0 {
-		e.MaxConcurrentIncrementalSyncs = DefaultMaxConcurrentIncrementalSyncs
+		// The default never exceeds an explicitly lowered
+		// MaxConcurrentMigrations.
+		e.MaxConcurrentIncrementalSyncs = min(DefaultMaxConcurrentIncrementalSyncs, e.MaxConcurrentMigrations)
 	}
 	if e.MaxConcurrentMigrations < 1 || e.MaxConcurrentMigrations > maxConcurrencyLimit ||
 		e.MaxConcurrentIncrementalSyncs < 1 || e.MaxConcurrentIncrementalSyncs > e.MaxConcurrentMigrations {

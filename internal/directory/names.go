@@ -70,7 +70,7 @@ func CheckAlias(s string) error {
 
 // CheckDomain validates a domain name and returns it lower-cased.
 func CheckDomain(s string) (string, error) {
-	d := strings.ToLower(strings.TrimSpace(strings.TrimSuffix(s, ".")))
+	d := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(s), "."))
 	bad := func() error {
 		return errs.Invalidf("InvalidDomain", "%q is not a valid domain name", s).
 			WithHint("use a name like contoso.com")

@@ -39,6 +39,12 @@ func CheckTenantName(name string) error {
 	if strings.HasPrefix(name, "-") || strings.HasSuffix(name, "-") {
 		return errs.Invalidf("InvalidTenantName", "tenant name %q may not start or end with '-'", name)
 	}
+	if g, err := ParseGUID("tenant name", name); err == nil && g == name {
+		// Tenants are found by id or name: a GUID-shaped name would be
+		// ambiguous with another tenant's id.
+		return errs.Invalidf("InvalidTenantName", "tenant name %q has the form of a tenant ID", name).
+			WithHint("choose a name such as contoso")
+	}
 	return nil
 }
 
@@ -177,6 +183,12 @@ func (x *Directory) AddDomain(ctx context.Context, tenantID, domain string) (str
 	d, err := CheckDomain(domain)
 	if err != nil {
 		return "", err
+	}
+	if d == x.serviceDomain || strings.HasSuffix(d, "."+x.serviceDomain) {
+		// Initial domains live there; accepting one would take another
+		// (present or future) tenant's initial domain.
+		return "", errs.Invalidf("ReservedDomain", "domain %s is under the service domain %s, which holds the tenants' initial domains", d, x.serviceDomain).
+			WithHint("add a domain your organization owns, e.g. contoso.com").WithObject(d)
 	}
 	err = x.d.Write(ctx, func(tx *db.Tx) error {
 		var owner string
