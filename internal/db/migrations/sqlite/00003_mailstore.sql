@@ -55,7 +55,7 @@ CREATE TABLE folders (
 );
 CREATE UNIQUE INDEX folders_name ON folders(mailbox_id, parent_id, name_key) WHERE deleted = 0;
 CREATE UNIQUE INDEX folders_special ON folders(mailbox_id, special_use) WHERE special_use <> '' AND deleted = 0;
-CREATE UNIQUE INDEX folders_origin ON folders(mailbox_id, origin) WHERE origin IS NOT NULL;
+CREATE UNIQUE INDEX folders_origin ON folders(mailbox_id, origin) WHERE origin IS NOT NULL AND deleted = 0;
 CREATE INDEX folders_path ON folders(mailbox_id, path_key);
 CREATE INDEX folders_modseq ON folders(mailbox_id, modseq);
 

@@ -1,0 +1,307 @@
+package mailstore
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/errs"
+)
+
+// NewMailbox describes a mailbox to create.
+type NewMailbox struct {
+	TenantID string
+	GUID     string       // ExchangeGuid / ArchiveGuid
+	Kind     MailboxKind  // default KindPrimary
+	State    MailboxState // default StateActive
+	// DefaultFolders creates the Exchange default folders (see
+	// DefaultFolders).
+	DefaultFolders bool
+}
+
+// DefaultFolder describes one Exchange default folder.
+type DefaultFolder struct {
+	Name, Class, SpecialUse string
+}
+
+// DefaultFolders are the folders a new mailbox gets with
+// NewMailbox.DefaultFolders.
+var DefaultFolders = []DefaultFolder{
+	{"Inbox", ClassNote, UseInbox},
+	{"Sent Items", ClassNote, UseSent},
+	{"Drafts", ClassNote, UseDrafts},
+	{"Deleted Items", ClassNote, UseTrash},
+	{"Junk Email", ClassNote, UseJunk},
+	{"Archive", ClassNote, UseArchive},
+	{"Calendar", ClassAppointment, ""},
+	{"Contacts", ClassContact, ""},
+	{"Tasks", ClassTask, ""},
+}
+
+const mailboxCols = `id, tenant_id, guid, kind, state, modseq, created_at`
+
+func scanMailbox(sc interface{ Scan(...any) error }) (*Mailbox, error) {
+	var m Mailbox
+	var created int64
+	if err := sc.Scan(&m.ID, &m.TenantID, &m.GUID, &m.Kind, &m.State, &m.ModSeq, &created); err != nil {
+		return nil, err
+	}
+	m.CreatedAt = db.Time(created)
+	return &m, nil
+}
+
+// CreateMailbox creates a mailbox. A second mailbox with the same tenant and
+// GUID is a MailboxExists error.
+func (s *Store) CreateMailbox(ctx context.Context, nm NewMailbox) (*Mailbox, error) {
+	if strings.TrimSpace(nm.TenantID) == "" {
+		return nil, errs.Invalidf("InvalidTenant", "a mailbox needs a tenant id").WithHint("pass the tenant's id")
+	}
+	u, err := uuid.Parse(normalizeGUID(nm.GUID))
+	if err != nil {
+		return nil, errs.Invalidf("InvalidMailboxGuid", "%q is not a GUID", nm.GUID).WithObject(nm.GUID).
+			WithHint("use the recipient's ExchangeGuid or ArchiveGuid, e.g. 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+	}
+	guid := u.String()
+	if nm.Kind == "" {
+		nm.Kind = KindPrimary
+	}
+	if nm.State == "" {
+		nm.State = StateActive
+	}
+	if nm.Kind != KindPrimary && nm.Kind != KindArchive {
+		return nil, errs.Invalidf("InvalidMailboxKind", "mailbox kind %q is not primary or archive", nm.Kind)
+	}
+	if err := validState(nm.State); err != nil {
+		return nil, err
+	}
+	var mb *Mailbox
+	err = s.d.Write(ctx, func(tx *db.Tx) error {
+		now := db.Now()
+		var modseq int64
+		if nm.DefaultFolders {
+			modseq = 1
+		}
+		var id int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO mailboxes (tenant_id, guid, kind, state, modseq, next_uidvalidity, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			nm.TenantID, guid, nm.Kind, nm.State, modseq, max(time.Now().Unix(), 1), now, now).Scan(&id)
+		if db.IsUnique(err) {
+			return errs.Conflictf("MailboxExists", "tenant %s already has a mailbox %s", nm.TenantID, guid).WithObject(guid).
+				WithHint("use the existing mailbox, or delete it first")
+		}
+		if err != nil {
+			return errs.Internalf(err, "create mailbox %s", guid)
+		}
+		if nm.DefaultFolders {
+			m := &mutation{ctx: ctx, tx: tx, mb: id, modseq: modseq}
+			for _, df := range DefaultFolders {
+				if _, err := m.insertFolder("", df.Name, df.Name, FolderOptions{Class: df.Class, SpecialUse: df.SpecialUse}); err != nil {
+					return err
+				}
+			}
+		}
+		mb = &Mailbox{ID: id, TenantID: nm.TenantID, GUID: guid, Kind: nm.Kind, State: nm.State, ModSeq: modseq, CreatedAt: db.Time(now)}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return mb, nil
+}
+
+func validState(st MailboxState) error {
+	switch st {
+	case StateActive, StateLocked, StateStaging, StateRetired:
+		return nil
+	}
+	return errs.Invalidf("InvalidMailboxState", "mailbox state %q is not active, locked, staging or retired", st)
+}
+
+// Mailbox returns the mailbox of a tenant with the given GUID.
+func (s *Store) Mailbox(ctx context.Context, tenantID, guid string) (*Mailbox, error) {
+	g := normalizeGUID(guid)
+	if u, err := uuid.Parse(g); err == nil {
+		g = u.String()
+	}
+	m, err := scanMailbox(s.d.Read().QueryRowContext(ctx, `SELECT `+mailboxCols+` FROM mailboxes WHERE tenant_id = ? AND guid = ?`, tenantID, g))
+	if db.IsNoRows(err) {
+		return nil, errMailboxNotFound(guid)
+	}
+	if err != nil {
+		return nil, errs.Internalf(err, "read mailbox %s", guid)
+	}
+	return m, nil
+}
+
+// MailboxByID returns a mailbox by its internal id.
+func (s *Store) MailboxByID(ctx context.Context, id int64) (*Mailbox, error) {
+	m, err := scanMailbox(s.d.Read().QueryRowContext(ctx, `SELECT `+mailboxCols+` FROM mailboxes WHERE id = ?`, id))
+	if db.IsNoRows(err) {
+		return nil, errMailboxNotFound(strconv.FormatInt(id, 10))
+	}
+	if err != nil {
+		return nil, errs.Internalf(err, "read mailbox %d", id)
+	}
+	return m, nil
+}
+
+// ListMailboxes returns the mailboxes of a tenant ("" for all tenants),
+// ordered by id.
+func (s *Store) ListMailboxes(ctx context.Context, tenantID string) ([]Mailbox, error) {
+	q := `SELECT ` + mailboxCols + ` FROM mailboxes`
+	var args []any
+	if tenantID != "" {
+		q += ` WHERE tenant_id = ?`
+		args = append(args, tenantID)
+	}
+	rows, err := s.d.Read().QueryContext(ctx, q+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, errs.Internalf(err, "list mailboxes")
+	}
+	defer rows.Close()
+	var out []Mailbox
+	for rows.Next() {
+		m, err := scanMailbox(rows)
+		if err != nil {
+			return nil, errs.Internalf(err, "list mailboxes")
+		}
+		out = append(out, *m)
+	}
+	return out, rows.Err()
+}
+
+// SetMailboxState changes the state of a mailbox (locking it for a move's
+// completion, activating a staged target, retiring a source). It works in
+// every state and does not raise the MODSEQ; subscribers get EventMailbox.
+func (s *Store) SetMailboxState(ctx context.Context, id int64, state MailboxState) error {
+	if err := validState(state); err != nil {
+		return err
+	}
+	return s.d.Write(ctx, func(tx *db.Tx) error {
+		var modseq int64
+		err := tx.QueryRowContext(ctx, `UPDATE mailboxes SET state = ?, updated_at = ? WHERE id = ? RETURNING modseq`, state, db.Now(), id).Scan(&modseq)
+		if db.IsNoRows(err) {
+			return errMailboxNotFound(strconv.FormatInt(id, 10))
+		}
+		if err != nil {
+			return errs.Internalf(err, "set state of mailbox %d", id)
+		}
+		tx.AfterCommit(func() { s.hub.Publish(Event{MailboxID: id, Kind: EventMailbox, ModSeq: modseq}) })
+		return nil
+	})
+}
+
+// DeleteMailbox removes a mailbox with all its folders, items and
+// tombstones (retention after a move). It works in every state. The blobs
+// stay (they may be shared); a blob garbage collector reclaims them.
+func (s *Store) DeleteMailbox(ctx context.Context, id int64) error {
+	return s.d.Write(ctx, func(tx *db.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM mailboxes WHERE id = ?`, id).Scan(&one)
+		if db.IsNoRows(err) {
+			return errMailboxNotFound(strconv.FormatInt(id, 10))
+		}
+		if err != nil {
+			return errs.Internalf(err, "delete mailbox %d", id)
+		}
+		for _, q := range []string{
+			`DELETE FROM tombstones WHERE mailbox_id = ?`,
+			`DELETE FROM items WHERE mailbox_id = ?`,
+			`DELETE FROM folders WHERE mailbox_id = ?`,
+			`DELETE FROM mailboxes WHERE id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return errs.Internalf(err, "delete mailbox %d", id)
+			}
+		}
+		tx.AfterCommit(func() { s.hub.Publish(Event{MailboxID: id, Kind: EventMailbox}) })
+		return nil
+	})
+}
+
+// Stats are a mailbox's totals and per-folder counts.
+type Stats struct {
+	MailboxID int64
+	ModSeq    int64
+	// Folders are the live folders with Counts filled, ordered by path.
+	Folders []Folder
+	Total   Counts
+}
+
+// Stats returns the mailbox's counts per folder and in total, from one
+// consistent snapshot.
+func (s *Store) Stats(ctx context.Context, mailboxID int64) (*Stats, error) {
+	r, err := s.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer r.done()
+	st := &Stats{MailboxID: mailboxID}
+	if err := r.QueryRowContext(ctx, `SELECT modseq FROM mailboxes WHERE id = ?`, mailboxID).Scan(&st.ModSeq); err != nil {
+		if db.IsNoRows(err) {
+			return nil, errMailboxNotFound(strconv.FormatInt(mailboxID, 10))
+		}
+		return nil, errs.Internalf(err, "read mailbox %d", mailboxID)
+	}
+	fs, err := listFolders(ctx, r, mailboxID, true)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fs {
+		st.Total.Messages += f.Counts.Messages
+		st.Total.Bytes += f.Counts.Bytes
+		st.Total.Unseen += f.Counts.Unseen
+	}
+	st.Folders = fs
+	return st, nil
+}
+
+// folderCounts computes per-folder counts of a mailbox (or of one folder
+// when folderID is not 0), grouped by flag string so few rows come back.
+func folderCounts(ctx context.Context, q db.Querier, mailboxID, folderID int64) (map[int64]Counts, error) {
+	query := `SELECT folder_id, flags, COUNT(*), COALESCE(SUM(size), 0) FROM items WHERE mailbox_id = ?`
+	args := []any{mailboxID}
+	if folderID != 0 {
+		query += ` AND folder_id = ?`
+		args = append(args, folderID)
+	}
+	rows, err := q.QueryContext(ctx, query+` GROUP BY folder_id, flags`, args...)
+	if err != nil {
+		return nil, errs.Internalf(err, "count items of mailbox %d", mailboxID)
+	}
+	defer rows.Close()
+	out := map[int64]Counts{}
+	for rows.Next() {
+		var fid, n, bytes int64
+		var flags string
+		if err := rows.Scan(&fid, &flags, &n, &bytes); err != nil {
+			return nil, errs.Internalf(err, "count items of mailbox %d", mailboxID)
+		}
+		c := out[fid]
+		c.Messages += n
+		c.Bytes += bytes
+		if !HasFlag(parseFlags(flags), FlagSeen) {
+			c.Unseen += n
+		}
+		out[fid] = c
+	}
+	return out, rows.Err()
+}
+
+func sortFolders(fs []Folder) {
+	// Children sort right after their parent: compare paths with the
+	// delimiter as the smallest character.
+	key := func(p string) string { return strings.ReplaceAll(strings.ToLower(p), Delimiter, "\x00") }
+	sort.Slice(fs, func(i, j int) bool {
+		a, b := key(fs[i].Path), key(fs[j].Path)
+		if a != b {
+			return a < b
+		}
+		return fs[i].ID < fs[j].ID
+	})
+}
