@@ -27,6 +27,8 @@ type env struct {
 	output         string
 	tenant         string
 	getenv         func(string) string
+	// started is set once argument parsing succeeded and a command runs.
+	started bool
 }
 
 // Main runs the CLI with args and returns the exit code.
@@ -38,6 +40,13 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.Execute(); err != nil {
+		if errs.As(err) == nil {
+			code := "InvalidArgument" // parsing failed before the command ran
+			if e.started {
+				code = "CommandFailed"
+			}
+			err = errs.New(errs.Internal, code, "%v", err)
+		}
 		printError(stderr, err)
 		return 1
 	}
@@ -54,8 +63,7 @@ func printError(w io.Writer, err error) {
 		}
 		return
 	}
-	// Errors that are not coded come from argument parsing.
-	fmt.Fprintf(w, "InvalidArgument: %v\n", err)
+	fmt.Fprintf(w, "CommandFailed: %v\n", err)
 }
 
 func (e *env) rootCmd() *cobra.Command {
@@ -64,6 +72,9 @@ func (e *env) rootCmd() *cobra.Command {
 		Short:         "Multi-tenant mail platform with cross-tenant mailbox migration",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRun: func(*cobra.Command, []string) {
+			e.started = true
+		},
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&e.server, "server", "", "server URL (env TENANTFERRY_SERVER, default http://127.0.0.1:8080)")

@@ -100,7 +100,7 @@ func New(d *db.DB, workers *river.Workers, opts Options, log *slog.Logger) (*Run
 		JobTimeout:           -1,
 		RescueStuckJobsAfter: 24 * time.Hour, // dead nodes are handled by rescue()
 		MaxAttempts:          1000,
-		Logger:               log.With("component", "river"),
+		Logger:               slog.New(minLevel{log.Handler(), slog.LevelWarn}).With("component", "river"),
 	}
 	var drv riverdriver.Driver[*sql.Tx]
 	if d.Dialect == db.Postgres {
@@ -295,3 +295,20 @@ func (r *Runner) Insert(ctx context.Context, args river.JobArgs, opts *river.Ins
 	})
 	return res, err
 }
+
+// minLevel drops records below a level (River logs routine events at Info).
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+// Enabled implements slog.Handler.
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+// WithAttrs implements slog.Handler.
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler { return minLevel{h.Handler.WithAttrs(as), h.min} }
+
+// WithGroup implements slog.Handler.
+func (h minLevel) WithGroup(name string) slog.Handler { return minLevel{h.Handler.WithGroup(name), h.min} }

@@ -26,12 +26,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/tenantferry/tenantferry/internal/admin"
 	"github.com/tenantferry/tenantferry/internal/api"
+	"github.com/tenantferry/tenantferry/internal/blobstore"
 	"github.com/tenantferry/tenantferry/internal/config"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/identity"
+	"github.com/tenantferry/tenantferry/internal/jobs"
+	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
 // OperatorTokenFile is the name of the operator token file in the data dir.
@@ -49,6 +53,9 @@ type Server struct {
 	Verifier  *identity.Verifier
 	Admin     *admin.Core
 	API       *api.Server
+	Blobs     *blobstore.Store
+	Store     *mailstore.Store
+	Jobs      *jobs.Runner
 	Metrics   *Metrics
 	PublicURL string
 	// OperatorToken is set when this start created the operator token.
@@ -60,6 +67,9 @@ type Server struct {
 
 	closers   []func(context.Context) error
 	listeners []namedListener
+	workers   *river.Workers
+	starters  []func()
+	periodic  []*river.PeriodicJob
 	wg        sync.WaitGroup
 }
 
@@ -84,6 +94,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 	if s.ServerKey, err = identity.LoadOrCreateServerKey(cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("server key: %w", err)
 	}
+	if !strings.HasPrefix(cfg.DB, "postgres") {
+		if err := s.lockDataDir(); err != nil {
+			return nil, err
+		}
+	}
 	if s.DB, err = db.Open(ctx, db.Options{DSN: cfg.DB, DataDir: cfg.DataDir}); err != nil {
 		return nil, err
 	}
@@ -102,12 +117,23 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 	s.Verifier = identity.NewVerifier(&http.Client{Timeout: 15 * time.Second}, identity.VerifierOptions{Local: s.Keys, LocalPublicURL: s.PublicURL})
 	s.Admin = admin.New(s.Dir, s.PublicURL, log)
 	s.API = api.New(s.Admin, log)
-
+	if err := s.setupStore(); err != nil {
+		return nil, err
+	}
 	if err := s.ensureOperatorToken(ctx); err != nil {
 		return nil, err
 	}
 	s.mux = http.NewServeMux()
 	s.routes()
+
+	// Components register their job workers, then the job runner starts
+	// with all of them; listeners are bound last.
+	s.workers = river.NewWorkers()
+	for _, setup := range []func(context.Context) error{s.setupDelivery, s.setupMigration, s.setupJobsRunner, s.setupIMAP, s.setupSMTP} {
+		if err := setup(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -165,12 +191,21 @@ func (s *Server) Start(ctx context.Context) error {
 			s.Log.Error("http server stopped", "err", err)
 		}
 	}()
+	if err := s.startJobs(ctx); err != nil {
+		return err
+	}
+	for _, start := range s.starters {
+		start()
+	}
 	s.Log.Info("tenantferry serving", "http", s.HTTPAddr(), "public_url", s.PublicURL, "data", s.Cfg.DataDir, "db", string(s.DB.Dialect))
 	return nil
 }
 
 // Shutdown stops the server gracefully.
 func (s *Server) Shutdown(ctx context.Context) error {
+	for _, l := range s.listeners {
+		l.ln.Close()
+	}
 	if s.httpSrv != nil {
 		s.httpSrv.Shutdown(ctx)
 	} else if s.httpLn != nil {

@@ -1,0 +1,235 @@
+package replication
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/identity"
+)
+
+// Client is the native connector: the target side's client of a source
+// server's replication API, authenticated with the migration app's tokens.
+type Client struct {
+	base   string // https://server/replication/v1/{tenant}
+	server string
+	tokens *identity.TokenSource
+	http   *http.Client
+}
+
+// NewClient returns a client for the source tenant on the source server,
+// using tokens from the app's token endpoint on its home server.
+func NewClient(hc *http.Client, server, tenant string, tokens *identity.TokenSource) *Client {
+	server = strings.TrimSuffix(server, "/")
+	return &Client{base: server + strings.TrimSuffix(APIPrefix, "/") + "/" + url.PathEscape(tenant), server: server, tokens: tokens, http: hc}
+}
+
+// Server returns the source server URL.
+func (c *Client) Server() string { return c.server }
+
+// request sends one authorized request; on a rejected (possibly stale) token
+// it fetches a fresh one and retries once.
+func (c *Client) request(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		tok, err := c.tokens.Token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := c.http.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, errs.New(errs.Unavailable, "EndpointUnreachable", "the source server %s cannot be reached: %v", c.server, err).
+				WithHint("check the endpoint's RemoteServer URL and that the source server is running")
+		}
+		if resp.StatusCode < 300 {
+			return resp, nil
+		}
+		e := decodeError(resp)
+		resp.Body.Close()
+		if e.Code == "TokenRejected" && attempt == 0 {
+			c.tokens.Invalidate()
+			continue
+		}
+		return nil, e
+	}
+}
+
+func decodeError(resp *http.Response) *errs.Error {
+	var eb struct{ Code, Message, Hint, Object string }
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(b, &eb) != nil || eb.Code == "" {
+		return errs.FromHTTP(resp.StatusCode, "", fmt.Sprintf("the source server replied %s", resp.Status), "")
+	}
+	e := errs.FromHTTP(resp.StatusCode, eb.Code, eb.Message, eb.Hint)
+	e.Object = eb.Object
+	return e
+}
+
+// getJSON performs a request and decodes a JSON reply into out.
+func (c *Client) getJSON(ctx context.Context, method, path string, in, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return err
+		}
+	}
+	resp, err := c.request(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 256<<20)).Decode(out); err != nil {
+		return errs.New(errs.Unavailable, "EndpointUnreachable", "the source server %s sent an unreadable reply: %v", c.server, err)
+	}
+	return nil
+}
+
+// Check runs the source's checks 1–3 and returns the source tenant.
+func (c *Client) Check(ctx context.Context) (*CheckReply, error) {
+	var r CheckReply
+	return &r, c.getJSON(ctx, http.MethodGet, "/check", nil, &r)
+}
+
+// Mailbox returns the identity of a source mailbox (checks 1–4).
+func (c *Client) Mailbox(ctx context.Context, ref string) (*MailboxInfo, error) {
+	var r MailboxInfo
+	return &r, c.getJSON(ctx, http.MethodGet, "/mailboxes/"+url.PathEscape(ref), nil, &r)
+}
+
+// Scope lists the mailboxes of the published scope groups.
+func (c *Client) Scope(ctx context.Context) ([]MailboxInfo, error) {
+	var r []MailboxInfo
+	return r, c.getJSON(ctx, http.MethodGet, "/scope", nil, &r)
+}
+
+func mbPath(guid, op string) string { return "/mailboxes/" + url.PathEscape(guid) + "/" + op }
+
+// State returns the change state of a source mailbox (by ExchangeGuid or
+// ArchiveGuid).
+func (c *Client) State(ctx context.Context, guid string) (*StateReply, error) {
+	var r StateReply
+	return &r, c.getJSON(ctx, http.MethodGet, mbPath(guid, "state"), nil, &r)
+}
+
+// Folders returns the folders changed since a hierarchy state.
+func (c *Client) Folders(ctx context.Context, guid string, since int64) (*FoldersReply, error) {
+	var r FoldersReply
+	return &r, c.getJSON(ctx, http.MethodGet, mbPath(guid, "folders")+"?since="+strconv.FormatInt(since, 10), nil, &r)
+}
+
+// Items returns a page of item changes after a cursor, up to a MODSEQ.
+func (c *Client) Items(ctx context.Context, guid string, after Cursor, upto int64, limit int) (*ItemsReply, error) {
+	var r ItemsReply
+	q := url.Values{"after": {after.String()}, "upto": {strconv.FormatInt(upto, 10)}, "limit": {strconv.Itoa(limit)}}
+	return &r, c.getJSON(ctx, http.MethodGet, mbPath(guid, "items")+"?"+q.Encode(), nil, &r)
+}
+
+// Deletions returns a page of ids of items deleted after a MODSEQ, up to a
+// MODSEQ.
+func (c *Client) Deletions(ctx context.Context, guid string, after, upto int64, limit int) (*DeletionsReply, error) {
+	var r DeletionsReply
+	q := url.Values{"after": {strconv.FormatInt(after, 10)}, "upto": {strconv.FormatInt(upto, 10)}, "limit": {strconv.Itoa(limit)}}
+	return &r, c.getJSON(ctx, http.MethodGet, mbPath(guid, "deletions")+"?"+q.Encode(), nil, &r)
+}
+
+// Manifest returns the per-folder content summary of a source mailbox.
+func (c *Client) Manifest(ctx context.Context, guid string) (*ManifestReply, error) {
+	var r ManifestReply
+	return &r, c.getJSON(ctx, http.MethodGet, mbPath(guid, "manifest"), nil, &r)
+}
+
+// Lock makes the source mailbox read-only and holds new deliveries.
+func (c *Client) Lock(ctx context.Context, guid string) (*LockReply, error) {
+	var r LockReply
+	return &r, c.getJSON(ctx, http.MethodPost, mbPath(guid, "lock"), struct{}{}, &r)
+}
+
+// Unlock releases a lock taken by Lock (when a completion is abandoned).
+func (c *Client) Unlock(ctx context.Context, guid string) (*LockReply, error) {
+	var r LockReply
+	return &r, c.getJSON(ctx, http.MethodPost, mbPath(guid, "unlock"), struct{}{}, &r)
+}
+
+// Finalize converts the source mailbox into a MailUser forwarding to the
+// target and releases held mail.
+func (c *Client) Finalize(ctx context.Context, guid string, req FinalizeRequest) (*LockReply, error) {
+	var r LockReply
+	return &r, c.getJSON(ctx, http.MethodPost, mbPath(guid, "finalize"), req, &r)
+}
+
+// ContentFunc receives one item of a content stream. size is -1 for an item
+// the source no longer has; r is then empty. r must be consumed before the
+// function returns.
+type ContentFunc func(id, size int64, sha256 string, r io.Reader) error
+
+// Content streams the raw bytes of many items in one request, in the order
+// of ids.
+func (c *Client) Content(ctx context.Context, guid string, ids []int64, fn ContentFunc) error {
+	body, err := json.Marshal(ContentRequest{Ids: ids})
+	if err != nil {
+		return err
+	}
+	resp, err := c.request(ctx, http.MethodPost, mbPath(guid, "content"), body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReaderSize(resp.Body, 256<<10)
+	for range ids {
+		id, size, sha, err := readFrameHeader(br)
+		if err != nil {
+			return errs.New(errs.Unavailable, "EndpointUnreachable", "the content stream from %s broke off: %v", c.server, err)
+		}
+		if size < 0 {
+			if err := fn(id, -1, "", bytes.NewReader(nil)); err != nil {
+				return err
+			}
+			continue
+		}
+		lr := &io.LimitedReader{R: br, N: size}
+		if err := fn(id, size, hex.EncodeToString(sha), lr); err != nil {
+			return err
+		}
+		if lr.N > 0 {
+			if _, err := io.Copy(io.Discard, lr); err != nil {
+				return errs.New(errs.Unavailable, "EndpointUnreachable", "the content stream from %s broke off: %v", c.server, err)
+			}
+		}
+	}
+	return nil
+}
+
+// DefaultHTTPClient is the HTTP client used for replication: generous
+// timeouts for large streams, keep-alive connections reused across pages.
+func DefaultHTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 16
+	tr.DisableCompression = true
+	tr.ResponseHeaderTimeout = 2 * time.Minute
+	return &http.Client{Transport: tr}
+}

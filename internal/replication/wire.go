@@ -1,0 +1,204 @@
+package replication
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tenantferry/tenantferry/internal/errs"
+)
+
+// APIPrefix is the path prefix of the replication API, version 1.
+const APIPrefix = "/replication/v1/"
+
+// ContentType is the media type of the bulk content stream.
+const ContentType = "application/vnd.tenantferry.items"
+
+// frameHeaderLen is the size of one frame header of the content stream:
+// item id (8 bytes, big endian), size (8 bytes, big endian, -1 = missing),
+// SHA-256 (32 raw bytes).
+const frameHeaderLen = 48
+
+// CheckReply answers GET {tenant}/check: the source tenant, once checks 1–3
+// passed.
+type CheckReply struct {
+	TenantId      string
+	TenantName    string
+	InitialDomain string
+	Domains       []string
+	AppId         string
+	OrgRel        string
+}
+
+// MailboxInfo is the source identity of a mailbox (Get-Mailbox fields) and
+// its size.
+type MailboxInfo struct {
+	Id                   string
+	RecipientType        string
+	PrimarySmtpAddress   string
+	Alias                string
+	Name                 string
+	DisplayName          string
+	FirstName            string
+	LastName             string
+	ExchangeGuid         string
+	ArchiveGuid          string `json:",omitempty"`
+	LegacyExchangeDN     string
+	EmailAddresses       []string
+	ExternalEmailAddress string `json:",omitempty"`
+	Items                int64
+	Bytes                int64
+	ArchiveItems         int64 `json:",omitempty"`
+	ArchiveBytes         int64 `json:",omitempty"`
+}
+
+// StateReply answers GET .../state.
+type StateReply struct {
+	Guid          string
+	Kind          string // primary | archive
+	HighestModSeq int64
+	Locked        bool
+	Items         int64
+	Bytes         int64
+}
+
+// FolderInfo is one folder of the source hierarchy.
+type FolderInfo struct {
+	Id         string
+	ParentId   string
+	Name       string
+	Class      string
+	SpecialUse string `json:",omitempty"`
+	Deleted    bool   `json:",omitempty"`
+	ModSeq     int64
+}
+
+// FoldersReply answers GET .../folders?since=N.
+type FoldersReply struct {
+	State   int64
+	Folders []FolderInfo
+}
+
+// ItemInfo is the metadata of one live item.
+type ItemInfo struct {
+	Id           int64
+	Folder       string // folder Id
+	Flags        []string
+	InternalDate int64 // unix milliseconds
+	Size         int64
+	Sha256       string
+	ModSeq       int64
+	Subject      string `json:",omitempty"`
+}
+
+// Cursor is a position in the item change feed: items with (ModSeq, Id)
+// greater than it come next. Its text form is "MODSEQ.ID".
+type Cursor struct {
+	ModSeq int64
+	Id     int64
+}
+
+// String renders the cursor as "MODSEQ.ID".
+func (c Cursor) String() string { return fmt.Sprintf("%d.%d", c.ModSeq, c.Id) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (c Cursor) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (c *Cursor) UnmarshalText(b []byte) error {
+	p, err := ParseCursor(string(b))
+	*c = p
+	return err
+}
+
+// ParseCursor parses "MODSEQ.ID" (or "" for the start).
+func ParseCursor(s string) (Cursor, error) {
+	if s == "" {
+		return Cursor{}, nil
+	}
+	a, b, ok := strings.Cut(s, ".")
+	m, err1 := strconv.ParseInt(a, 10, 64)
+	i, err2 := strconv.ParseInt(b, 10, 64)
+	if !ok || err1 != nil || err2 != nil || m < 0 || i < 0 {
+		return Cursor{}, errs.Invalidf("InvalidCursor", "cursor %q is not MODSEQ.ID", s)
+	}
+	return Cursor{m, i}, nil
+}
+
+// ItemsReply answers GET .../items.
+type ItemsReply struct {
+	Items []ItemInfo
+	Next  Cursor
+	More  bool
+}
+
+// DeletionsReply answers GET .../deletions.
+type DeletionsReply struct {
+	Ids  []int64
+	Next int64
+	More bool
+}
+
+// ContentRequest is the body of POST .../content.
+type ContentRequest struct {
+	Ids []int64
+}
+
+// FolderManifest summarises one folder's content for verification.
+type FolderManifest struct {
+	Folder string // folder Id (on the target: the origin)
+	Path   string
+	Count  int64
+	Bytes  int64
+	// Digest is the hex SHA-256 of the sorted list of the folder's item
+	// SHA-256 values (one per line): equal digests mean equal multisets of
+	// content.
+	Digest string
+	// Hashes lists the item hashes when the caller asked for detail.
+	Hashes []string `json:",omitempty"`
+}
+
+// ManifestReply answers GET .../manifest.
+type ManifestReply struct {
+	HighestModSeq int64
+	Folders       []FolderManifest
+}
+
+// FinalizeRequest is the body of POST .../finalize.
+type FinalizeRequest struct {
+	// ExternalEmailAddress is the target's address in the target delivery
+	// domain: the converted source MailUser forwards there.
+	ExternalEmailAddress string
+	// TargetLegacyExchangeDN is added to the source MailUser as an X500
+	// proxy, so replies to old messages resolve.
+	TargetLegacyExchangeDN string
+}
+
+// LockReply answers POST .../lock, .../unlock and .../finalize.
+type LockReply struct {
+	State         string
+	HighestModSeq int64
+	At            time.Time
+}
+
+// writeFrameHeader writes one frame header.
+func writeFrameHeader(w io.Writer, id, size int64, sha []byte) error {
+	var h [frameHeaderLen]byte
+	binary.BigEndian.PutUint64(h[0:8], uint64(id))
+	binary.BigEndian.PutUint64(h[8:16], uint64(size))
+	copy(h[16:48], sha)
+	_, err := w.Write(h[:])
+	return err
+}
+
+// readFrameHeader reads one frame header.
+func readFrameHeader(r io.Reader) (id, size int64, sha []byte, err error) {
+	var h [frameHeaderLen]byte
+	if _, err = io.ReadFull(r, h[:]); err != nil {
+		return 0, 0, nil, err
+	}
+	return int64(binary.BigEndian.Uint64(h[0:8])), int64(binary.BigEndian.Uint64(h[8:16])), h[16:48], nil
+}
