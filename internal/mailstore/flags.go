@@ -37,7 +37,9 @@ const (
 // NormalizeFlags validates and normalizes a flag list: system flags get
 // their canonical spelling, \Recent is dropped, keywords keep their
 // spelling but duplicates are removed case-insensitively (the first spelling
-// wins), and the result is sorted by lower-cased name. An invalid flag (an
+// wins), and the result is sorted by lower-cased name. Flags compare
+// case-insensitively everywhere: a STORE that only changes a keyword's
+// spelling is not a change. An invalid flag (an
 // unknown \-flag, or a keyword with characters IMAP atoms exclude) is an
 // InvalidFlag error.
 func NormalizeFlags(in []string) ([]string, error) {

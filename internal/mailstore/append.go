@@ -1,0 +1,377 @@
+package mailstore
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tenantferry/tenantferry/internal/blobstore"
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/errs"
+)
+
+// AppendItem is one message to append.
+type AppendItem struct {
+	// FolderID is the destination folder (internal id).
+	FolderID int64
+	// Content streams the raw message bytes, stored exactly as read.
+	Content io.Reader
+	// SHA256 names content the blob store already holds (see
+	// blobstore.Store.Has) and is used when Content is nil: no bytes are
+	// written or transferred again.
+	SHA256 string
+	// Flags are the initial flags (normalized; invalid ones are an error).
+	Flags []string
+	// InternalDate defaults to now.
+	InternalDate time.Time
+	// Origin is an optional idempotency key unique within the mailbox (a
+	// source item id, a delivery id). Appending an origin that exists
+	// returns the existing item, wherever it is now, and adds nothing.
+	Origin string
+}
+
+// Appended is the result of appending one item.
+type Appended struct {
+	ItemID      int64
+	FolderID    int64
+	UID         uint32
+	UIDValidity uint32
+	ModSeq      int64
+	SHA256      string
+	Size        int64
+	// Existing is set when the origin was already present: the fields
+	// describe that item and nothing was added.
+	Existing bool
+}
+
+// AppendBatch appends many items with one fsync and one transaction. Use it
+// from one goroutine: Add items (each streams to disk immediately), Commit,
+// and Close in any case.
+type AppendBatch struct {
+	s         *Store
+	mailboxID int64
+	blobs     *blobstore.Batch
+	items     []batchItem
+	hdrs      map[string]HeaderFields // sha256 → header of content added here
+	bytes     int64
+	closed    bool
+}
+
+type batchItem struct {
+	folderID int64
+	ref      blobstore.Ref
+	reuse    bool // content named by SHA256, not added to this batch
+	flags    string
+	internal int64
+	origin   string
+	hdr      HeaderFields
+}
+
+// NewAppendBatch starts a batch of appends to a mailbox.
+func (s *Store) NewAppendBatch(mailboxID int64) *AppendBatch {
+	return &AppendBatch{s: s, mailboxID: mailboxID, blobs: s.blobs.NewBatch(), hdrs: map[string]HeaderFields{}}
+}
+
+// Len returns the number of items added.
+func (b *AppendBatch) Len() int { return len(b.items) }
+
+// Bytes returns the total size of the items added.
+func (b *AppendBatch) Bytes() int64 { return b.bytes }
+
+// captureReader enforces the size limit and keeps the start of the message
+// for header parsing.
+type captureReader struct {
+	r    io.Reader
+	n    int64
+	max  int64
+	head []byte
+}
+
+func (c *captureReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if room := maxHeaderCapture - len(c.head); room > 0 && n > 0 {
+		c.head = append(c.head, p[:min(n, room)]...)
+	}
+	c.n += int64(n)
+	if c.max > 0 && c.n > c.max {
+		return n, errItemTooLarge(c.max)
+	}
+	return n, err
+}
+
+// Add streams one item into the batch (its bytes are on disk, not yet
+// durable, when Add returns). An error abandons this item only; the batch
+// stays usable.
+func (b *AppendBatch) Add(ctx context.Context, it AppendItem) error {
+	if b.closed {
+		return errs.Internalf(errors.New("batch closed"), "append to a closed batch")
+	}
+	if it.FolderID == 0 {
+		return errFolderNotFound("0")
+	}
+	flags, err := NormalizeFlags(it.Flags)
+	if err != nil {
+		return err
+	}
+	if len(it.Origin) > 512 || !utf8.ValidString(it.Origin) || strings.IndexByte(it.Origin, 0) >= 0 {
+		return errs.Invalidf("InvalidOrigin", "the item origin is not a valid key").WithHint("use at most 512 bytes of UTF-8 text")
+	}
+	bi := batchItem{folderID: it.FolderID, flags: flagString(flags), origin: it.Origin}
+	if it.InternalDate.IsZero() {
+		bi.internal = db.Now()
+	} else {
+		bi.internal = it.InternalDate.UnixMilli()
+	}
+	switch {
+	case it.Content != nil:
+		cr := &captureReader{r: it.Content, max: b.s.MaxItemSize}
+		ref, err := b.blobs.Add(cr)
+		if err != nil {
+			return err
+		}
+		bi.ref, bi.hdr = ref, ParseHeader(cr.head)
+		b.hdrs[ref.SHA256] = bi.hdr
+	case it.SHA256 != "":
+		sha := strings.ToLower(it.SHA256)
+		if !blobstore.ValidSHA256(sha) {
+			return errs.Invalidf("InvalidSHA256", "%q is not a SHA-256", it.SHA256).WithHint("give 64 hex digits")
+		}
+		if h, ok := b.hdrs[sha]; ok { // the same content earlier in this batch
+			for _, x := range b.items {
+				if x.ref.SHA256 == sha {
+					bi.ref, bi.reuse = x.ref, x.reuse
+					break
+				}
+			}
+			bi.hdr = h
+			break
+		}
+		bl, err := b.s.blobs.Open(ctx, sha)
+		if err != nil {
+			return err
+		}
+		head := make([]byte, min(bl.Size(), maxHeaderCapture))
+		_, err = io.ReadFull(bl, head)
+		bl.Close()
+		if err != nil {
+			return errs.Internalf(err, "read blob %s", sha)
+		}
+		if b.s.MaxItemSize > 0 && bl.Size() > b.s.MaxItemSize {
+			return errItemTooLarge(b.s.MaxItemSize)
+		}
+		bi.ref, bi.reuse, bi.hdr = blobstore.Ref{SHA256: sha, Size: bl.Size()}, true, ParseHeader(head)
+		b.hdrs[sha] = bi.hdr
+	default:
+		return errs.Invalidf("NoContent", "an appended item needs content or the SHA-256 of stored content")
+	}
+	b.items = append(b.items, bi)
+	b.bytes += bi.ref.Size
+	return nil
+}
+
+// Commit makes the batch's bytes durable (one fsync), then in one
+// transaction records the blobs, inserts the items (UIDs in Add order per
+// folder, one MODSEQ), and runs hook if not nil. It returns one Appended per
+// Add, in order. Nothing is visible, and nothing is published, unless it all
+// commits.
+func (b *AppendBatch) Commit(ctx context.Context, hook func(tx *db.Tx) error) ([]Appended, error) {
+	if b.closed {
+		return nil, errs.Internalf(errors.New("batch closed"), "commit a closed batch")
+	}
+	if err := b.blobs.Sync(); err != nil {
+		return nil, err
+	}
+	var out []Appended
+	err := b.s.mutate(ctx, b.mailboxID, func(m *mutation) error {
+		out = make([]Appended, len(b.items))
+		m.keep = hook != nil
+		if err := b.blobs.Commit(ctx, m.tx); err != nil {
+			return err
+		}
+		if err := b.checkReused(m); err != nil {
+			return err
+		}
+		existing, err := b.existingOrigins(m)
+		if err != nil {
+			return err
+		}
+		firstOf := map[string]int{} // origin → index of its first new item
+		var rows []itemRow
+		var rowIdx []int // rows[k] is out[rowIdx[k]]
+		perFolder := map[int64]int{}
+		var folders []int64
+		for i, it := range b.items {
+			if it.origin != "" {
+				if a, ok := existing[it.origin]; ok {
+					out[i] = a
+					continue
+				}
+				if _, ok := firstOf[it.origin]; ok {
+					continue // filled in below
+				}
+				firstOf[it.origin] = i
+			}
+			if perFolder[it.folderID] == 0 {
+				folders = append(folders, it.folderID)
+			}
+			perFolder[it.folderID]++
+			rows = append(rows, itemRow{folderID: it.folderID, modseq: m.modseq, flags: it.flags, internalDate: it.internal,
+				size: it.ref.Size, sha256: it.ref.SHA256, origin: it.origin, subject: it.hdr.Subject,
+				messageID: it.hdr.MessageID, from: it.hdr.From, sentDate: db.Millis(it.hdr.Date)})
+			rowIdx = append(rowIdx, i)
+		}
+		next := map[int64]uint32{}
+		uidv := map[int64]uint32{}
+		for _, f := range folders {
+			first, uv, err := m.allocUIDs(f, perFolder[f])
+			if err != nil {
+				return err
+			}
+			next[f], uidv[f] = first, uv
+		}
+		for k := range rows {
+			rows[k].uid = next[rows[k].folderID]
+			next[rows[k].folderID]++
+		}
+		if err := m.insertRows(rows); err != nil {
+			return err
+		}
+		for k, r := range rows {
+			out[rowIdx[k]] = Appended{ItemID: r.id, FolderID: r.folderID, UID: r.uid, UIDValidity: uidv[r.folderID],
+				ModSeq: m.modseq, SHA256: r.sha256, Size: r.size}
+		}
+		for i, it := range b.items {
+			if j, ok := firstOf[it.origin]; ok && it.origin != "" && j != i {
+				out[i] = out[j]
+				out[i].Existing = true
+			}
+		}
+		m.emitByFolder(EventAppended, rows, true)
+		if hook != nil {
+			return hook(m.tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// checkReused verifies that content named by SHA-256 is committed.
+func (b *AppendBatch) checkReused(m *mutation) error {
+	var shas []string
+	seen := map[string]bool{}
+	for _, it := range b.items {
+		if it.reuse && !seen[it.ref.SHA256] {
+			seen[it.ref.SHA256] = true
+			shas = append(shas, it.ref.SHA256)
+		}
+	}
+	for start := 0; start < len(shas); start += 500 {
+		chunk := shas[start:min(start+500, len(shas))]
+		args := make([]any, len(chunk))
+		for i, s := range chunk {
+			args[i] = s
+		}
+		rows, err := m.tx.QueryContext(m.ctx, `SELECT sha256 FROM blobs WHERE sha256 IN (`+db.InList(len(chunk))+`)`, args...)
+		if err != nil {
+			return errs.Internalf(err, "check blobs")
+		}
+		found := map[string]bool{}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				rows.Close()
+				return errs.Internalf(err, "check blobs")
+			}
+			found[s] = true
+		}
+		rows.Close()
+		for _, s := range chunk {
+			if !found[s] {
+				_, err := b.s.blobs.Open(m.ctx, s) // yields the coded BlobMissing error
+				if err == nil {
+					err = errs.NotFoundf("BlobMissing", "message content %s is missing from the blob store", s)
+				}
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// existingOrigins returns the items of the mailbox that already carry one
+// of the batch's origins.
+func (b *AppendBatch) existingOrigins(m *mutation) (map[string]Appended, error) {
+	var origins []any
+	seen := map[string]bool{}
+	for _, it := range b.items {
+		if it.origin != "" && !seen[it.origin] {
+			seen[it.origin] = true
+			origins = append(origins, it.origin)
+		}
+	}
+	out := map[string]Appended{}
+	for start := 0; start < len(origins); start += 500 {
+		chunk := origins[start:min(start+500, len(origins))]
+		rows, err := m.tx.QueryContext(m.ctx, `SELECT i.origin, i.id, i.folder_id, i.uid, f.uidvalidity, i.modseq, i.sha256, i.size
+			FROM items i JOIN folders f ON f.id = i.folder_id
+			WHERE i.mailbox_id = ? AND i.origin IN (`+db.InList(len(chunk))+`)`, append([]any{m.mb}, chunk...)...)
+		if err != nil {
+			return nil, errs.Internalf(err, "look up origins")
+		}
+		for rows.Next() {
+			var o string
+			var a Appended
+			var uid, uv int64
+			if err := rows.Scan(&o, &a.ItemID, &a.FolderID, &uid, &uv, &a.ModSeq, &a.SHA256, &a.Size); err != nil {
+				rows.Close()
+				return nil, errs.Internalf(err, "look up origins")
+			}
+			a.UID, a.UIDValidity, a.Existing = uint32(uid), uint32(uv), true
+			out[o] = a
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, errs.Internalf(err, "look up origins")
+		}
+	}
+	return out, nil
+}
+
+// Close releases the batch. The bytes of a batch closed without a
+// successful Commit are garbage in the blob store.
+func (b *AppendBatch) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	return b.blobs.Close()
+}
+
+// Append stores one message: its bytes are written and fsynced, then one
+// transaction inserts the item. See AppendItem for the origin semantics.
+func (s *Store) Append(ctx context.Context, mailboxID int64, it AppendItem) (Appended, error) {
+	out, err := s.AppendMany(ctx, mailboxID, []AppendItem{it}, nil)
+	if err != nil {
+		return Appended{}, err
+	}
+	return out[0], nil
+}
+
+// AppendMany appends items with one fsync and one transaction, running hook
+// in that transaction. For streams of unknown length use NewAppendBatch.
+func (s *Store) AppendMany(ctx context.Context, mailboxID int64, items []AppendItem, hook func(tx *db.Tx) error) ([]Appended, error) {
+	b := s.NewAppendBatch(mailboxID)
+	defer b.Close()
+	for _, it := range items {
+		if err := b.Add(ctx, it); err != nil {
+			return nil, err
+		}
+	}
+	return b.Commit(ctx, hook)
+}

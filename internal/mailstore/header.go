@@ -1,0 +1,209 @@
+package mailstore
+
+import (
+	"bytes"
+	"mime"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/emersion/go-message/charset"
+)
+
+// HeaderFields are the header values the store indexes for an item.
+type HeaderFields struct {
+	Subject   string // decoded (RFC 2047), valid UTF-8, single line
+	MessageID string // the first <...> of Message-ID, or its trimmed value
+	From      string // decoded From header
+	Date      time.Time
+}
+
+// maxHeaderCapture is how much of a message's start is kept for header
+// parsing while it streams to the blob store.
+const maxHeaderCapture = 64 << 10
+
+// maxFieldLen caps indexed header values.
+const maxFieldLen = 1000
+
+var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
+
+// ParseHeader extracts HeaderFields from the start of a raw message. It
+// never fails: it accepts LF, CRLF and CR-only line endings, skips lines
+// that are not "Name: value" (e.g. an mbox "From " line), keeps encoded
+// words it cannot decode as they are, reads raw 8-bit text as Latin-1 when
+// it is not UTF-8, and stops at the first empty line. The first occurrence
+// of each field wins.
+func ParseHeader(raw []byte) HeaderFields {
+	var h HeaderFields
+	var have [4]bool // subject, message-id, from, date
+	var name string
+	var val []byte
+	flush := func() {
+		if name == "" {
+			return
+		}
+		switch {
+		case strings.EqualFold(name, "Subject") && !have[0]:
+			h.Subject, have[0] = cleanText(decodeWords(string(val))), true
+		case strings.EqualFold(name, "Message-ID") && !have[1]:
+			h.MessageID, have[1] = messageID(string(val)), true
+		case strings.EqualFold(name, "From") && !have[2]:
+			h.From, have[2] = cleanText(decodeWords(string(val))), true
+		case strings.EqualFold(name, "Date") && !have[3]:
+			h.Date, have[3] = parseDate(string(val)), true
+		}
+		name, val = "", nil
+	}
+	for len(raw) > 0 {
+		line, rest := nextLine(raw)
+		raw = rest
+		if len(line) == 0 {
+			break // end of the header block
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if name != "" && len(val) < 4*maxFieldLen {
+				val = append(val, line...)
+			}
+			continue
+		}
+		flush()
+		i := bytes.IndexByte(line, ':')
+		if i <= 0 || !fieldName(line[:i]) {
+			continue // not a header line: skip it
+		}
+		name = string(line[:i])
+		val = append([]byte(nil), bytes.TrimLeft(line[i+1:], " \t")...)
+	}
+	flush()
+	return h
+}
+
+// nextLine splits off one line ending in LF, CRLF or a lone CR.
+func nextLine(b []byte) (line, rest []byte) {
+	for i, c := range b {
+		switch c {
+		case '\n':
+			return b[:i], b[i+1:]
+		case '\r':
+			if i+1 < len(b) && b[i+1] == '\n' {
+				return b[:i], b[i+2:]
+			}
+			return b[:i], b[i+1:]
+		}
+	}
+	return b, nil
+}
+
+func fieldName(b []byte) bool {
+	for _, c := range b {
+		if c < 33 || c > 126 {
+			return false
+		}
+	}
+	return true
+}
+
+func decodeWords(s string) string {
+	if !utf8.ValidString(s) {
+		s = latin1(s)
+	}
+	if !strings.Contains(s, "=?") {
+		return s
+	}
+	d, err := wordDecoder.DecodeHeader(s)
+	if err != nil {
+		return s
+	}
+	return d
+}
+
+func latin1(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/4)
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n <= 1 {
+			b.WriteRune(rune(s[i]))
+			i++
+			continue
+		}
+		b.WriteString(s[i : i+n])
+		i += n
+	}
+	return b.String()
+}
+
+// cleanText makes s valid UTF-8 on one line without control characters and
+// caps its length.
+func cleanText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if len(s) > maxFieldLen {
+		cut := maxFieldLen
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return s
+}
+
+func messageID(v string) string {
+	v = cleanText(v)
+	if i := strings.IndexByte(v, '<'); i >= 0 {
+		if j := strings.IndexByte(v[i:], '>'); j > 0 {
+			return v[i : i+j+1]
+		}
+	}
+	return v
+}
+
+var dateLayouts = []string{
+	"Mon, 2 Jan 2006 15:04:05 -0700",
+	"Mon, 2 Jan 2006 15:04:05 MST",
+	"2 Jan 2006 15:04:05 -0700",
+	"2 Jan 2006 15:04:05 MST",
+	"Mon, 2 Jan 2006 15:04 -0700",
+	"Mon, 2 Jan 06 15:04:05 -0700",
+	"Mon, 2 Jan 06 15:04:05 MST",
+	"Mon Jan 2 15:04:05 2006",
+	"Mon Jan 2 15:04:05 MST 2006",
+	"Mon, 2 Jan 2006 15:04:05",
+	"2006-01-02 15:04:05 -0700",
+	time.RFC3339,
+}
+
+// parseDate parses a Date header leniently; the zero time if it cannot.
+func parseDate(v string) time.Time {
+	v = strings.Join(strings.Fields(cleanText(v)), " ")
+	if v == "" {
+		return time.Time{}
+	}
+	if t, err := mail.ParseDate(v); err == nil {
+		return sane(t)
+	}
+	// Drop a trailing comment such as "(PDT)" and a leading "Date:".
+	if i := strings.IndexByte(v, '('); i > 0 {
+		v = strings.TrimSpace(v[:i])
+	}
+	for _, l := range dateLayouts {
+		if t, err := time.Parse(l, v); err == nil {
+			return sane(t)
+		}
+	}
+	return time.Time{}
+}
+
+func sane(t time.Time) time.Time {
+	if t.Year() < 1900 || t.Year() > 3000 {
+		return time.Time{}
+	}
+	return t
+}

@@ -1,0 +1,200 @@
+package mailstore
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/tenantferry/tenantferry/internal/blobstore"
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/errs"
+)
+
+const itemCols = `id, mailbox_id, folder_id, uid, modseq, flags, internal_date, size, sha256, COALESCE(origin, ''), subject, message_id, from_addr, sent_date, created_at`
+
+func scanItems(ctx context.Context, q db.Querier, query string, args ...any) ([]Item, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, errs.Internalf(err, "read items")
+	}
+	defer rows.Close()
+	var out []Item
+	for rows.Next() {
+		var it Item
+		var uid, internal, sent, created int64
+		var flags string
+		if err := rows.Scan(&it.ID, &it.MailboxID, &it.FolderID, &uid, &it.ModSeq, &flags, &internal, &it.Size, &it.SHA256,
+			&it.Origin, &it.Subject, &it.MessageID, &it.From, &sent, &created); err != nil {
+			return nil, errs.Internalf(err, "read items")
+		}
+		it.UID, it.Flags = uint32(uid), parseFlags(flags)
+		it.InternalDate, it.SentDate, it.CreatedAt = db.Time(internal), db.Time(sent), db.Time(created)
+		out = append(out, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, errs.Internalf(err, "read items")
+	}
+	return out, nil
+}
+
+func errItemNotFound(what string) *errs.Error {
+	return errs.NotFoundf("ItemNotFound", "message %s does not exist", what).WithObject(what).
+		WithHint("it may have been expunged or moved; reload the folder")
+}
+
+// Fetch returns the metadata of the items of a folder whose UIDs are in
+// uids, ascending by UID. The Flags slices are shared: do not modify them.
+func (s *Store) Fetch(ctx context.Context, mailboxID, folderID int64, uids UIDSet) ([]Item, error) {
+	if _, err := liveFolder(ctx, s.d.Read(), mailboxID, folderID); err != nil {
+		return nil, err
+	}
+	lo, hi := uids.bounds()
+	if lo > hi {
+		return nil, nil
+	}
+	items, err := scanItems(ctx, s.d.Read(), `SELECT `+itemCols+` FROM items WHERE folder_id = ? AND uid >= ? AND uid <= ? ORDER BY uid`,
+		folderID, int64(lo), int64(hi))
+	if err != nil {
+		return nil, err
+	}
+	out := items[:0]
+	for _, it := range items {
+		if uids.Contains(it.UID) {
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}
+
+// Item returns one item of the mailbox by id.
+func (s *Store) Item(ctx context.Context, mailboxID, itemID int64) (*Item, error) {
+	items, err := scanItems(ctx, s.d.Read(), `SELECT `+itemCols+` FROM items WHERE id = ? AND mailbox_id = ?`, itemID, mailboxID)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, errItemNotFound(strconv.FormatInt(itemID, 10))
+	}
+	return &items[0], nil
+}
+
+// ItemsByOrigin returns the items of the mailbox carrying the given
+// origins, keyed by origin (absent origins are left out). Replication uses
+// it to skip fetching items the target already has and to address updates.
+func (s *Store) ItemsByOrigin(ctx context.Context, mailboxID int64, origins []string) (map[string]Item, error) {
+	out := make(map[string]Item, len(origins))
+	for start := 0; start < len(origins); start += 500 {
+		chunk := origins[start:min(start+500, len(origins))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, mailboxID)
+		for _, o := range chunk {
+			args = append(args, o)
+		}
+		items, err := scanItems(ctx, s.d.Read(), `SELECT `+itemCols+` FROM items WHERE mailbox_id = ? AND origin IN (`+db.InList(len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			out[it.Origin] = it
+		}
+	}
+	return out, nil
+}
+
+// UIDFlags is one message of a Snapshot.
+type UIDFlags struct {
+	UID    uint32
+	Flags  []string // shared: do not modify
+	ModSeq int64
+}
+
+// Snapshot is what IMAP SELECT needs of a folder, read consistently.
+type Snapshot struct {
+	Folder Folder
+	// Messages are the folder's messages in UID order (sequence number i+1
+	// is Messages[i]).
+	Messages []UIDFlags
+	// Counts holds the number of messages, their total size and the unseen
+	// count.
+	Counts Counts
+	// FirstUnseen is the sequence number of the first message without
+	// \Seen, 0 if none.
+	FirstUnseen uint32
+	// HighestModSeq is the mailbox's MODSEQ at the snapshot.
+	HighestModSeq int64
+}
+
+// Select returns a consistent snapshot of a live folder: its row, every
+// message's UID, flags and MODSEQ in UID order, and the counts.
+func (s *Store) Select(ctx context.Context, mailboxID, folderID int64) (*Snapshot, error) {
+	r, err := s.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer r.done()
+	f, err := liveFolder(ctx, r, mailboxID, folderID)
+	if err != nil {
+		return nil, err
+	}
+	snap := &Snapshot{Folder: *f}
+	if err := r.QueryRowContext(ctx, `SELECT modseq FROM mailboxes WHERE id = ?`, mailboxID).Scan(&snap.HighestModSeq); err != nil {
+		return nil, errs.Internalf(err, "read mailbox %d", mailboxID)
+	}
+	rows, err := r.QueryContext(ctx, `SELECT uid, flags, modseq, size FROM items WHERE folder_id = ? ORDER BY uid`, folderID)
+	if err != nil {
+		return nil, errs.Internalf(err, "list folder %q", f.Path)
+	}
+	defer rows.Close()
+	msgs := make([]UIDFlags, 0, 256)
+	var last string
+	var lastParsed []string
+	var lastSeen bool
+	for rows.Next() {
+		var uid, modseq, size int64
+		var flags string
+		if err := rows.Scan(&uid, &flags, &modseq, &size); err != nil {
+			return nil, errs.Internalf(err, "list folder %q", f.Path)
+		}
+		if flags != last || lastParsed == nil {
+			last, lastParsed = flags, parseFlags(flags)
+			lastSeen = HasFlag(lastParsed, FlagSeen)
+		}
+		msgs = append(msgs, UIDFlags{UID: uint32(uid), Flags: lastParsed, ModSeq: modseq})
+		snap.Counts.Bytes += size
+		if !lastSeen {
+			snap.Counts.Unseen++
+			if snap.FirstUnseen == 0 {
+				snap.FirstUnseen = uint32(len(msgs))
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, errs.Internalf(err, "list folder %q", f.Path)
+	}
+	snap.Messages = msgs
+	snap.Counts.Messages = int64(len(msgs))
+	return snap, nil
+}
+
+// OpenItem opens an item's raw bytes, exactly as appended.
+func (s *Store) OpenItem(ctx context.Context, mailboxID, itemID int64) (*blobstore.Blob, error) {
+	return s.openWhere(ctx, strconv.FormatInt(itemID, 10), `i.id = ? AND i.mailbox_id = ?`, itemID, mailboxID)
+}
+
+// OpenUID opens the raw bytes of the item with a UID in a folder.
+func (s *Store) OpenUID(ctx context.Context, mailboxID, folderID int64, uid uint32) (*blobstore.Blob, error) {
+	return s.openWhere(ctx, "UID "+strconv.FormatUint(uint64(uid), 10), `i.folder_id = ? AND i.uid = ? AND i.mailbox_id = ?`, folderID, int64(uid), mailboxID)
+}
+
+func (s *Store) openWhere(ctx context.Context, what, where string, args ...any) (*blobstore.Blob, error) {
+	var sha, loc string
+	var size int64
+	err := s.d.Read().QueryRowContext(ctx, `SELECT b.sha256, b.size, b.location FROM items i JOIN blobs b ON b.sha256 = i.sha256 WHERE `+where, args...).
+		Scan(&sha, &size, &loc)
+	if db.IsNoRows(err) {
+		return nil, errItemNotFound(what)
+	}
+	if err != nil {
+		return nil, errs.Internalf(err, "open message %s", what)
+	}
+	return s.blobs.OpenLocation(ctx, sha, size, loc)
+}
