@@ -1,6 +1,7 @@
 package mailstore
 
 import (
+	"math"
 	"strings"
 	"time"
 
@@ -113,11 +114,24 @@ type Item struct {
 	CreatedAt    time.Time
 }
 
-// Cursor is a resumable position in a change feed: the (MODSEQ, id) of the
-// last entry delivered. The zero Cursor is the start.
+// Cursor is a resumable position in a change feed (ItemChanges,
+// Tombstones). Cursor{ModSeq: m} (ID 0) means every change up to and
+// including MODSEQ m was delivered, so Cursor{ModSeq: since} starts "changes
+// since"; the zero Cursor is the beginning. A cursor with ID > 0 is a
+// position inside MODSEQ m (an operation larger than one page): changes at m
+// with ids up to ID were delivered. Consumers store the cursor a call
+// returns and pass it back; a finished pass returns Cursor{ModSeq: upto}.
 type Cursor struct {
 	ModSeq int64
 	ID     int64
+}
+
+// after returns the (modseq, id) bound for "strictly after the cursor".
+func (c Cursor) after() (int64, int64) {
+	if c.ID == 0 {
+		return c.ModSeq, math.MaxInt64
+	}
+	return c.ModSeq, c.ID
 }
 
 // UIDRange is an inclusive range of UIDs. Stop 0 means no upper bound
