@@ -1,0 +1,351 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantferry/tenantferry/internal/api"
+	"github.com/tenantferry/tenantferry/internal/config"
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/db/dbtest"
+	"github.com/tenantferry/tenantferry/internal/server"
+)
+
+// These tests start real servers (server.New + Start) on 127.0.0.1:0 with a
+// temp data dir and talk HTTP to them. Each runs on SQLite and, when
+// TENANTFERRY_TEST_POSTGRES holds a DSN, on PostgreSQL.
+
+var bg = context.Background()
+
+// dialects runs f once per available database dialect.
+func dialects(t *testing.T, f func(t *testing.T, dialect db.Dialect)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, db.SQLite) })
+	t.Run("postgres", func(t *testing.T) {
+		if os.Getenv(dbtest.EnvPostgres) == "" {
+			t.Skip("set " + dbtest.EnvPostgres + " to a PostgreSQL DSN to run the PostgreSQL variant")
+		}
+		f(t, db.Postgres)
+	})
+}
+
+// logBuf collects a server's log output.
+type logBuf struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuf) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.buf.Bytes())
+}
+
+// tserver is a running server under test.
+type tserver struct {
+	*server.Server
+	URL     string // public base URL
+	Op      string // operator token
+	DataDir string
+	DSN     string
+	Logs    *logBuf
+	stopped bool
+}
+
+// startServer starts a server on dataDir with the database dsn ("" =
+// SQLite in dataDir) listening on addr ("" = a free loopback port), logging
+// at debug level into logs.
+func startServer(t *testing.T, dataDir, dsn, addr string, logs *logBuf) *tserver {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = dataDir
+	cfg.DB = dsn
+	cfg.HTTP = "127.0.0.1:0"
+	if addr != "" {
+		cfg.HTTP = addr
+	}
+	cfg.IMAP, cfg.SMTP, cfg.Submission = "off", "off", "off"
+	if logs == nil {
+		logs = &logBuf{}
+	}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := server.New(bg, cfg, log)
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	if err := s.Start(bg); err != nil {
+		s.Shutdown(bg)
+		t.Fatalf("Start: %v", err)
+	}
+	ts := &tserver{Server: s, URL: s.PublicURL, DataDir: dataDir, DSN: dsn, Logs: logs}
+	tok, err := os.ReadFile(filepath.Join(dataDir, server.OperatorTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.Op = strings.TrimSpace(string(tok))
+	t.Cleanup(func() { ts.stop(t) })
+	return ts
+}
+
+// newServer starts a server on a fresh data dir and database of the dialect.
+func newServer(t *testing.T, dialect db.Dialect) *tserver {
+	t.Helper()
+	return startServer(t, t.TempDir(), dbtest.DSN(t, dialect), "", nil)
+}
+
+func (s *tserver) stop(t *testing.T) {
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	ctx, cancel := context.WithTimeout(bg, 30*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+}
+
+// raw is a request body sent as is.
+type raw struct {
+	contentType string
+	data        []byte
+}
+
+// reply is an HTTP reply.
+type reply struct {
+	Status int
+	Body   []byte
+}
+
+// call sends a request to the server; body is nil, a raw, or a value sent
+// as JSON.
+func (s *tserver) call(t *testing.T, method, path, token string, body any) reply {
+	t.Helper()
+	return do(t, method, s.URL+path, token, body)
+}
+
+func do(t *testing.T, method, u, token string, body any) reply {
+	t.Helper()
+	var rd io.Reader
+	ct := ""
+	switch b := body.(type) {
+	case nil:
+	case raw:
+		rd, ct = bytes.NewReader(b.data), b.contentType
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd, ct = bytes.NewReader(j), "application/json"
+	}
+	req, err := http.NewRequestWithContext(bg, method, u, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reply{Status: resp.StatusCode, Body: b}
+}
+
+// ok decodes a 2xx reply into v (when not nil), failing otherwise.
+func (r reply) ok(t *testing.T, v any) {
+	t.Helper()
+	if r.Status < 200 || r.Status > 299 {
+		t.Fatalf("status %d: %s", r.Status, r.Body)
+	}
+	if v != nil {
+		if err := json.Unmarshal(r.Body, v); err != nil {
+			t.Fatalf("decode %s: %v", r.Body, err)
+		}
+	}
+}
+
+// errBody decodes an error reply.
+func (r reply) errBody(t *testing.T) api.ErrorBody {
+	t.Helper()
+	var e api.ErrorBody
+	if err := json.Unmarshal(r.Body, &e); err != nil || e.Code == "" {
+		t.Fatalf("status %d: not an error body: %s", r.Status, r.Body)
+	}
+	return e
+}
+
+// wantErr asserts an error reply with the status and code.
+func (r reply) wantErr(t *testing.T, status int, code string) {
+	t.Helper()
+	e := r.errBody(t)
+	if r.Status != status || e.Code != code {
+		t.Fatalf("got %d %s (%s), want %d %s", r.Status, e.Code, e.Message, status, code)
+	}
+	if e.Message == "" {
+		t.Fatalf("%s has no message", code)
+	}
+}
+
+// tp returns the API path of a tenant.
+func tp(tenant string) string { return "/api/v1/tenants/" + url.PathEscape(tenant) }
+
+// tenantObjs are the objects populate creates in one tenant.
+type tenantObjs struct {
+	api.TenantView
+	Token       string // tenant-admin token
+	Domain      string // custom accepted domain
+	Password    string // of Mailbox
+	Mailbox     api.RecipientView
+	MailUser    api.RecipientView
+	Group       api.RecipientView
+	App         api.AppView
+	AppSecret   string
+	ConsentApp  string // AppId of the app the tenant consented to
+	OrgRel      api.OrgRelView
+	OrgRelID    string
+	Endpoint    api.EndpointView
+	EndpointID  string
+	EndpointSec string
+}
+
+// createTenant creates a tenant with the operator token.
+func (s *tserver) createTenant(t *testing.T, name string) *tenantObjs {
+	t.Helper()
+	o := &tenantObjs{}
+	s.call(t, "POST", "/api/v1/tenants", s.Op, map[string]string{"Name": name}).ok(t, &o.TenantView)
+	if o.AdminToken == "" {
+		t.Fatal("no AdminToken")
+	}
+	o.Token = o.AdminToken
+	return o
+}
+
+// populate creates one object of every kind in tenant o, with its own
+// tenant-admin token; partner is the other tenant.
+func (s *tserver) populate(t *testing.T, o, partner *tenantObjs) {
+	t.Helper()
+	p, tok := tp(o.Name), o.Token
+	o.Domain = o.Name + ".example"
+	s.call(t, "POST", p+"/domains", tok, map[string]string{"DomainName": o.Domain}).ok(t, nil)
+	o.Password = "Pw-" + uuid.NewString()
+	s.call(t, "POST", p+"/mailboxes", tok, map[string]any{"Alias": "user01", "DisplayName": "User One", "FirstName": "User", "LastName": "One",
+		"Password": o.Password, "Archive": true, "AddAddresses": []string{"smtp:user01@" + o.Domain}}).ok(t, &o.Mailbox)
+	s.call(t, "POST", p+"/mailusers", tok, map[string]any{"Name": "mu01", "Alias": "mu01", "PrimarySmtpAddress": "mu01@" + o.Domain,
+		"ExternalEmailAddress": "mu01@" + partner.InitialDomain, "ExchangeGuid": uuid.NewString(),
+		"AddAddresses": []string{"X500:/o=" + partner.Name + "/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=mu01"}}).ok(t, &o.MailUser)
+	s.call(t, "POST", p+"/groups", tok, map[string]any{"Name": "MigrationScope", "Type": "security"}).ok(t, &o.Group)
+	s.call(t, "POST", p+"/groups/MigrationScope/members", tok, map[string]any{"Member": "user01"}).ok(t, &o.Group)
+	s.call(t, "POST", p+"/apps", tok, map[string]any{"Name": "Mailbox migration", "Permissions": []string{"Mailbox.Migration"}}).ok(t, &o.App)
+	var sec struct{ SecretText string }
+	s.call(t, "POST", p+"/apps/"+o.App.AppId+"/secrets", tok, map[string]any{"Expires": "720h"}).ok(t, &sec)
+	o.AppSecret = sec.SecretText
+	o.ConsentApp = uuid.NewString()
+	s.call(t, "POST", p+"/consents", tok, map[string]any{"AppId": o.ConsentApp, "Issuer": "https://remote.example/" + partner.Id + "/v2.0"}).ok(t, nil)
+	s.call(t, "POST", p+"/orgrels", tok, map[string]any{"Name": partner.Name, "DomainNames": []string{partner.Id}, "MailboxMoveEnabled": true,
+		"MailboxMoveCapability": []string{"Inbound", "RemoteOutbound"}, "OAuthApplicationId": o.ConsentApp,
+		"MailboxMovePublishedScopes": []string{"MigrationScope"}}).ok(t, &o.OrgRel)
+	o.EndpointSec = "ep-secret-" + uuid.NewString()
+	s.call(t, "POST", p+"/endpoints", tok, map[string]any{"Name": partner.Name + "-ep", "RemoteServer": s.URL, "RemoteTenant": partner.InitialDomain,
+		"ApplicationId": o.App.AppId, "Secret": o.EndpointSec}).ok(t, &o.Endpoint)
+	// The API does not show these ids; the isolation tests use them.
+	rel, err := s.Dir.GetOrgRel(bg, o.Id, o.OrgRel.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := s.Dir.GetEndpoint(bg, o.Id, o.Endpoint.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.OrgRelID, o.EndpointID = rel.ID, ep.ID
+}
+
+// world is two populated tenants on one server.
+func (s *tserver) world(t *testing.T) (contoso, fabrikam *tenantObjs) {
+	t.Helper()
+	contoso, fabrikam = s.createTenant(t, "contoso"), s.createTenant(t, "fabrikam")
+	s.populate(t, contoso, fabrikam)
+	s.populate(t, fabrikam, contoso)
+	return contoso, fabrikam
+}
+
+// snapshot renders everything the operator can read about a tenant, plus
+// what the API does not show (password and endpoint secret checks, admin
+// token and audit row counts), so that any change shows as a difference.
+func (s *tserver) snapshot(t *testing.T, o *tenantObjs) string {
+	t.Helper()
+	var b strings.Builder
+	get := func(path string) []byte {
+		r := s.call(t, "GET", path, s.Op, nil)
+		r.ok(t, nil)
+		fmt.Fprintf(&b, "GET %s\n%s\n", path, r.Body)
+		return r.Body
+	}
+	p := tp(o.Id)
+	get(p)
+	get(p + "/domains")
+	for _, kind := range []string{"mailboxes", "mailusers", "groups", "apps", "orgrels", "endpoints"} {
+		var list []struct{ Id, AppId, Name string }
+		if err := json.Unmarshal(get(p+"/"+kind), &list); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range list {
+			id := x.Id
+			if kind == "apps" {
+				id = x.AppId
+			} else if kind == "orgrels" || kind == "endpoints" {
+				id = x.Name
+			}
+			get(p + "/" + kind + "/" + url.PathEscape(id))
+		}
+	}
+	get(p + "/consents")
+	r, err := s.Dir.GetRecipient(bg, o.Id, "user01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&b, "password ok: %v\n", r.CheckPassword(o.Password))
+	e, err := s.Dir.GetEndpoint(bg, o.Id, o.Endpoint.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := s.Dir.EndpointSecret(e)
+	fmt.Fprintf(&b, "endpoint secret ok: %v %v\n", sec == o.EndpointSec, err)
+	for _, q := range []string{`SELECT COUNT(*) FROM admin_tokens WHERE tenant_id = ?`, `SELECT COUNT(*) FROM audit WHERE tenant_id = ?`} {
+		var n int
+		if err := s.DB.Read().QueryRowContext(bg, q, o.Id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s: %d\n", q, n)
+	}
+	s.call(t, "GET", "/api/v1/whoami", o.Token, nil).ok(t, nil)
+	return b.String()
+}
