@@ -143,17 +143,18 @@ func (c *Client) Folders(ctx context.Context, guid string, since int64) (*Folder
 }
 
 // Items returns a page of item changes after a cursor, up to a MODSEQ.
-func (c *Client) Items(ctx context.Context, guid string, after Cursor, upto int64, limit int) (*ItemsReply, error) {
+func (c *Client) Items(ctx context.Context, guid string, after Cursor, upto int64, limit int, detailOver int64) (*ItemsReply, error) {
 	var r ItemsReply
-	q := url.Values{"after": {after.String()}, "upto": {strconv.FormatInt(upto, 10)}, "limit": {strconv.Itoa(limit)}}
+	q := url.Values{"after": {after.String()}, "upto": {strconv.FormatInt(upto, 10)}, "limit": {strconv.Itoa(limit)},
+		"detail_over": {strconv.FormatInt(detailOver, 10)}}
 	return &r, c.getJSON(ctx, http.MethodGet, mbPath(guid, "items")+"?"+q.Encode(), nil, &r)
 }
 
 // Deletions returns a page of ids of items deleted after a MODSEQ, up to a
 // MODSEQ.
-func (c *Client) Deletions(ctx context.Context, guid string, after, upto int64, limit int) (*DeletionsReply, error) {
+func (c *Client) Deletions(ctx context.Context, guid string, after Cursor, upto int64, limit int) (*DeletionsReply, error) {
 	var r DeletionsReply
-	q := url.Values{"after": {strconv.FormatInt(after, 10)}, "upto": {strconv.FormatInt(upto, 10)}, "limit": {strconv.Itoa(limit)}}
+	q := url.Values{"after": {after.String()}, "upto": {strconv.FormatInt(upto, 10)}, "limit": {strconv.Itoa(limit)}}
 	return &r, c.getJSON(ctx, http.MethodGet, mbPath(guid, "deletions")+"?"+q.Encode(), nil, &r)
 }
 
@@ -182,47 +183,69 @@ func (c *Client) Finalize(ctx context.Context, guid string, req FinalizeRequest)
 	return &r, c.getJSON(ctx, http.MethodPost, mbPath(guid, "finalize"), req, &r)
 }
 
-// ContentFunc receives one item of a content stream. size is -1 for an item
-// the source no longer has; r is then empty. r must be consumed before the
-// function returns.
-type ContentFunc func(id, size int64, sha256 string, r io.Reader) error
+// Frame is one item of a content stream. Size is SizeGone for an item the
+// source no longer has and SizeUnreadable for one it cannot read; Body is
+// then empty.
+type Frame struct {
+	ID     int64
+	Size   int64
+	SHA256 string
+	Body   io.Reader
+}
 
-// Content streams the raw bytes of many items in one request, in the order
-// of ids.
-func (c *Client) Content(ctx context.Context, guid string, ids []int64, fn ContentFunc) error {
+// Sizes of frames without content.
+const (
+	SizeGone       = -1
+	SizeUnreadable = -2
+)
+
+// ContentStream reads the frames of one content request in order.
+type ContentStream struct {
+	body   io.ReadCloser
+	br     *bufio.Reader
+	cur    *io.LimitedReader
+	server string
+}
+
+// OpenContent requests the raw bytes of many items in one request; the
+// frames arrive in the order of ids.
+func (c *Client) OpenContent(ctx context.Context, guid string, ids []int64) (*ContentStream, error) {
 	body, err := json.Marshal(ContentRequest{Ids: ids})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := c.request(ctx, http.MethodPost, mbPath(guid, "content"), body)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer resp.Body.Close()
-	br := bufio.NewReaderSize(resp.Body, 256<<10)
-	for range ids {
-		id, size, sha, err := readFrameHeader(br)
-		if err != nil {
-			return errs.New(errs.Unavailable, "EndpointUnreachable", "the content stream from %s broke off: %v", c.server, err)
-		}
-		if size < 0 {
-			if err := fn(id, -1, "", bytes.NewReader(nil)); err != nil {
-				return err
-			}
-			continue
-		}
-		lr := &io.LimitedReader{R: br, N: size}
-		if err := fn(id, size, hex.EncodeToString(sha), lr); err != nil {
-			return err
-		}
-		if lr.N > 0 {
-			if _, err := io.Copy(io.Discard, lr); err != nil {
-				return errs.New(errs.Unavailable, "EndpointUnreachable", "the content stream from %s broke off: %v", c.server, err)
-			}
-		}
-	}
-	return nil
+	return &ContentStream{body: resp.Body, br: bufio.NewReaderSize(resp.Body, 512<<10), server: c.server}, nil
 }
+
+// Next returns the next frame. The previous frame's Body is drained first.
+func (s *ContentStream) Next() (Frame, error) {
+	if s.cur != nil && s.cur.N > 0 {
+		if _, err := io.Copy(io.Discard, s.cur); err != nil {
+			return Frame{}, s.broken(err)
+		}
+	}
+	s.cur = nil
+	id, size, sha, err := readFrameHeader(s.br)
+	if err != nil {
+		return Frame{}, s.broken(err)
+	}
+	if size < 0 {
+		return Frame{ID: id, Size: size, Body: bytes.NewReader(nil)}, nil
+	}
+	s.cur = &io.LimitedReader{R: s.br, N: size}
+	return Frame{ID: id, Size: size, SHA256: hex.EncodeToString(sha), Body: s.cur}, nil
+}
+
+func (s *ContentStream) broken(err error) error {
+	return errs.New(errs.Unavailable, "EndpointUnreachable", "the content stream from %s broke off: %v", s.server, err)
+}
+
+// Close ends the stream.
+func (s *ContentStream) Close() error { return s.body.Close() }
 
 // DefaultHTTPClient is the HTTP client used for replication: generous
 // timeouts for large streams, keep-alive connections reused across pages.

@@ -137,8 +137,8 @@ type ItemsReply struct {
 
 // DeletionsReply answers GET .../deletions.
 type DeletionsReply struct {
-	Ids  []int64
-	Next int64
+	Ids  []int64 // ids of items removed (not moved)
+	Next Cursor  // tombstone cursor to continue from
 	More bool
 }
 

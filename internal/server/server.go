@@ -36,6 +36,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/identity"
 	"github.com/tenantferry/tenantferry/internal/jobs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/replication"
 )
 
 // OperatorTokenFile is the name of the operator token file in the data dir.
@@ -56,8 +57,11 @@ type Server struct {
 	Blobs     *blobstore.Store
 	Store     *mailstore.Store
 	Jobs      *jobs.Runner
-	Metrics   *Metrics
-	PublicURL string
+	// Replication is the source side of moves (its Releaser is set by
+	// the delivery queue when it is wired).
+	Replication *replication.SourceAPI
+	Metrics     *Metrics
+	PublicURL   string
 	// OperatorToken is set when this start created the operator token.
 	OperatorToken string
 

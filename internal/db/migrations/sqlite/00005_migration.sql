@@ -98,7 +98,8 @@ CREATE TABLE sync_state (
     folder_state  INTEGER NOT NULL DEFAULT 0, -- source hierarchy MODSEQ applied
     item_modseq   INTEGER NOT NULL DEFAULT 0, -- item cursor (modseq, id) within the pass
     item_id       INTEGER NOT NULL DEFAULT 0,
-    del_state     INTEGER NOT NULL DEFAULT 0, -- deletions applied up to this MODSEQ
+    del_modseq    INTEGER NOT NULL DEFAULT 0, -- tombstone cursor (modseq, id) of deletions applied
+    del_id        INTEGER NOT NULL DEFAULT 0,
     pass_upto     INTEGER NOT NULL DEFAULT 0, -- source MODSEQ the current pass runs to
     synced_upto   INTEGER NOT NULL DEFAULT 0, -- source MODSEQ fully applied
     PRIMARY KEY (move_id, kind)

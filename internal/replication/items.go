@@ -1,0 +1,332 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/mailstore"
+)
+
+// chunk is a run of item changes committed together: one fsync of the new
+// content, then one transaction with the items, the updates and the
+// watermark.
+type chunk struct {
+	updates []mailstore.ItemUpdate
+	batch   *mailstore.AppendBatch
+	cursor  Cursor
+	delta   Delta
+	skipped []Skipped
+	n       int
+	bytes   int64
+	moved   bool // the cursor moved: something to save
+}
+
+// syncItems applies the item change feed up to PassUpto. Listing, content
+// transfer and commits run concurrently: a lister goroutine prefetches
+// pages, this goroutine plans and streams content into the current chunk's
+// batch, and a writer goroutine commits sealed chunks in order.
+func (p *pass) syncItems(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	pages := make(chan *ItemsReply, 2)
+	listErr := make(chan error, 1)
+	go func() {
+		defer close(pages)
+		after := p.w.Item
+		for {
+			r, err := p.j.Source.Items(ctx, p.j.SourceGUID, after, p.w.PassUpto, p.e.pageSize(), p.j.LargeItemLimit)
+			if err != nil {
+				listErr <- err
+				return
+			}
+			select {
+			case pages <- r:
+			case <-ctx.Done():
+				listErr <- ctx.Err()
+				return
+			}
+			if !r.More || len(r.Items) == 0 {
+				listErr <- nil
+				return
+			}
+			after = r.Next
+		}
+	}()
+
+	chunks := make(chan *chunk, 1)
+	writeErr := make(chan error, 1)
+	go func() {
+		var err error
+		for ch := range chunks {
+			if err == nil {
+				if err = p.commit(ctx, ch); err != nil {
+					cancel()
+				}
+			}
+			if ch.batch != nil {
+				ch.batch.Close()
+			}
+		}
+		writeErr <- err
+	}()
+
+	cur := p.newChunk()
+	var planErr error
+	for page := range pages {
+		if planErr == nil {
+			planErr = p.plan(ctx, page, &cur, chunks)
+			if planErr != nil {
+				cancel()
+			}
+		}
+	}
+	if planErr == nil && (cur.moved || cur.n > 0) {
+		chunks <- cur
+	} else if cur.batch != nil {
+		cur.batch.Close()
+	}
+	close(chunks)
+	werr := <-writeErr
+	lerr := <-listErr
+	// Report the first real error; cancellations follow from it.
+	for _, err := range []error{werr, planErr, lerr} {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	for _, err := range []error{werr, planErr, lerr} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *pass) newChunk() *chunk {
+	return &chunk{batch: p.e.Store.NewAppendBatch(p.j.MailboxID)}
+}
+
+// plan turns one page of item changes into updates and appends of the
+// current chunk, streaming the content it needs, and seals chunks as they
+// fill.
+func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks chan<- *chunk) error {
+	if len(page.Items) == 0 {
+		return nil
+	}
+	origins := make([]string, len(page.Items))
+	for i, it := range page.Items {
+		origins[i] = origin(it.Id)
+	}
+	existing, err := p.e.Store.ItemsByOrigin(ctx, p.j.MailboxID, origins)
+	if err != nil {
+		return err
+	}
+	// Folders created after the pass started may be referenced: sync the
+	// hierarchy again once if a folder is unknown.
+	for _, it := range page.Items {
+		if _, ok := p.folders.byOrigin[it.Folder]; !ok {
+			if err := p.syncFolders(ctx); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	// Which new items need their bytes from the source?
+	const (
+		actUpdate = iota
+		actSkip
+		actReuse
+		actFetch
+		actIgnore
+	)
+	acts := make([]int, len(page.Items))
+	var fetch []int64
+	blobs := p.e.Store.Blobs()
+	for i, it := range page.Items {
+		_, known := p.folders.byOrigin[it.Folder]
+		switch {
+		case existing[origins[i]].ID != 0:
+			acts[i] = actUpdate
+		case !known:
+			acts[i] = actIgnore // its folder is gone; the item is gone too
+		case p.j.LargeItemLimit > 0 && it.Size > p.j.LargeItemLimit:
+			acts[i] = actSkip
+		default:
+			has, err := blobs.Has(ctx, p.e.Store.DB().Read(), it.Sha256)
+			if err != nil {
+				return err
+			}
+			if has {
+				acts[i] = actReuse
+			} else {
+				acts[i] = actFetch
+				fetch = append(fetch, it.Id)
+			}
+		}
+	}
+	var stream *ContentStream
+	if len(fetch) > 0 {
+		if stream, err = p.j.Source.OpenContent(ctx, p.j.SourceGUID, fetch); err != nil {
+			return err
+		}
+		defer stream.Close()
+	}
+	chunkItems, chunkBytes := p.e.chunkLimits()
+	for i, it := range page.Items {
+		c := *cur
+		folder := p.folders.byOrigin[it.Folder]
+		switch acts[i] {
+		case actUpdate:
+			ex := existing[origins[i]]
+			u := mailstore.ItemUpdate{ItemID: ex.ID}
+			if folder != nil && folder.ID != ex.FolderID {
+				u.MoveTo = folder.ID
+			}
+			if strings.Join(ex.Flags, " ") != strings.Join(it.Flags, " ") {
+				u.SetFlags, u.Flags = true, it.Flags
+			}
+			if u.MoveTo != 0 || u.SetFlags {
+				c.updates = append(c.updates, u)
+				c.delta.Updated++
+			}
+		case actSkip:
+			c.skipped = append(c.skipped, p.skippedItem(it, folder, "LargeItem: the item is larger than the batch's LargeItemLimit"))
+			c.delta.Skipped++
+		case actReuse, actFetch:
+			ai := mailstore.AppendItem{FolderID: folder.ID, Flags: it.Flags, InternalDate: db.Time(it.InternalDate), Origin: origins[i]}
+			if acts[i] == actReuse {
+				ai.SHA256 = it.Sha256
+			} else {
+				fr, err := stream.Next()
+				if err != nil {
+					return err
+				}
+				if fr.ID != it.Id {
+					return errs.New(errs.Unavailable, "EndpointUnreachable", "the source sent item %d where %d was expected", fr.ID, it.Id)
+				}
+				if fr.Size == SizeGone {
+					break // expunged since it was listed: its tombstone follows
+				}
+				if fr.Size == SizeUnreadable {
+					c.skipped = append(c.skipped, p.skippedItem(it, folder, "Corrupt: the source cannot read the item's content"))
+					c.delta.Skipped++
+					break
+				}
+				ai.Content = newVerifyReader(fr.Body, it.Sha256)
+				c.delta.Fetched += it.Size
+			}
+			if err := c.batch.Add(ctx, ai); err != nil {
+				if errs.Is(err, "ItemTooLarge") {
+					c.skipped = append(c.skipped, p.skippedItem(it, folder, "LargeItem: "+errs.As(err).Message))
+					c.delta.Skipped++
+					break
+				}
+				return err
+			}
+			c.delta.Items++
+			c.delta.Bytes += it.Size
+			c.bytes += it.Size
+		}
+		c.n++
+		c.cursor = Cursor{ModSeq: it.ModSeq, Id: it.Id}
+		c.moved = true
+		if c.n >= chunkItems || c.bytes >= chunkBytes {
+			select {
+			case chunks <- c:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			*cur = p.newChunk()
+		}
+	}
+	return nil
+}
+
+func (p *pass) skippedItem(it ItemInfo, folder *mailstore.Folder, reason string) Skipped {
+	path := it.Folder
+	if folder != nil {
+		path = folder.Path
+	}
+	return Skipped{SourceItem: origin(it.Id), Folder: path, Subject: it.Subject, Date: db.Time(it.InternalDate), Size: it.Size, Reason: reason}
+}
+
+// commit writes one chunk: updates, then the new items with the watermark.
+// Both steps are idempotent, so a crash between them is harmless.
+func (p *pass) commit(ctx context.Context, ch *chunk) error {
+	w := p.w
+	w.Item = ch.cursor
+	hook := func(tx *db.Tx) error { return p.j.Sink(tx, w, ch.delta, ch.skipped) }
+	appendHook := hook
+	if ch.batch == nil || ch.batch.Len() == 0 {
+		appendHook = nil
+	}
+	if len(ch.updates) > 0 {
+		uh := hook
+		if appendHook != nil {
+			uh = nil
+		}
+		if _, err := p.e.Store.UpdateItems(ctx, p.j.MailboxID, ch.updates, uh); err != nil {
+			return err
+		}
+	} else if appendHook == nil {
+		if err := p.e.Store.DB().Write(ctx, hook); err != nil {
+			return err
+		}
+	}
+	if appendHook != nil {
+		if _, err := ch.batch.Commit(ctx, appendHook); err != nil {
+			return err
+		}
+	}
+	p.w.Item = ch.cursor
+	p.add(ch.delta)
+	return nil
+}
+
+// syncDeletions applies the source's deletions up to PassUpto.
+func (p *pass) syncDeletions(ctx context.Context) error {
+	for {
+		r, err := p.j.Source.Deletions(ctx, p.j.SourceGUID, p.w.Del, p.w.PassUpto, 5000)
+		if err != nil {
+			return err
+		}
+		if r.Next == p.w.Del && len(r.Ids) == 0 {
+			return nil
+		}
+		var updates []mailstore.ItemUpdate
+		if len(r.Ids) > 0 {
+			origins := make([]string, len(r.Ids))
+			for i, id := range r.Ids {
+				origins[i] = origin(id)
+			}
+			existing, err := p.e.Store.ItemsByOrigin(ctx, p.j.MailboxID, origins)
+			if err != nil {
+				return err
+			}
+			for _, it := range existing {
+				updates = append(updates, mailstore.ItemUpdate{ItemID: it.ID, Delete: true})
+			}
+		}
+		w := p.w
+		w.Del = r.Next
+		d := Delta{Deleted: int64(len(updates))}
+		hook := func(tx *db.Tx) error { return p.j.Sink(tx, w, d, nil) }
+		if len(updates) > 0 {
+			_, err = p.e.Store.UpdateItems(ctx, p.j.MailboxID, updates, hook)
+		} else {
+			err = p.e.Store.DB().Write(ctx, hook)
+		}
+		if err != nil {
+			return err
+		}
+		p.w.Del = r.Next
+		p.add(d)
+		if !r.More {
+			return nil
+		}
+	}
+}
