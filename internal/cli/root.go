@@ -72,8 +72,14 @@ func (e *env) rootCmd() *cobra.Command {
 		Short:         "Multi-tenant mail platform with cross-tenant mailbox migration",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(*cobra.Command, []string) {
+		PersistentPreRunE: func(*cobra.Command, []string) error {
 			e.started = true
+			// Check -o before a command acts: a create must not succeed
+			// and then report a usage error.
+			if e.output != "table" && e.output != "json" {
+				return usageError("-o must be table or json, not %q", e.output)
+			}
+			return nil
 		},
 	}
 	pf := root.PersistentFlags()
