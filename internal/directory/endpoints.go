@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"database/sql"
 	"net/url"
 	"strings"
 	"time"
@@ -96,6 +97,9 @@ func (x *Directory) CreateEndpoint(ctx context.Context, tenantID string, s Endpo
 			return nil, errs.Invalidf("MissingField", "AppId is required").WithHint("pass --app-id of the migration app")
 		}
 	} else {
+		if !storable(s.ApplicationId) || len(s.ApplicationId) > 320 {
+			return nil, errs.Invalidf("InvalidApplicationId", "the ApplicationId of an IMAP endpoint must be valid text of at most 320 bytes")
+		}
 		e.ApplicationId = s.ApplicationId
 	}
 	if s.Secret == "" || len(s.Secret) > 4096 {
@@ -150,8 +154,11 @@ func scanEndpoint(sc interface{ Scan(...any) error }) (*Endpoint, error) {
 
 // GetEndpoint returns the tenant's endpoint by name or id.
 func (x *Directory) GetEndpoint(ctx context.Context, tenantID, name string) (*Endpoint, error) {
-	e, err := scanEndpoint(x.d.Read().QueryRowContext(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE tenant_id = ? AND (name_key = ? OR id = ?)`,
-		tenantID, strings.ToLower(name), name))
+	e, err := (*Endpoint)(nil), sql.ErrNoRows
+	if storable(name) {
+		e, err = scanEndpoint(x.d.Read().QueryRowContext(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE tenant_id = ? AND (name_key = ? OR id = ?)`,
+			tenantID, strings.ToLower(name), name))
+	}
 	if db.IsNoRows(err) {
 		return nil, errs.NotFoundf("EndpointNotFound", "no migration endpoint %q in this tenant", name).
 			WithHint("create it with 'tenantferry endpoint create' or list them with 'tenantferry endpoint list'").WithObject(name)

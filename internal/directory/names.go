@@ -123,6 +123,13 @@ func ParseSMTP(field, s string) (string, error) {
 	return local + "@" + d, nil
 }
 
+// storable reports whether s can be stored as text: valid UTF-8 without
+// NUL bytes (PostgreSQL refuses both). No object has a name or address that
+// is not storable, so a lookup by such a reference finds nothing.
+func storable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
 // domainOf returns the lower-cased domain part of an address.
 func domainOf(addr string) string {
 	return strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])

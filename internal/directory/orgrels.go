@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"time"
 
@@ -237,8 +238,11 @@ func (x *Directory) GetOrgRel(ctx context.Context, tenantID, name string) (*OrgR
 }
 
 func (x *Directory) getOrgRel(ctx context.Context, q db.Querier, tenantID, name string) (*OrgRel, error) {
-	o, err := scanOrgRel(q.QueryRowContext(ctx, `SELECT `+orgRelCols+` FROM orgrels WHERE tenant_id = ? AND (name_key = ? OR id = ?)`,
-		tenantID, strings.ToLower(name), name))
+	o, err := (*OrgRel)(nil), sql.ErrNoRows
+	if storable(name) {
+		o, err = scanOrgRel(q.QueryRowContext(ctx, `SELECT `+orgRelCols+` FROM orgrels WHERE tenant_id = ? AND (name_key = ? OR id = ?)`,
+			tenantID, strings.ToLower(name), name))
+	}
 	if db.IsNoRows(err) {
 		return nil, errs.NotFoundf("OrgRelNotFound", "no organization relationship %q in this tenant", name).
 			WithHint("list them with 'tenantferry orgrel list'").WithObject(name)

@@ -158,6 +158,10 @@ func (x *Directory) CreateRecipient(ctx context.Context, tenantID string, s Reci
 			return nil, err
 		}
 	case SecurityGroup, DistributionGroup:
+		if s.Password != "" {
+			// Nobody logs in as a group.
+			return nil, errs.Invalidf("InvalidForRecipientType", "a group cannot have a password")
+		}
 	default:
 		return nil, errs.Invalidf("InvalidRecipientType", "unknown recipient type %q", s.Type)
 	}
@@ -300,6 +304,9 @@ func (x *Directory) getRecipient(ctx context.Context, q db.Querier, tenantID, re
 	ref = strings.TrimSpace(ref)
 	if ref == "" {
 		return nil, errs.Invalidf("MissingField", "a recipient identity is required")
+	}
+	if !storable(ref) {
+		return nil, recipientNotFound(ref)
 	}
 	key := strings.ToLower(ref)
 	key = strings.TrimPrefix(strings.TrimPrefix(key, "smtp:"), "x500:")
@@ -478,6 +485,9 @@ func (x *Directory) applyUpdate(ctx context.Context, tx *db.Tx, r *Recipient, u 
 		}
 	}
 	if pwHash != "" {
+		if r.Type.IsGroup() {
+			return errs.Invalidf("InvalidForRecipientType", "a group cannot have a password; %s is a %s", r.Alias, r.Type)
+		}
 		r.passwordHash = pwHash
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE recipients SET display_name = ?, first_name = ?, last_name = ?, exchange_guid = ?, archive_guid = ?,
@@ -508,6 +518,9 @@ func (x *Directory) DeleteRecipient(ctx context.Context, tenantID, ref string, t
 // the server (mail routing). It returns nil, nil when nobody does.
 func (x *Directory) ResolveAddress(ctx context.Context, addr string) (*Recipient, error) {
 	key := strings.ToLower(strings.TrimSpace(addr))
+	if !storable(key) {
+		return nil, nil
+	}
 	q := x.d.Read()
 	r, err := scanRecipient(q.QueryRowContext(ctx, `SELECT `+recipientCols+` FROM recipients WHERE id =
 		(SELECT recipient_id FROM proxies WHERE prefix = 'smtp' AND addr_key = ?)`, key))
@@ -526,6 +539,9 @@ func (x *Directory) ResolveAddress(ctx context.Context, addr string) (*Recipient
 func (x *Directory) ByExchangeGuid(ctx context.Context, q db.Querier, tenantID, guid string) (*Recipient, error) {
 	if q == nil {
 		q = x.d.Read()
+	}
+	if !storable(guid) {
+		return nil, recipientNotFound(guid)
 	}
 	r, err := scanRecipient(q.QueryRowContext(ctx, `SELECT `+recipientCols+` FROM recipients WHERE tenant_id = ? AND (exchange_guid = ? OR archive_guid = ?)`,
 		tenantID, strings.ToLower(guid), strings.ToLower(guid)))

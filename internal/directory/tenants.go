@@ -95,8 +95,11 @@ func (x *Directory) GetTenant(ctx context.Context, ref string) (*Tenant, error) 
 	}
 	q := x.d.Read()
 	var id string
-	err := q.QueryRowContext(ctx, `SELECT id FROM tenants WHERE id = ? OR name = ?
+	err := sql.ErrNoRows
+	if storable(ref) {
+		err = q.QueryRowContext(ctx, `SELECT id FROM tenants WHERE id = ? OR name = ?
 		UNION SELECT tenant_id FROM domains WHERE domain = ?`, ref, ref, ref).Scan(&id)
+	}
 	if db.IsNoRows(err) {
 		return nil, errs.NotFoundf("TenantNotFound", "tenant %q was not found", ref).
 			WithHint("list tenants with 'tenantferry tenant list'")
@@ -213,6 +216,9 @@ func (x *Directory) AddDomain(ctx context.Context, tenantID, domain string) (str
 // still used by addresses cannot be removed.
 func (x *Directory) RemoveDomain(ctx context.Context, tenantID, domain string) error {
 	d := strings.ToLower(strings.TrimSpace(domain))
+	if !storable(d) {
+		return errs.NotFoundf("DomainNotFound", "domain %q is not an accepted domain of this tenant", d)
+	}
 	return x.d.Write(ctx, func(tx *db.Tx) error {
 		var initial bool
 		err := tx.QueryRowContext(ctx, `SELECT is_initial FROM domains WHERE domain = ? AND tenant_id = ?`, d, tenantID).Scan(&initial)
@@ -243,6 +249,9 @@ func (x *Directory) TenantOfDomain(ctx context.Context, q db.Querier, domain str
 	if q == nil {
 		q = x.d.Read()
 	}
+	if !storable(domain) {
+		return "", nil
+	}
 	var id string
 	err := q.QueryRowContext(ctx, `SELECT tenant_id FROM domains WHERE domain = ?`, strings.ToLower(domain)).Scan(&id)
 	if db.IsNoRows(err) {
@@ -263,6 +272,9 @@ type Principal struct {
 // empty, else a tenant-admin token. The clear-text token is returned once;
 // only its hash is stored.
 func (x *Directory) CreateAdminToken(ctx context.Context, tenantID, name string) (string, error) {
+	if err := CheckName("token name", name); err != nil {
+		return "", err
+	}
 	prefix := "tfa_"
 	var tid any = tenantID
 	if tenantID == "" {
