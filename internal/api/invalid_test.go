@@ -89,6 +89,8 @@ func TestInvalidRequests(t *testing.T) {
 			{"mailuser unknown address removal", "PATCH", mu, tok, map[string]any{"RemoveAddresses": []string{"nobody@" + c.Domain}}, 404, "ProxyAddressNotFound"},
 			// Groups.
 			{"group type missing", "POST", p + "/groups", tok, map[string]any{"Name": "g"}, 400, "MissingField"},
+			{"group password", "POST", p + "/groups", tok, map[string]any{"Name": "g", "Type": "security", "Password": "x"}, 400, "InvalidForRecipientType"},
+			{"group password set", "PATCH", p + "/groups/MigrationScope", tok, map[string]any{"Password": "x"}, 400, "InvalidForRecipientType"},
 			{"group type unknown", "POST", p + "/groups", tok, map[string]any{"Name": "g", "Type": "dynamic"}, 400, "InvalidGroupType"},
 			{"member missing", "POST", p + "/groups/MigrationScope/members", tok, map[string]any{}, 400, "MissingField"},
 			{"group cycle", "POST", p + "/groups/MigrationScope/members", tok, map[string]any{"Member": "MigrationScope"}, 409, "GroupCycle"},
@@ -134,6 +136,28 @@ func TestInvalidRequests(t *testing.T) {
 			{"endpoint duplicate", "POST", p + "/endpoints", tok, map[string]any{"Name": c.Endpoint.Name, "RemoteServer": "https://x.example", "RemoteTenant": "x.example", "ApplicationId": uuid.NewString(), "Secret": "s"}, 409, "EndpointExists"},
 			{"endpoint name too long", "POST", p + "/endpoints", tok, map[string]any{"Name": long, "RemoteServer": "https://x.example", "RemoteTenant": "x.example", "ApplicationId": uuid.NewString(), "Secret": "s"}, 400, "NameTooLong"},
 			{"endpoint unknown", "GET", p + "/endpoints/nope", tok, nil, 404, "EndpointNotFound"},
+			// References no object can have: NUL bytes and invalid UTF-8
+			// (PostgreSQL refuses both in text) are simply not found.
+			{"tenant NUL", "GET", "/api/v1/tenants/%00", s.Op, nil, 404, "TenantNotFound"},
+			{"tenant bad UTF-8", "GET", "/api/v1/tenants/%FF/mailboxes", s.Op, nil, 404, "TenantNotFound"},
+			{"tenant NUL as tenant admin", "GET", "/api/v1/tenants/%00", tok, nil, 403, "TenantAccessDenied"},
+			{"mailbox NUL", "GET", mb + "/a%00b", tok, nil, 404, "RecipientNotFound"},
+			{"mailbox bad UTF-8", "GET", mb + "/%C3%28", tok, nil, 404, "RecipientNotFound"},
+			{"mailbox address bad UTF-8", "DELETE", mb + "/%FF@" + c.Domain, tok, nil, 404, "RecipientNotFound"},
+			{"mailbox X500 NUL", "GET", mb + "/%2Fo=x%00", tok, nil, 404, "RecipientNotFound"},
+			{"member NUL", "POST", p + "/groups/MigrationScope/members", tok, map[string]any{"Member": "user\u000001"}, 404, "RecipientNotFound"},
+			{"member NUL raw", "POST", p + "/groups/MigrationScope/members", tok, js(`{"Member":"user\u000001"}`), 404, "RecipientNotFound"},
+			{"scope NUL", "POST", p + "/orgrels", tok, js(`{"Name":"x","DomainNames":["` + f.Id + `"],"MailboxMovePublishedScopes":["a\u0000"]}`), 404, "ScopeGroupNotFound"},
+			{"orgrel NUL", "GET", p + "/orgrels/%00", tok, nil, 404, "OrgRelNotFound"},
+			{"orgrel bad UTF-8", "PATCH", p + "/orgrels/%FF", tok, map[string]any{"Enabled": true}, 404, "OrgRelNotFound"},
+			{"endpoint NUL", "DELETE", p + "/endpoints/%00", tok, nil, 404, "EndpointNotFound"},
+			{"domain NUL", "DELETE", p + "/domains/%00.example", tok, nil, 404, "DomainNotFound"},
+			{"external address NUL", "PATCH", mu, tok, js(`{"ExternalEmailAddress":"a\u0000@example.org"}`), 400, "InvalidSmtpAddress"},
+			{"address NUL", "PATCH", mu, tok, js(`{"AddAddresses":["smtp:a\u0000@` + c.Domain + `"]}`), 400, "InvalidSmtpAddress"},
+			{"admin token name NUL", "POST", p + "/admin-tokens", tok, js(`{"Name":"a\u0000"}`), 400, "InvalidName"},
+			{"admin token name too long", "POST", p + "/admin-tokens", tok, map[string]any{"Name": long}, 400, "NameTooLong"},
+			{"IMAP endpoint user NUL", "POST", p + "/endpoints", tok, js(`{"Name":"imap","Type":"IMAP","RemoteServer":"imaps://imap.example","RemoteTenant":"x.example","ApplicationId":"u\u0000","Secret":"s"}`), 400, "InvalidApplicationId"},
+			{"X500 NUL", "PATCH", mu, tok, js(`{"AddAddresses":["X500:/o=a\u0000"]}`), 400, "InvalidProxyAddress"},
 		}
 		if len(cases) < 25 {
 			t.Fatalf("only %d cases", len(cases))

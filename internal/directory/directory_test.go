@@ -196,6 +196,10 @@ func TestAdminTokens(t *testing.T) {
 		wantCode(t, err, "AuthenticationRequired")
 		_, err = x.Authenticate(ctx, ta+"x")
 		wantCode(t, err, "InvalidToken")
+		_, err = x.CreateAdminToken(ctx, c.ID, "bad\x00name")
+		wantCode(t, err, "InvalidName")
+		_, err = x.CreateAdminToken(ctx, c.ID, "")
+		wantCode(t, err, "MissingField")
 		// Only hashes are stored.
 		rows, err := d.Read().QueryContext(ctx, `SELECT token_hash FROM admin_tokens`)
 		must(t, err)
@@ -413,6 +417,25 @@ func TestRecipientLookupUpdateDelete(t *testing.T) {
 		wantCode(t, err, "RecipientNotFound")
 		_, err = x.GetRecipient(ctx, c.ID, " ")
 		wantCode(t, err, "MissingField")
+		// References no object can have (PostgreSQL refuses NUL and invalid
+		// UTF-8 in text) find nothing rather than failing.
+		for _, ref := range []string{"user\x0001", "\xff", "a\xc3\x28@contoso.tenantferry.test", "/o=x\x00"} {
+			_, err = x.GetRecipient(ctx, c.ID, ref)
+			wantCode(t, err, "RecipientNotFound")
+			if r, err := x.ResolveAddress(ctx, ref); r != nil || err != nil {
+				t.Fatalf("ResolveAddress(%q) = %v %v", ref, r, err)
+			}
+			_, err = x.GetTenant(ctx, ref)
+			wantCode(t, err, "TenantNotFound")
+			_, err = x.GetOrgRel(ctx, c.ID, ref)
+			wantCode(t, err, "OrgRelNotFound")
+			_, err = x.GetEndpoint(ctx, c.ID, ref)
+			wantCode(t, err, "EndpointNotFound")
+			_, err = x.ByExchangeGuid(ctx, nil, c.ID, ref)
+			wantCode(t, err, "RecipientNotFound")
+			wantCode(t, x.RemoveDomain(ctx, c.ID, ref), "DomainNotFound")
+			wantCode(t, x.AddMember(ctx, c.ID, ref, "user01"), "RecipientNotFound")
+		}
 		if got, err := x.ByExchangeGuid(ctx, nil, c.ID, strings.ToUpper(r.ExchangeGuid)); err != nil || got.ID != r.ID {
 			t.Fatalf("ByExchangeGuid: %v %v", got, err)
 		}
@@ -669,6 +692,9 @@ func TestGroups(t *testing.T) {
 		}
 		_, err := directory.GroupTypeOf("dynamic")
 		wantCode(t, err, "InvalidGroupType")
+		// Nobody logs in as a group.
+		_, err = x.CreateRecipient(ctx, c.ID, directory.RecipientSpec{Type: directory.SecurityGroup, Alias: "pw", Password: "secret"})
+		wantCode(t, err, "InvalidForRecipientType")
 
 		group := func(tenantID, alias string, typ directory.RecipientType) *directory.Recipient {
 			t.Helper()
@@ -734,6 +760,12 @@ func TestGroups(t *testing.T) {
 		}
 
 		wantCode(t, x.RemoveMember(ctx, c.ID, "MigrationScope", "user02"), "NotAMember")
+		pw := "secret"
+		_, err = x.UpdateRecipient(ctx, c.ID, "MigrationScope", directory.RecipientUpdate{Password: &pw})
+		wantCode(t, err, "InvalidForRecipientType")
+		if g, _ := x.GetRecipient(ctx, c.ID, "MigrationScope"); g.HasPassword {
+			t.Fatal("group got a password")
+		}
 		must(t, x.RemoveMember(ctx, c.ID, "wave1-sub", "user01"))
 		// Deleting a member removes its memberships.
 		_, err = x.DeleteRecipient(ctx, c.ID, "user03")
