@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/db/dbtest"
 )
 
 // The end-to-end tests build the tenantferry binary once, run `tenantferry
@@ -111,17 +114,30 @@ type served struct {
 	waitErr error
 }
 
-// serve starts `tenantferry serve` in a new empty directory and waits until
-// /healthz answers.
+// serve starts `tenantferry serve` in a new empty directory with SQLite
+// and waits until /healthz answers.
 func serve(t *testing.T) *served {
 	t.Helper()
+	return serveIn(t, t.TempDir(), "")
+}
+
+// serveIn starts `tenantferry serve` in dir (with --db dsn when not empty)
+// and waits until /healthz answers.
+func serveIn(t *testing.T, dir, dsn string) *served {
+	t.Helper()
 	bin := binary(t)
-	dir := t.TempDir()
+	first := true
+	if _, err := os.Stat(filepath.Join(dir, "tenantferry-data")); err == nil {
+		first = false
+	}
 	port := freePort(t)
 	s := &served{dir: dir, data: filepath.Join(dir, "tenantferry-data"), url: fmt.Sprintf("http://127.0.0.1:%d", port),
 		stdout: &lockedBuf{}, stderr: &lockedBuf{}, exited: make(chan struct{})}
 	s.cmd = exec.Command(bin, "serve", "--data", "tenantferry-data", "--http", fmt.Sprintf("127.0.0.1:%d", port),
 		"--imap", "off", "--smtp", "off", "--submission", "off")
+	if dsn != "" {
+		s.cmd.Args = append(s.cmd.Args, "--db", dsn)
+	}
 	s.cmd.Dir = dir
 	s.cmd.Env = cleanEnv()
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
@@ -164,8 +180,8 @@ func serve(t *testing.T) *served {
 		t.Fatal(err)
 	}
 	s.op = strings.TrimSpace(string(tok))
-	if !strings.Contains(s.stdout.String(), s.op) {
-		t.Fatalf("first start did not print the operator token:\n%s", s.stdout)
+	if printed := strings.Contains(s.stdout.String(), s.op); printed != first {
+		t.Fatalf("first start %v, operator token printed %v:\n%s", first, printed, s.stdout)
 	}
 	return s
 }
@@ -297,7 +313,17 @@ func contains(list []string, s string) bool {
 // `tenantferry serve` starts, and the CLI performs steps 1–8 of DESIGN §1
 // for contoso and fabrikam with the commands of the contract.
 func TestScenarioSteps1to8(t *testing.T) {
-	s := serve(t)
+	t.Run("sqlite", func(t *testing.T) { scenario(t, "") })
+	t.Run("postgres", func(t *testing.T) {
+		if os.Getenv(dbtest.EnvPostgres) == "" {
+			t.Skip("set " + dbtest.EnvPostgres + " to a PostgreSQL DSN to run the PostgreSQL variant")
+		}
+		scenario(t, dbtest.DSN(t, db.Postgres))
+	})
+}
+
+func scenario(t *testing.T, dsn string) {
+	s := serveIn(t, t.TempDir(), dsn)
 	op := s.as(t, s.op)
 
 	var contoso, fabrikam struct{ Id, Name, InitialDomain, AdminToken string }
@@ -490,10 +516,52 @@ func TestScenarioSteps1to8(t *testing.T) {
 	}
 
 	s.stop(t)
-	if strings.Contains(s.stderr.String(), secret.SecretText) || strings.Contains(s.stderr.String(), contoso.AdminToken) ||
-		strings.Contains(s.stderr.String(), "Correct horse") {
-		t.Fatal("the server log holds a secret")
+
+	// A restart in the same directory keeps everything: same operator
+	// token (not printed again), same objects, same tokens.
+	s2 := serveIn(t, s.dir, dsn)
+	if s2.op != s.op {
+		t.Fatal("restart replaced the operator token")
 	}
+	var again recipient
+	s2.as(t, fabrikam.AdminToken).json(&again, "mailuser", "show", "--tenant", "fabrikam", "user01")
+	if strings.Join(again.EmailAddresses, ",") != strings.Join(mu.EmailAddresses, ",") || again.ExchangeGuid != mu.ExchangeGuid || again.ArchiveGuid != mu.ArchiveGuid {
+		t.Fatalf("mail user after restart: %+v", again)
+	}
+	s2.as(t, contoso.AdminToken).json(&out, "orgrel", "show", "fabrikam")
+	if out.OAuthApplicationId != app.AppId || len(out.MailboxMovePublishedScopes) != 1 {
+		t.Fatalf("orgrel after restart: %+v", out)
+	}
+	s2.as(t, s.op).json(&tenants, "tenant", "list")
+	if len(tenants) != 2 {
+		t.Fatalf("tenants after restart: %+v", tenants)
+	}
+	s2.stop(t)
+
+	// Secrets and passwords are nowhere in clear text: not in the data
+	// directory (SQLite database and WAL), not in the server's log.
+	secrets := map[string]string{"app secret": secret.SecretText, "contoso admin token": contoso.AdminToken,
+		"fabrikam admin token": fabrikam.AdminToken, "password": "Correct horse battery staple"}
+	for name, v := range secrets {
+		if strings.Contains(s.stderr.String()+s2.stderr.String(), v) {
+			t.Errorf("the server log holds the %s", name)
+		}
+	}
+	filepath.WalkDir(s.data, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for name, v := range secrets {
+			if bytes.Contains(b, []byte(v)) {
+				t.Errorf("%s in clear text in %s", name, path)
+			}
+		}
+		return nil
+	})
 }
 
 // TestCLIConventions covers the rest of the CLI contract: errors exit
