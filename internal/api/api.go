@@ -184,7 +184,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	h("DELETE /api/v1/tenants/{t}/domains/{d}", s.removeDomain)
 	s.recipientRoutes(h)
 	s.trustRoutes(h)
-	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/api/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errs.NotFoundf("NoSuchRoute", "no API route %s %s", r.Method, r.URL.Path).
 			WithHint("see docs/api.md for the routes"))
 	}))
