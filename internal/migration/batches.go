@@ -1,0 +1,420 @@
+package migration
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/directory"
+	"github.com/tenantferry/tenantferry/internal/errs"
+)
+
+// Defaults of a batch.
+const (
+	DefaultIncrementalSyncInterval = 24 * time.Hour
+	MinIncrementalSyncInterval     = time.Minute
+	DefaultLargeItemLimit          = 150 << 20
+)
+
+// BatchSpec describes a batch to create.
+type BatchSpec struct {
+	Name                    string
+	Endpoint                string
+	CSV                     []byte
+	TargetDeliveryDomain    string
+	AutoStart               bool
+	AutoComplete            bool
+	StartAfter              time.Time
+	CompleteAfter           time.Time
+	IncrementalSyncInterval time.Duration
+	LargeItemLimit          int64
+	NotificationEmails      string
+}
+
+func batchNotFound(name string) error {
+	return errs.NotFoundf("BatchNotFound", "no migration batch %q in this tenant", name).
+		WithHint("list batches with 'tenantferry batch list'").WithObject(name)
+}
+
+// CreateBatch validates a batch and its CSV and records it with one move
+// request per user. Nothing is written when anything is invalid.
+func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSpec) (*Batch, error) {
+	if err := directory.CheckName("Name", spec.Name); err != nil {
+		return nil, err
+	}
+	if spec.Endpoint == "" {
+		return nil, errs.Invalidf("MissingField", "the endpoint is required").WithHint("pass --endpoint NAME")
+	}
+	ep, err := s.Dir.GetEndpoint(ctx, tenantID, spec.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := ParseCSV(spec.CSV)
+	if err != nil {
+		return nil, err
+	}
+	tdd, err := directory.CheckDomain(spec.TargetDeliveryDomain)
+	if err != nil {
+		return nil, errs.Invalidf("MissingField", "a valid target delivery domain is required, not %q", spec.TargetDeliveryDomain).
+			WithHint("pass --target-delivery-domain, e.g. fabrikam.tenantferry.test")
+	}
+	if owner, err := s.Dir.TenantOfDomain(ctx, nil, tdd); err != nil {
+		return nil, err
+	} else if owner != tenantID {
+		return nil, errs.Invalidf("NotAcceptedDomain", "target delivery domain %s is not an accepted domain of this tenant", tdd).
+			WithHint("add it with 'tenantferry domain add %s' or use the tenant's initial domain", tdd).WithObject(tdd)
+	}
+	iv := spec.IncrementalSyncInterval
+	if iv == 0 {
+		iv = DefaultIncrementalSyncInterval
+	}
+	if iv < MinIncrementalSyncInterval {
+		return nil, errs.Invalidf("InvalidInterval", "IncrementalSyncInterval %s is shorter than %s", iv, MinIncrementalSyncInterval)
+	}
+	lil := spec.LargeItemLimit
+	if lil == 0 {
+		lil = DefaultLargeItemLimit
+	}
+	if lil < 0 {
+		return nil, errs.Invalidf("InvalidLargeItemLimit", "LargeItemLimit must be positive")
+	}
+	if !spec.CompleteAfter.IsZero() && !spec.StartAfter.IsZero() && spec.CompleteAfter.Before(spec.StartAfter) {
+		return nil, errs.Invalidf("InvalidSchedule", "CompleteAfter %s is before StartAfter %s", spec.CompleteAfter.Format(time.RFC3339), spec.StartAfter.Format(time.RFC3339))
+	}
+	now := db.Now()
+	b := &Batch{ID: uuid.NewString(), TenantID: tenantID, Name: spec.Name, EndpointID: ep.ID, EndpointName: ep.Name, TargetDeliveryDomain: tdd,
+		AutoStart: spec.AutoStart, AutoComplete: spec.AutoComplete, StartAfter: spec.StartAfter, CompleteAfter: spec.CompleteAfter,
+		IncrementalInterval: iv, LargeItemLimit: lil, NotificationEmails: spec.NotificationEmails, Control: ControlCreated, CreatedAt: db.Time(now)}
+	err = s.D.Write(ctx, func(tx *db.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM batches WHERE tenant_id = ? AND name_key = ? AND removed_at = 0`, tenantID, strings.ToLower(b.Name)).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return errs.Conflictf("BatchExists", "a migration batch named %q already exists", b.Name).WithHint("choose another name or remove the old batch")
+		}
+		var busy []string
+		for _, r := range rows {
+			var other string
+			err := tx.QueryRowContext(ctx, `SELECT b.name FROM moves m JOIN batches b ON b.id = m.batch_id WHERE m.tenant_id = ? AND m.email_key = ? AND m.active = ?`,
+				tenantID, strings.ToLower(r.EmailAddress), true).Scan(&other)
+			if err == nil {
+				busy = append(busy, r.EmailAddress+" (batch "+other+")")
+			} else if !db.IsNoRows(err) {
+				return err
+			}
+		}
+		if len(busy) > 0 {
+			return errs.Conflictf("UserInAnotherBatch", "these users are already in an active batch: %s", strings.Join(busy, ", ")).
+				WithHint("remove them from the CSV, or remove the other batch first")
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO batches (id, tenant_id, name, name_key, endpoint_id, endpoint_name, target_delivery_domain, auto_start,
+			auto_complete, start_after, complete_after, incremental_interval_ms, large_item_limit, notification_emails, control, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			b.ID, tenantID, b.Name, strings.ToLower(b.Name), ep.ID, ep.Name, tdd, b.AutoStart, b.AutoComplete, db.Millis(b.StartAfter), db.Millis(b.CompleteAfter),
+			iv.Milliseconds(), lil, b.NotificationEmails, ControlCreated, now)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			id := uuid.NewString()
+			if _, err := tx.ExecContext(ctx, `INSERT INTO moves (id, batch_id, tenant_id, email, email_key, csv_line, mailbox_type, state, status_detail,
+				source_address, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				id, b.ID, tenantID, r.EmailAddress, strings.ToLower(r.EmailAddress), r.Line, r.MailboxType, StateQueued, "NotStarted",
+				r.SourceEmailAddress, now, now); err != nil {
+				if db.IsUnique(err) {
+					return errs.Conflictf("UserInAnotherBatch", "%s is already in an active batch", r.EmailAddress)
+				}
+				return err
+			}
+			if err := logMove(ctx, tx, id, "info", "created in batch "+b.Name+" from CSV line "+strconv.Itoa(r.Line)); err != nil {
+				return err
+			}
+		}
+		if b.AutoStart && (b.StartAfter.IsZero() || !b.StartAfter.After(time.Now())) {
+			return s.startTx(ctx, tx, b)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.getBatchByID(ctx, s.D.Read(), b.ID)
+}
+
+// GetBatch finds the tenant's batch by name (the active one, else the most
+// recently removed one) or id.
+func (s *Service) GetBatch(ctx context.Context, tenantID, name string) (*Batch, error) {
+	return s.getBatch(ctx, s.D.Read(), tenantID, name)
+}
+
+func (s *Service) getBatch(ctx context.Context, q db.Querier, tenantID, name string) (*Batch, error) {
+	b, err := scanBatch(q.QueryRowContext(ctx, `SELECT `+batchCols+` FROM batches WHERE tenant_id = ? AND (name_key = ? OR id = ?)
+		ORDER BY removed_at = 0 DESC, removed_at DESC LIMIT 1`, tenantID, strings.ToLower(name), name))
+	if db.IsNoRows(err) {
+		return nil, batchNotFound(name)
+	}
+	return b, err
+}
+
+// ListBatches lists the tenant's batches (removed ones included).
+func (s *Service) ListBatches(ctx context.Context, tenantID string) ([]*Batch, error) {
+	rows, err := s.D.Read().QueryContext(ctx, `SELECT `+batchCols+` FROM batches WHERE tenant_id = ? ORDER BY created_at`, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Batch
+	for rows.Next() {
+		b, err := scanBatch(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// Moves returns the move requests of a batch.
+func (s *Service) Moves(ctx context.Context, b *Batch) ([]*Move, error) {
+	return s.batchMoves(ctx, s.D.Read(), b.ID)
+}
+
+// modifiable returns the batch for a state-changing command.
+func (s *Service) modifiable(ctx context.Context, tx *db.Tx, tenantID, name string) (*Batch, error) {
+	b, err := s.getBatch(ctx, tx, tenantID, name)
+	if err != nil {
+		return nil, err
+	}
+	if b.Control == ControlRemoved {
+		return nil, errs.Conflictf("BatchRemoved", "migration batch %s was removed", b.Name)
+	}
+	return b, nil
+}
+
+// StartBatch starts (or restarts) a batch: every user not yet completed is
+// queued for sync.
+func (s *Service) StartBatch(ctx context.Context, tenantID, name string) (*Batch, error) {
+	var b *Batch
+	err := s.D.Write(ctx, func(tx *db.Tx) error {
+		var err error
+		if b, err = s.modifiable(ctx, tx, tenantID, name); err != nil {
+			return err
+		}
+		return s.startTx(ctx, tx, b)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetBatch(ctx, tenantID, b.ID)
+}
+
+func (s *Service) startTx(ctx context.Context, tx *db.Tx, b *Batch) error {
+	now := db.Now()
+	if _, err := tx.ExecContext(ctx, `UPDATE batches SET control = ?, started_at = CASE WHEN started_at = 0 THEN ? ELSE started_at END WHERE id = ?`,
+		ControlStarted, now, b.ID); err != nil {
+		return err
+	}
+	b.Control = ControlStarted
+	ms, err := s.batchMoves(ctx, tx, b.ID)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		switch m.State {
+		case StateQueued, StateFailed, StateStopped, StateStopping:
+			if _, err := tx.ExecContext(ctx, `UPDATE moves SET queued_at = ?, error_code = '', error_message = '' WHERE id = ?`, now, m.ID); err != nil {
+				return err
+			}
+			if err := s.setState(ctx, tx, m, StateQueued, "WaitingForJob"); err != nil {
+				return err
+			}
+			if err := s.enqueueSync(ctx, tx, m.ID); err != nil {
+				return err
+			}
+		case StateSynced:
+			if err := s.enqueueSync(ctx, tx, m.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Service) enqueueSync(ctx context.Context, tx *db.Tx, moveID string) error {
+	_, err := s.Jobs.InsertTx(ctx, tx, SyncArgs{MoveID: moveID}, nil)
+	return err
+}
+
+func (s *Service) enqueueComplete(ctx context.Context, tx *db.Tx, moveID string) error {
+	_, err := s.Jobs.InsertTx(ctx, tx, CompleteArgs{MoveID: moveID}, nil)
+	return err
+}
+
+// StopBatch stops a batch: syncing users stop after their current chunk,
+// idle users are stopped at once. Completing users finish their completion.
+func (s *Service) StopBatch(ctx context.Context, tenantID, name string) (*Batch, error) {
+	var b *Batch
+	err := s.D.Write(ctx, func(tx *db.Tx) error {
+		var err error
+		if b, err = s.modifiable(ctx, tx, tenantID, name); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE batches SET control = ? WHERE id = ?`, ControlStopped, b.ID); err != nil {
+			return err
+		}
+		ms, err := s.batchMoves(ctx, tx, b.ID)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			switch m.State {
+			case StateQueued, StateSynced, StateFailed:
+				err = s.setState(ctx, tx, m, StateStopped, "StoppedByAdmin")
+			case StateValidating, StateSyncing, StateIncrementalSyncing:
+				err = s.setState(ctx, tx, m, StateStopping, "StopRequested")
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetBatch(ctx, tenantID, b.ID)
+}
+
+// SyncNow runs an incremental sync for every synced user at once.
+func (s *Service) SyncNow(ctx context.Context, tenantID, name string) (*Batch, error) {
+	var b *Batch
+	err := s.D.Write(ctx, func(tx *db.Tx) error {
+		var err error
+		if b, err = s.modifiable(ctx, tx, tenantID, name); err != nil {
+			return err
+		}
+		if b.Control != ControlStarted {
+			return errs.Conflictf("BatchNotStarted", "migration batch %s is %s", b.Name, strings.ToLower(b.Control)).
+				WithHint("start it with 'tenantferry batch start %s'", b.Name)
+		}
+		ms, err := s.batchMoves(ctx, tx, b.ID)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			switch m.State {
+			case StateSynced, StateSyncing, StateIncrementalSyncing, StateQueued, StateValidating:
+				if _, err := tx.ExecContext(ctx, `UPDATE moves SET sync_requested = ? WHERE id = ?`, true, m.ID); err != nil {
+					return err
+				}
+				if err := s.enqueueSync(ctx, tx, m.ID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetBatch(ctx, tenantID, b.ID)
+}
+
+// CompleteBatch requests completion: synced users complete now, users still
+// syncing complete when their initial sync ends.
+func (s *Service) CompleteBatch(ctx context.Context, tenantID, name string, approveSkipped bool) (*Batch, error) {
+	var b *Batch
+	err := s.D.Write(ctx, func(tx *db.Tx) error {
+		var err error
+		if b, err = s.modifiable(ctx, tx, tenantID, name); err != nil {
+			return err
+		}
+		if b.Control != ControlStarted {
+			return errs.Conflictf("BatchNotStarted", "migration batch %s is %s", b.Name, strings.ToLower(b.Control)).
+				WithHint("start it first with 'tenantferry batch start %s'", b.Name)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE batches SET completion_requested_at = ?, approve_skipped = ? WHERE id = ?`, db.Now(), approveSkipped || b.ApproveSkipped, b.ID); err != nil {
+			return err
+		}
+		ms, err := s.batchMoves(ctx, tx, b.ID)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if m.State == StateSynced || m.State == StateCompleting {
+				if err := s.enqueueComplete(ctx, tx, m.ID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetBatch(ctx, tenantID, b.ID)
+}
+
+// RemoveBatch removes a batch: its users leave the batch (they may join
+// another), staged content of unfinished moves is deleted, history stays.
+func (s *Service) RemoveBatch(ctx context.Context, tenantID, name string) (*Batch, error) {
+	var b *Batch
+	var staged []*Move
+	err := s.D.Write(ctx, func(tx *db.Tx) error {
+		var err error
+		if b, err = s.modifiable(ctx, tx, tenantID, name); err != nil {
+			return err
+		}
+		ms, err := s.batchMoves(ctx, tx, b.ID)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			switch m.State {
+			case StateCompleting:
+				return errs.Conflictf("BatchCompleting", "user %s of batch %s is completing", m.Email, b.Name).
+					WithHint("wait for the completion to finish, then remove the batch")
+			case StateValidating, StateSyncing, StateIncrementalSyncing, StateStopping:
+				return errs.Conflictf("BatchSyncing", "user %s of batch %s is syncing", m.Email, b.Name).
+					WithHint("stop the batch first ('tenantferry batch stop %s'), then remove it", b.Name)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE batches SET control = ?, removed_at = ? WHERE id = ?`, ControlRemoved, db.Now(), b.ID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET active = ? WHERE batch_id = ?`, false, b.ID); err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if !m.Finished() {
+				staged = append(staged, m)
+				if err := logMove(ctx, tx, m.ID, "info", "batch removed; staged content deleted"); err != nil {
+					return err
+				}
+			} else if err := logMove(ctx, tx, m.ID, "info", "batch removed"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range staged {
+		s.dropStaging(ctx, m)
+	}
+	return s.GetBatch(ctx, tenantID, b.ID)
+}
+
+// completionDue reports whether a synced move of the batch should complete:
+// completion was requested, or AutoComplete and CompleteAfter allow it.
+func (s *Service) completionDue(b *Batch) bool {
+	if !b.CompletionRequested.IsZero() {
+		return true
+	}
+	return b.AutoComplete && (b.CompleteAfter.IsZero() || !b.CompleteAfter.After(time.Now()))
+}

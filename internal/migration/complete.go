@@ -1,0 +1,313 @@
+package migration
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/replication"
+)
+
+// Completion steps, recorded in moves.completion_step so that a crash
+// resumes at the step it interrupted. Every step is idempotent.
+const (
+	stepLock      = "lock"
+	stepFinalSync = "finalsync"
+	stepVerify    = "verify"
+	stepActivate  = "activate"
+	stepConvert   = "convert"
+	stepDone      = "done"
+)
+
+// completeWorker completes a move: lock source → final sync → verify →
+// activate target → convert source (which releases held mail).
+type completeWorker struct {
+	river.WorkerDefaults[CompleteArgs]
+	s *Service
+}
+
+// Timeout lets a completion run as long as its final sync needs.
+func (w *completeWorker) Timeout(*river.Job[CompleteArgs]) time.Duration { return -1 }
+
+func (w *completeWorker) Work(ctx context.Context, job *river.Job[CompleteArgs]) error {
+	s := w.s
+	m, err := s.getMove(ctx, s.D.Read(), job.Args.MoveID)
+	if errs.Is(err, "MoveNotFound") {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if m.State != StateSynced && m.State != StateCompleting {
+		return nil // not ready (the sync enqueues the completion when it is) or done
+	}
+	b, err := s.getBatchByID(ctx, s.D.Read(), m.BatchID)
+	if err != nil {
+		return err
+	}
+	if !m.Active || b.Control == ControlRemoved {
+		return nil
+	}
+	ep, err := s.Dir.GetEndpoint(ctx, m.TenantID, b.EndpointID)
+	if err != nil {
+		return s.fail(ctx, m, err)
+	}
+	client, err := s.client(ep)
+	if err != nil {
+		return s.fail(ctx, m, err)
+	}
+	err = s.complete(ctx, b, m, client)
+	switch {
+	case err == nil, errs.Is(err, "StateChanged"):
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	e := errs.As(err)
+	if e != nil && e.Kind != errs.Unavailable && e.Kind != errs.Internal {
+		// A permanent failure before the target was activated gives the
+		// source back; after it, only retries can finish the cutover.
+		if m.CompletionStep == stepLock || m.CompletionStep == stepFinalSync || m.CompletionStep == stepVerify {
+			s.abortCompletion(ctx, m, client, err)
+			return nil
+		}
+	}
+	s.D.Write(ctx, func(tx *db.Tx) error {
+		return logMove(ctx, tx, m.ID, "warning", "completion step "+m.CompletionStep+" failed, retrying: "+err.Error())
+	})
+	return err
+}
+
+// setStep records the next completion step.
+func (s *Service) setStep(ctx context.Context, m *Move, step string, extra string, args ...any) error {
+	return s.D.Write(ctx, func(tx *db.Tx) error {
+		q := `UPDATE moves SET completion_step = ?` + extra + `, updated_at = ? WHERE id = ? AND state = ?`
+		all := append(append([]any{step}, args...), db.Now(), m.ID, StateCompleting)
+		res, err := tx.ExecContext(ctx, q, all...)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errStateChanged
+		}
+		m.CompletionStep = step
+		return logMove(ctx, tx, m.ID, "info", "completion: "+step)
+	})
+}
+
+func (s *Service) complete(ctx context.Context, b *Batch, m *Move, client *replication.Client) error {
+	kinds := []mailboxKind{{mailstore.KindPrimary, m.ExchangeGuid}}
+	if m.ArchiveGuid != "" && m.MailboxType != MailboxTypePrimaryOnly {
+		kinds = append(kinds, mailboxKind{mailstore.KindArchive, m.ArchiveGuid})
+	}
+	if m.MailboxType == MailboxTypeArchiveOnly {
+		kinds = kinds[1:]
+	}
+	if m.State == StateSynced {
+		err := s.D.Write(ctx, func(tx *db.Tx) error {
+			if _, err := tx.ExecContext(ctx, `UPDATE moves SET completion_started_at = ?, completion_step = ? WHERE id = ?`, db.Now(), stepLock, m.ID); err != nil {
+				return err
+			}
+			return s.setState(ctx, tx, m, StateCompleting, "")
+		})
+		if err != nil {
+			return err
+		}
+		m.CompletionStep = stepLock
+	}
+	for {
+		switch m.CompletionStep {
+		case stepLock, "":
+			for _, k := range kinds {
+				if _, err := client.Lock(ctx, k.guid); err != nil {
+					return err
+				}
+			}
+			if err := s.setStep(ctx, m, stepFinalSync, `, lock_started_at = CASE WHEN lock_started_at = 0 THEN ? ELSE lock_started_at END`, db.Now()); err != nil {
+				return err
+			}
+		case stepFinalSync:
+			mi, err := client.Mailbox(ctx, m.ExchangeGuid)
+			if err != nil {
+				return err
+			}
+			p := &plan{client: client, mailbox: mi}
+			for _, k := range kinds {
+				if _, err := s.runPass(ctx, b, m, p, k); err != nil {
+					return err
+				}
+			}
+			if err := s.setStep(ctx, m, stepVerify, ""); err != nil {
+				return err
+			}
+		case stepVerify:
+			score, report, err := s.verify(ctx, m, client, kinds)
+			if err != nil {
+				return err
+			}
+			if err := s.D.Write(ctx, func(tx *db.Tx) error {
+				_, err := tx.ExecContext(ctx, `UPDATE moves SET consistency = ? WHERE id = ?`, score, m.ID)
+				if err == nil {
+					err = logMove(ctx, tx, m.ID, "info", "verification: DataConsistencyScore "+score+"; "+report)
+				}
+				return err
+			}); err != nil {
+				return err
+			}
+			cur, err := s.getBatchByID(ctx, s.D.Read(), b.ID)
+			if err != nil {
+				return err
+			}
+			if score == ScorePoor || (score == ScoreInvestigate && !cur.ApproveSkipped) {
+				code, hint := "DataConsistencyPoor", "investigate the report ('tenantferry batch report "+b.Name+" --user "+m.Email+"')"
+				if score == ScoreInvestigate {
+					code, hint = "SkippedItemsNeedApproval", "review the skipped items, then run 'tenantferry batch complete "+b.Name+" --approve-skipped-items'"
+				}
+				return s.blockCompletion(ctx, m, client, kinds, errs.Conflictf(code, "completion of %s stopped: DataConsistencyScore is %s (%s)", m.Email, score, report).WithHint("%s", hint))
+			}
+			if err := s.setStep(ctx, m, stepActivate, ""); err != nil {
+				return err
+			}
+		case stepActivate:
+			if err := s.activate(ctx, m, kinds); err != nil {
+				return err
+			}
+			if err := s.setStep(ctx, m, stepConvert, ""); err != nil {
+				return err
+			}
+		case stepConvert:
+			target, err := s.Dir.GetRecipient(ctx, m.TenantID, m.TargetRecipientID)
+			if err != nil {
+				return err
+			}
+			fwd := ""
+			for _, a := range target.SMTPAddresses() {
+				if strings.EqualFold(a[strings.LastIndexByte(a, '@')+1:], b.TargetDeliveryDomain) {
+					fwd = a
+					break
+				}
+			}
+			if fwd == "" {
+				return errs.Invalidf("NoDeliveryDomainProxy", "target %s has no address in %s", m.Email, b.TargetDeliveryDomain)
+			}
+			if _, err := client.Finalize(ctx, m.ExchangeGuid, replication.FinalizeRequest{ExternalEmailAddress: fwd, TargetLegacyExchangeDN: target.LegacyExchangeDN}); err != nil {
+				return err
+			}
+			if err := s.setStep(ctx, m, stepDone, `, lock_ended_at = CASE WHEN lock_ended_at = 0 THEN ? ELSE lock_ended_at END`, db.Now()); err != nil {
+				return err
+			}
+		case stepDone:
+			return s.finish(ctx, m)
+		default:
+			return errs.Internalf(nil, "unknown completion step %q", m.CompletionStep)
+		}
+	}
+}
+
+// activate turns the target MailUser into a UserMailbox and its staged
+// content into the active mailbox (with the Exchange default folders).
+func (s *Service) activate(ctx context.Context, m *Move, kinds []mailboxKind) error {
+	for _, k := range kinds {
+		mb, err := s.Store.Mailbox(ctx, m.TenantID, k.guid)
+		if err != nil {
+			return err
+		}
+		if mb.State == mailstore.StateStaging {
+			if err := s.Store.SetMailboxState(ctx, mb.ID, mailstore.StateActive); err != nil {
+				return err
+			}
+		}
+		if err := ensureDefaultFolders(ctx, s.Store, mb.ID); err != nil {
+			return err
+		}
+	}
+	return s.D.Write(ctx, func(tx *db.Tx) error {
+		_, err := s.Dir.ActivateMailbox(ctx, tx, m.TenantID, m.TargetRecipientID)
+		return err
+	})
+}
+
+// ensureDefaultFolders creates the Exchange default folders a moved mailbox
+// lacks (a source may have deleted some).
+func ensureDefaultFolders(ctx context.Context, st *mailstore.Store, mailboxID int64) error {
+	for _, d := range mailstore.DefaultFolders {
+		if d.SpecialUse != "" {
+			if _, err := st.FolderBySpecialUse(ctx, mailboxID, d.SpecialUse); err == nil {
+				continue
+			}
+		} else if _, err := st.FolderByPath(ctx, mailboxID, d.Name); err == nil {
+			continue
+		}
+		_, err := st.CreateFolder(ctx, mailboxID, d.Name, mailstore.FolderOptions{Class: d.Class, SpecialUse: d.SpecialUse})
+		if err != nil && !errs.Is(err, "FolderExists") {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish marks the move completed and reports the lock window.
+func (s *Service) finish(ctx context.Context, m *Move) error {
+	return s.D.Write(ctx, func(tx *db.Tx) error {
+		cur, err := s.getMove(ctx, tx, m.ID)
+		if err != nil {
+			return err
+		}
+		state := StateCompleted
+		if cur.ItemsSkipped > 0 {
+			state = StateCompletedWithWarnings
+		}
+		synced, err := s.countTarget(ctx, tx, cur)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET completed_at = ?, items_synced = ? WHERE id = ?`, db.Now(), synced, m.ID); err != nil {
+			return err
+		}
+		lock := cur.LockEndedAt.Sub(cur.LockStartedAt)
+		if err := logMove(ctx, tx, m.ID, "info", fmt.Sprintf("completed: the source was locked for %s; mail to %s now forwards to the target",
+			lock.Round(time.Millisecond), cur.SourceAddress)); err != nil {
+			return err
+		}
+		return s.setState(ctx, tx, cur, state, "")
+	})
+}
+
+// blockCompletion gives the source back (unlock) and returns the move to
+// Synced with the reason recorded, when verification does not allow the
+// cutover.
+func (s *Service) blockCompletion(ctx context.Context, m *Move, client *replication.Client, kinds []mailboxKind, why error) error {
+	for _, k := range kinds {
+		if _, err := client.Unlock(ctx, k.guid); err != nil {
+			return err
+		}
+	}
+	e := errs.As(why)
+	return s.D.Write(ctx, func(tx *db.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET completion_step = '', lock_started_at = 0, error_code = ?, error_message = ? WHERE id = ?`,
+			e.Code, e.Message+" ("+e.Hint+")", m.ID); err != nil {
+			return err
+		}
+		if err := logMove(ctx, tx, m.ID, "error", e.Error()); err != nil {
+			return err
+		}
+		return s.setState(ctx, tx, m, StateSynced, e.Code)
+	})
+}
+
+// abortCompletion handles a permanent failure before activation.
+func (s *Service) abortCompletion(ctx context.Context, m *Move, client *replication.Client, err error) {
+	kinds := []mailboxKind{{mailstore.KindPrimary, m.ExchangeGuid}}
+	if m.ArchiveGuid != "" {
+		kinds = append(kinds, mailboxKind{mailstore.KindArchive, m.ArchiveGuid})
+	}
+	e := errs.As(err)
+	if berr := s.blockCompletion(ctx, m, client, kinds, e); berr != nil {
+		s.Log.Warn("abandoning a completion failed", "move", m.ID, "err", berr)
+	}
+}

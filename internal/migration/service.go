@@ -1,0 +1,142 @@
+package migration
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/directory"
+	"github.com/tenantferry/tenantferry/internal/identity"
+	"github.com/tenantferry/tenantferry/internal/jobs"
+	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/replication"
+)
+
+// Service runs migration batches on the target side.
+type Service struct {
+	D         *db.DB
+	Dir       *directory.Directory
+	Store     *mailstore.Store
+	Jobs      *jobs.Runner // set before Start (the runner is created after workers register)
+	Engine    *replication.Engine
+	PublicURL string
+	Log       *slog.Logger
+	HTTP      *http.Client
+
+	tokMu  sync.Mutex
+	tokens map[string]*identity.TokenSource // endpoint id + secret hash → source
+
+	slotMu sync.Mutex
+	slots  map[string]int // endpoint id → running moves
+}
+
+// New returns the migration service.
+func New(d *db.DB, dir *directory.Directory, st *mailstore.Store, publicURL string, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{D: d, Dir: dir, Store: st, PublicURL: strings.TrimSuffix(publicURL, "/"), Log: log,
+		HTTP:   replication.DefaultHTTPClient(),
+		Engine: &replication.Engine{Store: st, Log: log},
+		tokens: map[string]*identity.TokenSource{}, slots: map[string]int{}}
+}
+
+// TickInterval is how often the scheduler looks for due work (StartAfter,
+// CompleteAfter, incremental syncs).
+const TickInterval = 5 * time.Second
+
+// Register adds the service's job workers and its periodic scheduler.
+func (s *Service) Register(workers *river.Workers) []*river.PeriodicJob {
+	river.AddWorker(workers, &syncWorker{s: s})
+	river.AddWorker(workers, &completeWorker{s: s})
+	river.AddWorker(workers, &tickWorker{s: s})
+	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(TickInterval),
+		func() (river.JobArgs, *river.InsertOpts) { return TickArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})}
+}
+
+// SyncArgs is the job of one sync pass (initial or incremental) of a move.
+type SyncArgs struct {
+	MoveID string `json:"move_id"`
+}
+
+// Kind implements river.JobArgs.
+func (SyncArgs) Kind() string { return "move_sync" }
+
+// InsertOpts keeps at most one pending sync per move.
+func (SyncArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: jobs.QueueMigration, MaxAttempts: 25,
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: pendingStates}}
+}
+
+// pendingStates make a job unique while it waits or runs; a finished job
+// does not block a new one. A sync requested while a pass runs is picked up
+// by that pass (moves.sync_requested).
+var pendingStates = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+	rivertype.JobStateScheduled, rivertype.JobStateRetryable}
+
+// CompleteArgs is the job of a move's completion.
+type CompleteArgs struct {
+	MoveID string `json:"move_id"`
+}
+
+// Kind implements river.JobArgs.
+func (CompleteArgs) Kind() string { return "move_complete" }
+
+// InsertOpts keeps at most one pending completion per move.
+func (CompleteArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: jobs.QueueMigration, MaxAttempts: 50,
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: pendingStates}}
+}
+
+// TickArgs is the periodic scheduler job.
+type TickArgs struct{}
+
+// Kind implements river.JobArgs.
+func (TickArgs) Kind() string { return "migration_tick" }
+
+// InsertOpts puts the tick on the control queue.
+func (TickArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: jobs.QueueControl, MaxAttempts: 1,
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: pendingStates}}
+}
+
+// acquire takes a concurrency slot of an endpoint; false when the endpoint
+// is at its limit.
+func (s *Service) acquire(endpointID string, limit int) bool {
+	s.slotMu.Lock()
+	defer s.slotMu.Unlock()
+	if s.slots[endpointID] >= limit {
+		return false
+	}
+	s.slots[endpointID]++
+	return true
+}
+
+func (s *Service) release(endpointID string) {
+	s.slotMu.Lock()
+	defer s.slotMu.Unlock()
+	s.slots[endpointID]--
+}
+
+// client returns a replication client for an endpoint, with a cached token
+// source for the endpoint's app.
+func (s *Service) client(e *directory.Endpoint) (*replication.Client, error) {
+	secret, err := s.Dir.EndpointSecret(e)
+	if err != nil {
+		return nil, err
+	}
+	key := e.ID + "|" + identity.HashSecret(secret)
+	s.tokMu.Lock()
+	ts, ok := s.tokens[key]
+	if !ok {
+		ts = identity.NewTokenSource(s.HTTP, identity.TokenURL(s.PublicURL, e.TenantID), e.ApplicationId, secret, e.RemoteServer)
+		s.tokens[key] = ts
+	}
+	s.tokMu.Unlock()
+	return replication.NewClient(s.HTTP, e.RemoteServer, e.RemoteTenant, ts), nil
+}

@@ -1,0 +1,352 @@
+package migration
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/replication"
+)
+
+// syncWorker runs one sync pass of a move: validation, then the initial or
+// an incremental sync of the primary and archive mailboxes.
+type syncWorker struct {
+	river.WorkerDefaults[SyncArgs]
+	s *Service
+}
+
+// Timeout lets a pass run as long as it needs (a multi-GB initial sync).
+func (w *syncWorker) Timeout(*river.Job[SyncArgs]) time.Duration { return -1 }
+
+// slotWait is how long a move waits for a free concurrency slot.
+const slotWait = 2 * time.Second
+
+func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
+	s := w.s
+	m, err := s.getMove(ctx, s.D.Read(), job.Args.MoveID)
+	if errs.Is(err, "MoveNotFound") {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	b, err := s.getBatchByID(ctx, s.D.Read(), m.BatchID)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !m.Active || b.Control == ControlRemoved:
+		return nil
+	case b.Control == ControlStopped || m.State == StateStopping:
+		return s.D.Write(ctx, func(tx *db.Tx) error { return s.setState(ctx, tx, m, StateStopped, "StoppedByAdmin") })
+	}
+	switch m.State {
+	case StateQueued, StateValidating, StateSyncing, StateSynced, StateIncrementalSyncing:
+	default:
+		return nil // completing, completed, failed, stopped: nothing to sync
+	}
+	ep, err := s.Dir.GetEndpoint(ctx, m.TenantID, b.EndpointID)
+	if err != nil {
+		return s.fail(ctx, m, err)
+	}
+	initial := m.InitialSyncDoneAt.IsZero()
+	limit := ep.MaxConcurrentIncrementalSyncs
+	if initial {
+		limit = ep.MaxConcurrentMigrations
+	}
+	if !s.acquire(ep.ID, limit) {
+		return river.JobSnooze(slotWait)
+	}
+	defer s.release(ep.ID)
+	for {
+		if err := s.syncMove(ctx, b, m, initial); err != nil {
+			return err
+		}
+		// A sync requested while this pass ran gets another pass now.
+		if m, err = s.getMove(ctx, s.D.Read(), m.ID); err != nil || !m.SyncRequested || m.State != StateSynced {
+			return err
+		}
+		initial = false
+	}
+}
+
+// syncMove validates and runs one pass for every mailbox of the move.
+func (s *Service) syncMove(ctx context.Context, b *Batch, m *Move, initial bool) error {
+	if initial {
+		if err := s.D.Write(ctx, func(tx *db.Tx) error {
+			if m.StartedAt.IsZero() {
+				if _, err := tx.ExecContext(ctx, `UPDATE moves SET started_at = ? WHERE id = ?`, db.Now(), m.ID); err != nil {
+					return err
+				}
+			}
+			return s.setState(ctx, tx, m, StateValidating, "")
+		}); err != nil {
+			return s.passFailed(ctx, m, err)
+		}
+	}
+	v := &validation{}
+	ep, err := s.Dir.GetEndpoint(ctx, m.TenantID, b.EndpointID)
+	if err != nil {
+		return s.fail(ctx, m, err)
+	}
+	p := s.validateEndpoint(ctx, v, m.TenantID, ep)
+	s.validateUser(ctx, v, p, m.TenantID, m.Email, m.SourceAddress, b.TargetDeliveryDomain, b.ID)
+	if v.failed != nil {
+		return s.passFailed(ctx, m, v.failed)
+	}
+	kinds := s.mailboxKinds(m, p)
+	var totalItems, totalBytes int64
+	for _, k := range kinds {
+		if k.kind == mailstore.KindPrimary {
+			totalItems, totalBytes = totalItems+p.mailbox.Items, totalBytes+p.mailbox.Bytes
+		} else {
+			totalItems, totalBytes = totalItems+p.mailbox.ArchiveItems, totalBytes+p.mailbox.ArchiveBytes
+		}
+	}
+	state := StateIncrementalSyncing
+	if initial {
+		state = StateSyncing
+	}
+	if err := s.D.Write(ctx, func(tx *db.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET target_recipient_id = ?, source_tenant_id = ?, source_address = ?, exchange_guid = ?,
+			archive_guid = ?, items_total = ?, bytes_total = ?, sync_requested = ?, error_code = '', error_message = '' WHERE id = ?`,
+			p.target.ID, p.source.TenantId, p.mailbox.PrimarySmtpAddress, p.mailbox.ExchangeGuid, p.mailbox.ArchiveGuid,
+			totalItems, totalBytes, false, m.ID); err != nil {
+			return err
+		}
+		return s.setState(ctx, tx, m, state, "")
+	}); err != nil {
+		return s.passFailed(ctx, m, err)
+	}
+	m.ExchangeGuid, m.ArchiveGuid, m.SourceAddress = p.mailbox.ExchangeGuid, p.mailbox.ArchiveGuid, p.mailbox.PrimarySmtpAddress
+
+	start := time.Now()
+	var total replication.PassResult
+	for _, k := range kinds {
+		res, err := s.runPass(ctx, b, m, p, k)
+		if err != nil {
+			return s.passFailed(ctx, m, err)
+		}
+		total.Delta = addDelta(total.Delta, res.Delta)
+	}
+	took := time.Since(start)
+	err = s.D.Write(ctx, func(tx *db.Tx) error {
+		synced, err := s.countTarget(ctx, tx, m)
+		if err != nil {
+			return err
+		}
+		now := db.Now()
+		q := `UPDATE moves SET items_synced = ?, last_sync_at = ?, last_sync_ms = ?, updated_at = ? WHERE id = ?`
+		args := []any{synced, now, took.Milliseconds(), now, m.ID}
+		if initial {
+			q = `UPDATE moves SET items_synced = ?, last_sync_at = ?, last_sync_ms = ?, updated_at = ?, initial_sync_done_at = ?, initial_sync_ms = ? WHERE id = ?`
+			args = []any{synced, now, took.Milliseconds(), now, now, took.Milliseconds(), m.ID}
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+		kind := "incremental"
+		if initial {
+			kind = "initial"
+		}
+		msg := fmt.Sprintf("%s sync finished in %s: %d new items (%s), %d updated, %d deleted, %d skipped",
+			kind, took.Round(time.Millisecond), total.Items, humanBytes(total.Bytes), total.Updated, total.Deleted, total.Skipped)
+		if err := logMove(ctx, tx, m.ID, "info", msg); err != nil {
+			return err
+		}
+		if err := s.setState(ctx, tx, m, StateSynced, ""); err != nil {
+			return err
+		}
+		if b, err := s.getBatchByID(ctx, tx, m.BatchID); err == nil && s.completionDue(b) {
+			return s.enqueueComplete(ctx, tx, m.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return s.passFailed(ctx, m, err)
+	}
+	return nil
+}
+
+// passFailed records a failed pass: a stop request stops the move, a
+// temporary failure is retried by the queue with backoff, anything else
+// fails the move with its code.
+func (s *Service) passFailed(ctx context.Context, m *Move, err error) error {
+	if cur, gerr := s.getMove(context.WithoutCancel(ctx), s.D.Read(), m.ID); gerr == nil && cur.State == StateStopping {
+		return s.D.Write(context.WithoutCancel(ctx), func(tx *db.Tx) error { return s.setState(ctx, tx, cur, StateStopped, "StoppedByAdmin") })
+	}
+	if errs.Is(err, "StateChanged") {
+		return nil // another worker (stop, completion) owns the move now
+	}
+	if e := errs.As(err); e != nil && e.Kind != errs.Unavailable && e.Kind != errs.Internal {
+		return s.fail(ctx, m, err)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err() // shutting down: the job runs again
+	}
+	s.D.Write(ctx, func(tx *db.Tx) error {
+		return logMove(ctx, tx, m.ID, "warning", "transient failure, retrying: "+err.Error())
+	})
+	return err
+}
+
+// mailboxKind is one mailbox of a move: the source GUID and its kind.
+type mailboxKind struct {
+	kind mailstore.MailboxKind
+	guid string
+}
+
+// mailboxKinds lists the mailboxes to move per the CSV's MailboxType.
+func (s *Service) mailboxKinds(m *Move, p *plan) []mailboxKind {
+	var out []mailboxKind
+	if m.MailboxType != MailboxTypeArchiveOnly {
+		out = append(out, mailboxKind{mailstore.KindPrimary, p.mailbox.ExchangeGuid})
+	}
+	if p.mailbox.ArchiveGuid != "" && m.MailboxType != MailboxTypePrimaryOnly {
+		out = append(out, mailboxKind{mailstore.KindArchive, p.mailbox.ArchiveGuid})
+	}
+	return out
+}
+
+// runPass runs one engine pass for one mailbox of the move.
+func (s *Service) runPass(ctx context.Context, b *Batch, m *Move, p *plan, k mailboxKind) (*replication.PassResult, error) {
+	mb, fresh, err := s.staging(ctx, m.TenantID, k.guid, k.kind)
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.loadWatermark(ctx, m.ID, string(k.kind), fresh)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	job := &replication.Job{Source: p.client, SourceGUID: k.guid, MailboxID: mb.ID, LargeItemLimit: b.LargeItemLimit,
+		Sink: s.sink(m.ID, string(k.kind)),
+		Progress: func(replication.Delta) {
+			// A stop request ends the pass after the chunk just committed.
+			if cur, err := s.getMove(pctx, s.D.Read(), m.ID); err == nil && cur.State == StateStopping {
+				cancel()
+			}
+		}}
+	_, res, err := s.Engine.Pass(pctx, job, w)
+	return res, err
+}
+
+// staging returns the target mailbox a move writes to, creating it in the
+// staging state. A retired mailbox with the same GUID (left from an earlier
+// move away from this tenant) is removed first. fresh reports a new mailbox.
+func (s *Service) staging(ctx context.Context, tenantID, guid string, kind mailstore.MailboxKind) (*mailstore.Mailbox, bool, error) {
+	mb, err := s.Store.Mailbox(ctx, tenantID, guid)
+	switch {
+	case err == nil && mb.State == mailstore.StateStaging:
+		return mb, false, nil
+	case err == nil && mb.State == mailstore.StateRetired:
+		if err := s.Store.DeleteMailbox(ctx, mb.ID); err != nil {
+			return nil, false, err
+		}
+	case err == nil:
+		return nil, false, errs.Conflictf("TargetAlreadyHasMailbox", "the target tenant already has active mailbox content with GUID %s", guid).
+			WithHint("the target must be a MailUser without a mailbox")
+	case !errs.Is(err, "MailboxNotFound"):
+		return nil, false, err
+	}
+	mb, err = s.Store.CreateMailbox(ctx, mailstore.NewMailbox{TenantID: tenantID, GUID: guid, Kind: kind, State: mailstore.StateStaging})
+	if err != nil {
+		return nil, false, err
+	}
+	return mb, true, nil
+}
+
+// dropStaging deletes the staged content of a move that will not complete.
+func (s *Service) dropStaging(ctx context.Context, m *Move) {
+	for _, g := range []string{m.ExchangeGuid, m.ArchiveGuid} {
+		if g == "" {
+			continue
+		}
+		if mb, err := s.Store.Mailbox(ctx, m.TenantID, g); err == nil && mb.State == mailstore.StateStaging {
+			if err := s.Store.DeleteMailbox(ctx, mb.ID); err != nil {
+				s.Log.Warn("deleting staged content failed", "move", m.ID, "err", err)
+			}
+		}
+	}
+}
+
+// countTarget counts the items in the move's target mailboxes.
+func (s *Service) countTarget(ctx context.Context, q db.Querier, m *Move) (int64, error) {
+	var n int64
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM items i JOIN mailboxes b ON b.id = i.mailbox_id WHERE b.tenant_id = ? AND b.guid IN (?, ?)`,
+		m.TenantID, m.ExchangeGuid, m.ArchiveGuid).Scan(&n)
+	return n, err
+}
+
+func (s *Service) loadWatermark(ctx context.Context, moveID, kind string, reset bool) (replication.Watermark, error) {
+	var w replication.Watermark
+	if reset {
+		return w, s.D.Write(ctx, func(tx *db.Tx) error {
+			_, err := tx.ExecContext(ctx, `DELETE FROM sync_state WHERE move_id = ? AND kind = ?`, moveID, kind)
+			return err
+		})
+	}
+	err := s.D.Read().QueryRowContext(ctx, `SELECT folder_state, item_modseq, item_id, del_modseq, del_id, pass_upto, synced_upto
+		FROM sync_state WHERE move_id = ? AND kind = ?`, moveID, kind).
+		Scan(&w.FolderState, &w.Item.ModSeq, &w.Item.Id, &w.Del.ModSeq, &w.Del.Id, &w.PassUpto, &w.SyncedUpto)
+	if db.IsNoRows(err) {
+		return replication.Watermark{}, nil
+	}
+	return w, err
+}
+
+// sink persists a move's watermark and statistics in the engine's
+// transaction: they advance exactly with the data they describe.
+func (s *Service) sink(moveID, kind string) replication.Sink {
+	return func(tx *db.Tx, w replication.Watermark, d replication.Delta, skipped []replication.Skipped) error {
+		ctx := context.Background()
+		_, err := tx.ExecContext(ctx, `INSERT INTO sync_state (move_id, kind, folder_state, item_modseq, item_id, del_modseq, del_id, pass_upto, synced_upto)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (move_id, kind) DO UPDATE SET folder_state = excluded.folder_state, item_modseq = excluded.item_modseq, item_id = excluded.item_id,
+			del_modseq = excluded.del_modseq, del_id = excluded.del_id, pass_upto = excluded.pass_upto, synced_upto = excluded.synced_upto`,
+			moveID, kind, w.FolderState, w.Item.ModSeq, w.Item.Id, w.Del.ModSeq, w.Del.Id, w.PassUpto, w.SyncedUpto)
+		if err != nil {
+			return err
+		}
+		if d != (replication.Delta{}) {
+			if _, err := tx.ExecContext(ctx, `UPDATE moves SET items_synced = items_synced + ?, bytes_transferred = bytes_transferred + ?,
+				items_skipped = items_skipped + ?, updated_at = ? WHERE id = ?`, d.Items-d.Deleted, d.Bytes, d.Skipped, db.Now(), moveID); err != nil {
+				return err
+			}
+		}
+		for _, sk := range skipped {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO move_skipped (move_id, kind, source_item, folder, subject, item_date, size, reason, at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (move_id, kind, source_item) DO NOTHING`,
+				moveID, kind, sk.SourceItem, sk.Folder, sk.Subject, db.Millis(sk.Date), sk.Size, sk.Reason, db.Now()); err != nil {
+				return err
+			}
+			if err := logMove(ctx, tx, moveID, "warning", fmt.Sprintf("skipped item %s in %s (%s, %d bytes): %s", sk.SourceItem, sk.Folder, sk.Subject, sk.Size, sk.Reason)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func addDelta(a, b replication.Delta) replication.Delta {
+	return replication.Delta{Items: a.Items + b.Items, Bytes: a.Bytes + b.Bytes, Fetched: a.Fetched + b.Fetched,
+		Updated: a.Updated + b.Updated, Deleted: a.Deleted + b.Deleted, Skipped: a.Skipped + b.Skipped}
+}
+
+// humanBytes renders a byte count for logs.
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,109 @@
+package migration
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tenantferry/tenantferry/internal/replication"
+)
+
+// verify compares the source and target content of a move, folder by
+// folder (item counts and content-hash multisets), and scores it:
+//   - Perfect: every folder matches and nothing was skipped;
+//   - Good: differences are exactly the skipped items, at most 0.1% of them;
+//   - Investigate: differences are exactly the skipped items, more of them
+//     (up to 5%); completing needs --approve-skipped-items;
+//   - Poor: an unexplained difference, or more than 5% skipped; completion
+//     is refused.
+func (s *Service) verify(ctx context.Context, m *Move, client *replication.Client, kinds []mailboxKind) (string, string, error) {
+	var total, unexplained, differing int64
+	skippedByFolder, skipped, err := s.skippedCounts(ctx, m.ID)
+	if err != nil {
+		return "", "", err
+	}
+	for _, k := range kinds {
+		src, err := client.Manifest(ctx, k.guid)
+		if err != nil {
+			return "", "", err
+		}
+		mb, err := s.Store.Mailbox(ctx, m.TenantID, k.guid)
+		if err != nil {
+			return "", "", err
+		}
+		tgt, err := replication.BuildManifest(ctx, s.Store, mb.ID, "", true)
+		if err != nil {
+			return "", "", err
+		}
+		tf := map[string]replication.FolderManifest{}
+		for _, f := range tgt.Folders {
+			tf[f.Folder] = f
+		}
+		for _, f := range src.Folders {
+			total += f.Count
+			t, ok := tf[f.Folder]
+			delete(tf, f.Folder)
+			if ok && t.Digest == f.Digest && t.Count == f.Count {
+				continue
+			}
+			differing++
+			missing := f.Count - t.Count
+			if missing < 0 || (missing > 0 && missing > skippedByFolder[string(k.kind)+"/"+f.Path]) {
+				unexplained += abs(missing)
+				continue
+			}
+			if missing == 0 {
+				unexplained++ // same count, other content
+				continue
+			}
+			// Fewer items, all accounted for by skipped items: the digest
+			// cannot match, the count is checked above.
+		}
+		for _, f := range tf {
+			if f.Count > 0 {
+				differing++
+				unexplained += f.Count // items on the target the source lacks
+			}
+		}
+	}
+	report := fmt.Sprintf("%d items in %d mailbox(es), %d skipped, %d folder(s) differing, %d unexplained difference(s)",
+		total, len(kinds), skipped, differing, unexplained)
+	switch {
+	case unexplained > 0:
+		return ScorePoor, report, nil
+	case skipped == 0:
+		return ScorePerfect, report, nil
+	case total > 0 && skipped*1000 <= total:
+		return ScoreGood, report, nil
+	case total > 0 && skipped*20 <= total:
+		return ScoreInvestigate, report, nil
+	}
+	return ScorePoor, report, nil
+}
+
+// skippedCounts counts a move's skipped items per "kind/folder path".
+func (s *Service) skippedCounts(ctx context.Context, moveID string) (map[string]int64, int64, error) {
+	rows, err := s.D.Read().QueryContext(ctx, `SELECT kind, folder, COUNT(*) FROM move_skipped WHERE move_id = ? GROUP BY kind, folder`, moveID)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	var total int64
+	for rows.Next() {
+		var kind, folder string
+		var n int64
+		if err := rows.Scan(&kind, &folder, &n); err != nil {
+			return nil, 0, err
+		}
+		out[kind+"/"+folder] += n
+		total += n
+	}
+	return out, total, rows.Err()
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
