@@ -28,6 +28,9 @@ type Batch struct {
 	private *pack           // current pack for this batch's large items
 	privs   []*pack         // every private pack, closed by Close
 	temps   []*os.File      // spilled items of the Database backend
+	buf     []byte          // small records not yet written to the shared pack
+	bufIdx  []int           // items whose records are in buf
+	bufPos  []int           // their offsets in buf
 	dirty   bool            // bytes added since the last Sync
 	bytes   int64           // total size of distinct items
 	closed  bool
@@ -65,9 +68,10 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 var zeroHeader [headerSize]byte
 
 // Add streams one item from r into the batch, computing its SHA-256 and size
-// while writing. Items up to the spill size are buffered and appended to
-// the shared pack in one write; larger items stream into a pack file
-// private to this batch, never held in memory. An error from r (for example
+// while writing. Items up to the spill size are buffered, and gathered
+// records are appended to the shared pack about once per MiB (and by Sync);
+// larger items stream into a pack file private to this batch, never held in
+// memory. An error from r (for example
 // a size limit enforced by the caller) abandons the item and is returned
 // as is; the batch stays usable. Adding the same bytes twice stores them
 // once.
@@ -105,19 +109,44 @@ func (b *Batch) Add(r io.Reader) (Ref, error) {
 	it := pending{ref: ref}
 	if b.s.backend == Pack {
 		putHeader(rec[:headerSize], ref.Size, sum[:])
-		p, off, err := b.s.w.appendShared(rec)
-		if err != nil {
-			return Ref{}, err
+		b.bufIdx = append(b.bufIdx, len(b.items))
+		b.bufPos = append(b.bufPos, len(b.buf))
+		b.buf = append(b.buf, rec...)
+		b.push(it)
+		if len(b.buf) >= writeChunk {
+			if err := b.flushBuf(); err != nil {
+				return Ref{}, err
+			}
 		}
-		it.loc = packLocation(p.name, off+headerSize)
-		if end := off + int64(len(rec)); end > b.ends[p] {
-			b.ends[p] = end
-		}
-	} else {
-		it.data = append([]byte{}, data...) // never nil: NOT NULL column
+		return ref, nil
 	}
+	it.data = append([]byte{}, data...) // never nil: NOT NULL column
 	b.push(it)
 	return ref, nil
+}
+
+// writeChunk is how many bytes of small records a batch gathers before it
+// appends them to the shared pack in one write.
+const writeChunk = 1 << 20
+
+// flushBuf appends the gathered small records to the shared pack in one
+// write and gives their items a location.
+func (b *Batch) flushBuf() error {
+	if len(b.buf) == 0 {
+		return nil
+	}
+	p, off, err := b.s.w.appendShared(b.buf)
+	if err != nil {
+		return err
+	}
+	for k, i := range b.bufIdx {
+		b.items[i].loc = packLocation(p.name, off+int64(b.bufPos[k])+headerSize)
+	}
+	if end := off + int64(len(b.buf)); end > b.ends[p] {
+		b.ends[p] = end
+	}
+	b.buf, b.bufIdx, b.bufPos = b.buf[:0], b.bufIdx[:0], b.bufPos[:0]
+	return nil
 }
 
 func (b *Batch) push(it pending) {
@@ -231,6 +260,9 @@ func isWriteErr(err error) bool {
 // already covered them. With the Database backend it does nothing (the bytes
 // become durable with the transaction).
 func (b *Batch) Sync() error {
+	if err := b.flushBuf(); err != nil {
+		return err
+	}
 	for p, end := range b.ends {
 		if err := p.sync(end); err != nil {
 			return err
@@ -329,6 +361,6 @@ func (b *Batch) Close() error {
 	for _, f := range b.temps {
 		f.Close()
 	}
-	b.items, b.index, b.ends, b.privs, b.temps, b.private = nil, nil, nil, nil, nil, nil
+	b.items, b.index, b.ends, b.privs, b.temps, b.private, b.buf = nil, nil, nil, nil, nil, nil, nil
 	return first
 }
