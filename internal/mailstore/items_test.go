@@ -163,7 +163,7 @@ func TestItemMutationsAndChangeFeed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if snap.Counts.Messages != 2 || snap.Counts.Unseen != 1 || snap.FirstUnseen != 2 || snap.Folder.UIDNext != 5 || snap.HighestModSeq != m {
+		if len(snap.Messages) != 2 || snap.Unseen != 1 || snap.FirstUnseen != 2 || snap.Folder.UIDNext != 5 || snap.HighestModSeq != m {
 			t.Fatalf("snapshot %+v", snap)
 		}
 		if b, err := s.OpenUID(bg, mb.ID, inbox.ID, 2); err == nil {

@@ -1,7 +1,9 @@
 package mailstore
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"strconv"
 
 	"github.com/tenantferry/tenantferry/internal/blobstore"
@@ -113,9 +115,8 @@ type Snapshot struct {
 	// Messages are the folder's messages in UID order (sequence number i+1
 	// is Messages[i]).
 	Messages []UIDFlags
-	// Counts holds the number of messages, their total size and the unseen
-	// count.
-	Counts Counts
+	// Unseen counts the messages without \Seen.
+	Unseen int64
 	// FirstUnseen is the sequence number of the first message without
 	// \Seen, 0 if none.
 	FirstUnseen uint32
@@ -123,8 +124,9 @@ type Snapshot struct {
 	HighestModSeq int64
 }
 
-// Select returns a consistent snapshot of a live folder: its row, every
-// message's UID, flags and MODSEQ in UID order, and the counts.
+// Select returns a consistent snapshot of a live folder: its row (UIDNEXT,
+// UIDVALIDITY), every message's UID, flags and MODSEQ in UID order, and the
+// unseen count. (Sizes are not read here; see FolderCounts.)
 func (s *Store) Select(ctx context.Context, mailboxID, folderID int64) (*Snapshot, error) {
 	r, err := s.beginRead(ctx)
 	if err != nil {
@@ -139,29 +141,30 @@ func (s *Store) Select(ctx context.Context, mailboxID, folderID int64) (*Snapsho
 	if err := r.QueryRowContext(ctx, `SELECT modseq FROM mailboxes WHERE id = ?`, mailboxID).Scan(&snap.HighestModSeq); err != nil {
 		return nil, errs.Internalf(err, "read mailbox %d", mailboxID)
 	}
-	rows, err := r.QueryContext(ctx, `SELECT uid, flags, modseq, size FROM items WHERE folder_id = ? ORDER BY uid`, folderID)
+	rows, err := r.QueryContext(ctx, `SELECT uid, flags, modseq FROM items WHERE folder_id = ? ORDER BY uid`, folderID)
 	if err != nil {
 		return nil, errs.Internalf(err, "list folder %q", f.Path)
 	}
 	defer rows.Close()
-	msgs := make([]UIDFlags, 0, 256)
-	var last string
+	msgs := make([]UIDFlags, 0, 1024)
+	var last []byte
 	var lastParsed []string
-	var lastSeen bool
+	lastSeen, first := false, true
+	var uid, modseq int64
+	var flags sql.RawBytes
 	for rows.Next() {
-		var uid, modseq, size int64
-		var flags string
-		if err := rows.Scan(&uid, &flags, &modseq, &size); err != nil {
+		if err := rows.Scan(&uid, &flags, &modseq); err != nil {
 			return nil, errs.Internalf(err, "list folder %q", f.Path)
 		}
-		if flags != last || lastParsed == nil {
-			last, lastParsed = flags, parseFlags(flags)
+		if first || !bytes.Equal(flags, last) {
+			first = false
+			last = append(last[:0], flags...)
+			lastParsed = parseFlags(string(flags))
 			lastSeen = HasFlag(lastParsed, FlagSeen)
 		}
 		msgs = append(msgs, UIDFlags{UID: uint32(uid), Flags: lastParsed, ModSeq: modseq})
-		snap.Counts.Bytes += size
 		if !lastSeen {
-			snap.Counts.Unseen++
+			snap.Unseen++
 			if snap.FirstUnseen == 0 {
 				snap.FirstUnseen = uint32(len(msgs))
 			}
@@ -171,7 +174,6 @@ func (s *Store) Select(ctx context.Context, mailboxID, folderID int64) (*Snapsho
 		return nil, errs.Internalf(err, "list folder %q", f.Path)
 	}
 	snap.Messages = msgs
-	snap.Counts.Messages = int64(len(msgs))
 	return snap, nil
 }
 
