@@ -22,6 +22,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/config"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/db/dbtest"
+	"github.com/tenantferry/tenantferry/internal/httpx"
 	"github.com/tenantferry/tenantferry/internal/server"
 )
 
@@ -122,6 +123,9 @@ func (s *tserver) stop(t *testing.T) {
 	if err := s.Shutdown(ctx); err != nil {
 		t.Errorf("shutdown: %v", err)
 	}
+	// A restarted server may listen on the same address: no stale
+	// keep-alive connection may be reused for it.
+	http.DefaultClient.CloseIdleConnections()
 }
 
 // raw is a request body sent as is.
@@ -194,9 +198,9 @@ func (r reply) ok(t *testing.T, v any) {
 }
 
 // errBody decodes an error reply.
-func (r reply) errBody(t *testing.T) api.ErrorBody {
+func (r reply) errBody(t *testing.T) httpx.ErrorBody {
 	t.Helper()
-	var e api.ErrorBody
+	var e httpx.ErrorBody
 	if err := json.Unmarshal(r.Body, &e); err != nil || e.Code == "" {
 		t.Fatalf("status %d: not an error body: %s", r.Status, r.Body)
 	}
