@@ -22,7 +22,6 @@ import (
 	"github.com/tenantferry/tenantferry/internal/config"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/db/dbtest"
-	"github.com/tenantferry/tenantferry/internal/httpx"
 	"github.com/tenantferry/tenantferry/internal/server"
 )
 
@@ -197,10 +196,18 @@ func (r reply) ok(t *testing.T, v any) {
 	}
 }
 
+// errorBody is the JSON of an error reply.
+type errorBody struct {
+	Code    string
+	Message string
+	Hint    string
+	Object  string
+}
+
 // errBody decodes an error reply.
-func (r reply) errBody(t *testing.T) httpx.ErrorBody {
+func (r reply) errBody(t *testing.T) errorBody {
 	t.Helper()
-	var e httpx.ErrorBody
+	var e errorBody
 	if err := json.Unmarshal(r.Body, &e); err != nil || e.Code == "" {
 		t.Fatalf("status %d: not an error body: %s", r.Status, r.Body)
 	}
