@@ -1,0 +1,182 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/jobs"
+	"github.com/tenantferry/tenantferry/internal/mailstore"
+)
+
+// OriginPrefix starts the mailstore origin key of a local delivery:
+// OriginPrefix + the queue id.
+const OriginPrefix = "dlv:"
+
+// errMailboxUnavailable is the temporary failure for a mailbox that cannot
+// take mail right now.
+var errMailboxUnavailable = newErr(450, "4.2.1", "mailbox temporarily unavailable")
+
+// deliverLocal appends the message to the Inbox of the target's primary
+// mailbox, marking the row delivered in the same transaction; a locked
+// mailbox holds the row instead.
+func (s *Service) deliverLocal(ctx context.Context, r *rcptRow, m *msgRow, t *target) error {
+	mb, err := s.store.Mailbox(ctx, t.rec.TenantID, t.rec.ExchangeGuid)
+	if errs.Is(err, "MailboxNotFound") {
+		return errMailboxUnavailable.withCause(err)
+	}
+	if err != nil {
+		return internal(err, "open mailbox")
+	}
+	if mb.State == mailstore.StateLocked || mb.State == mailstore.StateRetired {
+		return s.hold(ctx, r, m, mb)
+	}
+	inbox, err := s.store.FolderBySpecialUse(ctx, mb.ID, mailstore.UseInbox)
+	if errs.Is(err, "FolderNotFound") {
+		inbox, err = s.store.FolderByPath(ctx, mb.ID, "Inbox")
+	}
+	if err != nil {
+		return errMailboxUnavailable.withCause(err)
+	}
+	item := mailstore.AppendItem{FolderID: inbox.ID, SHA256: m.sha256, Origin: OriginPrefix + m.uid, InternalDate: time.UnixMilli(m.createdAt)}
+	out, err := s.store.AppendMany(ctx, mb.ID, []mailstore.AppendItem{item}, func(tx *db.Tx) error {
+		_, err := finish(ctx, tx, r.id, StateDelivered, mb.GUID)
+		return err
+	})
+	switch {
+	case errs.Is(err, "MailboxLocked"), errs.Is(err, "MailboxRetired"):
+		return s.hold(ctx, r, m, mb)
+	case errs.Is(err, "ItemTooLarge"):
+		return newErr(552, "5.2.3", "message exceeds the mailbox's maximum item size").withCause(err)
+	case err != nil:
+		return errMailboxUnavailable.withCause(err)
+	}
+	s.m.result(StateDelivered)
+	s.log.Info("delivered", "id", m.uid, "rcpt", r.rcpt, "mailbox", mb.GUID, "uid", out[0].UID, "duplicate", out[0].Existing)
+	return nil
+}
+
+// hold parks the row for a locked mailbox: in one transaction that locks
+// the mailbox row, it checks that the mailbox is still locked and the
+// recipient still routes to it, schedules a fresh job HoldRecheck from now,
+// and marks the row held with that job's id. The current job then ends.
+// A message past its expiry is not held but fails (and bounces).
+func (s *Service) hold(ctx context.Context, r *rcptRow, m *msgRow, mb *mailstore.Mailbox) error {
+	if time.Now().UnixMilli() >= m.expiresAt {
+		return errMailboxUnavailable.withCause(errors.New("mailbox locked until the message expired"))
+	}
+	err := s.d.Write(ctx, func(tx *db.Tx) error {
+		q := `SELECT state FROM mailboxes WHERE tenant_id = ? AND guid = ?`
+		if tx.DB().Dialect == db.Postgres {
+			q += ` FOR UPDATE` // a state change waits for this hold, so its Release sees it
+		}
+		var st string
+		err := tx.QueryRowContext(ctx, q, mb.TenantID, mb.GUID).Scan(&st)
+		if db.IsNoRows(err) {
+			return errRetryNow
+		}
+		if err != nil {
+			return err
+		}
+		if st := mailstore.MailboxState(st); st != mailstore.StateLocked && st != mailstore.StateRetired {
+			return errRetryNow
+		}
+		if t, err := s.route(ctx, r.rcpt, m.relay, r.depth); err != nil || t.kind != targetLocal || !strings.EqualFold(t.rec.ExchangeGuid, mb.GUID) {
+			return errRetryNow // the recipient changed (a completed move): route again
+		}
+		res, err := s.jobs.InsertTx(ctx, tx, DeliverArgs{Recipient: r.id, Expires: m.expiresAt},
+			&river.InsertOpts{Queue: jobs.QueueDelivery, ScheduledAt: time.Now().Add(s.HoldRecheck)})
+		if err != nil {
+			return err
+		}
+		u, err := tx.ExecContext(ctx, `UPDATE queue_recipients SET state = 'held', held_tenant = ?, held_guid = ?, job_id = ?, updated_at = ?
+			WHERE id = ? AND state IN `+openStates, mb.TenantID, mb.GUID, res.Job.ID, db.Now(), r.id)
+		if err != nil {
+			return err
+		}
+		if n, _ := u.RowsAffected(); n == 0 {
+			return errAbort // finished meanwhile: drop the new job with the rollback
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errRetryNow):
+		return errRetryNow
+	case errors.Is(err, errAbort):
+		return nil
+	case err != nil:
+		return internal(err, "hold delivery")
+	}
+	s.m.result(StateHeld)
+	s.log.Info("delivery held: mailbox locked", "id", m.uid, "rcpt", r.rcpt, "mailbox", mb.GUID)
+	return errHeld
+}
+
+// Release makes the deliveries held for a mailbox run again now. The
+// migration engine calls it after the commit that takes the mailbox out of
+// the locked state (unlock, or convert the recipient and retire the
+// mailbox); a held message then routes to wherever the recipient now
+// points. Releasing a mailbox with nothing held does nothing.
+func (s *Service) Release(ctx context.Context, tenantID, guid string) error {
+	if s.jobs == nil {
+		return internal(errNotAttached, "release")
+	}
+	g := strings.ToLower(strings.Trim(strings.TrimSpace(guid), "{}"))
+	n := 0
+	err := s.d.Write(ctx, func(tx *db.Tx) error {
+		n = 0
+		rows, err := tx.QueryContext(ctx, `SELECT r.id, r.job_id, m.expires_at FROM queue_recipients r JOIN queue_messages m ON m.id = r.message_id
+			WHERE r.state = 'held' AND r.held_tenant = ? AND r.held_guid = ?`, tenantID, g)
+		if err != nil {
+			return err
+		}
+		type held struct{ id, job, expires int64 }
+		var hs []held
+		for rows.Next() {
+			var h held
+			if err := rows.Scan(&h.id, &h.job, &h.expires); err != nil {
+				rows.Close()
+				return err
+			}
+			hs = append(hs, h)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, h := range hs {
+			if _, err := tx.ExecContext(ctx, `UPDATE queue_recipients SET state = 'queued', held_tenant = '', held_guid = '', job_id = 0, updated_at = ?
+				WHERE id = ? AND state = 'held'`, db.Now(), h.id); err != nil {
+				return err
+			}
+			if h.job > 0 {
+				_, err := s.jobs.Client.JobRetryTx(ctx, tx.Tx, h.job)
+				if err == nil {
+					n++
+					continue
+				}
+				if !errors.Is(err, rivertype.ErrNotFound) {
+					return err
+				}
+			}
+			if _, err := s.jobs.InsertTx(ctx, tx, DeliverArgs{Recipient: h.id, Expires: h.expires}, nil); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return internal(err, "release held mail")
+	}
+	if n > 0 {
+		s.log.Info("held deliveries released", "tenant", tenantID, "mailbox", g, "count", n)
+	}
+	return nil
+}
