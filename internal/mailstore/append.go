@@ -194,23 +194,15 @@ func (b *AppendBatch) Commit(ctx context.Context, hook func(tx *db.Tx) error) ([
 		if err := b.checkReused(m); err != nil {
 			return err
 		}
-		existing, err := b.existingOrigins(m)
-		if err != nil {
-			return err
-		}
-		firstOf := map[string]int{} // origin → index of its first new item
+		firstOf := map[string]int{} // origin → index of its first item here
 		var rows []itemRow
 		var rowIdx []int // rows[k] is out[rowIdx[k]]
 		perFolder := map[int64]int{}
 		var folders []int64
 		for i, it := range b.items {
 			if it.origin != "" {
-				if a, ok := existing[it.origin]; ok {
-					out[i] = a
-					continue
-				}
 				if _, ok := firstOf[it.origin]; ok {
-					continue // filled in below
+					continue // a duplicate inside the batch: filled in below
 				}
 				firstOf[it.origin] = i
 			}
@@ -236,10 +228,22 @@ func (b *AppendBatch) Commit(ctx context.Context, hook func(tx *db.Tx) error) ([
 			rows[k].uid = next[rows[k].folderID]
 			next[rows[k].folderID]++
 		}
+		// Rows whose origin exists are skipped by the insert (their UIDs
+		// stay unused, which IMAP allows) and reported as Existing.
 		if err := m.insertRows(rows); err != nil {
 			return err
 		}
+		inserted := rows[:0:0]
 		for k, r := range rows {
+			if r.id == 0 {
+				a, err := existingOrigin(m, r.origin)
+				if err != nil {
+					return err
+				}
+				out[rowIdx[k]] = a
+				continue
+			}
+			inserted = append(inserted, r)
 			out[rowIdx[k]] = Appended{ItemID: r.id, FolderID: r.folderID, UID: r.uid, UIDValidity: uidv[r.folderID],
 				ModSeq: m.modseq, SHA256: r.sha256, Size: r.size}
 		}
@@ -249,7 +253,7 @@ func (b *AppendBatch) Commit(ctx context.Context, hook func(tx *db.Tx) error) ([
 				out[i].Existing = true
 			}
 		}
-		m.emitByFolder(EventAppended, rows, true)
+		m.emitByFolder(EventAppended, inserted, true)
 		if hook != nil {
 			return hook(m.tx)
 		}
@@ -304,43 +308,18 @@ func (b *AppendBatch) checkReused(m *mutation) error {
 	return nil
 }
 
-// existingOrigins returns the items of the mailbox that already carry one
-// of the batch's origins.
-func (b *AppendBatch) existingOrigins(m *mutation) (map[string]Appended, error) {
-	var origins []any
-	seen := map[string]bool{}
-	for _, it := range b.items {
-		if it.origin != "" && !seen[it.origin] {
-			seen[it.origin] = true
-			origins = append(origins, it.origin)
-		}
+// existingOrigin returns the item of the mailbox that carries origin.
+func existingOrigin(m *mutation, origin string) (Appended, error) {
+	var a Appended
+	var uid, uv int64
+	err := m.tx.QueryRowContext(m.ctx, `SELECT i.id, i.folder_id, i.uid, f.uidvalidity, i.modseq, i.sha256, i.size
+		FROM items i JOIN folders f ON f.id = i.folder_id WHERE i.mailbox_id = ? AND i.origin = ?`, m.mb, origin).
+		Scan(&a.ItemID, &a.FolderID, &uid, &uv, &a.ModSeq, &a.SHA256, &a.Size)
+	if err != nil {
+		return a, errs.Internalf(err, "look up origin %q", origin)
 	}
-	out := map[string]Appended{}
-	for start := 0; start < len(origins); start += 500 {
-		chunk := origins[start:min(start+500, len(origins))]
-		rows, err := m.tx.QueryContext(m.ctx, `SELECT i.origin, i.id, i.folder_id, i.uid, f.uidvalidity, i.modseq, i.sha256, i.size
-			FROM items i JOIN folders f ON f.id = i.folder_id
-			WHERE i.mailbox_id = ? AND i.origin IN (`+db.InList(len(chunk))+`)`, append([]any{m.mb}, chunk...)...)
-		if err != nil {
-			return nil, errs.Internalf(err, "look up origins")
-		}
-		for rows.Next() {
-			var o string
-			var a Appended
-			var uid, uv int64
-			if err := rows.Scan(&o, &a.ItemID, &a.FolderID, &uid, &uv, &a.ModSeq, &a.SHA256, &a.Size); err != nil {
-				rows.Close()
-				return nil, errs.Internalf(err, "look up origins")
-			}
-			a.UID, a.UIDValidity, a.Existing = uint32(uid), uint32(uv), true
-			out[o] = a
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, errs.Internalf(err, "look up origins")
-		}
-	}
-	return out, nil
+	a.UID, a.UIDValidity, a.Existing = uint32(uid), uint32(uv), true
+	return a, nil
 }
 
 // Close releases the batch. The bytes of a batch closed without a

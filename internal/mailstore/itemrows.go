@@ -13,6 +13,7 @@ import (
 // itemRow is an item as the write paths handle it.
 type itemRow struct {
 	id, folderID       int64
+	mailboxID          int64 // only when the query selects it (rowsByID)
 	uid                uint32
 	modseq             int64
 	flags              string
@@ -31,12 +32,20 @@ func scanItemRows(ctx context.Context, q db.Querier, query string, args ...any) 
 		return nil, errs.Internalf(err, "read items")
 	}
 	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, errs.Internalf(err, "read items")
+	}
 	var out []itemRow
 	for rows.Next() {
 		var r itemRow
 		var uid int64
-		if err := rows.Scan(&r.id, &r.folderID, &uid, &r.modseq, &r.flags, &r.internalDate, &r.size, &r.sha256, &r.origin,
-			&r.subject, &r.messageID, &r.from, &r.sentDate); err != nil {
+		dst := []any{&r.id, &r.folderID, &uid, &r.modseq, &r.flags, &r.internalDate, &r.size, &r.sha256, &r.origin,
+			&r.subject, &r.messageID, &r.from, &r.sentDate}
+		if len(cols) > len(dst) {
+			dst = append(dst, &r.mailboxID)
+		}
+		if err := rows.Scan(dst...); err != nil {
 			return nil, errs.Internalf(err, "read items")
 		}
 		r.uid = uint32(uid)
@@ -69,17 +78,22 @@ func rowsBySet(ctx context.Context, q db.Querier, folderID int64, set UIDSet) ([
 }
 
 // rowsByID returns the items of the mailbox with the given ids (missing
-// ones are left out), in id order.
+// ones are left out), in id order. It looks up by primary key only (the
+// mailbox is checked on the result), a plan no statistics can spoil.
 func rowsByID(ctx context.Context, q db.Querier, mailboxID int64, ids []int64) ([]itemRow, error) {
 	var out []itemRow
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
-		rows, err := scanItemRows(ctx, q, `SELECT `+itemRowCols+` FROM items WHERE mailbox_id = ? AND id IN (`+db.InList(len(chunk))+`) ORDER BY id`,
-			append([]any{mailboxID}, int64Args(chunk)...)...)
+		rows, err := scanItemRows(ctx, q, `SELECT `+itemRowCols+`, mailbox_id FROM items WHERE id IN (`+db.InList(len(chunk))+`) ORDER BY id`,
+			int64Args(chunk)...)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, rows...)
+		for _, r := range rows {
+			if r.mailboxID == mailboxID {
+				out = append(out, r)
+			}
+		}
 	}
 	return out, nil
 }
@@ -104,7 +118,9 @@ func (m *mutation) allocUIDs(folderID int64, n int) (first, uidvalidity uint32, 
 }
 
 // insertRows inserts new items (ids are assigned; uid, folderID and modseq
-// must be set) and fills in their ids.
+// must be set) and fills in their ids. A row whose origin already exists in
+// the mailbox is not inserted and keeps id 0 (the unique index decides, so
+// the check costs one index probe per row whatever the planner knows).
 func (m *mutation) insertRows(rows []itemRow) error {
 	const per = 100
 	now := db.Now()
@@ -121,7 +137,7 @@ func (m *mutation) insertRows(rows []itemRow) error {
 			args = append(args, m.mb, r.folderID, int64(r.uid), r.modseq, r.flags, r.internalDate, r.size, r.sha256,
 				nullString(r.origin), r.subject, r.messageID, r.from, r.sentDate, now)
 		}
-		q.WriteString(` RETURNING id, folder_id, uid`)
+		q.WriteString(` ON CONFLICT (mailbox_id, origin) WHERE origin IS NOT NULL DO NOTHING RETURNING id, folder_id, uid`)
 		res, err := m.tx.QueryContext(m.ctx, q.String(), args...)
 		if err != nil {
 			return errs.Internalf(err, "insert items")
@@ -146,8 +162,10 @@ func (m *mutation) insertRows(rows []itemRow) error {
 		for i := range chunk {
 			chunk[i].id = ids[key{chunk[i].folderID, chunk[i].uid}]
 		}
+		if len(ids) > 0 {
+			m.changed = true
+		}
 	}
-	m.changed = m.changed || len(rows) > 0
 	return nil
 }
 
