@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"strconv"
+	"strings"
 
 	"github.com/tenantferry/tenantferry/internal/blobstore"
 	"github.com/tenantferry/tenantferry/internal/db"
@@ -82,16 +83,28 @@ func (s *Store) Item(ctx context.Context, mailboxID, itemID int64) (*Item, error
 // ItemsByOrigin returns the items of the mailbox carrying the given
 // origins, keyed by origin (absent origins are left out). Replication uses
 // it to skip fetching items the target already has and to address updates.
+// It costs one unique-index probe per origin.
 func (s *Store) ItemsByOrigin(ctx context.Context, mailboxID int64, origins []string) (map[string]Item, error) {
 	out := make(map[string]Item, len(origins))
 	for start := 0; start < len(origins); start += 500 {
 		chunk := origins[start:min(start+500, len(origins))]
 		args := make([]any, 0, len(chunk)+1)
-		args = append(args, mailboxID)
 		for _, o := range chunk {
 			args = append(args, o)
 		}
-		items, err := scanItems(ctx, s.d.Read(), `SELECT `+itemCols+` FROM items WHERE mailbox_id = ? AND origin IN (`+db.InList(len(chunk))+`)`, args...)
+		var q string
+		if s.d.Dialect == db.Postgres {
+			// An IN list lets PostgreSQL scan the whole mailbox when its
+			// statistics are young; a LATERAL probe per origin cannot.
+			vals := strings.TrimSuffix(strings.Repeat("(?),", len(chunk)), ",")
+			q = `SELECT i.* FROM (VALUES ` + vals + `) AS v(o) CROSS JOIN LATERAL
+				(SELECT ` + itemCols + ` FROM items WHERE mailbox_id = ? AND origin = v.o LIMIT 1) i`
+			args = append(args, mailboxID)
+		} else {
+			q = `SELECT ` + itemCols + ` FROM items WHERE mailbox_id = ? AND origin IN (` + db.InList(len(chunk)) + `)`
+			args = append([]any{mailboxID}, args...)
+		}
+		items, err := scanItems(ctx, s.d.Read(), q, args...)
 		if err != nil {
 			return nil, err
 		}
