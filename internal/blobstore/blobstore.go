@@ -80,8 +80,8 @@ type Options struct {
 
 // Ref identifies stored bytes: their SHA-256 (lower-case hex) and size.
 type Ref struct {
-	SHA256 string
-	Size   int64
+	SHA256 string // lower-case hex SHA-256 of the bytes
+	Size   int64  // size in bytes
 }
 
 // Store is a blob store. It is safe for concurrent use.

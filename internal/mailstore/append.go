@@ -35,13 +35,13 @@ type AppendItem struct {
 
 // Appended is the result of appending one item.
 type Appended struct {
-	ItemID      int64
-	FolderID    int64
-	UID         uint32
-	UIDValidity uint32
-	ModSeq      int64
-	SHA256      string
-	Size        int64
+	ItemID      int64  // stable item id
+	FolderID    int64  // folder holding the item
+	UID         uint32 // UID in that folder
+	UIDValidity uint32 // that folder's UIDVALIDITY (for APPENDUID)
+	ModSeq      int64  // the item's MODSEQ
+	SHA256      string // hex SHA-256 of the raw bytes
+	Size        int64  // size of the raw bytes
 	// Existing is set when the origin was already present: the fields
 	// describe that item and nothing was added.
 	Existing bool

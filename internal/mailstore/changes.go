@@ -50,16 +50,16 @@ func (s *Store) FolderChanges(ctx context.Context, mailboxID, sinceModSeq int64)
 // ItemChange is the current state of an item that changed (created, flags
 // changed, or moved: the folder and UID are the new ones).
 type ItemChange struct {
-	ItemID         int64
-	FolderID       int64
-	FolderStableID string
-	UID            uint32
-	Flags          []string // shared: do not modify
-	InternalDate   time.Time
-	Size           int64
-	SHA256         string
-	ModSeq         int64
-	Origin         string
+	ItemID         int64     // stable item id
+	FolderID       int64     // current folder (internal id)
+	FolderStableID string    // current folder (stable id)
+	UID            uint32    // UID in the current folder
+	Flags          []string  // shared: do not modify
+	InternalDate   time.Time // IMAP internal date
+	Size           int64     // size of the raw bytes
+	SHA256         string    // hex SHA-256 of the raw bytes
+	ModSeq         int64     // MODSEQ of the last change
+	Origin         string    // idempotency key, "" if none
 }
 
 // ItemChanges returns the live items changed after the cursor (see Cursor)
@@ -109,12 +109,12 @@ func (s *Store) ItemChanges(ctx context.Context, mailboxID int64, after Cursor, 
 
 // Tombstone records that an item left a folder.
 type Tombstone struct {
-	ID             int64 // tombstone id (the cursor's ID)
-	FolderID       int64
-	FolderStableID string
-	UID            uint32
-	ItemID         int64
-	ModSeq         int64
+	ID             int64  // tombstone id (the cursor's ID)
+	FolderID       int64  // folder the item left (internal id)
+	FolderStableID string // folder the item left (stable id)
+	UID            uint32 // UID the item had there
+	ItemID         int64  // the removed or moved item
+	ModSeq         int64  // MODSEQ of the removal
 	// Moved is set when the item moved to another folder (it still exists
 	// with the same ItemID, and shows up in ItemChanges).
 	Moved bool

@@ -13,10 +13,10 @@ import (
 
 // HeaderFields are the header values the store indexes for an item.
 type HeaderFields struct {
-	Subject   string // decoded (RFC 2047), valid UTF-8, single line
-	MessageID string // the first <...> of Message-ID, or its trimmed value
-	From      string // decoded From header
-	Date      time.Time
+	Subject   string    // decoded (RFC 2047), valid UTF-8, single line
+	MessageID string    // the first <...> of Message-ID, or its trimmed value
+	From      string    // decoded From header
+	Date      time.Time // Date header, zero if absent or unparsable
 }
 
 // maxHeaderCapture is how much of a message's start is kept for header

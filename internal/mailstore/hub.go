@@ -26,10 +26,10 @@ const (
 
 // Event is a committed change of a mailbox.
 type Event struct {
-	MailboxID int64
-	Kind      EventKind
-	FolderID  int64
-	ModSeq    int64
+	MailboxID int64     // mailbox that changed
+	Kind      EventKind // what changed
+	FolderID  int64     // folder concerned (internal id), 0 for mailbox events
+	ModSeq    int64     // MODSEQ of the change
 	// UIDs are the affected UIDs in FolderID, ascending.
 	UIDs []uint32
 	// Flags holds the new flags per UID for EventAppended and EventFlags.

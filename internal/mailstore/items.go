@@ -10,11 +10,11 @@ import (
 
 // FlagResult is the state of one item after StoreFlags.
 type FlagResult struct {
-	ItemID  int64
-	UID     uint32
-	Flags   []string
-	ModSeq  int64
-	Changed bool // false: the item already had these flags (ModSeq unchanged)
+	ItemID  int64    // stable item id
+	UID     uint32   // UID in the folder
+	Flags   []string // flags after the operation
+	ModSeq  int64    // the item's MODSEQ after the operation
+	Changed bool     // false: the item already had these flags (ModSeq unchanged)
 }
 
 // StoreFlags adds, removes or replaces flags on the items of a folder whose
@@ -81,7 +81,7 @@ type CopyResult struct {
 	UIDValidity uint32
 	// SourceUIDs and DestUIDs are parallel, ascending by source UID.
 	SourceUIDs []uint32
-	DestUIDs   []uint32
+	DestUIDs   []uint32 // UIDs in the destination, parallel to SourceUIDs
 	// ItemIDs are the destination items' ids (new for Copy, unchanged for
 	// Move).
 	ItemIDs []int64
@@ -200,7 +200,7 @@ func (s *Store) Expunge(ctx context.Context, mailboxID, folderID int64, uids UID
 
 // ItemUpdate is one change to an item, addressed by item id (replication).
 type ItemUpdate struct {
-	ItemID int64
+	ItemID int64 // the item to change
 	// Delete removes the item (a tombstone is left); the other fields are
 	// ignored.
 	Delete bool
@@ -209,7 +209,7 @@ type ItemUpdate struct {
 	MoveTo int64
 	// SetFlags replaces the item's flags with Flags.
 	SetFlags bool
-	Flags    []string
+	Flags    []string // the new flags when SetFlags
 }
 
 // UpdateResult reports what UpdateItems did.

@@ -15,7 +15,7 @@ import (
 
 // NewMailbox describes a mailbox to create.
 type NewMailbox struct {
-	TenantID string
+	TenantID string       // owning tenant
 	GUID     string       // ExchangeGuid / ArchiveGuid
 	Kind     MailboxKind  // default KindPrimary
 	State    MailboxState // default StateActive
@@ -26,7 +26,9 @@ type NewMailbox struct {
 
 // DefaultFolder describes one Exchange default folder.
 type DefaultFolder struct {
-	Name, Class, SpecialUse string
+	Name       string // folder name at the root
+	Class      string // folder class
+	SpecialUse string // special use or ""
 }
 
 // DefaultFolders are the folders a new mailbox gets with
@@ -226,11 +228,11 @@ func (s *Store) DeleteMailbox(ctx context.Context, id int64) error {
 
 // Stats are a mailbox's totals and per-folder counts.
 type Stats struct {
-	MailboxID int64
-	ModSeq    int64
+	MailboxID int64 // the mailbox
+	ModSeq    int64 // highest MODSEQ at the snapshot
 	// Folders are the live folders with Counts filled, ordered by path.
 	Folders []Folder
-	Total   Counts
+	Total   Counts // sums over all folders
 }
 
 // Stats returns the mailbox's counts per folder and in total, from one

@@ -117,14 +117,14 @@ func (s *Store) ItemsByOrigin(ctx context.Context, mailboxID int64, origins []st
 
 // UIDFlags is one message of a Snapshot.
 type UIDFlags struct {
-	UID    uint32
+	UID    uint32   // UID in the folder
 	Flags  []string // shared: do not modify
-	ModSeq int64
+	ModSeq int64    // the message's MODSEQ
 }
 
 // Snapshot is what IMAP SELECT needs of a folder, read consistently.
 type Snapshot struct {
-	Folder Folder
+	Folder Folder // the folder row at the snapshot
 	// Messages are the folder's messages in UID order (sequence number i+1
 	// is Messages[i]).
 	Messages []UIDFlags

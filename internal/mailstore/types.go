@@ -58,60 +58,60 @@ const DefaultMaxItemSize = 150 << 20
 
 // Mailbox is a tenant's mailbox (primary or archive).
 type Mailbox struct {
-	ID        int64 // internal row id (this server only)
-	TenantID  string
-	GUID      string // ExchangeGuid or ArchiveGuid, lower case
-	Kind      MailboxKind
-	State     MailboxState
-	ModSeq    int64 // highest MODSEQ
-	CreatedAt time.Time
+	ID        int64        // internal row id (this server only)
+	TenantID  string       // owning tenant
+	GUID      string       // ExchangeGuid or ArchiveGuid, lower case
+	Kind      MailboxKind  // primary or archive
+	State     MailboxState // lifecycle state
+	ModSeq    int64        // highest MODSEQ
+	CreatedAt time.Time    // creation time
 }
 
 // Folder is a folder of a mailbox.
 type Folder struct {
-	ID          int64  // internal row id (this server only)
-	MailboxID   int64  //
-	StableID    string // never changes, survives renames
-	ParentID    string // StableID of the parent, "" for a root folder
-	Name        string // last path component
-	Path        string // full path, Delimiter-separated
-	Class       string // ClassNote, ClassAppointment, ...
-	SpecialUse  string // UseInbox, ... or ""
-	UIDValidity uint32
-	UIDNext     uint32
-	ModSeq      int64  // MODSEQ of the folder's last hierarchy change
-	Deleted     bool   // a tombstone: the folder was deleted at ModSeq
-	Subscribed  bool   //
-	Origin      string // source folder id when created by replication
-	CreatedAt   time.Time
+	ID          int64     // internal row id (this server only)
+	MailboxID   int64     // owning mailbox
+	StableID    string    // never changes, survives renames
+	ParentID    string    // StableID of the parent, "" for a root folder
+	Name        string    // last path component
+	Path        string    // full path, Delimiter-separated
+	Class       string    // ClassNote, ClassAppointment, ...
+	SpecialUse  string    // UseInbox, ... or ""
+	UIDValidity uint32    // IMAP UIDVALIDITY, new for every new folder
+	UIDNext     uint32    // next UID to assign; only grows
+	ModSeq      int64     // MODSEQ of the folder's last hierarchy change
+	Deleted     bool      // a tombstone: the folder was deleted at ModSeq
+	Subscribed  bool      // shown by IMAP LSUB / LIST (SUBSCRIBED)
+	Origin      string    // source folder id when created by replication
+	CreatedAt   time.Time // creation time
 	// Counts is filled by ListFolders(withCounts) and Stats only.
 	Counts Counts
 }
 
 // Counts are the totals of a folder or mailbox.
 type Counts struct {
-	Messages int64
-	Bytes    int64
-	Unseen   int64
+	Messages int64 // number of items
+	Bytes    int64 // total size of their raw bytes
+	Unseen   int64 // items without \Seen
 }
 
 // Item is an item's metadata.
 type Item struct {
-	ID           int64 // stable item id, never reused
-	MailboxID    int64
-	FolderID     int64
-	UID          uint32
-	ModSeq       int64
-	Flags        []string // normalized (see NormalizeFlags)
-	InternalDate time.Time
-	Size         int64
-	SHA256       string // hex SHA-256 of the raw bytes
-	Origin       string // idempotency key, "" if none
-	Subject      string // decoded, for display and search
-	MessageID    string
-	From         string // decoded From header
-	SentDate     time.Time
-	CreatedAt    time.Time
+	ID           int64     // stable item id, never reused
+	MailboxID    int64     // owning mailbox
+	FolderID     int64     // current folder (internal id)
+	UID          uint32    // UID in the current folder
+	ModSeq       int64     // MODSEQ of the last change
+	Flags        []string  // normalized (see NormalizeFlags)
+	InternalDate time.Time // IMAP internal date
+	Size         int64     // size of the raw bytes
+	SHA256       string    // hex SHA-256 of the raw bytes
+	Origin       string    // idempotency key, "" if none
+	Subject      string    // decoded, for display and search
+	MessageID    string    // Message-ID as indexed
+	From         string    // decoded From header
+	SentDate     time.Time // Date header, zero if none
+	CreatedAt    time.Time // when this server stored it
 }
 
 // Cursor is a resumable position in a change feed (ItemChanges,
@@ -122,8 +122,8 @@ type Item struct {
 // with ids up to ID were delivered. Consumers store the cursor a call
 // returns and pass it back; a finished pass returns Cursor{ModSeq: upto}.
 type Cursor struct {
-	ModSeq int64
-	ID     int64
+	ModSeq int64 // everything up to this MODSEQ (or inside it, see ID) is delivered
+	ID     int64 // 0, or the last id delivered inside ModSeq
 }
 
 // after returns the (modseq, id) bound for "strictly after the cursor".
@@ -137,7 +137,8 @@ func (c Cursor) after() (int64, int64) {
 // UIDRange is an inclusive range of UIDs. Stop 0 means no upper bound
 // (IMAP "*" once the IMAP layer has resolved its quirks).
 type UIDRange struct {
-	Start, Stop uint32
+	Start uint32 // first UID
+	Stop  uint32 // last UID, 0 for no bound
 }
 
 // UIDSet is a set of UID ranges.

@@ -48,7 +48,7 @@ type Options struct {
 	// ChunkItems and ChunkBytes bound a commit (defaults DefaultChunkItems,
 	// DefaultChunkBytes).
 	ChunkItems int
-	ChunkBytes int64
+	ChunkBytes int64 // see ChunkItems
 	// OnItem, if set, is called for each committed message with its name
 	// ("<name>#<n>" for the n-th message of an mbox, the path relative to
 	// the maildir or directory root otherwise).
@@ -57,16 +57,16 @@ type Options struct {
 
 // Skipped is a message the import left out.
 type Skipped struct {
-	Name   string
-	Reason string
+	Name   string // message name (see Options.OnItem)
+	Reason string // why it was left out
 }
 
 // Result summarises an import.
 type Result struct {
-	Messages int   // messages stored (or already present by origin)
-	Bytes    int64 // their total size
-	Folders  []string
-	Skipped  []Skipped
+	Messages int       // messages stored (or already present by origin)
+	Bytes    int64     // their total size
+	Folders  []string  // folders written to (paths)
+	Skipped  []Skipped // messages left out
 }
 
 // Importer imports messages from several sources into one mailbox, sharing

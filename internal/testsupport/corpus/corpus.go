@@ -28,11 +28,11 @@ const Env = "TENANTFERRY_CORPUS"
 
 // Entry is one row of MANIFEST.tsv.
 type Entry struct {
-	Path       string // relative to the corpus directory, '/'-separated
-	Categories []string
-	Messages   int
-	Size       int64
-	SHA256     string
+	Path       string   // relative to the corpus directory, '/'-separated
+	Categories []string // category tags
+	Messages   int      // messages in the file (0 for bookkeeping files)
+	Size       int64    // file size in bytes
+	SHA256     string   // hex SHA-256 of the file
 }
 
 // Has reports whether the entry carries a category tag.
