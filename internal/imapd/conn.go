@@ -1,0 +1,214 @@
+package imapd
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// filterConn is the net.Conn go-imap's server reads and writes. It sees
+// the plain text of every connection (TLS is terminated below it), which
+// lets this package do three things imapserver has no hook for:
+//
+//   - STARTTLS is performed here: the command is answered, the handshake
+//     done, and the now encrypted connection handed to the server instance
+//     for TLS connections (which allows authentication). The old go-imap
+//     connection sees end of file and goes away; the greeting the new one
+//     writes is dropped, since the client already had one.
+//   - A SELECT of a mailbox that is locked for a move completes with
+//     [READ-ONLY] instead of [READ-WRITE] (imapserver derives the code from
+//     the command name only).
+//   - Authentication policy per connection: the accept loop chooses the
+//     server instance by the connection, not by the listener.
+type filterConn struct {
+	net.Conn
+	srv *Server
+
+	rmu       sync.Mutex
+	br        *bufio.Reader
+	pending   []byte // bytes of the current line not yet returned
+	midLine   bool   // the previous read ended inside a line
+	intercept atomic.Bool
+	handedOff atomic.Bool
+	tls       *tls.Config // nil: no STARTTLS here
+
+	dropGreeting atomic.Bool
+	readOnlySel  atomic.Bool // rewrite the next "OK [READ-WRITE] SELECT completed"
+}
+
+// newFilterConn wraps c. With tlsConfig set, STARTTLS is intercepted until
+// the session authenticates.
+func newFilterConn(srv *Server, c net.Conn, tlsConfig *tls.Config) *filterConn {
+	fc := &filterConn{Conn: c, srv: srv, br: bufio.NewReaderSize(c, 4096), tls: tlsConfig}
+	fc.intercept.Store(tlsConfig != nil)
+	return fc
+}
+
+// Read implements net.Conn.
+func (c *filterConn) Read(p []byte) (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.handedOff.Load() {
+		return 0, io.EOF
+	}
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	if !c.intercept.Load() {
+		return c.br.Read(p)
+	}
+	line, err := c.br.ReadSlice('\n')
+	if len(line) == 0 && err != nil {
+		return 0, err
+	}
+	full := err == nil
+	if full && !c.midLine {
+		if tag, ok := startTLSCommand(line); ok {
+			return 0, c.startTLS(tag)
+		}
+	}
+	c.midLine = !full
+	n := copy(p, line)
+	if n < len(line) {
+		c.pending = append([]byte(nil), line[n:]...)
+	}
+	if err != nil && (errors.Is(err, bufio.ErrBufferFull) || len(line) > 0) {
+		err = nil // data now; a read error shows again on the next call
+	}
+	return n, err
+}
+
+// startTLSCommand reports whether a command line is "<tag> STARTTLS".
+func startTLSCommand(line []byte) (tag string, ok bool) {
+	if len(line) > 128 {
+		return "", false
+	}
+	f := strings.Fields(string(line))
+	if len(f) != 2 || !strings.EqualFold(f[1], "STARTTLS") {
+		return "", false
+	}
+	return f[0], true
+}
+
+// startTLS answers STARTTLS, runs the TLS handshake and hands the
+// encrypted connection to the TLS server instance. It returns the error the
+// old go-imap connection should see (end of file).
+func (c *filterConn) startTLS(tag string) error {
+	c.handedOff.Store(true)
+	if c.br.Buffered() > 0 {
+		// Commands pipelined after STARTTLS would be injected into the
+		// encrypted session (CVE-2011-0411 style): refuse.
+		c.Conn.Write([]byte(tag + " BAD [CLIENTBUG] no commands may follow STARTTLS before the handshake\r\n"))
+		c.Conn.Close()
+		return io.EOF
+	}
+	if _, err := c.Conn.Write([]byte(tag + " OK Begin TLS negotiation now\r\n")); err != nil {
+		c.Conn.Close()
+		return io.EOF
+	}
+	tc := tls.Server(c.Conn, c.tls)
+	tc.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		c.srv.log.Debug("imap: STARTTLS handshake failed", "remote", c.RemoteAddr().String(), "err", err)
+		c.Conn.Close()
+		return io.EOF
+	}
+	tc.SetDeadline(time.Time{})
+	nc := newFilterConn(c.srv, tc, nil)
+	nc.dropGreeting.Store(true)
+	if !c.srv.dispatch(c.srv.secure, nc) {
+		tc.Close()
+	}
+	return io.EOF
+}
+
+// authenticated stops STARTTLS interception (it is only valid before
+// authentication).
+func (c *filterConn) authenticated() { c.intercept.Store(false) }
+
+// selectReadOnly arms the rewrite of the next SELECT completion.
+func (c *filterConn) selectReadOnly(on bool) { c.readOnlySel.Store(on) }
+
+var (
+	selectReadWrite = []byte(" OK [READ-WRITE] SELECT completed\r\n")
+	selectReadOnly  = []byte(" OK [READ-ONLY] SELECT completed\r\n")
+)
+
+// Write implements net.Conn. go-imap flushes after each response line, so
+// a status line arrives in one Write.
+func (c *filterConn) Write(p []byte) (int, error) {
+	if c.dropGreeting.Load() && bytes.HasPrefix(p, []byte("* OK")) && bytes.HasSuffix(p, []byte("\r\n")) {
+		c.dropGreeting.Store(false)
+		return len(p), nil
+	}
+	if c.readOnlySel.Load() && bytes.HasSuffix(p, selectReadWrite) {
+		c.readOnlySel.Store(false)
+		q := append(bytes.TrimSuffix(p, selectReadWrite), selectReadOnly...)
+		if _, err := c.Conn.Write(q); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+// Close implements net.Conn; after a STARTTLS hand-off the socket belongs
+// to the new connection.
+func (c *filterConn) Close() error {
+	if c.handedOff.Load() {
+		return nil
+	}
+	return c.Conn.Close()
+}
+
+// chanListener is a net.Listener fed by the accept loop, one per go-imap
+// server instance.
+type chanListener struct {
+	ch     chan net.Conn
+	done   chan struct{}
+	once   sync.Once
+	addr   net.Addr
+	closed atomic.Bool
+}
+
+func newChanListener() *chanListener {
+	return &chanListener{ch: make(chan net.Conn), done: make(chan struct{}), addr: &net.TCPAddr{}}
+}
+
+// Accept implements net.Listener.
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close implements net.Listener.
+func (l *chanListener) Close() error {
+	l.once.Do(func() { l.closed.Store(true); close(l.done) })
+	return nil
+}
+
+// Addr implements net.Listener.
+func (l *chanListener) Addr() net.Addr { return l.addr }
+
+// offer hands c to the listener; false when it is closed.
+func (l *chanListener) offer(c net.Conn) bool {
+	select {
+	case l.ch <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}

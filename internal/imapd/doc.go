@@ -1,0 +1,42 @@
+// Package imapd is the IMAP server of tenantferry (IMAP4rev1 and IMAP4rev2
+// with UIDPLUS, MOVE, IDLE, SPECIAL-USE, LIST-EXTENDED, LIST-STATUS,
+// NAMESPACE, ESEARCH, SEARCHRES, STATUS=SIZE, CHILDREN and APPENDLIMIT). It
+// is a protocol adapter only: go-imap v2's imapserver speaks the protocol,
+// and this package translates its session calls into calls of the
+// directory (login) and the mailbox store (everything else). Business
+// rules — which mailbox is writable, what a valid flag or folder name is,
+// how UIDs are assigned — live in those packages; their coded errors are
+// mapped to IMAP replies in one place (errors.go).
+//
+// The files follow imapserver's layout: one per command group (login,
+// list, folders, select, fetch, store, copy, append, search), the session
+// type, the shared folder views (view, watch), the connection wrapper
+// (conn) and the message parser used for sections, ENVELOPE,
+// BODYSTRUCTURE and SEARCH (mime, section, structure, searchtext).
+//
+// Invariants:
+//   - Byte-exact content: BODY[] (and its partial ranges) streams the
+//     stored bytes unchanged, and every other body section is a slice of
+//     them (HEADER.FIELDS: whole raw fields plus the message's own blank
+//     line). Nothing normalizes line endings, charsets or headers.
+//   - Parsing never fails a command: the MIME parser accepts any bytes
+//     (LF, CRLF and CR-only lines, broken or missing boundaries, NULs,
+//     8-bit headers) and bounds its work; ENVELOPE and BODYSTRUCTURE fall
+//     back to empty or text/plain defaults, and a message SEARCH cannot
+//     read simply does not match.
+//   - A user logs in with any SMTP address of a UserMailbox and its
+//     password; the session then works on the store mailbox (tenant,
+//     ExchangeGuid), created with the default folders when missing. Only
+//     IPF.Note folders exist for IMAP; the \Inbox folder is INBOX.
+//   - Sessions that select the same folder share one view: the server-side
+//     message list, kept current by a per-mailbox watcher that applies the
+//     store's change events in MODSEQ order (reloading from the store on a
+//     gap or a resync). Each session sees the changes of others as
+//     EXISTS, EXPUNGE and FETCH FLAGS updates through go-imap's trackers,
+//     and its own expunges and flag changes exactly once.
+//   - A locked or retired mailbox is read-only: SELECT completes with
+//     [READ-ONLY], and changes are refused by the store and answered NO
+//     with the store's reason.
+//   - Every session has a context, cancelled when its connection closes;
+//     Server.Close cancels all of them.
+package imapd

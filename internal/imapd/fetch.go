@@ -1,0 +1,197 @@
+package imapd
+
+import (
+	"io"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/tenantferry/tenantferry/internal/blobstore"
+	"github.com/tenantferry/tenantferry/internal/mailstore"
+)
+
+// maxHeaderRead caps how much of a message is read to find its header
+// when only the ENVELOPE is needed.
+const maxHeaderRead = 1 << 20
+
+// Fetch implements imapserver.Session. Metadata comes from the store's
+// item rows; BODY[] (and its partial ranges) streams the stored bytes
+// unchanged; other sections, ENVELOPE and BODYSTRUCTURE are cut from the
+// stored bytes by this package's tolerant MIME parser. A body section
+// without .PEEK sets \Seen (unless the folder is read-only), and the FETCH
+// response then includes FLAGS.
+func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	sel, err := s.selectedFolder()
+	if err != nil {
+		return err
+	}
+	refs := s.resolve(numSet)
+	if len(refs) == 0 {
+		return nil
+	}
+	items, err := s.srv.store.Fetch(s.ctx, s.mb.ID, sel.folder.ID, uidSetOf(refs))
+	if err != nil {
+		return s.imapError(err)
+	}
+	byUID := make(map[uint32]*mailstore.Item, len(items))
+	for i := range items {
+		byUID[items[i].UID] = &items[i]
+	}
+	setSeen := false
+	for _, bs := range options.BodySection {
+		setSeen = setSeen || !bs.Peek
+	}
+	for _, bs := range options.BinarySection {
+		setSeen = setSeen || !bs.Peek
+	}
+	flagsChanged := map[uint32]bool{}
+	if setSeen && !sel.readOnly {
+		flagsChanged = s.markSeen(sel, items)
+	}
+	for _, ref := range refs {
+		it := byUID[ref.uid]
+		if it == nil {
+			continue // expunged meanwhile
+		}
+		if err := s.fetchOne(w, sel, ref.seq, it, options, flagsChanged[it.UID]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// markSeen adds \Seen to the items that lack it (a failure, e.g. a locked
+// mailbox, leaves them unseen) and returns the UIDs whose flags changed.
+func (s *session) markSeen(sel *selected, items []mailstore.Item) map[uint32]bool {
+	var unseen []msgRef
+	for _, it := range items {
+		if !mailstore.HasFlag(it.Flags, mailstore.FlagSeen) {
+			unseen = append(unseen, msgRef{uid: it.UID})
+		}
+	}
+	if len(unseen) == 0 {
+		return nil
+	}
+	res, err := s.srv.store.StoreFlags(s.ctx, s.mb.ID, sel.folder.ID, uidSetOf(unseen), mailstore.FlagsAdd, []string{mailstore.FlagSeen})
+	if err != nil {
+		s.log.Debug("imap: cannot set \\Seen", "err", err)
+		return nil
+	}
+	s.ownFlags(sel, res)
+	changed := map[uint32]bool{}
+	byUID := map[uint32][]string{}
+	for _, r := range res {
+		byUID[r.UID] = r.Flags
+		changed[r.UID] = r.Changed
+	}
+	for i := range items {
+		if f, ok := byUID[items[i].UID]; ok {
+			items[i].Flags = f
+		}
+	}
+	return changed
+}
+
+// fetchOne writes the FETCH response of one message.
+func (s *session) fetchOne(w *imapserver.FetchWriter, sel *selected, seq uint32, it *mailstore.Item, o *imap.FetchOptions, flagsChanged bool) error {
+	var blob *blobstore.Blob
+	var raw []byte
+	var root *entity
+	needFull := o.BodyStructure != nil || len(o.BinarySection) > 0 || len(o.BinarySectionSize) > 0
+	for _, bs := range o.BodySection {
+		needFull = needFull || !wholeMessage(bs)
+	}
+	if needFull || o.Envelope || len(o.BodySection) > 0 {
+		b, err := s.srv.store.OpenUID(s.ctx, s.mb.ID, sel.folder.ID, it.UID)
+		if err != nil {
+			s.log.Debug("imap: open message", "uid", it.UID, "err", err)
+			return nil // expunged meanwhile: no response for it
+		}
+		defer b.Close()
+		blob = b
+		switch {
+		case needFull:
+			raw = make([]byte, b.Size())
+			if _, err := io.ReadFull(io.NewSectionReader(b, 0, b.Size()), raw); err != nil {
+				return s.imapError(err)
+			}
+		case o.Envelope:
+			raw = readHeader(b)
+		}
+		if raw != nil {
+			root = parseMessage(raw)
+		}
+	}
+
+	m := w.CreateMessage(seq)
+	if o.UID {
+		m.WriteUID(imap.UID(it.UID))
+	}
+	if o.Flags || flagsChanged {
+		m.WriteFlags(imapFlags(it.Flags))
+	}
+	if o.InternalDate {
+		m.WriteInternalDate(it.InternalDate)
+	}
+	if o.RFC822Size {
+		m.WriteRFC822Size(it.Size)
+	}
+	if o.Envelope {
+		m.WriteEnvelope(envelope(raw, root))
+	}
+	if o.BodyStructure != nil {
+		m.WriteBodyStructure(safeBodyStructure(raw, root))
+	}
+	for _, bs := range o.BodySection {
+		if wholeMessage(bs) {
+			off, n := partialRange(blob.Size(), bs.Partial)
+			wc := m.WriteBodySection(bs, n)
+			if _, err := io.Copy(wc, io.NewSectionReader(blob, off, n)); err != nil {
+				wc.Close()
+				return err
+			}
+			if err := wc.Close(); err != nil {
+				return err
+			}
+			continue
+		}
+		b := partial(sectionBytes(raw, root, bs), bs.Partial)
+		if err := writeLiteral(m.WriteBodySection(bs, int64(len(b))), b); err != nil {
+			return err
+		}
+	}
+	for _, bs := range o.BinarySection {
+		b := partial(binaryBytes(raw, root, bs.Part), bs.Partial)
+		if err := writeLiteral(m.WriteBinarySection(bs, int64(len(b))), b); err != nil {
+			return err
+		}
+	}
+	for _, bs := range o.BinarySectionSize {
+		m.WriteBinarySectionSize(bs, uint32(len(binaryBytes(raw, root, bs.Part))))
+	}
+	return m.Close()
+}
+
+// writeLiteral writes b to a literal writer and closes it.
+func writeLiteral(wc io.WriteCloser, b []byte) error {
+	if _, err := wc.Write(b); err != nil {
+		wc.Close()
+		return err
+	}
+	return wc.Close()
+}
+
+// readHeader reads the start of a message up to the end of its header
+// block (at most maxHeaderRead bytes).
+func readHeader(b *blobstore.Blob) []byte {
+	n := min(b.Size(), 64<<10)
+	for {
+		buf := make([]byte, n)
+		k, _ := b.ReadAt(buf, 0)
+		buf = buf[:k]
+		if _, _, body := parseHeader(buf, 0, len(buf)); body < len(buf) || int64(len(buf)) >= b.Size() || n >= maxHeaderRead {
+			return buf
+		}
+		n = min(b.Size(), 4*n, maxHeaderRead)
+	}
+}

@@ -1,0 +1,106 @@
+package imapd
+
+import (
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/tenantferry/tenantferry/internal/mailstore"
+)
+
+// Create implements imapserver.Session: CREATE makes a mail folder
+// (missing parents too); a trailing delimiter is ignored. The special use
+// of CREATE-SPECIAL-USE is passed on.
+func (s *session) Create(name string, options *imap.CreateOptions) error {
+	name = strings.TrimSuffix(name, mailstore.Delimiter)
+	opts := mailstore.FolderOptions{Class: mailstore.ClassNote}
+	if options != nil {
+		for _, a := range options.SpecialUse {
+			for use, attr := range specialUseAttr {
+				if strings.EqualFold(string(a), string(attr)) {
+					opts.SpecialUse = use
+				}
+			}
+		}
+	}
+	_, err := s.srv.store.CreateFolder(s.ctx, s.mb.ID, name, opts)
+	return s.imapError(err)
+}
+
+// Delete implements imapserver.Session. Its messages are expunged; a
+// folder with subfolders and the Inbox cannot be deleted.
+func (s *session) Delete(name string) error {
+	f, err := s.folderByName(name)
+	if err != nil {
+		return s.imapError(err)
+	}
+	return s.imapError(s.srv.store.DeleteFolder(s.ctx, s.mb.ID, f.ID))
+}
+
+// Rename implements imapserver.Session. Subfolders move along; renaming
+// INBOX moves its messages to a new folder (RFC 9051 section 6.3.6).
+func (s *session) Rename(name, newName string, _ *imap.RenameOptions) error {
+	f, err := s.folderByName(name)
+	if err != nil {
+		return s.imapError(err)
+	}
+	_, err = s.srv.store.RenameFolder(s.ctx, s.mb.ID, f.ID, strings.TrimSuffix(newName, mailstore.Delimiter))
+	return s.imapError(err)
+}
+
+// Status implements imapserver.Session. RECENT is always 0: the store has
+// no per-session recent state.
+func (s *session) Status(name string, options *imap.StatusOptions) (*imap.StatusData, error) {
+	f, err := s.folderByName(name)
+	if err != nil {
+		return nil, s.imapError(err)
+	}
+	c, err := s.srv.store.FolderCounts(s.ctx, s.mb.ID, f.ID)
+	if err != nil {
+		return nil, s.imapError(err)
+	}
+	data, err := s.statusData(f, name, c, options)
+	return data, s.imapError(err)
+}
+
+// statusData fills the requested STATUS items. Every item requested gets
+// a value: imapserver dereferences them.
+func (s *session) statusData(f *mailstore.Folder, name string, c mailstore.Counts, o *imap.StatusOptions) (*imap.StatusData, error) {
+	d := &imap.StatusData{Mailbox: name, UIDNext: imap.UID(f.UIDNext), UIDValidity: f.UIDValidity}
+	u32 := func(n int64) *uint32 { v := uint32(max(min(n, 1<<32-1), 0)); return &v }
+	if o.NumMessages {
+		d.NumMessages = u32(c.Messages)
+	}
+	if o.NumUnseen {
+		d.NumUnseen = u32(c.Unseen)
+	}
+	if o.NumRecent {
+		d.NumRecent = u32(0)
+	}
+	if o.Size {
+		d.Size = &c.Bytes
+	}
+	if o.AppendLimit {
+		d.AppendLimit = u32(int64(s.srv.appendLimit()))
+	}
+	if o.NumDeleted || o.DeletedStorage {
+		items, err := s.srv.store.Fetch(s.ctx, s.mb.ID, f.ID, mailstore.AllUIDs)
+		if err != nil {
+			return nil, err
+		}
+		var n, size int64
+		for _, it := range items {
+			if mailstore.HasFlag(it.Flags, mailstore.FlagDeleted) {
+				n++
+				size += it.Size
+			}
+		}
+		if o.NumDeleted {
+			d.NumDeleted = u32(n)
+		}
+		if o.DeletedStorage {
+			d.DeletedStorage = &size
+		}
+	}
+	return d, nil
+}

@@ -1,0 +1,69 @@
+package imapd
+
+import (
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/tenantferry/tenantferry/internal/directory"
+	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/mailstore"
+)
+
+// Login implements imapserver.Session (LOGIN, and AUTHENTICATE PLAIN
+// through imapserver's default SASL server). The user name is any SMTP
+// address of a UserMailbox; the password is checked by the directory. The
+// mailbox content is the store's mailbox (tenant, ExchangeGuid), created
+// with the default folders on first login. Every failure looks the same to
+// the client: NO [AUTHENTICATIONFAILED] after a delay.
+func (s *session) Login(username, password string) error {
+	r, err := s.srv.dir.ResolveAddress(s.ctx, username)
+	if err != nil {
+		return s.imapError(errs.Internalf(err, "resolve login address"))
+	}
+	if r == nil || r.Type != directory.UserMailbox || r.ExchangeGuid == "" || !r.CheckPassword(password) {
+		s.log.Info("imap: login failed", "user", username)
+		s.authFailDelay()
+		return imapserver.ErrAuthFailed
+	}
+	mb, err := s.mailbox(r)
+	if err != nil {
+		return s.imapError(err)
+	}
+	s.user, s.mb = r.PrimarySmtpAddress, mb
+	s.log = s.log.With("user", s.user)
+	if s.fc != nil {
+		s.fc.authenticated()
+	}
+	s.log.Debug("imap: logged in", "mailbox", mb.GUID)
+	return nil
+}
+
+// mailbox returns the recipient's primary mailbox, creating it with the
+// default folders if it does not exist yet.
+func (s *session) mailbox(r *directory.Recipient) (*mailstore.Mailbox, error) {
+	mb, err := s.srv.store.Mailbox(s.ctx, r.TenantID, r.ExchangeGuid)
+	if !errs.Is(err, "MailboxNotFound") {
+		return mb, err
+	}
+	mb, err = s.srv.store.CreateMailbox(s.ctx, mailstore.NewMailbox{TenantID: r.TenantID, GUID: r.ExchangeGuid, DefaultFolders: true})
+	if errs.Is(err, "MailboxExists") { // created concurrently
+		return s.srv.store.Mailbox(s.ctx, r.TenantID, r.ExchangeGuid)
+	}
+	return mb, err
+}
+
+// authFailDelay waits before a failed login is answered (or until the
+// connection ends).
+func (s *session) authFailDelay() {
+	d := s.srv.opts.AuthFailDelay
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.ctx.Done():
+	}
+}

@@ -1,0 +1,245 @@
+package imapd
+
+import (
+	"io"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/tenantferry/tenantferry/internal/mailstore"
+)
+
+// Search implements imapserver.Session (SEARCH and UID SEARCH; ESEARCH
+// results and SEARCHRES's SAVE). Flags, dates, sizes and UIDs come from
+// the item rows; SUBJECT and FROM use the store's decoded index columns;
+// other header keys, BODY and TEXT parse the stored message (decoded
+// encoded words, transfer encodings and charsets, and the raw bytes too).
+// A message that cannot be read or parsed just does not match.
+func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
+	sel, err := s.selectedFolder()
+	if err != nil {
+		return nil, err
+	}
+	refs := s.resolve(imap.SeqSet{{Start: 1, Stop: 0}})
+	items, err := s.srv.store.Fetch(s.ctx, s.mb.ID, sel.folder.ID, mailstore.AllUIDs)
+	if err != nil {
+		return nil, s.imapError(err)
+	}
+	byUID := make(map[uint32]*mailstore.Item, len(items))
+	for i := range items {
+		byUID[items[i].UID] = &items[i]
+	}
+	var maxSeq, lastUID uint32
+	for _, r := range refs {
+		maxSeq, lastUID = max(maxSeq, r.seq), max(lastUID, r.uid)
+	}
+	c := s.staticCriteria(*criteria, maxSeq, lastUID)
+
+	data := &imap.SearchData{}
+	var seqs imap.SeqSet
+	var uids imap.UIDSet
+	for _, r := range refs {
+		it := byUID[r.uid]
+		if it == nil {
+			continue
+		}
+		m := &candidate{s: s, sel: sel, ref: r, it: it}
+		if !m.match(&c) {
+			continue
+		}
+		uids.AddNum(imap.UID(r.uid))
+		n := r.seq
+		if kind == imapserver.NumKindUID {
+			n = r.uid
+		} else {
+			seqs.AddNum(r.seq)
+		}
+		if data.Min == 0 || n < data.Min {
+			data.Min = n
+		}
+		data.Max = max(data.Max, n)
+		data.Count++
+	}
+	if kind == imapserver.NumKindUID {
+		data.All = uids
+	} else {
+		data.All = seqs
+	}
+	if options != nil && options.ReturnSave {
+		s.searchRes = uids
+	}
+	return data, nil
+}
+
+// staticCriteria resolves "*" and "$" in the number sets of c.
+func (s *session) staticCriteria(c imap.SearchCriteria, maxSeq, lastUID uint32) imap.SearchCriteria {
+	seqs := make([]imap.SeqSet, len(c.SeqNum))
+	for i, set := range c.SeqNum {
+		seqs[i] = make(imap.SeqSet, len(set))
+		for j, r := range set {
+			seqs[i][j] = r
+			staticRange(&seqs[i][j].Start, &seqs[i][j].Stop, maxSeq)
+		}
+	}
+	c.SeqNum = seqs
+	uids := make([]imap.UIDSet, len(c.UID))
+	for i, set := range c.UID {
+		if imap.IsSearchRes(set) {
+			uids[i] = s.searchRes
+			continue
+		}
+		uids[i] = make(imap.UIDSet, len(set))
+		for j, r := range set {
+			a, b := uint32(r.Start), uint32(r.Stop)
+			staticRange(&a, &b, lastUID)
+			uids[i][j] = imap.UIDRange{Start: imap.UID(a), Stop: imap.UID(b)}
+		}
+	}
+	c.UID = uids
+	c.Not = append([]imap.SearchCriteria(nil), c.Not...)
+	for i := range c.Not {
+		c.Not[i] = s.staticCriteria(c.Not[i], maxSeq, lastUID)
+	}
+	c.Or = append([][2]imap.SearchCriteria(nil), c.Or...)
+	for i := range c.Or {
+		for j := range c.Or[i] {
+			c.Or[i][j] = s.staticCriteria(c.Or[i][j], maxSeq, lastUID)
+		}
+	}
+	return c
+}
+
+// candidate is a message being matched; its content is read on demand.
+type candidate struct {
+	s      *session
+	sel    *selected
+	ref    msgRef
+	it     *mailstore.Item
+	raw    []byte
+	root   *entity
+	loaded int // 0 nothing, 1 header, 2 whole message
+}
+
+// match evaluates the criteria (all of them must hold), cheap ones first.
+func (m *candidate) match(c *imap.SearchCriteria) bool {
+	for _, set := range c.SeqNum {
+		if !set.Contains(m.ref.seq) {
+			return false
+		}
+	}
+	for _, set := range c.UID {
+		if !set.Contains(imap.UID(m.ref.uid)) {
+			return false
+		}
+	}
+	for _, f := range c.Flag {
+		if f == `\Recent` || !mailstore.HasFlag(m.it.Flags, string(f)) {
+			return false
+		}
+	}
+	for _, f := range c.NotFlag {
+		if f != `\Recent` && mailstore.HasFlag(m.it.Flags, string(f)) {
+			return false
+		}
+	}
+	if !dateIn(m.it.InternalDate, c.Since, c.Before) {
+		return false
+	}
+	sent := m.it.SentDate
+	if sent.IsZero() {
+		sent = m.it.InternalDate
+	}
+	if !dateIn(sent, c.SentSince, c.SentBefore) {
+		return false
+	}
+	if c.Larger > 0 && m.it.Size <= c.Larger || c.Smaller > 0 && m.it.Size >= c.Smaller {
+		return false
+	}
+	for _, h := range c.Header {
+		if !m.matchHeader(h.Key, h.Value) {
+			return false
+		}
+	}
+	for _, b := range c.Body {
+		if !m.load(2) || !matchBody(m.raw, m.root, b) {
+			return false
+		}
+	}
+	for _, t := range c.Text {
+		if !m.load(2) || !matchText(m.raw, m.root, t) {
+			return false
+		}
+	}
+	for i := range c.Not {
+		if m.match(&c.Not[i]) {
+			return false
+		}
+	}
+	for i := range c.Or {
+		if !m.match(&c.Or[i][0]) && !m.match(&c.Or[i][1]) {
+			return false
+		}
+	}
+	return true
+}
+
+// matchHeader matches a header key, using the store's decoded Subject and
+// From columns for those fields.
+func (m *candidate) matchHeader(key, value string) bool {
+	switch {
+	case value != "" && strings.EqualFold(key, "Subject") && m.it.Subject != "":
+		if containsFoldString(m.it.Subject, value) {
+			return true
+		}
+	case value != "" && strings.EqualFold(key, "From") && m.it.From != "":
+		if containsFoldString(m.it.From, value) {
+			return true
+		}
+	}
+	return m.load(1) && matchHeader(m.root, key, value)
+}
+
+// load reads the message (level 1: its header, 2: all of it); false if it
+// cannot be read.
+func (m *candidate) load(level int) bool {
+	if m.loaded >= level {
+		return m.root != nil
+	}
+	b, err := m.s.srv.store.OpenUID(m.s.ctx, m.s.mb.ID, m.sel.folder.ID, m.it.UID)
+	if err != nil {
+		m.loaded = 2
+		return false
+	}
+	defer b.Close()
+	if level == 1 {
+		m.raw = readHeader(b)
+	} else {
+		m.raw = make([]byte, b.Size())
+		if _, err := io.ReadFull(io.NewSectionReader(b, 0, b.Size()), m.raw); err != nil {
+			m.loaded, m.root = 2, nil
+			return false
+		}
+	}
+	m.root, m.loaded = parseMessage(m.raw), level
+	return true
+}
+
+// dateIn reports whether t's date (UTC, time of day ignored) is on or
+// after since and before before (zero bounds are open).
+func dateIn(t, since, before time.Time) bool {
+	d := dateOf(t)
+	if !since.IsZero() && d.Before(dateOf(since)) {
+		return false
+	}
+	if !before.IsZero() && !d.Before(dateOf(before)) {
+		return false
+	}
+	return true
+}
+
+func dateOf(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}

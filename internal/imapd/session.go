@@ -1,0 +1,169 @@
+package imapd
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/mailstore"
+)
+
+// session is the state of one IMAP connection. go-imap calls its methods
+// from the connection's goroutine (Idle from a second one while the first
+// waits), so fields need no locking; the shared state lives in views.
+type session struct {
+	srv    *Server
+	conn   *imapserver.Conn
+	fc     *filterConn // nil if the connection is not one of ours
+	ctx    context.Context
+	cancel context.CancelFunc
+	log    *slog.Logger
+
+	user      string             // the login address, after LOGIN
+	mb        *mailstore.Mailbox // the user's mailbox, after LOGIN
+	sel       *selected          // the selected folder, if any
+	searchRes imap.UIDSet        // the saved SEARCH result (SEARCHRES, "$")
+}
+
+// selected is the selected state of a session.
+type selected struct {
+	folder   mailstore.Folder
+	name     string // IMAP name as selected
+	w        *watcher
+	v        *view
+	st       *imapserver.SessionTracker
+	readOnly bool // EXAMINE: no changes at all
+}
+
+var (
+	_ imapserver.Session            = (*session)(nil)
+	_ imapserver.SessionIMAP4rev2   = (*session)(nil)
+	_ imapserver.SessionNamespace   = (*session)(nil)
+	_ imapserver.SessionMove        = (*session)(nil)
+	_ imapserver.SessionAppendLimit = (*session)(nil)
+)
+
+// newSession is imapserver's NewSession hook.
+func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	sess := &session{srv: s, conn: c, ctx: ctx, cancel: cancel}
+	if fc, ok := c.NetConn().(*filterConn); ok {
+		sess.fc = fc
+	}
+	sess.log = s.log.With("remote", c.NetConn().RemoteAddr().String())
+	return sess, nil, nil
+}
+
+// Close implements imapserver.Session: it releases the selected folder and
+// cancels the session's context.
+func (s *session) Close() error {
+	s.unselect()
+	s.cancel()
+	return nil
+}
+
+// AppendLimit implements imapserver.SessionAppendLimit.
+func (s *session) AppendLimit() uint32 { return s.srv.appendLimit() }
+
+// Namespace implements imapserver.SessionNamespace: one personal namespace
+// with the "/" delimiter.
+func (s *session) Namespace() (*imap.NamespaceData, error) {
+	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: '/'}}}, nil
+}
+
+// Poll implements imapserver.Session: it writes the pending updates of the
+// selected folder.
+func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	if s.sel == nil {
+		return nil
+	}
+	return s.sel.st.Poll(w, allowExpunge)
+}
+
+// Idle implements imapserver.Session: it writes the updates of the
+// selected folder as they come, until stop is closed.
+func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	if s.sel == nil {
+		select {
+		case <-stop:
+		case <-s.ctx.Done():
+		}
+		return nil
+	}
+	if err := s.sel.st.Poll(w, true); err != nil {
+		return err
+	}
+	return s.sel.st.Idle(w, stop)
+}
+
+// delim is the hierarchy delimiter as a rune.
+const delim = '/'
+
+// folderByName returns the visible folder with an IMAP name. Folders of
+// other classes than IPF.Note (calendar, contacts, tasks) do not exist for
+// IMAP.
+func (s *session) folderByName(name string) (*mailstore.Folder, error) {
+	name = strings.TrimSuffix(name, mailstore.Delimiter)
+	f, err := s.srv.store.FolderByPath(s.ctx, s.mb.ID, name)
+	if err != nil {
+		return nil, err
+	}
+	if f.Class != mailstore.ClassNote {
+		return nil, errs.NotFoundf("FolderNotFound", "folder %q does not exist", name).WithObject(name).
+			WithHint("only mail folders are visible over IMAP")
+	}
+	return f, nil
+}
+
+// destFolder resolves the destination of APPEND, COPY and MOVE: a missing
+// one is NO [TRYCREATE].
+func (s *session) destFolder(name string) (*mailstore.Folder, error) {
+	f, err := s.folderByName(name)
+	if errs.Is(err, "FolderNotFound") {
+		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate,
+			Text: "FolderNotFound: folder " + quoteText(name) + " does not exist (create it first)"}
+	}
+	return f, err
+}
+
+// readOnlyError is the reply to a change in a folder opened with EXAMINE.
+var readOnlyError = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot,
+	Text: "the folder is open read-only (EXAMINE); SELECT it to make changes"}
+
+// selectedFolder returns the selected state, or a BAD when there is none
+// (imapserver checks the state; this guards the nil).
+func (s *session) selectedFolder() (*selected, error) {
+	if s.sel == nil {
+		return nil, &imap.Error{Type: imap.StatusResponseTypeBad, Text: "no folder selected"}
+	}
+	return s.sel, nil
+}
+
+// imapName returns the IMAP name of a folder: its path, with the \Inbox
+// folder spelled INBOX (also as the first level of its subfolders).
+func imapName(f *mailstore.Folder, inboxPath string) string {
+	if inboxPath == "" {
+		return f.Path
+	}
+	if strings.EqualFold(f.Path, inboxPath) {
+		return "INBOX"
+	}
+	if len(f.Path) > len(inboxPath) && strings.EqualFold(f.Path[:len(inboxPath)], inboxPath) && f.Path[len(inboxPath)] == delim {
+		return "INBOX" + f.Path[len(inboxPath):]
+	}
+	return f.Path
+}
+
+// quoteText makes a name safe to embed in response text.
+func quoteText(s string) string {
+	return `"` + strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s) + `"`
+}

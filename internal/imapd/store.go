@@ -1,0 +1,114 @@
+package imapd
+
+import (
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/tenantferry/tenantferry/internal/mailstore"
+)
+
+// storeOps maps STORE operations to the store's.
+var storeOps = map[imap.StoreFlagsOp]mailstore.FlagOp{
+	imap.StoreFlagsAdd: mailstore.FlagsAdd,
+	imap.StoreFlagsDel: mailstore.FlagsRemove,
+	imap.StoreFlagsSet: mailstore.FlagsReplace,
+}
+
+// Store implements imapserver.Session (STORE and UID STORE, with .SILENT).
+// The new flags are reported in FETCH responses unless silent; the other
+// sessions of the folder get them as updates.
+func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
+	sel, err := s.selectedFolder()
+	if err != nil {
+		return err
+	}
+	if sel.readOnly {
+		return readOnlyError
+	}
+	refs := s.resolve(numSet)
+	if len(refs) == 0 {
+		return nil
+	}
+	in := make([]string, len(flags.Flags))
+	for i, f := range flags.Flags {
+		in[i] = string(f)
+	}
+	res, err := s.srv.store.StoreFlags(s.ctx, s.mb.ID, sel.folder.ID, uidSetOf(refs), storeOps[flags.Op], in)
+	if err != nil {
+		return s.imapError(err)
+	}
+	s.ownFlags(sel, res)
+	if flags.Silent {
+		return nil
+	}
+	_, byUID := numSet.(imap.UIDSet)
+	for _, r := range res {
+		sel.v.mu.Lock()
+		seq := uint32(0)
+		if i := sel.v.find(r.UID); i >= 0 {
+			seq = sel.st.EncodeSeqNum(uint32(i + 1))
+		}
+		sel.v.mu.Unlock()
+		if seq == 0 {
+			continue
+		}
+		m := w.CreateMessage(seq)
+		if byUID {
+			m.WriteUID(imap.UID(r.UID))
+		}
+		m.WriteFlags(imapFlags(r.Flags))
+		if err := m.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ownFlags applies this session's flag changes to the shared view at once,
+// so the other sessions are told and this one is not told twice.
+func (s *session) ownFlags(sel *selected, res []mailstore.FlagResult) {
+	v := sel.v
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, r := range res {
+		if r.Changed {
+			v.setFlagsLocked(r.UID, r.Flags, r.ModSeq, sel.st)
+		}
+	}
+}
+
+// Expunge implements imapserver.Session (EXPUNGE, UID EXPUNGE, and the
+// silent expunge of CLOSE, which a read-only or locked folder skips). The
+// expunged messages leave the shared view at once; this session reports
+// them in the command's update poll, the others as updates.
+func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	sel, err := s.selectedFolder()
+	if err != nil {
+		return err
+	}
+	closing := *w == imapserver.ExpungeWriter{} // CLOSE passes a writer without connection
+	if sel.readOnly {
+		if closing {
+			return nil
+		}
+		return readOnlyError
+	}
+	var set mailstore.UIDSet
+	if uids != nil {
+		set = uidSetOf(s.resolve(*uids))
+		if len(set) == 0 {
+			return nil
+		}
+	}
+	gone, err := s.srv.store.Expunge(s.ctx, s.mb.ID, sel.folder.ID, set)
+	if err != nil {
+		if closing {
+			return nil // CLOSE always succeeds; the messages stay
+		}
+		return s.imapError(err)
+	}
+	sel.v.mu.Lock()
+	sel.v.expungeLocked(gone)
+	sel.v.mu.Unlock()
+	return nil
+}
