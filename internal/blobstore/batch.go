@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 
@@ -281,17 +282,24 @@ func (b *Batch) Commit(ctx context.Context, tx *db.Tx) error {
 		return errs.Internalf(errors.New("commit before sync"), "blob batch committed before its bytes were synced")
 	}
 	now := db.Now()
+	// Insert in key order: concurrent batches sharing blobs then take the
+	// unique-index locks in the same order and cannot deadlock.
+	order := make([]*pending, len(b.items))
+	for i := range b.items {
+		order[i] = &b.items[i]
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i].ref.SHA256 < order[j].ref.SHA256 })
 	if b.s.backend == Database {
-		for i := range b.items {
-			if err := b.commitDB(ctx, tx, &b.items[i], now); err != nil {
+		for _, it := range order {
+			if err := b.commitDB(ctx, tx, it, now); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	const rows = 200
-	for start := 0; start < len(b.items); start += rows {
-		chunk := b.items[start:min(start+rows, len(b.items))]
+	for start := 0; start < len(order); start += rows {
+		chunk := order[start:min(start+rows, len(order))]
 		var q strings.Builder
 		q.WriteString(`INSERT INTO blobs (sha256, size, location, created_at) VALUES `)
 		args := make([]any, 0, 4*len(chunk))
