@@ -173,7 +173,9 @@ func (e *env) waitInbox(r *directory.Recipient, n int) []string {
 	eventually(e.t, 20*time.Second, func() bool {
 		got = e.inbox(r)
 		return len(got) >= n
-	}, func() string { return fmt.Sprintf("%s has %d messages, want %d; queue %v", r.PrimarySmtpAddress, len(got), n, e.states()) })
+	}, func() string {
+		return fmt.Sprintf("%s has %d messages, want %d; queue %v", r.PrimarySmtpAddress, len(got), n, e.states())
+	})
 	return got
 }
 

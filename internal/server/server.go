@@ -32,6 +32,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/blobstore"
 	"github.com/tenantferry/tenantferry/internal/config"
 	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/delivery"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/identity"
 	"github.com/tenantferry/tenantferry/internal/jobs"
@@ -57,6 +58,8 @@ type Server struct {
 	Blobs     *blobstore.Store
 	Store     *mailstore.Store
 	Jobs      *jobs.Runner
+	// Delivery is the mail queue (routing, local delivery, forwarding).
+	Delivery *delivery.Service
 	// Replication is the source side of moves (its Releaser is set by
 	// the delivery queue when it is wired).
 	Replication *replication.SourceAPI

@@ -1,0 +1,72 @@
+package smtpd
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/tenantferry/tenantferry/internal/delivery"
+)
+
+// Protocol-level refusals of this adapter.
+var (
+	errAuthRequired = &delivery.Error{Code: 530, Status: "5.7.0", Message: "authentication required"}
+	errNeedMail     = &delivery.Error{Code: 503, Status: "5.5.1", Message: "MAIL FROM first"}
+	errNeedRcpt     = &delivery.Error{Code: 503, Status: "5.5.1", Message: "RCPT TO first"}
+	errAuthzDiffers = &delivery.Error{Code: 535, Status: "5.7.8", Message: "authorization identity must match the user"}
+)
+
+// reply is the one place that turns an error into an SMTP reply: go-smtp's
+// own replies pass through, delivery errors keep their code and public
+// text, anything else becomes a temporary local error. The detail (the
+// cause) goes to the log only.
+func (ss *session) reply(cmd string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *smtp.SMTPError
+	if errors.As(err, &se) { // go-smtp's own (size limit, data reset)
+		ss.log.Info("command refused", "cmd", cmd, "reply", se.Code, "err", err)
+		return se
+	}
+	de := delivery.AsError(err)
+	attrs := []any{"cmd", cmd, "reply", de.Code, "status", de.Status}
+	if de.Cause != nil {
+		attrs = append(attrs, "detail", de.Cause.Error())
+	}
+	if de.Temporary() {
+		ss.log.Warn("command failed temporarily", attrs...)
+	} else {
+		ss.log.Info("command refused", attrs...)
+	}
+	return &smtp.SMTPError{Code: de.Code, EnhancedCode: enhanced(de.Status, de.Code), Message: oneLine(de.Message)}
+}
+
+// enhanced parses "5.1.1"; a malformed status becomes "C.0.0" for the
+// reply code's class.
+func enhanced(status string, code int) smtp.EnhancedCode {
+	parts := strings.Split(status, ".")
+	if len(parts) == 3 {
+		var ec smtp.EnhancedCode
+		ok := true
+		for i, p := range parts {
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 0 || n > 999 {
+				ok = false
+				break
+			}
+			ec[i] = n
+		}
+		if ok && ec[0] == code/100 {
+			return ec
+		}
+	}
+	return smtp.EnhancedCode{code / 100, 0, 0}
+}
+
+// oneLine keeps a reply text on one line.
+func oneLine(s string) string {
+	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+}
