@@ -173,19 +173,25 @@ func (c *filterConn) Close() error {
 // chanListener is a net.Listener fed by the accept loop, one per go-imap
 // server instance.
 type chanListener struct {
-	ch     chan net.Conn
-	done   chan struct{}
-	once   sync.Once
-	addr   net.Addr
-	closed atomic.Bool
+	ch       chan net.Conn
+	done     chan struct{}
+	once     sync.Once
+	addr     net.Addr
+	accepted chan struct{} // closed at the first Accept
+	first    sync.Once
 }
 
 func newChanListener() *chanListener {
-	return &chanListener{ch: make(chan net.Conn), done: make(chan struct{}), addr: &net.TCPAddr{}}
+	return &chanListener{ch: make(chan net.Conn), done: make(chan struct{}), addr: &net.TCPAddr{}, accepted: make(chan struct{})}
 }
+
+// serving waits until the go-imap server serving l called Accept (it has
+// then registered the listener, so closing it cannot race with that).
+func (l *chanListener) serving() { <-l.accepted }
 
 // Accept implements net.Listener.
 func (l *chanListener) Accept() (net.Conn, error) {
+	l.first.Do(func() { close(l.accepted) })
 	select {
 	case c := <-l.ch:
 		return c, nil
@@ -196,7 +202,7 @@ func (l *chanListener) Accept() (net.Conn, error) {
 
 // Close implements net.Listener.
 func (l *chanListener) Close() error {
-	l.once.Do(func() { l.closed.Store(true); close(l.done) })
+	l.once.Do(func() { close(l.done) })
 	return nil
 }
 

@@ -72,12 +72,11 @@ func (s *session) markSeen(sel *selected, items []mailstore.Item) map[uint32]boo
 	if len(unseen) == 0 {
 		return nil
 	}
-	res, err := s.srv.store.StoreFlags(s.ctx, s.mb.ID, sel.folder.ID, uidSetOf(unseen), mailstore.FlagsAdd, []string{mailstore.FlagSeen})
+	res, err := s.storeFlags(sel, unseen, mailstore.FlagsAdd, []string{mailstore.FlagSeen})
 	if err != nil {
 		s.log.Debug("imap: cannot set \\Seen", "err", err)
 		return nil
 	}
-	s.ownFlags(sel, res)
 	changed := map[uint32]bool{}
 	byUID := map[uint32][]string{}
 	for _, r := range res {

@@ -207,6 +207,9 @@ func (s *Server) Close() error {
 		ln.Close()
 	}
 	s.mu.Unlock()
+	for _, l := range []*chanListener{s.strict, s.plain, s.secure} {
+		l.serving() // imapserver's Serve must be registered before its Close
+	}
 	for _, is := range s.servers {
 		is.Close()
 	}

@@ -33,11 +33,10 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	for i, f := range flags.Flags {
 		in[i] = string(f)
 	}
-	res, err := s.srv.store.StoreFlags(s.ctx, s.mb.ID, sel.folder.ID, uidSetOf(refs), storeOps[flags.Op], in)
+	res, err := s.storeFlags(sel, refs, storeOps[flags.Op], in)
 	if err != nil {
 		return s.imapError(err)
 	}
-	s.ownFlags(sel, res)
 	if flags.Silent {
 		return nil
 	}
@@ -64,10 +63,18 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	return nil
 }
 
-// ownFlags applies this session's flag changes to the shared view at once,
-// so the other sessions are told and this one is not told twice.
-func (s *session) ownFlags(sel *selected, res []mailstore.FlagResult) {
+// storeFlags changes flags in the store and applies the result to the
+// shared view at once, so the other sessions are told and this one is not
+// told again (the view's own lock keeps the watcher from applying the
+// change's event first).
+func (s *session) storeFlags(sel *selected, refs []msgRef, op mailstore.FlagOp, flags []string) ([]mailstore.FlagResult, error) {
 	v := sel.v
+	v.own.Lock()
+	defer v.own.Unlock()
+	res, err := s.srv.store.StoreFlags(s.ctx, s.mb.ID, sel.folder.ID, uidSetOf(refs), op, flags)
+	if err != nil {
+		return nil, err
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, r := range res {
@@ -75,6 +82,7 @@ func (s *session) ownFlags(sel *selected, res []mailstore.FlagResult) {
 			v.setFlagsLocked(r.UID, r.Flags, r.ModSeq, sel.st)
 		}
 	}
+	return res, nil
 }
 
 // Expunge implements imapserver.Session (EXPUNGE, UID EXPUNGE, and the

@@ -27,6 +27,11 @@ type view struct {
 	folderID int64
 	refs     int // guarded by watcher.mu
 
+	// own is held by a session while it changes flags in the store and
+	// records the result here; flag events wait for it, so they find the
+	// change recorded and are not sent back to that session.
+	own sync.Mutex
+
 	mu          sync.Mutex
 	base        int64
 	msgs        []viewMsg // ascending UIDs: msgs[i] is sequence number i+1
@@ -73,6 +78,10 @@ func (v *view) lastUID() uint32 {
 
 // apply applies a store event of this folder.
 func (v *view) apply(ev mailstore.Event) {
+	if ev.Kind == mailstore.EventFlags {
+		v.own.Lock()
+		defer v.own.Unlock()
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if ev.ModSeq <= v.base {
