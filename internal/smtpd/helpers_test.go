@@ -100,7 +100,9 @@ func startServer(t testing.TB, dialect db.Dialect, mod func(*config.Config)) *ts
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(bg, 30*time.Second)
 		defer cancel()
-		s.Shutdown(ctx)
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
 		if t.Failed() || os.Getenv("TF_TEST_LOG") != "" {
 			t.Logf("server %s log:\n%s", cfg.Hostname, logs)
 		}

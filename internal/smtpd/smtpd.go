@@ -24,6 +24,7 @@ package smtpd
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -115,11 +116,16 @@ func New(svc *delivery.Service, opts Options, log *slog.Logger) *Server {
 	return s
 }
 
-// Serve accepts connections on ln until Close. It returns nil after Close.
+// Serve accepts connections on ln until Close or until ln is closed; it
+// returns nil then.
 func (s *Server) Serve(ln net.Listener) error {
 	s.log.Info("smtp listener serving", "addr", ln.Addr().String(), "tls", s.opts.TLS != nil,
 		"plain_auth", s.opts.AllowPlainAuth, "submission", s.opts.Submission)
-	return s.srv.Serve(ln)
+	err := s.srv.Serve(ln)
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
 }
 
 // Close stops accepting, closes every connection, and waits (until ctx
@@ -136,8 +142,8 @@ func (s *Server) Close(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.cancel()
-	if err == smtp.ErrServerClosed {
-		err = nil
+	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		err = nil // closed already (the server closes its listeners first)
 	}
 	return err
 }
