@@ -50,7 +50,7 @@ func (e *Error) withCause(err error) *Error {
 
 // Refusals and failures used by this package.
 var (
-	// ErrUnknownRecipient: the recipient's domain is hosted here, but nobody
+	// errUnknownRecipient: the recipient's domain is hosted here, but nobody
 	// has the address.
 	errUnknownRecipient = newErr(550, "5.1.1", "recipient address rejected: no such user here")
 	// errRelayDenied: an unauthenticated client named a domain this server

@@ -120,6 +120,7 @@ type watchReader struct {
 	err error
 }
 
+// Read implements io.Reader.
 func (w *watchReader) Read(p []byte) (int, error) {
 	n, err := w.r.Read(p)
 	if err != nil && err != io.EOF && w.err == nil {

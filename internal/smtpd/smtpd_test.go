@@ -8,10 +8,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -288,4 +291,44 @@ func selfSigned(t *testing.T) *tls.Config {
 		t.Fatal(err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+}
+
+// TestServerSTARTTLS: with --tls-cert/--tls-key configured, both listeners
+// of a real server offer STARTTLS and carry mail over it.
+func TestServerSTARTTLS(t *testing.T) {
+	cfg := selfSigned(t)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cfg.Certificates[0].PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cfg.Certificates[0].Certificate[0]}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, db.SQLite, func(c *config.Config) { c.TLSCert, c.TLSKey = certFile, keyFile })
+	s.tenant("contoso")
+	alice := s.mailbox("contoso", "alice")
+	for _, name := range []string{"smtp", "submission"} {
+		c, err := smtp.DialStartTLS(s.Addr(name), &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatalf("%s: STARTTLS: %v", name, err)
+		}
+		if name == "submission" {
+			if err := c.Auth(sasl.NewPlainClient("", alice.PrimarySmtpAddress, "pw-alice")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.SendMail(alice.PrimarySmtpAddress, []string{alice.PrimarySmtpAddress}, strings.NewReader(message("a", "b", "tls-"+name, "x"))); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		c.Close()
+	}
+	got := s.waitInbox(alice, 2)
+	if !strings.Contains(strings.Join(got, ""), "with ESMTPS id") || !strings.Contains(strings.Join(got, ""), "with ESMTPSA id") {
+		t.Fatalf("Received headers do not record TLS:\n%s", strings.Join(got, "\n"))
+	}
 }
