@@ -266,6 +266,27 @@ func TestHeldAndRelease(t *testing.T) {
 		if err := e.svc.Release(bg, src.ID, alice.ExchangeGuid); err != nil {
 			t.Fatalf("releasing with nothing held: %v", err)
 		}
+
+		// ReleaseTx in the transaction that unlocks the mailbox.
+		tmb, _ := e.store.Mailbox(bg, dst.ID, target.ExchangeGuid)
+		if err := e.store.SetMailboxState(bg, tmb.ID, mailboxState("locked")); err != nil {
+			t.Fatal(err)
+		}
+		q4 := e.send("x@example.org", []string{target.PrimarySmtpAddress}, message("x@example.org", "alice", "held4", "unlock and release together"))
+		e.waitState(q4.ID, target.PrimarySmtpAddress, delivery.StateHeld)
+		if err := d.Write(bg, func(tx *db.Tx) error {
+			if _, err := tx.ExecContext(bg, `UPDATE mailboxes SET state = 'active' WHERE id = ?`, tmb.ID); err != nil {
+				return err
+			}
+			n, err := e.svc.ReleaseTx(bg, tx, dst.ID, target.ExchangeGuid)
+			if err == nil && n != 1 {
+				t.Errorf("ReleaseTx released %d, want 1", n)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		e.waitState(q4.ID, target.PrimarySmtpAddress, delivery.StateDelivered)
 	})
 }
 

@@ -122,61 +122,70 @@ func (s *Service) hold(ctx context.Context, r *rcptRow, m *msgRow, mb *mailstore
 // migration engine calls it after the commit that takes the mailbox out of
 // the locked state (unlock, or convert the recipient and retire the
 // mailbox); a held message then routes to wherever the recipient now
-// points. Releasing a mailbox with nothing held does nothing.
+// points. Releasing a mailbox with nothing held does nothing. It runs its
+// own transaction: never call it while holding one (use ReleaseTx).
 func (s *Service) Release(ctx context.Context, tenantID, guid string) error {
-	if s.jobs == nil {
-		return internal(errNotAttached, "release")
-	}
-	g := strings.ToLower(strings.Trim(strings.TrimSpace(guid), "{}"))
 	n := 0
 	err := s.d.Write(ctx, func(tx *db.Tx) error {
-		n = 0
-		rows, err := tx.QueryContext(ctx, `SELECT r.id, r.job_id, m.expires_at FROM queue_recipients r JOIN queue_messages m ON m.id = r.message_id
-			WHERE r.state = 'held' AND r.held_tenant = ? AND r.held_guid = ?`, tenantID, g)
-		if err != nil {
-			return err
-		}
-		type held struct{ id, job, expires int64 }
-		var hs []held
-		for rows.Next() {
-			var h held
-			if err := rows.Scan(&h.id, &h.job, &h.expires); err != nil {
-				rows.Close()
-				return err
-			}
-			hs = append(hs, h)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, h := range hs {
-			if _, err := tx.ExecContext(ctx, `UPDATE queue_recipients SET state = 'queued', held_tenant = '', held_guid = '', job_id = 0, updated_at = ?
-				WHERE id = ? AND state = 'held'`, db.Now(), h.id); err != nil {
-				return err
-			}
-			if h.job > 0 {
-				_, err := s.jobs.Client.JobRetryTx(ctx, tx.Tx, h.job)
-				if err == nil {
-					n++
-					continue
-				}
-				if !errors.Is(err, rivertype.ErrNotFound) {
-					return err
-				}
-			}
-			if _, err := s.jobs.InsertTx(ctx, tx, DeliverArgs{Recipient: h.id, Expires: h.expires}, nil); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
+		var err error
+		n, err = s.ReleaseTx(ctx, tx, tenantID, guid)
+		return err
 	})
 	if err != nil {
 		return internal(err, "release held mail")
 	}
 	if n > 0 {
-		s.log.Info("held deliveries released", "tenant", tenantID, "mailbox", g, "count", n)
+		s.log.Info("held deliveries released", "tenant", tenantID, "mailbox", guid, "count", n)
 	}
 	return nil
+}
+
+// ReleaseTx is Release inside the caller's transaction, for a caller that
+// changes the mailbox's state (or the recipient) in the same transaction:
+// it must make that change before calling ReleaseTx. It returns how many
+// deliveries it released; they run once tx commits.
+func (s *Service) ReleaseTx(ctx context.Context, tx *db.Tx, tenantID, guid string) (int, error) {
+	if s.jobs == nil {
+		return 0, internal(errNotAttached, "release")
+	}
+	g := strings.ToLower(strings.Trim(strings.TrimSpace(guid), "{}"))
+	rows, err := tx.QueryContext(ctx, `SELECT r.id, r.job_id, m.expires_at FROM queue_recipients r JOIN queue_messages m ON m.id = r.message_id
+		WHERE r.state = 'held' AND r.held_tenant = ? AND r.held_guid = ?`, tenantID, g)
+	if err != nil {
+		return 0, err
+	}
+	type held struct{ id, job, expires int64 }
+	var hs []held
+	for rows.Next() {
+		var h held
+		if err := rows.Scan(&h.id, &h.job, &h.expires); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		hs = append(hs, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for i, h := range hs {
+		if _, err := tx.ExecContext(ctx, `UPDATE queue_recipients SET state = 'queued', held_tenant = '', held_guid = '', job_id = 0, updated_at = ?
+			WHERE id = ? AND state = 'held'`, db.Now(), h.id); err != nil {
+			return i, err
+		}
+		if h.job > 0 {
+			_, err := s.jobs.Client.JobRetryTx(ctx, tx.Tx, h.job)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, rivertype.ErrNotFound) {
+				return i, err
+			}
+		}
+		// The job is gone (purged): carry the row with a new one.
+		if _, err := s.jobs.InsertTx(ctx, tx, DeliverArgs{Recipient: h.id, Expires: h.expires}, nil); err != nil {
+			return i, err
+		}
+	}
+	return len(hs), nil
 }

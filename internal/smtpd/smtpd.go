@@ -36,6 +36,12 @@ import (
 	"github.com/tenantferry/tenantferry/internal/delivery"
 )
 
+// MaxLineLength bounds every input line, commands and message lines alike
+// (go-smtp applies one limit to both). RFC 5321 allows 1000 octets, but real
+// mail carries longer lines and content is stored byte-exact, so the limit
+// only bounds memory; a longer line ends the connection with 500 5.4.0.
+const MaxLineLength = 64 << 10
+
 // Defaults of Options.
 const (
 	DefaultMaxRecipients = 100 // RFC 5321 4.5.3.1.8 minimum
@@ -109,7 +115,7 @@ func New(svc *delivery.Service, opts Options, log *slog.Logger) *Server {
 	srv.AllowInsecureAuth = opts.AllowPlainAuth
 	srv.MaxMessageBytes = opts.MaxMessageSize
 	srv.MaxRecipients = opts.MaxRecipients
-	srv.MaxLineLength = 2000 // RFC 5321 4.5.3.1.6, doubled as go-smtp does
+	srv.MaxLineLength = MaxLineLength
 	srv.ReadTimeout, srv.WriteTimeout = opts.ReadTimeout, opts.WriteTimeout
 	srv.ErrorLog = errorLog{s.log}
 	s.srv = srv

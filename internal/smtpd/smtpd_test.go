@@ -55,7 +55,7 @@ func TestMXListener(t *testing.T) {
 		r.expect("552 5.3.4")
 		r.cmd("QUIT", "221")
 
-		body := message("x@example.org", alice.PrimarySmtpAddress, "mx1", "hello\r\n..leading dot\r\n")
+		body := message("x@example.org", alice.PrimarySmtpAddress, "mx1", "hello\r\n..leading dot\r\n"+strings.Repeat("long line ", 500))
 		if err := sendMail(mx, "x@example.org", []string{alice.PrimarySmtpAddress}, body); err != nil {
 			t.Fatal(err)
 		}
@@ -218,7 +218,7 @@ func TestHostileInput(t *testing.T) {
 	}
 
 	long := dialRaw(t, mx)
-	long.send("EHLO " + strings.Repeat("a", 5000) + "\r\n")
+	long.send("EHLO " + strings.Repeat("a", smtpd.MaxLineLength+10) + "\r\n")
 	long.expect("500 5.4.0")
 
 	many := dialRaw(t, mx)
