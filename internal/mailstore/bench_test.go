@@ -199,6 +199,28 @@ func BenchmarkAppendBatch(b *testing.B) {
 		items int
 	}{{"8KiBx500", 8 << 10, 500}, {"1MiBx16", 1 << 20, 16}} {
 		b.Run(c.name, func(b *testing.B) {
+			// The reference: the same bytes appended to one plain file with
+			// one fsync per batch (the disk's limit for this write pattern).
+			b.Run("raw-file-fsync", func(b *testing.B) {
+				f, err := os.Create(filepath.Join(b.TempDir(), "raw"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer f.Close()
+				buf := make([]byte, c.size)
+				rand.Read(buf)
+				b.SetBytes(int64(c.size * c.items))
+				for b.Loop() {
+					for i := 0; i < c.items; i++ {
+						if _, err := f.Write(buf); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := f.Sync(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 			benchDialects(b, func(b *testing.B, dialect db.Dialect) {
 				d := dbtest.Open(b, dialect)
 				s := newStore(b, d)
