@@ -32,6 +32,7 @@ var bg = context.Background()
 
 // env is a running IMAP server with a tenant "contoso" and its users.
 type env struct {
+	Srv    *imapd.Server // nil for a full server
 	Dir    *directory.Directory
 	Store  *mailstore.Store
 	Addr   string
@@ -78,7 +79,7 @@ func newEnv(t *testing.T, d *db.DB, mod func(*imapd.Options)) *env {
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	e.Addr = ln.Addr().String()
+	e.Srv, e.Addr = srv, ln.Addr().String()
 	if e.Tenant, err = e.Dir.CreateTenant(bg, "contoso"); err != nil {
 		t.Fatal(err)
 	}
