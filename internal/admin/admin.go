@@ -16,12 +16,14 @@ package admin
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"strings"
 
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/migration"
 )
 
 // Principal is the authenticated caller of an admin operation.
@@ -37,6 +39,9 @@ type MailboxContent interface {
 	Stats(ctx context.Context, tenantID, guid string) (any, error)
 	// Remove deletes the mailbox's content.
 	Remove(ctx context.Context, tenantID, guid string) error
+	// Import loads messages (format mbox, maildir or emldir) into a folder
+	// of the mailbox and returns a JSON-able result.
+	Import(ctx context.Context, tenantID, guid, format, folder string, body io.Reader) (any, error)
 }
 
 // Core is the admin core.
@@ -44,6 +49,8 @@ type Core struct {
 	Dir *directory.Directory
 	// Content is optional; without it mailboxes have no content store.
 	Content MailboxContent
+	// Migration is optional; without it batch commands are unavailable.
+	Migration *migration.Service
 	// PublicURL is this server's public base URL (issuers, consent URLs).
 	PublicURL string
 	Log       *slog.Logger

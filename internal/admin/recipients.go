@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"io"
 
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
@@ -111,6 +112,23 @@ func (c *Core) MailboxStats(ctx context.Context, p *Principal, tenant, ref strin
 	}
 	st, err := c.Content.Stats(ctx, r.TenantID, r.ExchangeGuid)
 	return r, st, err
+}
+
+// ImportMailbox imports messages into a mailbox.
+func (c *Core) ImportMailbox(ctx context.Context, p *Principal, tenant, ref, format, folder string, body io.Reader) (any, error) {
+	r, err := c.GetRecipient(ctx, p, tenant, ref, directory.UserMailbox)
+	if err != nil {
+		return nil, err
+	}
+	if c.Content == nil {
+		return nil, errs.New(errs.Unavailable, "StoreUnavailable", "the mailbox store is not configured")
+	}
+	if err := c.Content.Provision(ctx, r.TenantID, r.ExchangeGuid, false); err != nil {
+		return nil, err
+	}
+	res, err := c.Content.Import(ctx, r.TenantID, r.ExchangeGuid, format, folder, body)
+	c.audit(ctx, p, r.TenantID, "mailbox.import", r.PrimarySmtpAddress+" "+format)
+	return res, err
 }
 
 // GroupView is a group with its direct members.

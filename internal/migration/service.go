@@ -33,6 +33,8 @@ type Service struct {
 
 	slotMu sync.Mutex
 	slots  map[string]int // endpoint id → running moves
+
+	rates rateMeter
 }
 
 // New returns the migration service.

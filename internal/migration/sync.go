@@ -226,7 +226,8 @@ func (s *Service) runPass(ctx context.Context, b *Batch, m *Move, p *plan, k mai
 	defer cancel()
 	job := &replication.Job{Source: p.client, SourceGUID: k.guid, MailboxID: mb.ID, LargeItemLimit: b.LargeItemLimit,
 		Sink: s.sink(m.ID, string(k.kind)),
-		Progress: func(replication.Delta) {
+		Progress: func(d replication.Delta) {
+			s.rates.add(m.ID, d.Bytes)
 			// A stop request ends the pass after the chunk just committed.
 			if cur, err := s.getMove(pctx, s.D.Read(), m.ID); err == nil && cur.State == StateStopping {
 				cancel()

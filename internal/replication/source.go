@@ -14,10 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tenantferry/tenantferry/internal/api"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/httpx"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
@@ -56,7 +56,7 @@ func (s *SourceAPI) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+m+"unlock", s.handleMailbox(true, s.unlock))
 	mux.HandleFunc("POST "+m+"finalize", s.handleMailbox(true, s.finalize))
 	mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
-		api.WriteError(w, s.Log, r, errs.NotFoundf("NoSuchRoute", "no replication API route %s %s", r.Method, r.URL.Path).
+		httpx.WriteError(w, s.Log, r, errs.NotFoundf("NoSuchRoute", "no replication API route %s %s", r.Method, r.URL.Path).
 			WithHint("see docs/replication-api.md"))
 	})
 }
@@ -84,7 +84,7 @@ func (s *SourceAPI) handle(f grantFunc) http.HandlerFunc {
 				return
 			}
 		}
-		api.WriteError(w, s.Log, r, err)
+		httpx.WriteError(w, s.Log, r, err)
 	}
 }
 
@@ -314,7 +314,7 @@ const maxContentIDs = 10000
 
 func (s *SourceAPI) content(w http.ResponseWriter, r *http.Request, _ *Grant, m *mailboxRef) (any, error) {
 	var req ContentRequest
-	if err := api.DecodeJSON(r, 1<<20, &req); err != nil {
+	if err := httpx.DecodeJSON(r, 1<<20, &req); err != nil {
 		return nil, err
 	}
 	if len(req.Ids) == 0 || len(req.Ids) > maxContentIDs {
@@ -456,7 +456,7 @@ func (s *SourceAPI) unlock(_ http.ResponseWriter, r *http.Request, g *Grant, m *
 // which now routes to the target. Repeating it is harmless.
 func (s *SourceAPI) finalize(_ http.ResponseWriter, r *http.Request, g *Grant, m *mailboxRef) (any, error) {
 	var req FinalizeRequest
-	if err := api.DecodeJSON(r, 64<<10, &req); err != nil {
+	if err := httpx.DecodeJSON(r, 64<<10, &req); err != nil {
 		return nil, err
 	}
 	if m.kind != mailstore.KindPrimary {

@@ -19,6 +19,9 @@ func (s *Server) setupJobs() error {
 		return err
 	}
 	s.Jobs = r
+	if s.Migration != nil {
+		s.Migration.Jobs = r
+	}
 	return nil
 }
 

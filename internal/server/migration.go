@@ -3,11 +3,12 @@ package server
 import (
 	"context"
 
+	"github.com/tenantferry/tenantferry/internal/migration"
 	"github.com/tenantferry/tenantferry/internal/replication"
 )
 
 // setupMigration wires the replication API (source side) and the migration
-// engine (target side).
+// service (target side) with its job workers.
 func (s *Server) setupMigration(context.Context) error {
 	s.Replication = &replication.SourceAPI{
 		Auth:  &replication.Authorizer{Dir: s.Dir, Verifier: s.Verifier, PublicURL: s.PublicURL},
@@ -16,5 +17,8 @@ func (s *Server) setupMigration(context.Context) error {
 		Log:   s.Log.With("component", "replication"),
 	}
 	s.Replication.Routes(s.mux)
+	s.Migration = migration.New(s.DB, s.Dir, s.Store, s.PublicURL, s.Log.With("component", "migration"))
+	s.periodic = append(s.periodic, s.Migration.Register(s.workers)...)
+	s.Admin.Migration = s.Migration
 	return nil
 }

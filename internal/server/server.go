@@ -37,6 +37,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/identity"
 	"github.com/tenantferry/tenantferry/internal/jobs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/migration"
 	"github.com/tenantferry/tenantferry/internal/replication"
 )
 
@@ -63,8 +64,10 @@ type Server struct {
 	// Replication is the source side of moves (its Releaser is set by
 	// the delivery queue when it is wired).
 	Replication *replication.SourceAPI
-	Metrics     *Metrics
-	PublicURL   string
+	// Migration runs batches on the target side.
+	Migration *migration.Service
+	Metrics   *Metrics
+	PublicURL string
 	// OperatorToken is set when this start created the operator token.
 	OperatorToken string
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 
 	"github.com/tenantferry/tenantferry/internal/blobstore"
@@ -22,12 +23,18 @@ func (s *Server) setupStore() error {
 	s.closers = append(s.closers, func(context.Context) error { return bs.Close() })
 	s.Blobs = bs
 	s.Store = mailstore.New(s.DB, bs)
-	s.Admin.Content = contentAdapter{s.Store}
+	s.Admin.Content = contentAdapter{st: s.Store, tmpDir: filepath.Join(s.Cfg.DataDir, "tmp")}
+	if err := os.MkdirAll(filepath.Join(s.Cfg.DataDir, "tmp"), 0o700); err != nil {
+		return err
+	}
 	return nil
 }
 
 // contentAdapter gives the admin core the mailbox store operations it needs.
-type contentAdapter struct{ st *mailstore.Store }
+type contentAdapter struct {
+	st     *mailstore.Store
+	tmpDir string // for unpacking uploads
+}
 
 // Provision creates a mailbox's content with the default folders; an
 // existing mailbox is left alone.

@@ -1,0 +1,202 @@
+package admin
+
+import (
+	"context"
+	"strings"
+
+	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/migration"
+)
+
+func (c *Core) migration() (*migration.Service, error) {
+	if c.Migration == nil {
+		return nil, errs.New(errs.Unavailable, "MigrationUnavailable", "the migration service is not running on this server")
+	}
+	return c.Migration, nil
+}
+
+// CreateBatch creates a migration batch from a CSV.
+func (c *Core) CreateBatch(ctx context.Context, p *Principal, tenant string, spec migration.BatchSpec) (*migration.BatchView, error) {
+	t, err := c.Tenant(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.migration()
+	if err != nil {
+		return nil, err
+	}
+	b, err := m.CreateBatch(ctx, t.ID, spec)
+	if err != nil {
+		return nil, err
+	}
+	c.audit(ctx, p, t.ID, "batch.create", b.Name)
+	return m.ViewBatch(ctx, b)
+}
+
+// BatchAction names a state-changing batch command.
+type BatchAction string
+
+// Batch actions.
+const (
+	BatchStart    BatchAction = "start"
+	BatchStop     BatchAction = "stop"
+	BatchSyncNow  BatchAction = "sync-now"
+	BatchComplete BatchAction = "complete"
+	BatchRemove   BatchAction = "remove"
+)
+
+// BatchCommand runs start, stop, sync-now, complete or remove on a batch.
+func (c *Core) BatchCommand(ctx context.Context, p *Principal, tenant, name string, action BatchAction, approveSkipped bool) (*migration.BatchView, error) {
+	t, err := c.Tenant(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.migration()
+	if err != nil {
+		return nil, err
+	}
+	var b *migration.Batch
+	switch action {
+	case BatchStart:
+		b, err = m.StartBatch(ctx, t.ID, name)
+	case BatchStop:
+		b, err = m.StopBatch(ctx, t.ID, name)
+	case BatchSyncNow:
+		b, err = m.SyncNow(ctx, t.ID, name)
+	case BatchComplete:
+		b, err = m.CompleteBatch(ctx, t.ID, name, approveSkipped)
+	case BatchRemove:
+		b, err = m.RemoveBatch(ctx, t.ID, name)
+	default:
+		return nil, errs.Invalidf("InvalidAction", "unknown batch action %q", action)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.audit(ctx, p, t.ID, "batch."+string(action), b.Name)
+	return m.ViewBatch(ctx, b)
+}
+
+// GetBatch returns a batch view.
+func (c *Core) GetBatch(ctx context.Context, p *Principal, tenant, name string) (*migration.BatchView, error) {
+	m, b, err := c.batch(ctx, p, tenant, name)
+	if err != nil {
+		return nil, err
+	}
+	return m.ViewBatch(ctx, b)
+}
+
+func (c *Core) batch(ctx context.Context, p *Principal, tenant, name string) (*migration.Service, *migration.Batch, error) {
+	t, err := c.Tenant(ctx, p, tenant)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := c.migration()
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := m.GetBatch(ctx, t.ID, name)
+	return m, b, err
+}
+
+// ListBatches lists the tenant's batches.
+func (c *Core) ListBatches(ctx context.Context, p *Principal, tenant string) ([]*migration.BatchView, error) {
+	t, err := c.Tenant(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.migration()
+	if err != nil {
+		return nil, err
+	}
+	bs, err := m.ListBatches(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*migration.BatchView, 0, len(bs))
+	for _, b := range bs {
+		v, err := m.ViewBatch(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// BatchUsers returns the users of a batch with their statistics.
+func (c *Core) BatchUsers(ctx context.Context, p *Principal, tenant, name string) ([]*migration.UserView, error) {
+	m, b, err := c.batch(ctx, p, tenant, name)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := m.Moves(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*migration.UserView, 0, len(ms))
+	for _, mv := range ms {
+		out = append(out, m.ViewUser(mv))
+	}
+	return out, nil
+}
+
+// BatchReport returns the reports of a batch's users (all, or one).
+func (c *Core) BatchReport(ctx context.Context, p *Principal, tenant, name, user string) ([]*migration.ReportView, error) {
+	m, b, err := c.batch(ctx, p, tenant, name)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := m.Moves(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	out := []*migration.ReportView{}
+	for _, mv := range ms {
+		if user != "" && !strings.EqualFold(mv.Email, user) {
+			continue
+		}
+		r, err := m.Report(ctx, mv)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	if user != "" && len(out) == 0 {
+		return nil, errs.NotFoundf("UserNotInBatch", "%s is not a user of batch %s", user, b.Name).WithObject(user)
+	}
+	return out, nil
+}
+
+// TestEndpoint runs the endpoint checks (and a mailbox's checks).
+func (c *Core) TestEndpoint(ctx context.Context, p *Principal, tenant, name, testMailbox, deliveryDomain string) (*migration.TestResult, error) {
+	t, err := c.Tenant(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.migration()
+	if err != nil {
+		return nil, err
+	}
+	return m.TestEndpoint(ctx, t.ID, name, testMailbox, deliveryDomain)
+}
+
+// PrepareMailUsers runs mailuser prepare.
+func (c *Core) PrepareMailUsers(ctx context.Context, p *Principal, tenant, endpoint string, csv []byte, deliveryDomain string, dryRun bool) ([]migration.PrepareRow, error) {
+	t, err := c.Tenant(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.migration()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := m.Prepare(ctx, t.ID, endpoint, csv, deliveryDomain, dryRun)
+	if err != nil {
+		return nil, err
+	}
+	if !dryRun {
+		c.audit(ctx, p, t.ID, "mailuser.prepare", endpoint)
+	}
+	return rows, nil
+}

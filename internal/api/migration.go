@@ -1,0 +1,132 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/httpx"
+	"github.com/tenantferry/tenantferry/internal/migration"
+)
+
+// maxCSVBody bounds requests that carry a CSV (the CSV itself is limited to
+// migration.MaxCSVBytes; JSON escaping adds to it).
+const maxCSVBody = 4 << 20
+
+// batchRequest is the body of batch create.
+type batchRequest struct {
+	Name                    string
+	Endpoint                string
+	Csv                     string
+	TargetDeliveryDomain    string
+	AutoStart               bool
+	AutoComplete            bool
+	StartAfter              string
+	CompleteAfter           string
+	IncrementalSyncInterval string
+	LargeItemLimit          int64
+	NotificationEmails      string
+}
+
+func parseTime(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, errs.Invalidf("InvalidTime", "%s %q is not an RFC 3339 time", field, s).WithHint("use e.g. 2026-12-01T18:00:00Z")
+	}
+	return t, nil
+}
+
+func (r batchRequest) spec() (migration.BatchSpec, error) {
+	s := migration.BatchSpec{Name: r.Name, Endpoint: r.Endpoint, CSV: []byte(r.Csv), TargetDeliveryDomain: r.TargetDeliveryDomain,
+		AutoStart: r.AutoStart, AutoComplete: r.AutoComplete, LargeItemLimit: r.LargeItemLimit, NotificationEmails: r.NotificationEmails}
+	var err error
+	if s.StartAfter, err = parseTime("StartAfter", r.StartAfter); err != nil {
+		return s, err
+	}
+	if s.CompleteAfter, err = parseTime("CompleteAfter", r.CompleteAfter); err != nil {
+		return s, err
+	}
+	if r.IncrementalSyncInterval != "" {
+		if s.IncrementalSyncInterval, err = time.ParseDuration(r.IncrementalSyncInterval); err != nil {
+			return s, errs.Invalidf("InvalidInterval", "IncrementalSyncInterval %q is not a duration", r.IncrementalSyncInterval).WithHint("use e.g. 1h or 30m")
+		}
+	}
+	if r.Csv == "" {
+		return s, errs.Invalidf("InvalidCsv", "the CSV is empty").WithHint("pass --csv FILE with an EmailAddress column")
+	}
+	return s, nil
+}
+
+func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
+	t := "/api/v1/tenants/{t}"
+	h("POST "+t+"/batches", func(r *http.Request, p *admin.Principal) (any, error) {
+		var req batchRequest
+		if err := httpx.DecodeJSON(r, maxCSVBody, &req); err != nil {
+			return nil, err
+		}
+		spec, err := req.spec()
+		if err != nil {
+			return nil, err
+		}
+		b, err := s.Core.CreateBatch(r.Context(), p, r.PathValue("t"), spec)
+		if err != nil {
+			return nil, err
+		}
+		return created{b}, nil
+	})
+	h("GET "+t+"/batches", func(r *http.Request, p *admin.Principal) (any, error) {
+		return s.Core.ListBatches(r.Context(), p, r.PathValue("t"))
+	})
+	h("GET "+t+"/batches/{b}", func(r *http.Request, p *admin.Principal) (any, error) {
+		return s.Core.GetBatch(r.Context(), p, r.PathValue("t"), r.PathValue("b"))
+	})
+	h("GET "+t+"/batches/{b}/users", func(r *http.Request, p *admin.Principal) (any, error) {
+		return s.Core.BatchUsers(r.Context(), p, r.PathValue("t"), r.PathValue("b"))
+	})
+	h("GET "+t+"/batches/{b}/report", func(r *http.Request, p *admin.Principal) (any, error) {
+		return s.Core.BatchReport(r.Context(), p, r.PathValue("t"), r.PathValue("b"), r.URL.Query().Get("user"))
+	})
+	h("POST "+t+"/batches/{b}/{action}", func(r *http.Request, p *admin.Principal) (any, error) {
+		var req struct{ ApproveSkippedItems bool }
+		if r.ContentLength != 0 {
+			if err := s.decode(r, &req); err != nil {
+				return nil, err
+			}
+		}
+		action := admin.BatchAction(r.PathValue("action"))
+		switch action {
+		case admin.BatchStart, admin.BatchStop, admin.BatchSyncNow, admin.BatchComplete, admin.BatchRemove:
+		default:
+			return nil, errs.NotFoundf("NoSuchRoute", "unknown batch action %q", action).WithHint("use start, stop, sync-now, complete or remove")
+		}
+		return s.Core.BatchCommand(r.Context(), p, r.PathValue("t"), r.PathValue("b"), action, req.ApproveSkippedItems)
+	})
+	h("POST "+t+"/endpoints/{name}/test", func(r *http.Request, p *admin.Principal) (any, error) {
+		var req struct{ TestMailbox, TargetDeliveryDomain string }
+		if r.ContentLength != 0 {
+			if err := s.decode(r, &req); err != nil {
+				return nil, err
+			}
+		}
+		return s.Core.TestEndpoint(r.Context(), p, r.PathValue("t"), r.PathValue("name"), req.TestMailbox, req.TargetDeliveryDomain)
+	})
+	h("POST "+t+"/mailusers/prepare", func(r *http.Request, p *admin.Principal) (any, error) {
+		var req struct {
+			Endpoint             string
+			Csv                  string
+			TargetDeliveryDomain string
+			DryRun               bool
+		}
+		if err := httpx.DecodeJSON(r, maxCSVBody, &req); err != nil {
+			return nil, err
+		}
+		if req.Endpoint == "" {
+			return nil, errs.Invalidf("MissingField", "Endpoint is required").WithHint("pass --endpoint NAME")
+		}
+		return s.Core.PrepareMailUsers(r.Context(), p, r.PathValue("t"), req.Endpoint, []byte(req.Csv), req.TargetDeliveryDomain, req.DryRun)
+	})
+}

@@ -1,0 +1,151 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/tenantferry/tenantferry/internal/errs"
+)
+
+// readCSV reads the --csv file.
+func readCSV(path string) (string, error) {
+	if path == "" {
+		return "", usageError("--csv FILE is required")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", usageError("cannot read --csv: %v", err)
+	}
+	return string(b), nil
+}
+
+var batchCols = []string{"Name", "Status", "TotalCount", "SyncedCount", "FinalizedCount", "FailedCount", "Endpoint"}
+var userCols = []string{"EmailAddress", "Status", "PercentComplete", "ItemsSynced", "ItemsTotal", "ItemsSkipped", "DataConsistencyScore"}
+
+func (e *env) batchCmd() *cobra.Command {
+	var name, endpoint, csvFile, tdd, startAfter, completeAfter, interval string
+	var autoStart, autoComplete bool
+	var largeItemLimit int64
+	create := e.apiCmd("create", "Create a migration batch from a CSV", cobra.NoArgs, true, view{},
+		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
+			csv, err := readCSV(csvFile)
+			if err != nil {
+				return nil, err
+			}
+			return c.do(ctx, http.MethodPost, tp+"/batches", map[string]any{"Name": name, "Endpoint": endpoint, "Csv": csv,
+				"TargetDeliveryDomain": tdd, "AutoStart": autoStart, "AutoComplete": autoComplete, "StartAfter": startAfter,
+				"CompleteAfter": completeAfter, "IncrementalSyncInterval": interval, "LargeItemLimit": largeItemLimit})
+		})
+	f := create.Flags()
+	f.StringVar(&name, "name", "", "batch name; required")
+	f.StringVar(&endpoint, "endpoint", "", "migration endpoint; required")
+	f.StringVar(&csvFile, "csv", "", "CSV file with an EmailAddress column (target addresses); required")
+	f.StringVar(&tdd, "target-delivery-domain", "", "target delivery domain; required")
+	f.BoolVar(&autoStart, "auto-start", false, "start the batch at once (or at --start-after)")
+	f.BoolVar(&autoComplete, "auto-complete", false, "complete each user as soon as it is synced (or at --complete-after)")
+	f.StringVar(&startAfter, "start-after", "", "start at this time (RFC 3339)")
+	f.StringVar(&completeAfter, "complete-after", "", "complete at this time (RFC 3339)")
+	f.StringVar(&interval, "incremental-sync-interval", "", "time between incremental syncs (default 24h, at least 1m)")
+	f.Int64Var(&largeItemLimit, "large-item-limit", 0, "skip items larger than this many bytes (default 150 MiB)")
+
+	action := func(verb, short string) *cobra.Command {
+		var approve bool
+		c := e.apiCmd(verb+" N", short, cobra.ExactArgs(1), true, view{},
+			func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
+				return c.do(ctx, http.MethodPost, tp+"/batches/"+esc(a[0])+"/"+verb, map[string]any{"ApproveSkippedItems": approve})
+			})
+		if verb == "complete" {
+			c.Flags().BoolVar(&approve, "approve-skipped-items", false, "complete even if skipped items make the DataConsistencyScore Investigate")
+		}
+		return c
+	}
+	var user string
+	report := e.apiCmd("report N", "Show the users' reports: statistics, skipped items, log", cobra.ExactArgs(1), true, view{},
+		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
+			q := ""
+			if user != "" {
+				q = "?user=" + url.QueryEscape(user)
+			}
+			return c.do(ctx, http.MethodGet, tp+"/batches/"+esc(a[0])+"/report"+q, nil)
+		})
+	report.Flags().StringVar(&user, "user", "", "only this user")
+	return group("batch", "Manage migration batches",
+		create,
+		action("start", "Start a batch"),
+		action("stop", "Stop a batch"),
+		action("sync-now", "Run an incremental sync now"),
+		action("complete", "Complete a batch (cutover)"),
+		action("remove", "Remove a batch (history stays)"),
+		e.apiCmd("show N", "Show a batch", cobra.ExactArgs(1), true, view{}, get(sub("/batches", true))),
+		e.apiCmd("list", "List batches", cobra.NoArgs, true, view{batchCols}, get(sub("/batches", false))),
+		e.apiCmd("users N", "List a batch's users with statistics", cobra.ExactArgs(1), true, view{userCols},
+			get(func(tp string, a []string) string { return tp + "/batches/" + esc(a[0]) + "/users" })),
+		report,
+		e.watchCmd(),
+	)
+}
+
+func (e *env) endpointTestCmd() *cobra.Command {
+	var mailbox, tdd string
+	c := e.apiCmd("test N", "Test an endpoint (and a mailbox): one line per check", cobra.ExactArgs(1), true, view{},
+		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
+			raw, err := c.do(ctx, http.MethodPost, tp+"/endpoints/"+esc(a[0])+"/test", map[string]string{"TestMailbox": mailbox, "TargetDeliveryDomain": tdd})
+			if err != nil {
+				return nil, err
+			}
+			var r struct {
+				Result, Message string
+				Checks          []struct{ Name, Result, Code, Message string }
+			}
+			if err := json.Unmarshal(raw, &r); err != nil {
+				return nil, err
+			}
+			if e.output == "table" {
+				for _, ch := range r.Checks {
+					code := ch.Code
+					if code == "" {
+						code = "-"
+					}
+					e.printf("%-8s %-22s %-24s %s\n", ch.Result, ch.Name, code, ch.Message)
+				}
+				e.printf("Result: %s\n", r.Result)
+			} else if err := e.print(raw, view{}); err != nil {
+				return nil, err
+			}
+			if r.Result != "Success" {
+				return nil, errs.New(errs.Conflict, "EndpointTestFailed", "%s", r.Message)
+			}
+			return nil, nil
+		})
+	c.Flags().StringVar(&mailbox, "test-mailbox", "", "target address of a user to test every move check for")
+	c.Flags().StringVar(&tdd, "target-delivery-domain", "", "check the delivery-domain proxy for this domain")
+	return c
+}
+
+func (e *env) prepareCmd() *cobra.Command {
+	var endpoint, csvFile, tdd string
+	var dryRun bool
+	c := e.apiCmd("prepare", "Create or stamp target MailUsers from the source identities", cobra.NoArgs, true,
+		view{[]string{"Line", "EmailAddress", "SourceEmailAddress", "Action", "Changes", "Error"}},
+		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
+			csv, err := readCSV(csvFile)
+			if err != nil {
+				return nil, err
+			}
+			return c.do(ctx, http.MethodPost, tp+"/mailusers/prepare", map[string]any{"Endpoint": endpoint, "Csv": csv,
+				"TargetDeliveryDomain": tdd, "DryRun": dryRun})
+		})
+	c.Flags().StringVar(&endpoint, "endpoint", "", "migration endpoint of the source; required")
+	c.Flags().StringVar(&csvFile, "csv", "", "CSV with EmailAddress (target) and optional SourceEmailAddress; required")
+	c.Flags().StringVar(&tdd, "target-delivery-domain", "", "domain of the proxy to add (default: the tenant's initial domain)")
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "show the changes without making them")
+	return c
+}
+
+// watchPoll is how often batch watch refreshes.
+const watchPoll = time.Second

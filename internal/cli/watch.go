@@ -1,0 +1,187 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+)
+
+// printf writes formatted output to stdout.
+func (e *env) printf(format string, args ...any) { fmt.Fprintf(e.stdout, format, args...) }
+
+// userStat is the part of a batch user the watch needs.
+type userStat struct {
+	EmailAddress                     string
+	Status, StatusDetail             string
+	PercentComplete                  int
+	ItemsTotal, ItemsSynced          int64
+	BytesTotal, BytesTransferred     int64
+	CurrentBytesPerSecond            float64
+	DataConsistencyScore, LockWindow string
+	Error                            *struct{ Code, Message string }
+}
+
+// busy reports whether a user state is still changing on its own.
+func busy(state string) bool {
+	switch state {
+	case "Queued", "Validating", "Syncing", "IncrementalSyncing", "Completing", "Stopping", "Removing":
+		return true
+	}
+	return false
+}
+
+func (e *env) watchCmd() *cobra.Command {
+	var once bool
+	c := &cobra.Command{
+		Use:   "watch N",
+		Short: "Show live progress bars of a batch's users until none is busy",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			tp, err := e.tenantPath(ctx, cl)
+			if err != nil {
+				return err
+			}
+			fetch := func() ([]userStat, error) {
+				raw, err := cl.do(ctx, http.MethodGet, tp+"/batches/"+esc(a[0])+"/users", nil)
+				if err != nil {
+					return nil, err
+				}
+				var us []userStat
+				return us, json.Unmarshal(raw, &us)
+			}
+			return WatchUsers(ctx, e.stdout, fetch, once)
+		},
+	}
+	e.tenantFlag(c)
+	c.Flags().BoolVar(&once, "once", false, "print the current state once and exit")
+	return c
+}
+
+// isTerminal reports whether w is a terminal (progress bars redraw in
+// place only there; elsewhere progress is printed as lines).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// WatchUsers shows progress of a batch's users until none is busy: mpb
+// progress bars on a terminal, a line per change otherwise. The demo uses
+// it too.
+func WatchUsers(ctx context.Context, w io.Writer, fetch func() ([]userStat, error), once bool) error {
+	us, err := fetch()
+	if err != nil {
+		return err
+	}
+	if once || !isTerminal(w) {
+		last := map[string]string{}
+		for {
+			anyBusy := false
+			for _, u := range us {
+				line := fmt.Sprintf("%-40s %-20s %3d%%  %d/%d items  %s", u.EmailAddress, u.Status, u.PercentComplete, u.ItemsSynced, u.ItemsTotal, humanSize(u.BytesTransferred))
+				if u.Error != nil {
+					line += "  " + u.Error.Code
+				}
+				if last[u.EmailAddress] != line {
+					fmt.Fprintln(w, line)
+					last[u.EmailAddress] = line
+				}
+				anyBusy = anyBusy || busy(u.Status)
+			}
+			if once || !anyBusy {
+				return nil
+			}
+			if err := sleep(ctx, watchPoll); err != nil {
+				return err
+			}
+			if us, err = fetch(); err != nil {
+				return err
+			}
+		}
+	}
+	p := mpb.NewWithContext(ctx, mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(200*time.Millisecond))
+	bars := map[string]*mpb.Bar{}
+	states := map[string]*userStat{}
+	for {
+		anyBusy := false
+		for i := range us {
+			u := us[i]
+			st := states[u.EmailAddress]
+			if st == nil {
+				st = &userStat{}
+				states[u.EmailAddress] = st
+			}
+			*st = u
+			b := bars[u.EmailAddress]
+			if b == nil {
+				name := u.EmailAddress
+				b = p.AddBar(100,
+					mpb.PrependDecorators(decor.Name(name, decor.WC{W: len(name) + 1, C: decor.DindentRight}),
+						decor.Any(func(decor.Statistics) string { return fmt.Sprintf("%-20s", st.Status) })),
+					mpb.AppendDecorators(decor.Percentage(decor.WC{W: 5}),
+						decor.Any(func(decor.Statistics) string {
+							return fmt.Sprintf("  %d/%d items  %s  %s/s", st.ItemsSynced, st.ItemsTotal, humanSize(st.BytesTransferred), humanSize(int64(st.CurrentBytesPerSecond)))
+						})))
+				bars[u.EmailAddress] = b
+			}
+			b.SetCurrent(int64(u.PercentComplete))
+			anyBusy = anyBusy || busy(u.Status)
+		}
+		if !anyBusy {
+			for _, b := range bars {
+				b.SetCurrent(100)
+			}
+			p.Wait()
+			return nil
+		}
+		if err := sleep(ctx, watchPoll); err != nil {
+			return err
+		}
+		if us, err = fetch(); err != nil {
+			return err
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// humanSize renders a byte count.
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
