@@ -186,6 +186,11 @@ func TestTLS(t *testing.T) {
 			t.Errorf("pipelined STARTTLS: %q", l)
 		}
 	})
+}
+
+// TestNoTLSLoginDisabled checks that without a certificate a connection
+// that may not authenticate in plain text has no way to log in.
+func TestNoTLSLoginDisabled(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d, func(o *imapd.Options) { o.AllowPlainAuth = nil })
 		addr := e.user(t, "alice")
