@@ -29,9 +29,12 @@ type userStat struct {
 	Error                            *struct{ Code, Message string }
 }
 
-// busy reports whether a user state is still changing on its own.
-func busy(state string) bool {
-	switch state {
+// busy reports whether a user is still changing on its own.
+func busy(u userStat) bool {
+	if u.Status == "Synced" && (u.StatusDetail == "SyncQueued" || u.StatusDetail == "CompletionQueued") {
+		return true
+	}
+	switch u.Status {
 	case "Queued", "Validating", "Syncing", "IncrementalSyncing", "Completing", "Stopping", "Removing":
 		return true
 	}
@@ -105,7 +108,7 @@ func WatchUsers(ctx context.Context, w io.Writer, fetch func() ([]userStat, erro
 					fmt.Fprintln(w, line)
 					last[u.EmailAddress] = line
 				}
-				anyBusy = anyBusy || busy(u.Status)
+				anyBusy = anyBusy || busy(u)
 			}
 			if once || !anyBusy {
 				return nil
@@ -144,7 +147,7 @@ func WatchUsers(ctx context.Context, w io.Writer, fetch func() ([]userStat, erro
 				bars[u.EmailAddress] = b
 			}
 			b.SetCurrent(int64(u.PercentComplete))
-			anyBusy = anyBusy || busy(u.Status)
+			anyBusy = anyBusy || busy(u)
 		}
 		if !anyBusy {
 			for _, b := range bars {

@@ -311,6 +311,11 @@ func (s *Service) SyncNow(ctx context.Context, tenantID, name string) (*Batch, e
 				if _, err := tx.ExecContext(ctx, `UPDATE moves SET sync_requested = ? WHERE id = ?`, true, m.ID); err != nil {
 					return err
 				}
+				if m.State == StateSynced {
+					if err := s.setState(ctx, tx, m, StateSynced, "SyncQueued"); err != nil {
+						return err
+					}
+				}
 				if err := s.enqueueSync(ctx, tx, m.ID); err != nil {
 					return err
 				}
@@ -346,6 +351,14 @@ func (s *Service) CompleteBatch(ctx context.Context, tenantID, name string, appr
 		}
 		for _, m := range ms {
 			if m.State == StateSynced || m.State == StateCompleting {
+				if m.State == StateSynced {
+					if _, err := tx.ExecContext(ctx, `UPDATE moves SET error_code = '', error_message = '' WHERE id = ?`, m.ID); err != nil {
+						return err
+					}
+					if err := s.setState(ctx, tx, m, StateSynced, "CompletionQueued"); err != nil {
+						return err
+					}
+				}
 				if err := s.enqueueComplete(ctx, tx, m.ID); err != nil {
 					return err
 				}

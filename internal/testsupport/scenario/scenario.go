@@ -1,0 +1,270 @@
+// Package scenario starts real tenantferry servers for tests (in-process,
+// loopback listeners, temporary data directories) and sets up the
+// cross-tenant trust of DESIGN §1 steps 1–6 between them.
+//
+// Invariant: everything is real — database, listeners, HTTP, SMTP — and
+// every server is shut down when its test ends.
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/config"
+	"github.com/tenantferry/tenantferry/internal/directory"
+	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/server"
+)
+
+// Server is a running test server.
+type Server struct {
+	*server.Server
+	t   testing.TB
+	Cfg config.Config
+	Op  *admin.Principal
+}
+
+// FreeAddr returns a loopback address with a port that was free a moment
+// ago (for configurations that must name a port before it is bound).
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Options configure Start.
+type Options struct {
+	DataDir    string            // default t.TempDir()
+	DB         string            // default SQLite
+	SMTP       string            // default a free loopback port; "off" to disable
+	HTTP       string            // default 127.0.0.1:0
+	IMAP       string            // default "off"
+	Transports map[string]string // domain → host:port
+	Log        io.Writer         // server log (default discarded)
+}
+
+// Start starts a server.
+func Start(t testing.TB, o Options) *Server {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = o.DataDir
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	cfg.DB = o.DB
+	cfg.HTTP = o.HTTP
+	if cfg.HTTP == "" {
+		cfg.HTTP = "127.0.0.1:0"
+	}
+	cfg.SMTP = o.SMTP
+	if cfg.SMTP == "" {
+		cfg.SMTP = FreeAddr(t)
+	}
+	cfg.IMAP = o.IMAP
+	if cfg.IMAP == "" {
+		cfg.IMAP = "off"
+	}
+	cfg.Submission = "off"
+	keys := make([]string, 0, len(o.Transports))
+	for d := range o.Transports {
+		keys = append(keys, d)
+	}
+	sort.Strings(keys)
+	for _, d := range keys {
+		cfg.Transports = append(cfg.Transports, d+"="+o.Transports[d])
+	}
+	w := o.Log
+	if w == nil {
+		w = io.Discard
+	}
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	s, err := server.New(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	ts := &Server{Server: s, t: t, Cfg: cfg, Op: &admin.Principal{Operator: true, Name: "test"}}
+	t.Cleanup(func() { ts.Stop() })
+	return ts
+}
+
+// Stop shuts the server down (idempotent).
+func (s *Server) Stop() {
+	if s.Server == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s.Server.Shutdown(ctx)
+	s.Server = nil
+}
+
+// Tenant returns the tenant, creating it when missing.
+func (s *Server) Tenant(name string) *directory.Tenant {
+	s.t.Helper()
+	ctx := context.Background()
+	if t, err := s.Dir.GetTenant(ctx, name); err == nil {
+		return t
+	}
+	tc, err := s.Admin.CreateTenant(ctx, s.Op, name)
+	if err != nil {
+		s.t.Fatalf("create tenant %s: %v", name, err)
+	}
+	return tc.Tenant
+}
+
+// Mailbox creates a user mailbox in the tenant.
+func (s *Server) Mailbox(tenant, alias, password string, archive bool) *directory.Recipient {
+	s.t.Helper()
+	r, err := s.Admin.CreateRecipient(context.Background(), s.Op, tenant, directory.RecipientSpec{Type: directory.UserMailbox, Alias: alias,
+		FirstName: strings.ToUpper(alias[:1]) + alias[1:], LastName: "Test", Password: password, Archive: archive})
+	if err != nil {
+		s.t.Fatalf("create mailbox %s: %v", alias, err)
+	}
+	return r
+}
+
+// Content returns the mailbox content of a recipient (by ExchangeGuid or
+// ArchiveGuid).
+func (s *Server) Content(tenant, guid string) *mailstore.Mailbox {
+	s.t.Helper()
+	t := s.Tenant(tenant)
+	mb, err := s.Store.Mailbox(context.Background(), t.ID, guid)
+	if err != nil {
+		s.t.Fatalf("mailbox %s: %v", guid, err)
+	}
+	return mb
+}
+
+// Trust is the migration configuration between a source and a target
+// tenant.
+type Trust struct {
+	AppID          string
+	Issuer         string
+	Secret         string
+	Endpoint       string
+	SourceTenant   *directory.Tenant
+	TargetTenant   *directory.Tenant
+	ScopeGroup     string
+	TargetDelivery string
+}
+
+// SetupTrust performs DESIGN §1 steps 1–6 between src/srcTenant (source)
+// and tgt/tgtTenant (target), with the published scope group MigrationScope
+// (the members are added by AddToScope).
+func SetupTrust(t testing.TB, src *Server, srcTenant string, tgt *Server, tgtTenant string) *Trust {
+	t.Helper()
+	ctx := context.Background()
+	st, tt := src.Tenant(srcTenant), tgt.Tenant(tgtTenant)
+	tr := &Trust{SourceTenant: st, TargetTenant: tt, ScopeGroup: "MigrationScope", Endpoint: srcTenant + "-ep", TargetDelivery: tt.InitialDomain}
+	app, err := tgt.Admin.CreateApp(ctx, tgt.Op, tgtTenant, "Mailbox migration", []string{directory.PermissionMailboxMigration})
+	must(t, err)
+	tr.AppID, tr.Issuer = app.AppID, app.Issuer
+	sec, err := tgt.Admin.AddAppSecret(ctx, tgt.Op, tgtTenant, app.AppID, 0)
+	must(t, err)
+	tr.Secret = sec.SecretText
+	_, err = src.Admin.GrantConsent(ctx, src.Op, srcTenant, app.AppID, app.Issuer, nil)
+	must(t, err)
+	_, err = tgt.Admin.CreateEndpoint(ctx, tgt.Op, tgtTenant, directory.EndpointSpec{Name: tr.Endpoint, RemoteServer: src.PublicURL,
+		RemoteTenant: st.InitialDomain, ApplicationId: app.AppID, Secret: sec.SecretText})
+	must(t, err)
+	yes := true
+	_, err = tgt.Admin.CreateOrgRel(ctx, tgt.Op, tgtTenant, directory.OrgRelSpec{Name: srcTenant, DomainNames: []string{st.ID},
+		MailboxMoveEnabled: &yes, MailboxMoveCapability: []string{directory.CapInbound}})
+	if err != nil && !strings.Contains(err.Error(), "OrgRelExists") {
+		t.Fatal(err)
+	}
+	if _, err := src.Dir.GetRecipient(ctx, st.ID, tr.ScopeGroup); err != nil {
+		_, err = src.Admin.CreateRecipient(ctx, src.Op, srcTenant, directory.RecipientSpec{Type: directory.SecurityGroup, Name: tr.ScopeGroup, Alias: tr.ScopeGroup})
+		must(t, err)
+	}
+	_, err = src.Admin.CreateOrgRel(ctx, src.Op, srcTenant, directory.OrgRelSpec{Name: tgtTenant, DomainNames: []string{tt.ID},
+		MailboxMoveEnabled: &yes, MailboxMoveCapability: []string{directory.CapRemoteOutbound}, OAuthApplicationId: &app.AppID,
+		MailboxMovePublishedScopes: []string{tr.ScopeGroup}})
+	if err != nil && strings.Contains(err.Error(), "OrgRelExists") {
+		// The reverse direction: add RemoteOutbound to the existing relationship.
+		o, gerr := src.Admin.GetOrgRel(ctx, src.Op, srcTenant, tgtTenant)
+		must(t, gerr)
+		caps := append(append([]string(nil), o.MailboxMoveCapability...), directory.CapRemoteOutbound)
+		_, err = src.Admin.UpdateOrgRel(ctx, src.Op, srcTenant, tgtTenant, directory.OrgRelSpec{MailboxMoveEnabled: &yes,
+			MailboxMoveCapability: caps, OAuthApplicationId: &app.AppID, MailboxMovePublishedScopes: []string{tr.ScopeGroup}})
+	}
+	must(t, err)
+	return tr
+}
+
+// AddToScope adds source mailboxes to the published scope group.
+func (tr *Trust) AddToScope(t testing.TB, src *Server, aliases ...string) {
+	t.Helper()
+	for _, a := range aliases {
+		must(t, src.Admin.AddMember(context.Background(), src.Op, tr.SourceTenant.Name, tr.ScopeGroup, a))
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Send submits a message over SMTP to addr (host:port) and returns the
+// server's error, if any.
+func Send(addr, from string, to []string, msg []byte) error {
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.SendMail(from, to, bytes.NewReader(msg)); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+// Message builds a small RFC 5322 message.
+func Message(from, to, subject, body string) []byte {
+	return []byte(fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <%s@test>\r\nDate: %s\r\n\r\n%s\r\n",
+		from, to, subject, strings.ReplaceAll(subject, " ", "."), time.Now().Format(time.RFC1123Z), body))
+}
+
+// Eventually polls f until it returns nil or the timeout passes.
+func Eventually(t testing.TB, timeout time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = f(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: not reached within %s: %v", what, timeout, err)
+}
+
+// WriteFile writes a file in a temp dir and returns its path.
+func WriteFile(t testing.TB, name, content string) string {
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
