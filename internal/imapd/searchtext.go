@@ -146,25 +146,21 @@ func containsFoldBytes(b []byte, substr string) bool {
 }
 
 // indexFoldASCII finds an ASCII needle in b ignoring ASCII case; other
-// bytes of b are compared as they are.
+// bytes of b are compared as they are. It lower-cases a copy of b and uses
+// bytes.Index, so it is linear whatever the needle.
 func indexFoldASCII(b []byte, needle string) int {
 	if needle == "" {
 		return 0
 	}
-	first := lowerASCII(needle[0])
-	for i := 0; i+len(needle) <= len(b); i++ {
-		if lowerASCII(b[i]) != first {
-			continue
-		}
-		j := 1
-		for j < len(needle) && lowerASCII(b[i+j]) == lowerASCII(needle[j]) {
-			j++
-		}
-		if j == len(needle) {
-			return i
-		}
+	lb := make([]byte, len(b))
+	for i, c := range b {
+		lb[i] = lowerASCII(c)
 	}
-	return -1
+	ln := make([]byte, len(needle))
+	for i := 0; i < len(needle); i++ {
+		ln[i] = lowerASCII(needle[i])
+	}
+	return bytes.Index(lb, ln)
 }
 
 func lowerASCII(c byte) byte {
