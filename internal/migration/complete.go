@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/failpoint"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/replication"
 )
@@ -121,6 +122,7 @@ func (s *Service) complete(ctx context.Context, b *Batch, m *Move, client *repli
 		m.CompletionStep = stepLock
 	}
 	for {
+		failpoint.Hit("completion." + m.CompletionStep)
 		switch m.CompletionStep {
 		case stepLock, "":
 			for _, k := range kinds {

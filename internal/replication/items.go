@@ -7,6 +7,7 @@ import (
 
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/failpoint"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
@@ -257,6 +258,7 @@ func (p *pass) skippedItem(it ItemInfo, folder *mailstore.Folder, reason string)
 // commit writes one chunk: updates, then the new items with the watermark.
 // Both steps are idempotent, so a crash between them is harmless.
 func (p *pass) commit(ctx context.Context, ch *chunk) error {
+	failpoint.Hit("replication.chunk.before")
 	w := p.w
 	w.Item = ch.cursor
 	hook := func(tx *db.Tx) error { return p.j.Sink(tx, w, ch.delta, ch.skipped) }
@@ -282,6 +284,7 @@ func (p *pass) commit(ctx context.Context, ch *chunk) error {
 			return err
 		}
 	}
+	failpoint.Hit("replication.chunk.after")
 	p.w.Item = ch.cursor
 	p.add(ch.delta)
 	return nil

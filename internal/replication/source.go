@@ -17,6 +17,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/failpoint"
 	"github.com/tenantferry/tenantferry/internal/httpx"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
@@ -436,6 +437,7 @@ func (s *SourceAPI) lock(_ http.ResponseWriter, r *http.Request, g *Grant, m *ma
 	if m.rec.Type != directory.UserMailbox {
 		return s.setState(r.Context(), m, mailstore.StateRetired)
 	}
+	failpoint.Hit("source.lock")
 	s.Log.Info("replication: source mailbox locked for completion", "tenant", g.Tenant.Name, "mailbox", m.rec.PrimarySmtpAddress, "kind", m.kind, "app", g.Claims.AppID)
 	return s.setState(r.Context(), m, mailstore.StateLocked)
 }
@@ -470,6 +472,7 @@ func (s *SourceAPI) finalize(_ http.ResponseWriter, r *http.Request, g *Grant, m
 	if err != nil {
 		return nil, err
 	}
+	failpoint.Hit("source.finalize.converted")
 	for _, guid := range []string{m.rec.ExchangeGuid, m.rec.ArchiveGuid} {
 		if guid == "" {
 			continue

@@ -189,9 +189,14 @@ func SetupTrust(t testing.TB, src *Server, srcTenant string, tgt *Server, tgtTen
 	yes := true
 	_, err = tgt.Admin.CreateOrgRel(ctx, tgt.Op, tgtTenant, directory.OrgRelSpec{Name: srcTenant, DomainNames: []string{st.ID},
 		MailboxMoveEnabled: &yes, MailboxMoveCapability: []string{directory.CapInbound}})
-	if err != nil && !strings.Contains(err.Error(), "OrgRelExists") {
-		t.Fatal(err)
+	if err != nil && strings.Contains(err.Error(), "OrgRelExists") {
+		// The other direction exists: add Inbound to it.
+		o, gerr := tgt.Admin.GetOrgRel(ctx, tgt.Op, tgtTenant, srcTenant)
+		must(t, gerr)
+		caps := append(append([]string(nil), o.MailboxMoveCapability...), directory.CapInbound)
+		_, err = tgt.Admin.UpdateOrgRel(ctx, tgt.Op, tgtTenant, srcTenant, directory.OrgRelSpec{MailboxMoveEnabled: &yes, MailboxMoveCapability: caps})
 	}
+	must(t, err)
 	if _, err := src.Dir.GetRecipient(ctx, st.ID, tr.ScopeGroup); err != nil {
 		_, err = src.Admin.CreateRecipient(ctx, src.Op, srcTenant, directory.RecipientSpec{Type: directory.SecurityGroup, Name: tr.ScopeGroup, Alias: tr.ScopeGroup})
 		must(t, err)
