@@ -13,7 +13,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/migration"
-	"github.com/tenantferry/tenantferry/internal/testsupport/mailgen"
+	"github.com/tenantferry/tenantferry/internal/mailgen"
 	"github.com/tenantferry/tenantferry/internal/testsupport/scenario"
 )
 

@@ -49,8 +49,17 @@ var (
 		review attached thanks regards update agenda notes action items deadline`)
 )
 
-// Generate returns opts.Count messages.
-func Generate(o Options) []Message {
+// Generator produces the messages of Options one at a time, so a mailbox
+// of any size is generated in constant memory.
+type Generator struct {
+	o    Options
+	r    *rand.Rand
+	base time.Time
+	i    int
+}
+
+// New returns a generator.
+func New(o Options) *Generator {
 	if o.Median <= 0 {
 		o.Median = 8 << 10
 	}
@@ -66,63 +75,77 @@ func Generate(o Options) []Message {
 	if o.Owner == "" {
 		o.Owner = "user@example.test"
 	}
-	r := rand.New(rand.NewSource(o.Seed))
-	base := time.Date(2024, 1, 1, 8, 0, 0, 0, time.UTC)
+	return &Generator{o: o, r: rand.New(rand.NewSource(o.Seed)), base: time.Date(2024, 1, 1, 8, 0, 0, 0, time.UTC)}
+}
+
+// Next returns the next message; ok is false after Options.Count messages.
+func (g *Generator) Next() (m Message, ok bool) {
+	if g.i >= g.o.Count {
+		return Message{}, false
+	}
+	o, r, i := g.o, g.r, g.i
+	g.i++
+	folder := o.Folders[r.Intn(len(o.Folders))]
+	date := g.base.Add(time.Duration(i)*37*time.Minute + time.Duration(r.Intn(3600))*time.Second)
+	from := person(r)
+	to := o.Owner
+	if folder == "Sent Items" || folder == "Drafts" {
+		from, to = o.Owner, person(r)
+	}
+	subject := topics[r.Intn(len(topics))]
+	if r.Intn(3) == 0 {
+		subject = "Re: " + subject
+	}
+	// Log-normal-ish body sizes around the median.
+	size := int(float64(o.Median) * (0.3 + r.ExpFloat64()*0.7))
+	var b bytes.Buffer
+	boundary := fmt.Sprintf("b%08x", r.Uint32())
+	attach := r.Float64() < o.Attach
+	fmt.Fprintf(&b, "Return-Path: <%s>\r\nMessage-ID: <%d.%d@%s>\r\nDate: %s\r\nFrom: %s\r\nTo: %s\r\nSubject: %s\r\nMIME-Version: 1.0\r\n",
+		addr(from), o.Seed, i, "gen.tenantferry.test", date.Format(time.RFC1123Z), from, to, subject)
+	if attach {
+		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=%q\r\n\r\n--%s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", boundary, boundary)
+	} else {
+		b.WriteString("Content-Type: text/plain; charset=utf-8\r\n\r\n")
+	}
+	text(r, &b, size)
+	if attach {
+		blob := make([]byte, o.AttachKB<<10)
+		r.Read(blob)
+		fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: application/pdf; name=\"doc%d.pdf\"\r\nContent-Disposition: attachment; filename=\"doc%d.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+			boundary, i, i)
+		enc := base64.StdEncoding.EncodeToString(blob)
+		for len(enc) > 76 {
+			b.WriteString(enc[:76] + "\r\n")
+			enc = enc[76:]
+		}
+		b.WriteString(enc + "\r\n--" + boundary + "--\r\n")
+	}
+	var flags []string
+	if folder != "Inbox" || r.Intn(4) != 0 {
+		flags = append(flags, `\Seen`)
+	}
+	if r.Intn(12) == 0 {
+		flags = append(flags, `\Flagged`)
+	}
+	if r.Intn(10) == 0 {
+		flags = append(flags, `\Answered`)
+	}
+	if r.Intn(25) == 0 {
+		flags = append(flags, "$Label1")
+	}
+	if folder == "Drafts" {
+		flags = append(flags, `\Draft`)
+	}
+	return Message{Folder: folder, Data: b.Bytes(), Flags: flags, Date: date}, true
+}
+
+// Generate returns all opts.Count messages at once (small mailboxes).
+func Generate(o Options) []Message {
+	g := New(o)
 	out := make([]Message, 0, o.Count)
-	for i := 0; i < o.Count; i++ {
-		folder := o.Folders[r.Intn(len(o.Folders))]
-		date := base.Add(time.Duration(i)*37*time.Minute + time.Duration(r.Intn(3600))*time.Second)
-		from := person(r)
-		to := o.Owner
-		if folder == "Sent Items" || folder == "Drafts" {
-			from, to = o.Owner, person(r)
-		}
-		subject := topics[r.Intn(len(topics))]
-		if r.Intn(3) == 0 {
-			subject = "Re: " + subject
-		}
-		// Log-normal-ish body sizes around the median.
-		size := int(float64(o.Median) * (0.3 + r.ExpFloat64()*0.7))
-		var b bytes.Buffer
-		boundary := fmt.Sprintf("b%08x", r.Uint32())
-		attach := r.Float64() < o.Attach
-		fmt.Fprintf(&b, "Return-Path: <%s>\r\nMessage-ID: <%d.%d@%s>\r\nDate: %s\r\nFrom: %s\r\nTo: %s\r\nSubject: %s\r\nMIME-Version: 1.0\r\n",
-			addr(from), o.Seed, i, "gen.tenantferry.test", date.Format(time.RFC1123Z), from, to, subject)
-		if attach {
-			fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=%q\r\n\r\n--%s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", boundary, boundary)
-		} else {
-			b.WriteString("Content-Type: text/plain; charset=utf-8\r\n\r\n")
-		}
-		text(r, &b, size)
-		if attach {
-			blob := make([]byte, o.AttachKB<<10)
-			r.Read(blob)
-			fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: application/pdf; name=\"doc%d.pdf\"\r\nContent-Disposition: attachment; filename=\"doc%d.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n",
-				boundary, i, i)
-			enc := base64.StdEncoding.EncodeToString(blob)
-			for len(enc) > 76 {
-				b.WriteString(enc[:76] + "\r\n")
-				enc = enc[76:]
-			}
-			b.WriteString(enc + "\r\n--" + boundary + "--\r\n")
-		}
-		var flags []string
-		if folder != "Inbox" || r.Intn(4) != 0 {
-			flags = append(flags, `\Seen`)
-		}
-		if r.Intn(12) == 0 {
-			flags = append(flags, `\Flagged`)
-		}
-		if r.Intn(10) == 0 {
-			flags = append(flags, `\Answered`)
-		}
-		if r.Intn(25) == 0 {
-			flags = append(flags, "$Label1")
-		}
-		if folder == "Drafts" {
-			flags = append(flags, `\Draft`)
-		}
-		out = append(out, Message{Folder: folder, Data: b.Bytes(), Flags: flags, Date: date})
+	for m, ok := g.Next(); ok; m, ok = g.Next() {
+		out = append(out, m)
 	}
 	return out
 }
