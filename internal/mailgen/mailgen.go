@@ -31,6 +31,10 @@ type Options struct {
 	Attach   float64 // share of messages with an attachment (default 0.05)
 	AttachKB int     // attachment size in KiB (default 200)
 	Folders  []string
+	// Threads links replies into conversations: a "Re:" message gets
+	// In-Reply-To and References naming earlier messages on its topic.
+	// Off by default, so existing seeds keep their bytes.
+	Threads bool
 }
 
 // DefaultFolders is a typical folder tree.
@@ -56,6 +60,9 @@ type Generator struct {
 	r    *rand.Rand
 	base time.Time
 	i    int
+	// thread holds, per topic, the Message-IDs of the conversation so far
+	// (the most recent last; Options.Threads only).
+	thread map[string][]string
 }
 
 // New returns a generator.
@@ -75,7 +82,7 @@ func New(o Options) *Generator {
 	if o.Owner == "" {
 		o.Owner = "user@example.test"
 	}
-	return &Generator{o: o, r: rand.New(rand.NewSource(o.Seed)), base: time.Date(2024, 1, 1, 8, 0, 0, 0, time.UTC)}
+	return &Generator{o: o, r: rand.New(rand.NewSource(o.Seed)), base: time.Date(2024, 1, 1, 8, 0, 0, 0, time.UTC), thread: map[string][]string{}}
 }
 
 // Next returns the next message; ok is false after Options.Count messages.
@@ -92,17 +99,22 @@ func (g *Generator) Next() (m Message, ok bool) {
 	if folder == "Sent Items" || folder == "Drafts" {
 		from, to = o.Owner, person(r)
 	}
-	subject := topics[r.Intn(len(topics))]
+	topic := topics[r.Intn(len(topics))]
+	subject := topic
 	if r.Intn(3) == 0 {
 		subject = "Re: " + subject
 	}
+	msgID := fmt.Sprintf("<%d.%d@gen.tenantferry.test>", o.Seed, i)
 	// Log-normal-ish body sizes around the median.
 	size := int(float64(o.Median) * (0.3 + r.ExpFloat64()*0.7))
 	var b bytes.Buffer
 	boundary := fmt.Sprintf("b%08x", r.Uint32())
 	attach := r.Float64() < o.Attach
-	fmt.Fprintf(&b, "Return-Path: <%s>\r\nMessage-ID: <%d.%d@%s>\r\nDate: %s\r\nFrom: %s\r\nTo: %s\r\nSubject: %s\r\nMIME-Version: 1.0\r\n",
-		addr(from), o.Seed, i, "gen.tenantferry.test", date.Format(time.RFC1123Z), from, to, subject)
+	fmt.Fprintf(&b, "Return-Path: <%s>\r\nMessage-ID: %s\r\nDate: %s\r\nFrom: %s\r\nTo: %s\r\nSubject: %s\r\nMIME-Version: 1.0\r\n",
+		addr(from), msgID, date.Format(time.RFC1123Z), from, to, subject)
+	if o.Threads {
+		g.threadHeaders(&b, topic, msgID, subject != topic)
+	}
 	if attach {
 		fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=%q\r\n\r\n--%s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", boundary, boundary)
 	} else {
@@ -138,6 +150,22 @@ func (g *Generator) Next() (m Message, ok bool) {
 		flags = append(flags, `\Draft`)
 	}
 	return Message{Folder: folder, Data: b.Bytes(), Flags: flags, Date: date}, true
+}
+
+// threadHeaders writes In-Reply-To and References for a reply and records
+// msgID as the newest message of the topic's conversation.
+func (g *Generator) threadHeaders(b *bytes.Buffer, topic, msgID string, reply bool) {
+	conv := g.thread[topic]
+	if reply && len(conv) > 0 {
+		fmt.Fprintf(b, "In-Reply-To: %s\r\nReferences: %s\r\n", conv[len(conv)-1], strings.Join(conv, " "))
+	} else if !reply {
+		conv = nil // a new conversation on the topic
+	}
+	conv = append(conv, msgID)
+	if len(conv) > 8 {
+		conv = append([]string{conv[0]}, conv[len(conv)-7:]...) // keep the root and the latest
+	}
+	g.thread[topic] = conv
 }
 
 // Generate returns all opts.Count messages at once (small mailboxes).
