@@ -74,3 +74,14 @@ func responseText(s string) string {
 	}
 	return s
 }
+
+// readOnlyError is the reply to a change in a folder opened with EXAMINE.
+var readOnlyError = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot,
+	Text: "the folder is open read-only (EXAMINE); SELECT it to make changes"}
+
+// tryCreateError is the reply to APPEND, COPY or MOVE into a folder that
+// does not exist (RFC 9051 section 7.1: TRYCREATE).
+func tryCreateError(name string) error {
+	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate,
+		Text: responseText("FolderNotFound: folder \"" + name + "\" does not exist (create it first)")}
+}

@@ -124,15 +124,10 @@ func (s *session) folderByName(name string) (*mailstore.Folder, error) {
 func (s *session) destFolder(name string) (*mailstore.Folder, error) {
 	f, err := s.folderByName(name)
 	if errs.Is(err, "FolderNotFound") {
-		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate,
-			Text: "FolderNotFound: folder " + quoteText(name) + " does not exist (create it first)"}
+		return nil, tryCreateError(name)
 	}
 	return f, err
 }
-
-// readOnlyError is the reply to a change in a folder opened with EXAMINE.
-var readOnlyError = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot,
-	Text: "the folder is open read-only (EXAMINE); SELECT it to make changes"}
 
 // selectedFolder returns the selected state, or a BAD when there is none
 // (imapserver checks the state; this guards the nil).
@@ -156,14 +151,4 @@ func imapName(f *mailstore.Folder, inboxPath string) string {
 		return "INBOX" + f.Path[len(inboxPath):]
 	}
 	return f.Path
-}
-
-// quoteText makes a name safe to embed in response text.
-func quoteText(s string) string {
-	return `"` + strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s) + `"`
 }

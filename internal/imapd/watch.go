@@ -3,6 +3,7 @@ package imapd
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -163,13 +164,18 @@ func (w *watcher) handle(ev mailstore.Event) {
 
 // drainLocked applies queued events that have become contiguous.
 func (w *watcher) drainLocked() {
-	for m, evs := range w.pending {
+	var old []int64
+	for m := range w.pending {
 		if m <= w.applied {
-			for _, e := range evs {
-				w.applyLocked(e)
-			}
-			delete(w.pending, m)
+			old = append(old, m)
 		}
+	}
+	slices.Sort(old)
+	for _, m := range old {
+		for _, e := range w.pending[m] {
+			w.applyLocked(e)
+		}
+		delete(w.pending, m)
 	}
 	for {
 		evs, ok := w.pending[w.applied+1]
@@ -216,6 +222,12 @@ func (w *watcher) resync() {
 	}
 	if h > w.applied {
 		w.applied = h
+	}
+	w.drainLocked()
+	// Whatever is still waiting committed after h: apply it rather than
+	// wait again (the views ignore what their snapshots already hold).
+	for m := range w.pending {
+		w.applied = max(w.applied, m)
 	}
 	w.drainLocked()
 }
