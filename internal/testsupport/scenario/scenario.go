@@ -172,48 +172,11 @@ type Trust struct {
 // (the members are added by AddToScope).
 func SetupTrust(t testing.TB, src *Server, srcTenant string, tgt *Server, tgtTenant string) *Trust {
 	t.Helper()
-	ctx := context.Background()
 	st, tt := src.Tenant(srcTenant), tgt.Tenant(tgtTenant)
-	tr := &Trust{SourceTenant: st, TargetTenant: tt, ScopeGroup: "MigrationScope", Endpoint: srcTenant + "-ep", TargetDelivery: tt.InitialDomain}
-	app, err := tgt.Admin.CreateApp(ctx, tgt.Op, tgtTenant, "Mailbox migration", []string{directory.PermissionMailboxMigration})
+	ts, err := admin.SetupMigrationTrust(context.Background(), src.Admin, src.Op, srcTenant, src.PublicURL, tgt.Admin, tgt.Op, tgtTenant)
 	must(t, err)
-	tr.AppID, tr.Issuer = app.AppID, app.Issuer
-	sec, err := tgt.Admin.AddAppSecret(ctx, tgt.Op, tgtTenant, app.AppID, 0)
-	must(t, err)
-	tr.Secret = sec.SecretText
-	_, err = src.Admin.GrantConsent(ctx, src.Op, srcTenant, app.AppID, app.Issuer, nil)
-	must(t, err)
-	_, err = tgt.Admin.CreateEndpoint(ctx, tgt.Op, tgtTenant, directory.EndpointSpec{Name: tr.Endpoint, RemoteServer: src.PublicURL,
-		RemoteTenant: st.InitialDomain, ApplicationId: app.AppID, Secret: sec.SecretText})
-	must(t, err)
-	yes := true
-	_, err = tgt.Admin.CreateOrgRel(ctx, tgt.Op, tgtTenant, directory.OrgRelSpec{Name: srcTenant, DomainNames: []string{st.ID},
-		MailboxMoveEnabled: &yes, MailboxMoveCapability: []string{directory.CapInbound}})
-	if err != nil && strings.Contains(err.Error(), "OrgRelExists") {
-		// The other direction exists: add Inbound to it.
-		o, gerr := tgt.Admin.GetOrgRel(ctx, tgt.Op, tgtTenant, srcTenant)
-		must(t, gerr)
-		caps := append(append([]string(nil), o.MailboxMoveCapability...), directory.CapInbound)
-		_, err = tgt.Admin.UpdateOrgRel(ctx, tgt.Op, tgtTenant, srcTenant, directory.OrgRelSpec{MailboxMoveEnabled: &yes, MailboxMoveCapability: caps})
-	}
-	must(t, err)
-	if _, err := src.Dir.GetRecipient(ctx, st.ID, tr.ScopeGroup); err != nil {
-		_, err = src.Admin.CreateRecipient(ctx, src.Op, srcTenant, directory.RecipientSpec{Type: directory.SecurityGroup, Name: tr.ScopeGroup, Alias: tr.ScopeGroup})
-		must(t, err)
-	}
-	_, err = src.Admin.CreateOrgRel(ctx, src.Op, srcTenant, directory.OrgRelSpec{Name: tgtTenant, DomainNames: []string{tt.ID},
-		MailboxMoveEnabled: &yes, MailboxMoveCapability: []string{directory.CapRemoteOutbound}, OAuthApplicationId: &app.AppID,
-		MailboxMovePublishedScopes: []string{tr.ScopeGroup}})
-	if err != nil && strings.Contains(err.Error(), "OrgRelExists") {
-		// The reverse direction: add RemoteOutbound to the existing relationship.
-		o, gerr := src.Admin.GetOrgRel(ctx, src.Op, srcTenant, tgtTenant)
-		must(t, gerr)
-		caps := append(append([]string(nil), o.MailboxMoveCapability...), directory.CapRemoteOutbound)
-		_, err = src.Admin.UpdateOrgRel(ctx, src.Op, srcTenant, tgtTenant, directory.OrgRelSpec{MailboxMoveEnabled: &yes,
-			MailboxMoveCapability: caps, OAuthApplicationId: &app.AppID, MailboxMovePublishedScopes: []string{tr.ScopeGroup}})
-	}
-	must(t, err)
-	return tr
+	return &Trust{AppID: ts.AppID, Issuer: ts.Issuer, Secret: ts.Secret, Endpoint: ts.Endpoint, SourceTenant: st, TargetTenant: tt,
+		ScopeGroup: ts.ScopeGroup, TargetDelivery: tt.InitialDomain}
 }
 
 // AddToScope adds source mailboxes to the published scope group.
