@@ -37,6 +37,10 @@
 //   - A locked or retired mailbox is read-only: SELECT completes with
 //     [READ-ONLY], and changes are refused by the store and answered NO
 //     with the store's reason.
+//   - Authentication needs TLS unless Options.AllowPlainAuth allows the
+//     connection: otherwise LOGINDISABLED until STARTTLS. STARTTLS itself
+//     is performed by the connection wrapper (conn.go), below go-imap, so
+//     that this package sees every connection's plain text.
 //   - Every session has a context, cancelled when its connection closes;
 //     Server.Close cancels all of them.
 package imapd

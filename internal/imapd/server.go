@@ -31,8 +31,8 @@ type Options struct {
 	Store *mailstore.Store
 	// Log receives connection and error logs; nil discards them.
 	Log *slog.Logger
-	// TLSConfig enables STARTTLS, and implicit TLS for connections that
-	// are already TLS (see Serve). nil disables STARTTLS.
+	// TLSConfig enables STARTTLS. nil disables it. (Implicit TLS needs no
+	// option: pass Serve a tls.NewListener.)
 	TLSConfig *tls.Config
 	// AllowPlainAuth reports whether a plain-text (not TLS) connection may
 	// authenticate. When it returns false the connection advertises
