@@ -21,7 +21,7 @@ const (
 type Check struct {
 	Name    string
 	Result  string
-	Code    string `json:",omitempty"`
+	Code    string // the error code of a failed check; "" otherwise (always present in JSON: part of the CLI contract)
 	Message string
 }
 
