@@ -1,0 +1,106 @@
+package demo
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// totalSteps is the number of steps of DESIGN §1.
+const totalSteps = 14
+
+// printer narrates the demo.
+type printer struct{ w io.Writer }
+
+func newPrinter(w io.Writer) *printer { return &printer{w: w} }
+
+// line prints one line.
+func (p *printer) line(format string, args ...any) { fmt.Fprintf(p.w, format+"\n", args...) }
+
+// setup starts a setup phase (not a step of DESIGN §1).
+func (p *printer) setup(title, exchange string) {
+	p.line("\n[setup] %s", title)
+	if exchange != "" {
+		p.line("        Exchange: %s", exchange)
+	}
+}
+
+// step starts step n of DESIGN §1 with its Exchange equivalent.
+func (p *printer) step(n int, title, exchange string) {
+	p.line("\n[%d/%d] %s", n, totalSteps, title)
+	p.line("       Exchange: %s", exchange)
+}
+
+// cmd prints the equivalent tenantferry (or other tool's) command line.
+func (p *printer) cmd(format string, args ...any) { p.line("  $ "+format, args...) }
+
+// result prints a result line.
+func (p *printer) result(format string, args ...any) { p.line("  → "+format, args...) }
+
+// detail prints an indented line under a result.
+func (p *printer) detail(format string, args ...any) { p.line("      "+format, args...) }
+
+// fields prints name/value pairs like PowerShell's Format-List.
+func (p *printer) fields(kv ...string) {
+	w := 0
+	for i := 0; i < len(kv); i += 2 {
+		w = max(w, len(kv[i]))
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		p.detail("%-*s : %s", w, kv[i], kv[i+1])
+	}
+}
+
+// humanSize renders a byte count.
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// count renders an integer with thousands separators.
+func count(n int64) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + count(-n)
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// dur renders a duration for people: ms below a second, else 0.1 s.
+func dur(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	}
+	return fmt.Sprintf("%.1fs", d.Seconds())
+}
+
+// short abbreviates a secret for display.
+func short(s string) string {
+	if len(s) <= 6 {
+		return "…"
+	}
+	return s[:6] + "…"
+}
+
+// quote shell-quotes s when needed.
+func quote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\"'$`\\!*?&;|<>()") {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
