@@ -118,6 +118,9 @@ func wrapStep(err error, step string) error {
 	if err == nil {
 		return nil
 	}
+	if errors.Is(err, context.Canceled) {
+		return errs.New(errs.Unavailable, "DemoInterrupted", "%s: interrupted", step)
+	}
 	if ce := errs.As(err); ce != nil {
 		c := *ce
 		c.Message = step + ": " + ce.Message
@@ -125,9 +128,6 @@ func wrapStep(err error, step string) error {
 			c.Message += " (" + ce.Cause.Error() + ")"
 		}
 		return &c
-	}
-	if errors.Is(err, context.Canceled) {
-		return errs.New(errs.Unavailable, "DemoInterrupted", "%s: interrupted", step)
 	}
 	return errs.New(errs.Internal, "DemoFailed", "%s: %v", step, err).WithCause(err)
 }
