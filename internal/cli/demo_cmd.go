@@ -55,8 +55,11 @@ new, empty, or a previous demo's (which is replaced).`,
 }
 
 // watchUserViews shows the demo's sync progress with the `batch watch`
-// display (progress bars on a terminal).
+// display: progress bars on a terminal, indented lines elsewhere.
 func watchUserViews(ctx context.Context, w io.Writer, fetch func() ([]*migration.UserView, error)) error {
+	if !isTerminal(w) {
+		w = &indentWriter{w: w, prefix: "    ", bol: true}
+	}
 	return WatchUsers(ctx, w, func() ([]userStat, error) {
 		vs, err := fetch()
 		if err != nil {
@@ -73,4 +76,26 @@ func watchUserViews(ctx context.Context, w io.Writer, fetch func() ([]*migration
 		}
 		return out, nil
 	}, false)
+}
+
+// indentWriter prefixes every line written through it.
+type indentWriter struct {
+	w      io.Writer
+	prefix string
+	bol    bool // at the beginning of a line
+}
+
+func (iw *indentWriter) Write(p []byte) (int, error) {
+	var b []byte
+	for _, c := range p {
+		if iw.bol {
+			b = append(b, iw.prefix...)
+		}
+		b = append(b, c)
+		iw.bol = c == '\n'
+	}
+	if _, err := iw.w.Write(b); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
