@@ -158,16 +158,19 @@ func TestMigrationKill9(t *testing.T) {
 
 	// 4. The target dies at every completion step of k1, one after the
 	// other: each restart resumes the recorded step and dies at the next.
+	// Between finalsync and verify it also dies right after the final
+	// sync committed the new mail (the source locked).
 	phase = time.Now()
 	b.stop()
 	b.start("completion.lock")
 	tgt.try("batch", "complete", "--tenant", "fabrikam", "kill-k1") // the server may die before it answers
 	b.awaitFailpoint("completion.lock", time.Minute)
 	killed("target at completion.lock", users[0])
-	for _, step := range []string{"finalsync", "verify", "activate", "convert", "done"} {
-		b.start("completion." + step)
-		b.awaitFailpoint("completion."+step, time.Minute)
-		killed("target at completion."+step, users[0])
+	for _, fp := range []string{"completion.finalsync", "replication.chunk.after", "completion.verify", "completion.activate",
+		"completion.convert", "completion.done"} {
+		b.start(fp)
+		b.awaitFailpoint(fp, time.Minute)
+		killed("target at "+fp, users[0])
 	}
 	b.start("")
 	checkCompleted(t, tr, a, b, users[0], srcSnap["k1"], "kill-k1", "")

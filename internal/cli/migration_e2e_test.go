@@ -158,6 +158,14 @@ func TestCrossServerMigrationCLI(t *testing.T) {
 			t.Fatalf("prepare: %+v", r)
 		}
 	}
+	// A rerun changes nothing.
+	tgt.json(&rows, "mailuser", "prepare", "--tenant", "fabrikam", "--endpoint", tr.endpoint, "--csv", csv,
+		"--target-delivery-domain", "fabrikam.tenantferry.test")
+	for _, r := range rows {
+		if r.Action != "Unchanged" || r.Error != nil {
+			t.Fatalf("prepare rerun: %+v", r)
+		}
+	}
 	for _, u := range users {
 		var mu recipient
 		tgt.json(&mu, "mailuser", "show", "--tenant", "fabrikam", u.tgtAddr())
