@@ -244,8 +244,13 @@ func (s *Service) startTx(ctx context.Context, tx *db.Tx, b *Batch) error {
 	return nil
 }
 
+// enqueueSync records a new sync request of a move and queues its job.
 func (s *Service) enqueueSync(ctx context.Context, tx *db.Tx, moveID string) error {
-	_, err := s.Jobs.InsertTx(ctx, tx, SyncArgs{MoveID: moveID}, nil)
+	var gen int64
+	if err := tx.QueryRowContext(ctx, `UPDATE moves SET sync_gen = sync_gen + 1 WHERE id = ? RETURNING sync_gen`, moveID).Scan(&gen); err != nil {
+		return err
+	}
+	_, err := s.Jobs.InsertTx(ctx, tx, SyncArgs{MoveID: moveID, Gen: gen}, nil)
 	return err
 }
 
@@ -308,9 +313,6 @@ func (s *Service) SyncNow(ctx context.Context, tenantID, name string) (*Batch, e
 		for _, m := range ms {
 			switch m.State {
 			case StateSynced, StateSyncing, StateIncrementalSyncing, StateQueued, StateValidating:
-				if _, err := tx.ExecContext(ctx, `UPDATE moves SET sync_requested = ? WHERE id = ?`, true, m.ID); err != nil {
-					return err
-				}
 				if m.State == StateSynced {
 					if err := s.setState(ctx, tx, m, StateSynced, "SyncQueued"); err != nil {
 						return err

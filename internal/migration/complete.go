@@ -35,6 +35,23 @@ type completeWorker struct {
 // Timeout lets a completion run as long as its final sync needs.
 func (w *completeWorker) Timeout(*river.Job[CompleteArgs]) time.Duration { return -1 }
 
+// completionRetryMax caps the delay between attempts of a completion.
+const completionRetryMax = time.Minute
+
+// NextRetry retries a failed completion soon. From the lock step on, the
+// source stays locked (IMAP read-only, new mail held) until the completion
+// finishes, so River's default backoff — errors⁴ seconds: 16 s after the
+// second error, 81 s after the third — would stretch the lock window to
+// minutes after a brief source outage (two source restarts made it 17 s).
+// The delay doubles from one second up to completionRetryMax.
+func (w *completeWorker) NextRetry(job *river.Job[CompleteArgs]) time.Time {
+	d := time.Second
+	for i := 0; i < len(job.Errors) && d < completionRetryMax; i++ {
+		d *= 2
+	}
+	return time.Now().Add(min(d, completionRetryMax))
+}
+
 func (w *completeWorker) Work(ctx context.Context, job *river.Job[CompleteArgs]) error {
 	s := w.s
 	m, err := s.getMove(ctx, s.D.Read(), job.Args.MoveID)

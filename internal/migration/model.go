@@ -104,7 +104,9 @@ type Move struct {
 	BytesTransferred    int64
 	Consistency         string
 	CompletionStep      string
-	SyncRequested       bool
+	SyncGen             int64 // sync requests made
+	SyncedGen           int64 // sync requests covered by a finished pass
+	PassJob             int64 // the job running the current pass
 	QueuedAt            time.Time
 	StartedAt           time.Time
 	InitialSyncDoneAt   time.Time
@@ -121,7 +123,7 @@ type Move struct {
 
 const moveCols = `id, batch_id, tenant_id, email, csv_line, mailbox_type, active, state, status_detail, error_code, error_message,
 	target_recipient_id, source_tenant_id, source_address, exchange_guid, archive_guid, items_total, items_synced, items_skipped, bytes_total,
-	bytes_transferred, consistency, completion_step, sync_requested, queued_at, started_at, initial_sync_done_at, initial_sync_ms, last_sync_at,
+	bytes_transferred, consistency, completion_step, sync_gen, synced_gen, pass_job, queued_at, started_at, initial_sync_done_at, initial_sync_ms, last_sync_at,
 	last_sync_ms, completion_started_at, completed_at, lock_started_at, lock_ended_at, created_at, updated_at`
 
 func scanMove(sc interface{ Scan(...any) error }) (*Move, error) {
@@ -130,7 +132,7 @@ func scanMove(sc interface{ Scan(...any) error }) (*Move, error) {
 	if err := sc.Scan(&m.ID, &m.BatchID, &m.TenantID, &m.Email, &m.CSVLine, &m.MailboxType, &m.Active, &m.State, &m.StatusDetail,
 		&m.ErrorCode, &m.ErrorMessage, &m.TargetRecipientID, &m.SourceTenantID, &m.SourceAddress, &m.ExchangeGuid, &m.ArchiveGuid,
 		&m.ItemsTotal, &m.ItemsSynced, &m.ItemsSkipped, &m.BytesTotal, &m.BytesTransferred, &m.Consistency, &m.CompletionStep,
-		&m.SyncRequested, &q, &st, &isd, &ism, &ls, &lsm, &cs, &ca, &lks, &lke, &cr, &up); err != nil {
+		&m.SyncGen, &m.SyncedGen, &m.PassJob, &q, &st, &isd, &ism, &ls, &lsm, &cs, &ca, &lks, &lke, &cr, &up); err != nil {
 		return nil, err
 	}
 	m.QueuedAt, m.StartedAt, m.InitialSyncDoneAt, m.LastSyncAt = db.Time(q), db.Time(st), db.Time(isd), db.Time(ls)

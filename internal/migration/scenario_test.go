@@ -11,9 +11,9 @@ import (
 
 	"github.com/tenantferry/tenantferry/internal/admin"
 	"github.com/tenantferry/tenantferry/internal/directory"
+	"github.com/tenantferry/tenantferry/internal/mailgen"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/migration"
-	"github.com/tenantferry/tenantferry/internal/mailgen"
 	"github.com/tenantferry/tenantferry/internal/testsupport/scenario"
 )
 

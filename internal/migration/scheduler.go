@@ -68,7 +68,7 @@ func (s *Service) tickBatch(ctx context.Context, b *Batch, now time.Time) error 
 				if err := s.enqueueComplete(ctx, tx, m.ID); err != nil {
 					return err
 				}
-			case m.State == StateSynced && !m.LastSyncAt.IsZero() && now.Sub(m.LastSyncAt) >= b.IncrementalInterval:
+			case m.State == StateSynced && m.SyncedGen >= m.SyncGen && !m.LastSyncAt.IsZero() && now.Sub(m.LastSyncAt) >= b.IncrementalInterval:
 				if err := s.enqueueSync(ctx, tx, m.ID); err != nil {
 					return err
 				}

@@ -61,9 +61,14 @@ func (s *Service) Register(workers *river.Workers) []*river.PeriodicJob {
 		func() (river.JobArgs, *river.InsertOpts) { return TickArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true})}
 }
 
-// SyncArgs is the job of one sync pass (initial or incremental) of a move.
+// SyncArgs is the job of one sync request of a move: a pass (initial or
+// incremental) that covers request Gen. Requests are numbered
+// (moves.sync_gen), so a request made while a pass runs gets its own job
+// instead of being dropped as a duplicate of the running one, and requests
+// already covered by a later pass end at once.
 type SyncArgs struct {
 	MoveID string `json:"move_id"`
+	Gen    int64  `json:"gen"`
 }
 
 // Kind implements river.JobArgs.
@@ -76,8 +81,7 @@ func (SyncArgs) InsertOpts() river.InsertOpts {
 }
 
 // pendingStates make a job unique while it waits or runs; a finished job
-// does not block a new one. A sync requested while a pass runs is picked up
-// by that pass (moves.sync_requested).
+// does not block a new one.
 var pendingStates = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
 	rivertype.JobStateScheduled, rivertype.JobStateRetryable}
 
@@ -89,9 +93,12 @@ type CompleteArgs struct {
 // Kind implements river.JobArgs.
 func (CompleteArgs) Kind() string { return "move_complete" }
 
-// InsertOpts keeps at most one pending completion per move.
+// InsertOpts keeps at most one pending completion per move. A completion
+// never gives up on a transient failure (a discarded job would leave the
+// move Completing and the source locked): with retries at most
+// completionRetryMax apart, the attempts last about a year.
 func (CompleteArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: jobs.QueueMigration, MaxAttempts: 50,
+	return river.InsertOpts{Queue: jobs.QueueMigration, MaxAttempts: 500000,
 		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: pendingStates}}
 }
 

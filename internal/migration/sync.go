@@ -49,6 +49,21 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	default:
 		return nil // completing, completed, failed, stopped: nothing to sync
 	}
+	passing := m.State == StateValidating || m.State == StateSyncing || m.State == StateIncrementalSyncing
+	if !passing && m.SyncedGen >= job.Args.Gen && !m.InitialSyncDoneAt.IsZero() {
+		return nil // a pass that started after this request covered it
+	}
+	if passing && m.PassJob != 0 && m.PassJob != job.ID {
+		// Another job holds the pass. While it lives, wait; a job that
+		// died (a killed process) leaves the pass to whoever comes next.
+		alive, err := s.jobAlive(ctx, m.PassJob)
+		if err != nil {
+			return err
+		}
+		if alive {
+			return river.JobSnooze(slotWait)
+		}
+	}
 	ep, err := s.Dir.GetEndpoint(ctx, m.TenantID, b.EndpointID)
 	if err != nil {
 		return s.fail(ctx, m, err)
@@ -62,20 +77,46 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 		return river.JobSnooze(slotWait)
 	}
 	defer s.release(ep.ID)
-	for {
-		if err := s.syncMove(ctx, b, m, initial); err != nil {
+	// Claim the pass: this job and the requests it covers.
+	claimed := m.SyncGen
+	if err := s.D.Write(ctx, func(tx *db.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE moves SET pass_job = ? WHERE id = ? AND pass_job = ?`, job.ID, m.ID, m.PassJob)
+		if err != nil {
 			return err
 		}
-		// A sync requested while this pass ran gets another pass now.
-		if m, err = s.getMove(ctx, s.D.Read(), m.ID); err != nil || !m.SyncRequested || m.State != StateSynced {
-			return err
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errStateChanged
 		}
-		initial = false
+		return tx.QueryRowContext(ctx, `SELECT sync_gen FROM moves WHERE id = ?`, m.ID).Scan(&claimed)
+	}); err != nil {
+		if errs.Is(err, "StateChanged") {
+			return river.JobSnooze(slotWait)
+		}
+		return err
 	}
+	m.PassJob = job.ID
+	return s.syncMove(ctx, b, m, initial, claimed)
+}
+
+// jobAlive reports whether a job is still waiting or running.
+func (s *Service) jobAlive(ctx context.Context, id int64) (bool, error) {
+	var state string
+	err := s.D.Read().QueryRowContext(ctx, `SELECT state FROM river_job WHERE id = ?`, id).Scan(&state)
+	if db.IsNoRows(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	switch state {
+	case "available", "pending", "running", "retryable", "scheduled":
+		return true, nil
+	}
+	return false, nil
 }
 
 // syncMove validates and runs one pass for every mailbox of the move.
-func (s *Service) syncMove(ctx context.Context, b *Batch, m *Move, initial bool) error {
+func (s *Service) syncMove(ctx context.Context, b *Batch, m *Move, initial bool, gen int64) error {
 	if initial {
 		if err := s.D.Write(ctx, func(tx *db.Tx) error {
 			if m.StartedAt.IsZero() {
@@ -113,9 +154,9 @@ func (s *Service) syncMove(ctx context.Context, b *Batch, m *Move, initial bool)
 	}
 	if err := s.D.Write(ctx, func(tx *db.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE moves SET target_recipient_id = ?, source_tenant_id = ?, source_address = ?, exchange_guid = ?,
-			archive_guid = ?, items_total = ?, bytes_total = ?, sync_requested = ?, error_code = '', error_message = '' WHERE id = ?`,
+			archive_guid = ?, items_total = ?, bytes_total = ?, error_code = '', error_message = '' WHERE id = ?`,
 			p.target.ID, p.source.TenantId, p.mailbox.PrimarySmtpAddress, p.mailbox.ExchangeGuid, p.mailbox.ArchiveGuid,
-			totalItems, totalBytes, false, m.ID); err != nil {
+			totalItems, totalBytes, m.ID); err != nil {
 			return err
 		}
 		return s.setState(ctx, tx, m, state, "")
@@ -140,11 +181,13 @@ func (s *Service) syncMove(ctx context.Context, b *Batch, m *Move, initial bool)
 			return err
 		}
 		now := db.Now()
-		q := `UPDATE moves SET items_synced = ?, last_sync_at = ?, last_sync_ms = ?, updated_at = ? WHERE id = ?`
-		args := []any{synced, now, took.Milliseconds(), now, m.ID}
+		q := `UPDATE moves SET items_synced = ?, last_sync_at = ?, last_sync_ms = ?, updated_at = ?, pass_job = 0,
+			synced_gen = CASE WHEN synced_gen < ? THEN ? ELSE synced_gen END WHERE id = ?`
+		args := []any{synced, now, took.Milliseconds(), now, gen, gen, m.ID}
 		if initial {
-			q = `UPDATE moves SET items_synced = ?, last_sync_at = ?, last_sync_ms = ?, updated_at = ?, initial_sync_done_at = ?, initial_sync_ms = ? WHERE id = ?`
-			args = []any{synced, now, took.Milliseconds(), now, now, took.Milliseconds(), m.ID}
+			q = `UPDATE moves SET items_synced = ?, last_sync_at = ?, last_sync_ms = ?, updated_at = ?, pass_job = 0,
+				synced_gen = CASE WHEN synced_gen < ? THEN ? ELSE synced_gen END, initial_sync_done_at = ?, initial_sync_ms = ? WHERE id = ?`
+			args = []any{synced, now, took.Milliseconds(), now, gen, gen, now, took.Milliseconds(), m.ID}
 		}
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err

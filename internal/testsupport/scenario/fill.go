@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/mailgen"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/testsupport/corpus"
-	"github.com/tenantferry/tenantferry/internal/mailgen"
 )
 
 // Item is one message to put into a mailbox.

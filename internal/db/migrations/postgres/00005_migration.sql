@@ -50,7 +50,9 @@ CREATE TABLE moves (
     bytes_transferred    BIGINT NOT NULL DEFAULT 0,
     consistency          TEXT NOT NULL DEFAULT '',
     completion_step      TEXT NOT NULL DEFAULT '',
-    sync_requested BOOLEAN NOT NULL DEFAULT FALSE,
+    sync_gen             BIGINT NOT NULL DEFAULT 0, -- sync requests made
+    synced_gen           BIGINT NOT NULL DEFAULT 0, -- sync requests covered by a finished pass
+    pass_job             BIGINT NOT NULL DEFAULT 0, -- River job id running the current pass
     queued_at            BIGINT NOT NULL DEFAULT 0,
     started_at           BIGINT NOT NULL DEFAULT 0,
     initial_sync_done_at BIGINT NOT NULL DEFAULT 0,

@@ -50,7 +50,9 @@ CREATE TABLE moves (
     bytes_transferred    INTEGER NOT NULL DEFAULT 0,
     consistency          TEXT NOT NULL DEFAULT '',
     completion_step      TEXT NOT NULL DEFAULT '',
-    sync_requested       INTEGER NOT NULL DEFAULT 0,
+    sync_gen             INTEGER NOT NULL DEFAULT 0, -- sync requests made
+    synced_gen           INTEGER NOT NULL DEFAULT 0, -- sync requests covered by a finished pass
+    pass_job             INTEGER NOT NULL DEFAULT 0, -- River job id running the current pass
     queued_at            INTEGER NOT NULL DEFAULT 0,
     started_at           INTEGER NOT NULL DEFAULT 0,
     initial_sync_done_at INTEGER NOT NULL DEFAULT 0,
