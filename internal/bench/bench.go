@@ -209,7 +209,9 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	if _, err := tgt.Admin.BatchCommand(ctx, op, "fabrikam", "bench", admin.BatchComplete, false); err != nil {
 		return nil, err
 	}
-	u, err = waitUser(ctx, tgt, op, func(u *migration.UserView) bool { return u.Status == migration.StateCompleted || u.Status == migration.StateCompletedWithWarnings })
+	u, err = waitUser(ctx, tgt, op, func(u *migration.UserView) bool {
+		return u.Status == migration.StateCompleted || u.Status == migration.StateCompletedWithWarnings
+	})
 	if err != nil {
 		return nil, err
 	}
