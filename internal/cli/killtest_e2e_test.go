@@ -98,6 +98,9 @@ func TestMigrationKill9(t *testing.T) {
 	phase := time.Now()
 	createBatch(users[0])
 	b.awaitFailpoint("replication.chunk.before", time.Minute)
+	// From the batch's creation to its second chunk's commit: an initial
+	// sync of this size takes longer than that.
+	toSecondChunk := time.Since(phase)
 	killed("target at replication.chunk.before (2nd chunk)", users[0])
 	b.start("replication.chunk.after=2")
 	b.awaitFailpoint("replication.chunk.after", time.Minute)
@@ -108,8 +111,10 @@ func TestMigrationKill9(t *testing.T) {
 	t.Logf("phase 1 (chunk kills): %s", time.Since(phase).Round(time.Millisecond))
 
 	// 2. A plain kill -9 of the target at a random moment of k2's initial
-	// sync, and 3. of the source during k3's: once the first chunk is
-	// committed, after a random part of the time that chunk took.
+	// sync, and 3. of the source during k3's: a random delay after the
+	// batch's creation, shorter than k1 took to reach its second chunk (the
+	// same size, three chunks), so the kill lands in the initial sync —
+	// which the test checks — anywhere from validation to the second chunk.
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	for _, c := range []struct {
 		victim *node
@@ -118,20 +123,16 @@ func TestMigrationKill9(t *testing.T) {
 		phase = time.Now()
 		createBatch(c.u)
 		batch := "kill-" + c.u.alias
-		for staged(c.u) == 0 {
-			if time.Since(phase) > time.Minute {
-				t.Fatalf("%s: no chunk committed within a minute", batch)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		first := time.Since(phase)
-		delay := time.Duration(rng.Int63n(int64(first / 2)))
-		time.Sleep(delay)
+		delay := time.Duration(rng.Int63n(int64(toSecondChunk)))
+		time.Sleep(delay - time.Since(phase))
 		c.victim.kill9()
+		delay = time.Since(phase)
 		if done := initialSyncDone(t, b, c.u.tgtAddr()); done {
-			t.Fatalf("%s: the initial sync had finished when %s was killed %s after the first chunk (which took %s)", batch, c.victim.name, delay, first)
+			t.Fatalf("%s: the initial sync had finished when %s was killed %s after the batch's creation (k1 reached its second chunk after %s)",
+				batch, c.victim.name, delay, toSecondChunk)
 		}
-		killed(fmt.Sprintf("%s by kill -9 during the initial sync, %s after the first chunk", c.victim.name, delay.Round(time.Millisecond)), c.u)
+		killed(fmt.Sprintf("%s by kill -9 during the initial sync, %s after the batch's creation (of %s to k1's second chunk)", c.victim.name,
+			delay.Round(time.Millisecond), toSecondChunk.Round(time.Millisecond)), c.u)
 		c.victim.start("")
 		tgt.waitBatch("fabrikam", batch, 2*time.Minute, "Synced")
 		sameContent(t, c.u.alias+" after kill -9", srcSnap[c.u.alias], stagedSnapshot(t, b, tr.tgtTenant.Id, c.u.src.ExchangeGuid))
@@ -191,8 +192,8 @@ func TestMigrationKill9(t *testing.T) {
 	// target active); mail to k3's old address arrives at the source, which
 	// holds it; the restarted target asks the source to convert k3, and
 	// the source dies right after converting (before retiring the content
-	// and releasing the held mail); restarted, it finishes and the held
-	// mail reaches the target mailbox once.
+	// and releasing the held mail), twice; restarted, it finishes and the
+	// held mail reaches the target mailbox once.
 	phase = time.Now()
 	a.stop()
 	a.start("source.finalize.converted")
@@ -213,6 +214,9 @@ func TestMigrationKill9(t *testing.T) {
 	b.start("")
 	a.awaitFailpoint("source.finalize.converted", time.Minute)
 	killed("source at source.finalize.converted", users[2])
+	a.start("source.finalize.converted") // once more, on the target's retry
+	a.awaitFailpoint("source.finalize.converted", time.Minute)
+	killed("source at source.finalize.converted again (the target's retry)", users[2])
 	a.start("")
 	checkCompleted(t, tr, a, b, users[2], srcSnap["k3"], "kill-k3", heldSubject)
 	t.Logf("phase 6 (target and source kills at the conversion, held mail): %s", time.Since(phase).Round(time.Millisecond))
