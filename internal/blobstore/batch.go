@@ -66,6 +66,10 @@ func (b *Batch) Refs() []Ref {
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// copyBufPool holds the buffers large items stream through: large writes
+// keep the syscall count per item low.
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
 var zeroHeader [headerSize]byte
 
 // Add streams one item from r into the batch, computing its SHA-256 and size
@@ -190,7 +194,9 @@ func (b *Batch) addLarge(prefix []byte, r io.Reader) (Ref, error) {
 	if _, err := w.Write(prefix); err != nil {
 		return fail(errs.Internalf(err, "write pack file %s", p.name))
 	}
-	n, err := io.Copy(w, io.TeeReader(r, h))
+	cb := copyBufPool.Get().(*[]byte)
+	n, err := io.CopyBuffer(w, io.TeeReader(r, h), *cb)
+	copyBufPool.Put(cb)
 	if err != nil {
 		if isWriteErr(err) {
 			return fail(errs.Internalf(err, "write pack file %s", p.name))

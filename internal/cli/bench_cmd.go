@@ -3,6 +3,8 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 	"github.com/tenantferry/tenantferry/internal/bench"
@@ -11,6 +13,7 @@ import (
 func (e *env) benchCmd() *cobra.Command {
 	var o bench.Options
 	var jsonOut bool
+	var cpuProfile string
 	c := &cobra.Command{
 		Use:   "bench",
 		Short: "Benchmark a native migration against the raw loopback limit (DESIGN §9)",
@@ -22,6 +25,17 @@ times, the completion lock window and peak RSS. Defaults give the DESIGN §9
 mailbox: 10,000 messages, median 8 KiB, 5% with attachments, ~500 MB.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return usageError("--cpuprofile: %v", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			res, err := bench.Run(cmd.Context(), o, e.stderr)
 			if err != nil {
 				return err
@@ -53,5 +67,6 @@ peak RSS             %.0f MB
 	f.IntVar(&o.NewItems, "new-items", 100, "new items for the small incremental pass")
 	f.IntVar(&o.FlagChanges, "flag-changes", 500, "flag changes for the small incremental pass")
 	f.BoolVar(&jsonOut, "json", false, "print the result as JSON")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	return c
 }

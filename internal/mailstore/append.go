@@ -20,8 +20,10 @@ type AppendItem struct {
 	// Content streams the raw message bytes, stored exactly as read.
 	Content io.Reader
 	// SHA256 names content the blob store already holds (see
-	// blobstore.Store.Has) and is used when Content is nil: no bytes are
-	// written or transferred again.
+	// blobstore.Store.Has) when Content is nil: no bytes are written or
+	// transferred again. With Content, it is the expected hash: content
+	// that hashes differently is refused (ContentMismatch), so a copy is
+	// verified while it streams, without a second pass.
 	SHA256 string
 	// Flags are the initial flags (normalized; invalid ones are an error).
 	Flags []string
@@ -131,6 +133,10 @@ func (b *AppendBatch) Add(ctx context.Context, it AppendItem) error {
 		ref, err := b.blobs.Add(cr)
 		if err != nil {
 			return err
+		}
+		if it.SHA256 != "" && !strings.EqualFold(it.SHA256, ref.SHA256) {
+			return errs.New(errs.Unavailable, "ContentMismatch", "the content's SHA-256 is %s, not the expected %s", ref.SHA256, it.SHA256).
+				WithHint("the copy was corrupted in transit; it is retried")
 		}
 		bi.ref, bi.hdr = ref, ParseHeader(cr.head)
 		b.hdrs[ref.SHA256] = bi.hdr

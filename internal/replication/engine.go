@@ -2,17 +2,11 @@ package replication
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
-	"hash"
-	"io"
 	"log/slog"
 	"strconv"
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/db"
-	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
@@ -186,24 +180,3 @@ func (p *pass) add(d Delta) {
 
 // origin is the target origin key of a source item.
 func origin(id int64) string { return strconv.FormatInt(id, 10) }
-
-// verifyReader checks the SHA-256 of the bytes it passes through against
-// the source's value at EOF, so corrupted content never commits.
-type verifyReader struct {
-	r    io.Reader
-	h    hash.Hash
-	want string
-}
-
-func newVerifyReader(r io.Reader, want string) *verifyReader {
-	return &verifyReader{r: r, h: sha256.New(), want: want}
-}
-
-func (v *verifyReader) Read(b []byte) (int, error) {
-	n, err := v.r.Read(b)
-	v.h.Write(b[:n])
-	if errors.Is(err, io.EOF) && hex.EncodeToString(v.h.Sum(nil)) != v.want {
-		return n, errs.New(errs.Unavailable, "ContentMismatch", "item content does not match the source's SHA-256 %s", v.want)
-	}
-	return n, err
-}
