@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/directory"
@@ -289,6 +290,22 @@ func (c *Core) DeleteEndpoint(ctx context.Context, p *Principal, tenant, name st
 	t, err := c.Tenant(ctx, p, tenant)
 	if err != nil {
 		return err
+	}
+	if c.Migration != nil {
+		// A batch holds its endpoint by id: deleting the endpoint (even to
+		// create it again) would strand the batch's users for good.
+		e, err := c.Dir.GetEndpoint(ctx, t.ID, name)
+		if err != nil {
+			return err
+		}
+		used, err := c.Migration.BatchesOfEndpoint(ctx, t.ID, e.ID)
+		if err != nil {
+			return err
+		}
+		if len(used) > 0 {
+			return errs.Conflictf("EndpointInUse", "migration endpoint %s is used by batch %s", e.Name, strings.Join(used, ", ")).
+				WithHint("remove the batch first ('tenantferry batch remove %s')", used[0]).WithObject(e.Name)
+		}
 	}
 	if err := c.Dir.DeleteEndpoint(ctx, t.ID, name); err != nil {
 		return err

@@ -178,6 +178,27 @@ func (s *Service) ListBatches(ctx context.Context, tenantID string) ([]*Batch, e
 	return out, rows.Err()
 }
 
+// BatchesOfEndpoint names the tenant's batches (not removed) that use the
+// endpoint: a batch reaches its source only through the endpoint it was
+// created with.
+func (s *Service) BatchesOfEndpoint(ctx context.Context, tenantID, endpointID string) ([]string, error) {
+	rows, err := s.D.Read().QueryContext(ctx, `SELECT name FROM batches WHERE tenant_id = ? AND endpoint_id = ? AND removed_at = 0 ORDER BY name_key`,
+		tenantID, endpointID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
 // Moves returns the move requests of a batch.
 func (s *Service) Moves(ctx context.Context, b *Batch) ([]*Move, error) {
 	return s.batchMoves(ctx, s.D.Read(), b.ID)

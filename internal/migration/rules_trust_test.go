@@ -230,8 +230,7 @@ func TestValidationRulesTrust(t *testing.T) {
 			},
 			fix: func(r *rig) string {
 				// There is no 'endpoint set': the endpoint is created again
-				// with the right secret, so the batch bound to the old one
-				// is replaced.
+				// with the right secret, and the user moved in a new batch.
 				r.replaceEndpoint("badsecret-ep", r.tr.Secret)
 				return "badsecret-ep"
 			}},
@@ -277,6 +276,11 @@ func TestValidationRulesTrust(t *testing.T) {
 			r.waitFailed(batch, addr, ru.code)
 			f.check(t)
 
+			if ru.rebatch {
+				// The endpoint is replaced: its batch goes first (an
+				// endpoint in use cannot be deleted).
+				r.cmd(batch, admin.BatchRemove, false)
+			}
 			ep2 := ru.fix(r)
 			if ep2 == "" {
 				ep2 = r.tr.Endpoint
@@ -285,7 +289,6 @@ func TestValidationRulesTrust(t *testing.T) {
 			// user is in the failed batch, which the user checks report).
 			wantSuccess(t, r.endpointTest(ep2, ""))
 			if ru.rebatch {
-				r.cmd(batch, admin.BatchRemove, false)
 				batch += "-fixed"
 				r.batch(batch, ep2, addr)
 			} else {
