@@ -3,6 +3,7 @@ package migration_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/db/dbtest"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/mailgen"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
@@ -65,14 +68,26 @@ func compareUser(t *testing.T, src *scenario.Server, srcTenant string, tgt *scen
 	}
 }
 
+// TestCrossServerMove runs the whole scenario between two servers, on
+// SQLite and (when TENANTFERRY_TEST_POSTGRES is set) on PostgreSQL.
 func TestCrossServerMove(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scenario test")
 	}
+	t.Run("sqlite", func(t *testing.T) { crossServerMove(t, db.SQLite) })
+	t.Run("postgres", func(t *testing.T) {
+		if os.Getenv(dbtest.EnvPostgres) == "" {
+			t.Skip("set " + dbtest.EnvPostgres + " to run the PostgreSQL variant")
+		}
+		crossServerMove(t, db.Postgres)
+	})
+}
+
+func crossServerMove(t *testing.T, dialect db.Dialect) {
 	ctx := context.Background()
 	smtpA, smtpB := scenario.FreeAddr(t), scenario.FreeAddr(t)
-	a := scenario.Start(t, scenario.Options{SMTP: smtpA, Transports: map[string]string{"fabrikam.tenantferry.test": smtpB}})
-	b := scenario.Start(t, scenario.Options{SMTP: smtpB, Transports: map[string]string{"contoso.tenantferry.test": smtpA}})
+	a := scenario.Start(t, scenario.Options{SMTP: smtpA, DB: dbtest.DSN(t, dialect), Transports: map[string]string{"fabrikam.tenantferry.test": smtpB}})
+	b := scenario.Start(t, scenario.Options{SMTP: smtpB, DB: dbtest.DSN(t, dialect), Transports: map[string]string{"contoso.tenantferry.test": smtpA}})
 	a.Tenant("contoso")
 	b.Tenant("fabrikam")
 
