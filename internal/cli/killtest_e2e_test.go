@@ -139,6 +139,33 @@ func TestMigrationKill9(t *testing.T) {
 		t.Logf("kill -9 of %s: %s", c.victim.name, time.Since(phase).Round(time.Millisecond))
 	}
 
+	// The target dies right after the first commit of an incremental sync
+	// of k2 (flag changes, moves, new mail), before it applied the
+	// expunges and the folder deletion.
+	phase = time.Now()
+	if err := sc.Send(a.smtp, "someone@partner.example", []string{users[1].srcAddr()},
+		sc.Message("someone@partner.example", users[1].srcAddr(), "incremental", "new")); err != nil {
+		t.Fatal(err)
+	}
+	want := len(srcSnap["k2"]["INBOX"]) + 1
+	sc.Eventually(t, time.Minute, "delivery to k2 on the source", func() error {
+		if n := imapCount(t, a.imap, users[1].srcAddr(), users[1].password, "INBOX"); n != want {
+			return fmt.Errorf("INBOX has %d, want %d", n, want)
+		}
+		return nil
+	})
+	changeOverIMAP(t, a.imap, users[1], nil)
+	srcSnap["k2"] = imapSnapshot(t, a.imap, users[1].srcAddr(), users[1].password)
+	b.stop()
+	b.start("replication.chunk.after=1")
+	tgt.try("batch", "sync-now", "--tenant", "fabrikam", "kill-k2") // the server may die before it answers
+	b.awaitFailpoint("replication.chunk.after", time.Minute)
+	killed("target at replication.chunk.after of an incremental sync", users[1])
+	b.start("")
+	tgt.waitBatch("fabrikam", "kill-k2", 2*time.Minute, "Synced")
+	sameContent(t, "k2 after the incremental sync kill", srcSnap["k2"], stagedSnapshot(t, b, tr.tgtTenant.Id, users[1].src.ExchangeGuid))
+	t.Logf("incremental sync kill: %s", time.Since(phase).Round(time.Millisecond))
+
 	// New mail for k1 after its initial sync: the final sync of the
 	// completion carries it.
 	for i := 0; i < 3; i++ {
@@ -148,7 +175,7 @@ func TestMigrationKill9(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := len(srcSnap["k1"]["INBOX"]) + 3
+	want = len(srcSnap["k1"]["INBOX"]) + 3
 	sc.Eventually(t, time.Minute, "delivery to k1 on the source", func() error {
 		if n := imapCount(t, a.imap, users[0].srcAddr(), users[0].password, "INBOX"); n != want {
 			return fmt.Errorf("INBOX has %d, want %d", n, want)

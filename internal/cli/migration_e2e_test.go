@@ -371,7 +371,8 @@ func checkUserFields(t *testing.T, a *admin, batch string) {
 
 // changeOverIMAP changes the source mailboxes the way users do: flags and
 // keywords, MOVE between folders, EXPUNGE, a folder RENAME and a folder
-// DELETE (with its messages).
+// DELETE (with its messages) in gen's generated folders; flags and a MOVE
+// in corpusUser's Enron folders (when not nil).
 func changeOverIMAP(t *testing.T, addr string, gen, corpusUser *moveUser) {
 	t.Helper()
 	c := imapLogin(t, addr, gen.srcAddr(), gen.password)
@@ -399,6 +400,9 @@ func changeOverIMAP(t *testing.T, addr string, gen, corpusUser *moveUser) {
 	must("rename", c.Rename("Projects/Alpha", "Customers/Alpha Renamed", nil).Wait())
 	must("delete", c.Delete("Projects/Beta/Reports").Wait())
 	c.Logout().Wait()
+	if corpusUser == nil {
+		return
+	}
 
 	// The corpus mailbox too: flags on odd messages, a move between folders.
 	c2 := imapLogin(t, addr, corpusUser.srcAddr(), corpusUser.password)
