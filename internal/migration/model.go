@@ -203,6 +203,9 @@ func (s *Service) setState(ctx context.Context, tx *db.Tx, m *Move, state, detai
 		return errStateChanged
 	}
 	msg := m.State + " → " + state
+	if m.State == state {
+		msg = state // the detail changed, not the state
+	}
 	if detail != "" {
 		msg += ": " + detail
 	}
