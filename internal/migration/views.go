@@ -11,6 +11,9 @@ import (
 // BatchView is a batch as `batch show` prints it: settings, the derived
 // Status and the number of users per state.
 type BatchView struct {
+	// Id identifies the batch for good: a removed batch's name may be
+	// used again, its history stays reachable by Id.
+	Id                      string
 	Identity                string
 	Name                    string
 	Status                  string
@@ -96,7 +99,7 @@ func (s *Service) ViewBatch(ctx context.Context, b *Batch) (*BatchView, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &BatchView{Identity: b.Name, Name: b.Name, Status: batchStatus(b, ms), Endpoint: b.EndpointName, TargetDeliveryDomain: b.TargetDeliveryDomain,
+	v := &BatchView{Id: b.ID, Identity: b.Name, Name: b.Name, Status: batchStatus(b, ms), Endpoint: b.EndpointName, TargetDeliveryDomain: b.TargetDeliveryDomain,
 		AutoStart: b.AutoStart, AutoComplete: b.AutoComplete, StartAfter: tp(b.StartAfter), CompleteAfter: tp(b.CompleteAfter),
 		IncrementalSyncInterval: b.IncrementalInterval.String(), LargeItemLimit: b.LargeItemLimit, ApproveSkippedItems: b.ApproveSkipped,
 		TotalCount: len(ms), Counts: map[string]int{}, CreationDateTime: b.CreatedAt, StartDateTime: tp(b.StartedAt),
