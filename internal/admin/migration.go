@@ -8,28 +8,30 @@ import (
 	"github.com/tenantferry/tenantferry/internal/migration"
 )
 
-func (c *Core) migration() (*migration.Service, error) {
-	if c.Migration == nil {
-		return nil, errs.New(errs.Unavailable, "MigrationUnavailable", "the migration service is not running on this server")
+// migrationFor authorizes the principal on the tenant and returns the
+// migration service with the tenant's id.
+func (c *Core) migrationFor(ctx context.Context, p *Principal, tenant string) (*migration.Service, string, error) {
+	t, err := c.Tenant(ctx, p, tenant)
+	if err != nil {
+		return nil, "", err
 	}
-	return c.Migration, nil
+	if c.Migration == nil {
+		return nil, "", errs.New(errs.Unavailable, "MigrationUnavailable", "the migration service is not running on this server")
+	}
+	return c.Migration, t.ID, nil
 }
 
 // CreateBatch creates a migration batch from a CSV.
 func (c *Core) CreateBatch(ctx context.Context, p *Principal, tenant string, spec migration.BatchSpec) (*migration.BatchView, error) {
-	t, err := c.Tenant(ctx, p, tenant)
+	m, tid, err := c.migrationFor(ctx, p, tenant)
 	if err != nil {
 		return nil, err
 	}
-	m, err := c.migration()
+	b, err := m.CreateBatch(ctx, tid, spec)
 	if err != nil {
 		return nil, err
 	}
-	b, err := m.CreateBatch(ctx, t.ID, spec)
-	if err != nil {
-		return nil, err
-	}
-	c.audit(ctx, p, t.ID, "batch.create", b.Name)
+	c.audit(ctx, p, tid, "batch.create", b.Name)
 	return m.ViewBatch(ctx, b)
 }
 
@@ -47,33 +49,29 @@ const (
 
 // BatchCommand runs start, stop, sync-now, complete or remove on a batch.
 func (c *Core) BatchCommand(ctx context.Context, p *Principal, tenant, name string, action BatchAction, approveSkipped bool) (*migration.BatchView, error) {
-	t, err := c.Tenant(ctx, p, tenant)
-	if err != nil {
-		return nil, err
-	}
-	m, err := c.migration()
+	m, tid, err := c.migrationFor(ctx, p, tenant)
 	if err != nil {
 		return nil, err
 	}
 	var b *migration.Batch
 	switch action {
 	case BatchStart:
-		b, err = m.StartBatch(ctx, t.ID, name)
+		b, err = m.StartBatch(ctx, tid, name)
 	case BatchStop:
-		b, err = m.StopBatch(ctx, t.ID, name)
+		b, err = m.StopBatch(ctx, tid, name)
 	case BatchSyncNow:
-		b, err = m.SyncNow(ctx, t.ID, name)
+		b, err = m.SyncNow(ctx, tid, name)
 	case BatchComplete:
-		b, err = m.CompleteBatch(ctx, t.ID, name, approveSkipped)
+		b, err = m.CompleteBatch(ctx, tid, name, approveSkipped)
 	case BatchRemove:
-		b, err = m.RemoveBatch(ctx, t.ID, name)
+		b, err = m.RemoveBatch(ctx, tid, name)
 	default:
 		return nil, errs.Invalidf("InvalidAction", "unknown batch action %q", action)
 	}
 	if err != nil {
 		return nil, err
 	}
-	c.audit(ctx, p, t.ID, "batch."+string(action), b.Name)
+	c.audit(ctx, p, tid, "batch."+string(action), b.Name)
 	return m.ViewBatch(ctx, b)
 }
 
@@ -87,29 +85,21 @@ func (c *Core) GetBatch(ctx context.Context, p *Principal, tenant, name string) 
 }
 
 func (c *Core) batch(ctx context.Context, p *Principal, tenant, name string) (*migration.Service, *migration.Batch, error) {
-	t, err := c.Tenant(ctx, p, tenant)
+	m, tid, err := c.migrationFor(ctx, p, tenant)
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := c.migration()
-	if err != nil {
-		return nil, nil, err
-	}
-	b, err := m.GetBatch(ctx, t.ID, name)
+	b, err := m.GetBatch(ctx, tid, name)
 	return m, b, err
 }
 
 // ListBatches lists the tenant's batches.
 func (c *Core) ListBatches(ctx context.Context, p *Principal, tenant string) ([]*migration.BatchView, error) {
-	t, err := c.Tenant(ctx, p, tenant)
+	m, tid, err := c.migrationFor(ctx, p, tenant)
 	if err != nil {
 		return nil, err
 	}
-	m, err := c.migration()
-	if err != nil {
-		return nil, err
-	}
-	bs, err := m.ListBatches(ctx, t.ID)
+	bs, err := m.ListBatches(ctx, tid)
 	if err != nil {
 		return nil, err
 	}
@@ -170,33 +160,25 @@ func (c *Core) BatchReport(ctx context.Context, p *Principal, tenant, name, user
 
 // TestEndpoint runs the endpoint checks (and a mailbox's checks).
 func (c *Core) TestEndpoint(ctx context.Context, p *Principal, tenant, name, testMailbox, deliveryDomain string) (*migration.TestResult, error) {
-	t, err := c.Tenant(ctx, p, tenant)
+	m, tid, err := c.migrationFor(ctx, p, tenant)
 	if err != nil {
 		return nil, err
 	}
-	m, err := c.migration()
-	if err != nil {
-		return nil, err
-	}
-	return m.TestEndpoint(ctx, t.ID, name, testMailbox, deliveryDomain)
+	return m.TestEndpoint(ctx, tid, name, testMailbox, deliveryDomain)
 }
 
 // PrepareMailUsers runs mailuser prepare.
 func (c *Core) PrepareMailUsers(ctx context.Context, p *Principal, tenant, endpoint string, csv []byte, deliveryDomain string, dryRun bool) ([]migration.PrepareRow, error) {
-	t, err := c.Tenant(ctx, p, tenant)
+	m, tid, err := c.migrationFor(ctx, p, tenant)
 	if err != nil {
 		return nil, err
 	}
-	m, err := c.migration()
-	if err != nil {
-		return nil, err
-	}
-	rows, err := m.Prepare(ctx, t.ID, endpoint, csv, deliveryDomain, dryRun)
+	rows, err := m.Prepare(ctx, tid, endpoint, csv, deliveryDomain, dryRun)
 	if err != nil {
 		return nil, err
 	}
 	if !dryRun {
-		c.audit(ctx, p, t.ID, "mailuser.prepare", endpoint)
+		c.audit(ctx, p, tid, "mailuser.prepare", endpoint)
 	}
 	return rows, nil
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/tenantferry/tenantferry/internal/units"
 )
 
 // printf writes formatted output to stdout.
@@ -100,7 +102,7 @@ func WatchUsers(ctx context.Context, w io.Writer, fetch func() ([]userStat, erro
 		for {
 			anyBusy := false
 			for _, u := range us {
-				line := fmt.Sprintf("%-40s %-20s %3d%%  %d/%d items  %s", u.EmailAddress, u.Status, u.PercentComplete, u.ItemsSynced, u.ItemsTotal, humanSize(u.BytesTransferred))
+				line := fmt.Sprintf("%-40s %-20s %3d%%  %d/%d items  %s", u.EmailAddress, u.Status, u.PercentComplete, u.ItemsSynced, u.ItemsTotal, units.Bytes(u.BytesTransferred))
 				if u.Error != nil {
 					line += "  " + u.Error.Code
 				}
@@ -113,7 +115,7 @@ func WatchUsers(ctx context.Context, w io.Writer, fetch func() ([]userStat, erro
 			if once || !anyBusy {
 				return nil
 			}
-			if err := sleep(ctx, watchPoll); err != nil {
+			if err := units.Sleep(ctx, watchPoll); err != nil {
 				return err
 			}
 			if us, err = fetch(); err != nil {
@@ -142,7 +144,7 @@ func WatchUsers(ctx context.Context, w io.Writer, fetch func() ([]userStat, erro
 						decor.Any(func(decor.Statistics) string { return fmt.Sprintf("%-20s", st.Status) })),
 					mpb.AppendDecorators(decor.Percentage(decor.WC{W: 5}),
 						decor.Any(func(decor.Statistics) string {
-							return fmt.Sprintf("  %d/%d items  %s  %s/s", st.ItemsSynced, st.ItemsTotal, humanSize(st.BytesTransferred), humanSize(int64(st.CurrentBytesPerSecond)))
+							return fmt.Sprintf("  %d/%d items  %s  %s/s", st.ItemsSynced, st.ItemsTotal, units.Bytes(st.BytesTransferred), units.Bytes(int64(st.CurrentBytesPerSecond)))
 						})))
 				bars[u.EmailAddress] = b
 			}
@@ -156,35 +158,11 @@ func WatchUsers(ctx context.Context, w io.Writer, fetch func() ([]userStat, erro
 			p.Wait()
 			return nil
 		}
-		if err := sleep(ctx, watchPoll); err != nil {
+		if err := units.Sleep(ctx, watchPoll); err != nil {
 			return err
 		}
 		if us, err = fetch(); err != nil {
 			return err
 		}
 	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// humanSize renders a byte count.
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

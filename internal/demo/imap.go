@@ -10,6 +10,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/tenantferry/tenantferry/internal/units"
 )
 
 // imapSession is a logged-in IMAP client of the demo (a user's mail app).
@@ -140,7 +142,7 @@ func waitFor(ctx context.Context, timeout time.Duration, f func() (*found, error
 		if time.Now().After(deadline) {
 			return nil, nil
 		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+		if err := units.Sleep(ctx, 200*time.Millisecond); err != nil {
 			return nil, err
 		}
 	}

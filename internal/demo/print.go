@@ -52,19 +52,6 @@ func (p *printer) fields(kv ...string) {
 	}
 }
 
-// humanSize renders a byte count.
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
-
 // count renders an integer with thousands separators.
 func count(n int64) string {
 	s := fmt.Sprint(n)

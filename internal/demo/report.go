@@ -5,6 +5,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/tenantferry/tenantferry/internal/units"
 )
 
 // summary prints what the demo achieved.
@@ -26,13 +28,13 @@ func (d *run) summary() {
 	d.p.line("\n══ Summary ══")
 	d.p.line("  Users           %d moved from contoso to fabrikam (%s); %s stays on contoso", len(moved), strings.Join(moved, ", "), strings.Join(stay, ", "))
 	d.p.line("  Initial sync    %s items, %s in %s: %s/s, %s items/s (from batch creation, validation included)",
-		count(r.InitialItems), humanSize(r.InitialBytes), dur(r.InitialSync), humanSize(int64(float64(r.InitialBytes)/secs)), count(int64(float64(r.InitialItems)/secs)))
+		count(r.InitialItems), units.Bytes(r.InitialBytes), dur(r.InitialSync), units.Bytes(int64(float64(r.InitialBytes)/secs)), count(int64(float64(r.InitialItems)/secs)))
 	d.p.line("  Skipped items   %d", skipped)
 	d.p.line("")
 	tw := tabwriter.NewWriter(d.p.w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  User\tStatus\tItems\tSize\tSkipped\tInitial sync\tLock window\tDataConsistencyScore")
 	for _, u := range r.Users {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", u.EmailAddress, u.Status, count(u.ItemsSynced), humanSize(u.BytesTransferred),
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", u.EmailAddress, u.Status, count(u.ItemsSynced), units.Bytes(u.BytesTransferred),
 			u.ItemsSkipped, durString(u.InitialSyncDuration), durString(u.LockWindow), u.DataConsistencyScore)
 	}
 	tw.Flush()

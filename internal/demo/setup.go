@@ -8,6 +8,7 @@ import (
 
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/server"
+	"github.com/tenantferry/tenantferry/internal/units"
 )
 
 // setupServers starts the source and the target server.
@@ -90,10 +91,10 @@ func (d *run) setupMailboxes(ctx context.Context) error {
 		case !u.moved:
 			note = " (stays on the source)"
 		}
-		d.p.result("%-36s %s items in %d folders, %s%s", u.src.PrimarySmtpAddress, count(u.items), u.folders, humanSize(u.bytes), note)
+		d.p.result("%-36s %s items in %d folders, %s%s", u.src.PrimarySmtpAddress, count(u.items), u.folders, units.Bytes(u.bytes), note)
 	}
 	el := time.Since(start)
-	d.p.detail("%s items, %s generated and stored in %s (content from internal/mailgen; real mail loads with", count(items), humanSize(size), dur(el))
+	d.p.detail("%s items, %s generated and stored in %s (content from internal/mailgen; real mail loads with", count(items), units.Bytes(size), dur(el))
 	d.p.detail("'tenantferry mailbox import --tenant contoso ID --mbox FILE')")
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/migration"
+	"github.com/tenantferry/tenantferry/internal/units"
 )
 
 // Phase time limits: generous for a shared 2-core machine, but a stuck
@@ -82,27 +83,16 @@ func watchLines(ctx context.Context, w io.Writer, fetch func() ([]*migration.Use
 			if last[u.EmailAddress] != key {
 				last[u.EmailAddress] = key
 				fmt.Fprintf(w, "    %-36s %-20s %3d%%  %s/%s items  %s\n", u.EmailAddress, u.Status, u.PercentComplete,
-					count(u.ItemsSynced), count(u.ItemsTotal), humanSize(u.BytesTransferred))
+					count(u.ItemsSynced), count(u.ItemsTotal), units.Bytes(u.BytesTransferred))
 			}
 			anyBusy = anyBusy || busy(u)
 		}
 		if !anyBusy {
 			return nil
 		}
-		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+		if err := units.Sleep(ctx, 250*time.Millisecond); err != nil {
 			return err
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
@@ -136,7 +126,7 @@ func (d *run) step11Watch(ctx context.Context) error {
 	}
 	secs := d.res.InitialSync.Seconds()
 	d.p.result("all %d users Synced: %s items, %s in %s (%s/s, %s items/s), validation included", len(us), count(d.res.InitialItems),
-		humanSize(d.res.InitialBytes), dur(d.res.InitialSync), humanSize(int64(float64(d.res.InitialBytes)/secs)), count(int64(float64(d.res.InitialItems)/secs)))
+		units.Bytes(d.res.InitialBytes), dur(d.res.InitialSync), units.Bytes(int64(float64(d.res.InitialBytes)/secs)), count(int64(float64(d.res.InitialItems)/secs)))
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/replication"
+	"github.com/tenantferry/tenantferry/internal/units"
 )
 
 // syncWorker runs one sync pass of a move: validation, then the initial or
@@ -197,7 +198,7 @@ func (s *Service) syncMove(ctx context.Context, b *Batch, m *Move, initial bool,
 			kind = "initial"
 		}
 		msg := fmt.Sprintf("%s sync finished in %s: %d new items (%s), %d updated, %d deleted, %d skipped",
-			kind, took.Round(time.Millisecond), total.Items, humanBytes(total.Bytes), total.Updated, total.Deleted, total.Skipped)
+			kind, took.Round(time.Millisecond), total.Items, units.Bytes(total.Bytes), total.Updated, total.Deleted, total.Skipped)
 		if err := logMove(ctx, tx, m.ID, "info", msg); err != nil {
 			return err
 		}
@@ -380,17 +381,4 @@ func (s *Service) sink(moveID, kind string) replication.Sink {
 func addDelta(a, b replication.Delta) replication.Delta {
 	return replication.Delta{Items: a.Items + b.Items, Bytes: a.Bytes + b.Bytes, Fetched: a.Fetched + b.Fetched,
 		Updated: a.Updated + b.Updated, Deleted: a.Deleted + b.Deleted, Skipped: a.Skipped + b.Skipped}
-}
-
-// humanBytes renders a byte count for logs.
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
