@@ -146,7 +146,8 @@ func (s *Service) prepareOne(ctx context.Context, tenantID, target, deliveryDoma
 		return "", nil, err
 	}
 	if r.Type != directory.MailUser {
-		return "", nil, errs.Conflictf("TargetAlreadyHasMailbox", "target %s is a %s, not a MailUser", target, r.Type).WithObject(target)
+		return "", nil, errs.Conflictf("TargetAlreadyHasMailbox", "target %s is a %s, not a MailUser", target, r.Type).
+			WithHint("a move needs a MailUser target; remove the mailbox or move to another recipient").WithObject(target)
 	}
 	var u directory.RecipientUpdate
 	var changes []string
