@@ -280,23 +280,41 @@ func (s *Service) enqueueComplete(ctx context.Context, tx *db.Tx, moveID string)
 	return err
 }
 
-// StopBatch stops a batch: syncing users stop after their current chunk,
-// idle users are stopped at once. Completing users finish their completion.
-func (s *Service) StopBatch(ctx context.Context, tenantID, name string) (*Batch, error) {
+// batchTx runs f in one write transaction on a batch that can still be
+// changed, with its moves; started requires the batch to be started. It
+// returns the batch as it is afterwards.
+func (s *Service) batchTx(ctx context.Context, tenantID, name string, started bool, f func(tx *db.Tx, b *Batch, ms []*Move) error) (*Batch, error) {
 	var b *Batch
 	err := s.D.Write(ctx, func(tx *db.Tx) error {
 		var err error
 		if b, err = s.modifiable(ctx, tx, tenantID, name); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE batches SET control = ? WHERE id = ?`, ControlStopped, b.ID); err != nil {
-			return err
+		if started && b.Control != ControlStarted {
+			return errs.Conflictf("BatchNotStarted", "migration batch %s is %s", b.Name, strings.ToLower(b.Control)).
+				WithHint("start it with 'tenantferry batch start %s'", b.Name)
 		}
 		ms, err := s.batchMoves(ctx, tx, b.ID)
 		if err != nil {
 			return err
 		}
+		return f(tx, b, ms)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetBatch(ctx, tenantID, b.ID)
+}
+
+// StopBatch stops a batch: syncing users stop after their current chunk,
+// idle users are stopped at once. Completing users finish their completion.
+func (s *Service) StopBatch(ctx context.Context, tenantID, name string) (*Batch, error) {
+	return s.batchTx(ctx, tenantID, name, false, func(tx *db.Tx, b *Batch, ms []*Move) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE batches SET control = ? WHERE id = ?`, ControlStopped, b.ID); err != nil {
+			return err
+		}
 		for _, m := range ms {
+			var err error
 			switch m.State {
 			case StateQueued, StateSynced, StateFailed:
 				err = s.setState(ctx, tx, m, StateStopped, "StoppedByAdmin")
@@ -309,28 +327,11 @@ func (s *Service) StopBatch(ctx context.Context, tenantID, name string) (*Batch,
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.GetBatch(ctx, tenantID, b.ID)
 }
 
 // SyncNow runs an incremental sync for every synced user at once.
 func (s *Service) SyncNow(ctx context.Context, tenantID, name string) (*Batch, error) {
-	var b *Batch
-	err := s.D.Write(ctx, func(tx *db.Tx) error {
-		var err error
-		if b, err = s.modifiable(ctx, tx, tenantID, name); err != nil {
-			return err
-		}
-		if b.Control != ControlStarted {
-			return errs.Conflictf("BatchNotStarted", "migration batch %s is %s", b.Name, strings.ToLower(b.Control)).
-				WithHint("start it with 'tenantferry batch start %s'", b.Name)
-		}
-		ms, err := s.batchMoves(ctx, tx, b.ID)
-		if err != nil {
-			return err
-		}
+	return s.batchTx(ctx, tenantID, name, true, func(tx *db.Tx, b *Batch, ms []*Move) error {
 		for _, m := range ms {
 			switch m.State {
 			case StateSynced, StateSyncing, StateIncrementalSyncing, StateQueued, StateValidating:
@@ -346,69 +347,40 @@ func (s *Service) SyncNow(ctx context.Context, tenantID, name string) (*Batch, e
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.GetBatch(ctx, tenantID, b.ID)
 }
 
 // CompleteBatch requests completion: synced users complete now, users still
 // syncing complete when their initial sync ends.
 func (s *Service) CompleteBatch(ctx context.Context, tenantID, name string, approveSkipped bool) (*Batch, error) {
-	var b *Batch
-	err := s.D.Write(ctx, func(tx *db.Tx) error {
-		var err error
-		if b, err = s.modifiable(ctx, tx, tenantID, name); err != nil {
-			return err
-		}
-		if b.Control != ControlStarted {
-			return errs.Conflictf("BatchNotStarted", "migration batch %s is %s", b.Name, strings.ToLower(b.Control)).
-				WithHint("start it first with 'tenantferry batch start %s'", b.Name)
-		}
+	return s.batchTx(ctx, tenantID, name, true, func(tx *db.Tx, b *Batch, ms []*Move) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE batches SET completion_requested_at = ?, approve_skipped = ? WHERE id = ?`, db.Now(), approveSkipped || b.ApproveSkipped, b.ID); err != nil {
 			return err
 		}
-		ms, err := s.batchMoves(ctx, tx, b.ID)
-		if err != nil {
-			return err
-		}
 		for _, m := range ms {
-			if m.State == StateSynced || m.State == StateCompleting {
-				if m.State == StateSynced {
-					if _, err := tx.ExecContext(ctx, `UPDATE moves SET error_code = '', error_message = '' WHERE id = ?`, m.ID); err != nil {
-						return err
-					}
-					if err := s.setState(ctx, tx, m, StateSynced, "CompletionQueued"); err != nil {
-						return err
-					}
-				}
-				if err := s.enqueueComplete(ctx, tx, m.ID); err != nil {
+			if m.State != StateSynced && m.State != StateCompleting {
+				continue
+			}
+			if m.State == StateSynced {
+				if _, err := tx.ExecContext(ctx, `UPDATE moves SET error_code = '', error_message = '' WHERE id = ?`, m.ID); err != nil {
 					return err
 				}
+				if err := s.setState(ctx, tx, m, StateSynced, "CompletionQueued"); err != nil {
+					return err
+				}
+			}
+			if err := s.enqueueComplete(ctx, tx, m.ID); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.GetBatch(ctx, tenantID, b.ID)
 }
 
 // RemoveBatch removes a batch: its users leave the batch (they may join
 // another), staged content of unfinished moves is deleted, history stays.
 func (s *Service) RemoveBatch(ctx context.Context, tenantID, name string) (*Batch, error) {
-	var b *Batch
 	var staged []*Move
-	err := s.D.Write(ctx, func(tx *db.Tx) error {
-		var err error
-		if b, err = s.modifiable(ctx, tx, tenantID, name); err != nil {
-			return err
-		}
-		ms, err := s.batchMoves(ctx, tx, b.ID)
-		if err != nil {
-			return err
-		}
+	b, err := s.batchTx(ctx, tenantID, name, false, func(tx *db.Tx, b *Batch, ms []*Move) error {
 		for _, m := range ms {
 			switch m.State {
 			case StateCompleting:
@@ -426,12 +398,12 @@ func (s *Service) RemoveBatch(ctx context.Context, tenantID, name string) (*Batc
 			return err
 		}
 		for _, m := range ms {
+			msg := "batch removed"
 			if !m.Finished() {
 				staged = append(staged, m)
-				if err := logMove(ctx, tx, m.ID, "info", "batch removed; staged content deleted"); err != nil {
-					return err
-				}
-			} else if err := logMove(ctx, tx, m.ID, "info", "batch removed"); err != nil {
+				msg = "batch removed; staged content deleted"
+			}
+			if err := logMove(ctx, tx, m.ID, "info", msg); err != nil {
 				return err
 			}
 		}
@@ -443,7 +415,7 @@ func (s *Service) RemoveBatch(ctx context.Context, tenantID, name string) (*Batc
 	for _, m := range staged {
 		s.dropStaging(ctx, m)
 	}
-	return s.GetBatch(ctx, tenantID, b.ID)
+	return b, nil
 }
 
 // completionDue reports whether a synced move of the batch should complete:

@@ -226,6 +226,19 @@ func (s *SourceAPI) limit(r *http.Request) (int, error) {
 	return int(n), nil
 }
 
+// page reads the paging parameters of the change feeds: after (a cursor),
+// upto (a MODSEQ) and limit.
+func (s *SourceAPI) page(r *http.Request) (after Cursor, upto int64, limit int, err error) {
+	if after, err = ParseCursor(r.URL.Query().Get("after")); err != nil {
+		return
+	}
+	if upto, err = int64Param(r, "upto"); err != nil {
+		return
+	}
+	limit, err = s.limit(r)
+	return
+}
+
 func (s *SourceAPI) folders(_ http.ResponseWriter, r *http.Request, _ *Grant, m *mailboxRef) (any, error) {
 	since, err := int64Param(r, "since")
 	if err != nil {
@@ -248,15 +261,7 @@ func (s *SourceAPI) folders(_ http.ResponseWriter, r *http.Request, _ *Grant, m 
 }
 
 func (s *SourceAPI) items(_ http.ResponseWriter, r *http.Request, _ *Grant, m *mailboxRef) (any, error) {
-	after, err := ParseCursor(r.URL.Query().Get("after"))
-	if err != nil {
-		return nil, err
-	}
-	upto, err := int64Param(r, "upto")
-	if err != nil {
-		return nil, err
-	}
-	limit, err := s.limit(r)
+	after, upto, limit, err := s.page(r)
 	if err != nil {
 		return nil, err
 	}
@@ -285,15 +290,7 @@ func (s *SourceAPI) items(_ http.ResponseWriter, r *http.Request, _ *Grant, m *m
 }
 
 func (s *SourceAPI) deletions(_ http.ResponseWriter, r *http.Request, _ *Grant, m *mailboxRef) (any, error) {
-	after, err := ParseCursor(r.URL.Query().Get("after"))
-	if err != nil {
-		return nil, err
-	}
-	upto, err := int64Param(r, "upto")
-	if err != nil {
-		return nil, err
-	}
-	limit, err := s.limit(r)
+	after, upto, limit, err := s.page(r)
 	if err != nil {
 		return nil, err
 	}
