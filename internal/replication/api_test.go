@@ -1,0 +1,81 @@
+package replication_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tenantferry/tenantferry/internal/identity"
+	"github.com/tenantferry/tenantferry/internal/testsupport/scenario"
+)
+
+// TestHostileRequests sends malformed and unauthorized requests to the
+// replication API: each gets its stable code, never a 500.
+func TestHostileRequests(t *testing.T) {
+	s := scenario.Start(t, scenario.Options{SMTP: "off"})
+	s.Tenant("contoso")
+	s.Tenant("fabrikam")
+	u := s.Mailbox("contoso", "user01", "pw", false)
+	tr := scenario.SetupTrust(t, s, "contoso", s, "fabrikam")
+	tr.AddToScope(t, s, "user01")
+	ts := identity.NewTokenSource(http.DefaultClient, identity.TokenURL(s.PublicURL, tr.TargetTenant.ID), tr.AppID, tr.Secret, s.PublicURL)
+	tok, err := ts.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := s.PublicURL + "/replication/v1/contoso.tenantferry.test"
+	mb := base + "/mailboxes/" + u.ExchangeGuid
+	cases := []struct {
+		name, method, url, token, body string
+		status                         int
+		code                           string
+	}{
+		{"no token", "GET", base + "/check", "", "", 401, "TokenRejected"},
+		{"garbage token", "GET", base + "/check", "not.a.jwt", "", 401, "TokenRejected"},
+		{"tampered token", "GET", base + "/check", tok[:len(tok)-4] + "AAAA", "", 401, "TokenRejected"},
+		{"unknown tenant", "GET", s.PublicURL + "/replication/v1/nowhere.example/check", tok, "", 404, "TenantNotFound"},
+		{"other tenant with this token", "GET", s.PublicURL + "/replication/v1/fabrikam.tenantferry.test/check", tok, "", 403, "AppNotConsented"},
+		{"unknown route", "GET", base + "/nothing", tok, "", 404, "NoSuchRoute"},
+		{"unknown mailbox", "GET", base + "/mailboxes/nobody@contoso.tenantferry.test", tok, "", 404, "SourceMailboxNotFound"},
+		{"not a guid", "GET", base + "/mailboxes/user01/state", tok, "", 400, "GuidRequired"},
+		{"bad cursor", "GET", mb + "/items?after=x.y", tok, "", 400, "InvalidCursor"},
+		{"negative upto", "GET", mb + "/items?upto=-5", tok, "", 400, "InvalidParameter"},
+		{"bad since", "GET", mb + "/folders?since=abc", tok, "", 400, "InvalidParameter"},
+		{"content: malformed JSON", "POST", mb + "/content", tok, "{", 400, "InvalidJson"},
+		{"content: unknown field", "POST", mb + "/content", tok, `{"Ids":[1],"X":1}`, 400, "UnknownField"},
+		{"content: no ids", "POST", mb + "/content", tok, `{"Ids":[]}`, 400, "InvalidParameter"},
+		{"content: too many ids", "POST", mb + "/content", tok, `{"Ids":[` + strings.Repeat("1,", 10000) + `1]}`, 400, "InvalidParameter"},
+		{"content: oversized body", "POST", mb + "/content", tok, `{"Ids":[` + strings.Repeat(" ", 2<<20) + `1]}`, 413, "RequestTooLarge"},
+		{"finalize: bad address", "POST", mb + "/finalize", tok, `{"ExternalEmailAddress":"nope"}`, 400, "InvalidSmtpAddress"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequest(c.method, c.url, strings.NewReader(c.body))
+			if c.token != "" {
+				req.Header.Set("Authorization", "Bearer "+c.token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			var e struct{ Code string }
+			json.Unmarshal(b, &e)
+			if resp.StatusCode != c.status || e.Code != c.code {
+				t.Fatalf("got %d %s (%s), want %d %s", resp.StatusCode, e.Code, b, c.status, c.code)
+			}
+		})
+	}
+	// Nothing of that changed the source: still an unlocked mailbox.
+	r, err := s.Dir.GetRecipient(context.Background(), tr.SourceTenant.ID, "user01")
+	if err != nil || string(r.Type) != "UserMailbox" {
+		t.Fatalf("source after hostile requests: %v %v", r, err)
+	}
+	if st := s.Content("contoso", u.ExchangeGuid).State; st != "active" {
+		t.Fatalf("source mailbox state %s", st)
+	}
+}
