@@ -171,6 +171,7 @@ func (s *Server) Mux() *http.ServeMux { return s.mux }
 func (s *Server) routes() {
 	s.API.Routes(s.mux)
 	s.Issuer.Routes(s.mux)
+	s.setupWeb()
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.Handle("GET /metrics", s.Metrics.Handler())
 }

@@ -1,0 +1,62 @@
+// Client of the JSON admin API (/api/v1/...). The web admin holds no rule
+// of its own: every read and change goes through these calls, with the
+// admin token the user signed in with.
+
+const KEY = 'tenantferry.adminToken';
+
+// token returns the signed-in admin token ('' when signed out).
+export function token() {
+  return sessionStorage.getItem(KEY) || '';
+}
+
+// setToken stores the token for this tab only ('' signs out).
+export function setToken(t) {
+  if (t) sessionStorage.setItem(KEY, t);
+  else sessionStorage.removeItem(KEY);
+}
+
+// APIError is a coded error reply of the API.
+export class APIError extends Error {
+  constructor(status, body) {
+    super((body && body.Message) || 'HTTP ' + status);
+    this.status = status;
+    this.code = (body && body.Code) || 'HTTP' + status;
+    this.hint = (body && body.Hint) || '';
+    this.object = (body && body.Object) || '';
+  }
+}
+
+// seg URI-encodes path segments and joins them.
+export function seg(...parts) {
+  return parts.map((p) => encodeURIComponent(p)).join('/');
+}
+
+// api calls the admin API: method, path below /api/v1 (already encoded with
+// seg), an optional JSON body, and an optional token (default: signed-in).
+export async function api(method, path, body, tok) {
+  const headers = { Accept: 'application/json' };
+  const t = tok === undefined ? token() : tok;
+  if (t) headers.Authorization = 'Bearer ' + t;
+  const init = { method, headers, cache: 'no-store', credentials: 'omit', redirect: 'error' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch('/api/v1/' + path, init);
+  } catch (e) {
+    throw new APIError(0, { Code: 'ServerUnreachable', Message: 'the server did not answer (' + e.message + ')', Hint: 'check that tenantferry serve is running' });
+  }
+  if (res.status === 204) return null;
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch (_) {
+    if (!res.ok) throw new APIError(res.status, { Code: 'HTTP' + res.status, Message: text.slice(0, 300) });
+    throw new APIError(res.status, { Code: 'InvalidReply', Message: 'the server sent a reply that is not JSON' });
+  }
+  if (!res.ok) throw new APIError(res.status, data);
+  return data;
+}
