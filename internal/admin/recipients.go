@@ -114,8 +114,8 @@ func (c *Core) MailboxStats(ctx context.Context, p *Principal, tenant, ref strin
 	return r, st, err
 }
 
-// ImportMailbox imports messages into a mailbox.
-func (c *Core) ImportMailbox(ctx context.Context, p *Principal, tenant, ref, format, folder string, body io.Reader) (any, error) {
+// ImportMailbox imports messages into a mailbox, or into its archive.
+func (c *Core) ImportMailbox(ctx context.Context, p *Principal, tenant, ref, format, folder string, archive bool, body io.Reader) (any, error) {
 	r, err := c.GetRecipient(ctx, p, tenant, ref, directory.UserMailbox)
 	if err != nil {
 		return nil, err
@@ -123,10 +123,18 @@ func (c *Core) ImportMailbox(ctx context.Context, p *Principal, tenant, ref, for
 	if c.Content == nil {
 		return nil, errs.New(errs.Unavailable, "StoreUnavailable", "the mailbox store is not configured")
 	}
-	if err := c.Content.Provision(ctx, r.TenantID, r.ExchangeGuid, false); err != nil {
+	guid := r.ExchangeGuid
+	if archive {
+		if r.ArchiveGuid == "" {
+			return nil, errs.Conflictf("NoArchive", "mailbox %s has no archive", r.PrimarySmtpAddress).
+				WithHint("create mailboxes with --archive to give them one")
+		}
+		guid = r.ArchiveGuid
+	}
+	if err := c.Content.Provision(ctx, r.TenantID, guid, archive); err != nil {
 		return nil, err
 	}
-	res, err := c.Content.Import(ctx, r.TenantID, r.ExchangeGuid, format, folder, body)
+	res, err := c.Content.Import(ctx, r.TenantID, guid, format, folder, body)
 	c.audit(ctx, p, r.TenantID, "mailbox.import", r.PrimarySmtpAddress+" "+format)
 	return res, err
 }

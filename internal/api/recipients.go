@@ -150,7 +150,7 @@ func (s *Server) recipientRoutes(h func(string, handlerFunc)) {
 	})
 	h("POST /api/v1/tenants/{t}/mailboxes/{id}/import", func(r *http.Request, p *admin.Principal) (any, error) {
 		q := r.URL.Query()
-		return s.Core.ImportMailbox(r.Context(), p, r.PathValue("t"), r.PathValue("id"), q.Get("format"), q.Get("folder"), http.MaxBytesReader(nil, r.Body, maxImportBody))
+		return s.Core.ImportMailbox(r.Context(), p, r.PathValue("t"), r.PathValue("id"), q.Get("format"), q.Get("folder"), q.Get("archive") == "1", http.MaxBytesReader(nil, r.Body, maxImportBody))
 	})
 	h("POST /api/v1/tenants/{t}/groups/{id}/members", func(r *http.Request, p *admin.Principal) (any, error) {
 		var req struct{ Member string }

@@ -14,6 +14,7 @@ import (
 
 func (e *env) importCmd() *cobra.Command {
 	var mbox, maildir, emlDir, folder string
+	var archive bool
 	c := e.apiCmd("import ID", "Import an mbox file, a maildir or a directory of .eml files into a mailbox", cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, cl *client, tp string, a []string) ([]byte, error) {
 			n := 0
@@ -26,6 +27,9 @@ func (e *env) importCmd() *cobra.Command {
 				return nil, usageError("pass exactly one of --mbox FILE, --maildir DIR, --eml-dir DIR")
 			}
 			q := url.Values{"folder": {folder}}
+			if archive {
+				q.Set("archive", "1")
+			}
 			var body io.Reader
 			switch {
 			case mbox != "":
@@ -56,6 +60,7 @@ func (e *env) importCmd() *cobra.Command {
 	f.StringVar(&maildir, "maildir", "", "maildir directory (cur/new, Maildir++ subfolders, flags from file names)")
 	f.StringVar(&emlDir, "eml-dir", "", "directory of message files, one message per file")
 	f.StringVar(&folder, "folder", "", "destination folder (default Inbox)")
+	f.BoolVar(&archive, "archive", false, "import into the mailbox's archive")
 	return c
 }
 
