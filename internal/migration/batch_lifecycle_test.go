@@ -85,6 +85,9 @@ func TestBatchStopAndResume(t *testing.T) {
 	if u.ItemsSynced == 0 || u.ItemsSynced >= u.ItemsTotal {
 		t.Fatalf("stopped after %d of %d items: not mid-sync", u.ItemsSynced, u.ItemsTotal)
 	}
+	if u.PercentComplete != int(u.ItemsSynced*100/u.ItemsTotal) || u.PercentComplete >= 95 {
+		t.Fatalf("stopped at %d of %d items: %d%%", u.ItemsSynced, u.ItemsTotal, u.PercentComplete)
+	}
 	if n := r.targetCount(src.ExchangeGuid); int64(n) != u.ItemsSynced {
 		t.Fatalf("the target holds %d items, the statistics say %d", n, u.ItemsSynced)
 	}
@@ -96,7 +99,7 @@ func TestBatchStopAndResume(t *testing.T) {
 
 	r.cmd("w", admin.BatchStart, false)
 	u = r.waitUser("w", addr, migration.StateSynced)
-	if u.ItemsSynced != u.ItemsTotal || u.ItemsTotal != 400 || u.BytesTransferred != u.BytesTotal {
+	if u.ItemsSynced != u.ItemsTotal || u.ItemsTotal != 400 || u.BytesTransferred != u.BytesTotal || u.PercentComplete != 95 {
 		t.Fatalf("after the restart: %+v", u)
 	}
 	r.sameContent(src) // every item once: a duplicate would differ

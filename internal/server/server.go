@@ -217,6 +217,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, l := range s.listeners {
 		l.ln.Close()
 	}
+	if s.Migration != nil && s.Migration.HTTP != nil {
+		// The migration client's pool may hold connections to this very
+		// server (same-server moves) that never carried a request: the
+		// HTTP server counts those as active for 5 s before it gives up
+		// waiting, so close them first.
+		s.Migration.HTTP.CloseIdleConnections()
+	}
 	if s.httpSrv != nil {
 		s.httpSrv.Shutdown(ctx)
 	} else if s.httpLn != nil {
