@@ -47,6 +47,7 @@ accept.addEventListener('click', () => busy(accept, async () => {
     pasted ? null : h('p', null, h('a', { href: '/ui/' + route('t', req.tenant, 'consents') }, 'See the consents of ', req.tenant)));
     accept.hidden = true;
     cancel.hidden = true;
+    document.getElementById('c-auth').hidden = true;
   } catch (err) {
     replace(result, errorBox(err));
   }
