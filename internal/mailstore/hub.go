@@ -47,6 +47,15 @@ const subBuffer = 256
 type Hub struct {
 	mu   sync.Mutex
 	subs map[int64]map[*subscriber]struct{}
+	tap  func(Event)
+}
+
+// SetTap installs a function that sees every locally published event (the
+// multi-node bridge forwards them to other nodes). It must not block.
+func (h *Hub) SetTap(f func(Event)) {
+	h.mu.Lock()
+	h.tap = f
+	h.mu.Unlock()
 }
 
 type subscriber struct {
@@ -82,12 +91,27 @@ func (h *Hub) Subscribe(mailboxID int64) (<-chan Event, func()) {
 	}
 }
 
-// Publish delivers ev to the mailbox's subscribers without blocking. A
-// subscriber whose buffer is full loses its pending events and gets one
-// EventResync instead.
+// Publish delivers a local event to the mailbox's subscribers without
+// blocking, and to the tap. A subscriber whose buffer is full loses its
+// pending events and gets one EventResync instead.
 func (h *Hub) Publish(ev Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.tap != nil {
+		h.tap(ev)
+	}
+	h.deliver(ev)
+}
+
+// Deliver fans an event from another node out to this node's subscribers
+// (not to the tap, so events never echo between nodes).
+func (h *Hub) Deliver(ev Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.deliver(ev)
+}
+
+func (h *Hub) deliver(ev Event) {
 	for s := range h.subs[ev.MailboxID] {
 		select {
 		case s.ch <- ev:

@@ -139,7 +139,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 	// Components register their job workers, then the job runner starts
 	// with all of them; listeners are bound last.
 	s.workers = river.NewWorkers()
-	for _, setup := range []func(context.Context) error{s.setupDelivery, s.setupMigration, s.setupJobsRunner, s.setupIMAP, s.setupSMTP} {
+	for _, setup := range []func(context.Context) error{s.setupDelivery, s.setupMigration, s.setupJobsRunner, s.setupIMAP, s.setupSMTP, s.setupNotify} {
 		if err := setup(ctx); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/mailstore"
+)
+
+// notifyChannel is the PostgreSQL channel that carries mailbox change
+// events between nodes sharing one database.
+const notifyChannel = "tenantferry_mailbox_events"
+
+// setupNotify bridges mailbox change events between nodes that share a
+// PostgreSQL database (DESIGN §8): every local event is sent with NOTIFY as
+// "node:mailbox:modseq", and events of other nodes arrive with LISTEN and
+// are delivered to this node's subscribers as a resync of that mailbox (IMAP
+// sessions reload from the store). Events are hints: losing one costs an
+// IMAP client a delayed update, never data. SQLite has one node only.
+func (s *Server) setupNotify(ctx context.Context) error {
+	if s.DB.Dialect != db.Postgres {
+		return nil
+	}
+	node := strconv.FormatInt(time.Now().UnixNano(), 36)
+	out := make(chan mailstore.Event, 1024)
+	s.Store.Hub().SetTap(func(ev mailstore.Event) {
+		select {
+		case out <- ev:
+		default: // a burst beyond the buffer: remote sessions resync later
+		}
+	})
+	bctx, cancel := context.WithCancel(context.Background())
+	s.closers = append(s.closers, func(context.Context) error { cancel(); return nil })
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		s.notifySender(bctx, node, out)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.notifyListener(bctx, node)
+	}()
+	return nil
+}
+
+// notifySender sends local events to the other nodes, reconnecting when the
+// connection drops.
+func (s *Server) notifySender(ctx context.Context, node string, out <-chan mailstore.Event) {
+	for ctx.Err() == nil {
+		conn, err := pgx.Connect(ctx, s.Cfg.DB)
+		if err != nil {
+			s.Log.Warn("event bridge: connect", "err", err)
+			sleepCtx(ctx, time.Second)
+			continue
+		}
+		for err == nil {
+			select {
+			case <-ctx.Done():
+				conn.Close(context.Background())
+				return
+			case ev := <-out:
+				_, err = conn.Exec(ctx, "SELECT pg_notify($1, $2)", notifyChannel, fmt.Sprintf("%s:%d:%d", node, ev.MailboxID, ev.ModSeq))
+			}
+		}
+		conn.Close(context.Background())
+		if ctx.Err() == nil {
+			s.Log.Warn("event bridge: notify", "err", err)
+		}
+	}
+}
+
+// notifyListener delivers other nodes' events to local subscribers.
+func (s *Server) notifyListener(ctx context.Context, node string) {
+	for ctx.Err() == nil {
+		conn, err := pgx.Connect(ctx, s.Cfg.DB)
+		if err == nil {
+			_, err = conn.Exec(ctx, "LISTEN "+notifyChannel)
+		}
+		for err == nil {
+			var n *pgconn.Notification
+			n, err = conn.WaitForNotification(ctx)
+			if err != nil {
+				break
+			}
+			parts := strings.Split(n.Payload, ":")
+			if len(parts) != 3 || parts[0] == node {
+				continue
+			}
+			mb, _ := strconv.ParseInt(parts[1], 10, 64)
+			ms, _ := strconv.ParseInt(parts[2], 10, 64)
+			s.Store.Hub().Deliver(mailstore.Event{MailboxID: mb, Kind: mailstore.EventResync, ModSeq: ms})
+		}
+		if conn != nil {
+			conn.Close(context.Background())
+		}
+		if ctx.Err() == nil {
+			s.Log.Warn("event bridge: listen", "err", err)
+			sleepCtx(ctx, time.Second)
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
