@@ -168,8 +168,10 @@ var codedError = regexp.MustCompile(`^[A-Z][A-Za-z0-9]+: \S`)
 // a real in-process server: sign in with the operator token, create a
 // tenant, accept an admin-consent URL as the source tenant's admin (after a
 // refused attempt with another tenant's token), look at a mailbox, test an
-// endpoint, upload a bad CSV, and watch a real migration reach Synced on
-// the live batch page, then open the user's report.
+// endpoint, upload a bad CSV, watch a real migration reach Synced on the
+// live batch page and open the user's report, create a batch from an
+// uploaded CSV and start and complete it with the page's buttons, and sign
+// in as a tenant admin.
 func TestWebAdminInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test")
@@ -188,11 +190,15 @@ func TestWebAdminInChromium(t *testing.T) {
 	}
 	scenario.Fill(t, s.Store, s.Content("contoso", u.ExchangeGuid).ID,
 		scenario.Generated(mailgen.Options{Seed: 7, Count: 150, Owner: u.PrimarySmtpAddress, Median: 2048, AttachKB: 16}))
+	u2 := s.Mailbox("contoso", "user02", "pw-user02", false)
+	scenario.Fill(t, s.Store, s.Content("contoso", u2.ExchangeGuid).ID,
+		scenario.Generated(mailgen.Options{Seed: 8, Count: 40, Owner: u2.PrimarySmtpAddress, Median: 2048, AttachKB: 16}))
 	tr := scenario.SetupTrust(t, s, "contoso", s, "fabrikam")
-	tr.AddToScope(t, s, "user01")
-	const target = "user01@fabrikam.tenantferry.test"
+	tr.AddToScope(t, s, "user01", "user02")
+	const target, target2 = "user01@fabrikam.tenantferry.test", "user02@fabrikam.tenantferry.test"
 	csv := "EmailAddress\n" + target + "\n"
-	if _, err := s.Admin.PrepareMailUsers(ctx, s.Op, "fabrikam", tr.Endpoint, []byte(csv), tr.TargetDelivery, false); err != nil {
+	csv2 := "EmailAddress\n" + target2 + "\n"
+	if _, err := s.Admin.PrepareMailUsers(ctx, s.Op, "fabrikam", tr.Endpoint, []byte(csv+target2+"\n"), tr.TargetDelivery, false); err != nil {
 		t.Fatal(err)
 	}
 	opToken := s.OperatorToken
@@ -367,6 +373,59 @@ func TestWebAdminInChromium(t *testing.T) {
 		t.Errorf("report log has %d lines", n)
 	}
 	b.screenshot("report")
+
+	// A batch created in the page from an uploaded CSV, without auto-start:
+	// the Start button starts it, Complete (with approve skipped items)
+	// completes it, and the target becomes a mailbox.
+	goodCSV := filepath.Join(t.TempDir(), "users.csv")
+	if err := os.WriteFile(goodCSV, []byte(csv2), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	row2 := `#batch-users tr[data-user="` + target2 + `"]`
+	b.do("create batch from a CSV", 30*time.Second,
+		chromedp.Navigate(ui+"#/t/fabrikam/batches"),
+		chromedp.WaitVisible(chromedp.CSS(`#batches tr[data-batch="wave1"]`)),
+		chromedp.SendKeys(chromedp.CSS("#batch-name"), "wave2"),
+		chromedp.SetUploadFiles(chromedp.CSS("#batch-csv"), []string{goodCSV}),
+		chromedp.SendKeys(chromedp.CSS("#batch-tdd"), tr.TargetDelivery),
+		chromedp.Click(chromedp.CSS("#batch-autostart")),
+		chromedp.Click(chromedp.CSS("#batch-create")),
+		chromedp.WaitVisible(chromedp.CSS(row2)))
+	if st := b.text("#batch-status"); st != "Created" {
+		t.Errorf("new batch without auto-start is %q", st)
+	}
+	bv, err := s.Admin.GetBatch(ctx, s.Op, "fabrikam", "wave2")
+	if err != nil || bv.AutoStart || bv.Endpoint != tr.Endpoint || bv.TargetDeliveryDomain != tr.TargetDelivery || bv.TotalCount != 1 {
+		t.Fatalf("batch wave2 as created in the page: %v %+v", err, bv)
+	}
+	b.do("start", 3*time.Minute,
+		chromedp.Click(chromedp.CSS(`.batch-actions button[data-action="start"]`)),
+		chromedp.WaitVisible(chromedp.CSS(row2+`[data-status="Synced"]`)))
+	b.do("complete", 3*time.Minute,
+		chromedp.Click(chromedp.CSS(".batch-actions input.approve")),
+		chromedp.Click(chromedp.CSS(`.batch-actions button[data-action="complete"]`)),
+		chromedp.WaitVisible(chromedp.CSS(row2+`[data-status="Completed"]`)))
+	if got := b.text(row2 + " .pct"); got != "100%" {
+		t.Errorf("completed user's progress shown %q", got)
+	}
+	if r, err := s.Admin.GetRecipient(ctx, s.Op, "fabrikam", target2); err != nil || r.Type != directory.UserMailbox || r.ExchangeGuid != u2.ExchangeGuid {
+		t.Errorf("target after completion in the page: %v %+v", err, r)
+	}
+	b.screenshot("completed")
+
+	// A tenant admin lands on their own tenant.
+	b.do("tenant admin sign in", 30*time.Second,
+		chromedp.Click(chromedp.CSS("#signout")),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), tc.AdminToken),
+		chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#tenant-props")))
+	if got := b.text("#whoami"); got != "Tenant admin · tailspin" {
+		t.Errorf("tenant admin signed in as %q", got)
+	}
+	b.do("tenant admin consents", 30*time.Second,
+		chromedp.Click(chromedp.CSS(`#tabs a[data-section="consents"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#consents tr[data-app="`+app.AppID+`"]`)))
 
 	if eval[bool](b, `window.__pwned === 1`) {
 		t.Errorf("hostile markup ran")

@@ -142,7 +142,7 @@ export async function batchPage(main, ctx, name) {
     ['AutoComplete', String(b.AutoComplete)], ['IncrementalSyncInterval', b.IncrementalSyncInterval], ['Created', fmtTime(b.CreationDateTime)]], 'batch-props');
   replace(main, h('h1', null, 'Batch ', b.Name, ' ', stamp), notice, head,
     actions(ctx, b, (r, err, action) => {
-      replace(notice, err ? errorBox(err) : h('div', { class: 'notice' }, action, ' accepted; status ', r.Status, '.'));
+      replace(notice, err ? errorBox(err) : h('div', { class: 'notice' }, 'Batch ', r.Name, ': ', action, ' accepted.'));
       if (!err && action === 'remove') location.hash = route('t', ctx.tenant, 'batches');
     }),
     h('h2', { class: 'spaced' }, 'Users'), pollErr, users, h('h3', null, 'Settings'), h('div', { class: 'card' }, info));
