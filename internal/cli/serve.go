@@ -77,6 +77,7 @@ variables (e.g. TENANTFERRY_DB, TENANTFERRY_PUBLIC_URL), then flags.`,
 	f.Bool("allow-plaintext", false, "allow password logins without TLS on non-loopback listeners")
 	f.Int64("max-message-size", def.MaxMessageSize, "largest accepted message in bytes")
 	f.String("blob-backend", def.BlobBackend, "where message bytes live: files (data dir or shared directory) or db")
+	f.Duration("retired-retention", def.RetiredRetention, "keep a moved-away source mailbox's content this long (0: forever)")
 	f.String("log-level", def.LogLevel, "log level: debug, info, warn, error")
 	f.String("log-format", def.LogFormat, "log format: text or json")
 	return c

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tenantferry/tenantferry/internal/errs"
 )
@@ -37,24 +38,28 @@ type Config struct {
 	AllowPlain     bool     // --allow-plaintext: plain-text auth on non-loopback listeners
 	MaxMessageSize int64    // --max-message-size (bytes)
 	BlobBackend    string   // --blob-backend: files | db
-	LogLevel       string   // --log-level: debug | info | warn | error
-	LogFormat      string   // --log-format: text | json
+	// RetiredRetention is how long the content of a moved-away source
+	// mailbox is kept before housekeeping deletes it (0: forever).
+	RetiredRetention time.Duration // --retired-retention
+	LogLevel         string        // --log-level: debug | info | warn | error
+	LogFormat        string        // --log-format: text | json
 }
 
 // Default returns the defaults of the CLI contract.
 func Default() Config {
 	return Config{
-		DataDir:        "./tenantferry-data",
-		HTTP:           ":8080",
-		IMAP:           ":1143",
-		SMTP:           ":2525",
-		Submission:     ":1587",
-		ServiceDomain:  "tenantferry.test",
-		Hostname:       "localhost",
-		MaxMessageSize: 50 << 20,
-		BlobBackend:    "files",
-		LogLevel:       "info",
-		LogFormat:      "text",
+		DataDir:          "./tenantferry-data",
+		HTTP:             ":8080",
+		IMAP:             ":1143",
+		SMTP:             ":2525",
+		Submission:       ":1587",
+		ServiceDomain:    "tenantferry.test",
+		Hostname:         "localhost",
+		MaxMessageSize:   50 << 20,
+		BlobBackend:      "files",
+		RetiredRetention: 30 * 24 * time.Hour,
+		LogLevel:         "info",
+		LogFormat:        "text",
 	}
 }
 
@@ -65,7 +70,7 @@ func (c *Config) Keys() map[string]any {
 		"data": &c.DataDir, "http": &c.HTTP, "imap": &c.IMAP, "imaps": &c.IMAPS, "smtp": &c.SMTP, "submission": &c.Submission,
 		"public-url": &c.PublicURL, "service-domain": &c.ServiceDomain, "db": &c.DB, "transport": &c.Transports,
 		"hostname": &c.Hostname, "tls-cert": &c.TLSCert, "tls-key": &c.TLSKey, "allow-plaintext": &c.AllowPlain,
-		"max-message-size": &c.MaxMessageSize, "blob-backend": &c.BlobBackend, "log-level": &c.LogLevel, "log-format": &c.LogFormat,
+		"max-message-size": &c.MaxMessageSize, "blob-backend": &c.BlobBackend, "retired-retention": &c.RetiredRetention, "log-level": &c.LogLevel, "log-format": &c.LogFormat,
 	}
 }
 
@@ -86,6 +91,12 @@ func (c *Config) Set(key, val, origin string) error {
 			return errs.Invalidf("InvalidSetting", "%s: %s must be true or false, not %q", origin, key, val)
 		}
 		*f = b
+	case *time.Duration:
+		d, err := time.ParseDuration(val)
+		if err != nil || d < 0 {
+			return errs.Invalidf("InvalidSetting", "%s: %s must be a duration such as 720h, not %q", origin, key, val)
+		}
+		*f = d
 	case *int64:
 		n, err := strconv.ParseInt(val, 10, 64)
 		if err != nil || n < 0 {
