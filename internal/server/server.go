@@ -195,10 +195,17 @@ func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
 func (s *Server) Start(ctx context.Context) error {
 	s.httpSrv = &http.Server{Handler: s.Metrics.wrap(s.mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
+	serve := func() error { return s.httpSrv.Serve(s.httpLn) }
+	if s.Cfg.TLSCert != "" {
+		serve = func() error { return s.httpSrv.ServeTLS(s.httpLn, s.Cfg.TLSCert, s.Cfg.TLSKey) }
+	} else if !IsLoopback(s.HTTPAddr()) && !s.Cfg.AllowPlain {
+		s.Log.Warn("serving plain HTTP on a non-loopback address: tokens and secrets cross the network unencrypted",
+			"http", s.HTTPAddr(), "fix", "configure --tls-cert/--tls-key, bind --http to 127.0.0.1 behind a TLS proxy, or acknowledge with --allow-plaintext")
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.Log.Error("http server stopped", "err", err)
 		}
 	}()

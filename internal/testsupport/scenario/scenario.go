@@ -59,8 +59,17 @@ type Options struct {
 	Log        io.Writer         // server log (default discarded)
 }
 
+// Config is the server configuration (for StartWith).
+type Config = config.Config
+
 // Start starts a server.
 func Start(t testing.TB, o Options) *Server {
+	t.Helper()
+	return StartWith(t, o, nil)
+}
+
+// StartWith starts a server, letting edit change its configuration last.
+func StartWith(t testing.TB, o Options, edit func(*Config)) *Server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = o.DataDir
@@ -92,6 +101,9 @@ func Start(t testing.TB, o Options) *Server {
 	w := o.Log
 	if w == nil {
 		w = io.Discard
+	}
+	if edit != nil {
+		edit(&cfg)
 	}
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	s, err := server.New(context.Background(), cfg, log)
