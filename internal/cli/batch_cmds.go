@@ -28,7 +28,7 @@ var batchCols = []string{"Name", "Status", "TotalCount", "SyncedCount", "Finaliz
 var userCols = []string{"EmailAddress", "Status", "PercentComplete", "ItemsSynced", "ItemsTotal", "ItemsSkipped", "DataConsistencyScore"}
 
 func (e *env) batchCmd() *cobra.Command {
-	var name, endpoint, csvFile, tdd, startAfter, completeAfter, interval string
+	var name, endpoint, csvFile, tdd, startAfter, completeAfter, interval, notify string
 	var autoStart, autoComplete bool
 	var largeItemLimit int64
 	create := e.apiCmd("create", "Create a migration batch from a CSV", cobra.NoArgs, true, view{},
@@ -39,7 +39,8 @@ func (e *env) batchCmd() *cobra.Command {
 			}
 			return c.do(ctx, http.MethodPost, tp+"/batches", map[string]any{"Name": name, "Endpoint": endpoint, "Csv": csv,
 				"TargetDeliveryDomain": tdd, "AutoStart": autoStart, "AutoComplete": autoComplete, "StartAfter": startAfter,
-				"CompleteAfter": completeAfter, "IncrementalSyncInterval": interval, "LargeItemLimit": largeItemLimit})
+				"CompleteAfter": completeAfter, "IncrementalSyncInterval": interval, "LargeItemLimit": largeItemLimit,
+				"NotificationEmails": notify})
 		})
 	f := create.Flags()
 	f.StringVar(&name, "name", "", "batch name; required")
@@ -52,6 +53,7 @@ func (e *env) batchCmd() *cobra.Command {
 	f.StringVar(&completeAfter, "complete-after", "", "complete at this time (RFC 3339)")
 	f.StringVar(&interval, "incremental-sync-interval", "", "time between incremental syncs (default 24h, at least 1m)")
 	f.Int64Var(&largeItemLimit, "large-item-limit", 0, "skip items larger than this many bytes (default 150 MiB)")
+	f.StringVar(&notify, "notification-emails", "", "addresses (comma-separated) that get the batch's reports when it is synced and when it is completed")
 
 	action := func(verb, short string) *cobra.Command {
 		var approve bool

@@ -60,6 +60,9 @@ func (s *Service) tickBatch(ctx context.Context, b *Batch, now time.Time) error 
 	if err != nil {
 		return err
 	}
+	if err := s.notifyBatch(ctx, b, batchStatus(b, ms), ms); err != nil {
+		s.Log.Warn("batch report mail", "batch", b.Name, "err", err)
+	}
 	due := s.completionDue(b)
 	return s.D.Write(ctx, func(tx *db.Tx) error {
 		for _, m := range ms {

@@ -27,6 +27,8 @@ type Service struct {
 	PublicURL string
 	Log       *slog.Logger
 	HTTP      *http.Client
+	// Notify sends batch report mails; nil disables them.
+	Notify Notifier
 
 	tokMu  sync.Mutex
 	tokens map[string]*identity.TokenSource // endpoint id + secret hash → source

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"context"
 
+	"github.com/tenantferry/tenantferry/internal/delivery"
 	"github.com/tenantferry/tenantferry/internal/migration"
 	"github.com/tenantferry/tenantferry/internal/replication"
 )
@@ -20,5 +22,11 @@ func (s *Server) setupMigration(context.Context) error {
 	s.Migration = migration.New(s.DB, s.Dir, s.Store, s.PublicURL, s.Log.With("component", "migration"))
 	s.periodic = append(s.periodic, s.Migration.Register(s.workers)...)
 	s.Admin.Migration = s.Migration
+	if s.Delivery != nil {
+		s.Migration.Notify = func(ctx context.Context, from string, to []string, msg []byte) error {
+			_, err := s.Delivery.Enqueue(ctx, delivery.Envelope{From: from, To: to, Source: "migration", Relay: true}, bytes.NewReader(msg))
+			return err
+		}
+	}
 	return nil
 }
