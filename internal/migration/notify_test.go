@@ -68,4 +68,3 @@ func TestReportMails(t *testing.T) {
 	s.Migration.Tick(ctx, time.Now())
 	scenario.Eventually(t, 30*time.Second, "the completed report", want("Migration batch wave1: Synced", "Migration batch wave1: Completed"))
 }
-
