@@ -287,6 +287,9 @@ func (s *tserver) populate(t *testing.T, o, partner *tenantObjs) {
 	o.EndpointSec = "ep-secret-" + uuid.NewString()
 	s.call(t, "POST", p+"/endpoints", tok, map[string]any{"Name": partner.Name + "-ep", "RemoteServer": s.URL, "RemoteTenant": partner.InitialDomain,
 		"ApplicationId": o.App.AppId, "Secret": o.EndpointSec}).ok(t, &o.Endpoint)
+	// A batch that is not started (nothing syncs), for the migration routes.
+	s.call(t, "POST", p+"/batches", tok, map[string]any{"Name": "wave1", "Endpoint": o.Endpoint.Name,
+		"Csv": "EmailAddress\nmu01@" + o.Domain + "\n", "TargetDeliveryDomain": o.InitialDomain}).ok(t, nil)
 	// The API does not show these ids; the isolation tests use them.
 	rel, err := s.Dir.GetOrgRel(bg, o.Id, o.OrgRel.Name)
 	if err != nil {
@@ -339,6 +342,9 @@ func (s *tserver) snapshot(t *testing.T, o *tenantObjs) string {
 		}
 	}
 	get(p + "/consents")
+	get(p + "/batches")
+	get(p + "/batches/wave1/users")
+	get(p + "/batches/wave1/report")
 	r, err := s.Dir.GetRecipient(bg, o.Id, "user01")
 	if err != nil {
 		t.Fatal(err)

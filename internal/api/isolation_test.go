@@ -69,6 +69,20 @@ func routeCases(p string, f *tenantObjs) []isolationCase {
 		{"endpoint create", "POST", p + "/endpoints", map[string]any{"Name": "evil", "RemoteServer": "https://evil.example", "RemoteTenant": "evil.example",
 			"ApplicationId": uuid.NewString(), "Secret": "x"}},
 		{"endpoint delete", "DELETE", p + "/endpoints/" + e(f.Endpoint.Name), nil},
+		{"endpoint test", "POST", p + "/endpoints/" + e(f.Endpoint.Name) + "/test", map[string]any{"TestMailbox": f.MailUser.PrimarySmtpAddress}},
+		{"mailuser prepare", "POST", p + "/mailusers/prepare", map[string]any{"Endpoint": f.Endpoint.Name, "Csv": "EmailAddress\nx@" + f.Domain + "\n"}},
+		{"mailbox import", "POST", p + "/mailboxes/" + mb + "/import?format=mbox", nil},
+		{"batch list", "GET", p + "/batches", nil},
+		{"batch show", "GET", p + "/batches/wave1", nil},
+		{"batch users", "GET", p + "/batches/wave1/users", nil},
+		{"batch report", "GET", p + "/batches/wave1/report", nil},
+		{"batch create", "POST", p + "/batches", map[string]any{"Name": "evil", "Endpoint": f.Endpoint.Name, "Csv": "EmailAddress\nx@" + f.Domain + "\n",
+			"TargetDeliveryDomain": f.InitialDomain, "AutoStart": true}},
+		{"batch start", "POST", p + "/batches/wave1/start", nil},
+		{"batch stop", "POST", p + "/batches/wave1/stop", nil},
+		{"batch sync-now", "POST", p + "/batches/wave1/sync-now", nil},
+		{"batch complete", "POST", p + "/batches/wave1/complete", map[string]any{"ApproveSkippedItems": true}},
+		{"batch remove", "POST", p + "/batches/wave1/remove", nil},
 	}
 }
 
@@ -121,6 +135,12 @@ func ownPathCases(p string, c, f *tenantObjs) []isolationCase {
 		isolationCase{"orgrel delete", "DELETE", p + "/orgrels/" + e(f.OrgRel.Name), nil},
 		isolationCase{"endpoint show", "GET", p + "/endpoints/" + e(f.Endpoint.Name), nil},
 		isolationCase{"endpoint delete", "DELETE", p + "/endpoints/" + e(f.Endpoint.Name), nil},
+		isolationCase{"endpoint test", "POST", p + "/endpoints/" + e(f.Endpoint.Name) + "/test", nil},
+		isolationCase{"batch create with fabrikam's endpoint", "POST", p + "/batches", map[string]any{"Name": "evil", "Endpoint": f.EndpointID,
+			"Csv": "EmailAddress\nx@" + c.Domain + "\n", "TargetDeliveryDomain": c.InitialDomain}},
+		isolationCase{"mailuser prepare with fabrikam's endpoint", "POST", p + "/mailusers/prepare", map[string]any{"Endpoint": f.EndpointID,
+			"Csv": "EmailAddress\nx@" + c.Domain + "\n"}},
+		isolationCase{"mailbox import into fabrikam's mailbox", "POST", p + "/mailboxes/" + e(f.Mailbox.PrimarySmtpAddress) + "/import?format=mbox", nil},
 	)
 }
 
