@@ -137,6 +137,7 @@ func (s *Service) syncMove(ctx context.Context, b *Batch, m *Move, initial bool,
 	}
 	p := s.validateEndpoint(ctx, v, m.TenantID, ep)
 	s.validateUser(ctx, v, p, m.TenantID, m.Email, m.SourceAddress, b.TargetDeliveryDomain, b.ID)
+	validateMailboxType(v, p, m.Email, m.MailboxType)
 	if v.failed != nil {
 		return s.passFailed(ctx, m, v.failed)
 	}

@@ -230,6 +230,28 @@ func (s *Service) validateUser(ctx context.Context, v *validation, p *plan, tena
 	})
 }
 
+// validateMailboxType checks a batch user's MailboxType against the source:
+// completing a cross-tenant move converts the whole source recipient and
+// retires its primary and archive mailboxes, so a MailboxType that leaves
+// one of them behind (ArchiveOnly; PrimaryOnly of a source with an
+// archive) would strand that mailbox's content on the source.
+func validateMailboxType(v *validation, p *plan, targetAddr, mailboxType string) {
+	v.run("MailboxType", "the move carries every mailbox of the source", func() error {
+		left := ""
+		switch {
+		case mailboxType == MailboxTypeArchiveOnly:
+			left = "primary mailbox"
+		case mailboxType == MailboxTypePrimaryOnly && p.mailbox.ArchiveGuid != "":
+			left = "archive"
+		default:
+			return nil
+		}
+		return errs.Invalidf("MailboxTypeNotSupported", "MailboxType %s would leave the %s of %s behind: completing the move converts the whole source mailbox",
+			mailboxType, left, p.mailbox.PrimarySmtpAddress).
+			WithHint("use MailboxType PrimaryAndArchive (or no MailboxType column) for %s", targetAddr).WithObject(targetAddr)
+	})
+}
+
 // sourceX500 lists what the target must carry as X500: the source's
 // LegacyExchangeDN and every X500 proxy of the source.
 func sourceX500(mi *replication.MailboxInfo) []string {
