@@ -91,8 +91,7 @@ func (w *completeWorker) Work(ctx context.Context, job *river.Job[CompleteArgs])
 		// A permanent failure before the target was activated gives the
 		// source back; after it, only retries can finish the cutover.
 		if m.CompletionStep == stepLock || m.CompletionStep == stepFinalSync || m.CompletionStep == stepVerify {
-			s.abortCompletion(ctx, m, client, err)
-			return nil
+			return s.abortCompletion(ctx, m, client, err)
 		}
 	}
 	s.D.Write(ctx, func(tx *db.Tx) error {
@@ -319,14 +318,24 @@ func (s *Service) blockCompletion(ctx context.Context, m *Move, client *replicat
 	})
 }
 
-// abortCompletion handles a permanent failure before activation.
-func (s *Service) abortCompletion(ctx context.Context, m *Move, client *replication.Client, err error) {
+// abortCompletion handles a permanent failure before activation: the
+// source is given back and the move returns to Synced with the error. When
+// the source was already converted by another move (another target tenant
+// completed first), there is nothing to give back and the move fails; when
+// giving the source back fails otherwise, the job retries (the source stays
+// locked until it succeeds).
+func (s *Service) abortCompletion(ctx context.Context, m *Move, client *replication.Client, err error) error {
 	kinds := []mailboxKind{{mailstore.KindPrimary, m.ExchangeGuid}}
 	if m.ArchiveGuid != "" {
 		kinds = append(kinds, mailboxKind{mailstore.KindArchive, m.ArchiveGuid})
 	}
 	e := errs.As(err)
-	if berr := s.blockCompletion(ctx, m, client, kinds, e); berr != nil {
-		s.Log.Warn("abandoning a completion failed", "move", m.ID, "err", berr)
+	berr := s.blockCompletion(ctx, m, client, kinds, e)
+	if errs.Is(berr, "AlreadyFinalized") {
+		return s.fail(ctx, m, err)
 	}
+	if berr != nil {
+		s.Log.Warn("abandoning a completion failed; retrying", "move", m.ID, "err", berr)
+	}
+	return berr
 }
