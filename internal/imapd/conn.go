@@ -27,6 +27,9 @@ import (
 //     the command name only).
 //   - Authentication policy per connection: the accept loop chooses the
 //     server instance by the connection, not by the listener.
+//   - Known client syntax bugs in command lines are repaired before
+//     go-imap parses them (lenient.go). Reads go line by line; the bytes of
+//     a literal the client announced pass through unchanged.
 type filterConn struct {
 	net.Conn
 	srv *Server
@@ -35,6 +38,8 @@ type filterConn struct {
 	br        *bufio.Reader
 	pending   []byte // bytes of the current line not yet returned
 	midLine   bool   // the previous read ended inside a line
+	literal   int64  // bytes of an announced literal still to pass through
+	tail      []byte // the last bytes of the current line (literal announcements)
 	intercept atomic.Bool
 	handedOff atomic.Bool
 	tls       *tls.Config // nil: no STARTTLS here
@@ -63,8 +68,13 @@ func (c *filterConn) Read(p []byte) (int, error) {
 		c.pending = c.pending[n:]
 		return n, nil
 	}
-	if !c.intercept.Load() {
-		return c.br.Read(p)
+	if c.literal > 0 {
+		if int64(len(p)) > c.literal {
+			p = p[:c.literal]
+		}
+		n, err := c.br.Read(p)
+		c.literal -= int64(n)
+		return n, err
 	}
 	line, err := c.br.ReadSlice('\n')
 	if len(line) == 0 && err != nil {
@@ -72,9 +82,22 @@ func (c *filterConn) Read(p []byte) (int, error) {
 	}
 	full := err == nil
 	if full && !c.midLine {
-		if tag, ok := startTLSCommand(line); ok {
-			return 0, c.startTLS(tag)
+		if c.intercept.Load() {
+			if tag, ok := startTLSCommand(line); ok {
+				return 0, c.startTLS(tag)
+			}
 		}
+		line = lenientLine(line)
+	}
+	c.tail = append(c.tail, line[max(0, len(line)-32):]...)
+	if len(c.tail) > 32 {
+		c.tail = append(c.tail[:0], c.tail[len(c.tail)-32:]...)
+	}
+	if full {
+		if n, ok := announcedLiteral(c.tail); ok {
+			c.literal = n
+		}
+		c.tail = c.tail[:0]
 	}
 	c.midLine = !full
 	n := copy(p, line)
