@@ -61,8 +61,9 @@ func TestEndpointUnreachable(t *testing.T) {
 		return fmt.Errorf("no warning yet")
 	})
 	u := r.user("far", addr)
-	if u.Status != migration.StateValidating || u.ItemsSynced != 0 {
-		t.Fatalf("while the source was down: %+v", u)
+	if u.Status != migration.StateValidating || u.ItemsSynced != 0 || u.StatusDetail != "TransientFailure" ||
+		u.Error == nil || u.Error.Code != "EndpointUnreachable" {
+		t.Fatalf("while the source was down (Error shows the retried failure): %+v %+v", u, u.Error)
 	}
 	// The source comes back on its address (same data): the queue's retry
 	// picks the user up.
@@ -70,7 +71,7 @@ func TestEndpointUnreachable(t *testing.T) {
 	f.check(t) // nothing was written, the source is intact and unlocked
 
 	u = r.waitUser("far", addr, migration.StateSynced)
-	if u.ItemsSynced != u.ItemsTotal || u.ItemsTotal != 8 {
+	if u.ItemsSynced != u.ItemsTotal || u.ItemsTotal != 8 || u.Error != nil {
 		t.Fatalf("after the source came back: %+v", u)
 	}
 	r.sameContent(src)

@@ -96,7 +96,15 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 		return err
 	}
 	m.PassJob = job.ID
-	return s.syncMove(ctx, b, m, initial, claimed)
+	err = s.syncMove(ctx, b, m, initial, claimed)
+	if err != nil && ctx.Err() == nil && job.Attempt >= job.MaxAttempts {
+		// The last attempt: the move fails with the error instead of
+		// waiting in its state forever.
+		if cur, gerr := s.getMove(ctx, s.D.Read(), m.ID); gerr == nil {
+			return s.fail(ctx, cur, err)
+		}
+	}
+	return err
 }
 
 // jobAlive reports whether a job is still waiting or running.
@@ -233,10 +241,34 @@ func (s *Service) passFailed(ctx context.Context, m *Move, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err() // shutting down: the job runs again
 	}
+	// Show the failure while the queue retries: Error carries the code,
+	// StatusDetail says the move is retrying; the next good pass clears both.
+	code, msg := errs.CodeOf(err), err.Error()
+	if e := errs.As(err); e != nil {
+		msg = e.Message
+	}
 	s.D.Write(ctx, func(tx *db.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET error_code = ?, error_message = ?, status_detail = ? WHERE id = ?`,
+			code, msg, "TransientFailure", m.ID); err != nil {
+			return err
+		}
 		return logMove(ctx, tx, m.ID, "warning", "transient failure, retrying: "+err.Error())
 	})
 	return err
+}
+
+// syncRetryMax caps the delay between attempts of a failing sync.
+const syncRetryMax = 10 * time.Minute
+
+// NextRetry retries a transient sync failure after 1 s, 2 s, 4 s, ... up
+// to syncRetryMax: the 25 attempts span about three hours before the move
+// fails.
+func (w *syncWorker) NextRetry(job *river.Job[SyncArgs]) time.Time {
+	d := time.Second
+	for i := 0; i < len(job.Errors) && d < syncRetryMax; i++ {
+		d *= 2
+	}
+	return time.Now().Add(min(d, syncRetryMax))
 }
 
 // mailboxKind is one mailbox of a move: the source GUID and its kind.
