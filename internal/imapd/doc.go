@@ -43,4 +43,7 @@
 //     that this package sees every connection's plain text.
 //   - Every session has a context, cancelled when its connection closes;
 //     Server.Close cancels all of them.
+//   - Command lines of known buggy clients are repaired before go-imap
+//     parses them (lenient.go: Dovecot imapc's "APPEND box ( kw)"); the
+//     bytes of every literal a client announces pass through unchanged.
 package imapd
