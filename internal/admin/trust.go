@@ -267,6 +267,20 @@ func (c *Core) CreateEndpoint(ctx context.Context, p *Principal, tenant string, 
 	return e, nil
 }
 
+// UpdateEndpoint changes a migration endpoint (new secret, server, limits).
+func (c *Core) UpdateEndpoint(ctx context.Context, p *Principal, tenant, name string, u directory.EndpointUpdate) (*directory.Endpoint, error) {
+	t, err := c.Tenant(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	e, err := c.Dir.UpdateEndpoint(ctx, t.ID, name, u)
+	if err != nil {
+		return nil, err
+	}
+	c.audit(ctx, p, t.ID, "endpoint.set", e.Name)
+	return e, nil
+}
+
 // GetEndpoint returns a migration endpoint.
 func (c *Core) GetEndpoint(ctx context.Context, p *Principal, tenant, name string) (*directory.Endpoint, error) {
 	t, err := c.Tenant(ctx, p, tenant)

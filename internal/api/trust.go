@@ -196,6 +196,17 @@ func (s *Server) trustRoutes(h func(string, handlerFunc)) {
 		}
 		return endpointView(e), nil
 	})
+	h("PATCH "+t+"/endpoints/{name}", func(r *http.Request, p *admin.Principal) (any, error) {
+		var req directory.EndpointUpdate
+		if err := s.decode(r, &req); err != nil {
+			return nil, err
+		}
+		e, err := s.Core.UpdateEndpoint(r.Context(), p, r.PathValue("t"), r.PathValue("name"), req)
+		if err != nil {
+			return nil, err
+		}
+		return endpointView(e), nil
+	})
 	h("DELETE "+t+"/endpoints/{name}", func(r *http.Request, p *admin.Principal) (any, error) {
 		return noContent, s.Core.DeleteEndpoint(r.Context(), p, r.PathValue("t"), r.PathValue("name"))
 	})

@@ -151,7 +151,26 @@ func (e *env) endpointCmd() *cobra.Command {
 	f.StringVar(&secretFile, "secret-file", "", "file holding the app's client secret")
 	f.IntVar(&maxMig, "max-concurrent-migrations", 0, "MaxConcurrentMigrations (default 100)")
 	f.IntVar(&maxInc, "max-concurrent-incremental-syncs", 0, "MaxConcurrentIncrementalSyncs (default 20)")
-	cmds := append([]*cobra.Command{create, e.endpointTestCmd()}, e.crud("migration endpoint", "/endpoints",
+	var sServer, sTenant, sApp, sSecret, sSecretFile string
+	var sMig, sInc int
+	set := e.apiCmd("set N", "Change an endpoint: rotate its secret, move it, change limits", cobra.ExactArgs(1), true, view{},
+		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
+			sec, err := readSecretFlag(sSecret, sSecretFile, "secret")
+			if err != nil {
+				return nil, err
+			}
+			return c.do(ctx, http.MethodPatch, tp+"/endpoints/"+esc(a[0]), map[string]any{"RemoteServer": sServer, "RemoteTenant": sTenant,
+				"ApplicationId": sApp, "Secret": sec, "MaxConcurrentMigrations": sMig, "MaxConcurrentIncrementalSyncs": sInc})
+		})
+	sf := set.Flags()
+	sf.StringVar(&sServer, "remote-server", "", "new source server URL")
+	sf.StringVar(&sTenant, "remote-tenant", "", "new source tenant")
+	sf.StringVar(&sApp, "app-id", "", "new AppId")
+	sf.StringVar(&sSecret, "secret", "", "new client secret")
+	sf.StringVar(&sSecretFile, "secret-file", "", "file holding the new client secret")
+	sf.IntVar(&sMig, "max-concurrent-migrations", 0, "new MaxConcurrentMigrations")
+	sf.IntVar(&sInc, "max-concurrent-incremental-syncs", 0, "new MaxConcurrentIncrementalSyncs")
+	cmds := append([]*cobra.Command{create, set, e.endpointTestCmd()}, e.crud("migration endpoint", "/endpoints",
 		[]string{"Name", "EndpointType", "RemoteServer", "RemoteTenant", "ApplicationId"})...)
 	return group("endpoint", "Manage migration endpoints", cmds...)
 }

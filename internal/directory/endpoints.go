@@ -64,14 +64,10 @@ func CheckServerURL(s string) (string, error) {
 	return strings.TrimSuffix(u.String(), "/"), nil
 }
 
-// CreateEndpoint creates a migration endpoint; the secret is sealed with the
-// server key.
-func (x *Directory) CreateEndpoint(ctx context.Context, tenantID string, s EndpointSpec) (*Endpoint, error) {
-	if err := CheckName("Name", s.Name); err != nil {
-		return nil, err
-	}
-	e := &Endpoint{ID: newID(), TenantID: tenantID, Name: s.Name, Type: s.Type,
-		MaxConcurrentMigrations: s.MaxConcurrentMigrations, MaxConcurrentIncrementalSyncs: s.MaxConcurrentIncrementalSyncs}
+// fill validates a complete endpoint spec into e (everything but the name
+// and ids) and seals the secret.
+func (x *Directory) fill(e *Endpoint, s EndpointSpec) (*Endpoint, error) {
+	e.Type, e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs = s.Type, s.MaxConcurrentMigrations, s.MaxConcurrentIncrementalSyncs
 	if e.Type == "" {
 		e.Type = EndpointExchangeRemoteMove
 	}
@@ -121,6 +117,19 @@ func (x *Directory) CreateEndpoint(ctx context.Context, tenantID string, s Endpo
 	if e.secretEnc, err = identity.Seal(x.serverKey, []byte(s.Secret)); err != nil {
 		return nil, err
 	}
+	return e, nil
+}
+
+// CreateEndpoint creates a migration endpoint; the secret is sealed with the
+// server key.
+func (x *Directory) CreateEndpoint(ctx context.Context, tenantID string, s EndpointSpec) (*Endpoint, error) {
+	if err := CheckName("Name", s.Name); err != nil {
+		return nil, err
+	}
+	e, err := x.fill(&Endpoint{ID: newID(), TenantID: tenantID, Name: s.Name}, s)
+	if err != nil {
+		return nil, err
+	}
 	now := db.Time(db.Now())
 	e.CreatedAt, e.UpdatedAt = now, now
 	err = x.d.Write(ctx, func(tx *db.Tx) error {
@@ -131,6 +140,66 @@ func (x *Directory) CreateEndpoint(ctx context.Context, tenantID string, s Endpo
 		if db.IsUnique(err) {
 			return errs.Conflictf("EndpointExists", "a migration endpoint named %q already exists", e.Name)
 		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// EndpointUpdate holds the changes of `endpoint set`; zero values keep.
+type EndpointUpdate struct {
+	RemoteServer                  string
+	RemoteTenant                  string
+	ApplicationId                 string
+	Secret                        string
+	MaxConcurrentMigrations       int
+	MaxConcurrentIncrementalSyncs int
+}
+
+// UpdateEndpoint changes an endpoint (Set-MigrationEndpoint): a new secret
+// (rotation), server, tenant, app or limits. The result is validated like a
+// new endpoint.
+func (x *Directory) UpdateEndpoint(ctx context.Context, tenantID, name string, u EndpointUpdate) (*Endpoint, error) {
+	cur, err := x.GetEndpoint(ctx, tenantID, name)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := x.EndpointSecret(cur)
+	if err != nil {
+		return nil, err
+	}
+	spec := EndpointSpec{Name: cur.Name, Type: cur.Type, RemoteServer: cur.RemoteServer, RemoteTenant: cur.RemoteTenant,
+		ApplicationId: cur.ApplicationId, Secret: secret, MaxConcurrentMigrations: cur.MaxConcurrentMigrations,
+		MaxConcurrentIncrementalSyncs: cur.MaxConcurrentIncrementalSyncs}
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{{&spec.RemoteServer, u.RemoteServer}, {&spec.RemoteTenant, u.RemoteTenant},
+		{&spec.ApplicationId, u.ApplicationId}, {&spec.Secret, u.Secret}} {
+		if f.v != "" {
+			*f.dst = f.v
+		}
+	}
+	if u.MaxConcurrentMigrations != 0 {
+		spec.MaxConcurrentMigrations = u.MaxConcurrentMigrations
+		if u.MaxConcurrentIncrementalSyncs == 0 {
+			spec.MaxConcurrentIncrementalSyncs = min(spec.MaxConcurrentIncrementalSyncs, u.MaxConcurrentMigrations)
+		}
+	}
+	if u.MaxConcurrentIncrementalSyncs != 0 {
+		spec.MaxConcurrentIncrementalSyncs = u.MaxConcurrentIncrementalSyncs
+	}
+	e, err := x.fill(&Endpoint{ID: cur.ID, TenantID: tenantID, Name: cur.Name, CreatedAt: cur.CreatedAt}, spec)
+	if err != nil {
+		return nil, err
+	}
+	e.UpdatedAt = db.Time(db.Now())
+	err = x.d.Write(ctx, func(tx *db.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE endpoints SET remote_server = ?, remote_tenant = ?, app_id = ?, secret_enc = ?, max_migrations = ?,
+			max_incremental = ?, updated_at = ? WHERE id = ? AND tenant_id = ?`, e.RemoteServer, e.RemoteTenant, e.ApplicationId, e.secretEnc,
+			e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs, db.Millis(e.UpdatedAt), e.ID, tenantID)
 		return err
 	})
 	if err != nil {
