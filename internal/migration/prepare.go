@@ -132,6 +132,17 @@ func (s *Service) prepareOne(ctx context.Context, tenantID, target, deliveryDoma
 		}
 		changes = append(changes, add...)
 		if dryRun {
+			// Predict what the creation would refuse: addresses outside the
+			// tenant's accepted domains.
+			for _, a := range []string{target, proxy} {
+				d := a[strings.LastIndexByte(a, '@')+1:]
+				if owner, err := s.Dir.TenantOfDomain(ctx, nil, d); err != nil {
+					return "", nil, err
+				} else if owner != tenantID {
+					return "", nil, errs.Invalidf("NotAcceptedDomain", "%s is not in an accepted domain of this tenant", a).
+						WithHint("add the domain with 'tenantferry domain add %s'", d).WithObject(a)
+				}
+			}
 			return PrepareWouldDo, changes, nil
 		}
 		_, err := s.Dir.CreateRecipient(ctx, tenantID, directory.RecipientSpec{Type: directory.MailUser, Name: mi.Name, Alias: targetAlias(target),
