@@ -1,5 +1,6 @@
 // Package bench is tenantferry's shipped benchmark: it generates a
 // deterministic mailbox, measures the raw loopback limit on the same bytes,
+// optionally measures Dovecot's dsync on the same mailbox (dsync.go),
 // migrates the mailbox natively between two in-process servers over
 // loopback HTTP, and reports throughput, no-change and small-change
 // incremental passes, the completion lock window and peak memory — as
@@ -40,7 +41,11 @@ type Options struct {
 	DB          string // source and target databases: "" SQLite, or a postgres:// base DSN is not supported here
 	NewItems    int    // new items for the small incremental pass (default 100)
 	FlagChanges int    // flag changes for the small incremental pass (default 500)
-	Log         io.Writer
+	// DSync also measures Dovecot's dsync reference (doveadm backup -R over
+	// imapc from the source's IMAP listener); skipped with a note when
+	// doveadm is not installed.
+	DSync bool
+	Log   io.Writer
 }
 
 // Result is what the benchmark measured.
@@ -59,6 +64,18 @@ type Result struct {
 	LockWindowMs     int64
 	Consistency      string
 	PeakRSSMB        float64 // peak resident memory during the migration
+
+	// The dsync reference (zero when not measured; DSyncNote says why).
+	// dsync reads through our IMAP server, so its figure includes our IMAP
+	// server's cost.
+	DSyncSeconds     float64 // doveadm backup -R imapc: into an empty Maildir, fsync on
+	DSyncMBps        float64
+	DSyncItems       int     // messages in the Maildir afterwards
+	DSyncNoopSeconds float64 // the same command again, no change
+	NativeToDSync    float64 // SyncMBps / DSyncMBps
+	DSyncNote        string
+
+	LoadAvgStart, LoadAvgEnd string // /proc/loadavg (1, 5, 15 min) at start and end
 }
 
 func (o *Options) defaults() {
@@ -95,6 +112,9 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 			return nil, err
 		}
 		defer os.RemoveAll(d)
+		if o.DSync && os.Geteuid() == 0 {
+			os.Chmod(d, 0o711) // dsync's mail user (nobody) must reach its Maildir below
+		}
 		dir = d
 	}
 	logw := o.Log
@@ -105,6 +125,9 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		cfg := config.Default()
 		cfg.DataDir = filepath.Join(dir, name)
 		cfg.HTTP, cfg.IMAP, cfg.SMTP, cfg.Submission = "127.0.0.1:0", "off", "off", "off"
+		if name == "source" && o.DSync {
+			cfg.IMAP = "127.0.0.1:0" // dsync's imapc reads the source over IMAP
+		}
 		cfg.DB = o.DB
 		s, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(logw, nil)))
 		if err != nil {
@@ -123,7 +146,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	}
 	defer tgt.Shutdown(context.Background())
 	op := &admin.Principal{Operator: true, Name: "bench"}
-	res := &Result{Items: o.Items}
+	res := &Result{Items: o.Items, LoadAvgStart: loadAvg()}
 
 	// 1. Generate the source mailbox.
 	if _, err := src.Admin.CreateTenant(ctx, op, "contoso"); err != nil {
@@ -159,6 +182,28 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	res.RawMBps = mbps(res.Bytes, raw)
 	fmt.Fprintf(progress, "  %.0f MB/s\n", res.RawMBps)
 
+	// 2b. Dovecot's dsync on the same mailbox, before the native sync.
+	switch {
+	case !o.DSync:
+		res.DSyncNote = "not measured (--dsync=false)"
+	case !DSyncAvailable():
+		res.DSyncNote = "not measured: doveadm is not installed (Debian: dovecot-imapd)"
+	default:
+		fmt.Fprintf(progress, "Dovecot dsync reference (doveadm backup -R over imapc from the source's IMAP listener into a Maildir, fsync on; it reads through our IMAP server)...\n")
+		d, err := dsyncReference(ctx, src.Addr("imap"), user.PrimarySmtpAddress, "bench-pw", dir)
+		if err != nil {
+			res.DSyncNote = "failed: " + err.Error()
+			fmt.Fprintf(progress, "  dsync %s\n", res.DSyncNote)
+			break
+		}
+		res.DSyncSeconds, res.DSyncNoopSeconds, res.DSyncItems = d.initial.Seconds(), d.noop.Seconds(), d.items
+		res.DSyncMBps = mbps(res.Bytes, d.initial)
+		fmt.Fprintf(progress, "  %d messages in %.2fs: %.0f MB/s; no-change re-run %.3fs\n", d.items, res.DSyncSeconds, res.DSyncMBps, res.DSyncNoopSeconds)
+		if d.items != o.Items {
+			res.DSyncNote = fmt.Sprintf("the Maildir holds %d of %d messages", d.items, o.Items)
+		}
+	}
+
 	// 3. Trust, prepare, batch: the initial sync.
 	ts, err := admin.SetupMigrationTrust(ctx, src.Admin, op, "contoso", src.PublicURL, tgt.Admin, op, "fabrikam")
 	if err != nil {
@@ -189,6 +234,9 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	res.RatioToRaw = res.SyncMBps / res.RawMBps
 	fmt.Fprintf(progress, "  %d items, %s in %.2fs: %.0f MB/s, %.0f items/s (%.0f%% of raw)\n", u.ItemsSynced, mb_(u.BytesTransferred),
 		res.SyncSeconds, res.SyncMBps, res.SyncItemsPerSec, res.RatioToRaw*100)
+	if res.DSyncMBps > 0 {
+		res.NativeToDSync = res.SyncMBps / res.DSyncMBps
+	}
 
 	// 4. A no-change incremental pass.
 	if res.NoopPassSeconds, err = incremental(ctx, tgt, op); err != nil {
@@ -217,6 +265,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	}
 	res.LockWindowMs, res.Consistency = u.LockWindowMs, u.DataConsistencyScore
 	res.PeakRSSMB = peakRSSMB()
+	res.LoadAvgEnd = loadAvg()
 	fmt.Fprintf(progress, "completion: lock window %d ms, DataConsistencyScore %s; peak RSS %.0f MB\n", res.LockWindowMs, res.Consistency, res.PeakRSSMB)
 	return res, nil
 }
