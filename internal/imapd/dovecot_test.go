@@ -52,12 +52,9 @@ func skipWithoutDovecot(t *testing.T, listener bool) {
 //     Message-ID fields (imapc fetches BODY[HEADER.FIELDS (Date
 //     Message-ID)]). For every message, our answer is compared with
 //     Dovecot's own answer for its copy (served by a Dovecot listener on the
-//     Maildir, same UIDs), normalised as dsync does. The only allowed
-//     difference is a message with a bare CR: our parser ends a line at a
-//     lone CR (package invariant), Dovecot does not, so the two servers see
-//     different header fields there and dsync would re-copy such a folder
-//     on every incremental pass. Those messages are logged and expunged
-//     from the source before the incremental part.
+//     Maildir, same UIDs), normalised as dsync does: they must agree for
+//     every message, CR-only ones included (a lone CR ends no line for
+//     either server), or dsync would re-copy a folder on every pass.
 //   - After source changes (flags set and cleared, expunges, moves, a new
 //     message in a new folder) a second backup converges to the source; a
 //     third, without changes, renames, adds or removes no file.

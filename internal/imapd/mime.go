@@ -103,16 +103,15 @@ func (p *parser) entity(start, end, depth int, digest bool) *entity {
 }
 
 // nextLine returns the end of the line starting at i (before its
-// terminator) and the start of the next line. A line ends at LF, CRLF or a
-// lone CR.
+// terminator) and the start of the next line. A line ends at LF or CRLF; a
+// lone CR is not a line end (RFC 5322, and what Dovecot, dsync and imapsync
+// assume when they compare header hashes: a CR-only message is one long
+// header line to all of them).
 func nextLine(raw []byte, i, end int) (eol, next int) {
 	for j := i; j < end; j++ {
-		switch raw[j] {
-		case '\n':
-			return j, j + 1
-		case '\r':
-			if j+1 < end && raw[j+1] == '\n' {
-				return j, j + 2
+		if raw[j] == '\n' {
+			if j > i && raw[j-1] == '\r' {
+				return j - 1, j + 1
 			}
 			return j, j + 1
 		}
@@ -194,7 +193,7 @@ func splitParts(raw []byte, start, end int, boundary string) [][2]int {
 		}
 		pos := i + k
 		i = pos + len(delim)
-		if pos != start && raw[pos-1] != '\n' && raw[pos-1] != '\r' {
+		if pos != start && raw[pos-1] != '\n' {
 			continue // not at the start of a line
 		}
 		eol, next := nextLine(raw, i, end)

@@ -69,8 +69,11 @@ func TestSections(t *testing.T) {
 		{"1.HEADER of a non-message part", nested, []int{1}, imap.PartSpecifierHeader, nil, ""},
 		{"HEADER.FIELDS keeps folding and the LF blank line", nested, nil, imap.PartSpecifierHeader, []string{"content-type"},
 			"Content-Type: multipart/mixed;\n boundary=\"b\"\n\n"},
-		{"CR-only TEXT", "Subject: x\rFrom: a@b\r\rbody\rline\r", nil, imap.PartSpecifierText, nil, "body\rline\r"},
-		{"CR-only 1 of a single part", "Subject: x\r\rbody\r", []int{1}, "", nil, "body\r"},
+		// A lone CR is no line end (RFC 5322; Dovecot agrees): a CR-only
+		// message is all header, its TEXT is empty, HEADER is all of it.
+		{"CR-only TEXT", "Subject: x\rFrom: a@b\r\rbody\rline\r", nil, imap.PartSpecifierText, nil, ""},
+		{"CR-only HEADER", "Subject: x\rFrom: a@b\r\rbody\rline\r", nil, imap.PartSpecifierHeader, nil, "Subject: x\rFrom: a@b\r\rbody\rline\r"},
+		{"CR-only 1 of a single part", "Subject: x\r\rbody\r", []int{1}, "", nil, ""},
 		{"no blank line: all header", "Subject: x\r\nFrom: y\r\n", nil, imap.PartSpecifierText, nil, ""},
 		{"no blank line HEADER", "Subject: x\r\nFrom: y\r\n", nil, imap.PartSpecifierHeader, nil, "Subject: x\r\nFrom: y\r\n"},
 		{"missing close delimiter", "Content-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\n\r\none\r\n--z\r\n\r\ntwo\r\n", []int{2}, "", nil, "two\r\n"},

@@ -159,15 +159,10 @@ func language(v string) []string {
 	return out
 }
 
-// countLines counts the line terminators (LF, CRLF or lone CR) in b.
+// countLines counts the line terminators (LF or CRLF; a lone CR is not one,
+// as in the MIME parser) in b.
 func countLines(b []byte) int64 {
-	n := int64(bytes.Count(b, []byte("\n")))
-	for i, c := range b {
-		if c == '\r' && (i+1 == len(b) || b[i+1] != '\n') {
-			n++
-		}
-	}
-	return n
+	return int64(bytes.Count(b, []byte("\n")))
 }
 
 // atomSafe reports whether s can be sent as a quoted string that clients
