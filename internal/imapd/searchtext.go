@@ -3,50 +3,19 @@ package imapd
 import (
 	"bytes"
 	"io"
-	"mime"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
+	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
-
-// wordDecoder decodes RFC 2047 encoded words with go-message's charsets.
-var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
 
 // maxSearchText caps how much decoded text of one part a SEARCH examines.
 const maxSearchText = 16 << 20
 
-// decodeHeaderValue decodes encoded words of a header value; raw 8-bit
-// text that is not UTF-8 is read as Latin-1. It never fails.
-func decodeHeaderValue(v string) string {
-	if !utf8.ValidString(v) {
-		v = latin1(v)
-	}
-	if !strings.Contains(v, "=?") {
-		return v
-	}
-	if d, err := wordDecoder.DecodeHeader(v); err == nil {
-		return d
-	}
-	return v
-}
-
-// latin1 converts the bytes of s that are not valid UTF-8 from Latin-1.
-func latin1(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + len(s)/4)
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n <= 1 {
-			b.WriteRune(rune(s[i]))
-			i++
-			continue
-		}
-		b.WriteString(s[i : i+n])
-		i += n
-	}
-	return b.String()
-}
+// decodeHeaderValue decodes encoded words of a header value (see
+// mailstore.DecodeHeaderText).
+func decodeHeaderValue(v string) string { return mailstore.DecodeHeaderText(v) }
 
 // matchHeader reports whether a header field named key has a decoded value
 // containing substr (case-insensitive). An empty substr matches when the
@@ -123,7 +92,7 @@ func partText(raw []byte, e *entity) string {
 		}
 	}
 	if !utf8.Valid(body) {
-		return latin1(string(body))
+		return mailstore.Latin1(string(body))
 	}
 	return string(body)
 }

@@ -45,11 +45,11 @@ func ParseHeader(raw []byte) HeaderFields {
 		}
 		switch {
 		case strings.EqualFold(name, "Subject") && !have[0]:
-			h.Subject, have[0] = cleanText(decodeWords(string(val))), true
+			h.Subject, have[0] = cleanText(DecodeHeaderText(string(val))), true
 		case strings.EqualFold(name, "Message-ID") && !have[1]:
 			h.MessageID, have[1] = messageID(string(val)), true
 		case strings.EqualFold(name, "From") && !have[2]:
-			h.From, have[2] = cleanText(decodeWords(string(val))), true
+			h.From, have[2] = cleanText(DecodeHeaderText(string(val))), true
 		case strings.EqualFold(name, "Date") && !have[3]:
 			h.Date, have[3] = parseDate(string(val)), true
 		}
@@ -104,9 +104,12 @@ func fieldName(b []byte) bool {
 	return true
 }
 
-func decodeWords(s string) string {
+// DecodeHeaderText decodes the RFC 2047 encoded words of a header value;
+// raw 8-bit text that is not UTF-8 is read as Latin-1. It never fails: what
+// cannot be decoded is returned as it is.
+func DecodeHeaderText(s string) string {
 	if !utf8.ValidString(s) {
-		s = latin1(s)
+		s = Latin1(s)
 	}
 	if !strings.Contains(s, "=?") {
 		return s
@@ -118,7 +121,9 @@ func decodeWords(s string) string {
 	return d
 }
 
-func latin1(s string) string {
+// Latin1 returns s with every byte that is not part of valid UTF-8 read as
+// Latin-1 (the usual charset of raw 8-bit mail text).
+func Latin1(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + len(s)/4)
 	for i := 0; i < len(s); {
