@@ -161,22 +161,11 @@ func (s *Server) trustRoutes(h func(string, handlerFunc)) {
 	})
 
 	h("POST "+t+"/endpoints", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req struct {
-			Name                          string
-			Type                          string
-			RemoteServer                  string
-			RemoteTenant                  string
-			ApplicationId                 string
-			Secret                        string
-			MaxConcurrentMigrations       int
-			MaxConcurrentIncrementalSyncs int
-		}
+		var req directory.EndpointSpec
 		if err := s.decode(r, &req); err != nil {
 			return nil, err
 		}
-		e, err := s.Core.CreateEndpoint(r.Context(), p, r.PathValue("t"), directory.EndpointSpec{Name: req.Name, Type: req.Type,
-			RemoteServer: req.RemoteServer, RemoteTenant: req.RemoteTenant, ApplicationId: req.ApplicationId, Secret: req.Secret,
-			MaxConcurrentMigrations: req.MaxConcurrentMigrations, MaxConcurrentIncrementalSyncs: req.MaxConcurrentIncrementalSyncs})
+		e, err := s.Core.CreateEndpoint(r.Context(), p, r.PathValue("t"), req)
 		if err != nil {
 			return nil, err
 		}
