@@ -81,7 +81,7 @@ func (e *env) mailboxCmd() *cobra.Command {
 	f.StringVar(&passwordFile, "password-file", "", "file holding the password")
 	f.BoolVar(&archive, "archive", false, "also create an archive mailbox")
 
-	var sp, sDisplay, sPwFile string
+	var sp, sDisplay, sPwFile, sFirst, sLast string
 	var sAdd, sRemove []string
 	set := e.apiCmd("set ID", "Change a mailbox", cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
@@ -92,6 +92,8 @@ func (e *env) mailboxCmd() *cobra.Command {
 			}
 			optional(body, "Password", pw)
 			optional(body, "DisplayName", sDisplay)
+			optional(body, "FirstName", sFirst)
+			optional(body, "LastName", sLast)
 			if len(sAdd) > 0 {
 				body["AddAddresses"] = sAdd
 			}
@@ -104,6 +106,8 @@ func (e *env) mailboxCmd() *cobra.Command {
 	f.StringVar(&sp, "password", "", "new password")
 	f.StringVar(&sPwFile, "password-file", "", "file holding the new password")
 	f.StringVar(&sDisplay, "display-name", "", "new display name")
+	f.StringVar(&sFirst, "first-name", "", "new first name")
+	f.StringVar(&sLast, "last-name", "", "new last name")
 	f.StringArrayVar(&sAdd, "add-address", nil, "add a proxy address (SMTP: makes it primary; X500:...); repeatable")
 	f.StringArrayVar(&sRemove, "remove-address", nil, "remove a proxy address; repeatable")
 
