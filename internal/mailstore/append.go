@@ -80,6 +80,16 @@ func (s *Store) NewAppendBatch(mailboxID int64) *AppendBatch {
 // Len returns the number of items added.
 func (b *AppendBatch) Len() int { return len(b.items) }
 
+// LastSHA256 returns the hex SHA-256 of the content of the item Add added
+// last ("" before the first Add): the hash computed while the bytes
+// streamed in, for a caller that had no expected hash.
+func (b *AppendBatch) LastSHA256() string {
+	if len(b.items) == 0 {
+		return ""
+	}
+	return b.items[len(b.items)-1].ref.SHA256
+}
+
 // Bytes returns the total size of the items added.
 func (b *AppendBatch) Bytes() int64 { return b.bytes }
 

@@ -177,3 +177,47 @@ func (s *Store) DeleteFolder(ctx context.Context, mailboxID, folderID int64) err
 		return nil
 	})
 }
+
+// SetFolderOrigin records that replication adopts an existing folder for a
+// source folder (origin ≠ "") or releases it (origin = ""): the folder keeps
+// its name, place, special use and items, and from now on
+// FolderByOrigin(origin) finds it. An IMAP migration into a user's active
+// mailbox adopts the user's Inbox, Sent Items, ... this way instead of
+// creating folders next to them. Another live folder with the same origin
+// is a FolderOriginExists error; setting the origin a folder already has
+// changes nothing. The folder's MODSEQ is raised (its record changed).
+func (s *Store) SetFolderOrigin(ctx context.Context, mailboxID, folderID int64, origin string) (*Folder, error) {
+	if err := validFolderOptions(FolderOptions{Origin: origin}); err != nil {
+		return nil, err
+	}
+	var out *Folder
+	err := s.mutate(ctx, mailboxID, func(m *mutation) error {
+		f, err := liveFolder(ctx, m.tx, mailboxID, folderID)
+		if err != nil {
+			return err
+		}
+		out = f
+		if f.Origin == origin {
+			return nil
+		}
+		if origin != "" {
+			if g, err := queryFolder(ctx, m.tx, `mailbox_id = ? AND origin = ? AND deleted = ?`, mailboxID, origin, false); err != nil {
+				return err
+			} else if g != nil {
+				return errs.Conflictf("FolderOriginExists", "folder %q already replicates source folder %s", g.Path, origin).WithObject(origin).
+					WithHint("release that folder's origin first")
+			}
+		}
+		if _, err := m.tx.ExecContext(ctx, `UPDATE folders SET origin = ?, modseq = ? WHERE id = ?`, nullString(origin), m.modseq, folderID); err != nil {
+			if db.IsUnique(err) {
+				return errs.Conflictf("FolderOriginExists", "another folder already replicates source folder %s", origin).WithObject(origin)
+			}
+			return errs.Internalf(err, "set the origin of folder %q", f.Path)
+		}
+		m.changed = true
+		m.emit(Event{Kind: EventFolders, FolderID: folderID})
+		out.Origin, out.ModSeq = origin, m.modseq
+		return nil
+	})
+	return out, err
+}
