@@ -199,8 +199,23 @@ const (
 	SizeUnreadable = -2
 )
 
-// ContentStream reads the frames of one content request in order.
+// ContentStream reads the frames of one content request in order. The
+// native connector reads them from the replication API's framed stream;
+// other connectors build one with NewContentStream.
 type ContentStream struct {
+	next  func() (Frame, error)
+	close func() error
+}
+
+// NewContentStream returns a stream whose Next and Close call next and
+// close. next returns the frames in the order of the requested ids; it
+// drains the previous frame's Body first.
+func NewContentStream(next func() (Frame, error), close func() error) *ContentStream {
+	return &ContentStream{next: next, close: close}
+}
+
+// frameReader reads the replication API's framed content stream.
+type frameReader struct {
 	body   io.ReadCloser
 	br     *bufio.Reader
 	cur    *io.LimitedReader
@@ -218,11 +233,14 @@ func (c *Client) OpenContent(ctx context.Context, guid string, ids []int64) (*Co
 	if err != nil {
 		return nil, err
 	}
-	return &ContentStream{body: resp.Body, br: bufio.NewReaderSize(resp.Body, 512<<10), server: c.server}, nil
+	fr := &frameReader{body: resp.Body, br: bufio.NewReaderSize(resp.Body, 512<<10), server: c.server}
+	return NewContentStream(fr.next, resp.Body.Close), nil
 }
 
 // Next returns the next frame. The previous frame's Body is drained first.
-func (s *ContentStream) Next() (Frame, error) {
+func (s *ContentStream) Next() (Frame, error) { return s.next() }
+
+func (s *frameReader) next() (Frame, error) {
 	if s.cur != nil && s.cur.N > 0 {
 		if _, err := io.Copy(io.Discard, s.cur); err != nil {
 			return Frame{}, s.broken(err)
@@ -240,12 +258,12 @@ func (s *ContentStream) Next() (Frame, error) {
 	return Frame{ID: id, Size: size, SHA256: hex.EncodeToString(sha), Body: s.cur}, nil
 }
 
-func (s *ContentStream) broken(err error) error {
+func (s *frameReader) broken(err error) error {
 	return errs.New(errs.Unavailable, "EndpointUnreachable", "the content stream from %s broke off: %v", s.server, err)
 }
 
 // Close ends the stream.
-func (s *ContentStream) Close() error { return s.body.Close() }
+func (s *ContentStream) Close() error { return s.close() }
 
 // DefaultHTTPClient is the HTTP client used for replication: generous
 // timeouts for large streams, keep-alive connections reused across pages.

@@ -23,6 +23,14 @@ type Source interface {
 
 var _ Source = (*Client)(nil)
 
+// HashRecorder is implemented by a Source that learns an item's SHA-256
+// only when its content is copied (IMAP reports no hash): the engine hands
+// it the hashes of the items a chunk appends, in the chunk's transaction,
+// so the source's record of what was copied commits with the copy.
+type HashRecorder interface {
+	RecordHashes(tx *db.Tx, guid string, hashes map[int64]string) error
+}
+
 // Watermark is the sync state of one target mailbox: how far the source's
 // change feed has been applied. It is saved in the same transaction as the
 // target writes it covers.
@@ -115,6 +123,19 @@ type Job struct {
 	Sink           Sink
 	// Progress, when set, is called after every commit.
 	Progress func(Delta)
+	// OriginPrefix is put before a source item id to make the target
+	// item's origin key ("" for the native connector: the id alone). A
+	// connector whose ids could meet another source's in one target
+	// mailbox (IMAP into a live mailbox) sets its own prefix.
+	OriginPrefix string
+	// AdoptFolders writes into a live mailbox that already has folders
+	// (an IMAP migration into the user's mailbox): a source folder with a
+	// special use adopts the target folder with that use (its name stays),
+	// another one the local folder at its path; a deleted source folder
+	// releases, rather than deletes, a target folder that holds local
+	// items or has a special use. Without it the target is a staging copy
+	// the source owns entirely.
+	AdoptFolders bool
 }
 
 // Pass applies every source change up to the source's current MODSEQ,
@@ -127,6 +148,7 @@ func (e *Engine) Pass(ctx context.Context, j *Job, w Watermark) (Watermark, *Pas
 	}
 	w.PassUpto = st.HighestModSeq
 	p := &pass{e: e, j: j, w: w, res: &PassResult{}}
+	p.recorder, _ = j.Source.(HashRecorder)
 	if err := p.run(ctx); err != nil {
 		return p.w, p.res, err
 	}
@@ -142,8 +164,9 @@ type pass struct {
 	w   Watermark
 	res *PassResult
 
-	folders *folderMap
-	deleted []FolderInfo // source folders deleted, applied at the end
+	folders  *folderMap
+	deleted  []FolderInfo // source folders deleted, applied at the end
+	recorder HashRecorder // the source, when it records hashes
 }
 
 func (p *pass) run(ctx context.Context) error {
@@ -179,4 +202,4 @@ func (p *pass) add(d Delta) {
 }
 
 // origin is the target origin key of a source item.
-func origin(id int64) string { return strconv.FormatInt(id, 10) }
+func (p *pass) origin(id int64) string { return p.j.OriginPrefix + strconv.FormatInt(id, 10) }

@@ -77,16 +77,28 @@ func (p *pass) applyFolders(ctx context.Context, live []FolderInfo) error {
 			}
 			want := parentPath + f.Name
 			cur, exists := p.folders.byOrigin[f.Id]
-			if exists && cur.Path == want {
+			if exists && (cur.Path == want || p.keepsPlace(cur, f)) {
 				progress = true
 				continue
 			}
-			var nf *mailstore.Folder
-			var err error
-			if exists {
-				nf, err = p.e.Store.RenameFolder(ctx, p.j.MailboxID, cur.ID, want)
-			} else {
-				nf, err = p.e.Store.CreateFolder(ctx, p.j.MailboxID, want, mailstore.FolderOptions{Class: f.Class, SpecialUse: f.SpecialUse, Origin: f.Id})
+			if !exists && p.j.AdoptFolders {
+				nf, err := p.adopt(ctx, f, want)
+				if err != nil {
+					return err
+				}
+				if nf != nil {
+					p.folders.byOrigin[f.Id] = nf
+					progress = true
+					continue
+				}
+			}
+			nf, err := p.placeFolder(ctx, f, cur, want)
+			if errs.Is(err, "FolderExists") && p.j.AdoptFolders {
+				// A local folder holds the name: the source folder gets
+				// a name of its own next to it.
+				if holder, herr := p.e.Store.FolderByPath(ctx, p.j.MailboxID, want); herr == nil && holder.Origin == "" {
+					nf, err = p.placeFolder(ctx, f, cur, want+importedSuffix)
+				}
 			}
 			if errs.Is(err, "FolderExists") && !renamedAside[want] {
 				// Another target folder holds the name: if it is being renamed
@@ -148,9 +160,115 @@ func (p *pass) applyFolderDeletes(ctx context.Context) error {
 		return strings.Count(doomed[i].Path, mailstore.Delimiter) > strings.Count(doomed[j].Path, mailstore.Delimiter)
 	})
 	for _, t := range doomed {
+		if p.j.AdoptFolders {
+			released, err := p.release(ctx, t)
+			if err != nil {
+				return err
+			}
+			if released {
+				continue
+			}
+		}
 		if err := p.e.Store.DeleteFolder(ctx, p.j.MailboxID, t.ID); err != nil && !errs.Is(err, "FolderNotFound") {
 			return err
 		}
 	}
 	return p.loadFolders(ctx)
+}
+
+// importedSuffix is added to the name of a source folder whose place in a
+// live target mailbox a local folder holds.
+const importedSuffix = " (imported)"
+
+// placeFolder creates the target folder of a source folder at path, or
+// moves the existing one (cur) there. In adopt mode a special use another
+// target folder already has is not claimed again.
+func (p *pass) placeFolder(ctx context.Context, f FolderInfo, cur *mailstore.Folder, path string) (*mailstore.Folder, error) {
+	if cur != nil {
+		return p.e.Store.RenameFolder(ctx, p.j.MailboxID, cur.ID, path)
+	}
+	opts := mailstore.FolderOptions{Class: f.Class, SpecialUse: f.SpecialUse, Origin: f.Id}
+	if p.j.AdoptFolders && opts.SpecialUse != "" {
+		if _, err := p.e.Store.FolderBySpecialUse(ctx, p.j.MailboxID, opts.SpecialUse); err == nil {
+			opts.SpecialUse = ""
+		} else if !errs.Is(err, "FolderNotFound") {
+			return nil, err
+		}
+	}
+	return p.e.Store.CreateFolder(ctx, p.j.MailboxID, path, opts)
+}
+
+// keepsPlace reports whether, in adopt mode, a target folder stays where it
+// is whatever the source calls it: an adopted special-use folder keeps the
+// target's name (the user's "Sent Items" stays "Sent Items").
+func (p *pass) keepsPlace(cur *mailstore.Folder, f FolderInfo) bool {
+	return p.j.AdoptFolders && cur.SpecialUse != "" && cur.SpecialUse == f.SpecialUse
+}
+
+// adopt finds the existing target folder a new source folder maps to in
+// adopt mode — the folder with the same special use, else a local folder
+// of the same class at the same path — and records the source folder as
+// its origin. It returns nil when there is none.
+func (p *pass) adopt(ctx context.Context, f FolderInfo, want string) (*mailstore.Folder, error) {
+	var t *mailstore.Folder
+	if f.SpecialUse != "" {
+		x, err := p.e.Store.FolderBySpecialUse(ctx, p.j.MailboxID, f.SpecialUse)
+		switch {
+		case err == nil && x.Origin == "":
+			t = x
+		case err != nil && !errs.Is(err, "FolderNotFound"):
+			return nil, err
+		}
+	}
+	if t == nil {
+		x, err := p.e.Store.FolderByPath(ctx, p.j.MailboxID, want)
+		switch {
+		case err == nil && x.Origin == "" && x.Class == classOr(f.Class) && (x.SpecialUse == "" || x.SpecialUse == f.SpecialUse):
+			t = x
+		case err != nil && !errs.Is(err, "FolderNotFound"):
+			return nil, err
+		}
+	}
+	if t == nil {
+		return nil, nil
+	}
+	p.e.Log.Info("replication: target folder adopted for a source folder", "folder", t.Path, "source", f.Name, "origin", f.Id)
+	return p.e.Store.SetFolderOrigin(ctx, p.j.MailboxID, t.ID, f.Id)
+}
+
+func classOr(c string) string {
+	if c == "" {
+		return mailstore.ClassNote
+	}
+	return c
+}
+
+// release gives a target folder whose source folder was deleted back to
+// the user, in adopt mode, instead of deleting it: when it has a special
+// use, still holds items (local ones: the replicated ones were deleted
+// before) or has subfolders. It reports whether it released the folder.
+func (p *pass) release(ctx context.Context, t *mailstore.Folder) (bool, error) {
+	n, err := p.e.Store.FolderCounts(ctx, p.j.MailboxID, t.ID)
+	if err != nil {
+		if errs.Is(err, "FolderNotFound") {
+			return true, nil
+		}
+		return false, err
+	}
+	fs, err := p.e.Store.ListFolders(ctx, p.j.MailboxID, false)
+	if err != nil {
+		return false, err
+	}
+	children := false
+	for _, g := range fs {
+		children = children || g.ParentID == t.StableID
+	}
+	if t.SpecialUse == "" && n.Messages == 0 && !children {
+		return false, nil
+	}
+	_, err = p.e.Store.SetFolderOrigin(ctx, p.j.MailboxID, t.ID, "")
+	if errs.Is(err, "FolderNotFound") {
+		err = nil
+	}
+	return true, err
 }

@@ -22,7 +22,8 @@ type chunk struct {
 	skipped []Skipped
 	n       int
 	bytes   int64
-	moved   bool // the cursor moved: something to save
+	moved   bool            // the cursor moved: something to save
+	hashes  map[int64]string // source id → SHA-256 of content copied (for a HashRecorder)
 }
 
 // syncItems applies the item change feed up to PassUpto. Listing, content
@@ -120,7 +121,7 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 	}
 	origins := make([]string, len(page.Items))
 	for i, it := range page.Items {
-		origins[i] = origin(it.Id)
+		origins[i] = p.origin(it.Id)
 	}
 	existing, err := p.e.Store.ItemsByOrigin(ctx, p.j.MailboxID, origins)
 	if err != nil {
@@ -228,6 +229,12 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 				}
 				return err
 			}
+			if p.recorder != nil {
+				if c.hashes == nil {
+					c.hashes = map[int64]string{}
+				}
+				c.hashes[it.Id] = c.batch.LastSHA256()
+			}
 			c.delta.Items++
 			c.delta.Bytes += it.Size
 			c.bytes += it.Size
@@ -252,7 +259,7 @@ func (p *pass) skippedItem(it ItemInfo, folder *mailstore.Folder, reason string)
 	if folder != nil {
 		path = folder.Path
 	}
-	return Skipped{SourceItem: origin(it.Id), Folder: path, Subject: it.Subject, Date: db.Time(it.InternalDate), Size: it.Size, Reason: reason}
+	return Skipped{SourceItem: p.origin(it.Id), Folder: path, Subject: it.Subject, Date: db.Time(it.InternalDate), Size: it.Size, Reason: reason}
 }
 
 // commit writes one chunk: updates, then the new items with the watermark.
@@ -263,6 +270,14 @@ func (p *pass) commit(ctx context.Context, ch *chunk) error {
 	w.Item = ch.cursor
 	hook := func(tx *db.Tx) error { return p.j.Sink(tx, w, ch.delta, ch.skipped) }
 	appendHook := hook
+	if p.recorder != nil && len(ch.hashes) > 0 {
+		appendHook = func(tx *db.Tx) error {
+			if err := p.recorder.RecordHashes(tx, p.j.SourceGUID, ch.hashes); err != nil {
+				return err
+			}
+			return hook(tx)
+		}
+	}
 	if ch.batch == nil || ch.batch.Len() == 0 {
 		appendHook = nil
 	}
@@ -304,7 +319,7 @@ func (p *pass) syncDeletions(ctx context.Context) error {
 		if len(r.Ids) > 0 {
 			origins := make([]string, len(r.Ids))
 			for i, id := range r.Ids {
-				origins[i] = origin(id)
+				origins[i] = p.origin(id)
 			}
 			existing, err := p.e.Store.ItemsByOrigin(ctx, p.j.MailboxID, origins)
 			if err != nil {

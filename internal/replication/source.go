@@ -359,6 +359,18 @@ func (s *SourceAPI) manifest(_ http.ResponseWriter, r *http.Request, _ *Grant, m
 // named by their origin (the target side of a move) and only folders with
 // an origin are listed. detail names a folder whose item hashes are listed.
 func BuildManifest(ctx context.Context, st *mailstore.Store, mailboxID int64, detail string, byOrigin bool) (*ManifestReply, error) {
+	return buildManifest(ctx, st, mailboxID, detail, byOrigin, "")
+}
+
+// BuildOriginManifest summarises, per folder named by its origin, only the
+// items of a mailbox whose origin starts with prefix: the target side of a
+// move into a live mailbox (IMAP), where local mail sits next to the
+// copied items and is no part of the comparison.
+func BuildOriginManifest(ctx context.Context, st *mailstore.Store, mailboxID int64, prefix string) (*ManifestReply, error) {
+	return buildManifest(ctx, st, mailboxID, "", true, prefix)
+}
+
+func buildManifest(ctx context.Context, st *mailstore.Store, mailboxID int64, detail string, byOrigin bool, prefix string) (*ManifestReply, error) {
 	high, err := st.HighestModSeq(ctx, mailboxID)
 	if err != nil {
 		return nil, err
@@ -376,6 +388,9 @@ func BuildManifest(ctx context.Context, st *mailstore.Store, mailboxID int64, de
 			return nil, err
 		}
 		for _, c := range cs {
+			if prefix != "" && !strings.HasPrefix(c.Origin, prefix) {
+				continue
+			}
 			byFolder[c.FolderID] = append(byFolder[c.FolderID], c.SHA256)
 			sizes[c.FolderID] += c.Size
 		}

@@ -60,7 +60,7 @@ func frames(items map[int64][]byte, order []int64, gone ...int64) []byte {
 func TestContentStream(t *testing.T) {
 	items := map[int64][]byte{1: []byte("From: a\r\n\r\nx"), 3: {0, '\r', 'x', '\n'}, 4: {}}
 	raw := frames(items, []int64{1, 2, 3, 4})
-	s := &ContentStream{body: io.NopCloser(nil), br: bufioReader(raw), server: "test"}
+	s := testStream(bufioReader(raw), "test")
 	for _, want := range []int64{1, 2, 3, 4} {
 		fr, err := s.Next()
 		if err != nil {
@@ -85,7 +85,7 @@ func TestContentStream(t *testing.T) {
 		t.Fatal("read past the end")
 	}
 	// An unread body is skipped by the next frame.
-	s = &ContentStream{body: io.NopCloser(nil), br: bufioReader(raw), server: "test"}
+	s = testStream(bufioReader(raw), "test")
 	s.Next()
 	if fr, err := s.Next(); err != nil || fr.ID != 2 {
 		t.Fatalf("skipping an unread body: %v %v", fr.ID, err)
@@ -98,7 +98,7 @@ func FuzzContentStream(f *testing.F) {
 	f.Add(frames(map[int64][]byte{1: []byte("abc")}, []int64{1, 2}))
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := &ContentStream{body: io.NopCloser(nil), br: bufioReader(data), server: "fuzz"}
+		s := testStream(bufioReader(data), "fuzz")
 		for i := 0; i < 64; i++ {
 			fr, err := s.Next()
 			if err != nil {
@@ -112,3 +112,9 @@ func FuzzContentStream(f *testing.F) {
 }
 
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
+
+// testStream is a native content stream over buffered bytes.
+func testStream(br *bufio.Reader, server string) *ContentStream {
+	fr := &frameReader{body: io.NopCloser(nil), br: br, server: server}
+	return NewContentStream(fr.next, func() error { return nil })
+}
