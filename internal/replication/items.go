@@ -22,7 +22,7 @@ type chunk struct {
 	skipped []Skipped
 	n       int
 	bytes   int64
-	moved   bool            // the cursor moved: something to save
+	moved   bool             // the cursor moved: something to save
 	hashes  map[int64]string // source id → SHA-256 of content copied (for a HashRecorder)
 }
 
