@@ -167,13 +167,16 @@ type EndpointView struct {
 	ApplicationId                 string
 	MaxConcurrentMigrations       int
 	MaxConcurrentIncrementalSyncs int
-	WhenCreated                   time.Time
+	// Security is an IMAP endpoint's transport security ("" = the URL's
+	// default: implicit TLS for imaps://, STARTTLS when offered for imap://).
+	Security    string `json:",omitempty"`
+	WhenCreated time.Time
 }
 
 func endpointView(e *directory.Endpoint) *EndpointView {
 	return &EndpointView{Identity: e.Name, Name: e.Name, EndpointType: e.Type, RemoteServer: e.RemoteServer, RemoteTenant: e.RemoteTenant,
 		ApplicationId: e.ApplicationId, MaxConcurrentMigrations: e.MaxConcurrentMigrations, MaxConcurrentIncrementalSyncs: e.MaxConcurrentIncrementalSyncs,
-		WhenCreated: e.CreatedAt}
+		Security: e.Security, WhenCreated: e.CreatedAt}
 }
 
 // listOf maps a slice through a view function, never returning null.

@@ -46,7 +46,7 @@ func (e *env) batchCmd() *cobra.Command {
 	f.StringVar(&name, "name", "", "batch name; required")
 	f.StringVar(&endpoint, "endpoint", "", "migration endpoint; required")
 	f.StringVar(&csvFile, "csv", "", "CSV file with an EmailAddress column (target addresses); required")
-	f.StringVar(&tdd, "target-delivery-domain", "", "target delivery domain; required")
+	f.StringVar(&tdd, "target-delivery-domain", "", "target delivery domain; required except for an IMAP endpoint")
 	f.BoolVar(&autoStart, "auto-start", false, "start the batch at once (or at --start-after)")
 	f.BoolVar(&autoComplete, "auto-complete", false, "complete each user as soon as it is synced (or at --complete-after)")
 	f.StringVar(&startAfter, "start-after", "", "start at this time (RFC 3339)")

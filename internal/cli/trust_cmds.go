@@ -129,29 +129,33 @@ func (e *env) orgrelCmd() *cobra.Command {
 }
 
 func (e *env) endpointCmd() *cobra.Command {
-	var name, typ, server, tenant, app, secret, secretFile string
+	var name, typ, server, tenant, app, secret, secretFile, security string
 	var maxMig, maxInc int
 	create := e.apiCmd("create", "Create a migration endpoint", cobra.NoArgs, true, view{},
 		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
-			s, err := readSecretFlag(secret, secretFile, "secret")
-			if err != nil {
-				return nil, err
+			s := ""
+			if secret != "" || secretFile != "" || !strings.EqualFold(typ, "IMAP") {
+				var err error
+				if s, err = readSecretFlag(secret, secretFile, "secret"); err != nil {
+					return nil, err
+				}
 			}
 			return c.do(ctx, http.MethodPost, tp+"/endpoints", map[string]any{"Name": name, "Type": typ, "RemoteServer": server,
 				"RemoteTenant": tenant, "ApplicationId": app, "Secret": s, "MaxConcurrentMigrations": maxMig,
-				"MaxConcurrentIncrementalSyncs": maxInc})
+				"MaxConcurrentIncrementalSyncs": maxInc, "Security": security})
 		})
 	f := create.Flags()
 	f.StringVar(&name, "name", "", "endpoint name; required")
-	f.StringVar(&typ, "type", "", "ExchangeRemoteMove (default) or IMAP")
-	f.StringVar(&server, "remote-server", "", "source server URL; required")
-	f.StringVar(&tenant, "remote-tenant", "", "source tenant domain or ID; required")
-	f.StringVar(&app, "app-id", "", "AppId of the migration app; required")
+	f.StringVar(&typ, "type", "", "ExchangeRemoteMove (default) or IMAP (any IMAP server; users' logins come with the batch CSV)")
+	f.StringVar(&server, "remote-server", "", "source server URL (https://... ; for IMAP imap://host:port or imaps://host:port); required")
+	f.StringVar(&tenant, "remote-tenant", "", "source tenant domain or ID; required except for IMAP")
+	f.StringVar(&app, "app-id", "", "AppId of the migration app; required except for IMAP")
+	f.StringVar(&security, "security", "", "IMAP only: Ssl (implicit TLS), Tls (STARTTLS required) or None (plain text); default: imaps:// TLS, imap:// STARTTLS when offered")
 	f.StringVar(&secret, "secret", "", "the app's client secret")
 	f.StringVar(&secretFile, "secret-file", "", "file holding the app's client secret")
 	f.IntVar(&maxMig, "max-concurrent-migrations", 0, "MaxConcurrentMigrations (default 100)")
 	f.IntVar(&maxInc, "max-concurrent-incremental-syncs", 0, "MaxConcurrentIncrementalSyncs (default 20)")
-	var sServer, sTenant, sApp, sSecret, sSecretFile string
+	var sServer, sTenant, sApp, sSecret, sSecretFile, sSecurity string
 	var sMig, sInc int
 	set := e.apiCmd("set N", "Change an endpoint: rotate its secret, move it, change limits", cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
@@ -160,7 +164,8 @@ func (e *env) endpointCmd() *cobra.Command {
 				return nil, err
 			}
 			return c.do(ctx, http.MethodPatch, tp+"/endpoints/"+esc(a[0]), map[string]any{"RemoteServer": sServer, "RemoteTenant": sTenant,
-				"ApplicationId": sApp, "Secret": sec, "MaxConcurrentMigrations": sMig, "MaxConcurrentIncrementalSyncs": sInc})
+				"ApplicationId": sApp, "Secret": sec, "MaxConcurrentMigrations": sMig, "MaxConcurrentIncrementalSyncs": sInc,
+				"Security": sSecurity})
 		})
 	sf := set.Flags()
 	sf.StringVar(&sServer, "remote-server", "", "new source server URL")
@@ -170,7 +175,8 @@ func (e *env) endpointCmd() *cobra.Command {
 	sf.StringVar(&sSecretFile, "secret-file", "", "file holding the new client secret")
 	sf.IntVar(&sMig, "max-concurrent-migrations", 0, "new MaxConcurrentMigrations")
 	sf.IntVar(&sInc, "max-concurrent-incremental-syncs", 0, "new MaxConcurrentIncrementalSyncs")
+	sf.StringVar(&sSecurity, "security", "", "IMAP only: new Security (Ssl, Tls, None, or Auto for the URL's default)")
 	cmds := append([]*cobra.Command{create, set, e.endpointTestCmd()}, e.crud("migration endpoint", "/endpoints",
-		[]string{"Name", "EndpointType", "RemoteServer", "RemoteTenant", "ApplicationId"})...)
+		[]string{"Name", "EndpointType", "RemoteServer", "RemoteTenant", "ApplicationId", "Security"})...)
 	return group("endpoint", "Manage migration endpoints", cmds...)
 }

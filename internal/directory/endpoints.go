@@ -36,11 +36,18 @@ type Endpoint struct {
 	ApplicationId                 string
 	MaxConcurrentMigrations       int
 	MaxConcurrentIncrementalSyncs int
-	CreatedAt                     time.Time
-	UpdatedAt                     time.Time
+	// Security is the transport security of an IMAP endpoint: "" (imaps://
+	// implicit TLS; imap:// STARTTLS when offered, plain text only to a
+	// loopback address), Ssl, Tls (STARTTLS required) or None.
+	Security  string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 
 	secretEnc []byte
 }
+
+// IMAP endpoint security modes (Exchange's New-MigrationEndpoint -Security).
+var endpointSecurity = []string{"", "Ssl", "Tls", "None"}
 
 // EndpointSpec describes an endpoint to create.
 type EndpointSpec struct {
@@ -52,6 +59,7 @@ type EndpointSpec struct {
 	Secret                        string
 	MaxConcurrentMigrations       int
 	MaxConcurrentIncrementalSyncs int
+	Security                      string // IMAP only
 }
 
 // CheckServerURL validates a remote server URL.
@@ -78,6 +86,17 @@ func (x *Directory) fill(e *Endpoint, s EndpointSpec) (*Endpoint, error) {
 	if e.RemoteServer, err = CheckServerURL(s.RemoteServer); err != nil {
 		return nil, err
 	}
+	imapURL := strings.HasPrefix(e.RemoteServer, "imap://") || strings.HasPrefix(e.RemoteServer, "imaps://")
+	if e.Type == EndpointIMAP {
+		return x.fillIMAP(e, s, imapURL)
+	}
+	if imapURL {
+		return nil, errs.Invalidf("InvalidRemoteServer", "remote server %q is an IMAP URL, but the endpoint type is %s", s.RemoteServer, e.Type).
+			WithHint("use the source tenantferry server's https:// URL, or --type IMAP for an IMAP server")
+	}
+	if s.Security != "" {
+		return nil, errs.Invalidf("InvalidSecurity", "Security applies to IMAP endpoints only").WithHint("leave --security out")
+	}
 	rt := strings.ToLower(strings.TrimSpace(s.RemoteTenant))
 	if g, gerr := ParseGUID("RemoteTenant", rt); gerr == nil && g != "" {
 		e.RemoteTenant = g
@@ -85,22 +104,51 @@ func (x *Directory) fill(e *Endpoint, s EndpointSpec) (*Endpoint, error) {
 		return nil, errs.Invalidf("InvalidRemoteTenant", "remote tenant %q is neither a domain nor a tenant ID", s.RemoteTenant).
 			WithHint("pass the source tenant's initial domain, e.g. contoso.tenantferry.test")
 	}
-	if e.Type == EndpointExchangeRemoteMove {
-		if e.ApplicationId, err = ParseGUID("AppId", s.ApplicationId); err != nil {
-			return nil, err
-		}
-		if e.ApplicationId == "" {
-			return nil, errs.Invalidf("MissingField", "AppId is required").WithHint("pass --app-id of the migration app")
-		}
-	} else {
-		if !storable(s.ApplicationId) || len(s.ApplicationId) > 320 {
-			return nil, errs.Invalidf("InvalidApplicationId", "the ApplicationId of an IMAP endpoint must be valid text of at most 320 bytes")
-		}
-		e.ApplicationId = s.ApplicationId
+	if e.ApplicationId, err = ParseGUID("AppId", s.ApplicationId); err != nil {
+		return nil, err
+	}
+	if e.ApplicationId == "" {
+		return nil, errs.Invalidf("MissingField", "AppId is required").WithHint("pass --app-id of the migration app")
 	}
 	if s.Secret == "" || len(s.Secret) > 4096 {
 		return nil, errs.Invalidf("MissingField", "a secret of 1 to 4096 characters is required").WithHint("pass --secret or --secret-file")
 	}
+	return x.fillLimits(e, s)
+}
+
+// fillIMAP validates the fields of an IMAP endpoint: an imap:// or imaps://
+// server and a security mode. The users' credentials come with the batch
+// CSV, so no tenant, app or secret is needed (any given are kept).
+func (x *Directory) fillIMAP(e *Endpoint, s EndpointSpec, imapURL bool) (*Endpoint, error) {
+	if !imapURL {
+		return nil, errs.Invalidf("InvalidRemoteServer", "remote server %q of an IMAP endpoint is not an imap:// or imaps:// URL", s.RemoteServer).
+			WithHint("use imap://host:143 (STARTTLS when offered) or imaps://host:993")
+	}
+	e.Security = "?"
+	for _, v := range endpointSecurity {
+		if strings.EqualFold(s.Security, v) {
+			e.Security = v
+		}
+	}
+	if e.Security == "?" {
+		return nil, errs.Invalidf("InvalidSecurity", "security %q is not known", s.Security).
+			WithHint("use Ssl (implicit TLS), Tls (STARTTLS), None (plain text), or leave it out for the URL's default")
+	}
+	for _, f := range []struct{ name, v string }{{"RemoteTenant", s.RemoteTenant}, {"ApplicationId", s.ApplicationId}} {
+		if !storable(f.v) || len(f.v) > 320 {
+			return nil, errs.Invalidf("Invalid"+f.name, "the %s of an IMAP endpoint must be valid text of at most 320 bytes", f.name)
+		}
+	}
+	if len(s.Secret) > 4096 {
+		return nil, errs.Invalidf("InvalidSecret", "the secret is longer than 4096 characters")
+	}
+	e.RemoteTenant, e.ApplicationId = strings.TrimSpace(s.RemoteTenant), s.ApplicationId
+	return x.fillLimits(e, s)
+}
+
+// fillLimits validates the concurrency limits and seals the secret.
+func (x *Directory) fillLimits(e *Endpoint, s EndpointSpec) (*Endpoint, error) {
+	var err error
 	if e.MaxConcurrentMigrations == 0 {
 		e.MaxConcurrentMigrations = DefaultMaxConcurrentMigrations
 	}
@@ -134,9 +182,9 @@ func (x *Directory) CreateEndpoint(ctx context.Context, tenantID string, s Endpo
 	e.CreatedAt, e.UpdatedAt = now, now
 	err = x.d.Write(ctx, func(tx *db.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (id, tenant_id, name, name_key, type, remote_server, remote_tenant, app_id, secret_enc,
-			max_migrations, max_incremental, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			max_migrations, max_incremental, security, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.ID, tenantID, e.Name, strings.ToLower(e.Name), e.Type, e.RemoteServer, e.RemoteTenant, e.ApplicationId, e.secretEnc,
-			e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs, db.Millis(now), db.Millis(now))
+			e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs, e.Security, db.Millis(now), db.Millis(now))
 		if db.IsUnique(err) {
 			return errs.Conflictf("EndpointExists", "a migration endpoint named %q already exists", e.Name)
 		}
@@ -156,6 +204,9 @@ type EndpointUpdate struct {
 	Secret                        string
 	MaxConcurrentMigrations       int
 	MaxConcurrentIncrementalSyncs int
+	// Security changes an IMAP endpoint's security; "Auto" resets it to the
+	// URL's default.
+	Security string
 }
 
 // UpdateEndpoint changes an endpoint (Set-MigrationEndpoint): a new secret
@@ -172,7 +223,13 @@ func (x *Directory) UpdateEndpoint(ctx context.Context, tenantID, name string, u
 	}
 	spec := EndpointSpec{Name: cur.Name, Type: cur.Type, RemoteServer: cur.RemoteServer, RemoteTenant: cur.RemoteTenant,
 		ApplicationId: cur.ApplicationId, Secret: secret, MaxConcurrentMigrations: cur.MaxConcurrentMigrations,
-		MaxConcurrentIncrementalSyncs: cur.MaxConcurrentIncrementalSyncs}
+		MaxConcurrentIncrementalSyncs: cur.MaxConcurrentIncrementalSyncs, Security: cur.Security}
+	switch {
+	case strings.EqualFold(u.Security, "Auto"):
+		spec.Security = ""
+	case u.Security != "":
+		spec.Security = u.Security
+	}
 	for _, f := range []struct {
 		dst *string
 		v   string
@@ -198,8 +255,8 @@ func (x *Directory) UpdateEndpoint(ctx context.Context, tenantID, name string, u
 	e.UpdatedAt = db.Time(db.Now())
 	err = x.d.Write(ctx, func(tx *db.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE endpoints SET remote_server = ?, remote_tenant = ?, app_id = ?, secret_enc = ?, max_migrations = ?,
-			max_incremental = ?, updated_at = ? WHERE id = ? AND tenant_id = ?`, e.RemoteServer, e.RemoteTenant, e.ApplicationId, e.secretEnc,
-			e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs, db.Millis(e.UpdatedAt), e.ID, tenantID)
+			max_incremental = ?, security = ?, updated_at = ? WHERE id = ? AND tenant_id = ?`, e.RemoteServer, e.RemoteTenant, e.ApplicationId, e.secretEnc,
+			e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs, e.Security, db.Millis(e.UpdatedAt), e.ID, tenantID)
 		return err
 	})
 	if err != nil {
@@ -208,13 +265,13 @@ func (x *Directory) UpdateEndpoint(ctx context.Context, tenantID, name string, u
 	return e, nil
 }
 
-const endpointCols = `id, tenant_id, name, type, remote_server, remote_tenant, app_id, secret_enc, max_migrations, max_incremental, created_at, updated_at`
+const endpointCols = `id, tenant_id, name, type, remote_server, remote_tenant, app_id, secret_enc, max_migrations, max_incremental, security, created_at, updated_at`
 
 func scanEndpoint(sc interface{ Scan(...any) error }) (*Endpoint, error) {
 	e := &Endpoint{}
 	var cr, up int64
 	if err := sc.Scan(&e.ID, &e.TenantID, &e.Name, &e.Type, &e.RemoteServer, &e.RemoteTenant, &e.ApplicationId, &e.secretEnc,
-		&e.MaxConcurrentMigrations, &e.MaxConcurrentIncrementalSyncs, &cr, &up); err != nil {
+		&e.MaxConcurrentMigrations, &e.MaxConcurrentIncrementalSyncs, &e.Security, &cr, &up); err != nil {
 		return nil, err
 	}
 	e.CreatedAt, e.UpdatedAt = db.Time(cr), db.Time(up)
@@ -270,6 +327,20 @@ func (x *Directory) EndpointSecret(e *Endpoint) (string, error) {
 	b, err := identity.Open(x.serverKey, e.secretEnc)
 	if err != nil {
 		return "", errs.Internalf(err, "the secret of endpoint %s cannot be decrypted (was the server key replaced?)", e.Name)
+	}
+	return string(b), nil
+}
+
+// SealSecret seals a secret with the server key (an IMAP move's password).
+func (x *Directory) SealSecret(secret string) ([]byte, error) {
+	return identity.Seal(x.serverKey, []byte(secret))
+}
+
+// OpenSecret opens a secret sealed by SealSecret.
+func (x *Directory) OpenSecret(sealed []byte) (string, error) {
+	b, err := identity.Open(x.serverKey, sealed)
+	if err != nil {
+		return "", errs.Internalf(err, "a sealed secret cannot be opened (was the server key replaced?)")
 	}
 	return string(b), nil
 }

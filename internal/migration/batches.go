@@ -52,20 +52,30 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSp
 	if err != nil {
 		return nil, err
 	}
-	rows, err := ParseCSV(spec.CSV)
+	imap := ep.Type == directory.EndpointIMAP
+	parse := ParseCSV
+	if imap {
+		parse = ParseIMAPCSV
+	}
+	rows, err := parse(spec.CSV)
 	if err != nil {
 		return nil, err
 	}
-	tdd, err := directory.CheckDomain(spec.TargetDeliveryDomain)
-	if err != nil {
-		return nil, errs.Invalidf("MissingField", "a valid target delivery domain is required, not %q", spec.TargetDeliveryDomain).
-			WithHint("pass --target-delivery-domain, e.g. fabrikam.tenantferry.test")
+	// An IMAP batch converts no source, so it needs no delivery domain.
+	tdd := ""
+	if !imap || spec.TargetDeliveryDomain != "" {
+		if tdd, err = directory.CheckDomain(spec.TargetDeliveryDomain); err != nil {
+			return nil, errs.Invalidf("MissingField", "a valid target delivery domain is required, not %q", spec.TargetDeliveryDomain).
+				WithHint("pass --target-delivery-domain, e.g. fabrikam.tenantferry.test")
+		}
 	}
-	if owner, err := s.Dir.TenantOfDomain(ctx, nil, tdd); err != nil {
-		return nil, err
-	} else if owner != tenantID {
-		return nil, errs.Invalidf("NotAcceptedDomain", "target delivery domain %s is not an accepted domain of this tenant", tdd).
-			WithHint("add it with 'tenantferry domain add %s' or use the tenant's initial domain", tdd).WithObject(tdd)
+	if tdd != "" {
+		if owner, err := s.Dir.TenantOfDomain(ctx, nil, tdd); err != nil {
+			return nil, err
+		} else if owner != tenantID {
+			return nil, errs.Invalidf("NotAcceptedDomain", "target delivery domain %s is not an accepted domain of this tenant", tdd).
+				WithHint("add it with 'tenantferry domain add %s' or use the tenant's initial domain", tdd).WithObject(tdd)
+		}
 	}
 	iv := spec.IncrementalSyncInterval
 	if iv == 0 {
@@ -129,6 +139,11 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSp
 					return errs.Conflictf("UserInAnotherBatch", "%s is already in an active batch", r.EmailAddress)
 				}
 				return err
+			}
+			if imap {
+				if err := s.storeCredentials(ctx, tx, id, r.UserName, r.Password); err != nil {
+					return err
+				}
 			}
 			if err := logMove(ctx, tx, id, "info", "created in batch "+b.Name+" from CSV line "+strconv.Itoa(r.Line)); err != nil {
 				return err
@@ -399,7 +414,14 @@ func (s *Service) RemoveBatch(ctx context.Context, tenantID, name string) (*Batc
 		}
 		for _, m := range ms {
 			msg := "batch removed"
-			if !m.Finished() {
+			imapMove, err := forgetIMAP(ctx, tx, m.ID)
+			if err != nil {
+				return err
+			}
+			switch {
+			case imapMove && !m.Finished():
+				msg = "batch removed; the items copied so far stay in the mailbox, the IMAP credentials are deleted"
+			case !m.Finished():
 				staged = append(staged, m)
 				msg = "batch removed; staged content deleted"
 			}

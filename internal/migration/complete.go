@@ -8,6 +8,7 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/failpoint"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
@@ -74,6 +75,9 @@ func (w *completeWorker) Work(ctx context.Context, job *river.Job[CompleteArgs])
 	ep, err := s.Dir.GetEndpoint(ctx, m.TenantID, b.EndpointID)
 	if err != nil {
 		return s.fail(ctx, m, err)
+	}
+	if ep.Type == directory.EndpointIMAP {
+		return s.completeIMAPJob(ctx, b, m, ep)
 	}
 	client, err := s.client(ep)
 	if err != nil {
@@ -280,7 +284,7 @@ func (s *Service) finish(ctx context.Context, m *Move) error {
 		if cur.ItemsSkipped > 0 {
 			state = StateCompletedWithWarnings
 		}
-		synced, err := s.countTarget(ctx, tx, cur)
+		synced, err := s.countTarget(ctx, tx, cur, false)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
@@ -31,22 +32,37 @@ type CSVRow struct {
 	EmailAddress       string // target address (required)
 	SourceEmailAddress string // optional
 	MailboxType        string // optional; PrimaryAndArchive by default
+	UserName           string // IMAP batches: the source login
+	Password           string // IMAP batches: the source password (never logged)
 }
 
-// csvColumns are the known columns, by lower-cased name.
-var csvColumns = map[string]string{
-	"emailaddress":       "EmailAddress",
-	"sourceemailaddress": "SourceEmailAddress",
-	"mailboxtype":        "MailboxType",
-}
+// csvColumns are the known columns of a batch for a tenantferry source,
+// imapColumns those of a batch for an IMAP endpoint (Exchange's IMAP CSV),
+// by lower-cased name.
+var (
+	csvColumns = map[string]string{
+		"emailaddress":       "EmailAddress",
+		"sourceemailaddress": "SourceEmailAddress",
+		"mailboxtype":        "MailboxType",
+	}
+	imapColumns = map[string]string{
+		"emailaddress": "EmailAddress",
+		"username":     "UserName",
+		"password":     "Password",
+	}
+)
 
-func invalidCSV(line int, format string, args ...any) *errs.Error {
+const (
+	csvHint     = "the CSV needs a header line with EmailAddress (optional: SourceEmailAddress, MailboxType) and one user per line"
+	imapCSVHint = "the CSV of an IMAP batch needs the header EmailAddress,UserName,Password and one user per line (EmailAddress: the user's mailbox here; UserName and Password: the login at the IMAP server)"
+)
+
+func invalidCSVHint(hint string, line int, format string, args ...any) *errs.Error {
 	msg := fmt.Sprintf(format, args...)
 	if line > 0 {
 		msg = fmt.Sprintf("line %d: %s", line, msg)
 	}
-	return errs.Invalidf("InvalidCsv", "%s", msg).
-		WithHint("the CSV needs a header line with EmailAddress (optional: SourceEmailAddress, MailboxType) and one user per line")
+	return errs.Invalidf("InvalidCsv", "%s", msg).WithHint("%s", hint)
 }
 
 // ParseCSV parses a batch CSV: a header with an EmailAddress column and
@@ -55,6 +71,25 @@ func invalidCSV(line int, format string, args ...any) *errs.Error {
 // column, unknown columns, bad or duplicate addresses, bad MailboxType values,
 // too many rows.
 func ParseCSV(data []byte) ([]CSVRow, error) {
+	return parseCSV(data, false)
+}
+
+// ParseIMAPCSV parses the CSV of a batch for an IMAP endpoint: the header
+// EmailAddress,UserName,Password (Exchange's IMAP CSV; any order, any
+// case) and one user per line, every field required. Its errors are
+// InvalidCsv naming the line, never a password.
+func ParseIMAPCSV(data []byte) ([]CSVRow, error) {
+	return parseCSV(data, true)
+}
+
+func parseCSV(data []byte, imap bool) ([]CSVRow, error) {
+	cols, hint := csvColumns, csvHint
+	if imap {
+		cols, hint = imapColumns, imapCSVHint
+	}
+	invalidCSV := func(line int, format string, args ...any) *errs.Error {
+		return invalidCSVHint(hint, line, format, args...)
+	}
 	if len(data) > MaxCSVBytes {
 		return nil, invalidCSV(0, "the file is larger than %d bytes", MaxCSVBytes)
 	}
@@ -67,12 +102,19 @@ func ParseCSV(data []byte) ([]CSVRow, error) {
 		return nil, invalidCSV(0, "the file is empty")
 	}
 	if err != nil {
-		return nil, csvErr(err)
+		return nil, csvErr(err, hint)
 	}
 	idx := map[string]int{}
 	for i, h := range header {
-		name, ok := csvColumns[strings.ToLower(strings.TrimSpace(h))]
+		key := strings.ToLower(strings.TrimSpace(h))
+		name, ok := cols[key]
 		if !ok {
+			switch {
+			case !imap && imapColumns[key] != "":
+				return nil, invalidCSV(1, "column %s belongs to the CSV of an IMAP batch; this batch's endpoint is a tenantferry source", imapColumns[key])
+			case imap && csvColumns[key] != "":
+				return nil, invalidCSV(1, "column %s is not used by an IMAP batch", csvColumns[key])
+			}
 			return nil, invalidCSV(1, "unknown column %q", h)
 		}
 		if _, dup := idx[name]; dup {
@@ -80,8 +122,14 @@ func ParseCSV(data []byte) ([]CSVRow, error) {
 		}
 		idx[name] = i
 	}
-	if _, ok := idx["EmailAddress"]; !ok {
-		return nil, invalidCSV(1, "the EmailAddress column is missing")
+	required := []string{"EmailAddress"}
+	if imap {
+		required = append(required, "UserName", "Password")
+	}
+	for _, c := range required {
+		if _, ok := idx[c]; !ok {
+			return nil, invalidCSV(1, "the %s column is missing", c)
+		}
 	}
 	field := func(rec []string, name string) string {
 		i, ok := idx[name]
@@ -98,7 +146,7 @@ func ParseCSV(data []byte) ([]CSVRow, error) {
 			break
 		}
 		if err != nil {
-			return nil, csvErr(err)
+			return nil, csvErr(err, hint)
 		}
 		line, _ := r.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
@@ -114,6 +162,22 @@ func ParseCSV(data []byte) ([]CSVRow, error) {
 		}
 		if row.EmailAddress, err = directory.ParseSMTP("EmailAddress", addr); err != nil {
 			return nil, invalidCSV(line, "EmailAddress %q is not a valid SMTP address", addr)
+		}
+		if imap {
+			row.UserName = field(rec, "UserName")
+			if i := idx["Password"]; i < len(rec) {
+				row.Password = rec[i] // as written: spaces may be part of a password
+			}
+			switch {
+			case row.UserName == "":
+				return nil, invalidCSV(line, "UserName is empty for %s", row.EmailAddress)
+			case len(row.UserName) > 320 || !utf8.ValidString(row.UserName) || strings.ContainsAny(row.UserName, "\x00\r\n"):
+				return nil, invalidCSV(line, "UserName of %s is not a valid login name", row.EmailAddress)
+			case row.Password == "":
+				return nil, invalidCSV(line, "Password is empty for %s", row.EmailAddress)
+			case len(row.Password) > 1024 || !utf8.ValidString(row.Password) || strings.ContainsAny(row.Password, "\x00\r\n"):
+				return nil, invalidCSV(line, "the Password of %s is not valid text of at most 1024 bytes without line breaks", row.EmailAddress)
+			}
 		}
 		if src := field(rec, "SourceEmailAddress"); src != "" {
 			if row.SourceEmailAddress, err = directory.ParseSMTP("SourceEmailAddress", src); err != nil {
@@ -147,10 +211,10 @@ func ParseCSV(data []byte) ([]CSVRow, error) {
 	return rows, nil
 }
 
-func csvErr(err error) error {
+func csvErr(err error, hint string) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
-		return invalidCSV(pe.Line, "%v", pe.Err)
+		return invalidCSVHint(hint, pe.Line, "%v", pe.Err)
 	}
-	return invalidCSV(0, "%v", err)
+	return invalidCSVHint(hint, 0, "%v", err)
 }

@@ -7,9 +7,11 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/replication"
+	"github.com/tenantferry/tenantferry/internal/replication/imapsrc"
 	"github.com/tenantferry/tenantferry/internal/units"
 )
 
@@ -126,6 +128,9 @@ func (s *Service) jobAlive(ctx context.Context, id int64) (bool, error) {
 
 // syncMove validates and runs one pass for every mailbox of the move.
 func (s *Service) syncMove(ctx context.Context, b *Batch, m *Move, initial bool, gen int64) error {
+	if ep, err := s.Dir.GetEndpoint(ctx, m.TenantID, b.EndpointID); err == nil && ep.Type == directory.EndpointIMAP {
+		return s.syncIMAP(ctx, b, m, ep, initial, gen)
+	}
 	if initial {
 		if err := s.D.Write(ctx, func(tx *db.Tx) error {
 			if m.StartedAt.IsZero() {
@@ -184,9 +189,14 @@ func (s *Service) syncMove(ctx context.Context, b *Batch, m *Move, initial bool,
 		}
 		total.Delta = addDelta(total.Delta, res.Delta)
 	}
-	took := time.Since(start)
-	err = s.D.Write(ctx, func(tx *db.Tx) error {
-		synced, err := s.countTarget(ctx, tx, m)
+	return s.endPass(ctx, m, initial, gen, time.Since(start), total.Delta, false)
+}
+
+// endPass records a finished pass: statistics, the report line, Synced,
+// and the completion when it is due.
+func (s *Service) endPass(ctx context.Context, m *Move, initial bool, gen int64, took time.Duration, total replication.Delta, imap bool) error {
+	err := s.D.Write(ctx, func(tx *db.Tx) error {
+		synced, err := s.countTarget(ctx, tx, m, imap)
 		if err != nil {
 			return err
 		}
@@ -353,9 +363,17 @@ func (s *Service) dropStaging(ctx context.Context, m *Move) {
 	}
 }
 
-// countTarget counts the items in the move's target mailboxes.
-func (s *Service) countTarget(ctx context.Context, q db.Querier, m *Move) (int64, error) {
+// countTarget counts the items in the move's target mailboxes; for an IMAP
+// move (into a live mailbox), the items it copied that the source still
+// has.
+func (s *Service) countTarget(ctx context.Context, q db.Querier, m *Move, imap bool) (int64, error) {
 	var n int64
+	if imap {
+		err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM imap_items x JOIN mailboxes b ON b.tenant_id = ? AND b.guid = ?
+			JOIN items i ON i.mailbox_id = b.id AND i.origin = CAST(? AS TEXT) || CAST(x.id AS TEXT) WHERE x.move_id = ? AND x.deleted = ?`,
+			m.TenantID, m.ExchangeGuid, imapsrc.OriginPrefix, m.ID, false).Scan(&n)
+		return n, err
+	}
 	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM items i JOIN mailboxes b ON b.id = i.mailbox_id WHERE b.tenant_id = ? AND b.guid IN (?, ?)`,
 		m.TenantID, m.ExchangeGuid, m.ArchiveGuid).Scan(&n)
 	return n, err

@@ -272,6 +272,9 @@ func (s *Service) TestEndpoint(ctx context.Context, tenantID, name, testMailbox,
 	if err != nil {
 		return nil, err
 	}
+	if ep.Type == directory.EndpointIMAP {
+		return s.testIMAPEndpoint(ctx, tenantID, ep, testMailbox), nil
+	}
 	v := &validation{}
 	p := s.validateEndpoint(ctx, v, tenantID, ep)
 	if testMailbox != "" {

@@ -16,13 +16,25 @@ import (
 //   - Poor: an unexplained difference, or more than 5% skipped; completion
 //     is refused.
 func (s *Service) verify(ctx context.Context, m *Move, client *replication.Client, kinds []mailboxKind) (string, string, error) {
+	return s.verifyWith(ctx, m, kinds, client.Manifest, func(ctx context.Context, mailboxID int64) (*replication.ManifestReply, error) {
+		return replication.BuildManifest(ctx, s.Store, mailboxID, "", true)
+	})
+}
+
+// manifestFunc returns the manifest of a source mailbox by GUID.
+type manifestFunc func(ctx context.Context, guid string) (*replication.ManifestReply, error)
+
+// verifyWith is verify with the source's manifest from src and the
+// target's (folders named by origin) from tgt.
+func (s *Service) verifyWith(ctx context.Context, m *Move, kinds []mailboxKind, src manifestFunc,
+	tgt func(ctx context.Context, mailboxID int64) (*replication.ManifestReply, error)) (string, string, error) {
 	var total, unexplained, differing int64
 	skippedByFolder, skipped, err := s.skippedCounts(ctx, m.ID)
 	if err != nil {
 		return "", "", err
 	}
 	for _, k := range kinds {
-		src, err := client.Manifest(ctx, k.guid)
+		sm, err := src(ctx, k.guid)
 		if err != nil {
 			return "", "", err
 		}
@@ -30,15 +42,15 @@ func (s *Service) verify(ctx context.Context, m *Move, client *replication.Clien
 		if err != nil {
 			return "", "", err
 		}
-		tgt, err := replication.BuildManifest(ctx, s.Store, mb.ID, "", true)
+		tm, err := tgt(ctx, mb.ID)
 		if err != nil {
 			return "", "", err
 		}
 		tf := map[string]replication.FolderManifest{}
-		for _, f := range tgt.Folders {
+		for _, f := range tm.Folders {
 			tf[f.Folder] = f
 		}
-		for _, f := range src.Folders {
+		for _, f := range sm.Folders {
 			total += f.Count
 			t, ok := tf[f.Folder]
 			delete(tf, f.Folder)
@@ -47,7 +59,14 @@ func (s *Service) verify(ctx context.Context, m *Move, client *replication.Clien
 			}
 			differing++
 			missing := f.Count - t.Count
-			if missing < 0 || (missing > 0 && missing > skippedByFolder[string(k.kind)+"/"+f.Path]) {
+			// Skipped items are recorded under the target folder's path
+			// (which an IMAP move's adopted folders do not share with the
+			// source).
+			path := f.Path
+			if ok {
+				path = t.Path
+			}
+			if missing < 0 || (missing > 0 && missing > skippedByFolder[string(k.kind)+"/"+path]) {
 				unexplained += abs(missing)
 				continue
 			}

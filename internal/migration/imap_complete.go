@@ -1,0 +1,167 @@
+package migration
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/directory"
+	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/failpoint"
+	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/replication"
+	"github.com/tenantferry/tenantferry/internal/replication/imapsrc"
+)
+
+// completeIMAP completes an IMAP move: a final incremental sync, the
+// verification (the mirror's hashes per folder against the items this
+// move copied), then Completed. Nothing on the source is locked or
+// converted — a foreign server cannot be — and mail delivered to the
+// mailbox meanwhile is not touched. Each step is recorded like a native
+// completion's, so a crash resumes at the step it interrupted.
+func (s *Service) completeIMAP(ctx context.Context, b *Batch, m *Move, ep *directory.Endpoint) error {
+	kinds := []mailboxKind{{mailstore.KindPrimary, m.ExchangeGuid}}
+	if m.State == StateSynced {
+		err := s.D.Write(ctx, func(tx *db.Tx) error {
+			if _, err := tx.ExecContext(ctx, `UPDATE moves SET completion_started_at = ?, completion_step = ? WHERE id = ?`, db.Now(), stepFinalSync, m.ID); err != nil {
+				return err
+			}
+			return s.setState(ctx, tx, m, StateCompleting, "")
+		})
+		if err != nil {
+			return err
+		}
+		m.CompletionStep = stepFinalSync
+	}
+	for {
+		failpoint.Hit("completion." + m.CompletionStep)
+		switch m.CompletionStep {
+		case "", stepLock, stepFinalSync:
+			v := &validation{}
+			p := s.validateIMAPUser(ctx, v, ep, m)
+			if v.failed != nil {
+				return v.failed
+			}
+			if _, err := s.runIMAPPass(ctx, b, m, p); err != nil {
+				return err
+			}
+			if err := s.setStep(ctx, m, stepVerify, ""); err != nil {
+				return err
+			}
+		case stepVerify:
+			src := imapsrc.New(s.D, m.ID, imapServer(ep), "", "", s.Log)
+			score, report, err := s.verifyWith(ctx, m, kinds, src.Manifest, func(ctx context.Context, mailboxID int64) (*replication.ManifestReply, error) {
+				return replication.BuildOriginManifest(ctx, s.Store, mailboxID, imapsrc.OriginPrefix)
+			})
+			if err != nil {
+				return err
+			}
+			if err := s.D.Write(ctx, func(tx *db.Tx) error {
+				_, err := tx.ExecContext(ctx, `UPDATE moves SET consistency = ? WHERE id = ?`, score, m.ID)
+				if err == nil {
+					err = logMove(ctx, tx, m.ID, "info", "verification: DataConsistencyScore "+score+"; "+report)
+				}
+				return err
+			}); err != nil {
+				return err
+			}
+			cur, err := s.getBatchByID(ctx, s.D.Read(), b.ID)
+			if err != nil {
+				return err
+			}
+			if score == ScorePoor || (score == ScoreInvestigate && !cur.ApproveSkipped) {
+				code, hint := "DataConsistencyPoor", "investigate the report ('tenantferry batch report "+b.Name+" --user "+m.Email+"'), run 'tenantferry batch sync-now "+b.Name+"' and complete again"
+				if score == ScoreInvestigate {
+					code, hint = "SkippedItemsNeedApproval", "review the skipped items, then run 'tenantferry batch complete "+b.Name+" --approve-skipped-items'"
+				}
+				return s.blockIMAP(ctx, m, errs.Conflictf(code, "completion of %s stopped: DataConsistencyScore is %s (%s)", m.Email, score, report).WithHint("%s", hint))
+			}
+			if err := s.setStep(ctx, m, stepDone, ""); err != nil {
+				return err
+			}
+		case stepActivate, stepConvert:
+			// Not steps of an IMAP move (the mailbox is active already).
+			if err := s.setStep(ctx, m, stepDone, ""); err != nil {
+				return err
+			}
+		case stepDone:
+			return s.finishIMAP(ctx, m)
+		default:
+			return errs.Internalf(nil, "unknown completion step %q", m.CompletionStep)
+		}
+	}
+}
+
+// finishIMAP marks an IMAP move completed, tells the admin what is left to
+// do, and deletes the user's sealed password and the source mirror.
+func (s *Service) finishIMAP(ctx context.Context, m *Move) error {
+	return s.D.Write(ctx, func(tx *db.Tx) error {
+		cur, err := s.getMove(ctx, tx, m.ID)
+		if err != nil {
+			return err
+		}
+		state := StateCompleted
+		if cur.ItemsSkipped > 0 {
+			state = StateCompletedWithWarnings
+		}
+		synced, err := s.countTarget(ctx, tx, cur, true)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET completed_at = ?, items_synced = ? WHERE id = ?`, db.Now(), synced, m.ID); err != nil {
+			return err
+		}
+		if _, err := forgetIMAP(ctx, tx, m.ID); err != nil {
+			return err
+		}
+		if err := logMove(ctx, tx, m.ID, "info", fmt.Sprintf("completed: %d items of IMAP user %s are in %s; the IMAP server was not changed "+
+			"(a foreign server cannot be converted): switch the MX records of the user's domain to tenantferry so that new mail arrives here; "+
+			"the IMAP credentials and the source mirror were deleted", synced, cur.SourceAddress, cur.Email)); err != nil {
+			return err
+		}
+		return s.setState(ctx, tx, cur, state, "")
+	})
+}
+
+// blockIMAP returns an IMAP move whose completion cannot finish to Synced
+// with the reason recorded (there is no source lock to release).
+func (s *Service) blockIMAP(ctx context.Context, m *Move, why error) error {
+	e := errs.As(why)
+	if e == nil {
+		e = errs.Internalf(why, "completion failed")
+	}
+	msg := e.Message
+	if e.Hint != "" {
+		msg += " (" + e.Hint + ")"
+	}
+	return s.D.Write(ctx, func(tx *db.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET completion_step = '', error_code = ?, error_message = ? WHERE id = ?`,
+			e.Code, msg, m.ID); err != nil {
+			return err
+		}
+		if err := logMove(ctx, tx, m.ID, "error", e.Error()); err != nil {
+			return err
+		}
+		return s.setState(ctx, tx, m, StateSynced, e.Code)
+	})
+}
+
+// completeIMAPJob runs an IMAP completion for the job: a permanent failure
+// before the move completed returns it to Synced with the error, a
+// temporary one is retried.
+func (s *Service) completeIMAPJob(ctx context.Context, b *Batch, m *Move, ep *directory.Endpoint) error {
+	err := s.completeIMAP(ctx, b, m, ep)
+	switch {
+	case err == nil, errs.Is(err, "StateChanged"):
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	if e := errs.As(err); e != nil && e.Kind != errs.Unavailable && e.Kind != errs.Internal && m.CompletionStep != stepDone {
+		return s.blockIMAP(ctx, m, err)
+	}
+	s.D.Write(ctx, func(tx *db.Tx) error {
+		return logMove(ctx, tx, m.ID, "warning", "completion step "+m.CompletionStep+" failed, retrying: "+err.Error())
+	})
+	return err
+}
