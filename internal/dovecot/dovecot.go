@@ -92,6 +92,9 @@ type Options struct {
 	Users map[string]string
 	// Settings are extra configuration lines ("key = value").
 	Settings []string
+	// SpecialUse gives mailboxes of the inbox namespace a special-use
+	// attribute (RFC 6154), by name: {"Sent Messages": `\Sent`}.
+	SpecialUse map[string]string
 }
 
 // Instance is a private Dovecot configuration in its own directory.
@@ -211,7 +214,16 @@ func New(o Options) (*Instance, error) {
 	for _, l := range o.Settings {
 		b.WriteString(l + "\n")
 	}
-	b.WriteString("namespace inbox {\n  inbox = yes\n  separator = /\n}\n")
+	b.WriteString("namespace inbox {\n  inbox = yes\n  separator = /\n")
+	boxes := make([]string, 0, len(o.SpecialUse))
+	for name := range o.SpecialUse {
+		boxes = append(boxes, name)
+	}
+	sort.Strings(boxes)
+	for _, name := range boxes {
+		fmt.Fprintf(&b, "  mailbox %s {\n    special_use = %s\n  }\n", quote(name), o.SpecialUse[name])
+	}
+	b.WriteString("}\n")
 	fmt.Fprintf(&b, "passdb {\n  driver = passwd-file\n  args = %s\n}\n", filepath.Join(in.Dir, "passwd"))
 	fmt.Fprintf(&b, "userdb {\n  driver = static\n  args = home=%s\n}\n", filepath.Join(in.Dir, "home", "%u"))
 	port := "0"
