@@ -272,4 +272,3 @@ func imapMigration(t *testing.T, settings ...string) {
 		}
 	}
 }
-
