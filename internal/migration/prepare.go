@@ -43,6 +43,10 @@ func (s *Service) Prepare(ctx context.Context, tenantID, endpoint string, csvDat
 	if err != nil {
 		return nil, err
 	}
+	if ep.Type == directory.EndpointIMAP {
+		return nil, errs.Invalidf("EndpointTypeNotSupported", "endpoint %s is an IMAP endpoint: an IMAP server has no mailbox identities to prepare MailUsers from", ep.Name).
+			WithHint("an IMAP migration writes into existing mailboxes: create them with 'tenantferry mailbox create'")
+	}
 	t, err := s.Dir.GetTenant(ctx, tenantID)
 	if err != nil {
 		return nil, err

@@ -157,6 +157,10 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 			acts[i] = actIgnore // its folder is gone; the item is gone too
 		case p.j.LargeItemLimit > 0 && it.Size > p.j.LargeItemLimit:
 			acts[i] = actSkip
+		case it.Sha256 == "":
+			// A source that reports no hash (IMAP): the content must come.
+			acts[i] = actFetch
+			fetch = append(fetch, it.Id)
 		default:
 			has, err := blobs.Has(ctx, p.e.Store.DB().Read(), it.Sha256)
 			if err != nil {
