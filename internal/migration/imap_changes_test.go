@@ -58,7 +58,7 @@ func withMessageID(t *testing.T, c *imapclient.Client, n int) []imap.UID {
 // incremental sync must carry: 3 APPENDs to INBOX and 2 to a new folder,
 // flags set and cleared, 3 MOVEs from INBOX to Archive (messages with a
 // Message-ID), 2 expunges, a rename (Projects/Alpha → Projects/Beta), a
-// deleted corpus folder, and a new UIDVALIDITY for another corpus folder
+// deleted corpus folder, the deleted Junk folder, and a new UIDVALIDITY for another corpus folder
 // (doveadm mailbox update). It returns the target path of the renumbered
 // folder and how many of its copied items have no Message-ID.
 func changeDovecot(t *testing.T, s *scenario.Server, src *imapSource, alice *directory.Recipient) (string, int) {
@@ -109,6 +109,11 @@ func changeDovecot(t *testing.T, s *scenario.Server, src *imapSource, alice *dir
 		t.Fatalf("corpus folders %v", corpus)
 	}
 	if err := c.Delete(corpus[0]).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	// A deleted special folder: its target (Junk Email) is the user's own
+	// and stays, without the copied items.
+	if err := c.Delete("Junk").Wait(); err != nil {
 		t.Fatal(err)
 	}
 	renumbered := corpus[1]

@@ -3,6 +3,7 @@ package migration_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/db/dbtest"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/mailgen"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
@@ -138,19 +141,26 @@ func lastNewItems(t *testing.T, s *scenario.Server, batch, addr string) int {
 //     during the migration still there, credentials and mirror deleted, the
 //     report telling the admin to switch MX records.
 //
-// It runs twice: against Dovecot as it is (CONDSTORE, LIST-STATUS,
-// SPECIAL-USE, ESEARCH) and announcing IMAP4rev1 basics only (the
-// connector's fallbacks).
+// It runs against Dovecot as it is (CONDSTORE, LIST-STATUS, SPECIAL-USE,
+// ESEARCH) and announcing IMAP4rev1 basics only (the connector's
+// fallbacks), on SQLite, and on PostgreSQL when TENANTFERRY_TEST_POSTGRES
+// is set.
 func TestIMAPMigrationFromDovecot(t *testing.T) {
 	skipWithoutDovecot(t)
-	t.Run("condstore", func(t *testing.T) { imapMigration(t) })
-	t.Run("plain-imap4rev1", func(t *testing.T) { imapMigration(t, plainIMAP) })
+	t.Run("condstore", func(t *testing.T) { imapMigration(t, db.SQLite) })
+	t.Run("plain-imap4rev1", func(t *testing.T) { imapMigration(t, db.SQLite, plainIMAP) })
+	t.Run("postgres", func(t *testing.T) {
+		if os.Getenv(dbtest.EnvPostgres) == "" {
+			t.Skip("set " + dbtest.EnvPostgres + " to run the PostgreSQL variant")
+		}
+		imapMigration(t, db.Postgres)
+	})
 }
 
-func imapMigration(t *testing.T, settings ...string) {
+func imapMigration(t *testing.T, dialect db.Dialect, settings ...string) {
 	ctx := context.Background()
 	smtp := scenario.FreeAddr(t)
-	s := scenario.Start(t, scenario.Options{SMTP: smtp})
+	s := scenario.Start(t, scenario.Options{SMTP: smtp, DB: dbtest.DSN(t, dialect)})
 	s.Tenant("fabrikam")
 	alice := s.Mailbox("fabrikam", "alice", "pw-alice-target", false)
 	bob := s.Mailbox("fabrikam", "bob", "pw-bob-target", false)
@@ -218,6 +228,9 @@ func imapMigration(t *testing.T, settings ...string) {
 	}
 	if n := lastNewItems(t, s, "imap1", bob.PrimarySmtpAddress); n != 1 {
 		t.Fatalf("the incremental sync of bob copied %d new items, want 1", n)
+	}
+	if f, err := s.Store.FolderByPath(ctx, s.Content("fabrikam", alice.ExchangeGuid).ID, "Junk Email"); err != nil || f.SpecialUse != mailstore.UseJunk || f.Origin != "" {
+		t.Fatalf("the target's Junk Email after the source deleted Junk: %+v %v (want it kept and released)", f, err)
 	}
 	after := folderItemIDs(t, s, alice, renumbered)
 	kept := 0
