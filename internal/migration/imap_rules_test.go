@@ -45,7 +45,10 @@ func imapUser(t *testing.T, s *scenario.Server, batch, addr, what string, ok fun
 //   - UserInAnotherBatch: a user already in an active batch (refused when
 //     the batch is created);
 //   - EndpointUnreachable: an endpoint whose server does not answer
-//     (`endpoint test` fails, the user retries in Validating);
+//     (`endpoint test` fails, the user retries in Validating); stopped,
+//     the endpoint set to the running server and started again, the user
+//     syncs; removing the batch keeps the copied items and deletes the
+//     sealed password and the mirror;
 //   - InvalidCsv: a CSV without the IMAP columns, native columns on an IMAP
 //     endpoint, IMAP columns on a native endpoint;
 //   - endpoint creation: an IMAP endpoint needs an imap:// or imaps:// URL
@@ -140,35 +143,6 @@ func TestIMAPValidationRules(t *testing.T) {
 		}
 		nothingWritten(t)
 	})
-	t.Run("EndpointUnreachable", func(t *testing.T) {
-		closed := scenario.FreeAddr(t)
-		if _, err := s.Admin.CreateEndpoint(ctx, s.Op, "fabrikam", directory.EndpointSpec{Name: "down", Type: directory.EndpointIMAP,
-			RemoteServer: "imap://" + closed}); err != nil {
-			t.Fatal(err)
-		}
-		res, err := s.Admin.TestEndpoint(ctx, s.Op, "fabrikam", "down", "", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantCheck(t, res, "EndpointUnreachable")
-		if err := batch(t, "down", "down", imapCSV([3]string{alice.PrimarySmtpAddress, "alice", alicePassword})); err != nil {
-			t.Fatal(err)
-		}
-		u := imapUser(t, s, "down", alice.PrimarySmtpAddress, "retrying", func(u *migration.UserView) bool {
-			return u.StatusDetail == "TransientFailure" && u.Error != nil
-		})
-		if u.Status != migration.StateValidating || u.Error.Code != "EndpointUnreachable" || !strings.Contains(u.Error.Message, closed) {
-			t.Fatalf("while the IMAP server is down: %+v %+v", u, u.Error)
-		}
-		if _, err := s.Admin.BatchCommand(ctx, s.Op, "fabrikam", "down", "stop", false); err != nil {
-			t.Fatal(err)
-		}
-		imapUser(t, s, "down", alice.PrimarySmtpAddress, "Stopped", func(u *migration.UserView) bool { return u.Status == migration.StateStopped })
-		if _, err := s.Admin.BatchCommand(ctx, s.Op, "fabrikam", "down", "remove", false); err != nil {
-			t.Fatal(err)
-		}
-		nothingWritten(t)
-	})
 	t.Run("InvalidCsv", func(t *testing.T) {
 		wantCode(t, batch(t, "csv1", "dove", []byte("EmailAddress\n"+alice.PrimarySmtpAddress+"\n")), "InvalidCsv")
 		wantCode(t, batch(t, "csv2", "dove", []byte("EmailAddress,UserName,Password,MailboxType\n"+alice.PrimarySmtpAddress+",alice,x,PrimaryOnly\n")), "InvalidCsv")
@@ -199,6 +173,62 @@ func TestIMAPValidationRules(t *testing.T) {
 			RemoteServer: "imaps://imap.example", Security: "ssl"})
 		if err != nil || ep.Security != "Ssl" || ep.RemoteTenant != "" || ep.ApplicationId != "" {
 			t.Fatalf("IMAP endpoint without tenant, app or secret: %+v %v", ep, err)
+		}
+	})
+	t.Run("EndpointUnreachable", func(t *testing.T) {
+		closed := scenario.FreeAddr(t)
+		if _, err := s.Admin.CreateEndpoint(ctx, s.Op, "fabrikam", directory.EndpointSpec{Name: "down", Type: directory.EndpointIMAP,
+			RemoteServer: "imap://" + closed}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.Admin.TestEndpoint(ctx, s.Op, "fabrikam", "down", "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCheck(t, res, "EndpointUnreachable")
+		if err := batch(t, "down", "down", imapCSV([3]string{alice.PrimarySmtpAddress, "alice", alicePassword})); err != nil {
+			t.Fatal(err)
+		}
+		u := imapUser(t, s, "down", alice.PrimarySmtpAddress, "retrying", func(u *migration.UserView) bool {
+			return u.StatusDetail == "TransientFailure" && u.Error != nil
+		})
+		if u.Status != migration.StateValidating || u.Error.Code != "EndpointUnreachable" || !strings.Contains(u.Error.Message, closed) {
+			t.Fatalf("while the IMAP server is down: %+v %+v", u, u.Error)
+		}
+		if _, err := s.Admin.BatchCommand(ctx, s.Op, "fabrikam", "down", "stop", false); err != nil {
+			t.Fatal(err)
+		}
+		imapUser(t, s, "down", alice.PrimarySmtpAddress, "Stopped", func(u *migration.UserView) bool { return u.Status == migration.StateStopped })
+		nothingWritten(t)
+		if n := mirrorRows(t, s, "imap_credentials"); n != 1 {
+			t.Fatalf("%d sealed credentials while the batch exists", n)
+		}
+		// The endpoint is pointed at the running server and the batch
+		// started again: the user syncs. Removing the batch keeps what was
+		// copied (it is the user's mailbox) and deletes the password and
+		// the mirror.
+		if _, err := s.Admin.UpdateEndpoint(ctx, s.Op, "fabrikam", "down", directory.EndpointUpdate{RemoteServer: "imap://" + src.addr}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Admin.BatchCommand(ctx, s.Op, "fabrikam", "down", "start", false); err != nil {
+			t.Fatal(err)
+		}
+		u = imapUser(t, s, "down", alice.PrimarySmtpAddress, "Synced", func(u *migration.UserView) bool {
+			return u.Status == migration.StateSynced && u.StatusDetail == ""
+		})
+		if u.ItemsSynced != 10 || u.ItemsTotal != 10 || u.Error != nil {
+			t.Fatalf("after the restart: %+v", u)
+		}
+		if _, err := s.Admin.BatchCommand(ctx, s.Op, "fabrikam", "down", "remove", false); err != nil {
+			t.Fatal(err)
+		}
+		for _, tbl := range []string{"imap_credentials", "imap_items", "imap_folders", "imap_mirror"} {
+			if n := mirrorRows(t, s, tbl); n != 0 {
+				t.Fatalf("%d rows in %s after the removal", n, tbl)
+			}
+		}
+		if n := copied(t, s.Store, mb).Count(); n != 10 {
+			t.Fatalf("%d copied items in the mailbox after the removal, want the 10 copied", n)
 		}
 	})
 }
