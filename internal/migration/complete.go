@@ -172,25 +172,12 @@ func (s *Service) complete(ctx context.Context, b *Batch, m *Move, client *repli
 			if err != nil {
 				return err
 			}
-			if err := s.D.Write(ctx, func(tx *db.Tx) error {
-				_, err := tx.ExecContext(ctx, `UPDATE moves SET consistency = ? WHERE id = ?`, score, m.ID)
-				if err == nil {
-					err = logMove(ctx, tx, m.ID, "info", "verification: DataConsistencyScore "+score+"; "+report)
-				}
-				return err
-			}); err != nil {
-				return err
-			}
-			cur, err := s.getBatchByID(ctx, s.D.Read(), b.ID)
+			block, err := s.judge(ctx, b, m, score, report, "investigate the report ('tenantferry batch report "+b.Name+" --user "+m.Email+"')")
 			if err != nil {
 				return err
 			}
-			if score == ScorePoor || (score == ScoreInvestigate && !cur.ApproveSkipped) {
-				code, hint := "DataConsistencyPoor", "investigate the report ('tenantferry batch report "+b.Name+" --user "+m.Email+"')"
-				if score == ScoreInvestigate {
-					code, hint = "SkippedItemsNeedApproval", "review the skipped items, then run 'tenantferry batch complete "+b.Name+" --approve-skipped-items'"
-				}
-				return s.blockCompletion(ctx, m, client, kinds, errs.Conflictf(code, "completion of %s stopped: DataConsistencyScore is %s (%s)", m.Email, score, report).WithHint("%s", hint))
+			if block != nil {
+				return s.blockCompletion(ctx, m, client, kinds, block)
 			}
 			if err := s.setStep(ctx, m, stepActivate, ""); err != nil {
 				return err
@@ -309,17 +296,7 @@ func (s *Service) blockCompletion(ctx context.Context, m *Move, client *replicat
 			return err
 		}
 	}
-	e := errs.As(why)
-	return s.D.Write(ctx, func(tx *db.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE moves SET completion_step = '', lock_started_at = 0, error_code = ?, error_message = ? WHERE id = ?`,
-			e.Code, e.Message+" ("+e.Hint+")", m.ID); err != nil {
-			return err
-		}
-		if err := logMove(ctx, tx, m.ID, "error", e.Error()); err != nil {
-			return err
-		}
-		return s.setState(ctx, tx, m, StateSynced, e.Code)
-	})
+	return s.backToSynced(ctx, m, why)
 }
 
 // abortCompletion handles a permanent failure before activation: the

@@ -56,25 +56,12 @@ func (s *Service) completeIMAP(ctx context.Context, b *Batch, m *Move, ep *direc
 			if err != nil {
 				return err
 			}
-			if err := s.D.Write(ctx, func(tx *db.Tx) error {
-				_, err := tx.ExecContext(ctx, `UPDATE moves SET consistency = ? WHERE id = ?`, score, m.ID)
-				if err == nil {
-					err = logMove(ctx, tx, m.ID, "info", "verification: DataConsistencyScore "+score+"; "+report)
-				}
-				return err
-			}); err != nil {
-				return err
-			}
-			cur, err := s.getBatchByID(ctx, s.D.Read(), b.ID)
+			block, err := s.judge(ctx, b, m, score, report, "investigate the report ('tenantferry batch report "+b.Name+" --user "+m.Email+"'), run 'tenantferry batch sync-now "+b.Name+"' and complete again")
 			if err != nil {
 				return err
 			}
-			if score == ScorePoor || (score == ScoreInvestigate && !cur.ApproveSkipped) {
-				code, hint := "DataConsistencyPoor", "investigate the report ('tenantferry batch report "+b.Name+" --user "+m.Email+"'), run 'tenantferry batch sync-now "+b.Name+"' and complete again"
-				if score == ScoreInvestigate {
-					code, hint = "SkippedItemsNeedApproval", "review the skipped items, then run 'tenantferry batch complete "+b.Name+" --approve-skipped-items'"
-				}
-				return s.blockIMAP(ctx, m, errs.Conflictf(code, "completion of %s stopped: DataConsistencyScore is %s (%s)", m.Email, score, report).WithHint("%s", hint))
+			if block != nil {
+				return s.backToSynced(ctx, m, block)
 			}
 			if err := s.setStep(ctx, m, stepDone, ""); err != nil {
 				return err
@@ -123,9 +110,9 @@ func (s *Service) finishIMAP(ctx context.Context, m *Move) error {
 	})
 }
 
-// blockIMAP returns an IMAP move whose completion cannot finish to Synced
-// with the reason recorded (there is no source lock to release).
-func (s *Service) blockIMAP(ctx context.Context, m *Move, why error) error {
+// backToSynced returns a move whose completion cannot finish to Synced
+// with the reason recorded (any source lock was released by the caller).
+func (s *Service) backToSynced(ctx context.Context, m *Move, why error) error {
 	e := errs.As(why)
 	if e == nil {
 		e = errs.Internalf(why, "completion failed")
@@ -135,7 +122,7 @@ func (s *Service) blockIMAP(ctx context.Context, m *Move, why error) error {
 		msg += " (" + e.Hint + ")"
 	}
 	return s.D.Write(ctx, func(tx *db.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE moves SET completion_step = '', error_code = ?, error_message = ? WHERE id = ?`,
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET completion_step = '', lock_started_at = 0, error_code = ?, error_message = ? WHERE id = ?`,
 			e.Code, msg, m.ID); err != nil {
 			return err
 		}
@@ -158,7 +145,7 @@ func (s *Service) completeIMAPJob(ctx context.Context, b *Batch, m *Move, ep *di
 		return ctx.Err()
 	}
 	if e := errs.As(err); e != nil && e.Kind != errs.Unavailable && e.Kind != errs.Internal && m.CompletionStep != stepDone {
-		return s.blockIMAP(ctx, m, err)
+		return s.backToSynced(ctx, m, err)
 	}
 	s.D.Write(ctx, func(tx *db.Tx) error {
 		return logMove(ctx, tx, m.ID, "warning", "completion step "+m.CompletionStep+" failed, retrying: "+err.Error())

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/replication"
 )
 
@@ -125,4 +127,32 @@ func abs(n int64) int64 {
 		return -n
 	}
 	return n
+}
+
+// judge records a verification's score in the move and its log, and returns
+// the error that blocks the completion when the score does not allow it
+// (Poor; Investigate without --approve-skipped-items), else nil. poorHint is
+// the remedy shown for a Poor score.
+func (s *Service) judge(ctx context.Context, b *Batch, m *Move, score, report, poorHint string) (block *errs.Error, err error) {
+	if err := s.D.Write(ctx, func(tx *db.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE moves SET consistency = ? WHERE id = ?`, score, m.ID)
+		if err == nil {
+			err = logMove(ctx, tx, m.ID, "info", "verification: DataConsistencyScore "+score+"; "+report)
+		}
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	cur, err := s.getBatchByID(ctx, s.D.Read(), b.ID)
+	if err != nil {
+		return nil, err
+	}
+	if score != ScorePoor && (score != ScoreInvestigate || cur.ApproveSkipped) {
+		return nil, nil
+	}
+	code, hint := "DataConsistencyPoor", poorHint
+	if score == ScoreInvestigate {
+		code, hint = "SkippedItemsNeedApproval", "review the skipped items, then run 'tenantferry batch complete "+b.Name+" --approve-skipped-items'"
+	}
+	return errs.Conflictf(code, "completion of %s stopped: DataConsistencyScore is %s (%s)", m.Email, score, report).WithHint("%s", hint), nil
 }
