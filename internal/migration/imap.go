@@ -170,17 +170,8 @@ func (s *Service) testIMAPEndpoint(ctx context.Context, tenantID string, ep *dir
 
 // syncIMAP validates an IMAP move and runs one pass.
 func (s *Service) syncIMAP(ctx context.Context, b *Batch, m *Move, ep *directory.Endpoint, initial bool, gen int64) error {
-	if initial {
-		if err := s.D.Write(ctx, func(tx *db.Tx) error {
-			if m.StartedAt.IsZero() {
-				if _, err := tx.ExecContext(ctx, `UPDATE moves SET started_at = ? WHERE id = ?`, db.Now(), m.ID); err != nil {
-					return err
-				}
-			}
-			return s.setState(ctx, tx, m, StateValidating, "")
-		}); err != nil {
-			return s.passFailed(ctx, m, err)
-		}
+	if err := s.beginPass(ctx, m, initial); err != nil {
+		return s.passFailed(ctx, m, err)
 	}
 	v := &validation{}
 	p := s.validateIMAPUser(ctx, v, ep, m)

@@ -126,22 +126,28 @@ func (s *Service) jobAlive(ctx context.Context, id int64) (bool, error) {
 	return false, nil
 }
 
+// beginPass records the start of an initial pass: the move is Validating.
+func (s *Service) beginPass(ctx context.Context, m *Move, initial bool) error {
+	if !initial {
+		return nil
+	}
+	return s.D.Write(ctx, func(tx *db.Tx) error {
+		if m.StartedAt.IsZero() {
+			if _, err := tx.ExecContext(ctx, `UPDATE moves SET started_at = ? WHERE id = ?`, db.Now(), m.ID); err != nil {
+				return err
+			}
+		}
+		return s.setState(ctx, tx, m, StateValidating, "")
+	})
+}
+
 // syncMove validates and runs one pass for every mailbox of the move.
 func (s *Service) syncMove(ctx context.Context, b *Batch, m *Move, initial bool, gen int64) error {
 	if ep, err := s.Dir.GetEndpoint(ctx, m.TenantID, b.EndpointID); err == nil && ep.Type == directory.EndpointIMAP {
 		return s.syncIMAP(ctx, b, m, ep, initial, gen)
 	}
-	if initial {
-		if err := s.D.Write(ctx, func(tx *db.Tx) error {
-			if m.StartedAt.IsZero() {
-				if _, err := tx.ExecContext(ctx, `UPDATE moves SET started_at = ? WHERE id = ?`, db.Now(), m.ID); err != nil {
-					return err
-				}
-			}
-			return s.setState(ctx, tx, m, StateValidating, "")
-		}); err != nil {
-			return s.passFailed(ctx, m, err)
-		}
+	if err := s.beginPass(ctx, m, initial); err != nil {
+		return s.passFailed(ctx, m, err)
 	}
 	v := &validation{}
 	ep, err := s.Dir.GetEndpoint(ctx, m.TenantID, b.EndpointID)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/replication"
@@ -216,17 +215,7 @@ func (s *Service) validateUser(ctx context.Context, v *validation, p *plan, tena
 		return nil
 	})
 	v.run("OtherBatch", "the user is in no other active batch", func() error {
-		var other string
-		err := s.D.Read().QueryRowContext(ctx, `SELECT b.name FROM moves m JOIN batches b ON b.id = m.batch_id
-			WHERE m.tenant_id = ? AND m.email_key = ? AND m.active = ? AND m.batch_id <> ?`, tenantID, strings.ToLower(targetAddr), true, batchID).Scan(&other)
-		if db.IsNoRows(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return errs.Conflictf("UserInAnotherBatch", "%s is already in the active batch %s", targetAddr, other).
-			WithHint("remove it from that batch first ('tenantferry batch remove %s')", other).WithObject(targetAddr)
+		return s.otherBatch(ctx, tenantID, targetAddr, batchID)
 	})
 }
 
