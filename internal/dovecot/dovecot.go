@@ -368,8 +368,14 @@ func (in *Instance) Stop() error {
 		err = <-in.exited
 	}
 	// Children that outlived the master (they exit when it closes their
-	// pipes; this makes sure).
+	// pipes; this makes sure), and wait until the kernel has removed them:
+	// a killed child exists until its new parent reaps it.
 	syscall.Kill(-pgid, syscall.SIGKILL)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if syscall.Kill(-pgid, 0) == syscall.ESRCH {
+			break
+		}
+	}
 	in.master = nil
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
