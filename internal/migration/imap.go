@@ -219,12 +219,7 @@ func (s *Service) runIMAPPass(ctx context.Context, b *Batch, m *Move, p *imapPla
 	defer cancel()
 	job := &replication.Job{Source: src, SourceGUID: p.target.ExchangeGuid, MailboxID: p.mailbox.ID, LargeItemLimit: b.LargeItemLimit,
 		Sink: s.sink(m.ID, string(mailstore.KindPrimary)), OriginPrefix: imapsrc.OriginPrefix, AdoptFolders: true,
-		Progress: func(d replication.Delta) {
-			s.rates.add(m.ID, d.Bytes)
-			if cur, err := s.getMove(pctx, s.D.Read(), m.ID); err == nil && cur.State == StateStopping {
-				cancel()
-			}
-		}}
+		Progress: s.progress(pctx, cancel, m.ID)}
 	_, res, err := s.Engine.Pass(pctx, job, w)
 	return res, err
 }

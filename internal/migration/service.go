@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/tenantferry/tenantferry/internal/db"
@@ -37,6 +38,8 @@ type Service struct {
 	slots  map[string]int // endpoint id → running moves
 
 	rates rateMeter
+
+	copiedItems, copiedBytes prometheus.Counter
 }
 
 // New returns the migration service.
@@ -44,10 +47,12 @@ func New(d *db.DB, dir *directory.Directory, st *mailstore.Store, publicURL stri
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{D: d, Dir: dir, Store: st, PublicURL: strings.TrimSuffix(publicURL, "/"), Log: log,
+	s := &Service{D: d, Dir: dir, Store: st, PublicURL: strings.TrimSuffix(publicURL, "/"), Log: log,
 		HTTP:   replication.DefaultHTTPClient(),
 		Engine: &replication.Engine{Store: st, Log: log},
 		tokens: map[string]*identity.TokenSource{}, slots: map[string]int{}}
+	s.copiedItems, s.copiedBytes = newCopyCounters()
+	return s
 }
 
 // TickInterval is how often the scheduler looks for due work (StartAfter,

@@ -318,16 +318,24 @@ func (s *Service) runPass(ctx context.Context, b *Batch, m *Move, p *plan, k mai
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	job := &replication.Job{Source: p.client, SourceGUID: k.guid, MailboxID: mb.ID, LargeItemLimit: b.LargeItemLimit,
-		Sink: s.sink(m.ID, string(k.kind)),
-		Progress: func(d replication.Delta) {
-			s.rates.add(m.ID, d.Bytes)
-			// A stop request ends the pass after the chunk just committed.
-			if cur, err := s.getMove(pctx, s.D.Read(), m.ID); err == nil && cur.State == StateStopping {
-				cancel()
-			}
-		}}
+		Sink:     s.sink(m.ID, string(k.kind)),
+		Progress: s.progress(pctx, cancel, m.ID)}
 	_, res, err := s.Engine.Pass(pctx, job, w)
 	return res, err
+}
+
+// progress is the engine's progress callback of a move's pass: it feeds
+// the rate meter and the metrics, and ends the pass (after the chunk just
+// committed) when a stop was requested.
+func (s *Service) progress(ctx context.Context, cancel func(), moveID string) func(replication.Delta) {
+	return func(d replication.Delta) {
+		s.rates.add(moveID, d.Bytes)
+		s.copiedItems.Add(float64(d.Items))
+		s.copiedBytes.Add(float64(d.Bytes))
+		if cur, err := s.getMove(ctx, s.D.Read(), moveID); err == nil && cur.State == StateStopping {
+			cancel()
+		}
+	}
 }
 
 // staging returns the target mailbox a move writes to, creating it in the

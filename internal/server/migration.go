@@ -22,6 +22,7 @@ func (s *Server) setupMigration(context.Context) error {
 	s.Migration = migration.New(s.DB, s.Dir, s.Store, s.PublicURL, s.Log.With("component", "migration"))
 	s.periodic = append(s.periodic, s.Migration.Register(s.workers)...)
 	s.Admin.Migration = s.Migration
+	s.Metrics.Registry.MustRegister(s.Migration.Collectors()...)
 	if s.Delivery != nil {
 		s.Migration.Notify = func(ctx context.Context, from string, to []string, msg []byte) error {
 			_, err := s.Delivery.Enqueue(ctx, delivery.Envelope{From: from, To: to, Source: "migration", Relay: true}, bytes.NewReader(msg))

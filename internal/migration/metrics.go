@@ -1,0 +1,45 @@
+package migration
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Collectors returns the migration metrics: move requests per state
+// (read from the database at scrape time, so every node of a cluster
+// reports the same figures) and the items and bytes this node copied.
+func (s *Service) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{&stateCollector{s: s}, s.copiedItems, s.copiedBytes}
+}
+
+var moveStatesDesc = prometheus.NewDesc("tenantferry_migration_moves", "Move requests of active batches by state.", []string{"state"}, nil)
+
+type stateCollector struct{ s *Service }
+
+// Describe implements prometheus.Collector.
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- moveStatesDesc }
+
+// Collect implements prometheus.Collector.
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rows, err := c.s.D.Read().QueryContext(ctx, `SELECT state, COUNT(*) FROM moves WHERE active = ? GROUP BY state`, true)
+	if err != nil {
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var state string
+		var n float64
+		if rows.Scan(&state, &n) == nil {
+			ch <- prometheus.MustNewConstMetric(moveStatesDesc, prometheus.GaugeValue, n, state)
+		}
+	}
+}
+
+func newCopyCounters() (items, bytes prometheus.Counter) {
+	return prometheus.NewCounter(prometheus.CounterOpts{Name: "tenantferry_migration_items_copied_total", Help: "Items written to target mailboxes by migration passes on this node."}),
+		prometheus.NewCounter(prometheus.CounterOpts{Name: "tenantferry_migration_bytes_copied_total", Help: "Bytes of items written to target mailboxes by migration passes on this node."})
+}
