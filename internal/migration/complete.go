@@ -262,6 +262,16 @@ func ensureDefaultFolders(ctx context.Context, st *mailstore.Store, mailboxID in
 
 // finish marks the move completed and reports the lock window.
 func (s *Service) finish(ctx context.Context, m *Move) error {
+	return s.recordCompletion(ctx, m, false, func(tx *db.Tx, cur *Move, _ int64) (string, error) {
+		return fmt.Sprintf("completed: the source was locked for %s; mail to %s now forwards to the target",
+			cur.LockEndedAt.Sub(cur.LockStartedAt).Round(time.Millisecond), cur.SourceAddress), nil
+	})
+}
+
+// recordCompletion records a move's completion in one transaction: the final item
+// count, Completed (or CompletedWithWarnings with skipped items), and the
+// log line that summary returns.
+func (s *Service) recordCompletion(ctx context.Context, m *Move, imap bool, summary func(tx *db.Tx, cur *Move, synced int64) (string, error)) error {
 	return s.D.Write(ctx, func(tx *db.Tx) error {
 		cur, err := s.getMove(ctx, tx, m.ID)
 		if err != nil {
@@ -271,16 +281,18 @@ func (s *Service) finish(ctx context.Context, m *Move) error {
 		if cur.ItemsSkipped > 0 {
 			state = StateCompletedWithWarnings
 		}
-		synced, err := s.countTarget(ctx, tx, cur, false)
+		synced, err := s.countTarget(ctx, tx, cur, imap)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE moves SET completed_at = ?, items_synced = ? WHERE id = ?`, db.Now(), synced, m.ID); err != nil {
 			return err
 		}
-		lock := cur.LockEndedAt.Sub(cur.LockStartedAt)
-		if err := logMove(ctx, tx, m.ID, "info", fmt.Sprintf("completed: the source was locked for %s; mail to %s now forwards to the target",
-			lock.Round(time.Millisecond), cur.SourceAddress)); err != nil {
+		msg, err := summary(tx, cur, synced)
+		if err != nil {
+			return err
+		}
+		if err := logMove(ctx, tx, m.ID, "info", msg); err != nil {
 			return err
 		}
 		return s.setState(ctx, tx, cur, state, "")

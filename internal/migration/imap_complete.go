@@ -82,31 +82,13 @@ func (s *Service) completeIMAP(ctx context.Context, b *Batch, m *Move, ep *direc
 // finishIMAP marks an IMAP move completed, tells the admin what is left to
 // do, and deletes the user's sealed password and the source mirror.
 func (s *Service) finishIMAP(ctx context.Context, m *Move) error {
-	return s.D.Write(ctx, func(tx *db.Tx) error {
-		cur, err := s.getMove(ctx, tx, m.ID)
-		if err != nil {
-			return err
-		}
-		state := StateCompleted
-		if cur.ItemsSkipped > 0 {
-			state = StateCompletedWithWarnings
-		}
-		synced, err := s.countTarget(ctx, tx, cur, true)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE moves SET completed_at = ?, items_synced = ? WHERE id = ?`, db.Now(), synced, m.ID); err != nil {
-			return err
-		}
+	return s.recordCompletion(ctx, m, true, func(tx *db.Tx, cur *Move, synced int64) (string, error) {
 		if _, err := forgetIMAP(ctx, tx, m.ID); err != nil {
-			return err
+			return "", err
 		}
-		if err := logMove(ctx, tx, m.ID, "info", fmt.Sprintf("completed: %d items of IMAP user %s are in %s; the IMAP server was not changed "+
+		return fmt.Sprintf("completed: %d items of IMAP user %s are in %s; the IMAP server was not changed "+
 			"(a foreign server cannot be converted): switch the MX records of the user's domain to tenantferry so that new mail arrives here; "+
-			"the IMAP credentials and the source mirror were deleted", synced, cur.SourceAddress, cur.Email)); err != nil {
-			return err
-		}
-		return s.setState(ctx, tx, cur, state, "")
+			"the IMAP credentials and the source mirror were deleted", synced, cur.SourceAddress, cur.Email), nil
 	})
 }
 
