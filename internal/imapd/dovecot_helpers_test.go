@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/tenantferry/tenantferry/internal/dovecot"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/testsupport/scenario"
 )
@@ -242,71 +243,18 @@ func sortedCopy(xs []string) []string {
 }
 
 // writeMaildir writes items into a Maildir++ tree the way Dovecot keeps
-// one (INBOX at the root, folder "A/B" in ".A.B", flags in the info suffix,
-// keywords as letters indexing dovecot-keywords, the internal date as the
-// mtime) and returns what it wrote as "sha flags millis" entries.
+// one (dovecot.WriteMaildir) and returns what it wrote as "sha flags millis"
+// entries.
 func writeMaildir(t *testing.T, root string, items []scenario.Item) scenario.Snapshot {
 	t.Helper()
-	letters := map[string]byte{`\Draft`: 'D', `\Flagged`: 'F', `\Answered`: 'R', `\Seen`: 'S', `\Deleted`: 'T'}
-	keywords := map[string][]string{} // folder dir → keywords by index
+	msgs := make([]dovecot.MaildirMessage, len(items))
 	out := scenario.Snapshot{}
 	for i, it := range items {
-		dir := root
-		if it.Folder != "INBOX" {
-			dir = filepath.Join(root, "."+strings.ReplaceAll(it.Folder, "/", "."))
-		}
-		if _, ok := keywords[dir]; !ok {
-			keywords[dir] = []string{}
-			for _, sub := range []string{"cur", "new", "tmp"} {
-				if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if dir != root {
-				if err := os.WriteFile(filepath.Join(dir, "maildirfolder"), nil, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		var info []byte
-		for _, f := range it.Flags {
-			if c, ok := letters[f]; ok {
-				info = append(info, c)
-				continue
-			}
-			idx := -1
-			for k, kw := range keywords[dir] {
-				if kw == f {
-					idx = k
-				}
-			}
-			if idx < 0 {
-				idx = len(keywords[dir])
-				if idx >= 26 {
-					t.Fatalf("folder %s: more than 26 keywords", it.Folder)
-				}
-				keywords[dir] = append(keywords[dir], f)
-			}
-			info = append(info, 'a'+byte(idx))
-		}
-		sort.Slice(info, func(a, b int) bool { return info[a] < info[b] })
-		p := filepath.Join(dir, "cur", fmt.Sprintf("%d.M%dP1.tenantferry:2,%s", it.Date.Unix(), i, info))
-		if err := os.WriteFile(p, it.Data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(p, it.Date, it.Date); err != nil {
-			t.Fatal(err)
-		}
+		msgs[i] = dovecot.MaildirMessage{Folder: it.Folder, Data: it.Data, Flags: it.Flags, Date: it.Date}
 		out[it.Folder] = append(out[it.Folder], fmt.Sprintf("%s %s %d", sha(it.Data), sortFlags(strings.Join(it.Flags, ",")), it.Date.Unix()*1000))
 	}
-	for dir, kws := range keywords {
-		var b strings.Builder
-		for k, kw := range kws {
-			fmt.Fprintf(&b, "%d %s\n", k, kw)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "dovecot-keywords"), []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := dovecot.WriteMaildir(root, msgs); err != nil {
+		t.Fatal(err)
 	}
 	for f, xs := range out {
 		out[f] = sortedCopy(xs)

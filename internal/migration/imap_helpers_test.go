@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -98,74 +96,21 @@ func sha(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// writeMaildir writes items into a Maildir++ tree as Dovecot keeps one:
-// INBOX at the root, folder "A/B" in ".A.B", flags in the info suffix,
-// keywords as letters indexing dovecot-keywords, the internal date as the
-// mtime.
+// writeMaildir writes items into a Maildir++ tree as Dovecot keeps one.
 func writeMaildir(t *testing.T, root string, items []scenario.Item) {
 	t.Helper()
-	letters := map[string]byte{`\Draft`: 'D', `\Flagged`: 'F', `\Answered`: 'R', `\Seen`: 'S', `\Deleted`: 'T'}
-	keywords := map[string][]string{}
-	for _, d := range []string{"cur", "new", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
+	if err := dovecot.WriteMaildir(root, maildirMessages(items)); err != nil {
+		t.Fatal(err)
 	}
+}
+
+// maildirMessages converts scenario items.
+func maildirMessages(items []scenario.Item) []dovecot.MaildirMessage {
+	out := make([]dovecot.MaildirMessage, len(items))
 	for i, it := range items {
-		dir := root
-		if it.Folder != "INBOX" {
-			dir = filepath.Join(root, "."+strings.ReplaceAll(it.Folder, "/", "."))
-		}
-		if _, ok := keywords[dir]; !ok {
-			keywords[dir] = []string{}
-			for _, sub := range []string{"cur", "new", "tmp"} {
-				if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if dir != root {
-				os.WriteFile(filepath.Join(dir, "maildirfolder"), nil, 0o644)
-			}
-		}
-		var info []byte
-		for _, f := range it.Flags {
-			if c, ok := letters[f]; ok {
-				info = append(info, c)
-				continue
-			}
-			idx := -1
-			for k, kw := range keywords[dir] {
-				if kw == f {
-					idx = k
-				}
-			}
-			if idx < 0 {
-				idx = len(keywords[dir])
-				if idx >= 26 {
-					continue
-				}
-				keywords[dir] = append(keywords[dir], f)
-			}
-			info = append(info, 'a'+byte(idx))
-		}
-		sort.Slice(info, func(a, b int) bool { return info[a] < info[b] })
-		p := filepath.Join(dir, "cur", fmt.Sprintf("%d.M%dP1.tenantferry:2,%s", it.Date.Unix(), i, info))
-		if err := os.WriteFile(p, it.Data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chtimes(p, it.Date, it.Date); err != nil {
-			t.Fatal(err)
-		}
+		out[i] = dovecot.MaildirMessage{Folder: it.Folder, Data: it.Data, Flags: it.Flags, Date: it.Date}
 	}
-	for dir, kws := range keywords {
-		var b strings.Builder
-		for k, kw := range kws {
-			fmt.Fprintf(&b, "%d %s\n", k, kw)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "dovecot-keywords"), []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	return out
 }
 
 // snapFlags renders IMAP flags as the snapshots do (normalized, without
