@@ -116,6 +116,25 @@ func Internalf(cause error, format string, args ...any) *Error {
 	return &Error{Code: "InternalError", Kind: Internal, Message: fmt.Sprintf(format, args...), Cause: cause}
 }
 
+// Sentinel declares an error code owned by a package, to be exported as a
+// variable (var ErrMailboxNotFound = errs.Sentinel(errs.NotFound,
+// "MailboxNotFound")). Callers match it with errors.Is(err, pkg.ErrX) —
+// never by comparing code strings — and create instances with Newf.
+func Sentinel(kind Kind, code string) *Error { return &Error{Code: code, Kind: kind} }
+
+// Newf returns a new error with e's code and kind and the given message: the
+// way to raise a sentinel declared with Sentinel.
+func (e *Error) Newf(format string, args ...any) *Error {
+	return &Error{Code: e.Code, Kind: e.Kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// Is makes errors.Is(err, sentinel) true for every *Error that carries the
+// sentinel's code, whatever its message, hint, object or cause.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t != nil && e != nil && t.Code == e.Code
+}
+
 // As returns the *Error in err's chain, or nil.
 func As(err error) *Error {
 	var e *Error
