@@ -15,7 +15,6 @@ package api
 import (
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
 	"github.com/tenantferry/tenantferry/internal/errs"
@@ -52,7 +51,7 @@ var noContent = &struct{}{}
 // wrap authenticates the request and encodes the handler's result.
 func (s *Server) wrap(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok := bearer(r)
+		tok := httpx.Bearer(r)
 		p, err := s.Core.Authenticate(r.Context(), tok)
 		if err != nil {
 			s.writeError(w, r, err)
@@ -73,14 +72,6 @@ func (s *Server) wrap(h handlerFunc) http.HandlerFunc {
 		}
 		httpx.WriteJSON(w, status, v)
 	}
-}
-
-func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	return ""
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {

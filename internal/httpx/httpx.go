@@ -44,14 +44,28 @@ func WriteError(w http.ResponseWriter, log *slog.Logger, r *http.Request, err er
 	WriteJSON(w, status, ErrorBody{Code: e.Code, Message: e.Message, Hint: e.Hint, Object: e.Object})
 }
 
-// WriteJSON writes v as an indented JSON reply with the status.
+// WriteJSON writes v as a compact JSON reply with the status. A reply is
+// never sniffed, and not cached unless the handler set its own
+// Cache-Control first.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	if h.Get("Cache-Control") == "" {
+		h.Set("Cache-Control", "no-store")
+	}
+	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	json.NewEncoder(w).Encode(v)
+}
+
+// Bearer returns the token of an "Authorization: Bearer TOKEN" header, or
+// "" when the request carries none.
+func Bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
 }
 
 // DecodeJSON strictly decodes a JSON request body of at most max bytes.

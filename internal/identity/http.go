@@ -2,7 +2,6 @@ package identity
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/httpx"
 )
 
 // MaxTokenRequestBody bounds the body of a token request.
@@ -99,7 +99,7 @@ func (i *Issuer) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
-	writeJSON(w, http.StatusOK, reply)
+	httpx.WriteJSON(w, http.StatusOK, reply)
 }
 
 // token validates a token request and issues the token. basic reports
@@ -310,7 +310,7 @@ func (i *Issuer) handleConfig(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	writeJSON(w, http.StatusOK, map[string]any{
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{
 		"issuer":                                IssuerURL(i.publicURL, tid),
 		"token_endpoint":                        TokenURL(i.publicURL, tid),
 		"jwks_uri":                              JWKSURL(i.publicURL, tid),
@@ -335,7 +335,7 @@ func (i *Issuer) handleJWKS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	writeJSON(w, http.StatusOK, set)
+	httpx.WriteJSON(w, http.StatusOK, set)
 }
 
 // failFor turns any error into its OAuth form.
@@ -366,14 +366,7 @@ func (i *Issuer) writeFailure(w http.ResponseWriter, f *oauthFailure, basic bool
 		w.Header().Set("WWW-Authenticate", `Basic realm="tenantferry"`)
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, status, oauthReply{Error: f.oauth, Description: msg, Code: f.err.Code, Message: msg, Hint: f.err.Hint})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	httpx.WriteJSON(w, status, oauthReply{Error: f.oauth, Description: msg, Code: f.err.Code, Message: msg, Hint: f.err.Hint})
 }
 
 // formUnescape decodes a form-encoded Basic credential (RFC 6749 §2.3.1),

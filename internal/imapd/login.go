@@ -42,15 +42,7 @@ func (s *session) Login(username, password string) error {
 // mailbox returns the recipient's primary mailbox, creating it with the
 // default folders if it does not exist yet.
 func (s *session) mailbox(r *directory.Recipient) (*mailstore.Mailbox, error) {
-	mb, err := s.srv.store.Mailbox(s.ctx, r.TenantID, r.ExchangeGuid)
-	if !errs.Is(err, "MailboxNotFound") {
-		return mb, err
-	}
-	mb, err = s.srv.store.CreateMailbox(s.ctx, mailstore.NewMailbox{TenantID: r.TenantID, GUID: r.ExchangeGuid, DefaultFolders: true})
-	if errs.Is(err, "MailboxExists") { // created concurrently
-		return s.srv.store.Mailbox(s.ctx, r.TenantID, r.ExchangeGuid)
-	}
-	return mb, err
+	return s.srv.store.EnsureMailbox(s.ctx, r.TenantID, r.ExchangeGuid, mailstore.KindPrimary)
 }
 
 // authFailDelay waits before a failed login is answered (or until the

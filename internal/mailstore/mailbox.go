@@ -2,6 +2,7 @@ package mailstore
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strconv"
 	"strings"
@@ -114,6 +115,24 @@ func (s *Store) CreateMailbox(ctx context.Context, nm NewMailbox) (*Mailbox, err
 		return nil, err
 	}
 	return mb, nil
+}
+
+// EnsureMailbox returns the active content of a mailbox, creating it with
+// the Exchange default folders when the tenant has no mailbox with that
+// GUID yet (a new UserMailbox's first login, its first use as a move's
+// source, its provisioning). A concurrent creation is not an error: the
+// mailbox one of them created is returned. An existing mailbox is
+// returned whatever its state.
+func (s *Store) EnsureMailbox(ctx context.Context, tenantID, guid string, kind MailboxKind) (*Mailbox, error) {
+	mb, err := s.Mailbox(ctx, tenantID, guid)
+	if !errors.Is(err, ErrMailboxNotFound) {
+		return mb, err
+	}
+	mb, err = s.CreateMailbox(ctx, NewMailbox{TenantID: tenantID, GUID: guid, Kind: kind, DefaultFolders: true})
+	if errors.Is(err, ErrMailboxExists) {
+		return s.Mailbox(ctx, tenantID, guid)
+	}
+	return mb, err
 }
 
 func validState(st MailboxState) error {

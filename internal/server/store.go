@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 
 	"github.com/tenantferry/tenantferry/internal/blobstore"
-	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
@@ -43,10 +42,7 @@ func (c contentAdapter) Provision(ctx context.Context, tenantID, guid string, ar
 	if archive {
 		kind = mailstore.KindArchive
 	}
-	_, err := c.st.CreateMailbox(ctx, mailstore.NewMailbox{TenantID: tenantID, GUID: guid, Kind: kind, DefaultFolders: true})
-	if errs.Is(err, "MailboxExists") {
-		return nil
-	}
+	_, err := c.st.EnsureMailbox(ctx, tenantID, guid, kind)
 	return err
 }
 
