@@ -179,9 +179,13 @@ func (v *Verifier) now() time.Time {
 	return time.Now()
 }
 
+// ErrTokenRejected is the code of every refused access token: missing,
+// malformed, expired, wrongly signed, wrong issuer or audience.
+var ErrTokenRejected = errs.Sentinel(errs.Unauthorized, "TokenRejected")
+
 // rejected returns the TokenRejected error.
 func rejected(hint, format string, args ...any) *errs.Error {
-	return errs.Unauthorizedf("TokenRejected", format, args...).WithHint("%s", hint)
+	return ErrTokenRejected.Newf(format, args...).WithHint("%s", hint)
 }
 
 const hintNewToken = "request a new token from the issuer's token endpoint"

@@ -121,7 +121,7 @@ func (s *Service) setStep(ctx context.Context, m *Move, step string, extra strin
 	})
 }
 
-func (s *Service) complete(ctx context.Context, b *Batch, m *Move, client *replication.Client) error {
+func (s *Service) complete(ctx context.Context, b *Batch, m *Move, client replication.NativeSource) error {
 	kinds := []mailboxKind{{mailstore.KindPrimary, m.ExchangeGuid}}
 	if m.ArchiveGuid != "" && m.MailboxType != MailboxTypePrimaryOnly {
 		kinds = append(kinds, mailboxKind{mailstore.KindArchive, m.ArchiveGuid})
@@ -302,7 +302,7 @@ func (s *Service) recordCompletion(ctx context.Context, m *Move, imap bool, summ
 // blockCompletion gives the source back (unlock) and returns the move to
 // Synced with the reason recorded, when verification does not allow the
 // cutover.
-func (s *Service) blockCompletion(ctx context.Context, m *Move, client *replication.Client, kinds []mailboxKind, why error) error {
+func (s *Service) blockCompletion(ctx context.Context, m *Move, client replication.NativeSource, kinds []mailboxKind, why error) error {
 	for _, k := range kinds {
 		if _, err := client.Unlock(ctx, k.guid); err != nil {
 			return err
@@ -317,7 +317,7 @@ func (s *Service) blockCompletion(ctx context.Context, m *Move, client *replicat
 // completed first), there is nothing to give back and the move fails; when
 // giving the source back fails otherwise, the job retries (the source stays
 // locked until it succeeds).
-func (s *Service) abortCompletion(ctx context.Context, m *Move, client *replication.Client, err error) error {
+func (s *Service) abortCompletion(ctx context.Context, m *Move, client replication.NativeSource, err error) error {
 	kinds := []mailboxKind{{mailstore.KindPrimary, m.ExchangeGuid}}
 	if m.ArchiveGuid != "" {
 		kinds = append(kinds, mailboxKind{mailstore.KindArchive, m.ArchiveGuid})

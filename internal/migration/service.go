@@ -15,6 +15,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/identity"
 	"github.com/tenantferry/tenantferry/internal/jobs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/migration/source"
 	"github.com/tenantferry/tenantferry/internal/replication"
 )
 
@@ -30,6 +31,11 @@ type Service struct {
 	HTTP      *http.Client
 	// Notify sends batch report mails; nil disables them.
 	Notify Notifier
+	// Source is this server's source core: an endpoint whose RemoteServer
+	// is this server (a same-server move) is reached through it
+	// in-process, with the same authorization as over HTTP. Nil means
+	// every endpoint is reached over HTTP.
+	Source *source.Core
 
 	tokMu  sync.Mutex
 	tokens map[string]*identity.TokenSource // endpoint id + secret hash → source
@@ -139,9 +145,10 @@ func (s *Service) release(endpointID string) {
 	s.slots[endpointID]--
 }
 
-// client returns a replication client for an endpoint, with a cached token
-// source for the endpoint's app.
-func (s *Service) client(e *directory.Endpoint) (*replication.Client, error) {
+// client returns the connector of a native endpoint, with a cached token
+// source for the endpoint's app: the in-process connector when the
+// endpoint names this server, else the HTTP client.
+func (s *Service) client(e *directory.Endpoint) (replication.NativeSource, error) {
 	secret, err := s.Dir.EndpointSecret(e)
 	if err != nil {
 		return nil, err
@@ -154,5 +161,16 @@ func (s *Service) client(e *directory.Endpoint) (*replication.Client, error) {
 		s.tokens[key] = ts
 	}
 	s.tokMu.Unlock()
+	if s.Source != nil && sameServer(e.RemoteServer, s.PublicURL) {
+		return s.Source.Local(e.RemoteTenant, ts), nil
+	}
 	return replication.NewClient(s.HTTP, e.RemoteServer, e.RemoteTenant, ts), nil
+}
+
+// sameServer reports whether an endpoint's RemoteServer is this server's
+// public URL (scheme and host compared without case, a trailing slash
+// ignored).
+func sameServer(remote, public string) bool {
+	norm := func(u string) string { return strings.ToLower(strings.TrimRight(strings.TrimSpace(u), "/")) }
+	return public != "" && norm(remote) == norm(public)
 }

@@ -2,10 +2,12 @@ package migration
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/migration/source"
 	"github.com/tenantferry/tenantferry/internal/replication"
 )
 
@@ -34,7 +36,7 @@ type TestResult struct {
 // plan is what validation learned about a move: everything the sync needs.
 type plan struct {
 	endpoint *directory.Endpoint
-	client   *replication.Client
+	client   replication.NativeSource
 	source   *replication.CheckReply
 	target   *directory.Recipient
 	mailbox  *replication.MailboxInfo
@@ -110,11 +112,7 @@ func (s *Service) validateEndpoint(ctx context.Context, v *validation, tenantID 
 // isSourceAuthz reports errors that come from the source's authorization
 // checks (they belong to the SourceAuthorization check, not credentials).
 func isSourceAuthz(err error) bool {
-	switch errs.CodeOf(err) {
-	case "AppNotConsented", "AppPermissionMissing", "SourceNotAuthorized":
-		return true
-	}
-	return false
+	return errors.Is(err, source.ErrAppNotConsented) || errors.Is(err, source.ErrAppPermissionMissing) || errors.Is(err, source.ErrSourceNotAuthorized)
 }
 
 // validateUser runs the user checks of DESIGN §6 for one target address.

@@ -17,7 +17,7 @@ import (
 //     (up to 5%); completing needs --approve-skipped-items;
 //   - Poor: an unexplained difference, or more than 5% skipped; completion
 //     is refused.
-func (s *Service) verify(ctx context.Context, m *Move, client *replication.Client, kinds []mailboxKind) (string, string, error) {
+func (s *Service) verify(ctx context.Context, m *Move, client replication.NativeSource, kinds []mailboxKind) (string, string, error) {
 	return s.verifyWith(ctx, m, kinds, client.Manifest, func(ctx context.Context, mailboxID int64) (*replication.ManifestReply, error) {
 		return replication.BuildManifest(ctx, s.Store, mailboxID, "", true)
 	})

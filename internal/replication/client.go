@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/errs"
-	"github.com/tenantferry/tenantferry/internal/identity"
 )
 
 // Client is the native connector: the target side's client of a source
@@ -23,13 +22,13 @@ import (
 type Client struct {
 	base   string // https://server/replication/v1/{tenant}
 	server string
-	tokens *identity.TokenSource
+	tokens TokenSource
 	http   *http.Client
 }
 
 // NewClient returns a client for the source tenant on the source server,
 // using tokens from the app's token endpoint on its home server.
-func NewClient(hc *http.Client, server, tenant string, tokens *identity.TokenSource) *Client {
+func NewClient(hc *http.Client, server, tenant string, tokens TokenSource) *Client {
 	server = strings.TrimSuffix(server, "/")
 	return &Client{base: server + strings.TrimSuffix(APIPrefix, "/") + "/" + url.PathEscape(tenant), server: server, tokens: tokens, http: hc}
 }
@@ -209,7 +208,8 @@ type ContentStream struct {
 
 // NewContentStream returns a stream whose Next and Close call next and
 // close. next returns the frames in the order of the requested ids; it
-// drains the previous frame's Body first.
+// drains the previous frame's Body first. A stream that knows its end
+// returns io.EOF after the last frame (EncodeContent relies on it).
 func NewContentStream(next func() (Frame, error), close func() error) *ContentStream {
 	return &ContentStream{next: next, close: close}
 }

@@ -10,27 +10,6 @@ import (
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
-// Source is what the engine reads from: a mailbox's change feed and
-// content. The native Client implements it.
-type Source interface {
-	State(ctx context.Context, guid string) (*StateReply, error)
-	Folders(ctx context.Context, guid string, since int64) (*FoldersReply, error)
-	Items(ctx context.Context, guid string, after Cursor, upto int64, limit int, detailOver int64) (*ItemsReply, error)
-	Deletions(ctx context.Context, guid string, after Cursor, upto int64, limit int) (*DeletionsReply, error)
-	OpenContent(ctx context.Context, guid string, ids []int64) (*ContentStream, error)
-	Manifest(ctx context.Context, guid string) (*ManifestReply, error)
-}
-
-var _ Source = (*Client)(nil)
-
-// HashRecorder is implemented by a Source that learns an item's SHA-256
-// only when its content is copied (IMAP reports no hash): the engine hands
-// it the hashes of the items a chunk appends, in the chunk's transaction,
-// so the source's record of what was copied commits with the copy.
-type HashRecorder interface {
-	RecordHashes(tx *db.Tx, guid string, hashes map[int64]string) error
-}
-
 // Watermark is the sync state of one target mailbox: how far the source's
 // change feed has been applied. It is saved in the same transaction as the
 // target writes it covers.
@@ -61,10 +40,6 @@ type Skipped struct {
 	Size       int64
 	Reason     string
 }
-
-// Sink persists a watermark and statistics inside the target's write
-// transaction (the migration package implements it).
-type Sink func(tx *db.Tx, w Watermark, d Delta, skipped []Skipped) error
 
 // Engine copies a source mailbox into a target mailbox of the local store,
 // incrementally and idempotently.

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"strconv"
@@ -201,4 +202,36 @@ func readFrameHeader(r io.Reader) (id, size int64, sha []byte, err error) {
 		return 0, 0, nil, err
 	}
 	return int64(binary.BigEndian.Uint64(h[0:8])), int64(binary.BigEndian.Uint64(h[8:16])), h[16:48], nil
+}
+
+// EncodeContent writes the frames of a content stream in the replication
+// API's framed format (frame headers as above, then the raw bytes), until
+// the stream ends with io.EOF. An error means the stream broke off; the
+// client retries the chunk.
+func EncodeContent(w io.Writer, s *ContentStream) error {
+	for {
+		f, err := s.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		sha := make([]byte, 32)
+		if f.Size >= 0 {
+			if sha, err = hex.DecodeString(f.SHA256); err != nil || len(sha) != 32 {
+				return fmt.Errorf("item %d: stored SHA-256 %q is not 32 hex bytes", f.ID, f.SHA256)
+			}
+		}
+		if err := writeFrameHeader(w, f.ID, f.Size, sha); err != nil {
+			return err
+		}
+		if f.Size >= 0 {
+			if n, err := io.Copy(w, f.Body); err != nil {
+				return err
+			} else if n != f.Size {
+				return fmt.Errorf("item %d: %d bytes read, %d announced", f.ID, n, f.Size)
+			}
+		}
+	}
 }

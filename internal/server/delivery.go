@@ -29,8 +29,8 @@ func (s *Server) setupDelivery(context.Context) error {
 // MX and submission listeners; they serve from Start on.
 func (s *Server) setupSMTP(context.Context) error {
 	s.Delivery.Attach(s.Jobs)
-	if s.Replication != nil {
-		s.Replication.Releaser = s.Delivery // a finished or aborted completion releases held mail
+	if s.Source != nil {
+		s.Source.Releaser = s.Delivery // a finished or aborted completion releases held mail
 	}
 	var tlsCfg *tls.Config
 	if s.Cfg.TLSCert != "" {

@@ -6,20 +6,17 @@ import (
 
 	"github.com/tenantferry/tenantferry/internal/delivery"
 	"github.com/tenantferry/tenantferry/internal/migration"
-	"github.com/tenantferry/tenantferry/internal/replication"
+	"github.com/tenantferry/tenantferry/internal/migration/source"
+	"github.com/tenantferry/tenantferry/internal/replapi"
 )
 
-// setupMigration wires the replication API (source side) and the migration
+// setupMigration wires the source core with its replication API and the migration
 // service (target side) with its job workers.
 func (s *Server) setupMigration(context.Context) error {
-	s.Replication = &replication.SourceAPI{
-		Auth:  &replication.Authorizer{Dir: s.Dir, Verifier: s.Verifier, PublicURL: s.PublicURL},
-		Dir:   s.Dir,
-		Store: s.Store,
-		Log:   s.Log.With("component", "replication"),
-	}
-	s.Replication.Routes(s.mux)
+	s.Source = source.New(s.Dir, s.Store, s.Verifier, s.PublicURL, s.Log.With("component", "replication"))
+	replapi.New(s.Source, s.Source.Log).Routes(s.mux)
 	s.Migration = migration.New(s.DB, s.Dir, s.Store, s.PublicURL, s.Log.With("component", "migration"))
+	s.Migration.Source = s.Source // same-server moves run in-process, through the same checks
 	s.periodic = append(s.periodic, s.Migration.Register(s.workers)...)
 	s.Admin.Migration = s.Migration
 	s.Metrics.Registry.MustRegister(s.Migration.Collectors()...)

@@ -38,7 +38,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/jobs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/migration"
-	"github.com/tenantferry/tenantferry/internal/replication"
+	"github.com/tenantferry/tenantferry/internal/migration/source"
 )
 
 // OperatorTokenFile is the name of the operator token file in the data dir.
@@ -61,9 +61,9 @@ type Server struct {
 	Jobs      *jobs.Runner
 	// Delivery is the mail queue (routing, local delivery, forwarding).
 	Delivery *delivery.Service
-	// Replication is the source side of moves (its Releaser is set by
-	// the delivery queue when it is wired).
-	Replication *replication.SourceAPI
+	// Source is the source side of moves, served as the replication API
+	// (its Releaser is set by the delivery queue when it is wired).
+	Source *source.Core
 	// Migration runs batches on the target side.
 	Migration *migration.Service
 	Metrics   *Metrics

@@ -1,24 +1,49 @@
-package replication
+package source
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"strings"
 
 	"github.com/tenantferry/tenantferry/internal/directory"
-	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/identity"
+	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
-// Authorizer enforces DESIGN §4's migration trust checks 1–4 on the source
-// side of a move. It is the only way into another tenant's mailbox data.
-type Authorizer struct {
-	Dir       *directory.Directory
-	Verifier  *identity.Verifier
-	PublicURL string // this server's public URL: the audience tokens must carry
+// Releaser releases mail held for a mailbox while it was locked (the
+// delivery queue implements it).
+type Releaser interface {
+	// Release hands the mail held for the mailbox back to routing; it is
+	// idempotent and durable (the queue retries what it cannot deliver).
+	Release(ctx context.Context, tenantID, guid string) error
+}
+
+// Core is the source side of moves on this server.
+type Core struct {
+	Dir      *directory.Directory
+	Store    *mailstore.Store
+	Verifier *identity.Verifier
+	// PublicURL is this server's public URL: the audience tokens must
+	// carry.
+	PublicURL string
+	// Releaser is optional (set when the delivery queue runs).
+	Releaser Releaser
+	Log      *slog.Logger
+	// MaxPage bounds the page sizes callers may ask for (0: 5000).
+	MaxPage int
+}
+
+// New returns the source core.
+func New(dir *directory.Directory, st *mailstore.Store, v *identity.Verifier, publicURL string, log *slog.Logger) *Core {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Core{Dir: dir, Store: st, Verifier: v, PublicURL: strings.TrimSuffix(publicURL, "/"), Log: log}
 }
 
 // Grant is a successfully authorized caller: a migration app of another
-// tenant, acting on this (source) tenant.
+// tenant, acting on one source tenant of this server.
 type Grant struct {
 	Tenant  *directory.Tenant
 	Claims  *identity.Claims
@@ -33,12 +58,12 @@ type Grant struct {
 //  2. the tenant consented the app with Mailbox.Migration;
 //  3. an enabled organization relationship names the token's tenant, allows
 //     mailbox moves with RemoteOutbound, and names the app.
-func (a *Authorizer) Authorize(ctx context.Context, tenantRef, token string) (*Grant, error) {
+func (c *Core) Authorize(ctx context.Context, tenantRef, token string) (*Grant, error) {
 	if token == "" {
-		return nil, errs.Unauthorizedf("TokenRejected", "no bearer token was presented").
+		return nil, identity.ErrTokenRejected.Newf("no bearer token was presented").
 			WithHint("the target server obtains one from the migration app's token endpoint")
 	}
-	t, err := a.Dir.GetTenant(ctx, tenantRef)
+	t, err := c.Dir.GetTenant(ctx, tenantRef)
 	if err != nil {
 		return nil, err
 	}
@@ -46,23 +71,23 @@ func (a *Authorizer) Authorize(ctx context.Context, tenantRef, token string) (*G
 	if err != nil {
 		return nil, err
 	}
-	consent, err := a.Dir.GetConsent(ctx, t.ID, unverified.AppID)
+	consent, err := c.Dir.GetConsent(ctx, t.ID, unverified.AppID)
 	if err != nil {
-		if errs.Is(err, "AppNotConsented") || errs.Is(err, "InvalidGuid") {
-			return nil, errs.Forbiddenf("AppNotConsented", "source tenant %s has not consented to migration app %s", t.Name, unverified.AppID).
+		if errors.Is(err, ErrAppNotConsented) || errors.Is(err, directory.ErrInvalidGuid) {
+			return nil, ErrAppNotConsented.Newf("source tenant %s has not consented to migration app %s", t.Name, unverified.AppID).
 				WithHint("the source admin runs 'tenantferry consent grant --tenant %s --app-id %s --issuer ISSUER' or opens the consent URL", t.Name, unverified.AppID)
 		}
 		return nil, err
 	}
-	claims, err := a.Verifier.Verify(ctx, token, identity.TrustedIssuer{Issuer: consent.Issuer, JWKSURL: consent.JWKSURL}, a.PublicURL)
+	claims, err := c.Verifier.Verify(ctx, token, identity.TrustedIssuer{Issuer: consent.Issuer, JWKSURL: consent.JWKSURL}, c.PublicURL)
 	if err != nil {
 		return nil, err
 	}
 	if !hasString(consent.Permissions, directory.PermissionMailboxMigration) || !claims.HasRole(directory.PermissionMailboxMigration) {
-		return nil, errs.Forbiddenf("AppPermissionMissing", "migration app %s lacks the %s permission in tenant %s", claims.AppID, directory.PermissionMailboxMigration, t.Name).
+		return nil, ErrAppPermissionMissing.Newf("migration app %s lacks the %s permission in tenant %s", claims.AppID, directory.PermissionMailboxMigration, t.Name).
 			WithHint("register the app with --permission %s and grant consent with that permission", directory.PermissionMailboxMigration)
 	}
-	rels, err := a.Dir.ListOrgRels(ctx, t.ID)
+	rels, err := c.Dir.ListOrgRels(ctx, t.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -89,38 +114,38 @@ func (a *Authorizer) Authorize(ctx context.Context, tenantRef, token string) (*G
 	if len(why) > 0 {
 		msg = "the organization relationship of source tenant " + t.Name + " for tenant " + claims.TenantID + " does not allow this move: " + strings.Join(why, "; ")
 	}
-	return nil, errs.Forbiddenf("SourceNotAuthorized", "%s", msg).
+	return nil, ErrSourceNotAuthorized.Newf("%s", msg).
 		WithHint("the source admin runs 'tenantferry orgrel create --tenant %s --domain-names %s --mailbox-move-enabled --mailbox-move-capability RemoteOutbound --oauth-app-id %s --published-scopes GROUP'",
 			t.Name, claims.TenantID, claims.AppID)
 }
 
-// AuthorizeMailbox runs check 4: the mailbox (by address, alias or GUID,
-// including an ArchiveGuid) must be a UserMailbox of the tenant and a
-// transitive member of a published scope group. It returns the recipient.
-// With allowConverted, a MailUser (a source already converted by a
-// completed move) is accepted too, so completion steps can be repeated.
-func (a *Authorizer) AuthorizeMailbox(ctx context.Context, g *Grant, ref string, allowConverted bool) (*directory.Recipient, error) {
-	r, err := a.Dir.GetRecipient(ctx, g.Tenant.ID, ref)
-	if errs.Is(err, "RecipientNotFound") {
-		r, err = a.Dir.ByExchangeGuid(ctx, nil, g.Tenant.ID, ref)
+// recipient runs check 4: the mailbox (by address, alias or GUID,
+// including an ArchiveGuid) must be a UserMailbox of the grant's tenant
+// and a transitive member of a published scope group. With
+// allowConverted, a MailUser (a source already converted by a completed
+// move) is accepted too, so completion steps can be repeated.
+func (c *Core) recipient(ctx context.Context, g *Grant, ref string, allowConverted bool) (*directory.Recipient, error) {
+	r, err := c.Dir.GetRecipient(ctx, g.Tenant.ID, ref)
+	if errors.Is(err, directory.ErrRecipientNotFound) {
+		r, err = c.Dir.ByExchangeGuid(ctx, nil, g.Tenant.ID, ref)
 	}
 	if err != nil {
-		if errs.Is(err, "RecipientNotFound") {
-			return nil, errs.NotFoundf("SourceMailboxNotFound", "source tenant %s has no mailbox %q", g.Tenant.Name, ref).
+		if errors.Is(err, directory.ErrRecipientNotFound) {
+			return nil, ErrSourceMailboxNotFound.Newf("source tenant %s has no mailbox %q", g.Tenant.Name, ref).
 				WithHint("check the source address, or the SourceEmailAddress column of the CSV").WithObject(ref)
 		}
 		return nil, err
 	}
-	in, err := a.Dir.IsMemberOfAny(ctx, nil, g.OrgRel.MailboxMovePublishedScopes, r.ID)
+	in, err := c.Dir.IsMemberOfAny(ctx, nil, g.OrgRel.MailboxMovePublishedScopes, r.ID)
 	if err != nil {
 		return nil, err
 	}
 	if !in {
-		return nil, errs.Forbiddenf("MailboxNotInScope", "source mailbox %s is not a member of a published scope group of organization relationship %s", r.PrimarySmtpAddress, g.OrgRel.Name).
+		return nil, ErrMailboxNotInScope.Newf("source mailbox %s is not a member of a published scope group of organization relationship %s", r.PrimarySmtpAddress, g.OrgRel.Name).
 			WithHint("the source admin adds it: 'tenantferry group add-member --tenant %s SCOPEGROUP %s'", g.Tenant.Name, r.Alias).WithObject(r.PrimarySmtpAddress)
 	}
 	if r.Type != directory.UserMailbox && !(allowConverted && r.Type == directory.MailUser && r.ExchangeGuid != "") {
-		return nil, errs.Conflictf("SourceNotAMailbox", "source recipient %s is a %s, not a UserMailbox (already moved?)", r.PrimarySmtpAddress, r.Type).WithObject(r.PrimarySmtpAddress)
+		return nil, ErrSourceNotAMailbox.Newf("source recipient %s is a %s, not a UserMailbox (already moved?)", r.PrimarySmtpAddress, r.Type).WithObject(r.PrimarySmtpAddress)
 	}
 	return r, nil
 }

@@ -1,4 +1,4 @@
-package replication_test
+package replapi_test
 
 import (
 	"context"
