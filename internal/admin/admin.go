@@ -24,6 +24,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/migration"
+	"github.com/tenantferry/tenantferry/internal/migration/source"
 )
 
 // Principal is the authenticated caller of an admin operation.
@@ -51,6 +52,8 @@ type Core struct {
 	Content MailboxContent
 	// Migration is optional; without it batch commands are unavailable.
 	Migration *migration.Service
+	// Source is optional: the source side of moves (registered moves).
+	Source *source.Core
 	// PublicURL is this server's public base URL (issuers, consent URLs).
 	PublicURL string
 	Log       *slog.Logger

@@ -63,6 +63,15 @@ func (r batchRequest) spec() (migration.BatchSpec, error) {
 
 func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 	t := "/api/v1/tenants/{t}"
+	h("GET "+t+"/move-registrations", func(r *http.Request, p *admin.Principal) (any, error) {
+		return s.Core.MoveRegistrations(r.Context(), p, r.PathValue("t"))
+	})
+	h("GET "+t+"/move-registrations/{id}", func(r *http.Request, p *admin.Principal) (any, error) {
+		return s.Core.MoveRegistration(r.Context(), p, r.PathValue("t"), r.PathValue("id"))
+	})
+	h("POST "+t+"/move-registrations/{id}/cancel", func(r *http.Request, p *admin.Principal) (any, error) {
+		return s.Core.CancelMoveRegistration(r.Context(), p, r.PathValue("t"), r.PathValue("id"))
+	})
 	h("POST "+t+"/batches", func(r *http.Request, p *admin.Principal) (any, error) {
 		var req batchRequest
 		if err := httpx.DecodeJSON(r, maxCSVBody, &req); err != nil {

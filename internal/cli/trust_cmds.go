@@ -180,3 +180,19 @@ func (e *env) endpointCmd() *cobra.Command {
 		[]string{"Name", "EndpointType", "RemoteServer", "RemoteTenant", "ApplicationId", "Security"})...)
 	return group("endpoint", "Manage migration endpoints", cmds...)
 }
+
+// moveRegistrationCmd is the source admin's view of the moves target
+// tenants registered for its mailboxes (lock and finalize need one).
+func (e *env) moveRegistrationCmd() *cobra.Command {
+	cols := []string{"Id", "Mailbox", "State", "SourceLocked", "TargetTenantId", "TargetDeliveryDomain", "AppId", "WhenCreated"}
+	return group("move-registration", "See and cancel the moves other tenants registered for this tenant's mailboxes (source side)",
+		e.apiCmd("list", "List registered moves", cobra.NoArgs, true, view{cols}, get(sub("/move-registrations", false))),
+		e.apiCmd("show ID|MAILBOX", "Show a registered move, or those of a mailbox", cobra.ExactArgs(1), true, view{cols},
+			get(sub("/move-registrations", true))),
+		e.apiCmd("cancel ID|MAILBOX", "Cancel a registered move (or every one of a mailbox): its app can no longer lock or finalize the mailbox",
+			cobra.ExactArgs(1), true, view{cols},
+			func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
+				return c.do(ctx, http.MethodPost, tp+"/move-registrations/"+esc(a[0])+"/cancel", struct{}{})
+			}),
+	)
+}

@@ -31,6 +31,11 @@ type Issuer struct {
 	Log *slog.Logger
 	// Now returns the current time; nil means time.Now. Tests set it.
 	Now func() time.Time
+	// TenantDomains, when set, returns the accepted domains of a tenant;
+	// every token then carries them in its tenant_domains claim, so that a
+	// source server can check that a move's forwarding address lies in a
+	// domain the target tenant holds (docs/replication-api.md).
+	TenantDomains func(ctx context.Context, tenantID string) ([]string, error)
 }
 
 // NewIssuer returns the issuer of this server, reachable at publicURL (the
@@ -92,6 +97,9 @@ type accessClaims struct {
 	NotBefore *jwt.NumericDate `json:"nbf"`
 	ExpiresAt *jwt.NumericDate `json:"exp"`
 	ID        string           `json:"jti"`
+	// Domains are the accepted domains of the tenant (tid), as its issuer
+	// vouches for them.
+	Domains []string `json:"tenant_domains,omitempty"`
 }
 
 // The jwt.Claims methods, so accessClaims can be signed directly.
@@ -131,6 +139,13 @@ func (i *Issuer) Issue(ctx context.Context, tenantID, appID, audience string, ro
 		NotBefore: jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(exp),
 		ID:        newTokenID(),
+	}
+	if i.TenantDomains != nil {
+		ds, err := i.TenantDomains(ctx, tenantID)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		c.Domains = ds
 	}
 	s, err := i.keys.sign(ctx, c)
 	if err != nil {

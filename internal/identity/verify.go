@@ -74,6 +74,9 @@ type Claims struct {
 	Roles     []string  // roles: the app's permissions, e.g. Mailbox.Migration
 	ID        string    // jti
 	ExpiresAt time.Time // exp
+	// Domains (tenant_domains) are the accepted domains of tid as the
+	// issuer vouches for them; empty when the issuer sends none.
+	Domains []string
 }
 
 // HasRole reports whether the claims carry role.
@@ -92,10 +95,11 @@ type tokenClaims struct {
 	TenantID string   `json:"tid"`
 	AppID    string   `json:"appid"`
 	Roles    []string `json:"roles"`
+	Domains  []string `json:"tenant_domains"`
 }
 
 func (t *tokenClaims) claims() *Claims {
-	c := &Claims{Issuer: t.Issuer, Audience: []string(t.Audience), TenantID: t.TenantID, AppID: t.AppID, Roles: t.Roles, ID: t.ID}
+	c := &Claims{Issuer: t.Issuer, Audience: []string(t.Audience), TenantID: t.TenantID, AppID: t.AppID, Roles: t.Roles, ID: t.ID, Domains: t.Domains}
 	if t.ExpiresAt != nil {
 		c.ExpiresAt = t.ExpiresAt.UTC()
 	}

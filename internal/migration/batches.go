@@ -436,8 +436,37 @@ func (s *Service) RemoveBatch(ctx context.Context, tenantID, name string) (*Batc
 	}
 	for _, m := range staged {
 		s.dropStaging(ctx, m)
+		s.unregister(ctx, b, m)
 	}
 	return b, nil
+}
+
+// unregisterTimeout bounds the call that ends a removed move's
+// registration on its source.
+const unregisterTimeout = 10 * time.Second
+
+// unregister ends the registration of a removed, unfinished native move on
+// its source, so the source forgets it. It is best effort: a source that
+// cannot be reached keeps the registration until its admin cancels it
+// ('tenantferry move-registration cancel'); a completed move's
+// registration was ended by its finalize.
+func (s *Service) unregister(ctx context.Context, b *Batch, m *Move) {
+	if m.ExchangeGuid == "" {
+		return // never validated: never registered
+	}
+	ep, err := s.Dir.GetEndpoint(ctx, b.TenantID, b.EndpointID)
+	if err != nil || ep.Type == directory.EndpointIMAP {
+		return
+	}
+	client, err := s.client(ep)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(ctx, unregisterTimeout)
+		defer cancel()
+		err = client.Unregister(ctx, m.ID)
+	}
+	if err != nil {
+		s.Log.Warn("ending the move's registration on the source failed; the source admin can cancel it", "move", m.ID, "user", m.Email, "err", err)
+	}
 }
 
 // completionDue reports whether a synced move of the batch should complete:

@@ -129,24 +129,15 @@ func (s *Service) complete(ctx context.Context, b *Batch, m *Move, client replic
 	if m.MailboxType == MailboxTypeArchiveOnly {
 		kinds = kinds[1:]
 	}
-	if m.State == StateSynced {
-		err := s.D.Write(ctx, func(tx *db.Tx) error {
-			if _, err := tx.ExecContext(ctx, `UPDATE moves SET completion_started_at = ?, completion_step = ? WHERE id = ?`, db.Now(), stepLock, m.ID); err != nil {
-				return err
-			}
-			return s.setState(ctx, tx, m, StateCompleting, "")
-		})
-		if err != nil {
-			return err
-		}
-		m.CompletionStep = stepLock
+	if err := s.beginCompletion(ctx, m, stepLock); err != nil {
+		return err
 	}
 	for {
 		failpoint.Hit("completion." + m.CompletionStep)
 		switch m.CompletionStep {
 		case stepLock, "":
 			for _, k := range kinds {
-				if _, err := client.Lock(ctx, k.guid); err != nil {
+				if _, err := client.Lock(ctx, k.guid, m.ID); err != nil {
 					return err
 				}
 			}
@@ -204,7 +195,7 @@ func (s *Service) complete(ctx context.Context, b *Batch, m *Move, client replic
 			if fwd == "" {
 				return errs.Invalidf("NoDeliveryDomainProxy", "target %s has no address in %s", m.Email, b.TargetDeliveryDomain)
 			}
-			if _, err := client.Finalize(ctx, m.ExchangeGuid, replication.FinalizeRequest{ExternalEmailAddress: fwd, TargetLegacyExchangeDN: target.LegacyExchangeDN}); err != nil {
+			if _, err := client.Finalize(ctx, m.ExchangeGuid, replication.FinalizeRequest{MoveId: m.ID, ExternalEmailAddress: fwd, TargetLegacyExchangeDN: target.LegacyExchangeDN}); err != nil {
 				return err
 			}
 			if err := s.setStep(ctx, m, stepDone, `, lock_ended_at = CASE WHEN lock_ended_at = 0 THEN ? ELSE lock_ended_at END`, db.Now()); err != nil {
@@ -216,6 +207,27 @@ func (s *Service) complete(ctx context.Context, b *Batch, m *Move, client replic
 			return errs.Internalf(nil, "unknown completion step %q", m.CompletionStep)
 		}
 	}
+}
+
+// beginCompletion starts the completion of a Synced move at its first
+// step (stepLock for a native move, stepFinalSync for an IMAP one): the
+// move becomes Completing with the start time, in one transaction. A move
+// already Completing resumes at its recorded step.
+func (s *Service) beginCompletion(ctx context.Context, m *Move, first string) error {
+	if m.State != StateSynced {
+		return nil
+	}
+	err := s.D.Write(ctx, func(tx *db.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET completion_started_at = ?, completion_step = ? WHERE id = ?`, db.Now(), first, m.ID); err != nil {
+			return err
+		}
+		return s.setState(ctx, tx, m, StateCompleting, "")
+	})
+	if err != nil {
+		return err
+	}
+	m.CompletionStep = first
+	return nil
 }
 
 // activate turns the target MailUser into a UserMailbox and its staged
@@ -304,7 +316,7 @@ func (s *Service) recordCompletion(ctx context.Context, m *Move, imap bool, summ
 // cutover.
 func (s *Service) blockCompletion(ctx context.Context, m *Move, client replication.NativeSource, kinds []mailboxKind, why error) error {
 	for _, k := range kinds {
-		if _, err := client.Unlock(ctx, k.guid); err != nil {
+		if _, err := client.Unlock(ctx, k.guid, m.ID); err != nil {
 			return err
 		}
 	}

@@ -21,17 +21,8 @@ import (
 // completion's, so a crash resumes at the step it interrupted.
 func (s *Service) completeIMAP(ctx context.Context, b *Batch, m *Move, ep *directory.Endpoint) error {
 	kinds := []mailboxKind{{mailstore.KindPrimary, m.ExchangeGuid}}
-	if m.State == StateSynced {
-		err := s.D.Write(ctx, func(tx *db.Tx) error {
-			if _, err := tx.ExecContext(ctx, `UPDATE moves SET completion_started_at = ?, completion_step = ? WHERE id = ?`, db.Now(), stepFinalSync, m.ID); err != nil {
-				return err
-			}
-			return s.setState(ctx, tx, m, StateCompleting, "")
-		})
-		if err != nil {
-			return err
-		}
-		m.CompletionStep = stepFinalSync
+	if err := s.beginCompletion(ctx, m, stepFinalSync); err != nil {
+		return err
 	}
 	for {
 		failpoint.Hit("completion." + m.CompletionStep)

@@ -160,6 +160,11 @@ func (s *Service) syncMove(ctx context.Context, b *Batch, m *Move, initial bool,
 	if v.failed != nil {
 		return s.passFailed(ctx, m, v.failed)
 	}
+	// The source lets only a registered move lock and finalize the
+	// mailbox: register (again) at every pass, which is idempotent.
+	if _, err := p.client.Register(ctx, m.ID, replication.RegisterRequest{Mailbox: p.mailbox.ExchangeGuid, TargetDeliveryDomain: b.TargetDeliveryDomain}); err != nil {
+		return s.passFailed(ctx, m, err)
+	}
 	kinds := s.mailboxKinds(m, p)
 	var totalItems, totalBytes int64
 	for _, k := range kinds {

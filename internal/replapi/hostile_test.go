@@ -49,7 +49,14 @@ func TestHostileRequests(t *testing.T) {
 		{"content: no ids", "POST", mb + "/content", tok, `{"Ids":[]}`, 400, "InvalidParameter"},
 		{"content: too many ids", "POST", mb + "/content", tok, `{"Ids":[` + strings.Repeat("1,", 10000) + `1]}`, 400, "InvalidParameter"},
 		{"content: oversized body", "POST", mb + "/content", tok, `{"Ids":[` + strings.Repeat(" ", 2<<20) + `1]}`, 413, "RequestTooLarge"},
-		{"finalize: bad address", "POST", mb + "/finalize", tok, `{"ExternalEmailAddress":"nope"}`, 400, "InvalidSmtpAddress"},
+		// Lock and finalize need a registered move (issue 7 hole 3).
+		{"finalize: no registered move", "POST", mb + "/finalize", tok, `{"ExternalEmailAddress":"nope"}`, 403, "MoveNotRegistered"},
+		{"lock: no registered move", "POST", mb + "/lock", tok, `{"MoveId":"m1"}`, 403, "MoveNotRegistered"},
+		{"lock: no body", "POST", mb + "/lock", tok, ``, 400, "InvalidJson"},
+		{"register: bad move id", "PUT", base + "/moves/a%20b", tok, `{"Mailbox":"user01","TargetDeliveryDomain":"fabrikam.tenantferry.test"}`, 400, "InvalidParameter"},
+		{"register: unknown field", "PUT", base + "/moves/m1", tok, `{"Mailbox":"user01","X":1}`, 400, "UnknownField"},
+		{"register: bad domain", "PUT", base + "/moves/m1", tok, `{"Mailbox":"user01","TargetDeliveryDomain":"no domain"}`, 400, "InvalidDomain"},
+		{"register: another tenant's domain", "PUT", base + "/moves/m1", tok, `{"Mailbox":"user01","TargetDeliveryDomain":"contoso.tenantferry.test"}`, 403, "DeliveryDomainNotProven"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

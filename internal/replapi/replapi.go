@@ -49,6 +49,8 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+p+"/{tenant}/check", s.handle(s.check))
 	mux.HandleFunc("GET "+p+"/{tenant}/scope", s.handle(s.scope))
 	mux.HandleFunc("GET "+p+"/{tenant}/mailboxes/{id}", s.handle(s.mailbox))
+	mux.HandleFunc("PUT "+p+"/{tenant}/moves/{move}", s.handle(s.register))
+	mux.HandleFunc("DELETE "+p+"/{tenant}/moves/{move}", s.handle(s.unregister))
 	m := p + "/{tenant}/mailboxes/{id}/"
 	mux.HandleFunc("GET "+m+"state", s.handleMailbox(false, s.state))
 	mux.HandleFunc("GET "+m+"folders", s.handleMailbox(false, s.folders))
@@ -201,12 +203,38 @@ func (s *Server) content(w http.ResponseWriter, r *http.Request, _ *source.Grant
 	return nil, nil
 }
 
+func (s *Server) register(_ http.ResponseWriter, r *http.Request, g *source.Grant) (any, error) {
+	var req replication.RegisterRequest
+	if err := httpx.DecodeJSON(r, 64<<10, &req); err != nil {
+		return nil, err
+	}
+	return s.Core.Register(r.Context(), g, r.PathValue("move"), req)
+}
+
+func (s *Server) unregister(_ http.ResponseWriter, r *http.Request, g *source.Grant) (any, error) {
+	return struct{}{}, s.Core.Unregister(r.Context(), g, r.PathValue("move"))
+}
+
+// lockRequest decodes the body of lock and unlock.
+func lockRequest(r *http.Request) (replication.LockRequest, error) {
+	var req replication.LockRequest
+	return req, httpx.DecodeJSON(r, 64<<10, &req)
+}
+
 func (s *Server) lock(_ http.ResponseWriter, r *http.Request, _ *source.Grant, m *source.Mailbox) (any, error) {
-	return s.Core.Lock(r.Context(), m)
+	req, err := lockRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.Core.Lock(r.Context(), m, req.MoveId)
 }
 
 func (s *Server) unlock(_ http.ResponseWriter, r *http.Request, _ *source.Grant, m *source.Mailbox) (any, error) {
-	return s.Core.Unlock(r.Context(), m)
+	req, err := lockRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.Core.Unlock(r.Context(), m, req.MoveId)
 }
 
 func (s *Server) finalize(_ http.ResponseWriter, r *http.Request, _ *source.Grant, m *source.Mailbox) (any, error) {

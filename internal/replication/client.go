@@ -163,16 +163,28 @@ func (c *Client) Manifest(ctx context.Context, guid string) (*ManifestReply, err
 	return &r, c.getJSON(ctx, http.MethodGet, mbPath(guid, "manifest"), nil, &r)
 }
 
+// Register registers the target's move of a source mailbox.
+func (c *Client) Register(ctx context.Context, moveID string, req RegisterRequest) (*Registration, error) {
+	var r Registration
+	return &r, c.getJSON(ctx, http.MethodPut, "/moves/"+url.PathEscape(moveID), req, &r)
+}
+
+// Unregister ends the registration of the target's move.
+func (c *Client) Unregister(ctx context.Context, moveID string) error {
+	var r struct{}
+	return c.getJSON(ctx, http.MethodDelete, "/moves/"+url.PathEscape(moveID), nil, &r)
+}
+
 // Lock makes the source mailbox read-only and holds new deliveries.
-func (c *Client) Lock(ctx context.Context, guid string) (*LockReply, error) {
+func (c *Client) Lock(ctx context.Context, guid, moveID string) (*LockReply, error) {
 	var r LockReply
-	return &r, c.getJSON(ctx, http.MethodPost, mbPath(guid, "lock"), struct{}{}, &r)
+	return &r, c.getJSON(ctx, http.MethodPost, mbPath(guid, "lock"), LockRequest{MoveId: moveID}, &r)
 }
 
 // Unlock releases a lock taken by Lock (when a completion is abandoned).
-func (c *Client) Unlock(ctx context.Context, guid string) (*LockReply, error) {
+func (c *Client) Unlock(ctx context.Context, guid, moveID string) (*LockReply, error) {
 	var r LockReply
-	return &r, c.getJSON(ctx, http.MethodPost, mbPath(guid, "unlock"), struct{}{}, &r)
+	return &r, c.getJSON(ctx, http.MethodPost, mbPath(guid, "unlock"), LockRequest{MoveId: moveID}, &r)
 }
 
 // Finalize converts the source mailbox into a MailUser forwarding to the

@@ -70,22 +70,37 @@ type NativeSource interface {
 	// Scope lists the UserMailboxes of the published scope groups, each
 	// once.
 	Scope(ctx context.Context) ([]MailboxInfo, error)
+	// Register records, on the source, that the caller's app moves the
+	// mailbox for the caller's tenant under the target's move id, with
+	// the delivery domain its converted source will forward into (a
+	// domain the caller's token proves to be the target tenant's). The
+	// source lets only a registered move lock, unlock or finalize a
+	// mailbox. It is idempotent per moveID; a registration the source
+	// admin cancelled stays cancelled (MoveRegistrationCancelled).
+	Register(ctx context.Context, moveID string, req RegisterRequest) (*Registration, error)
+	// Unregister ends the registration of the caller's move (its batch
+	// was removed). Unknown move ids are not an error.
+	Unregister(ctx context.Context, moveID string) error
 	// Lock makes the mailbox read-only (IMAP) and holds new deliveries in
 	// the source's durable queue: mail is held, never refused or lost. It
 	// returns the HighestModSeq at the lock; every change up to it is
 	// visible to the feeds, and no later change is made while locked.
-	// Locking a locked (or retired) mailbox changes nothing.
-	Lock(ctx context.Context, guid string) (*LockReply, error)
+	// Only the registered move moveID may lock, and only one move holds
+	// the lock; locking again changes nothing.
+	Lock(ctx context.Context, guid, moveID string) (*LockReply, error)
 	// Unlock gives a locked mailbox back (an abandoned completion) and
-	// releases the held mail to it. An active mailbox stays as it is;
-	// a converted source is AlreadyFinalized.
-	Unlock(ctx context.Context, guid string) (*LockReply, error)
+	// releases the held mail to it. An unlocked mailbox stays as it is
+	// (whoever asks); a locked one only its move may unlock; a converted
+	// source is AlreadyFinalized.
+	Unlock(ctx context.Context, guid, moveID string) (*LockReply, error)
 	// Finalize converts the source UserMailbox into a MailUser forwarding
 	// to req.ExternalEmailAddress (every address kept, the target's
 	// LegacyExchangeDN added as X500), retires its content (primary and
 	// archive) and releases the held mail, which then routes to the
-	// target. The conversion commits before anything is released; a
-	// repeated Finalize with the same address changes nothing and
+	// target. Only the registered move req.MoveId that holds the lock may
+	// finalize, and only into its registered delivery domain. The
+	// conversion commits (with the registration's Completed state) before
+	// anything is released; a repeated Finalize changes nothing and
 	// releases again (harmless).
 	Finalize(ctx context.Context, guid string, req FinalizeRequest) (*LockReply, error)
 }

@@ -168,8 +168,43 @@ type ManifestReply struct {
 	Folders       []FolderManifest
 }
 
+// RegisterRequest is the body of PUT {tenant}/moves/{moveId}: the target
+// registers its move of a source mailbox before the source lets it lock or
+// finalize that mailbox.
+type RegisterRequest struct {
+	// Mailbox is the source mailbox (ExchangeGuid, address or alias).
+	Mailbox string
+	// TargetDeliveryDomain is the domain the converted source will
+	// forward into: a domain of the target tenant (the token's tid) that
+	// the source can verify.
+	TargetDeliveryDomain string
+}
+
+// Registration is a registered move as the source records it.
+type Registration struct {
+	Id                   string // the source's id of the registration
+	MoveId               string // the target's move request id
+	Mailbox              string // the source mailbox's primary SMTP address
+	ExchangeGuid         string
+	AppId                string
+	TargetTenantId       string
+	TargetDeliveryDomain string
+	State                string // Registered | Completed | Cancelled
+	SourceLocked         bool   // this move holds the source's lock
+	WhenCreated          time.Time
+	WhenChanged          time.Time
+}
+
+// LockRequest is the body of POST .../lock and .../unlock.
+type LockRequest struct {
+	// MoveId is the target's move request id, as registered.
+	MoveId string
+}
+
 // FinalizeRequest is the body of POST .../finalize.
 type FinalizeRequest struct {
+	// MoveId is the target's move request id, as registered.
+	MoveId string
 	// ExternalEmailAddress is the target's address in the target delivery
 	// domain: the converted source MailUser forwards there.
 	ExternalEmailAddress string

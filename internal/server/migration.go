@@ -19,6 +19,7 @@ func (s *Server) setupMigration(context.Context) error {
 	s.Migration.Source = s.Source // same-server moves run in-process, through the same checks
 	s.periodic = append(s.periodic, s.Migration.Register(s.workers)...)
 	s.Admin.Migration = s.Migration
+	s.Admin.Source = s.Source
 	s.Metrics.Registry.MustRegister(s.Migration.Collectors()...)
 	if s.Delivery != nil {
 		s.Migration.Notify = func(ctx context.Context, from string, to []string, msg []byte) error {

@@ -124,6 +124,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 	s.Keys = identity.NewKeys(s.DB, s.ServerKey)
 	s.Issuer = identity.NewIssuer(s.DB, s.Keys, s.PublicURL)
 	s.Issuer.Log = log
+	s.Issuer.TenantDomains = func(ctx context.Context, tenantID string) ([]string, error) {
+		t, err := s.Dir.GetTenant(ctx, tenantID)
+		if err != nil {
+			return nil, err
+		}
+		return t.Domains, nil
+	}
 	s.Verifier = identity.NewVerifier(&http.Client{Timeout: 15 * time.Second}, identity.VerifierOptions{Local: s.Keys, LocalPublicURL: s.PublicURL})
 	s.Admin = admin.New(s.Dir, s.PublicURL, log)
 	s.API = api.New(s.Admin, log)

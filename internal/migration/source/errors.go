@@ -28,3 +28,35 @@ var (
 	// ErrInvalidParameter: a request parameter is out of range.
 	ErrInvalidParameter = errs.Sentinel(errs.Invalid, "InvalidParameter")
 )
+
+// Error codes of registered moves (issue 7 hole 3: lock and finalize only
+// for a move the target registered).
+var (
+	// ErrMoveNotRegistered: lock, unlock or finalize by an app with no
+	// registered move (of that id) for the mailbox, or one the source
+	// admin cancelled.
+	ErrMoveNotRegistered = errs.Sentinel(errs.Forbidden, "MoveNotRegistered")
+	// ErrMoveRegistrationCancelled: the target re-registers a move the
+	// source admin cancelled.
+	ErrMoveRegistrationCancelled = errs.Sentinel(errs.Forbidden, "MoveRegistrationCancelled")
+	// ErrMoveRegistrationConflict: a move id already registered for
+	// another mailbox.
+	ErrMoveRegistrationConflict = errs.Sentinel(errs.Conflict, "MoveRegistrationConflict")
+	// ErrMoveRegistrationNotFound: no registered move with that id (or
+	// for that mailbox) in the tenant.
+	ErrMoveRegistrationNotFound = errs.Sentinel(errs.NotFound, "MoveRegistrationNotFound")
+	// ErrMoveRegistrationCompleted: a completed move cannot be cancelled.
+	ErrMoveRegistrationCompleted = errs.Sentinel(errs.Conflict, "MoveRegistrationCompleted")
+	// ErrDeliveryDomainNotProven: the target delivery domain is not a
+	// domain the caller's token proves to be the target tenant's.
+	ErrDeliveryDomainNotProven = errs.Sentinel(errs.Forbidden, "DeliveryDomainNotProven")
+	// ErrForwardingOutsideDeliveryDomain: finalize names a forwarding
+	// address outside the move's registered delivery domain.
+	ErrForwardingOutsideDeliveryDomain = errs.Sentinel(errs.Forbidden, "ForwardingOutsideDeliveryDomain")
+	// ErrSourceLockedByAnotherMove: another registered move holds the
+	// source's lock.
+	ErrSourceLockedByAnotherMove = errs.Sentinel(errs.Conflict, "SourceLockedByAnotherMove")
+	// ErrSourceNotLocked: finalize before the move locked the source (its
+	// final sync must run under the lock).
+	ErrSourceNotLocked = errs.Sentinel(errs.Conflict, "SourceNotLocked")
+)

@@ -143,22 +143,40 @@ func (l *Local) Manifest(ctx context.Context, guid string) (*replication.Manifes
 	return m.Manifest(ctx, "")
 }
 
+// Register implements replication.NativeSource.
+func (l *Local) Register(ctx context.Context, moveID string, req replication.RegisterRequest) (*replication.Registration, error) {
+	g, err := l.grant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return l.c.Register(ctx, g, moveID, req)
+}
+
+// Unregister implements replication.NativeSource.
+func (l *Local) Unregister(ctx context.Context, moveID string) error {
+	g, err := l.grant(ctx)
+	if err != nil {
+		return err
+	}
+	return l.c.Unregister(ctx, g, moveID)
+}
+
 // Lock implements replication.NativeSource.
-func (l *Local) Lock(ctx context.Context, guid string) (*replication.LockReply, error) {
+func (l *Local) Lock(ctx context.Context, guid, moveID string) (*replication.LockReply, error) {
 	m, err := l.open(ctx, guid, true)
 	if err != nil {
 		return nil, err
 	}
-	return l.c.Lock(ctx, m)
+	return l.c.Lock(ctx, m, moveID)
 }
 
 // Unlock implements replication.NativeSource.
-func (l *Local) Unlock(ctx context.Context, guid string) (*replication.LockReply, error) {
+func (l *Local) Unlock(ctx context.Context, guid, moveID string) (*replication.LockReply, error) {
 	m, err := l.open(ctx, guid, true)
 	if err != nil {
 		return nil, err
 	}
-	return l.c.Unlock(ctx, m)
+	return l.c.Unlock(ctx, m, moveID)
 }
 
 // Finalize implements replication.NativeSource.
