@@ -332,3 +332,44 @@ func TestVerifierRefetchPolicy(t *testing.T) {
 		}
 	})
 }
+
+// TestTenantDomainsClaim: with TenantDomains set, the issuer signs the
+// tenant's domains into every token (tenant_domains), and a verifier on
+// another server reads them back; without it the claim is absent.
+func TestTenantDomainsClaim(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		a := newTestServer(t, d)
+		b := newTestServer(t, dbtest.Open(t, d.Dialect))
+		tn := seedTenant(t, a.d, "contoso")
+		appID, secret := seedApp(t, a.d, tn.id, "Mailbox.Migration")
+		v := NewVerifier(nil, VerifierOptions{Local: b.keys, LocalPublicURL: b.url})
+		get := func() *Claims {
+			t.Helper()
+			tok, err := NewTokenSource(nil, TokenURL(a.url, tn.id), appID, secret, b.url).Token(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := v.Verify(ctx, tok, trustedFor(a, tn.id), b.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		if c := get(); len(c.Domains) != 0 {
+			t.Fatalf("domains without TenantDomains: %v", c.Domains)
+		}
+		var asked string
+		a.issuer.TenantDomains = func(_ context.Context, tenantID string) ([]string, error) {
+			asked = tenantID
+			return []string{tn.domain, "contoso.example"}, nil
+		}
+		if c := get(); asked != tn.id || len(c.Domains) != 2 || c.Domains[0] != tn.domain || c.Domains[1] != "contoso.example" {
+			t.Fatalf("domains %v (asked for %q)", c.Domains, asked)
+		}
+		a.issuer.TenantDomains = func(context.Context, string) ([]string, error) { return nil, errors.New("directory down") }
+		if _, err := NewTokenSource(nil, TokenURL(a.url, tn.id), appID, secret, b.url).Token(ctx); err == nil {
+			t.Fatal("a token was issued although the tenant's domains could not be read")
+		}
+	})
+}

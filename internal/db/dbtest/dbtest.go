@@ -81,3 +81,16 @@ func DSN(t testing.TB, dialect db.Dialect) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// ServerDialects runs f once per available dialect as a subtest, with the
+// DSN a server under test opens: "" (SQLite in its data directory) or a
+// fresh PostgreSQL schema.
+func ServerDialects(t *testing.T, f func(t *testing.T, dsn string)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, "") })
+	t.Run("postgres", func(t *testing.T) {
+		if os.Getenv(EnvPostgres) == "" {
+			t.Skip("set " + EnvPostgres + " to a PostgreSQL DSN to run the PostgreSQL variant")
+		}
+		f(t, DSN(t, db.Postgres))
+	})
+}
