@@ -20,6 +20,11 @@
 //   - Only EdDSA (Ed25519) tokens are issued and accepted; "kid" is required.
 //   - The issued "iss" and "tid" always use the tenant id, whichever tenant
 //     reference (id, name, domain) the token request used.
+//   - With Issuer.TenantDomains set, every token carries the tenant's
+//     accepted domains (tenant_domains): a source server checks a move's
+//     forwarding domain against them, trusting the list exactly as far as
+//     it trusts the issuer. A token is never issued without the list when
+//     it cannot be read.
 //   - Plain http is used for a remote JWKS only on loopback hosts unless the
 //     caller's policy allows more.
 package identity
