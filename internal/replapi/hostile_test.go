@@ -2,8 +2,6 @@ package replapi_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -60,20 +58,8 @@ func TestHostileRequests(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			req, _ := http.NewRequest(c.method, c.url, strings.NewReader(c.body))
-			if c.token != "" {
-				req.Header.Set("Authorization", "Bearer "+c.token)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			var e struct{ Code string }
-			json.Unmarshal(b, &e)
-			if resp.StatusCode != c.status || e.Code != c.code {
-				t.Fatalf("got %d %s (%s), want %d %s", resp.StatusCode, e.Code, b, c.status, c.code)
+			if status, code, b := request(t, c.method, c.url, c.token, c.body); status != c.status || code != c.code {
+				t.Fatalf("got %d %s (%s), want %d %s", status, code, b, c.status, c.code)
 			}
 		})
 	}

@@ -308,6 +308,11 @@ func (c *Core) view(ctx context.Context, r *registration) *replication.Registrat
 // state), newest first. The caller authorized the tenant.
 func (c *Core) Registrations(ctx context.Context, tenantID string) ([]*replication.Registration, error) {
 	regs, err := c.registrations(ctx, `tenant_id = ? ORDER BY created_at DESC, id`, tenantID)
+	return c.views(ctx, regs, err)
+}
+
+// views renders registrations (passing an error through).
+func (c *Core) views(ctx context.Context, regs []*registration, err error) ([]*replication.Registration, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -367,14 +372,7 @@ func (c *Core) findRegistrations(ctx context.Context, tenantID, ref string) ([]*
 // tenant.
 func (c *Core) Registration(ctx context.Context, tenantID, ref string) ([]*replication.Registration, error) {
 	regs, err := c.findRegistrations(ctx, tenantID, ref)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*replication.Registration, 0, len(regs))
-	for _, r := range regs {
-		out = append(out, c.view(ctx, r))
-	}
-	return out, nil
+	return c.views(ctx, regs, err)
 }
 
 // CancelRegistration cancels the registered moves a source admin's
