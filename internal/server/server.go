@@ -130,6 +130,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 	s.Issuer.Log = log
 	s.Issuer.TenantDomains = func(ctx context.Context, tenantID string) ([]string, error) {
 		t, err := s.Dir.GetTenant(ctx, tenantID)
+		if errors.Is(err, directory.ErrTenantNotFound) {
+			return nil, nil // Issue checks no tenant (the token endpoint does): no domains to vouch for
+		}
 		if err != nil {
 			return nil, err
 		}
