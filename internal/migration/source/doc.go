@@ -12,9 +12,19 @@
 //   - the reads a target's engine needs (scope, mailbox identity, state,
 //     folders, item changes, deletions, content, manifest), through the
 //     mailstore;
+//   - registered moves (table move_registrations, which no other package
+//     touches): the target registers each move with its delivery domain,
+//     the source admin lists and cancels them;
 //   - the cutover: Lock, Unlock and Finalize (conversion of the source
 //     UserMailbox into a MailUser, retirement of its content, release of
-//     the mail held while it was locked).
+//     the mail held while it was locked), for registered moves only.
+//
+// A registered move's delivery domain must be the target tenant's, as the
+// caller's token proves it: a domain hosted on this server must be an
+// accepted domain of the token's tenant (tid) and the token must come from
+// this server's own issuer for it; any other domain must be in the token's
+// tenant_domains claim, signed by the issuer the source tenant consented
+// to. Finalize forwards only into that domain (docs/replication-api.md).
 //
 // Two front doors use it, with the same checks in the same code: the
 // /replication/v1 HTTP adapter (internal/replapi), which only translates
@@ -36,6 +46,15 @@
 //     its empty default folders, which is what its owner's first login
 //     would create).
 //   - Lock, Unlock and Finalize are idempotent; Finalize commits the
-//     conversion before it retires content or releases held mail, so mail
-//     released by a repeated or resumed Finalize routes to the target.
+//     conversion (with its registration's Completed state) before it
+//     retires content or releases held mail, so mail released by a
+//     repeated or resumed Finalize routes to the target.
+//   - Only a Registered move locks, and one at a time holds the lock while
+//     the mailbox is locked; only the holder finalizes, only into its
+//     registered delivery domain. A registration that is cancelled or
+//     removed first stops counting, then gives back a lock it held, so a
+//     lock taken concurrently is given back by the locker's own re-check.
+//     (On PostgreSQL two moves claiming the lock in the same instant are
+//     not serialized; both would be registered moves the source admin
+//     allowed.)
 package source
