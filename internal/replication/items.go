@@ -147,7 +147,19 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 	)
 	acts := make([]int, len(page.Items))
 	var fetch []int64
-	blobs := p.e.Store.Blobs()
+	// Content is reused by hash only when the target's own tenant holds it
+	// (mailstore.HeldContent): a source's claimed hash never reaches other
+	// tenants' bytes, and what is fetched depends on nothing else.
+	shas := make([]string, 0, len(page.Items))
+	for i, it := range page.Items {
+		if existing[origins[i]].ID == 0 {
+			shas = append(shas, it.Sha256)
+		}
+	}
+	held, err := p.e.Store.HeldContent(ctx, p.j.MailboxID, shas)
+	if err != nil {
+		return err
+	}
 	for i, it := range page.Items {
 		_, known := p.folders.byOrigin[it.Folder]
 		switch {
@@ -161,17 +173,11 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 			// A source that reports no hash (IMAP): the content must come.
 			acts[i] = actFetch
 			fetch = append(fetch, it.Id)
+		case held[strings.ToLower(it.Sha256)]:
+			acts[i] = actReuse
 		default:
-			has, err := blobs.Has(ctx, p.e.Store.DB().Read(), it.Sha256)
-			if err != nil {
-				return err
-			}
-			if has {
-				acts[i] = actReuse
-			} else {
-				acts[i] = actFetch
-				fetch = append(fetch, it.Id)
-			}
+			acts[i] = actFetch
+			fetch = append(fetch, it.Id)
 		}
 	}
 	var stream *ContentStream
