@@ -107,8 +107,10 @@ func (e *env) runServe(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	if s.OperatorToken != "" {
-		fmt.Fprintf(e.stdout, "Operator token (shown once; also stored in %s):\n%s\n",
-			filepath.Join(cfg.DataDir, server.OperatorTokenFile), s.OperatorToken)
+		// The token itself is never printed: stdout ends up in service
+		// logs. The file is readable by the server's user only.
+		fmt.Fprintf(e.stdout, "Operator token created in %s (mode 0600); the CLI reads it from there, or pass it with --token\n",
+			filepath.Join(cfg.DataDir, server.OperatorTokenFile))
 	}
 	if err := s.Start(ctx); err != nil {
 		s.Shutdown(context.Background())

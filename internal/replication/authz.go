@@ -38,19 +38,28 @@ func (a *Authorizer) Authorize(ctx context.Context, tenantRef, token string) (*G
 		return nil, errs.Unauthorizedf("TokenRejected", "no bearer token was presented").
 			WithHint("the target server obtains one from the migration app's token endpoint")
 	}
-	t, err := a.Dir.GetTenant(ctx, tenantRef)
+	unverified, err := identity.ParseUnverified(token)
 	if err != nil {
 		return nil, err
 	}
-	unverified, err := identity.ParseUnverified(token)
+	// Until the token verifies, an unknown tenant and a tenant without a
+	// consent for the app get the same answer, naming the tenant as the
+	// caller did: the API must not tell which tenants exist.
+	notConsented := func() error {
+		return errs.Forbiddenf("AppNotConsented", "source tenant %q has not consented to migration app %s (or has no tenant of that name)", clip(tenantRef), clip(unverified.AppID)).
+			WithHint("check the endpoint's RemoteTenant; the source admin runs 'tenantferry consent grant --tenant %s --app-id %s --issuer ISSUER' or opens the consent URL", clip(tenantRef), clip(unverified.AppID))
+	}
+	t, err := a.Dir.GetTenant(ctx, tenantRef)
+	if errs.Is(err, "TenantNotFound") {
+		return nil, notConsented()
+	}
 	if err != nil {
 		return nil, err
 	}
 	consent, err := a.Dir.GetConsent(ctx, t.ID, unverified.AppID)
 	if err != nil {
 		if errs.Is(err, "AppNotConsented") || errs.Is(err, "InvalidGuid") {
-			return nil, errs.Forbiddenf("AppNotConsented", "source tenant %s has not consented to migration app %s", t.Name, unverified.AppID).
-				WithHint("the source admin runs 'tenantferry consent grant --tenant %s --app-id %s --issuer ISSUER' or opens the consent URL", t.Name, unverified.AppID)
+			return nil, notConsented()
 		}
 		return nil, err
 	}
@@ -104,11 +113,19 @@ func (a *Authorizer) AuthorizeMailbox(ctx context.Context, g *Grant, ref string,
 	if errs.Is(err, "RecipientNotFound") {
 		r, err = a.Dir.ByExchangeGuid(ctx, nil, g.Tenant.ID, ref)
 	}
+	// A mailbox outside the published scope is not the caller's to learn
+	// about: not whether it exists, nor its address or alias. Unknown and
+	// out-of-scope mailboxes get the same answer, naming the mailbox as the
+	// caller named it.
+	notInScope := func() error {
+		return errs.Forbiddenf("MailboxNotInScope", "source mailbox %q is not in a published scope group of organization relationship %s (or does not exist)", clip(ref), g.OrgRel.Name).
+			WithHint("check the source address (the SourceEmailAddress column of the CSV); the source admin adds the mailbox to a scope group: 'tenantferry group add-member --tenant %s SCOPEGROUP MAILBOX'", g.Tenant.Name).
+			WithObject(clip(ref))
+	}
+	if errs.Is(err, "RecipientNotFound") {
+		return nil, notInScope()
+	}
 	if err != nil {
-		if errs.Is(err, "RecipientNotFound") {
-			return nil, errs.NotFoundf("SourceMailboxNotFound", "source tenant %s has no mailbox %q", g.Tenant.Name, ref).
-				WithHint("check the source address, or the SourceEmailAddress column of the CSV").WithObject(ref)
-		}
 		return nil, err
 	}
 	in, err := a.Dir.IsMemberOfAny(ctx, nil, g.OrgRel.MailboxMovePublishedScopes, r.ID)
@@ -116,8 +133,7 @@ func (a *Authorizer) AuthorizeMailbox(ctx context.Context, g *Grant, ref string,
 		return nil, err
 	}
 	if !in {
-		return nil, errs.Forbiddenf("MailboxNotInScope", "source mailbox %s is not a member of a published scope group of organization relationship %s", r.PrimarySmtpAddress, g.OrgRel.Name).
-			WithHint("the source admin adds it: 'tenantferry group add-member --tenant %s SCOPEGROUP %s'", g.Tenant.Name, r.Alias).WithObject(r.PrimarySmtpAddress)
+		return nil, notInScope()
 	}
 	if r.Type != directory.UserMailbox && !(allowConverted && r.Type == directory.MailUser && r.ExchangeGuid != "") {
 		return nil, errs.Conflictf("SourceNotAMailbox", "source recipient %s is a %s, not a UserMailbox (already moved?)", r.PrimarySmtpAddress, r.Type).WithObject(r.PrimarySmtpAddress)
@@ -132,4 +148,12 @@ func hasString(xs []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// clip bounds caller-supplied text quoted in an error message.
+func clip(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "..."
+	}
+	return s
 }

@@ -119,8 +119,8 @@ func TestSourceAuthorization(t *testing.T) {
 		{"in scope through a nested group", mailbox(nested), good, 200, ""},
 		{"not in scope", mailbox(outside), good, 403, "MailboxNotInScope"},
 		{"not in scope: content", mailbox(outside) + "/folders", good, 403, "MailboxNotInScope"},
-		{"another tenant's mailbox", mailbox(foreign), good, 404, "SourceMailboxNotFound"},
-		{"unknown mailbox", base + "/mailboxes/" + uuid.NewString(), good, 404, "SourceMailboxNotFound"},
+		{"another tenant's mailbox", mailbox(foreign), good, 403, "MailboxNotInScope"},
+		{"unknown mailbox", base + "/mailboxes/" + uuid.NewString(), good, 403, "MailboxNotInScope"},
 	} {
 		status, code := call(t, c.url, c.token)
 		if status != c.status || code != c.code {
