@@ -186,7 +186,9 @@ func serveIn(t *testing.T, dir, dsn string) *served {
 		t.Fatalf("the operator token was printed:\n%s\n%s", s.stdout, s.stderr)
 	}
 	// (The pipe's copy may lag behind /healthz: wait for the line.)
-	named := func() bool { return strings.Contains(s.stdout.String(), filepath.Join("tenantferry-data", "operator.token")) }
+	named := func() bool {
+		return strings.Contains(s.stdout.String(), filepath.Join("tenantferry-data", "operator.token"))
+	}
 	for deadline := time.Now().Add(10 * time.Second); first && !named() && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
 	}
