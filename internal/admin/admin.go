@@ -40,8 +40,10 @@ type MailboxContent interface {
 	// Remove deletes the mailbox's content.
 	Remove(ctx context.Context, tenantID, guid string) error
 	// Import loads messages (format mbox, maildir or emldir) into a folder
-	// of the mailbox and returns a JSON-able result.
-	Import(ctx context.Context, tenantID, guid, format, folder string, body io.Reader) (any, error)
+	// of the mailbox and returns a JSON-able result. size is the upload's
+	// declared length (-1: unknown, refused); an upload over the limits is
+	// refused before anything is read or written.
+	Import(ctx context.Context, tenantID, guid, format, folder string, size int64, body io.Reader) (any, error)
 }
 
 // Core is the admin core.
