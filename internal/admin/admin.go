@@ -24,6 +24,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/migration"
+	"github.com/tenantferry/tenantferry/internal/netguard"
 )
 
 // Principal is the authenticated caller of an admin operation.
@@ -55,7 +56,11 @@ type Core struct {
 	Migration *migration.Service
 	// PublicURL is this server's public base URL (issuers, consent URLs).
 	PublicURL string
-	Log       *slog.Logger
+	// Guard, when set, is the operator's policy for the servers endpoints
+	// and consents may name (a refusal at creation is early feedback; the
+	// policy is enforced again when connecting).
+	Guard *netguard.Policy
+	Log   *slog.Logger
 }
 
 // New returns an admin core.

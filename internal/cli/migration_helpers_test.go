@@ -103,7 +103,10 @@ func (n *node) start(failpoints string) {
 	n.runs++
 	s := &served{dir: n.dir, data: filepath.Join(n.dir, "tenantferry-data"), url: n.url,
 		stdout: &lockedBuf{}, stderr: &lockedBuf{}, exited: make(chan struct{})}
-	args := []string{"serve", "--data", "tenantferry-data", "--http", n.http, "--imap", n.imap, "--smtp", n.smtp, "--submission", "off"}
+	// The servers (and Dovecot) of these tests are on loopback, which the
+	// endpoint policy refuses unless the operator allows it.
+	args := []string{"serve", "--data", "tenantferry-data", "--http", n.http, "--imap", n.imap, "--smtp", n.smtp, "--submission", "off",
+		"--endpoint-allow", "127.0.0.0/8"}
 	for _, tr := range n.transports {
 		args = append(args, "--transport", tr)
 	}

@@ -20,6 +20,7 @@ func (s *Server) setupMigration(context.Context) error {
 	}
 	s.Replication.Routes(s.mux)
 	s.Migration = migration.New(s.DB, s.Dir, s.Store, s.PublicURL, s.Log.With("component", "migration"))
+	s.Migration.UseGuard(s.Guard)
 	s.periodic = append(s.periodic, s.Migration.Register(s.workers)...)
 	s.Admin.Migration = s.Migration
 	s.Metrics.Registry.MustRegister(s.Migration.Collectors()...)
