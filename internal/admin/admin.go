@@ -22,6 +22,7 @@ import (
 
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/directory"
+	"github.com/tenantferry/tenantferry/internal/dnsx"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/migration"
 	"github.com/tenantferry/tenantferry/internal/netguard"
@@ -60,7 +61,9 @@ type Core struct {
 	// and consents may name (a refusal at creation is early feedback; the
 	// policy is enforced again when connecting).
 	Guard *netguard.Policy
-	Log   *slog.Logger
+	// Resolver looks up domain verification records (--dns-resolver).
+	Resolver *dnsx.Resolver
+	Log      *slog.Logger
 }
 
 // New returns an admin core.

@@ -346,7 +346,7 @@ func scenario(t *testing.T, dsn string) {
 	}
 	src := s.as(t, contoso.AdminToken)  // the source admin
 	tgt := s.as(t, fabrikam.AdminToken) // the target admin
-	tgt.run("domain", "add", "--tenant", "fabrikam", "fabrikam.example")
+	tgt.run("domain", "add", "--tenant", "fabrikam", "--verified", "fabrikam.example")
 
 	// The source mailbox, with an old X500 proxy of its own.
 	pwFile := filepath.Join(s.dir, "pw.txt")

@@ -140,7 +140,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 	// consents: through the endpoint policy, like endpoints.
 	s.Verifier = identity.NewVerifier(s.Guard.HTTPClient(nil, 15*time.Second), identity.VerifierOptions{Local: s.Keys, LocalPublicURL: s.PublicURL})
 	s.Admin = admin.New(s.Dir, s.PublicURL, log)
-	s.Admin.Guard = s.Guard
+	s.Admin.Guard, s.Admin.Resolver = s.Guard, s.Resolver
 	s.API = api.New(s.Admin, log)
 	if err := s.setupStore(); err != nil {
 		return nil, err
