@@ -346,7 +346,18 @@ func scenario(t *testing.T, dsn string) {
 	}
 	src := s.as(t, contoso.AdminToken)  // the source admin
 	tgt := s.as(t, fabrikam.AdminToken) // the target admin
-	tgt.run("domain", "add", "--tenant", "fabrikam", "--verified", "fabrikam.example")
+	// The target admin adds its domain (Pending until verified); the
+	// operator approves it.
+	var pending struct {
+		Status             string
+		VerificationRecord struct{ Name, Type, Value string }
+	}
+	tgt.json(&pending, "domain", "add", "--tenant", "fabrikam", "fabrikam.example")
+	if pending.Status != "Pending" || pending.VerificationRecord.Name != "_tenantferry.fabrikam.example" ||
+		!strings.HasPrefix(pending.VerificationRecord.Value, "tenantferry-verification=") {
+		t.Fatalf("domain add: %+v", pending)
+	}
+	op.run("domain", "approve", "--tenant", "fabrikam", "fabrikam.example")
 
 	// The source mailbox, with an old X500 proxy of its own.
 	pwFile := filepath.Join(s.dir, "pw.txt")

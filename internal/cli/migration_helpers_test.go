@@ -330,7 +330,7 @@ func setupTenants(t *testing.T, srcNode, tgtNode *node) *trust {
 	srcNode.as(srcNode.op).json(&tr.srcTenant, "tenant", "create", "contoso")
 	tgtNode.as(tgtNode.op).json(&tr.tgtTenant, "tenant", "create", "fabrikam")
 	tr.src, tr.tgt = srcNode.as(tr.srcTenant.AdminToken), tgtNode.as(tr.tgtTenant.AdminToken)
-	tr.tgt.run("domain", "add", "--tenant", "fabrikam", "--verified", "fabrikam.example")
+	tgtNode.as(tgtNode.op).run("domain", "add", "--tenant", "fabrikam", "--verified", "fabrikam.example")
 	return tr
 }
 

@@ -128,7 +128,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 
 	s.Metrics = newMetrics()
 	s.Resolver = dnsx.New(cfg.DNSResolver)
-	if s.Guard, err = netguard.New(cfg.EndpointAllow, cfg.EndpointDeny, s.Resolver); err != nil {
+	// Endpoint names resolve through --dns-resolver when set, else through
+	// the system (which honours /etc/hosts).
+	var guardDNS *dnsx.Resolver
+	if cfg.DNSResolver != "" {
+		guardDNS = s.Resolver
+	}
+	if s.Guard, err = netguard.New(cfg.EndpointAllow, cfg.EndpointDeny, guardDNS); err != nil {
 		return nil, err
 	}
 	s.Guard.AllowSelf(s.PublicURL) // same-server moves reach this server's own URL
