@@ -165,7 +165,7 @@ func (b *AppendBatch) Add(ctx context.Context, it AppendItem) error {
 			return errs.Invalidf("InvalidSHA256", "%q is not a SHA-256", it.SHA256).WithHint("give 64 hex digits")
 		}
 		if !it.Received && !b.held[sha] {
-			held, err := heldContent(ctx, b.s.d.Read(), b.mailboxID, []string{sha})
+			held, err := heldContent(ctx, b.s.d.Dialect, b.s.d.Read(), b.mailboxID, []string{sha})
 			if err != nil {
 				return err
 			}

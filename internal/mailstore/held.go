@@ -34,12 +34,20 @@ var ErrContentNotHeld = errs.Sentinel(errs.Forbidden, "ContentNotHeld")
 // content that may be appended by reference. Hashes are compared
 // lower-cased; the result is keyed by the lower-cased hash.
 func (s *Store) HeldContent(ctx context.Context, mailboxID int64, shas []string) (map[string]bool, error) {
-	return heldContent(ctx, s.d.Read(), mailboxID, shas)
+	return heldContent(ctx, s.d.Dialect, s.d.Read(), mailboxID, shas)
 }
 
 // heldContent is HeldContent as seen by q (the caller's transaction or the
 // read pool).
-func heldContent(ctx context.Context, q db.Querier, mailboxID int64, shas []string) (map[string]bool, error) {
+func heldContent(ctx context.Context, dialect db.Dialect, q db.Querier, mailboxID int64, shas []string) (map[string]bool, error) {
+	// One probe of the sha256 index per hash: a hash is referenced by a
+	// handful of items, a tenant by millions. SQLite's planner needs the
+	// unary + to stay off the mailbox index; PostgreSQL's would take the +
+	// for an unknown expression and hash the tenant's items instead.
+	plus := ""
+	if dialect == db.SQLite {
+		plus = "+"
+	}
 	out := map[string]bool{}
 	seen := map[string]bool{}
 	var want []string
@@ -53,12 +61,13 @@ func heldContent(ctx context.Context, q db.Querier, mailboxID int64, shas []stri
 	for start := 0; start < len(want); start += 500 {
 		chunk := want[start:min(start+500, len(want))]
 		args := make([]any, 0, len(chunk)+1)
-		args = append(args, mailboxID)
 		for _, s := range chunk {
 			args = append(args, s)
 		}
-		rows, err := q.QueryContext(ctx, `SELECT DISTINCT i.sha256 FROM items i JOIN mailboxes m ON m.id = i.mailbox_id
-			WHERE m.tenant_id = (SELECT tenant_id FROM mailboxes WHERE id = ?) AND i.sha256 IN (`+db.InList(len(chunk))+`)`, args...)
+		args = append(args, mailboxID)
+		rows, err := q.QueryContext(ctx, `WITH v(sha) AS (VALUES `+valuesList(len(chunk))+`)
+			SELECT v.sha FROM v WHERE EXISTS (SELECT 1 FROM items i WHERE i.sha256 = v.sha
+				AND `+plus+`i.mailbox_id IN (SELECT id FROM mailboxes WHERE tenant_id = (SELECT tenant_id FROM mailboxes WHERE id = ?)))`, args...)
 		if err != nil {
 			return nil, errs.Internalf(err, "look up the tenant's content")
 		}
@@ -77,6 +86,11 @@ func heldContent(ctx context.Context, q db.Querier, mailboxID int64, shas []stri
 		}
 	}
 	return out, nil
+}
+
+// valuesList returns "(?),(?),..." with n rows.
+func valuesList(n int) string {
+	return strings.TrimSuffix(strings.Repeat("(?),", n), ",")
 }
 
 func errContentNotHeld(sha string) *errs.Error {
