@@ -11,6 +11,11 @@ import (
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
+// ErrReuseRaced is a pass that planned to reuse content the target's
+// tenant held, which went away before the chunk took it; retrying the pass
+// transfers the bytes instead.
+var ErrReuseRaced = errs.Sentinel(errs.Unavailable, "ContentReuseRaced")
+
 // chunk is a run of item changes committed together: one fsync of the new
 // content, then one transaction with the items, the updates and the
 // watermark.
@@ -232,6 +237,12 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 				c.delta.Fetched += it.Size
 			}
 			if err := c.batch.Add(ctx, ai); err != nil {
+				if errors.Is(err, mailstore.ErrContentNotHeld) {
+					// The tenant's last item with this content went away
+					// since the page was planned: the next pass fetches it.
+					return ErrReuseRaced.Newf("the content of source item %d is no longer held by the target tenant", it.Id).
+						WithHint("nothing to do: the sync is retried and transfers the item").WithCause(err)
+				}
 				if errs.Is(err, "ItemTooLarge") {
 					c.skipped = append(c.skipped, p.skippedItem(it, folder, "LargeItem: "+errs.As(err).Message))
 					c.delta.Skipped++
