@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
-	"net/http"
 	"testing"
 	"time"
 
@@ -20,24 +19,13 @@ import (
 // HTTP status and the error code of the reply ("" on success).
 func call(t *testing.T, url, token string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	status, b := raw(t, url, token)
 	var body struct{ Code, Message, Hint string }
-	json.NewDecoder(resp.Body).Decode(&body)
-	if resp.StatusCode >= 300 && (body.Message == "" || body.Hint == "") {
-		t.Fatalf("%s: %d %s without message or hint", url, resp.StatusCode, body.Code)
+	json.Unmarshal([]byte(b), &body)
+	if status >= 300 && (body.Message == "" || body.Hint == "") {
+		t.Fatalf("%s: %d %s without message or hint", url, status, body.Code)
 	}
-	return resp.StatusCode, body.Code
+	return status, body.Code
 }
 
 // TestSourceAuthorization checks DESIGN §4 checks 1–4 on the source side,
