@@ -22,9 +22,11 @@ import (
 
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/directory"
+	"github.com/tenantferry/tenantferry/internal/dnsx"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/migration"
 	"github.com/tenantferry/tenantferry/internal/migration/source"
+	"github.com/tenantferry/tenantferry/internal/netguard"
 )
 
 // Principal is the authenticated caller of an admin operation.
@@ -41,8 +43,10 @@ type MailboxContent interface {
 	// Remove deletes the mailbox's content.
 	Remove(ctx context.Context, tenantID, guid string) error
 	// Import loads messages (format mbox, maildir or emldir) into a folder
-	// of the mailbox and returns a JSON-able result.
-	Import(ctx context.Context, tenantID, guid, format, folder string, body io.Reader) (any, error)
+	// of the mailbox and returns a JSON-able result. size is the upload's
+	// declared length (-1: unknown, refused); an upload over the limits is
+	// refused before anything is read or written.
+	Import(ctx context.Context, tenantID, guid, format, folder string, size int64, body io.Reader) (any, error)
 }
 
 // Core is the admin core.
@@ -56,7 +60,13 @@ type Core struct {
 	Source *source.Core
 	// PublicURL is this server's public base URL (issuers, consent URLs).
 	PublicURL string
-	Log       *slog.Logger
+	// Guard, when set, is the operator's policy for the servers endpoints
+	// and consents may name (a refusal at creation is early feedback; the
+	// policy is enforced again when connecting).
+	Guard *netguard.Policy
+	// Resolver looks up domain verification records (--dns-resolver).
+	Resolver *dnsx.Resolver
+	Log      *slog.Logger
 }
 
 // New returns an admin core.

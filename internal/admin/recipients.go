@@ -114,8 +114,9 @@ func (c *Core) MailboxStats(ctx context.Context, p *Principal, tenant, ref strin
 	return r, st, err
 }
 
-// ImportMailbox imports messages into a mailbox, or into its archive.
-func (c *Core) ImportMailbox(ctx context.Context, p *Principal, tenant, ref, format, folder string, archive bool, body io.Reader) (any, error) {
+// ImportMailbox imports messages into a mailbox, or into its archive. size
+// is the declared length of body (-1 when unknown, which is refused).
+func (c *Core) ImportMailbox(ctx context.Context, p *Principal, tenant, ref, format, folder string, archive bool, size int64, body io.Reader) (any, error) {
 	r, err := c.GetRecipient(ctx, p, tenant, ref, directory.UserMailbox)
 	if err != nil {
 		return nil, err
@@ -134,7 +135,7 @@ func (c *Core) ImportMailbox(ctx context.Context, p *Principal, tenant, ref, for
 	if err := c.Content.Provision(ctx, r.TenantID, guid, archive); err != nil {
 		return nil, err
 	}
-	res, err := c.Content.Import(ctx, r.TenantID, guid, format, folder, body)
+	res, err := c.Content.Import(ctx, r.TenantID, guid, format, folder, size, body)
 	c.audit(ctx, p, r.TenantID, "mailbox.import", r.PrimarySmtpAddress+" "+format)
 	return res, err
 }

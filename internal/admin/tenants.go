@@ -2,8 +2,11 @@ package admin
 
 import (
 	"context"
+	"errors"
 
 	"github.com/tenantferry/tenantferry/internal/directory"
+	"github.com/tenantferry/tenantferry/internal/dnsx"
+	"github.com/tenantferry/tenantferry/internal/errs"
 )
 
 // TenantCreated is the result of CreateTenant: the tenant and its first
@@ -87,26 +90,90 @@ func (c *Core) IssueAdminToken(ctx context.Context, p *Principal, ref, name stri
 	return tok, t, nil
 }
 
-// AddDomain adds an accepted domain.
-func (c *Core) AddDomain(ctx context.Context, p *Principal, tenant, domain string) (string, error) {
-	t, err := c.Tenant(ctx, p, tenant)
-	if err != nil {
-		return "", err
-	}
-	d, err := c.Dir.AddDomain(ctx, t.ID, domain)
-	if err == nil {
-		c.audit(ctx, p, t.ID, "domain.add", d)
-	}
-	return d, err
-}
-
-// ListDomains lists accepted domains.
-func (c *Core) ListDomains(ctx context.Context, p *Principal, tenant string) ([]string, error) {
+// AddDomain adds a domain to a tenant: a pending claim, verified later by
+// its DNS record (VerifyDomain) or the operator (ApproveDomain). verified
+// accepts it at once, and needs the operator token (tests, the demo, and
+// operators who checked ownership themselves).
+func (c *Core) AddDomain(ctx context.Context, p *Principal, tenant, domain string, verified bool) (*directory.Domain, error) {
 	t, err := c.Tenant(ctx, p, tenant)
 	if err != nil {
 		return nil, err
 	}
-	return c.Dir.ListDomains(ctx, t.ID)
+	var dom *directory.Domain
+	if verified {
+		if err := requireOperator(p); err != nil {
+			return nil, errs.As(err).WithHint("a tenant admin adds the domain without --verified and proves ownership with 'tenantferry domain verify'")
+		}
+		d, err := c.Dir.AcceptDomain(ctx, t.ID, domain, directory.VerifiedByOperator)
+		if err != nil {
+			return nil, err
+		}
+		dom, err = c.Dir.GetDomain(ctx, t.ID, d)
+		if err != nil {
+			return nil, err
+		}
+	} else if dom, err = c.Dir.ClaimDomain(ctx, t.ID, domain); err != nil {
+		return nil, err
+	}
+	c.audit(ctx, p, t.ID, "domain.add", dom.Name+" "+dom.Status)
+	return dom, nil
+}
+
+// VerifyDomain looks up a pending domain's verification record in DNS
+// and accepts the domain when it is there.
+func (c *Core) VerifyDomain(ctx context.Context, p *Principal, tenant, domain string) (*directory.Domain, error) {
+	t, err := c.Tenant(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	if c.Resolver == nil {
+		return nil, errs.New(errs.Unavailable, "DnsUnavailable", "this server has no DNS resolver configured").
+			WithHint("start the server with --dns-resolver HOST:PORT, or ask the operator to approve the domain")
+	}
+	notFound := func(err error) bool { return errors.Is(err, dnsx.ErrNotFound) }
+	dom, err := c.Dir.VerifyDomain(ctx, t.ID, domain, c.Resolver.LookupTXT, notFound)
+	if err != nil {
+		return nil, err
+	}
+	c.audit(ctx, p, t.ID, "domain.verify", dom.Name)
+	return dom, nil
+}
+
+// ApproveDomain accepts a tenant's pending domain without its DNS record
+// (operator only).
+func (c *Core) ApproveDomain(ctx context.Context, p *Principal, tenant, domain string) (*directory.Domain, error) {
+	if err := requireOperator(p); err != nil {
+		return nil, err
+	}
+	t, err := c.Tenant(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	dom, err := c.Dir.ApproveDomain(ctx, t.ID, domain)
+	if err != nil {
+		return nil, err
+	}
+	c.audit(ctx, p, t.ID, "domain.approve", dom.Name)
+	return dom, nil
+}
+
+// GetDomain returns one of a tenant's domains with its status and
+// verification record.
+func (c *Core) GetDomain(ctx context.Context, p *Principal, tenant, domain string) (*directory.Domain, error) {
+	t, err := c.Tenant(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return c.Dir.GetDomain(ctx, t.ID, domain)
+}
+
+// ListDomains lists a tenant's domains, verified and pending.
+func (c *Core) ListDomains(ctx context.Context, p *Principal, tenant string) ([]*directory.Domain, error) {
+	t, err := c.Tenant(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return c.Dir.Domains(ctx, t.ID)
 }
 
 // RemoveDomain removes an accepted domain.

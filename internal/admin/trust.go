@@ -134,6 +134,9 @@ func (c *Core) GrantConsent(ctx context.Context, p *Principal, tenant, appID, is
 	if !p.Operator {
 		by = "tenant-admin:" + p.TokenID
 	}
+	if err := c.checkTarget(issuer); err != nil {
+		return nil, err
+	}
 	cs, err := c.Dir.GrantConsent(ctx, t.ID, appID, issuer, perms, by)
 	if err != nil {
 		return nil, err
@@ -259,6 +262,9 @@ func (c *Core) CreateEndpoint(ctx context.Context, p *Principal, tenant string, 
 	if err != nil {
 		return nil, err
 	}
+	if err := c.checkTarget(s.RemoteServer); err != nil {
+		return nil, err
+	}
 	e, err := c.Dir.CreateEndpoint(ctx, t.ID, s)
 	if err != nil {
 		return nil, err
@@ -273,12 +279,25 @@ func (c *Core) UpdateEndpoint(ctx context.Context, p *Principal, tenant, name st
 	if err != nil {
 		return nil, err
 	}
+	if err := c.checkTarget(u.RemoteServer); err != nil {
+		return nil, err
+	}
 	e, err := c.Dir.UpdateEndpoint(ctx, t.ID, name, u)
 	if err != nil {
 		return nil, err
 	}
 	c.audit(ctx, p, t.ID, "endpoint.set", e.Name)
 	return e, nil
+}
+
+// checkTarget refuses a server URL (an endpoint's RemoteServer, a
+// consent's issuer) that the operator's policy refuses already by its
+// name or IP literal; this server's own URL is always fine.
+func (c *Core) checkTarget(url string) error {
+	if c.Guard == nil || url == "" || url == c.PublicURL || strings.HasPrefix(url, c.PublicURL+"/") {
+		return nil
+	}
+	return c.Guard.CheckURL(url)
 }
 
 // GetEndpoint returns a migration endpoint.

@@ -84,6 +84,7 @@ func startServer(t *testing.T, dataDir, dsn, addr string, logs *logBuf) *tserver
 		cfg.HTTP = addr
 	}
 	cfg.IMAP, cfg.SMTP, cfg.Submission = "off", "off", "off"
+	cfg.EndpointAllow = []string{"127.0.0.0/8"} // the test servers trust each other on loopback
 	if logs == nil {
 		logs = &logBuf{}
 	}
@@ -266,7 +267,9 @@ func (s *tserver) populate(t *testing.T, o, partner *tenantObjs) {
 	t.Helper()
 	p, tok := tp(o.Name), o.Token
 	o.Domain = o.Name + ".example"
+	// The tenant admin adds its domain (Pending); the operator approves it.
 	s.call(t, "POST", p+"/domains", tok, map[string]string{"DomainName": o.Domain}).ok(t, nil)
+	s.call(t, "POST", p+"/domains/"+o.Domain+"/approve", s.Op, nil).ok(t, nil)
 	o.Password = "Pw-" + uuid.NewString()
 	s.call(t, "POST", p+"/mailboxes", tok, map[string]any{"Alias": "user01", "DisplayName": "User One", "FirstName": "User", "LastName": "One",
 		"Password": o.Password, "Archive": true, "AddAddresses": []string{"smtp:user01@" + o.Domain}}).ok(t, &o.Mailbox)

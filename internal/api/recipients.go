@@ -119,9 +119,6 @@ func (s *Server) kindRoutes(h func(string, handlerFunc), path string, types ...d
 	})
 }
 
-// maxImportBody bounds one import upload.
-const maxImportBody = 64 << 30
-
 // aliasFromName derives a group alias from its name.
 func aliasFromName(name string) string {
 	b := make([]byte, 0, len(name))
@@ -150,7 +147,7 @@ func (s *Server) recipientRoutes(h func(string, handlerFunc)) {
 	})
 	h("POST /api/v1/tenants/{t}/mailboxes/{id}/import", func(r *http.Request, p *admin.Principal) (any, error) {
 		q := r.URL.Query()
-		return s.Core.ImportMailbox(r.Context(), p, r.PathValue("t"), r.PathValue("id"), q.Get("format"), q.Get("folder"), q.Get("archive") == "1", http.MaxBytesReader(nil, r.Body, maxImportBody))
+		return s.Core.ImportMailbox(r.Context(), p, r.PathValue("t"), r.PathValue("id"), q.Get("format"), q.Get("folder"), q.Get("archive") == "1", r.ContentLength, r.Body)
 	})
 	h("POST /api/v1/tenants/{t}/groups/{id}/members", func(r *http.Request, p *admin.Principal) (any, error) {
 		var req struct{ Member string }

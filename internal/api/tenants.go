@@ -2,8 +2,10 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
 )
 
@@ -65,33 +67,74 @@ func (s *Server) listDomains(r *http.Request, p *admin.Principal) (any, error) {
 	return domainViews(ds), nil
 }
 
-// DomainView is the JSON form of an accepted domain.
+// DomainView is the JSON form of a tenant's domain.
 type DomainView struct {
 	DomainName string
-	Default    bool
+	Default    bool       // the initial domain
+	Status     string     // Verified | Pending
+	VerifiedBy string     `json:",omitempty"` // initial | dns | operator | upgrade
+	VerifiedAt *time.Time `json:",omitempty"`
+	// VerificationRecord is the TXT record that proves ownership (what to
+	// publish while the domain is pending).
+	VerificationRecord directory.VerificationRecord
 }
 
-func domainViews(ds []string) []DomainView {
+func domainView(d *directory.Domain) DomainView {
+	v := DomainView{DomainName: d.Name, Default: d.Initial, Status: d.Status, VerifiedBy: d.VerifiedBy, VerificationRecord: d.Record}
+	if !d.VerifiedAt.IsZero() {
+		v.VerifiedAt = &d.VerifiedAt
+	}
+	return v
+}
+
+func domainViews(ds []*directory.Domain) []DomainView {
 	out := make([]DomainView, len(ds))
 	for i, d := range ds {
-		out[i] = DomainView{DomainName: d, Default: i == 0}
+		out[i] = domainView(d)
 	}
 	return out
 }
 
 func (s *Server) addDomain(r *http.Request, p *admin.Principal) (any, error) {
-	var req struct{ DomainName string }
+	var req struct {
+		DomainName string
+		Verified   bool // operator only: accept without DNS proof
+	}
 	if err := s.decode(r, &req); err != nil {
 		return nil, err
 	}
 	if req.DomainName == "" {
 		return nil, errs.Invalidf("MissingField", "DomainName is required")
 	}
-	d, err := s.Core.AddDomain(r.Context(), p, r.PathValue("t"), req.DomainName)
+	d, err := s.Core.AddDomain(r.Context(), p, r.PathValue("t"), req.DomainName, req.Verified)
 	if err != nil {
 		return nil, err
 	}
-	return created{DomainView{DomainName: d}}, nil
+	return created{domainView(d)}, nil
+}
+
+func (s *Server) showDomain(r *http.Request, p *admin.Principal) (any, error) {
+	d, err := s.Core.GetDomain(r.Context(), p, r.PathValue("t"), r.PathValue("d"))
+	if err != nil {
+		return nil, err
+	}
+	return domainView(d), nil
+}
+
+func (s *Server) verifyDomain(r *http.Request, p *admin.Principal) (any, error) {
+	d, err := s.Core.VerifyDomain(r.Context(), p, r.PathValue("t"), r.PathValue("d"))
+	if err != nil {
+		return nil, err
+	}
+	return domainView(d), nil
+}
+
+func (s *Server) approveDomain(r *http.Request, p *admin.Principal) (any, error) {
+	d, err := s.Core.ApproveDomain(r.Context(), p, r.PathValue("t"), r.PathValue("d"))
+	if err != nil {
+		return nil, err
+	}
+	return domainView(d), nil
 }
 
 func (s *Server) removeDomain(r *http.Request, p *admin.Principal) (any, error) {

@@ -125,6 +125,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		cfg := config.Default()
 		cfg.DataDir = filepath.Join(dir, name)
 		cfg.HTTP, cfg.IMAP, cfg.SMTP, cfg.Submission = "127.0.0.1:0", "off", "off", "off"
+		cfg.EndpointAllow = []string{"127.0.0.0/8"} // the two servers talk over loopback
 		if name == "source" && o.DSync {
 			cfg.IMAP = "127.0.0.1:0" // dsync's imapc reads the source over IMAP
 		}

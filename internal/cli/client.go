@@ -76,6 +76,12 @@ func (c *client) doRaw(ctx context.Context, method, path, contentType string, bo
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)
 	}
+	if sb, ok := body.(sizedBody); ok {
+		req.ContentLength = sb.n
+		if sb.n == 0 {
+			req.Body = http.NoBody
+		}
+	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}

@@ -28,12 +28,11 @@ func (e *env) tenantCmd() *cobra.Command {
 
 func (e *env) domainCmd() *cobra.Command {
 	return group("domain", "Manage accepted domains",
-		e.apiCmd("add DOMAIN", "Add an accepted domain", cobra.ExactArgs(1), true, view{},
-			func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
-				return c.do(ctx, http.MethodPost, tp+"/domains", map[string]string{"DomainName": a[0]})
-			}),
-		e.apiCmd("list", "List accepted domains", cobra.NoArgs, true, view{[]string{"DomainName", "Default"}}, get(sub("/domains", false))),
-		e.apiCmd("remove DOMAIN", "Remove an accepted domain", cobra.ExactArgs(1), true, view{}, del(sub("/domains", true))),
+		append([]*cobra.Command{
+			e.domainAddCmd(),
+			e.apiCmd("list", "List the tenant's domains (Verified or Pending)", cobra.NoArgs, true, view{[]string{"DomainName", "Status", "Default", "VerifiedBy"}}, get(sub("/domains", false))),
+			e.apiCmd("remove DOMAIN", "Remove an accepted domain or a pending one", cobra.ExactArgs(1), true, view{}, del(sub("/domains", true))),
+		}, e.domainOwnershipCmds()...)...,
 	)
 }
 

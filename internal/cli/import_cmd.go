@@ -30,7 +30,9 @@ func (e *env) importCmd() *cobra.Command {
 			if archive {
 				q.Set("archive", "1")
 			}
-			var body io.Reader
+			// The server wants the upload's length before it reads a byte
+			// (it refuses imports over its limits up front).
+			var body sizedBody
 			switch {
 			case mbox != "":
 				f, err := os.Open(mbox)
@@ -38,8 +40,12 @@ func (e *env) importCmd() *cobra.Command {
 					return nil, usageError("cannot read --mbox: %v", err)
 				}
 				defer f.Close()
+				st, err := f.Stat()
+				if err != nil {
+					return nil, usageError("cannot read --mbox: %v", err)
+				}
 				q.Set("format", "mbox")
-				body = f
+				body = sizedBody{f, st.Size()}
 			default:
 				dir, format := maildir, "maildir"
 				if emlDir != "" {
@@ -49,9 +55,13 @@ func (e *env) importCmd() *cobra.Command {
 					return nil, usageError("%s is not a directory", dir)
 				}
 				q.Set("format", format)
+				var n countWriter
+				if err := tarDir(&n, dir); err != nil {
+					return nil, usageError("cannot read %s: %v", dir, err)
+				}
 				pr, pw := io.Pipe()
 				go func() { pw.CloseWithError(tarDir(pw, dir)) }()
-				body = pr
+				body = sizedBody{pr, int64(n)}
 			}
 			return cl.doRaw(ctx, http.MethodPost, tp+"/mailboxes/"+esc(a[0])+"/import?"+q.Encode(), "application/octet-stream", body)
 		})
@@ -102,4 +112,20 @@ func tarDir(w io.Writer, dir string) error {
 		return err
 	}
 	return tw.Close()
+}
+
+// sizedBody is a request body whose length is known before it is sent
+// (client.doRaw sends it as Content-Length).
+type sizedBody struct {
+	io.Reader
+	n int64
+}
+
+// countWriter counts the bytes written to it (the size of a tar stream
+// before it is sent).
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	*c += countWriter(len(p))
+	return len(p), nil
 }

@@ -103,7 +103,10 @@ func (n *node) start(failpoints string) {
 	n.runs++
 	s := &served{dir: n.dir, data: filepath.Join(n.dir, "tenantferry-data"), url: n.url,
 		stdout: &lockedBuf{}, stderr: &lockedBuf{}, exited: make(chan struct{})}
-	args := []string{"serve", "--data", "tenantferry-data", "--http", n.http, "--imap", n.imap, "--smtp", n.smtp, "--submission", "off"}
+	// The servers (and Dovecot) of these tests are on loopback, which the
+	// endpoint policy refuses unless the operator allows it.
+	args := []string{"serve", "--data", "tenantferry-data", "--http", n.http, "--imap", n.imap, "--smtp", n.smtp, "--submission", "off",
+		"--endpoint-allow", "127.0.0.0/8"}
 	for _, tr := range n.transports {
 		args = append(args, "--transport", tr)
 	}
@@ -327,7 +330,7 @@ func setupTenants(t *testing.T, srcNode, tgtNode *node) *trust {
 	srcNode.as(srcNode.op).json(&tr.srcTenant, "tenant", "create", "contoso")
 	tgtNode.as(tgtNode.op).json(&tr.tgtTenant, "tenant", "create", "fabrikam")
 	tr.src, tr.tgt = srcNode.as(tr.srcTenant.AdminToken), tgtNode.as(tr.tgtTenant.AdminToken)
-	tr.tgt.run("domain", "add", "--tenant", "fabrikam", "fabrikam.example")
+	tgtNode.as(tgtNode.op).run("domain", "add", "--tenant", "fabrikam", "--verified", "fabrikam.example")
 	return tr
 }
 

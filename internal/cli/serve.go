@@ -81,6 +81,9 @@ variables (e.g. TENANTFERRY_DB, TENANTFERRY_PUBLIC_URL), then flags.`,
 	f.String("log-level", def.LogLevel, "log level: debug, info, warn, error")
 	f.String("log-format", def.LogFormat, "log format: text or json")
 	f.String("dns-resolver", "", "DNS server HOST:PORT for MX, TXT and TLSA lookups (default: the system's resolvers)")
+	f.Int64("max-import-size", def.MaxImportSize, "largest mailbox import upload in bytes")
+	f.StringArray("endpoint-allow", nil, "allow migration endpoints and remote issuers at this CIDR or host even if private or loopback (repeatable)")
+	f.StringArray("endpoint-deny", nil, "never connect migration endpoints or remote issuers to this CIDR or host (repeatable)")
 	return c
 }
 
@@ -107,8 +110,10 @@ func (e *env) runServe(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	if s.OperatorToken != "" {
-		fmt.Fprintf(e.stdout, "Operator token (shown once; also stored in %s):\n%s\n",
-			filepath.Join(cfg.DataDir, server.OperatorTokenFile), s.OperatorToken)
+		// The token itself is never printed: stdout ends up in service
+		// logs. The file is readable by the server's user only.
+		fmt.Fprintf(e.stdout, "Operator token created in %s (mode 0600); the CLI reads it from there, or pass it with --token\n",
+			filepath.Join(cfg.DataDir, server.OperatorTokenFile))
 	}
 	if err := s.Start(ctx); err != nil {
 		s.Shutdown(context.Background())

@@ -46,6 +46,14 @@ type Config struct {
 	// DNSResolver is the DNS server ("HOST:PORT") for MX, TXT and TLSA
 	// lookups; empty means the system's resolvers.
 	DNSResolver string // --dns-resolver
+	// MaxImportSize bounds one mailbox import upload (bytes).
+	MaxImportSize int64 // --max-import-size
+	// EndpointAllow and EndpointDeny are the operator's policy for the
+	// targets of migration endpoints and remote issuers (CIDR or host
+	// name each): by default loopback, link-local and private addresses
+	// are refused unless allowed here; a deny entry beats an allow entry.
+	EndpointAllow []string // --endpoint-allow
+	EndpointDeny  []string // --endpoint-deny
 }
 
 // Default returns the defaults of the CLI contract.
@@ -61,6 +69,7 @@ func Default() Config {
 		MaxMessageSize:   50 << 20,
 		BlobBackend:      "files",
 		RetiredRetention: 30 * 24 * time.Hour,
+		MaxImportSize:    8 << 30,
 		LogLevel:         "info",
 		LogFormat:        "text",
 	}
@@ -90,6 +99,9 @@ func (c *Config) Keys() map[string]any {
 		"log-level":         &c.LogLevel,
 		"log-format":        &c.LogFormat,
 		"dns-resolver":      &c.DNSResolver,
+		"max-import-size":   &c.MaxImportSize,
+		"endpoint-allow":    &c.EndpointAllow,
+		"endpoint-deny":     &c.EndpointDeny,
 	}
 }
 
@@ -161,7 +173,7 @@ func (c *Config) LoadEnv(getenv func(string) string) error {
 			continue
 		}
 		vals := []string{v}
-		if k == "transport" {
+		if k == "transport" || k == "endpoint-allow" || k == "endpoint-deny" {
 			vals = strings.Split(v, ",")
 		}
 		for _, x := range vals {

@@ -81,3 +81,24 @@ func TestInvalid(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestSecuritySettings: the endpoint policy lists repeat in the config file
+// and split on commas in the environment; the import limit is a number.
+func TestSecuritySettings(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "tf.conf")
+	os.WriteFile(p, []byte("endpoint-allow = 10.1.0.0/16\nendpoint-allow = src.internal.example\nendpoint-deny = 10.1.2.0/24\nmax-import-size = 1048576\n"), 0o600)
+	c := Default()
+	if c.MaxImportSize != 8<<30 || len(c.EndpointAllow) != 0 {
+		t.Fatalf("defaults: %d %v", c.MaxImportSize, c.EndpointAllow)
+	}
+	if err := c.LoadFile(p); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"TENANTFERRY_ENDPOINT_ALLOW": "192.0.2.0/24, other.example"}
+	if err := c.LoadEnv(func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxImportSize != 1<<20 || len(c.EndpointAllow) != 4 || c.EndpointAllow[3] != "other.example" || len(c.EndpointDeny) != 1 {
+		t.Fatalf("%d %q %q", c.MaxImportSize, c.EndpointAllow, c.EndpointDeny)
+	}
+}

@@ -104,6 +104,9 @@ func openSQLite(path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("db: create directory for %s: %w", path, err)
 	}
+	if err := private(path); err != nil {
+		return nil, err
+	}
 	base := "file:" + path + "?_pragma=busy_timeout(30000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
 	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
 	if err != nil {
@@ -117,6 +120,12 @@ func openSQLite(path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("db: open %s: %w", path, err)
 	}
+	// SQLite gives the -wal and -shm files the database file's mode; set it
+	// again in case they predate this start.
+	if err := private(path); err != nil {
+		w.Close()
+		return nil, err
+	}
 	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
@@ -125,6 +134,23 @@ func openSQLite(path string) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	return &DB{Dialect: SQLite, W: w, R: r, DSN: path}, nil
+}
+
+// private makes the SQLite database file (created empty if missing) and its
+// -wal and -shm companions readable by the server's user only: they hold
+// every tenant's directory, hashed secrets and sealed keys.
+func private(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("db: open %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("db: restrict %s to mode 0600: %w", p, err)
+		}
+	}
+	return nil
 }
 
 func openPostgres(dsn string) (*DB, error) {

@@ -44,7 +44,9 @@ func (s *Service) deliverLocal(ctx context.Context, r *rcptRow, m *msgRow, t *ta
 	if err != nil {
 		return errMailboxUnavailable.withCause(err)
 	}
-	item := mailstore.AppendItem{FolderID: inbox.ID, SHA256: m.sha256, Origin: OriginPrefix + m.uid, InternalDate: time.UnixMilli(m.createdAt)}
+	// The queue holds the bytes it received and hashed for this message:
+	// the reference is ours, not a hash someone claims.
+	item := mailstore.AppendItem{FolderID: inbox.ID, SHA256: m.sha256, Received: true, Origin: OriginPrefix + m.uid, InternalDate: time.UnixMilli(m.createdAt)}
 	out, err := s.store.AppendMany(ctx, mb.ID, []mailstore.AppendItem{item}, func(tx *db.Tx) error {
 		_, err := finish(ctx, tx, r.id, StateDelivered, mb.GUID)
 		return err

@@ -61,6 +61,9 @@ func serverConfig(dir, role, smtpAddr, transport string) config.Config {
 	cfg.Submission = "127.0.0.1:0"
 	cfg.Hostname = role + ".demo." + cfg.ServiceDomain
 	cfg.Transports = []string{transport}
+	// The two demo servers reach each other on loopback, which the endpoint
+	// policy refuses by default: the demo allows it, as an operator would.
+	cfg.EndpointAllow = []string{"127.0.0.0/8"}
 	return cfg
 }
 

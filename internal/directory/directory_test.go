@@ -131,7 +131,7 @@ func TestTenants(t *testing.T) {
 		// Deleting a tenant removes its objects and frees its names and
 		// addresses; the other tenant is untouched.
 		mb := mustMailbox(t, x, f.ID, "user01")
-		_, err = x.AddDomain(ctx, f.ID, "fabrikam.example")
+		_, err = x.AcceptDomain(ctx, f.ID, "fabrikam.example", directory.VerifiedByOperator)
 		must(t, err)
 		g, err := x.CreateRecipient(ctx, f.ID, directory.RecipientSpec{Type: directory.SecurityGroup, Alias: "scope"})
 		must(t, err)
@@ -158,7 +158,7 @@ func TestTenants(t *testing.T) {
 		}
 		f2 := mustTenant(t, x, "fabrikam")
 		mustMailbox(t, x, f2.ID, "user01")
-		_, err = x.AddDomain(ctx, f2.ID, "fabrikam.example")
+		_, err = x.AcceptDomain(ctx, f2.ID, "fabrikam.example", directory.VerifiedByOperator)
 		must(t, err)
 	})
 }
@@ -224,12 +224,12 @@ func TestAcceptedDomains(t *testing.T) {
 		x := newDir(t, d)
 		c := mustTenant(t, x, "contoso")
 		f := mustTenant(t, x, "fabrikam")
-		dom, err := x.AddDomain(ctx, c.ID, " Contoso.COM. ")
+		dom, err := x.AcceptDomain(ctx, c.ID, " Contoso.COM. ", directory.VerifiedByOperator)
 		must(t, err)
 		if dom != "contoso.com" {
 			t.Fatalf("AddDomain = %q", dom)
 		}
-		_, err = x.AddDomain(ctx, c.ID, "mail.contoso.com")
+		_, err = x.AcceptDomain(ctx, c.ID, "mail.contoso.com", directory.VerifiedByOperator)
 		must(t, err)
 		ds, err := x.ListDomains(ctx, c.ID)
 		must(t, err)
@@ -249,19 +249,19 @@ func TestAcceptedDomains(t *testing.T) {
 			t.Fatalf("TenantOfDomain(unknown) = %q %v", id, err)
 		}
 
-		_, err = x.AddDomain(ctx, c.ID, "contoso.com")
+		_, err = x.AcceptDomain(ctx, c.ID, "contoso.com", directory.VerifiedByOperator)
 		wantCode(t, err, "DomainExists")
-		_, err = x.AddDomain(ctx, f.ID, "CONTOSO.com")
+		_, err = x.AcceptDomain(ctx, f.ID, "CONTOSO.com", directory.VerifiedByOperator)
 		wantCode(t, err, "DomainExists")
 		// The service domain holds initial domains, present and future.
 		for _, dom := range []string{"contoso.tenantferry.test", "northwind.tenantferry.test", "TenantFerry.Test", "a.b.tenantferry.test"} {
-			_, err = x.AddDomain(ctx, f.ID, dom)
+			_, err = x.AcceptDomain(ctx, f.ID, dom, directory.VerifiedByOperator)
 			wantCode(t, err, "ReservedDomain")
 		}
-		_, err = x.AddDomain(ctx, f.ID, "nottenantferry.test")
+		_, err = x.AcceptDomain(ctx, f.ID, "nottenantferry.test", directory.VerifiedByOperator)
 		must(t, err)
 		for _, bad := range []string{"", "localhost", "-a.example", "a-.example", "a_b.example", "a..example", "a b.example", "ä.example", strings.Repeat("a", 64) + ".example"} {
-			_, err := x.AddDomain(ctx, c.ID, bad)
+			_, err := x.AcceptDomain(ctx, c.ID, bad, directory.VerifiedByOperator)
 			wantCode(t, err, "InvalidDomain")
 		}
 
@@ -277,7 +277,7 @@ func TestAcceptedDomains(t *testing.T) {
 			t.Fatalf("after remove: %v", ds)
 		}
 		// Freed, it can be accepted by another tenant.
-		_, err = x.AddDomain(ctx, f.ID, "mail.contoso.com")
+		_, err = x.AcceptDomain(ctx, f.ID, "mail.contoso.com", directory.VerifiedByOperator)
 		must(t, err)
 	})
 }
@@ -353,7 +353,7 @@ func TestMailboxCreate(t *testing.T) {
 		wantCode(t, err, "GuidInUse")
 
 		// Explicit primary address in an accepted domain.
-		_, err = x.AddDomain(ctx, c.ID, "contoso.com")
+		_, err = x.AcceptDomain(ctx, c.ID, "contoso.com", directory.VerifiedByOperator)
 		must(t, err)
 		r6 := mustMailbox(t, x, c.ID, "user06", func(s *directory.RecipientSpec) { s.PrimarySmtp = "Ada.L@CONTOSO.com" })
 		if r6.PrimarySmtpAddress != "Ada.L@contoso.com" {
@@ -501,7 +501,7 @@ func TestMailUser(t *testing.T) {
 		x := newDir(t, d)
 		c := mustTenant(t, x, "contoso")
 		f := mustTenant(t, x, "fabrikam")
-		_, err := x.AddDomain(ctx, f.ID, "fabrikam.example")
+		_, err := x.AcceptDomain(ctx, f.ID, "fabrikam.example", directory.VerifiedByOperator)
 		must(t, err)
 		src := mustMailbox(t, x, c.ID, "user01", func(s *directory.RecipientSpec) { s.Archive = true })
 
@@ -625,7 +625,7 @@ func TestAddressRules(t *testing.T) {
 		x := newDir(t, d)
 		c := mustTenant(t, x, "contoso")
 		f := mustTenant(t, x, "fabrikam")
-		_, err := x.AddDomain(ctx, c.ID, "contoso.com")
+		_, err := x.AcceptDomain(ctx, c.ID, "contoso.com", directory.VerifiedByOperator)
 		must(t, err)
 		a := mustMailbox(t, x, c.ID, "alice", func(s *directory.RecipientSpec) {
 			s.PrimarySmtp = "alice@contoso.com"
@@ -665,7 +665,7 @@ func TestAddressRules(t *testing.T) {
 			t.Fatalf("moved address resolves to %v", r)
 		}
 		// A secondary address added later in a newly accepted domain.
-		_, err = x.AddDomain(ctx, c.ID, "contoso.org")
+		_, err = x.AcceptDomain(ctx, c.ID, "contoso.org", directory.VerifiedByOperator)
 		must(t, err)
 		b, err = x.UpdateRecipient(ctx, c.ID, b.ID, directory.RecipientUpdate{AddAddresses: []string{"smtp:bob@contoso.org"}})
 		must(t, err)

@@ -89,6 +89,9 @@ func (x *Directory) checkProxiesAvailable(ctx context.Context, tx *db.Tx, tenant
 				return err
 			}
 			if owner != tenantID {
+				if err := x.pendingError(ctx, tx, tenantID, domainOf(p.Address), "the address "+p.Address); err != nil {
+					return err
+				}
 				return errs.Invalidf("NotAcceptedDomain", "the domain of %s is not an accepted domain of this tenant", p.Address).
 					WithHint("add the domain with 'tenantferry domain add' or use an address in an accepted domain").WithObject(p.Address)
 			}

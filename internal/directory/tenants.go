@@ -75,7 +75,8 @@ func (x *Directory) CreateTenant(ctx context.Context, name string) (*Tenant, err
 		if _, err := tx.ExecContext(ctx, `INSERT INTO tenants (id, name, initial_domain, created_at) VALUES (?, ?, ?, ?)`, t.ID, name, t.InitialDomain, now); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO domains (domain, tenant_id, is_initial, created_at) VALUES (?, ?, ?, ?)`, t.InitialDomain, t.ID, true, now)
+		_, err := tx.ExecContext(ctx, `INSERT INTO domains (domain, tenant_id, is_initial, created_at, verified_by, verified_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			t.InitialDomain, t.ID, true, now, VerifiedByInitial, now)
 		return err
 	})
 	if err != nil {
@@ -181,45 +182,17 @@ func (x *Directory) ListDomains(ctx context.Context, tenantID string) ([]string,
 	return x.listDomains(ctx, x.d.Read(), tenantID)
 }
 
-// AddDomain adds an accepted (authoritative) domain to a tenant.
-func (x *Directory) AddDomain(ctx context.Context, tenantID, domain string) (string, error) {
-	d, err := CheckDomain(domain)
-	if err != nil {
-		return "", err
-	}
-	if d == x.serviceDomain || strings.HasSuffix(d, "."+x.serviceDomain) {
-		// Initial domains live there; accepting one would take another
-		// (present or future) tenant's initial domain.
-		return "", errs.Invalidf("ReservedDomain", "domain %s is under the service domain %s, which holds the tenants' initial domains", d, x.serviceDomain).
-			WithHint("add a domain your organization owns, e.g. contoso.com").WithObject(d)
-	}
-	err = x.d.Write(ctx, func(tx *db.Tx) error {
-		var owner string
-		err := tx.QueryRowContext(ctx, `SELECT tenant_id FROM domains WHERE domain = ?`, d).Scan(&owner)
-		if err == nil {
-			if owner == tenantID {
-				return errs.Conflictf("DomainExists", "domain %s is already an accepted domain of this tenant", d)
-			}
-			return errs.Conflictf("DomainExists", "domain %s is already an accepted domain of another tenant", d).
-				WithHint("a domain can be accepted by one tenant only; remove it there first")
-		}
-		if !db.IsNoRows(err) {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO domains (domain, tenant_id, is_initial, created_at) VALUES (?, ?, ?, ?)`, d, tenantID, false, db.Now())
-		return err
-	})
-	return d, err
-}
-
-// RemoveDomain removes an accepted domain. The initial domain and domains
-// still used by addresses cannot be removed.
+// RemoveDomain removes an accepted domain, or a pending claim. The initial
+// domain and domains still used by addresses cannot be removed.
 func (x *Directory) RemoveDomain(ctx context.Context, tenantID, domain string) error {
-	d := strings.ToLower(strings.TrimSpace(domain))
+	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(domain)), ".")
 	if !storable(d) {
 		return errs.NotFoundf("DomainNotFound", "domain %q is not an accepted domain of this tenant", d)
 	}
 	return x.d.Write(ctx, func(tx *db.Tx) error {
+		if claimed, err := removeClaim(ctx, tx, tenantID, d); claimed || err != nil {
+			return err
+		}
 		var initial bool
 		err := tx.QueryRowContext(ctx, `SELECT is_initial FROM domains WHERE domain = ? AND tenant_id = ?`, d, tenantID).Scan(&initial)
 		if db.IsNoRows(err) {

@@ -147,11 +147,17 @@ func (i *Issuer) token(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return reply, basic, f
 	}
 
-	tenantID, err := i.resolveTenant(ctx, r.PathValue("tenant"))
+	ref := r.PathValue("tenant")
+	tenantID, err := i.resolveTenant(ctx, ref)
+	if errs.Is(err, "TenantNotFound") {
+		// An unknown tenant answers exactly like a known one without this
+		// application: the endpoint must not tell which tenants exist.
+		tenantID, err = "", nil
+	}
 	if err != nil {
 		return reply, basic, failFor(err)
 	}
-	roles, f := i.authenticate(ctx, tenantID, clientID, secret)
+	roles, f := i.authenticate(ctx, tenantID, ref, clientID, secret)
 	if f != nil {
 		return reply, basic, f
 	}
@@ -217,20 +223,21 @@ func audienceFromScope(scope string) (string, *oauthFailure) {
 	return aud, nil
 }
 
-// authenticate checks that clientID is an app of tenantID and that secret is
-// one of its unexpired secrets; it returns the app's permissions as roles.
-// A secret is valid while now < expires_at.
-func (i *Issuer) authenticate(ctx context.Context, tenantID, clientID, secret string) ([]string, *oauthFailure) {
+// authenticate checks that clientID is an app of tenantID (named ref by the
+// caller; "" for a tenant that does not exist) and that secret is one of
+// its unexpired secrets; it returns the app's permissions as roles. A
+// secret is valid while now < expires_at.
+func (i *Issuer) authenticate(ctx context.Context, tenantID, ref, clientID, secret string) ([]string, *oauthFailure) {
 	q := i.d.Read()
 	var appTenant, perms string
 	err := q.QueryRowContext(ctx, `SELECT tenant_id, permissions FROM apps WHERE app_id = ?`, clientID).Scan(&appTenant, &perms)
 	if err != nil && !db.IsNoRows(err) {
 		return nil, failFor(errs.Internalf(err, "cannot read application %s", clientID))
 	}
-	if err != nil || appTenant != tenantID {
+	if err != nil || tenantID == "" || appTenant != tenantID {
 		CheckSecret(HashSecret(""), secret) // same work as a real check
 		return nil, badClient("AppNotFound", "check the client_id and that the application is registered in this tenant",
-			"application %s was not found in tenant %s", truncate(clientID, 64), tenantID)
+			"application %s was not found in tenant %q", truncate(clientID, 64), truncate(ref, 100))
 	}
 	rows, err := q.QueryContext(ctx, `SELECT secret_hash, hint, expires_at FROM app_secrets WHERE app_id = ? AND tenant_id = ?`, clientID, tenantID)
 	if err != nil {
@@ -302,11 +309,17 @@ func (i *Issuer) resolveTenant(ctx context.Context, ref string) (string, error) 
 	return "", notFound
 }
 
-// handleConfig serves the OpenID Provider configuration of a tenant.
+// handleConfig serves the OpenID Provider configuration of a tenant, named
+// by its id. Like the JWKS, it is the same for every well-formed tenant id
+// whether or not such a tenant exists here: discovery is public, and must
+// not tell which tenants this server hosts (nor map names and domains to
+// ids).
 func (i *Issuer) handleConfig(w http.ResponseWriter, r *http.Request) {
-	tid, err := i.resolveTenant(r.Context(), r.PathValue("tenant"))
-	if err != nil {
-		i.writeFailure(w, failFor(err), false)
+	tid := canonicalGUID(r.PathValue("tenant"))
+	if _, err := uuid.Parse(tid); err != nil || len(tid) != 36 {
+		i.writeFailure(w, fail(oauthInvalidRequest, errs.Invalidf("TenantIdRequired",
+			"the discovery document is served by tenant id, not by %q", truncate(r.PathValue("tenant"), 100)).
+			WithHint("use the issuer URL the app registration shows: PUBLIC-URL/TENANT-ID/v2.0")), false)
 		return
 	}
 	w.Header().Set("Cache-Control", "public, max-age=300")
@@ -323,12 +336,10 @@ func (i *Issuer) handleConfig(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// handleJWKS serves the public signing keys.
+// handleJWKS serves the public signing keys. They are the server's, shared
+// by its tenants, so the answer is the same under any tenant segment: it
+// reveals nothing about which tenants exist.
 func (i *Issuer) handleJWKS(w http.ResponseWriter, r *http.Request) {
-	if _, err := i.resolveTenant(r.Context(), r.PathValue("tenant")); err != nil {
-		i.writeFailure(w, failFor(err), false)
-		return
-	}
 	set, err := i.keys.JWKS(r.Context())
 	if err != nil {
 		i.writeFailure(w, failFor(err), false)

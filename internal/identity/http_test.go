@@ -135,8 +135,8 @@ func TestTokenEndpointAndDiscovery(t *testing.T) {
 			t.Fatalf("basic auth: %d %v", status, m)
 		}
 
-		// Discovery document, by domain; the issuer uses the tenant id.
-		resp, err = http.Get(s.url + "/" + tn.domain + "/v2.0/.well-known/openid-configuration")
+		// Discovery document, by tenant id.
+		resp, err = http.Get(s.url + "/" + tn.id + "/v2.0/.well-known/openid-configuration")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,21 +166,33 @@ func TestTokenEndpointAndDiscovery(t *testing.T) {
 			t.Fatalf("JWKS: %d %v (token kid %v)", status, jwks, header["kid"])
 		}
 
-		// Unknown tenant on every route.
-		for _, r := range []struct{ method, path string }{
-			{"GET", "/nosuch.example/v2.0/.well-known/openid-configuration"},
-			{"GET", "/nosuch.example/discovery/v2.0/keys"},
-			{"POST", "/nosuch.example/oauth2/v2.0/token"},
+		// An unknown tenant gets the same answers as a known one: no route
+		// tells which tenants exist.
+		ghost := "7c1e0f52-9d3a-4b8e-a6f1-2e4d5c6b7a89"
+		for _, r := range []struct{ method, known, unknown string }{
+			{"GET", "/" + tn.domain + "/v2.0/.well-known/openid-configuration", "/nosuch.example/v2.0/.well-known/openid-configuration"},
+			{"GET", "/" + tn.id + "/v2.0/.well-known/openid-configuration", "/" + ghost + "/v2.0/.well-known/openid-configuration"},
+			{"GET", "/" + tn.domain + "/discovery/v2.0/keys", "/nosuch.example/discovery/v2.0/keys"},
+			{"POST", "/" + tn.domain + "/oauth2/v2.0/token", "/nosuch.example/oauth2/v2.0/token"},
 		} {
-			req, _ := http.NewRequest(r.method, s.url+r.path, strings.NewReader(credentials(appID, secret, resource).Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
+			get := func(path string) (int, string) {
+				// An app unknown to both tenants.
+				req, _ := http.NewRequest(r.method, s.url+path, strings.NewReader(credentials("0b9a1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d", secret, resource).Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, string(b)
 			}
-			status, m := decodeReply(t, resp)
-			if status != http.StatusNotFound || m["code"] != "TenantNotFound" {
-				t.Errorf("%s %s: %d %v", r.method, r.path, status, m)
+			ks, kb := get(r.known)
+			us, ub := get(r.unknown)
+			kb = strings.NewReplacer(tn.domain, "T", tn.id, "T").Replace(kb)
+			ub = strings.NewReplacer("nosuch.example", "T", ghost, "T").Replace(ub)
+			if ks != us || kb != ub || ks == http.StatusNotFound {
+				t.Errorf("%s: a known tenant answers %d %s\nan unknown one %d %s", r.known, ks, kb, us, ub)
 			}
 		}
 	})

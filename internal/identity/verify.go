@@ -25,9 +25,20 @@ const (
 	// DefaultJWKSCacheTTL is how long a fetched JWKS is used before it is
 	// fetched again.
 	DefaultJWKSCacheTTL = 5 * time.Minute
-	// JWKSRefetchInterval is the least time between two fetches of one JWKS
-	// URL caused by tokens with an unknown key id.
+	// JWKSRefetchInterval is the least time between two fetch attempts of
+	// one JWKS URL: tokens with an unknown key id, and any request after a
+	// failed fetch (which answers with the cached failure meanwhile), wait
+	// for it. Tokens arrive unauthenticated, so they must never make the
+	// server hammer a URL.
 	JWKSRefetchInterval = 30 * time.Second
+	// MaxConcurrentJWKSFetches bounds the JWKS fetches in flight, server
+	// wide.
+	MaxConcurrentJWKSFetches = 4
+	// JWKSFetchRate and JWKSFetchBurst bound how many JWKS fetches start
+	// per second, server wide, whatever the number of URLs (consents name
+	// them): above it a verification fails with IssuerUnreachable at once.
+	JWKSFetchRate  = 5
+	JWKSFetchBurst = 20
 	// MaxJWKSSize bounds a JWKS response body.
 	MaxJWKSSize = 1 << 20
 	// JWKSFetchTimeout bounds one JWKS fetch.
@@ -114,6 +125,11 @@ type Verifier struct {
 
 	mu    sync.Mutex
 	cache map[string]*jwksEntry
+
+	fetching chan struct{} // semaphore: MaxConcurrentJWKSFetches
+	rateMu   sync.Mutex
+	tokens   float64   // fetch starts available (token bucket)
+	refilled time.Time // last refill of tokens
 }
 
 // jwksEntry is the cached key set of one JWKS URL. mu is held while the set
@@ -123,6 +139,7 @@ type jwksEntry struct {
 	keys    map[string]ed25519.PublicKey
 	fetched time.Time // last successful fetch
 	tried   time.Time // last fetch attempt
+	err     error     // the last attempt's failure (nil after a success)
 }
 
 // NewVerifier returns a Verifier fetching JWKS with client (nil means a
@@ -139,7 +156,7 @@ func NewVerifier(client *http.Client, opts VerifierOptions) *Verifier {
 		opts.CacheTTL = DefaultJWKSCacheTTL
 	}
 	opts.LocalPublicURL = strings.TrimRight(opts.LocalPublicURL, "/")
-	v := &Verifier{opts: opts, cache: map[string]*jwksEntry{}}
+	v := &Verifier{opts: opts, cache: map[string]*jwksEntry{}, fetching: make(chan struct{}, MaxConcurrentJWKSFetches), tokens: JWKSFetchBurst}
 	c := *client
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 5 {
@@ -335,16 +352,55 @@ func (v *Verifier) key(ctx context.Context, trusted TrustedIssuer, kid string) (
 	defer e.mu.Unlock()
 	now := v.now()
 	stale := e.keys == nil || now.Sub(e.fetched) >= v.opts.CacheTTL
-	unknown := e.keys != nil && e.keys[kid] == nil && now.Sub(e.tried) >= JWKSRefetchInterval
-	if stale || unknown {
+	unknown := e.keys != nil && e.keys[kid] == nil
+	recent := !e.tried.IsZero() && now.Sub(e.tried) < JWKSRefetchInterval
+	if (stale || unknown) && !recent {
 		e.tried = now
-		keys, err := v.fetch(ctx, trusted.JWKSURL)
+		keys, err := v.boundedFetch(ctx, trusted.JWKSURL)
 		if err != nil {
+			e.err = err
 			return nil, err
 		}
-		e.keys, e.fetched = keys, now
+		e.keys, e.fetched, e.err = keys, now, nil
+	}
+	if e.keys == nil {
+		return nil, e.err // the failure of an attempt less than JWKSRefetchInterval ago
 	}
 	return e.keys[kid], nil
+}
+
+// boundedFetch fetches a JWKS within the server-wide limits: at most
+// MaxConcurrentJWKSFetches at once, and JWKSFetchRate starts per second
+// (burst JWKSFetchBurst).
+func (v *Verifier) boundedFetch(ctx context.Context, jwksURL string) (map[string]ed25519.PublicKey, error) {
+	if !v.takeFetchToken() {
+		return nil, &errs.Error{Code: "IssuerUnreachable", Kind: errs.Unavailable, Object: jwksURL,
+			Message: fmt.Sprintf("the issuer keys at %s were not fetched: too many key fetches right now", jwksURL),
+			Hint:    "retry in a few seconds"}
+	}
+	select {
+	case v.fetching <- struct{}{}:
+		defer func() { <-v.fetching }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return v.fetch(ctx, jwksURL)
+}
+
+// takeFetchToken takes one fetch start from the token bucket.
+func (v *Verifier) takeFetchToken() bool {
+	v.rateMu.Lock()
+	defer v.rateMu.Unlock()
+	now := time.Now()
+	if !v.refilled.IsZero() {
+		v.tokens = min(JWKSFetchBurst, v.tokens+now.Sub(v.refilled).Seconds()*JWKSFetchRate)
+	}
+	v.refilled = now
+	if v.tokens < 1 {
+		return false
+	}
+	v.tokens--
+	return true
 }
 
 // fetch downloads and parses a JWKS, keeping its Ed25519 signing keys.

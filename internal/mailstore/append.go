@@ -19,12 +19,19 @@ type AppendItem struct {
 	FolderID int64
 	// Content streams the raw message bytes, stored exactly as read.
 	Content io.Reader
-	// SHA256 names content the blob store already holds (see
-	// blobstore.Store.Has) when Content is nil: no bytes are written or
-	// transferred again. With Content, it is the expected hash: content
+	// SHA256 names content the blob store already holds when Content is
+	// nil: no bytes are written or transferred again. Such a reference is
+	// allowed only when the mailbox's tenant already holds the content
+	// (see HeldContent) or Received is set; otherwise Add refuses it with
+	// ErrContentNotHeld. With Content, it is the expected hash: content
 	// that hashes differently is refused (ContentMismatch), so a copy is
 	// verified while it streams, without a second pass.
 	SHA256 string
+	// Received, with SHA256 and no Content, says that the caller itself
+	// received and hashed exactly these bytes for this item and holds its
+	// own reference to them (the delivery queue's copy of a message it
+	// accepted). Never set it for a hash that another party claims.
+	Received bool
 	// Flags are the initial flags (normalized; invalid ones are an error).
 	Flags []string
 	// InternalDate defaults to now.
@@ -58,6 +65,7 @@ type AppendBatch struct {
 	blobs     *blobstore.Batch
 	items     []batchItem
 	hdrs      map[string]HeaderFields // sha256 → header of content added here
+	held      map[string]bool         // sha256 → reuse allowed (sent here, held by the tenant)
 	bytes     int64
 	closed    bool
 }
@@ -74,7 +82,7 @@ type batchItem struct {
 
 // NewAppendBatch starts a batch of appends to a mailbox.
 func (s *Store) NewAppendBatch(mailboxID int64) *AppendBatch {
-	return &AppendBatch{s: s, mailboxID: mailboxID, blobs: s.blobs.NewBatch(), hdrs: map[string]HeaderFields{}}
+	return &AppendBatch{s: s, mailboxID: mailboxID, blobs: s.blobs.NewBatch(), hdrs: map[string]HeaderFields{}, held: map[string]bool{}}
 }
 
 // Len returns the number of items added.
@@ -150,10 +158,21 @@ func (b *AppendBatch) Add(ctx context.Context, it AppendItem) error {
 		}
 		bi.ref, bi.hdr = ref, ParseHeader(cr.head)
 		b.hdrs[ref.SHA256] = bi.hdr
+		b.held[ref.SHA256] = true
 	case it.SHA256 != "":
 		sha := strings.ToLower(it.SHA256)
 		if !blobstore.ValidSHA256(sha) {
 			return errs.Invalidf("InvalidSHA256", "%q is not a SHA-256", it.SHA256).WithHint("give 64 hex digits")
+		}
+		if !it.Received && !b.held[sha] {
+			held, err := heldContent(ctx, b.s.d.Dialect, b.s.d.Read(), b.mailboxID, []string{sha})
+			if err != nil {
+				return err
+			}
+			if !held[sha] {
+				return errContentNotHeld(sha)
+			}
+			b.held[sha] = true
 		}
 		if h, ok := b.hdrs[sha]; ok { // the same content earlier in this batch
 			for _, x := range b.items {

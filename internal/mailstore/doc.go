@@ -15,6 +15,10 @@
 //     returns, identified by their SHA-256. Headers are parsed only to fill
 //     the indexed subject/message-id/from/date columns, with a parser that
 //     never fails.
+//   - Content is appended by hash alone (no bytes sent) only when the
+//     mailbox's tenant already holds it, or the caller received those very
+//     bytes itself (HeldContent, AppendItem.Received): knowing another
+//     tenant's hash never yields its bytes.
 //   - Durability order: an item's bytes are fsynced before the transaction
 //     that inserts the item commits. A crash in between leaves garbage bytes
 //     and no item.

@@ -248,6 +248,8 @@ func TestIdempotentBatchAppend(t *testing.T) {
 			t.Fatalf("header of hash-referenced item: %+v", it)
 		}
 		_, err = s.Append(bg, mb.ID, mailstore.AppendItem{FolderID: inbox.ID, SHA256: strings.Repeat("ab", 32)})
+		wantCode(t, err, "ContentNotHeld")
+		_, err = s.Append(bg, mb.ID, mailstore.AppendItem{FolderID: inbox.ID, SHA256: strings.Repeat("ab", 32), Received: true})
 		wantCode(t, err, "BlobMissing")
 		// Size limit.
 		s.MaxItemSize = 10

@@ -70,11 +70,9 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSp
 		}
 	}
 	if tdd != "" {
-		if owner, err := s.Dir.TenantOfDomain(ctx, nil, tdd); err != nil {
+		// A verified domain of this tenant (a pending one is DomainNotVerified).
+		if err := s.Dir.CheckDeliveryDomain(ctx, tenantID, tdd); err != nil {
 			return nil, err
-		} else if owner != tenantID {
-			return nil, errs.Invalidf("NotAcceptedDomain", "target delivery domain %s is not an accepted domain of this tenant", tdd).
-				WithHint("add it with 'tenantferry domain add %s' or use the tenant's initial domain", tdd).WithObject(tdd)
 		}
 	}
 	iv := spec.IncrementalSyncInterval

@@ -30,9 +30,10 @@ type imapPlan struct {
 	password string
 }
 
-// imapServer is how to reach an IMAP endpoint's server.
-func imapServer(ep *directory.Endpoint) imapsrc.Server {
-	return imapsrc.Server{URL: ep.RemoteServer, Security: ep.Security}
+// imapServer is how to reach an IMAP endpoint's server (through the
+// endpoint policy).
+func (s *Service) imapServer(ep *directory.Endpoint) imapsrc.Server {
+	return imapsrc.Server{URL: ep.RemoteServer, Security: ep.Security, Dial: s.Guard.DialContext}
 }
 
 // storeCredentials seals a user's IMAP password with the server key.
@@ -109,7 +110,7 @@ func (s *Service) validateIMAPTarget(ctx context.Context, v *validation, p *imap
 // source login (which also proves the server reachable), and one active
 // batch per user.
 func (s *Service) validateIMAPUser(ctx context.Context, v *validation, ep *directory.Endpoint, m *Move) *imapPlan {
-	p := &imapPlan{srv: imapServer(ep)}
+	p := &imapPlan{srv: s.imapServer(ep)}
 	s.validateIMAPTarget(ctx, v, p, m.TenantID, m.Email)
 	v.run("SourceLogin", "the IMAP server accepted the user's credentials", func() error {
 		var err error
@@ -149,7 +150,7 @@ func (s *Service) testIMAPEndpoint(ctx context.Context, tenantID string, ep *dir
 	var okMsg string
 	v.run("EndpointConnectivity", "", func() error {
 		var err error
-		if probe, err = imapsrc.Connect(ctx, imapServer(ep)); err != nil {
+		if probe, err = imapsrc.Connect(ctx, s.imapServer(ep)); err != nil {
 			return err
 		}
 		okMsg = fmt.Sprintf("connected to %s (TLS: %s); capabilities: %s", probe.Address, probe.TLS, strings.Join(probe.Capabilities, " "))

@@ -23,7 +23,7 @@ func TestPrepareMailUsers(t *testing.T) {
 	r := newRig(t)
 	ctx := r.ctx
 	const tdd = "fabrikam.example"
-	if _, err := r.s.Admin.AddDomain(ctx, r.s.Op, tgtName, tdd); err != nil {
+	if _, err := r.s.Admin.AddDomain(ctx, r.s.Op, tgtName, tdd, true); err != nil {
 		t.Fatal(err)
 	}
 	p1 := r.source("p1", 3, true, true)

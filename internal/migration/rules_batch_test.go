@@ -96,6 +96,12 @@ func TestBatchCreateRules(t *testing.T) {
 			"NotAcceptedDomain", r.tr.SourceTenant.InitialDomain)
 		r.refused(migration.BatchSpec{Name: "tdd2", Endpoint: r.tr.Endpoint, CSV: csvOf(oth), TargetDeliveryDomain: "nowhere.example"},
 			"NotAcceptedDomain", "nowhere.example")
+		// A domain the target tenant claimed but has not verified.
+		if _, err := r.tgt.Admin.AddDomain(r.ctx, r.tgt.Op, tgtName, "pending.example", false); err != nil {
+			t.Fatal(err)
+		}
+		r.refused(migration.BatchSpec{Name: "tdd3", Endpoint: r.tr.Endpoint, CSV: csvOf(oth), TargetDeliveryDomain: "pending.example"},
+			"DomainNotVerified", "pending.example")
 	})
 
 	t.Run("UserInAnotherBatch", func(t *testing.T) {

@@ -35,10 +35,10 @@ func ptr[T any](v T) *T { return &v }
 func TestValidationRulesPerUser(t *testing.T) {
 	r := newRig(t)
 	ctx := r.ctx
-	if _, err := r.s.Admin.AddDomain(ctx, r.s.Op, tgtName, "fabrikam.example"); err != nil {
+	if _, err := r.s.Admin.AddDomain(ctx, r.s.Op, tgtName, "fabrikam.example", true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.s.Admin.AddDomain(ctx, r.s.Op, tgtName, "legacy.example"); err != nil {
+	if _, err := r.s.Admin.AddDomain(ctx, r.s.Op, tgtName, "legacy.example", true); err != nil {
 		t.Fatal(err)
 	}
 	stampPlain := func(r *rig, src *directory.Recipient) { r.stamp(src, nil) }
@@ -122,7 +122,7 @@ func TestValidationRulesPerUser(t *testing.T) {
 				execSQL(t, r.s, `DELETE FROM domains WHERE domain = ?`, "legacy.example")
 			},
 			fix: func(r *rig, src *directory.Recipient) {
-				if _, err := r.s.Admin.AddDomain(r.ctx, r.s.Op, tgtName, "legacy.example"); err != nil {
+				if _, err := r.s.Admin.AddDomain(r.ctx, r.s.Op, tgtName, "legacy.example", true); err != nil {
 					t.Fatal(err)
 				}
 			}},

@@ -16,6 +16,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/jobs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/migration/source"
+	"github.com/tenantferry/tenantferry/internal/netguard"
 	"github.com/tenantferry/tenantferry/internal/replication"
 )
 
@@ -28,7 +29,15 @@ type Service struct {
 	Engine    *replication.Engine
 	PublicURL string
 	Log       *slog.Logger
-	HTTP      *http.Client
+	// Guard is the operator's policy for the servers endpoints connect to
+	// (set it with UseGuard). The default refuses loopback, private and
+	// link-local addresses.
+	Guard *netguard.Policy
+	// HTTP reaches source servers, through Guard.
+	HTTP *http.Client
+	// TokenHTTP asks this server's own token endpoint for the migration
+	// app's tokens (PublicURL: the operator's, not a tenant's, choice).
+	TokenHTTP *http.Client
 	// Notify sends batch report mails; nil disables them.
 	Notify Notifier
 	// Source is this server's source core: an endpoint whose RemoteServer
@@ -54,11 +63,18 @@ func New(d *db.DB, dir *directory.Directory, st *mailstore.Store, publicURL stri
 		log = slog.Default()
 	}
 	s := &Service{D: d, Dir: dir, Store: st, PublicURL: strings.TrimSuffix(publicURL, "/"), Log: log,
-		HTTP:   replication.DefaultHTTPClient(),
-		Engine: &replication.Engine{Store: st, Log: log},
-		tokens: map[string]*identity.TokenSource{}, slots: map[string]int{}}
+		TokenHTTP: &http.Client{Timeout: time.Minute},
+		Engine:    &replication.Engine{Store: st, Log: log},
+		tokens:    map[string]*identity.TokenSource{}, slots: map[string]int{}}
+	strict, _ := netguard.New(nil, nil, nil)
+	s.UseGuard(strict)
 	s.copiedItems, s.copiedBytes = newCopyCounters()
 	return s
+}
+
+// UseGuard sets the endpoint policy (before the service starts).
+func (s *Service) UseGuard(g *netguard.Policy) {
+	s.Guard, s.HTTP = g, replication.HTTPClient(g)
 }
 
 // TickInterval is how often the scheduler looks for due work (StartAfter,
@@ -157,7 +173,7 @@ func (s *Service) client(e *directory.Endpoint) (replication.NativeSource, error
 	s.tokMu.Lock()
 	ts, ok := s.tokens[key]
 	if !ok {
-		ts = identity.NewTokenSource(s.HTTP, identity.TokenURL(s.PublicURL, e.TenantID), e.ApplicationId, secret, e.RemoteServer)
+		ts = identity.NewTokenSource(s.TokenHTTP, identity.TokenURL(s.PublicURL, e.TenantID), e.ApplicationId, secret, e.RemoteServer)
 		s.tokens[key] = ts
 	}
 	s.tokMu.Unlock()

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
-	"net/http"
 	"testing"
 	"time"
 
@@ -20,24 +19,13 @@ import (
 // HTTP status and the error code of the reply ("" on success).
 func call(t *testing.T, url, token string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	status, b := raw(t, url, token)
 	var body struct{ Code, Message, Hint string }
-	json.NewDecoder(resp.Body).Decode(&body)
-	if resp.StatusCode >= 300 && (body.Message == "" || body.Hint == "") {
-		t.Fatalf("%s: %d %s without message or hint", url, resp.StatusCode, body.Code)
+	json.Unmarshal([]byte(b), &body)
+	if status >= 300 && (body.Message == "" || body.Hint == "") {
+		t.Fatalf("%s: %d %s without message or hint", url, status, body.Code)
 	}
-	return resp.StatusCode, body.Code
+	return status, body.Code
 }
 
 // TestSourceAuthorization checks DESIGN §4 checks 1–4 on the source side,
@@ -119,8 +107,8 @@ func TestSourceAuthorization(t *testing.T) {
 		{"in scope through a nested group", mailbox(nested), good, 200, ""},
 		{"not in scope", mailbox(outside), good, 403, "MailboxNotInScope"},
 		{"not in scope: content", mailbox(outside) + "/folders", good, 403, "MailboxNotInScope"},
-		{"another tenant's mailbox", mailbox(foreign), good, 404, "SourceMailboxNotFound"},
-		{"unknown mailbox", base + "/mailboxes/" + uuid.NewString(), good, 404, "SourceMailboxNotFound"},
+		{"another tenant's mailbox", mailbox(foreign), good, 403, "MailboxNotInScope"},
+		{"unknown mailbox", base + "/mailboxes/" + uuid.NewString(), good, 403, "MailboxNotInScope"},
 	} {
 		status, code := call(t, c.url, c.token)
 		if status != c.status || code != c.code {

@@ -182,7 +182,7 @@ func TestFinalizeOnlyIntoTargetDeliveryDomain(t *testing.T) {
 		// The token must still prove the domain at finalize: a domain that
 		// left the target tenant (to another tenant here) proves nothing.
 		ctx := context.Background()
-		if _, err := r.s.Admin.AddDomain(ctx, r.s.Op, "fabrikam", "fabrikam.example"); err != nil {
+		if _, err := r.s.Admin.AddDomain(ctx, r.s.Op, "fabrikam", "fabrikam.example", true); err != nil {
 			t.Fatal(err)
 		}
 		r.expect(t, "unlock", "POST", r.mb+"/unlock", `{"MoveId":"m1"}`, 200, "")
@@ -191,7 +191,7 @@ func TestFinalizeOnlyIntoTargetDeliveryDomain(t *testing.T) {
 		if err := r.s.Admin.RemoveDomain(ctx, r.s.Op, "fabrikam", "fabrikam.example"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.s.Admin.AddDomain(ctx, r.s.Op, "northwind", "fabrikam.example"); err != nil {
+		if _, err := r.s.Admin.AddDomain(ctx, r.s.Op, "northwind", "fabrikam.example", true); err != nil {
 			t.Fatal(err)
 		}
 		r.expect(t, "finalize into a domain now another tenant's", "POST", r.mb+"/finalize", `{"MoveId":"m2","ExternalEmailAddress":"user01@fabrikam.example"}`, 403, "DeliveryDomainNotProven")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/netguard"
 )
 
 // Client is the native connector: the target side's client of a source
@@ -61,13 +62,18 @@ func (c *Client) request(ctx context.Context, method, path string, body []byte) 
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, errs.New(errs.Unavailable, "EndpointUnreachable", "the source server %s cannot be reached: %v", c.server, err).
-				WithHint("check the endpoint's RemoteServer URL and that the source server is running")
+			if f := netguard.Forbidden(err); f != nil {
+				return nil, f
+			}
+			// In our words only: how a connection failed (refused, reset,
+			// timed out) is not the caller's to learn about.
+			return nil, errs.New(errs.Unavailable, "EndpointUnreachable", "the source server %s cannot be reached", c.server).
+				WithHint("check the endpoint's RemoteServer URL and that the source server is running").WithCause(err)
 		}
 		if resp.StatusCode < 300 {
 			return resp, nil
 		}
-		e := decodeError(resp)
+		e := c.decodeError(resp)
 		resp.Body.Close()
 		if e.Code == "TokenRejected" && attempt == 0 {
 			c.tokens.Invalidate()
@@ -77,15 +83,88 @@ func (c *Client) request(ctx context.Context, method, path string, body []byte) 
 	}
 }
 
-func decodeError(resp *http.Response) *errs.Error {
-	var eb struct{ Code, Message, Hint, Object string }
+// decodeError turns a refusal of the source server into an error in our
+// words: only a code of the replication API (docs/replication-api.md) is
+// taken from the reply, never its text, so an endpoint pointed at some
+// other HTTP service cannot make this server repeat what it answered.
+func (c *Client) decodeError(resp *http.Response) *errs.Error {
+	var eb struct{ Code string }
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if json.Unmarshal(b, &eb) != nil || eb.Code == "" {
-		return errs.FromHTTP(resp.StatusCode, "", fmt.Sprintf("the source server replied %s", resp.Status), "")
+	json.Unmarshal(b, &eb)
+	if m, ok := remoteErrors[eb.Code]; ok {
+		return errs.FromHTTP(resp.StatusCode, eb.Code, fmt.Sprintf(m[0], c.server), m[1])
 	}
-	e := errs.FromHTTP(resp.StatusCode, eb.Code, eb.Message, eb.Hint)
-	e.Object = eb.Object
-	return e
+	if isCode(eb.Code) && resp.StatusCode >= 400 {
+		// A code this version does not know (a newer source): the code, a
+		// protocol token, is kept so the failure is classified right;
+		// the reply's text is not.
+		return errs.FromHTTP(resp.StatusCode, eb.Code, fmt.Sprintf("the source server %s refused the request (%s)", c.server, eb.Code),
+			"see the source server's documentation of the code")
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return errs.New(errs.Unavailable, "EndpointUnreachable", "the source server %s redirected the request; tokens are sent to the endpoint's own URL only", c.server).
+			WithHint("set the endpoint's RemoteServer to the source server's public URL (its --public-url)")
+	}
+	return errs.New(errs.Unavailable, "EndpointUnreachable", "the source server %s answered HTTP %d, not as a replication API", c.server, resp.StatusCode).
+		WithHint("check the endpoint's RemoteServer: it is the source tenantferry server's public URL")
+}
+
+// isCode reports whether s has the shape of an error code: a PascalCase
+// token of letters and digits.
+func isCode(s string) bool {
+	if len(s) == 0 || len(s) > 40 || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// remoteErrors are the codes a source server sends (docs/replication-api.md),
+// each with our message (%s: the source server) and hint.
+var remoteErrors = map[string][2]string{
+	"TokenRejected": {"the source server %s rejected the migration app's token",
+		"check the clocks of both servers and that the source's consent names this server's issuer for the app"},
+	"AppNotConsented": {"the source tenant on %s has not consented to the migration app (or the server has no such tenant)",
+		"check the endpoint's RemoteTenant; the source admin grants consent with 'tenantferry consent grant' or the consent URL"},
+	"AppPermissionMissing": {"the source tenant on %s did not grant the migration app the Mailbox.Migration permission",
+		"the source admin grants consent with --permission Mailbox.Migration"},
+	"SourceNotAuthorized": {"the source tenant on %s has no enabled organization relationship allowing RemoteOutbound moves for this tenant and app",
+		"the source admin runs 'tenantferry orgrel create' (or set) with --mailbox-move-capability RemoteOutbound, --oauth-app-id and --published-scopes"},
+	"MailboxNotInScope": {"the source mailbox is not in a published scope group of the source tenant on %s (or does not exist there)",
+		"check the source address; the source admin adds the mailbox to a published scope group"},
+	"SourceMailboxNotFound": {"the source tenant on %s has no such mailbox",
+		"check the source address, or the SourceEmailAddress column of the CSV"},
+	"TenantNotFound": {"the source server %s has no such tenant", "check the endpoint's RemoteTenant"},
+	"SourceNotAMailbox": {"the source recipient on %s is no longer a mailbox (already moved?)",
+		"check the move's state on the source server"},
+	"IssuerUnreachable": {"the source server %s cannot fetch this server's signing keys",
+		"make this server's public URL reachable from the source server"},
+	"GuidRequired":       {"the source server %s refused a request as invalid (GuidRequired)", "retry; report a bug if it persists"},
+	"InvalidCursor":      {"the source server %s refused a request as invalid (InvalidCursor)", "retry; report a bug if it persists"},
+	"InvalidParameter":   {"the source server %s refused a request as invalid (InvalidParameter)", "retry; report a bug if it persists"},
+	"InvalidSmtpAddress": {"the source server %s refused the forwarding address as invalid", "check the target delivery domain"},
+	"MailboxLocked":      {"the source mailbox on %s is locked", "wait for the completion that locked it, or unlock it"},
+	"NoSuchRoute":        {"the source server %s does not serve this replication API route", "upgrade the source server"},
+	"AlreadyFinalized":   {"the source mailbox on %s was already converted to a MailUser by a completed move", "nothing to undo on the source"},
+	"MailboxRetired":     {"the source mailbox on %s was moved away and is read-only", "check the move's state on the source server"},
+	"MoveNotRegistered": {"the source server %s has no registered move for this mailbox and migration app",
+		"start (or resume) the move so the target registers it; the source admin may have cancelled it: 'tenantferry move-registration list'"},
+	"MoveRegistrationCancelled": {"the source admin on %s cancelled this move's registration",
+		"ask the source admin; remove the user from the batch, or create a new batch once the source admin agrees"},
+	"MoveRegistrationConflict":  {"the source server %s holds a different registration for this move", "check the move's state on the source server"},
+	"MoveRegistrationNotFound":  {"the source server %s has no such move registration", "start the move again so the target registers it"},
+	"MoveRegistrationCompleted": {"the move's registration on %s is already completed", "nothing to do on the source"},
+	"DeliveryDomainNotProven": {"the source server %s could not verify that the target delivery domain belongs to this tenant",
+		"use a verified accepted domain of the target tenant as the batch's target delivery domain"},
+	"ForwardingOutsideDeliveryDomain": {"the source server %s refused a forwarding address outside the move's target delivery domain",
+		"check the batch's target delivery domain and the target MailUser's proxy addresses"},
+	"SourceLockedByAnotherMove": {"the source mailbox on %s is locked by another move", "complete or cancel the other move first"},
+	"SourceNotLocked":           {"the source mailbox on %s is not locked by this move", "retry the completion; it locks the source first"},
 }
 
 // getJSON performs a request and decodes a JSON reply into out.
@@ -103,7 +182,8 @@ func (c *Client) getJSON(ctx context.Context, method, path string, in, out any) 
 	}
 	defer resp.Body.Close()
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 256<<20)).Decode(out); err != nil {
-		return errs.New(errs.Unavailable, "EndpointUnreachable", "the source server %s sent an unreadable reply: %v", c.server, err)
+		return errs.New(errs.Unavailable, "EndpointUnreachable", "the source server %s sent a reply that is not the replication API's", c.server).
+			WithHint("check the endpoint's RemoteServer: it is the source tenantferry server's public URL").WithCause(err)
 	}
 	return nil
 }
@@ -277,12 +357,14 @@ func (s *frameReader) broken(err error) error {
 // Close ends the stream.
 func (s *ContentStream) Close() error { return s.close() }
 
-// DefaultHTTPClient is the HTTP client used for replication: generous
-// timeouts for large streams, keep-alive connections reused across pages.
-func DefaultHTTPClient() *http.Client {
+// HTTPClient is the HTTP client used for replication: connections through
+// the operator's endpoint policy, no proxy, no redirects (a token goes to
+// the endpoint's own URL only), generous timeouts for large streams,
+// keep-alive connections reused across pages.
+func HTTPClient(guard *netguard.Policy) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 16
 	tr.DisableCompression = true
 	tr.ResponseHeaderTimeout = 2 * time.Minute
-	return &http.Client{Transport: tr}
+	return guard.HTTPClient(tr, 0)
 }

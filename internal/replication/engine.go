@@ -51,7 +51,10 @@ type Skipped struct {
 //     changes it covers; a crash at any point loses nothing and resumes
 //     from the last commit.
 //   - Content is verified against the source's SHA-256 while it streams;
-//     content the target already holds (same SHA-256) is not transferred.
+//     content the target mailbox's tenant already holds (same SHA-256) is
+//     not transferred, content only other tenants hold always is
+//     (mailstore.HeldContent), so what a pass fetches never depends on
+//     other tenants' mail.
 //   - Memory is bounded by the page and chunk sizes, never by the mailbox.
 type Engine struct {
 	Store *mailstore.Store

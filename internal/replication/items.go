@@ -11,6 +11,11 @@ import (
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
+// ErrReuseRaced is a pass that planned to reuse content the target's
+// tenant held, which went away before the chunk took it; retrying the pass
+// transfers the bytes instead.
+var ErrReuseRaced = errs.Sentinel(errs.Unavailable, "ContentReuseRaced")
+
 // chunk is a run of item changes committed together: one fsync of the new
 // content, then one transaction with the items, the updates and the
 // watermark.
@@ -147,7 +152,19 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 	)
 	acts := make([]int, len(page.Items))
 	var fetch []int64
-	blobs := p.e.Store.Blobs()
+	// Content is reused by hash only when the target's own tenant holds it
+	// (mailstore.HeldContent): a source's claimed hash never reaches other
+	// tenants' bytes, and what is fetched depends on nothing else.
+	shas := make([]string, 0, len(page.Items))
+	for i, it := range page.Items {
+		if existing[origins[i]].ID == 0 {
+			shas = append(shas, it.Sha256)
+		}
+	}
+	held, err := p.e.Store.HeldContent(ctx, p.j.MailboxID, shas)
+	if err != nil {
+		return err
+	}
 	for i, it := range page.Items {
 		_, known := p.folders.byOrigin[it.Folder]
 		switch {
@@ -161,17 +178,11 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 			// A source that reports no hash (IMAP): the content must come.
 			acts[i] = actFetch
 			fetch = append(fetch, it.Id)
+		case held[strings.ToLower(it.Sha256)]:
+			acts[i] = actReuse
 		default:
-			has, err := blobs.Has(ctx, p.e.Store.DB().Read(), it.Sha256)
-			if err != nil {
-				return err
-			}
-			if has {
-				acts[i] = actReuse
-			} else {
-				acts[i] = actFetch
-				fetch = append(fetch, it.Id)
-			}
+			acts[i] = actFetch
+			fetch = append(fetch, it.Id)
 		}
 	}
 	var stream *ContentStream
@@ -226,6 +237,12 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 				c.delta.Fetched += it.Size
 			}
 			if err := c.batch.Add(ctx, ai); err != nil {
+				if errors.Is(err, mailstore.ErrContentNotHeld) {
+					// The tenant's last item with this content went away
+					// since the page was planned: the next pass fetches it.
+					return ErrReuseRaced.Newf("the content of source item %d is no longer held by the target tenant", it.Id).
+						WithHint("nothing to do: the sync is retried and transfers the item").WithCause(err)
+				}
 				if errs.Is(err, "ItemTooLarge") {
 					c.skipped = append(c.skipped, p.skippedItem(it, folder, "LargeItem: "+errs.As(err).Message))
 					c.delta.Skipped++

@@ -28,26 +28,83 @@ type ImportResult struct {
 	Skipped  []importer.Skipped
 }
 
-// Import loads messages into a mailbox: an mbox stream is split as it
-// arrives; a maildir or a directory of files arrives as a tar archive, is
-// unpacked into a private temporary directory and imported from there.
-func (c contentAdapter) Import(ctx context.Context, tenantID, guid, format, folder string, body io.Reader) (any, error) {
+// Errors of imports.
+var (
+	// ErrImportTooLarge refuses an import larger than the server's
+	// --max-import-size or the mailbox's remaining quota.
+	ErrImportTooLarge = errs.Sentinel(errs.TooLarge, "ImportTooLarge")
+	// ErrImportLengthRequired refuses an upload that does not declare its
+	// length: the limits are checked before anything is read or written.
+	ErrImportLengthRequired = errs.Sentinel(errs.Invalid, "LengthRequired")
+	// ErrSparseArchiveMember refuses a tar archive with a sparse member,
+	// whose expanded size can be far larger than the upload.
+	ErrSparseArchiveMember = errs.Sentinel(errs.Invalid, "SparseArchiveMember")
+)
+
+// DefaultMaxImportSize is the default --max-import-size.
+const DefaultMaxImportSize = 8 << 30
+
+// importLimit is how many bytes an import into the mailbox may bring: the
+// server limit, lowered by the mailbox's remaining quota when a quota hook
+// is set.
+func (c contentAdapter) importLimit(ctx context.Context, tenantID, guid string) (int64, error) {
+	limit := c.maxImport
+	if limit <= 0 {
+		limit = DefaultMaxImportSize
+	}
+	if c.quota != nil {
+		left, err := c.quota(ctx, tenantID, guid)
+		if err != nil {
+			return 0, err
+		}
+		if left >= 0 && left < limit {
+			limit = left
+		}
+	}
+	return limit, nil
+}
+
+// Import loads messages into a mailbox. The upload declares its size, and
+// every refusal is decided before the mailbox is touched: a size over the
+// limit (server --max-import-size, or the remaining quota) is refused
+// before a byte is read. An mbox stream is split as it arrives, with no
+// temporary copy. A maildir or a directory of files arrives as a tar
+// archive; it is unpacked into a private temporary directory first, every
+// member checked (no sparse members, no paths leaving the directory, the
+// expanded total within the limit), and imported only once all of it
+// passed.
+func (c contentAdapter) Import(ctx context.Context, tenantID, guid, format, folder string, size int64, body io.Reader) (any, error) {
 	mb, err := c.st.Mailbox(ctx, tenantID, guid)
 	if err != nil {
 		return nil, err
 	}
+	if format != ImportMbox && format != ImportMaildir && format != ImportEmlDir {
+		return nil, errs.Invalidf("InvalidImportFormat", "import format %q is not mbox, maildir or emldir", format)
+	}
+	if size < 0 {
+		return nil, ErrImportLengthRequired.Newf("the import upload does not declare its length").
+			WithHint("send the upload with a Content-Length header (the tenantferry CLI does)")
+	}
+	limit, err := c.importLimit(ctx, tenantID, guid)
+	if err != nil {
+		return nil, err
+	}
+	if size > limit {
+		return nil, tooLarge(size, limit)
+	}
+	body = &exactReader{r: body, left: size}
 	opts := importer.Options{Folder: folder}
 	var res *importer.Result
 	switch format {
 	case ImportMbox:
 		res, err = importer.ImportMbox(ctx, c.st, mb.ID, "upload", body, opts)
-	case ImportMaildir, ImportEmlDir:
+	default:
 		dir, derr := os.MkdirTemp(c.tmpDir, "import-")
 		if derr != nil {
 			return nil, derr
 		}
 		defer os.RemoveAll(dir)
-		if err := untar(body, dir); err != nil {
+		if err := untar(body, dir, limit); err != nil {
 			return nil, err
 		}
 		if format == ImportMaildir {
@@ -55,8 +112,6 @@ func (c contentAdapter) Import(ctx context.Context, tenantID, guid, format, fold
 		} else {
 			res, err = importer.ImportFiles(ctx, c.st, mb.ID, dir, opts)
 		}
-	default:
-		return nil, errs.Invalidf("InvalidImportFormat", "import format %q is not mbox, maildir or emldir", format)
 	}
 	if res == nil {
 		return nil, err
@@ -71,17 +126,60 @@ func (c contentAdapter) Import(ctx context.Context, tenantID, guid, format, fold
 	return out, err
 }
 
+func tooLarge(size, limit int64) *errs.Error {
+	return ErrImportTooLarge.Newf("the import of %d bytes exceeds the limit of %d bytes", size, limit).
+		WithHint("split the import, or ask the operator to raise --max-import-size (or the mailbox's quota)")
+}
+
+// exactReader reads exactly the declared length: a body that ends early
+// or runs on is an error, never silently cut.
+type exactReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.left <= 0 {
+		var one [1]byte
+		if n, _ := e.r.Read(one[:]); n > 0 {
+			return 0, errs.Invalidf("InvalidUpload", "the upload is longer than its declared length").
+				WithHint("send the upload with its exact Content-Length")
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF && e.left > 0 {
+		return n, errs.Invalidf("InvalidUpload", "the upload ended %d bytes before its declared length", e.left).
+			WithHint("send the whole file again")
+	}
+	return n, err
+}
+
 // untar unpacks regular files and directories of a tar stream below dir,
-// refusing absolute paths, parent references and links.
-func untar(r io.Reader, dir string) error {
+// refusing absolute paths, parent references, sparse members and a total
+// of member sizes over limit; links and devices are ignored. Sizes are
+// checked from each member's header, before its bytes are read.
+func untar(r io.Reader, dir string, limit int64) error {
 	tr := tar.NewReader(r)
+	var total int64
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
+			if e := errs.As(err); e != nil {
+				return e // from the upload's reader
+			}
 			return errs.Invalidf("InvalidArchive", "the upload is not a readable tar archive: %v", err)
+		}
+		if sparse(h) {
+			return ErrSparseArchiveMember.Newf("the archive member %q is a sparse file", h.Name).WithObject(h.Name).
+				WithHint("archive message files as regular files (no tar --sparse)")
 		}
 		name := filepath.Clean(filepath.FromSlash(h.Name))
 		if filepath.IsAbs(name) || name == ".." || strings.HasPrefix(name, ".."+string(filepath.Separator)) {
@@ -94,6 +192,9 @@ func untar(r io.Reader, dir string) error {
 				return err
 			}
 		case tar.TypeReg:
+			if total += h.Size; h.Size < 0 || total > limit {
+				return tooLarge(total, limit)
+			}
 			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 				return err
 			}
@@ -113,4 +214,19 @@ func untar(r io.Reader, dir string) error {
 			// links, devices: ignored
 		}
 	}
+}
+
+// sparse reports whether a tar member is a sparse file, in any of the GNU
+// encodings (the old GNU type, or PAX records GNU.sparse.*), which the tar
+// reader would expand to its full size.
+func sparse(h *tar.Header) bool {
+	if h.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }

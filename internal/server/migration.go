@@ -17,6 +17,7 @@ func (s *Server) setupMigration(context.Context) error {
 	replapi.New(s.Source, s.Source.Log).Routes(s.mux)
 	s.Migration = migration.New(s.DB, s.Dir, s.Store, s.PublicURL, s.Log.With("component", "migration"))
 	s.Migration.Source = s.Source // same-server moves run in-process, through the same checks
+	s.Migration.UseGuard(s.Guard)
 	s.periodic = append(s.periodic, s.Migration.Register(s.workers)...)
 	s.Admin.Migration = s.Migration
 	s.Admin.Source = s.Source

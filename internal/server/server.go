@@ -40,6 +40,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/migration"
 	"github.com/tenantferry/tenantferry/internal/migration/source"
+	"github.com/tenantferry/tenantferry/internal/netguard"
 )
 
 // OperatorTokenFile is the name of the operator token file in the data dir.
@@ -68,6 +69,9 @@ type Server struct {
 	// Migration runs batches on the target side.
 	Migration *migration.Service
 	Metrics   *Metrics
+	// Guard is the operator's policy for the servers migration endpoints
+	// and remote issuers may be at (--endpoint-allow, --endpoint-deny).
+	Guard *netguard.Policy
 	// Resolver answers DNS queries (--dns-resolver, or the system's).
 	Resolver  *dnsx.Resolver
 	PublicURL string
@@ -124,6 +128,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 
 	s.Metrics = newMetrics()
 	s.Resolver = dnsx.New(cfg.DNSResolver)
+	// Endpoint names resolve through --dns-resolver when set, else through
+	// the system (which honours /etc/hosts).
+	var guardDNS *dnsx.Resolver
+	if cfg.DNSResolver != "" {
+		guardDNS = s.Resolver
+	}
+	if s.Guard, err = netguard.New(cfg.EndpointAllow, cfg.EndpointDeny, guardDNS); err != nil {
+		return nil, err
+	}
+	s.Guard.AllowSelf(s.PublicURL) // same-server moves reach this server's own URL
 	s.Dir = directory.New(s.DB, cfg.ServiceDomain, s.ServerKey)
 	s.Keys = identity.NewKeys(s.DB, s.ServerKey)
 	s.Issuer = identity.NewIssuer(s.DB, s.Keys, s.PublicURL)
@@ -138,8 +152,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 		}
 		return t.Domains, nil
 	}
-	s.Verifier = identity.NewVerifier(&http.Client{Timeout: 15 * time.Second}, identity.VerifierOptions{Local: s.Keys, LocalPublicURL: s.PublicURL})
+	// Remote issuers' keys are fetched from URLs tenant admins put in
+	// consents: through the endpoint policy, like endpoints.
+	s.Verifier = identity.NewVerifier(s.Guard.HTTPClient(nil, 15*time.Second), identity.VerifierOptions{Local: s.Keys, LocalPublicURL: s.PublicURL})
 	s.Admin = admin.New(s.Dir, s.PublicURL, log)
+	s.Admin.Guard, s.Admin.Resolver = s.Guard, s.Resolver
 	s.API = api.New(s.Admin, log)
 	if err := s.setupStore(); err != nil {
 		return nil, err

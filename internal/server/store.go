@@ -22,7 +22,7 @@ func (s *Server) setupStore() error {
 	s.closers = append(s.closers, func(context.Context) error { return bs.Close() })
 	s.Blobs = bs
 	s.Store = mailstore.New(s.DB, bs)
-	s.Admin.Content = contentAdapter{st: s.Store, tmpDir: filepath.Join(s.Cfg.DataDir, "tmp")}
+	s.Admin.Content = contentAdapter{st: s.Store, tmpDir: filepath.Join(s.Cfg.DataDir, "tmp"), maxImport: s.Cfg.MaxImportSize}
 	if err := os.MkdirAll(filepath.Join(s.Cfg.DataDir, "tmp"), 0o700); err != nil {
 		return err
 	}
@@ -31,8 +31,13 @@ func (s *Server) setupStore() error {
 
 // contentAdapter gives the admin core the mailbox store operations it needs.
 type contentAdapter struct {
-	st     *mailstore.Store
-	tmpDir string // for unpacking uploads
+	st        *mailstore.Store
+	tmpDir    string // for unpacking uploads
+	maxImport int64  // --max-import-size (0: DefaultMaxImportSize)
+	// quota, when set, returns how many more bytes the mailbox may hold
+	// (-1: no quota); imports are bounded by it too. Quotas (issue 10)
+	// plug in here.
+	quota func(ctx context.Context, tenantID, guid string) (int64, error)
 }
 
 // Provision creates a mailbox's content with the default folders; an

@@ -63,19 +63,28 @@ func (c *Core) Authorize(ctx context.Context, tenantRef, token string) (*Grant, 
 		return nil, identity.ErrTokenRejected.Newf("no bearer token was presented").
 			WithHint("the target server obtains one from the migration app's token endpoint")
 	}
-	t, err := c.Dir.GetTenant(ctx, tenantRef)
+	unverified, err := identity.ParseUnverified(token)
 	if err != nil {
 		return nil, err
 	}
-	unverified, err := identity.ParseUnverified(token)
+	// Until the token verifies, an unknown tenant and a tenant without a
+	// consent for the app get the same answer, naming the tenant as the
+	// caller did: the API must not tell which tenants exist.
+	notConsented := func() error {
+		return ErrAppNotConsented.Newf("source tenant %q has not consented to migration app %s (or has no tenant of that name)", clip(tenantRef), clip(unverified.AppID)).
+			WithHint("check the endpoint's RemoteTenant; the source admin runs 'tenantferry consent grant --tenant %s --app-id %s --issuer ISSUER' or opens the consent URL", clip(tenantRef), clip(unverified.AppID))
+	}
+	t, err := c.Dir.GetTenant(ctx, tenantRef)
+	if errors.Is(err, directory.ErrTenantNotFound) {
+		return nil, notConsented()
+	}
 	if err != nil {
 		return nil, err
 	}
 	consent, err := c.Dir.GetConsent(ctx, t.ID, unverified.AppID)
 	if err != nil {
 		if errors.Is(err, ErrAppNotConsented) || errors.Is(err, directory.ErrInvalidGuid) {
-			return nil, ErrAppNotConsented.Newf("source tenant %s has not consented to migration app %s", t.Name, unverified.AppID).
-				WithHint("the source admin runs 'tenantferry consent grant --tenant %s --app-id %s --issuer ISSUER' or opens the consent URL", t.Name, unverified.AppID)
+			return nil, notConsented()
 		}
 		return nil, err
 	}
@@ -129,11 +138,19 @@ func (c *Core) recipient(ctx context.Context, g *Grant, ref string, allowConvert
 	if errors.Is(err, directory.ErrRecipientNotFound) {
 		r, err = c.Dir.ByExchangeGuid(ctx, nil, g.Tenant.ID, ref)
 	}
+	// A mailbox outside the published scope is not the caller's to learn
+	// about: not whether it exists, nor its address or alias. Unknown and
+	// out-of-scope mailboxes get the same answer, naming the mailbox as the
+	// caller named it.
+	notInScope := func() error {
+		return ErrMailboxNotInScope.Newf("source mailbox %q is not in a published scope group of organization relationship %s (or does not exist)", clip(ref), g.OrgRel.Name).
+			WithHint("check the source address (the SourceEmailAddress column of the CSV); the source admin adds the mailbox to a scope group: 'tenantferry group add-member --tenant %s SCOPEGROUP MAILBOX'", g.Tenant.Name).
+			WithObject(clip(ref))
+	}
+	if errors.Is(err, directory.ErrRecipientNotFound) {
+		return nil, notInScope()
+	}
 	if err != nil {
-		if errors.Is(err, directory.ErrRecipientNotFound) {
-			return nil, ErrSourceMailboxNotFound.Newf("source tenant %s has no mailbox %q", g.Tenant.Name, ref).
-				WithHint("check the source address, or the SourceEmailAddress column of the CSV").WithObject(ref)
-		}
 		return nil, err
 	}
 	in, err := c.Dir.IsMemberOfAny(ctx, nil, g.OrgRel.MailboxMovePublishedScopes, r.ID)
@@ -141,8 +158,7 @@ func (c *Core) recipient(ctx context.Context, g *Grant, ref string, allowConvert
 		return nil, err
 	}
 	if !in {
-		return nil, ErrMailboxNotInScope.Newf("source mailbox %s is not a member of a published scope group of organization relationship %s", r.PrimarySmtpAddress, g.OrgRel.Name).
-			WithHint("the source admin adds it: 'tenantferry group add-member --tenant %s SCOPEGROUP %s'", g.Tenant.Name, r.Alias).WithObject(r.PrimarySmtpAddress)
+		return nil, notInScope()
 	}
 	if r.Type != directory.UserMailbox && !(allowConverted && r.Type == directory.MailUser && r.ExchangeGuid != "") {
 		return nil, ErrSourceNotAMailbox.Newf("source recipient %s is a %s, not a UserMailbox (already moved?)", r.PrimarySmtpAddress, r.Type).WithObject(r.PrimarySmtpAddress)
@@ -157,4 +173,12 @@ func hasString(xs []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// clip bounds caller-supplied text quoted in an error message.
+func clip(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "..."
+	}
+	return s
 }

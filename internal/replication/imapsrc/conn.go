@@ -54,6 +54,9 @@ type Server struct {
 	TLSConfig *tls.Config
 	// Timeout bounds connecting and each response (default 2 minutes).
 	Timeout time.Duration
+	// Dial, when set, makes the TCP connection (the migration service
+	// passes its endpoint policy's); nil dials directly.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // address returns host:port and whether the connection uses implicit TLS.
@@ -87,6 +90,14 @@ func unreachable(server string, format string, args ...any) *errs.Error {
 	return e.WithHint("check the endpoint's RemoteServer (imap://host:port or imaps://host:port), its Security and that the IMAP server is running")
 }
 
+// noIMAP is the one answer for every way a connection can fail before an
+// IMAP greeting (refused, timed out, reset, TLS failure, not IMAP): telling
+// them apart would let an endpoint test scan ports. The detail is kept as
+// the cause, for the server's log.
+func noIMAP(server string, cause error) *errs.Error {
+	return unreachable(server, "the IMAP server %s cannot be reached, or did not answer as an IMAP server (with TLS when required)", server).WithCause(cause)
+}
+
 // Probe is what connecting to a server showed, before any login.
 type Probe struct {
 	Address      string   // host:port connected to
@@ -112,14 +123,23 @@ func dial(ctx context.Context, srv Server) (*conn, error) {
 	if tc == nil {
 		tc = &tls.Config{ServerName: host, NextProtos: []string{"imap"}}
 	}
-	d := &net.Dialer{Timeout: srv.timeout()}
+	dialFn := (&net.Dialer{Timeout: srv.timeout()}).DialContext
+	if srv.Dial != nil {
+		dialFn = srv.Dial
+	}
 	raw := func() (net.Conn, error) {
-		nc, err := d.DialContext(ctx, "tcp", addr)
+		dctx, cancel := context.WithTimeout(ctx, srv.timeout())
+		defer cancel()
+		nc, err := dialFn(dctx, "tcp", addr)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, unreachable(srv.URL, "the IMAP server %s cannot be reached: %v", srv.URL, err)
+			var e *errs.Error
+			if errors.As(err, &e) && e.Kind == errs.Forbidden {
+				return nil, e // the endpoint policy refused the address
+			}
+			return nil, noIMAP(srv.URL, err)
 		}
 		return nc, nil
 	}
@@ -136,14 +156,14 @@ func dial(ctx context.Context, srv Server) (*conn, error) {
 		cancel()
 		if err != nil {
 			nc.Close()
-			return nil, unreachable(srv.URL, "TLS with the IMAP server %s failed: %v", srv.URL, err)
+			return nil, noIMAP(srv.URL, err)
 		}
 		out.c, out.probe.TLS = imapclient.New(tlsConn, nil), "implicit TLS"
 	case srv.Security == SecurityTls:
 		c, err := imapclient.NewStartTLS(nc, &imapclient.Options{TLSConfig: tc})
 		if err != nil {
 			nc.Close()
-			return nil, unreachable(srv.URL, "STARTTLS with the IMAP server %s failed: %v", srv.URL, err)
+			return nil, noIMAP(srv.URL, err)
 		}
 		out.c, out.probe.TLS = c, "STARTTLS"
 	default:
@@ -153,12 +173,12 @@ func dial(ctx context.Context, srv Server) (*conn, error) {
 	defer stop()
 	if err := out.c.WaitGreeting(); err != nil {
 		out.c.Close()
-		return nil, unreachable(srv.URL, "the IMAP server %s sent no greeting: %v", srv.URL, err)
+		return nil, noIMAP(srv.URL, err)
 	}
 	caps, err := out.c.Capability().Wait()
 	if err != nil {
 		out.c.Close()
-		return nil, unreachable(srv.URL, "CAPABILITY on %s failed: %v", srv.URL, err)
+		return nil, noIMAP(srv.URL, err)
 	}
 	if out.probe.TLS == "none" && srv.Security == SecurityAuto {
 		if caps.Has(imap.CapStartTLS) {
@@ -171,12 +191,12 @@ func dial(ctx context.Context, srv Server) (*conn, error) {
 			c, err := imapclient.NewStartTLS(nc, &imapclient.Options{TLSConfig: tc})
 			if err != nil {
 				nc.Close()
-				return nil, unreachable(srv.URL, "STARTTLS with the IMAP server %s failed: %v", srv.URL, err)
+				return nil, noIMAP(srv.URL, err)
 			}
 			out.c, out.probe.TLS = c, "STARTTLS"
 			if caps, err = c.Capability().Wait(); err != nil {
 				c.Close()
-				return nil, unreachable(srv.URL, "CAPABILITY on %s failed: %v", srv.URL, err)
+				return nil, noIMAP(srv.URL, err)
 			}
 		} else if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 			out.c.Close()
@@ -228,15 +248,21 @@ func (c *conn) login(ctx context.Context, user, password string) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	// The server's text is not repeated (it goes to the log as the cause);
+	// its response code, a protocol token, says why.
 	var ie *imap.Error
 	if errors.As(err, &ie) {
-		if ie.Code == imap.ResponseCodeUnavailable {
-			return unreachable(c.srv.URL, "the IMAP server %s cannot log %s in now: %s", c.srv.URL, user, ie.Text)
+		code := ""
+		if ie.Code != "" && len(ie.Code) <= 32 {
+			code = " (" + string(ie.Code) + ")"
 		}
-		return errs.Forbiddenf("SourceLoginFailed", "the IMAP server %s refused the credentials of user %s: %s", c.srv.URL, user, ie.Text).
-			WithObject(user).WithHint("check the UserName and Password columns of the batch CSV for this user")
+		if ie.Code == imap.ResponseCodeUnavailable {
+			return unreachable(c.srv.URL, "the IMAP server %s cannot log %s in now%s", c.srv.URL, user, code).WithCause(err)
+		}
+		return errs.Forbiddenf("SourceLoginFailed", "the IMAP server %s refused the credentials of user %s%s", c.srv.URL, user, code).
+			WithObject(user).WithHint("check the UserName and Password columns of the batch CSV for this user").WithCause(err)
 	}
-	return unreachable(c.srv.URL, "logging %s in at %s failed: %v", user, c.srv.URL, err)
+	return unreachable(c.srv.URL, "logging %s in at %s failed", user, c.srv.URL).WithCause(err)
 }
 
 // CheckLogin connects and logs a user in (the SourceLogin validation rule):

@@ -154,7 +154,7 @@ func (s *Source) broken(ctx context.Context, what string, err error) error {
 	if e := errs.As(err); e != nil {
 		return e
 	}
-	return unreachable(s.srv.URL, "%s on %s for %s failed: %v", what, s.srv.URL, s.user, err)
+	return unreachable(s.srv.URL, "%s on %s for %s failed", what, s.srv.URL, s.user).WithCause(err)
 }
 
 // Close logs out.

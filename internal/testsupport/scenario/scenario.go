@@ -98,6 +98,11 @@ func StartWith(t testing.TB, o Options, edit func(*Config)) *Server {
 	for _, d := range keys {
 		cfg.Transports = append(cfg.Transports, d+"="+o.Transports[d])
 	}
+	// Test servers, Dovecot and test doubles all listen on loopback, which
+	// the endpoint policy refuses by default: the rig allows it explicitly,
+	// as an operator would with --endpoint-allow. Tests of the policy
+	// itself clear it in edit.
+	cfg.EndpointAllow = []string{"127.0.0.0/8", "::1"}
 	w := o.Log
 	if w == nil {
 		w = io.Discard

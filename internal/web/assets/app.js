@@ -205,6 +205,11 @@ async function overviewView(main, ctx) {
     replace(domains, table([
       { title: 'Domain', get: (d) => d.DomainName },
       { title: 'Default', get: (d) => (d.Default ? 'yes' : '') },
+      { title: 'Status', get: (d) => d.Status },
+      // A pending domain routes nothing until its TXT record is published
+      // and verified (tenantferry domain verify) or the operator approves it.
+      { title: 'TXT record to publish', get: (d) => (d.Status === 'Pending' && d.VerificationRecord
+        ? h('code', null, d.VerificationRecord.Name + ' TXT "' + d.VerificationRecord.Value + '"') : '') },
       { title: '', get: (d) => (d.Default ? '' : h('button', {
         type: 'button', class: 'danger',
         onclick: async (e) => busy(e.target, async () => {
