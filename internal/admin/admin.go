@@ -23,6 +23,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/mailauth"
 	"github.com/tenantferry/tenantferry/internal/migration"
 )
 
@@ -51,6 +52,8 @@ type Core struct {
 	Content MailboxContent
 	// Migration is optional; without it batch commands are unavailable.
 	Migration *migration.Service
+	// MailAuth is optional; without it DKIM key commands are unavailable.
+	MailAuth *mailauth.Service
 	// PublicURL is this server's public base URL (issuers, consent URLs).
 	PublicURL string
 	Log       *slog.Logger

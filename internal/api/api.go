@@ -104,6 +104,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	h("GET /api/v1/tenants/{t}/domains", s.listDomains)
 	h("POST /api/v1/tenants/{t}/domains", s.addDomain)
 	h("DELETE /api/v1/tenants/{t}/domains/{d}", s.removeDomain)
+	s.dkimRoutes(h)
 	s.recipientRoutes(h)
 	s.trustRoutes(h)
 	s.migrationRoutes(h)

@@ -34,6 +34,7 @@ func (e *env) domainCmd() *cobra.Command {
 			}),
 		e.apiCmd("list", "List accepted domains", cobra.NoArgs, true, view{[]string{"DomainName", "Default"}}, get(sub("/domains", false))),
 		e.apiCmd("remove DOMAIN", "Remove an accepted domain", cobra.ExactArgs(1), true, view{}, del(sub("/domains", true))),
+		e.dkimCmd(),
 	)
 }
 

@@ -81,6 +81,8 @@ variables (e.g. TENANTFERRY_DB, TENANTFERRY_PUBLIC_URL), then flags.`,
 	f.String("log-level", def.LogLevel, "log level: debug, info, warn, error")
 	f.String("log-format", def.LogFormat, "log format: text or json")
 	f.String("dns-resolver", "", "DNS server HOST:PORT for MX, TXT and TLSA lookups (default: the system's resolvers)")
+	f.Bool("inbound-auth", def.InboundAuth, "check SPF, DKIM, DMARC and ARC of mail arriving at the MX and apply DMARC policy")
+	f.String("smtp-bind-address", "", "local IP address outbound SMTP connects from (default: chosen by the system)")
 	return c
 }
 

@@ -46,6 +46,12 @@ type Config struct {
 	// DNSResolver is the DNS server ("HOST:PORT") for MX, TXT and TLSA
 	// lookups; empty means the system's resolvers.
 	DNSResolver string // --dns-resolver
+	// InboundAuth checks SPF, DKIM, DMARC and ARC of mail arriving at the
+	// MX and applies DMARC policy.
+	InboundAuth bool // --inbound-auth
+	// SMTPBindAddress is the local IP outbound SMTP connects from (the
+	// address SPF records must list); empty lets the system choose.
+	SMTPBindAddress string // --smtp-bind-address
 }
 
 // Default returns the defaults of the CLI contract.
@@ -63,6 +69,7 @@ func Default() Config {
 		RetiredRetention: 30 * 24 * time.Hour,
 		LogLevel:         "info",
 		LogFormat:        "text",
+		InboundAuth:      true,
 	}
 }
 
@@ -90,6 +97,8 @@ func (c *Config) Keys() map[string]any {
 		"log-level":         &c.LogLevel,
 		"log-format":        &c.LogFormat,
 		"dns-resolver":      &c.DNSResolver,
+		"inbound-auth":      &c.InboundAuth,
+		"smtp-bind-address": &c.SMTPBindAddress,
 	}
 }
 
@@ -226,6 +235,10 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.TransportMap(); err != nil {
 		return err
+	}
+	if c.SMTPBindAddress != "" && net.ParseIP(c.SMTPBindAddress) == nil {
+		return errs.Invalidf("InvalidSetting", "--smtp-bind-address %q is not an IP address", c.SMTPBindAddress).
+			WithHint("give one of this host's addresses, the one your SPF records list")
 	}
 	return nil
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/dnsx"
 	"github.com/tenantferry/tenantferry/internal/identity"
 	"github.com/tenantferry/tenantferry/internal/jobs"
+	"github.com/tenantferry/tenantferry/internal/mailauth"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/migration"
 	"github.com/tenantferry/tenantferry/internal/replication"
@@ -68,6 +69,8 @@ type Server struct {
 	// Migration runs batches on the target side.
 	Migration *migration.Service
 	Metrics   *Metrics
+	// MailAuth signs, seals and checks mail (DKIM, SPF, DMARC, ARC, SRS).
+	MailAuth *mailauth.Service
 	// Resolver answers DNS queries (--dns-resolver, or the system's).
 	Resolver  *dnsx.Resolver
 	PublicURL string

@@ -110,7 +110,7 @@ var smtpAddrRe = regexp.MustCompile(`, smtp ([0-9.]+:[0-9]+)`)
 func (e *crashEnv) start() *proc {
 	e.t.Helper()
 	args := []string{"serve", "--data", e.dataDir, "--http", "127.0.0.1:0", "--smtp", "127.0.0.1:0", "--imap", "off",
-		"--submission", "off", "--hostname", "mx.test", "--log-level", "info"}
+		"--submission", "off", "--hostname", "mx.test", "--log-level", "info", "--inbound-auth=false"}
 	if e.dsn != "" {
 		args = append(args, "--db", e.dsn)
 	}
