@@ -90,6 +90,7 @@ func (e *crashEnv) inProcess() *server.Server {
 	cfg := config.Default()
 	cfg.DataDir, cfg.DB = e.dataDir, e.dsn
 	cfg.HTTP, cfg.IMAP, cfg.SMTP, cfg.Submission = "127.0.0.1:0", "off", "off", "off"
+	cfg.InboundAuth = false // hermetic: no system DNS
 	s, err := server.New(bg, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		e.t.Fatal(err)
