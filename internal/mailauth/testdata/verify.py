@@ -1,0 +1,65 @@
+#!/usr/bin/python3
+"""Independent verifiers for the mail authentication tests, with DNS pointed
+at the test's loopback DNS server (python3-dkim, python3-spf, dnspython).
+
+  verify.py HOST:PORT dkim   < message   one line per DKIM-Signature: "i d s pass|fail"
+  verify.py HOST:PORT arc    < message   the ARC chain result: "pass", "fail" or "none"
+  verify.py HOST:PORT spf IP SENDER HELO   the SPF result, e.g. "pass"
+"""
+import sys
+
+import dns.resolver
+
+
+def resolver(server):
+    host, port = server.rsplit(":", 1)
+    r = dns.resolver.Resolver(configure=False)
+    r.nameservers = [host]
+    r.port = int(port)
+    r.lifetime = 5
+    return r
+
+
+def main():
+    server, mode = sys.argv[1], sys.argv[2]
+    r = resolver(server)
+    dns.resolver.default_resolver = r  # pyspf asks the default resolver
+
+    def txt(name, timeout=5):
+        if isinstance(name, bytes):
+            name = name.decode()
+        try:
+            ans = r.resolve(name, "TXT")
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            return None
+        return b"".join(ans[0].strings)
+
+    if mode == "spf":
+        import spf
+        ip, sender, helo = sys.argv[3], sys.argv[4], sys.argv[5]
+        res, _ = spf.check2(i=ip, s=sender, h=helo)
+        print(res)
+        return
+    import dkim
+    msg = sys.stdin.buffer.read()
+    if mode == "dkim":
+        d = dkim.DKIM(msg)
+        n = 0
+        for line in msg.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+            if line[:15].lower() == b"dkim-signature:":
+                n += 1
+        for i in range(n):
+            ok = dkim.DKIM(msg).verify(idx=i, dnsfunc=txt)
+            print(i, "pass" if ok else "fail")
+        return
+    if mode == "arc":
+        cv, _, reason = dkim.arc_verify(msg, dnsfunc=txt)
+        print(cv.decode() if isinstance(cv, bytes) else cv)
+        if reason:
+            print(reason, file=sys.stderr)
+        return
+    sys.exit("unknown mode " + mode)
+
+
+if __name__ == "__main__":
+    main()
