@@ -4,7 +4,7 @@ at the test's loopback DNS server (python3-dkim, python3-spf, dnspython).
 
   verify.py HOST:PORT dkim   < message   one line per DKIM-Signature: "i d s pass|fail"
   verify.py HOST:PORT arc    < message   the ARC chain result: "pass", "fail" or "none"
-  verify.py HOST:PORT spf IP SENDER HELO   the SPF result, e.g. "pass"
+  verify.py HOST:PORT spf < queries       per line "IP SENDER HELO": the SPF result, e.g. "pass"
 """
 import sys
 
@@ -36,9 +36,10 @@ def main():
 
     if mode == "spf":
         import spf
-        ip, sender, helo = sys.argv[3], sys.argv[4], sys.argv[5]
-        res, _ = spf.check2(i=ip, s=sender, h=helo)
-        print(res)
+        for line in sys.stdin:
+            ip, sender, helo = line.split()
+            res, _ = spf.check2(i=ip, s=sender, h=helo, timeout=10, querytime=5)
+            print(res, flush=True)
         return
     import dkim
     msg = sys.stdin.buffer.read()
