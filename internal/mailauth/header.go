@@ -235,6 +235,18 @@ func foldTags(name string, tags [][2]string) string {
 			b.WriteByte(' ')
 			col++
 		}
+		if t[0] == "h" {
+			// Fold only after a colon: a name must not be split.
+			for j, name := range strings.SplitAfter(item, ":") {
+				if j > 0 && col+len(name) > 78 {
+					b.WriteString("\r\n\t")
+					col = 1
+				}
+				b.WriteString(name)
+				col += len(name)
+			}
+			continue
+		}
 		if t[0] == "b" || t[0] == "bh" || len(item) > 76 {
 			for len(item) > 0 {
 				room := max(76-col, 20)

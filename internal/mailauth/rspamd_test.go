@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -29,13 +30,13 @@ type rspamd struct {
 const rspamdConf = `.include "$CONFDIR/common.conf"
 options {
     pidfile = "$RUNDIR/rspamd.pid";
-    .include "$CONFDIR/options.inc"
     local_addrs = [];
     dns {
         nameserver = ["%s"];
         timeout = 2s;
         retransmits = 2;
     }
+    .include(priority=0) "$CONFDIR/options.inc"
 }
 logging {
     type = "file";
@@ -67,6 +68,12 @@ func startRspamd(t *testing.T, dnsAddr string) *rspamd {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	// The tests send from loopback addresses, which rspamd would take for
+	// local mail and not check.
+	os.MkdirAll(filepath.Join(dir, "local.d"), 0o755)
+	for _, m := range []string{"dkim", "spf", "dmarc", "arc"} {
+		os.WriteFile(filepath.Join(dir, "local.d", m+".conf"), []byte("check_local = true;\ncheck_authed = true;\n"), 0o644)
+	}
 	conf := filepath.Join(dir, "rspamd.conf")
 	if err := os.WriteFile(conf, fmt.Appendf(nil, rspamdConf, dnsAddr, addr), 0o644); err != nil {
 		t.Fatal(err)
@@ -75,6 +82,7 @@ func startRspamd(t *testing.T, dnsAddr string) *rspamd {
 		"--var=RUNDIR="+filepath.Join(dir, "run"), "--var=DBDIR="+filepath.Join(dir, "db"), "--var=LOGDIR="+filepath.Join(dir, "log"))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlives the test binary
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

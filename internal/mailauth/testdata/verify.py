@@ -44,14 +44,21 @@ def main():
     import dkim
     msg = sys.stdin.buffer.read()
     if mode == "dkim":
-        d = dkim.DKIM(msg)
+        try:
+            dkim.DKIM(msg)
+        except Exception as e:  # a message python3-dkim cannot parse at all
+            print("unparseable:", e)
+            return
         n = 0
         for line in msg.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
             if line[:15].lower() == b"dkim-signature:":
                 n += 1
         for i in range(n):
-            ok = dkim.DKIM(msg).verify(idx=i, dnsfunc=txt)
-            print(i, "pass" if ok else "fail")
+            try:
+                ok = dkim.DKIM(msg).verify(idx=i, dnsfunc=txt)
+                print(i, "pass" if ok else "fail")
+            except Exception as e:  # e.g. a signature whose key is in no served zone
+                print(i, "error", type(e).__name__)
         return
     if mode == "arc":
         cv, _, reason = dkim.arc_verify(msg, dnsfunc=txt)
