@@ -13,21 +13,23 @@ import (
 // authentication (a core built without it, e.g. in tools).
 var errNoMailAuth = errs.Sentinel(errs.Unavailable, "MailAuthUnavailable")
 
-func (c *Core) mailAuth() (*mailauth.Service, error) {
+// dkimTenant authorizes a DKIM key call: the mail authentication service
+// and the id of the tenant the principal may act on.
+func (c *Core) dkimTenant(ctx context.Context, p *Principal, tenant string) (*mailauth.Service, string, error) {
 	if c.MailAuth == nil {
-		return nil, errNoMailAuth.Newf("this server has no mail authentication service").WithHint("run the command against `tenantferry serve`")
+		return nil, "", errNoMailAuth.Newf("this server has no mail authentication service").WithHint("run the command against `tenantferry serve`")
 	}
-	return c.MailAuth, nil
+	t, err := c.Tenant(ctx, p, tenant)
+	if err != nil {
+		return nil, "", err
+	}
+	return c.MailAuth, t.ID, nil
 }
 
 // AddDkimKeys creates the first DKIM keys of an accepted domain
 // (`domain dkim add`); algorithm is ed25519, rsa or both ("" = both).
 func (c *Core) AddDkimKeys(ctx context.Context, p *Principal, tenant, domain, algorithm string) ([]*mailauth.Key, error) {
-	ma, err := c.mailAuth()
-	if err != nil {
-		return nil, err
-	}
-	t, err := c.Tenant(ctx, p, tenant)
+	ma, tid, err := c.dkimTenant(ctx, p, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -35,45 +37,37 @@ func (c *Core) AddDkimKeys(ctx context.Context, p *Principal, tenant, domain, al
 	if err != nil {
 		return nil, err
 	}
-	ks, err := ma.AddKeys(ctx, t.ID, domain, algs)
+	ks, err := ma.AddKeys(ctx, tid, domain, algs)
 	if err != nil {
 		return nil, err
 	}
-	c.audit(ctx, p, t.ID, "domain.dkim.add", strings.ToLower(domain)+" "+selectors(ks))
+	c.audit(ctx, p, tid, "domain.dkim.add", strings.ToLower(domain)+" "+selectors(ks))
 	return ks, nil
 }
 
 // RotateDkimKeys replaces a domain's active DKIM keys (`domain dkim
 // rotate`), keeping the old selectors published for grace (0: the default).
 func (c *Core) RotateDkimKeys(ctx context.Context, p *Principal, tenant, domain string, grace time.Duration) ([]*mailauth.Key, error) {
-	ma, err := c.mailAuth()
+	ma, tid, err := c.dkimTenant(ctx, p, tenant)
 	if err != nil {
 		return nil, err
 	}
-	t, err := c.Tenant(ctx, p, tenant)
+	ks, err := ma.RotateKeys(ctx, tid, domain, grace)
 	if err != nil {
 		return nil, err
 	}
-	ks, err := ma.RotateKeys(ctx, t.ID, domain, grace)
-	if err != nil {
-		return nil, err
-	}
-	c.audit(ctx, p, t.ID, "domain.dkim.rotate", strings.ToLower(domain)+" "+selectors(ks))
+	c.audit(ctx, p, tid, "domain.dkim.rotate", strings.ToLower(domain)+" "+selectors(ks))
 	return ks, nil
 }
 
 // ListDkimKeys lists a domain's DKIM keys in every state (`domain dkim
 // list`).
 func (c *Core) ListDkimKeys(ctx context.Context, p *Principal, tenant, domain string) ([]*mailauth.Key, error) {
-	ma, err := c.mailAuth()
+	ma, tid, err := c.dkimTenant(ctx, p, tenant)
 	if err != nil {
 		return nil, err
 	}
-	t, err := c.Tenant(ctx, p, tenant)
-	if err != nil {
-		return nil, err
-	}
-	return ma.ListKeys(ctx, t.ID, domain)
+	return ma.ListKeys(ctx, tid, domain)
 }
 
 func selectors(ks []*mailauth.Key) string {

@@ -191,23 +191,19 @@ func (c *closingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// reverseSRS resolves a bounce address: for an SRS address of a hosted
-// domain whose hash verifies, the original sender (or first forwarder) and
-// the tenant of the domain. ok is false when addr is not an SRS address.
-func (s *Service) reverseSRS(ctx context.Context, addr, domain string) (string, string, bool, error) {
+// reverseSRS resolves a bounce address in a hosted domain: for an SRS
+// address whose hash verifies, the original sender (or first forwarder).
+// ok is false when addr is not an SRS address.
+func (s *Service) reverseSRS(addr string) (string, bool, error) {
 	if s.auth == nil || !mailauth.IsSRS(addr) {
-		return "", "", false, nil
+		return "", false, nil
 	}
 	orig, ok, err := s.auth.SRS.Reverse(addr)
 	if !ok {
-		return "", "", false, nil
+		return "", false, nil
 	}
 	if err != nil {
-		return "", "", true, errBadSRS.withCause(err)
+		return "", true, errBadSRS.withCause(err)
 	}
-	tenant, terr := s.dir.TenantOfDomain(ctx, nil, domain)
-	if terr != nil {
-		return "", "", true, internal(terr, "look up domain")
-	}
-	return orig, tenant, true, nil
+	return orig, true, nil
 }

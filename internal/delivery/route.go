@@ -25,9 +25,9 @@ type target struct {
 	addr string               // the final address (remote: the address sent to)
 	via  []string             // forwarding chain, for logs
 	// fwdTenant and fwdDomain name the last forwarder of the chain (a
-	// MailUser's tenant and the domain of the address that reached it, or
-	// the domain of a reversed SRS address): a remote delivery leaves on
-	// its behalf, signed and sealed with its domain's keys.
+	// MailUser's tenant and the domain of the address that reached it): a
+	// remote delivery leaves on its behalf, signed and sealed with its
+	// domain's keys, with an SRS sender.
 	fwdTenant, fwdDomain string
 }
 
@@ -86,16 +86,18 @@ func (s *Service) route(ctx context.Context, addr string, relay bool, depth int)
 				return nil, err
 			}
 			if hosted {
-				orig, tenant, ok, err := s.reverseSRS(ctx, addr, domain)
+				orig, ok, err := s.reverseSRS(addr)
 				if !ok {
 					return nil, errUnknownRecipient
 				}
 				if err != nil {
 					return nil, err
 				}
-				// A bounce to our SRS address: back to the original sender.
+				// A bounce to our SRS address goes back to the original
+				// sender as it is: not signed or sealed by the domain, which
+				// would make a valid SRS address a signing oracle.
 				via = append(via, addr)
-				addr, relay, fwdTenant, fwdDomain = orig, true, tenant, domain
+				addr, relay, fwdTenant, fwdDomain = orig, true, "", ""
 				depth++
 				continue
 			}

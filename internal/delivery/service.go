@@ -231,7 +231,7 @@ func (s *Service) CheckRecipient(ctx context.Context, addr string, relay bool) e
 	}
 	switch {
 	case hosted:
-		if _, _, ok, err := s.reverseSRS(ctx, addr, domain); ok {
+		if _, ok, err := s.reverseSRS(addr); ok {
 			return err // a bounce to a valid SRS address of ours is accepted
 		}
 		return errUnknownRecipient

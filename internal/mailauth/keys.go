@@ -177,13 +177,9 @@ func (s *Service) RotateKeys(ctx context.Context, tenantID, domain string, grace
 		return nil, ErrBadGrace.Newf("grace period %s is out of range", grace).WithHint("give a duration between 1m and 8760h, e.g. --grace 168h")
 	}
 	var algs []Algorithm
-	d, err := s.checkDomain(ctx, nil, tenantID, domain)
+	d, active, err := s.domainKeys(ctx, tenantID, domain, true)
 	if err != nil {
 		return nil, err
-	}
-	active, err := s.keys(ctx, s.d.Read(), tenantID, d, true)
-	if err != nil {
-		return nil, errs.Internalf(err, "read DKIM keys")
 	}
 	if len(active) == 0 {
 		return nil, ErrNoKey.Newf("domain %s has no active DKIM key to rotate", d).WithObject(d).
@@ -222,15 +218,22 @@ func (s *Service) RotateKeys(ctx context.Context, tenantID, domain string, grace
 
 // ListKeys returns every key of the domain (all states), newest first.
 func (s *Service) ListKeys(ctx context.Context, tenantID, domain string) ([]*Key, error) {
+	_, ks, err := s.domainKeys(ctx, tenantID, domain, false)
+	return ks, err
+}
+
+// domainKeys checks that the tenant accepted the domain and reads its keys
+// (activeOnly: the active ones); it returns the normalised domain too.
+func (s *Service) domainKeys(ctx context.Context, tenantID, domain string, activeOnly bool) (string, []*Key, error) {
 	d, err := s.checkDomain(ctx, nil, tenantID, domain)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	ks, err := s.keys(ctx, s.d.Read(), tenantID, d, false)
+	ks, err := s.keys(ctx, s.d.Read(), tenantID, d, activeOnly)
 	if err != nil {
-		return nil, errs.Internalf(err, "read DKIM keys")
+		return "", nil, errs.Internalf(err, "read DKIM keys")
 	}
-	return ks, nil
+	return d, ks, nil
 }
 
 // generated is a new key pair before it is stored.

@@ -311,19 +311,17 @@ func qualResult(q byte) SPFResult {
 
 // count charges one DNS-querying term against the limit.
 func (c *spfCheck) count() error {
-	c.lookups++
-	if c.lookups > spfMaxLookups {
-		c.detail = "more than 10 DNS-querying terms"
-		return errSPFPerm
-	}
-	return nil
+	return c.charge(&c.lookups, spfMaxLookups, "more than 10 DNS-querying terms")
 }
 
 // void counts a lookup that found nothing.
-func (c *spfCheck) void() error {
-	c.voids++
-	if c.voids > spfMaxVoids {
-		c.detail = "more than 2 void lookups"
+func (c *spfCheck) void() error { return c.charge(&c.voids, spfMaxVoids, "more than 2 void lookups") }
+
+// charge increments a counter and fails with permerror past its limit.
+func (c *spfCheck) charge(n *int, limit int, what string) error {
+	*n++
+	if *n > limit {
+		c.detail = what
 		return errSPFPerm
 	}
 	return nil
