@@ -32,17 +32,19 @@ func freeAddrOn(t *testing.T, ip string) string {
 	return ln.Addr().String()
 }
 
-// The post-cutover forwarding of DESIGN §1 step 14 between two servers on
-// the Internet, as far as loopback allows: server A (127.0.0.2) hosts the
-// source tenant contoso, server B (127.0.0.3) the target fabrikam and a
-// third tenant, northwind, whose user writes to the moved user's old
-// address. Each server sends from its own address, and the test zone
-// publishes SPF, DKIM and DMARC (p=reject) for all three domains, so the
-// forward must carry an SRS sender (northwind's SPF does not list A), a
-// DKIM signature of contoso and an ARC set for B and for rspamd to accept
-// it; and a bounce B sends to the SRS address must come back, through A,
-// to the original sender.
-func testForwarding(t *testing.T, dns *dnstest.Server, rs *rspamd) {
+// forwardRig is the two servers of testForwarding after the move.
+type forwardRig struct {
+	t           *testing.T
+	a, b        *scenario.Server
+	smtpA, subB string
+	src, sender *directory.Recipient
+	envFrom     string // the SRS sender of the last forward B received
+	dnsAddr     string
+}
+
+// startForwarding starts A and B with DNS for the three domains, moves
+// user01 from contoso (A) to fabrikam (B) and creates northwind's sender.
+func startForwarding(t *testing.T, dns *dnstest.Server) *forwardRig {
 	ctx := context.Background()
 	const ipA, ipB = "127.0.0.2", "127.0.0.3"
 	smtpA, smtpB, subB := freeAddrOn(t, ipA), freeAddrOn(t, ipB), freeAddrOn(t, ipB)
@@ -109,29 +111,37 @@ func testForwarding(t *testing.T, dns *dnstest.Server, rs *rspamd) {
 	}
 	sender := b.Mailbox("northwind", "sender", "pw-sender", false)
 
-	// northwind's user writes to the old address, through B's submission.
-	submit := func(to, subject string, extraReceived int) {
-		t.Helper()
-		var hdr strings.Builder
-		for i := range extraReceived {
-			fmt.Fprintf(&hdr, "Received: from relay%d.example by relay%d.example; Thu, 03 Dec 2026 09:00:00 +0000\r\n", i, i+1)
-		}
-		msg := append([]byte(hdr.String()), testMessage(sender.PrimarySmtpAddress, to, subject)...)
-		c, err := smtp.Dial(subB)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.Auth(sasl.NewPlainClient("", sender.PrimarySmtpAddress, "pw-sender")); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.SendMail(sender.PrimarySmtpAddress, []string{to}, bytes.NewReader(msg)); err != nil {
-			t.Fatal(err)
-		}
-		c.Quit()
+	return &forwardRig{t: t, a: a, b: b, smtpA: smtpA, subB: subB, src: src, sender: sender, dnsAddr: dns.Addr}
+}
+
+// submit sends a message from northwind's user through B's submission,
+// with extraReceived Received fields of earlier hops.
+func (r *forwardRig) submit(to, subject string, extraReceived int) {
+	r.t.Helper()
+	var hdr strings.Builder
+	for i := range extraReceived {
+		fmt.Fprintf(&hdr, "Received: from relay%d.example by relay%d.example; Thu, 03 Dec 2026 09:00:00 +0000\r\n", i, i+1)
 	}
-	submit("user01@contoso.tenantferry.test", "forwarded after the move", 0)
-	stored := waitMessage(t, b, "fabrikam", src.ExchangeGuid, mailstore.UseInbox, "forwarded after the move")
+	msg := append([]byte(hdr.String()), testMessage(r.sender.PrimarySmtpAddress, to, subject)...)
+	c, err := smtp.Dial(r.subB)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(sasl.NewPlainClient("", r.sender.PrimarySmtpAddress, "pw-sender")); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := c.SendMail(r.sender.PrimarySmtpAddress, []string{to}, bytes.NewReader(msg)); err != nil {
+		r.t.Fatal(err)
+	}
+	c.Quit()
+}
+
+// checkForwarded checks the forwarded message as B stored it: B's
+// verdicts, A's ARC set, the SRS sender, and the verdicts of pyspf,
+// python3-dkim and rspamd.
+func (r *forwardRig) checkForwarded(stored []byte, rs *rspamd) {
+	t, ctx := r.t, context.Background()
 
 	// B stored its own Authentication-Results and Received above the bytes
 	// A sent: A's ARC set and contoso's signatures, then what A received.
@@ -152,52 +162,71 @@ func testForwarding(t *testing.T, dns *dnstest.Server, rs *rspamd) {
 
 	// The envelope sender B saw (B's queue row; read-only).
 	var envFrom string
-	if err := b.DB.Read().QueryRowContext(ctx, `SELECT mail_from FROM queue_messages WHERE source = 'smtp' AND mail_from LIKE 'SRS0=%' ORDER BY id DESC`).Scan(&envFrom); err != nil {
+	if err := r.b.DB.Read().QueryRowContext(ctx, `SELECT mail_from FROM queue_messages WHERE source = 'smtp' AND mail_from LIKE 'SRS0=%' ORDER BY id DESC`).Scan(&envFrom); err != nil {
 		t.Fatalf("B's queue has no SRS sender: %v", err)
 	}
 	if !strings.HasSuffix(envFrom, "@contoso.tenantferry.test") {
 		t.Fatalf("envelope sender %q", envFrom)
 	}
 	// Independent verdicts on the message as B received it.
-	if got := verify(t, dns.Addr, "spf", []byte(ipA+" "+envFrom+" mx.a.example\n"+ipA+" "+sender.PrimarySmtpAddress+" mx.a.example\n")); got != "pass\nfail" {
+	if got := verify(t, r.dnsAddr, "spf", []byte("127.0.0.2"+" "+envFrom+" mx.a.example\n"+"127.0.0.2"+" "+r.sender.PrimarySmtpAddress+" mx.a.example\n")); got != "pass\nfail" {
 		t.Fatalf("pyspf: SRS sender / original sender from A = %q, want pass and fail", got)
 	}
-	if got := verify(t, dns.Addr, "dkim", stored); strings.Count(got, "pass") != 4 || strings.Contains(got, "fail") {
+	if got := verify(t, r.dnsAddr, "dkim", stored); strings.Count(got, "pass") != 4 || strings.Contains(got, "fail") {
 		t.Fatalf("python3-dkim on the forwarded message: %q (want 4 signatures passing: northwind and contoso, Ed25519 and RSA)", got)
 	}
-	if got := verify(t, dns.Addr, "arc", stored); got != "pass" {
+	if got := verify(t, r.dnsAddr, "arc", stored); got != "pass" {
 		t.Fatalf("python3-dkim arc_verify on the forwarded message: %q", got)
 	}
-	syms := rs.check(t, stored, ipA, "mx.a.example", envFrom, "user01@fabrikam.tenantferry.test")
+	syms := rs.check(t, stored, "127.0.0.2", "mx.a.example", envFrom, "user01@fabrikam.tenantferry.test")
 	wantSymbols(t, "forwarded message", syms, "R_DKIM_ALLOW", "R_SPF_ALLOW", "ARC_ALLOW", "DMARC_POLICY_ALLOW")
 	for _, bad := range []string{"R_DKIM_REJECT", "R_SPF_FAIL", "ARC_REJECT", "ARC_INVALID"} {
 		if _, ok := syms[bad]; ok {
 			t.Errorf("rspamd: %s %s", bad, syms[bad])
 		}
 	}
+	r.envFrom = envFrom
+}
+
+// The post-cutover forwarding of DESIGN §1 step 14 between two servers on
+// the Internet, as far as loopback allows: server A (127.0.0.2) hosts the
+// source tenant contoso, server B (127.0.0.3) the target fabrikam and a
+// third tenant, northwind, whose user writes to the moved user's old
+// address. Each server sends from its own address, and the test zone
+// publishes SPF, DKIM and DMARC (p=reject) for all three domains, so the
+// forward must carry an SRS sender (northwind's SPF does not list A), a
+// DKIM signature of contoso and an ARC set for B and for rspamd to accept
+// it; and a bounce B sends to the SRS address must come back, through A,
+// to the original sender.
+func testForwarding(t *testing.T, dns *dnstest.Server, rs *rspamd) {
+	r := startForwarding(t, dns)
+	// northwind's user writes to the old address, through B's submission.
+	r.submit("user01@contoso.tenantferry.test", "forwarded after the move", 0)
+	stored := waitMessage(t, r.b, "fabrikam", r.src.ExchangeGuid, mailstore.UseInbox, "forwarded after the move")
+	r.checkForwarded(stored, rs)
 
 	// A message B cannot deliver (it has passed too many hops by the time
 	// it reaches B) is bounced by B to the SRS address; A checks the hash
 	// and routes the DSN to the original sender.
-	submit("user01@contoso.tenantferry.test", "bounced after the move", a.Delivery.MaxHops-2)
-	dsn := waitMessage(t, b, "northwind", sender.ExchangeGuid, mailstore.UseInbox, "Undelivered Mail Returned to Sender")
+	r.submit("user01@contoso.tenantferry.test", "bounced after the move", r.a.Delivery.MaxHops-2)
+	dsn := waitMessage(t, r.b, "northwind", r.sender.ExchangeGuid, mailstore.UseInbox, "Undelivered Mail Returned to Sender")
 	if !bytes.Contains(dsn, []byte("Subject: bounced after the move")) || !bytes.Contains(dsn, []byte("Status: 5.4.6")) {
 		t.Fatalf("the DSN does not report the bounced message:\n%s", dsn)
 	}
 
 	// A forged bounce address is refused at RCPT, nothing queued.
-	forged := "SRS0=aaaaaaaa=" + envFrom[len("SRS0=")+9:]
-	err = scenario.Send(smtpA, "", []string{forged}, testMessage("mailer-daemon@evil.example", forged, "forged bounce"))
+	forged := "SRS0=aaaaaaaa=" + r.envFrom[len("SRS0=")+9:]
+	err := scenario.Send(r.smtpA, "", []string{forged}, testMessage("mailer-daemon@evil.example", forged, "forged bounce"))
 	if err == nil || !strings.Contains(err.Error(), "550") {
 		t.Fatalf("forged SRS bounce: %v", err)
 	}
 
-	testPolicy(t, dns, a, smtpA)
+	testPolicy(t, dns, r.a, r.smtpA)
 
 	// Mail between tenants of one server never crosses the MX: not
 	// checked, not penalised (no Authentication-Results is added).
-	submit("user01@fabrikam.tenantferry.test", "between tenants of B", 0)
-	local := waitMessage(t, b, "fabrikam", src.ExchangeGuid, mailstore.UseInbox, "between tenants of B")
+	r.submit("user01@fabrikam.tenantferry.test", "between tenants of B", 0)
+	local := waitMessage(t, r.b, "fabrikam", r.src.ExchangeGuid, mailstore.UseInbox, "between tenants of B")
 	if !bytes.HasPrefix(local, []byte("Received: ")) {
 		t.Fatalf("mail between tenants of one server was changed:\n%s", head(local))
 	}
