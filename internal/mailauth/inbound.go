@@ -105,7 +105,7 @@ func arValue(s string) string {
 			plain = false
 			continue
 		}
-		if strings.IndexByte("()<>,;:[]", c) >= 0 {
+		if strings.IndexByte("()<>,;:[]/=?", c) >= 0 { // tspecials, but '@' (pvalue allows an address)
 			plain = false
 		}
 		b.WriteByte(c)
