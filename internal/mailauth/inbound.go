@@ -99,13 +99,19 @@ func (v *Verdict) Header(authservID string) []byte {
 func arValue(s string) string {
 	var b strings.Builder
 	plain := s != ""
+	// Tokens exclude the MIME tspecials; an address (a pvalue, RFC 8601)
+	// may carry '/', '=' and '?' in its local part (SRS addresses do).
+	specials := "()<>,;:[]/=?"
+	if strings.Contains(s, "@") {
+		specials = "()<>,;:[]"
+	}
 	for i := 0; i < len(s) && b.Len() < 320; i++ {
 		c := s[i]
 		if c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
 			plain = false
 			continue
 		}
-		if strings.IndexByte("()<>,;:[]/=?", c) >= 0 { // tspecials, but '@' (pvalue allows an address)
+		if strings.IndexByte(specials, c) >= 0 {
 			plain = false
 		}
 		b.WriteByte(c)
