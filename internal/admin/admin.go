@@ -24,6 +24,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/dnsx"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/mailauth"
 	"github.com/tenantferry/tenantferry/internal/migration"
 	"github.com/tenantferry/tenantferry/internal/migration/source"
 	"github.com/tenantferry/tenantferry/internal/netguard"
@@ -58,6 +59,8 @@ type Core struct {
 	Migration *migration.Service
 	// Source is optional: the source side of moves (registered moves).
 	Source *source.Core
+	// MailAuth is optional; without it DKIM key commands are unavailable.
+	MailAuth *mailauth.Service
 	// PublicURL is this server's public base URL (issuers, consent URLs).
 	PublicURL string
 	// Guard, when set, is the operator's policy for the servers endpoints

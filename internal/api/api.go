@@ -98,6 +98,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	h("GET /api/v1/tenants/{t}/domains/{d}", s.showDomain)
 	h("POST /api/v1/tenants/{t}/domains/{d}/verify", s.verifyDomain)
 	h("POST /api/v1/tenants/{t}/domains/{d}/approve", s.approveDomain)
+	s.dkimRoutes(h)
 	s.recipientRoutes(h)
 	s.trustRoutes(h)
 	s.migrationRoutes(h)

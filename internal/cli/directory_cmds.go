@@ -32,6 +32,7 @@ func (e *env) domainCmd() *cobra.Command {
 			e.domainAddCmd(),
 			e.apiCmd("list", "List the tenant's domains (Verified or Pending)", cobra.NoArgs, true, view{[]string{"DomainName", "Status", "Default", "VerifiedBy"}}, get(sub("/domains", false))),
 			e.apiCmd("remove DOMAIN", "Remove an accepted domain or a pending one", cobra.ExactArgs(1), true, view{}, del(sub("/domains", true))),
+			e.dkimCmd(),
 		}, e.domainOwnershipCmds()...)...,
 	)
 }

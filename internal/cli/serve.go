@@ -84,6 +84,8 @@ variables (e.g. TENANTFERRY_DB, TENANTFERRY_PUBLIC_URL), then flags.`,
 	f.Int64("max-import-size", def.MaxImportSize, "largest mailbox import upload in bytes")
 	f.StringArray("endpoint-allow", nil, "allow migration endpoints and remote issuers at this CIDR or host even if private or loopback (repeatable)")
 	f.StringArray("endpoint-deny", nil, "never connect migration endpoints or remote issuers to this CIDR or host (repeatable)")
+	f.Bool("inbound-auth", def.InboundAuth, "check SPF, DKIM, DMARC and ARC of mail arriving at the MX and apply DMARC policy")
+	f.String("smtp-bind-address", "", "local IP address outbound SMTP connects from (default: chosen by the system)")
 	return c
 }
 

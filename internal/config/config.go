@@ -54,6 +54,12 @@ type Config struct {
 	// are refused unless allowed here; a deny entry beats an allow entry.
 	EndpointAllow []string // --endpoint-allow
 	EndpointDeny  []string // --endpoint-deny
+	// InboundAuth checks SPF, DKIM, DMARC and ARC of mail arriving at the
+	// MX and applies DMARC policy.
+	InboundAuth bool // --inbound-auth
+	// SMTPBindAddress is the local IP outbound SMTP connects from (the
+	// address SPF records must list); empty lets the system choose.
+	SMTPBindAddress string // --smtp-bind-address
 }
 
 // Default returns the defaults of the CLI contract.
@@ -72,6 +78,7 @@ func Default() Config {
 		MaxImportSize:    8 << 30,
 		LogLevel:         "info",
 		LogFormat:        "text",
+		InboundAuth:      true,
 	}
 }
 
@@ -102,6 +109,8 @@ func (c *Config) Keys() map[string]any {
 		"max-import-size":   &c.MaxImportSize,
 		"endpoint-allow":    &c.EndpointAllow,
 		"endpoint-deny":     &c.EndpointDeny,
+		"inbound-auth":      &c.InboundAuth,
+		"smtp-bind-address": &c.SMTPBindAddress,
 	}
 }
 
@@ -238,6 +247,10 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.TransportMap(); err != nil {
 		return err
+	}
+	if c.SMTPBindAddress != "" && net.ParseIP(c.SMTPBindAddress) == nil {
+		return errs.Invalidf("InvalidSetting", "--smtp-bind-address %q is not an IP address", c.SMTPBindAddress).
+			WithHint("give one of this host's addresses, the one your SPF records list")
 	}
 	return nil
 }

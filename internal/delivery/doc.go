@@ -11,8 +11,10 @@
 //
 // Invariants:
 //   - Acknowledged means durable: Enqueue returns only after the message
-//     bytes (our Received header followed by the exact bytes received, the one
-//     change ever made to content) are fsynced in the blob store and, in one
+//     bytes (our Received header followed by the exact bytes received; for
+//     mail arriving at the MX our Authentication-Results field above it —
+//     the only changes ever made to content) are fsynced in the blob store
+//     and, in one
 //     transaction, the queue_messages row, one queue_recipients row per
 //     recipient and their River jobs are committed. The SMTP layer answers
 //     250 only after Enqueue returned nil; a crash before that loses nothing
@@ -37,7 +39,14 @@
 //     Holds are not attempts. Release makes the held jobs available at once.
 //   - No open relay: mail from an unauthenticated client may only reach
 //     recipients hosted here; it leaves the server only when a hosted
-//     MailUser forwards it. Authenticated submissions and DSNs may go anywhere.
+//     MailUser forwards it, or as a bounce to one of our SRS addresses whose
+//     keyed hash verifies. Authenticated submissions and DSNs may go anywhere.
+//   - Mail authentication (auth.go, internal/mailauth): MX mail is checked
+//     before it is acknowledged, and DMARC p=reject refuses it then; header
+//     fields for a remote hop (ARC set, DKIM signatures) are computed per
+//     attempt and sent above the queued bytes, never stored; a forward leaves
+//     with an SRS envelope sender, signed only with the forwarding tenant's
+//     keys.
 //   - Loops end: a message with more than MaxHops Received fields is bounced,
 //     never forwarded, and in-process forwarding and group expansion stop at
 //     MaxForwardDepth.

@@ -68,6 +68,9 @@ var (
 	errSendAs = newErr(550, "5.7.1", "sender address rejected: not owned by the authenticated user")
 	// errAuthFailed: wrong address or password.
 	errAuthFailed = newErr(535, "5.7.8", "authentication credentials invalid")
+	// errBadSRS: a bounce address in SRS form whose hash or age does not
+	// verify (forged, or too old).
+	errBadSRS = newErr(550, "5.1.1", "recipient address rejected: invalid or expired bounce address")
 	// errNoForward: a MailUser without an external address.
 	errNoForward = newErr(550, "5.1.6", "recipient has moved and has no forwarding address")
 )

@@ -37,7 +37,13 @@ func (s *Service) deliverLocal(ctx context.Context, r *rcptRow, m *msgRow, t *ta
 	if mb.State == mailstore.StateLocked || mb.State == mailstore.StateRetired {
 		return s.hold(ctx, r, m, mb)
 	}
-	inbox, err := s.store.FolderBySpecialUse(ctx, mb.ID, mailstore.UseInbox)
+	var inbox *mailstore.Folder
+	if m.junk { // DMARC quarantine
+		inbox, err = s.store.FolderBySpecialUse(ctx, mb.ID, mailstore.UseJunk)
+	}
+	if !m.junk || errs.Is(err, "FolderNotFound") {
+		inbox, err = s.store.FolderBySpecialUse(ctx, mb.ID, mailstore.UseInbox)
+	}
 	if errs.Is(err, "FolderNotFound") {
 		inbox, err = s.store.FolderByPath(ctx, mb.ID, "Inbox")
 	}

@@ -72,6 +72,7 @@ type newMessage struct {
 	rcpts                          []string
 	parent                         int64 // parent recipient row (group expansion), 0 for none
 	depth                          int
+	auth                           authInfo
 }
 
 // Enqueue makes a message durable and queues its delivery: it prepends our
@@ -85,7 +86,21 @@ func (s *Service) Enqueue(ctx context.Context, env Envelope, body io.Reader) (*Q
 	id := newQueueID()
 	hdr := receivedHeader(s.hostname, id, env.Trace, env.To, time.Now())
 	m := &newMessage{from: env.From, source: env.Source, authUser: env.AuthUser, remote: env.Trace.RemoteAddr, relay: env.Relay, rcpts: env.To}
-	q, err := s.enqueue(ctx, id, m, io.MultiReader(bytes.NewReader(hdr), body), nil)
+	content := io.MultiReader(bytes.NewReader(hdr), body)
+	if s.inboundChecked(env) {
+		sp, err := newSpool(body)
+		if err != nil {
+			return nil, fmt.Errorf("read message: %w", err)
+		}
+		defer sp.Close()
+		ar, info, err := s.checkInbound(ctx, env, sp)
+		if err != nil {
+			return nil, err
+		}
+		m.auth = info
+		content = io.MultiReader(bytes.NewReader(ar), bytes.NewReader(hdr), sp.reader())
+	}
+	q, err := s.enqueue(ctx, id, m, content, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -128,9 +143,11 @@ func (s *Service) enqueue(ctx context.Context, id string, m *newMessage, content
 			return err
 		}
 		var mid int64
-		err := tx.QueryRowContext(ctx, `INSERT INTO queue_messages (uid, mail_from, sha256, size, hops, source, relay, auth_user, remote_addr, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			id, m.from, ref.SHA256, ref.Size, q.Hops, m.source, m.relay, m.authUser, m.remote, now.UnixMilli(), expires).Scan(&mid)
+		err := tx.QueryRowContext(ctx, `INSERT INTO queue_messages (uid, mail_from, sha256, size, hops, source, relay, auth_user, remote_addr, created_at, expires_at,
+				auth_results, arc_chain, junk)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			id, m.from, ref.SHA256, ref.Size, q.Hops, m.source, m.relay, m.authUser, m.remote, now.UnixMilli(), expires,
+			m.auth.results, m.auth.chain, m.auth.junk).Scan(&mid)
 		if err != nil {
 			return err
 		}
@@ -188,6 +205,9 @@ type msgRow struct {
 	hops                      int
 	relay                     bool
 	createdAt, expiresAt      int64
+	authUser                  string // authenticated submitter, "" for others
+	authResults, arcChain     string // from the MX check (see authInfo)
+	junk                      bool   // DMARC quarantine: deliver to Junk Email
 }
 
 // rcptRow is a queue_recipients row.
@@ -203,10 +223,12 @@ func (s *Service) load(ctx context.Context, rid int64) (*rcptRow, *msgRow, error
 	r := &rcptRow{id: rid}
 	m := &msgRow{}
 	err := s.d.Read().QueryRowContext(ctx, `SELECT r.message_id, r.parent_id, r.rcpt, r.state, r.depth, r.attempts,
-			m.uid, m.mail_from, m.sha256, m.source, m.size, m.hops, m.relay, m.created_at, m.expires_at
+			m.uid, m.mail_from, m.sha256, m.source, m.size, m.hops, m.relay, m.created_at, m.expires_at,
+			m.auth_user, m.auth_results, m.arc_chain, m.junk
 		FROM queue_recipients r JOIN queue_messages m ON m.id = r.message_id WHERE r.id = ?`, rid).
 		Scan(&r.messageID, &r.parent, &r.rcpt, &r.state, &r.depth, &r.attempts,
-			&m.uid, &m.from, &m.sha256, &m.source, &m.size, &m.hops, &m.relay, &m.createdAt, &m.expiresAt)
+			&m.uid, &m.from, &m.sha256, &m.source, &m.size, &m.hops, &m.relay, &m.createdAt, &m.expiresAt,
+			&m.authUser, &m.authResults, &m.arcChain, &m.junk)
 	if db.IsNoRows(err) {
 		return nil, nil, nil
 	}

@@ -1,10 +1,12 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"time"
@@ -23,9 +25,10 @@ func (s *Service) deliverRemote(ctx context.Context, r *rcptRow, m *msgRow, t *t
 	if err != nil {
 		return err
 	}
+	from, prefix := s.outbound(ctx, m, t)
 	var last error
 	for _, h := range hosts {
-		err := s.sendTo(ctx, h, m, t.addr)
+		err := s.sendTo(ctx, h, m, from, prefix, t.addr)
 		if err == nil {
 			werr := s.d.Write(ctx, func(tx *db.Tx) error {
 				_, err := finish(ctx, tx, r.id, StateRelayed, h)
@@ -76,8 +79,10 @@ func (s *Service) nextHops(ctx context.Context, domain string) ([]string, error)
 }
 
 // sendTo runs one SMTP transaction with a next hop, using opportunistic
-// STARTTLS (unverified, as MTAs do by default: RFC 7435) when offered.
-func (s *Service) sendTo(ctx context.Context, hostport string, m *msgRow, rcpt string) error {
+// STARTTLS (unverified, as MTAs do by default: RFC 7435) when offered. The
+// envelope sender is from, and prefix (header fields from outbound) goes
+// above the queued bytes.
+func (s *Service) sendTo(ctx context.Context, hostport string, m *msgRow, from string, prefix []byte, rcpt string) error {
 	c, err := s.dial(ctx, hostport, false)
 	if err != nil {
 		return err
@@ -98,7 +103,7 @@ func (s *Service) sendTo(ctx context.Context, hostport string, m *msgRow, rcpt s
 		return internal(err, "open queued message")
 	}
 	defer blob.Close()
-	if err := c.SendMail(m.from, []string{rcpt}, blob); err != nil {
+	if err := c.SendMail(from, []string{rcpt}, io.MultiReader(bytes.NewReader(prefix), blob)); err != nil {
 		return remoteError(hostport, err)
 	}
 	c.Quit()
@@ -109,6 +114,9 @@ func (s *Service) sendTo(ctx context.Context, hostport string, m *msgRow, rcpt s
 // set).
 func (s *Service) dial(ctx context.Context, hostport string, useTLS bool) (*smtp.Client, error) {
 	d := net.Dialer{Timeout: s.DialTimeout}
+	if s.bind != nil {
+		d.LocalAddr = &net.TCPAddr{IP: s.bind}
+	}
 	conn, err := d.DialContext(ctx, "tcp", hostport)
 	if err != nil {
 		return nil, newErr(451, "4.4.1", "cannot connect to the destination server").withCause(err)

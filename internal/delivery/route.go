@@ -24,6 +24,11 @@ type target struct {
 	rec  *directory.Recipient // local mailbox or group
 	addr string               // the final address (remote: the address sent to)
 	via  []string             // forwarding chain, for logs
+	// fwdTenant and fwdDomain name the last forwarder of the chain (a
+	// MailUser's tenant and the domain of the address that reached it): a
+	// remote delivery leaves on its behalf, signed and sealed with its
+	// domain's keys, with an SRS sender.
+	fwdTenant, fwdDomain string
 }
 
 // Route is the exported form of a routing decision, for tests and tools.
@@ -62,6 +67,7 @@ func (s *Service) Resolve(ctx context.Context, addr string, relay bool) (*Route,
 // reached by forwarding). depth counts the expansions before this one.
 func (s *Service) route(ctx context.Context, addr string, relay bool, depth int) (*target, error) {
 	var via []string
+	var fwdTenant, fwdDomain string
 	for {
 		if depth > s.MaxForwardDepth {
 			return nil, errRoutingLoop.withCause(fmt.Errorf("forwarding chain %v", via))
@@ -80,12 +86,25 @@ func (s *Service) route(ctx context.Context, addr string, relay bool, depth int)
 				return nil, err
 			}
 			if hosted {
-				return nil, errUnknownRecipient
+				orig, ok, err := s.reverseSRS(addr)
+				if !ok {
+					return nil, errUnknownRecipient
+				}
+				if err != nil {
+					return nil, err
+				}
+				// A bounce to our SRS address goes back to the original
+				// sender as it is: not signed or sealed by the domain, which
+				// would make a valid SRS address a signing oracle.
+				via = append(via, addr)
+				addr, relay, fwdTenant, fwdDomain = orig, true, "", ""
+				depth++
+				continue
 			}
 			if !relay {
 				return nil, newErr(550, "5.1.2", "recipient domain is not hosted here")
 			}
-			return &target{kind: targetRemote, addr: addr, via: via}, nil
+			return &target{kind: targetRemote, addr: addr, via: via, fwdTenant: fwdTenant, fwdDomain: fwdDomain}, nil
 		}
 		switch {
 		case rec.Type == directory.UserMailbox:
@@ -98,6 +117,7 @@ func (s *Service) route(ctx context.Context, addr string, relay bool, depth int)
 				return nil, errNoForward
 			}
 			via = append(via, addr)
+			fwdTenant, fwdDomain = rec.TenantID, domain
 			addr, relay = ext, true // an administrator-configured forward may leave the server
 			depth++
 		default:

@@ -17,6 +17,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/identity"
 	"github.com/tenantferry/tenantferry/internal/jobs"
+	"github.com/tenantferry/tenantferry/internal/mailauth"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
@@ -42,6 +43,12 @@ type Options struct {
 	// before MX lookup (config.TransportMap).
 	Transports map[string]string
 	Log        *slog.Logger
+	// BindAddress is the local IP outbound connections come from ("":
+	// the system's choice).
+	BindAddress string
+	// Auth signs outgoing and forwarded mail, rewrites forwarded senders
+	// (SRS) and authenticates MX mail; nil leaves mail as it is.
+	Auth *mailauth.Service
 }
 
 // Service is the delivery core. Create it with New, register its workers
@@ -58,6 +65,12 @@ type Service struct {
 	log        *slog.Logger
 	jobs       *jobs.Runner
 	m          *metrics
+	auth       *mailauth.Service
+	bind       net.IP
+
+	// InboundAuth runs the SPF, DKIM, DMARC and ARC checks on mail arriving
+	// at the MX (it needs Options.Auth; default true when Auth is set).
+	InboundAuth bool
 
 	// Lifetime is how long a message may stay undelivered before it is
 	// bounced (default DefaultLifetime).
@@ -102,6 +115,7 @@ func New(o Options) *Service {
 		Lifetime: DefaultLifetime, RetryBase: DefaultRetryBase, RetryMax: DefaultRetryMax, HoldRecheck: DefaultHoldRecheck,
 		MaxHops: DefaultMaxHops, MaxForwardDepth: DefaultMaxForwardDepth, Retention: DefaultRetention,
 		DialTimeout: 30 * time.Second, LookupMX: net.DefaultResolver.LookupMX,
+		auth: o.Auth, InboundAuth: o.Auth != nil, bind: net.ParseIP(o.BindAddress),
 	}
 }
 
@@ -217,6 +231,9 @@ func (s *Service) CheckRecipient(ctx context.Context, addr string, relay bool) e
 	}
 	switch {
 	case hosted:
+		if _, ok, err := s.reverseSRS(addr); ok {
+			return err // a bounce to a valid SRS address of ours is accepted
+		}
 		return errUnknownRecipient
 	case relay:
 		return nil

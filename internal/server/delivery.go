@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/delivery"
+	"github.com/tenantferry/tenantferry/internal/mailauth"
 	"github.com/tenantferry/tenantferry/internal/smtpd"
 )
 
@@ -17,7 +18,11 @@ func (s *Server) setupDelivery(context.Context) error {
 	if err != nil {
 		return err
 	}
-	svc := delivery.New(delivery.Options{DB: s.DB, Dir: s.Dir, Store: s.Store, Hostname: s.Cfg.Hostname, Transports: tm, Log: s.Log})
+	s.MailAuth = mailauth.New(mailauth.Options{DB: s.DB, Dir: s.Dir, ServerKey: s.ServerKey, Resolver: s.Resolver, Hostname: s.Cfg.Hostname, Log: s.Log})
+	svc := delivery.New(delivery.Options{DB: s.DB, Dir: s.Dir, Store: s.Store, Hostname: s.Cfg.Hostname, Transports: tm, Log: s.Log,
+		Auth: s.MailAuth, BindAddress: s.Cfg.SMTPBindAddress})
+	svc.InboundAuth = s.Cfg.InboundAuth
+	s.Admin.MailAuth = s.MailAuth
 	svc.Register(s.workers)
 	s.Metrics.Registry.MustRegister(svc.Collectors()...)
 	s.addPeriodic(time.Hour, delivery.PurgeArgs{})

@@ -37,6 +37,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/dnsx"
 	"github.com/tenantferry/tenantferry/internal/identity"
 	"github.com/tenantferry/tenantferry/internal/jobs"
+	"github.com/tenantferry/tenantferry/internal/mailauth"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/migration"
 	"github.com/tenantferry/tenantferry/internal/migration/source"
@@ -72,6 +73,8 @@ type Server struct {
 	// Guard is the operator's policy for the servers migration endpoints
 	// and remote issuers may be at (--endpoint-allow, --endpoint-deny).
 	Guard *netguard.Policy
+	// MailAuth signs, seals and checks mail (DKIM, SPF, DMARC, ARC, SRS).
+	MailAuth *mailauth.Service
 	// Resolver answers DNS queries (--dns-resolver, or the system's).
 	Resolver  *dnsx.Resolver
 	PublicURL string

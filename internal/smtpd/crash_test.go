@@ -90,6 +90,7 @@ func (e *crashEnv) inProcess() *server.Server {
 	cfg := config.Default()
 	cfg.DataDir, cfg.DB = e.dataDir, e.dsn
 	cfg.HTTP, cfg.IMAP, cfg.SMTP, cfg.Submission = "127.0.0.1:0", "off", "off", "off"
+	cfg.InboundAuth = false // hermetic: no system DNS
 	s, err := server.New(bg, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		e.t.Fatal(err)
@@ -110,7 +111,7 @@ var smtpAddrRe = regexp.MustCompile(`, smtp ([0-9.]+:[0-9]+)`)
 func (e *crashEnv) start() *proc {
 	e.t.Helper()
 	args := []string{"serve", "--data", e.dataDir, "--http", "127.0.0.1:0", "--smtp", "127.0.0.1:0", "--imap", "off",
-		"--submission", "off", "--hostname", "mx.test", "--log-level", "info"}
+		"--submission", "off", "--hostname", "mx.test", "--log-level", "info", "--inbound-auth=false"}
 	if e.dsn != "" {
 		args = append(args, "--db", e.dsn)
 	}

@@ -81,6 +81,7 @@ func startServer(t testing.TB, dialect db.Dialect, mod func(*config.Config)) *ts
 	cfg.HTTP, cfg.IMAP = "127.0.0.1:0", "off"
 	cfg.SMTP, cfg.Submission = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Hostname = "mx.test"
+	cfg.InboundAuth = false // hermetic: no system DNS (internal/mailauth tests run their own)
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -10,7 +10,8 @@
 //     returned: its bytes are fsynced and its queue rows and jobs committed.
 //     Any failure before that is a 4xx/5xx reply, never a 250.
 //   - The stored bytes are exactly the DATA payload after dot-unstuffing,
-//     with our Received header prepended; nothing else is changed.
+//     with our Received header prepended (and, on the MX, our
+//     Authentication-Results field above it); nothing else is changed.
 //   - Without TLS, AUTH is neither offered nor accepted, unless the listener
 //     is on a loopback address or plain-text logins were allowed in the
 //     configuration. The MX listener never offers AUTH.

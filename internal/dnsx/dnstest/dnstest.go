@@ -12,6 +12,8 @@
 //     answer); a name outside every zone is REFUSED.
 //   - CNAMEs are followed within the served zones, as a recursive resolver
 //     would return them.
+//   - Answers keep the query name's spelling (letter case), as real servers
+//     do: resolvers with 0x20 case randomization (rspamd's) check it.
 //   - Names under a zone marked Secure get the AD bit, standing in for a
 //     validating resolver on loopback (see package dnsx). Tests of DNSSEC
 //     policy mark zones secure or not.
@@ -190,7 +192,11 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 		var cname *dns.CNAME
 		for _, rr := range rrs {
 			if rr.Header().Rrtype == q.Qtype || q.Qtype == dns.TypeANY {
-				m.Answer = append(m.Answer, dns.Copy(rr))
+				c := dns.Copy(rr)
+				if hops == 0 {
+					c.Header().Name = q.Name // the asker's spelling: resolvers using 0x20 case randomization compare it
+				}
+				m.Answer = append(m.Answer, c)
 			} else if c, ok := rr.(*dns.CNAME); ok {
 				cname = c
 			}

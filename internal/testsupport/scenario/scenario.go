@@ -57,6 +57,10 @@ type Options struct {
 	IMAP       string            // default "off"
 	Transports map[string]string // domain → host:port
 	Log        io.Writer         // server log (default discarded)
+	// DNSResolver is the DNS server of the server (--dns-resolver), e.g. a
+	// dnstest server. Without one, mail arriving at the MX is not
+	// authenticated (SPF, DKIM, DMARC would ask the system's DNS).
+	DNSResolver string
 }
 
 // Config is the server configuration (for StartWith).
@@ -90,6 +94,8 @@ func StartWith(t testing.TB, o Options, edit func(*Config)) *Server {
 		cfg.IMAP = "off"
 	}
 	cfg.Submission = "off"
+	cfg.DNSResolver = o.DNSResolver
+	cfg.InboundAuth = o.DNSResolver != ""
 	keys := make([]string, 0, len(o.Transports))
 	for d := range o.Transports {
 		keys = append(keys, d)
