@@ -74,7 +74,7 @@ func New(d *db.DB, dir *directory.Directory, st *mailstore.Store, publicURL stri
 
 // UseGuard sets the endpoint policy (before the service starts).
 func (s *Service) UseGuard(g *netguard.Policy) {
-	s.Guard, s.HTTP = g, replication.HTTPClient(g)
+	s.Guard, s.HTTP = g, g.HTTPClient(replication.Transport(), 0)
 }
 
 // TickInterval is how often the scheduler looks for due work (StartAfter,

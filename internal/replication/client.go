@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/errs"
-	"github.com/tenantferry/tenantferry/internal/netguard"
 )
 
 // Client is the native connector: the target side's client of a source
@@ -62,7 +61,9 @@ func (c *Client) request(ctx context.Context, method, path string, body []byte) 
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			if f := netguard.Forbidden(err); f != nil {
+			// A refusal of the operator's endpoint policy (netguard, in
+			// the caller's transport) is a coded Forbidden error: pass it on.
+			if f := errs.As(err); f != nil && f.Kind == errs.Forbidden {
 				return nil, f
 			}
 			// In our words only: how a connection failed (refused, reset,
@@ -357,14 +358,14 @@ func (s *frameReader) broken(err error) error {
 // Close ends the stream.
 func (s *ContentStream) Close() error { return s.close() }
 
-// HTTPClient is the HTTP client used for replication: connections through
-// the operator's endpoint policy, no proxy, no redirects (a token goes to
-// the endpoint's own URL only), generous timeouts for large streams,
-// keep-alive connections reused across pages.
-func HTTPClient(guard *netguard.Policy) *http.Client {
+// Transport is the HTTP transport tuned for replication: generous timeouts
+// for large streams, keep-alive connections reused across pages. The
+// caller wraps it in its connection policy (no proxy, no redirects: a
+// token goes to the endpoint's own URL only).
+func Transport() *http.Transport {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 16
 	tr.DisableCompression = true
 	tr.ResponseHeaderTimeout = 2 * time.Minute
-	return guard.HTTPClient(tr, 0)
+	return tr
 }
