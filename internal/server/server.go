@@ -34,6 +34,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/delivery"
 	"github.com/tenantferry/tenantferry/internal/directory"
+	"github.com/tenantferry/tenantferry/internal/groupware"
 	"github.com/tenantferry/tenantferry/internal/identity"
 	"github.com/tenantferry/tenantferry/internal/jobs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
@@ -67,6 +68,8 @@ type Server struct {
 	// Migration runs batches on the target side.
 	Migration *migration.Service
 	Metrics   *Metrics
+	// Groupware is the calendar and contacts core behind CalDAV/CardDAV.
+	Groupware *groupware.Service
 	PublicURL string
 	// OperatorToken is set when this start created the operator token.
 	OperatorToken string
@@ -74,6 +77,7 @@ type Server struct {
 	httpLn  net.Listener
 	httpSrv *http.Server
 	mux     *http.ServeMux
+	dav     http.Handler // CalDAV/CardDAV, in front of the mux
 
 	closers   []func(context.Context) error
 	listeners []namedListener
@@ -172,6 +176,7 @@ func (s *Server) routes() {
 	s.API.Routes(s.mux)
 	s.Issuer.Routes(s.mux)
 	s.setupWeb()
+	s.setupDAV()
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.Handle("GET /metrics", s.Metrics.Handler())
 }
@@ -193,7 +198,7 @@ func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
 
 // Start serves every listener in the background.
 func (s *Server) Start(ctx context.Context) error {
-	s.httpSrv = &http.Server{Handler: s.Metrics.wrap(s.mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+	s.httpSrv = &http.Server{Handler: s.Metrics.wrap(s.front()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
 	serve := func() error { return s.httpSrv.Serve(s.httpLn) }
 	if s.Cfg.TLSCert != "" {
