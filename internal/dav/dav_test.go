@@ -78,13 +78,13 @@ func TestObjectsByteExactAndPreconditions(t *testing.T) {
 	tasks := "/dav/calendars/" + g.alice + "/Tasks/"
 	book := "/dav/addressbooks/" + g.alice + "/Contacts/"
 	objects := map[string]string{
-		cal + "weekly.ics":                         "calendar/weekly-meeting.ics",
-		cal + url.PathEscape("fête-allday.ics"):    "calendar/allday-rdate-cancelled.ics",
-		cal + "tentative.ics":                      "calendar/tentative.ics",
-		tasks + "task.ics":                         "calendar/task.ics",
-		book + "asa.vcf":                           "contacts/v3-photo.vcf",
-		book + url.PathEscape("jürgen.vcf"):        "contacts/v4-photo.vcf",
-		book + "no-uid.vcf":                        "contacts/v3-no-uid.vcf",
+		cal + "weekly.ics":                      "calendar/weekly-meeting.ics",
+		cal + url.PathEscape("fête-allday.ics"): "calendar/allday-rdate-cancelled.ics",
+		cal + "tentative.ics":                   "calendar/tentative.ics",
+		tasks + "task.ics":                      "calendar/task.ics",
+		book + "asa.vcf":                        "contacts/v3-photo.vcf",
+		book + url.PathEscape("jürgen.vcf"):     "contacts/v4-photo.vcf",
+		book + "no-uid.vcf":                     "contacts/v3-no-uid.vcf",
 	}
 	etags := map[string]string{}
 	for href, f := range objects {
