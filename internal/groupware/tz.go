@@ -130,6 +130,10 @@ type transition struct {
 // to; later times keep the last offset.
 const tzHorizon = 2100
 
+// tzEpoch is the first year onsets of an older recurring observance are
+// expanded from.
+const tzEpoch = 1970
+
 // vtimezoneLocation builds a time.Location from a VTIMEZONE component by
 // expanding its STANDARD and DAYLIGHT observances into transitions.
 func vtimezoneLocation(tzid string, vtz *ical.Component) (*time.Location, error) {
@@ -158,6 +162,12 @@ func vtimezoneLocation(tzid string, vtz *ical.Component) (*time.Location, error)
 				return nil, err
 			}
 			opt.Dtstart = wall
+			if wall.Year() < tzEpoch && opt.Count == 0 && (opt.Until.IsZero() || opt.Until.Year() >= tzEpoch) {
+				// rrule-go stops 292 years after DTSTART (a Duration
+				// overflows), and Outlook starts observances in 1601:
+				// expand from the epoch instead.
+				opt.Dtstart = time.Date(tzEpoch, wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), 0, time.UTC)
+			}
 			r, err := rrule.NewRRule(*opt)
 			if err != nil {
 				return nil, err
