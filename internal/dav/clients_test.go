@@ -3,6 +3,8 @@ package dav_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,5 +112,197 @@ func TestPythonCalDAVClient(t *testing.T) {
 	if slices.Contains(res.AfterDelete, "Python Ü – 日本") {
 		t.Errorf("calendar not deleted: %v", res.AfterDelete)
 	}
-	_ = os.Getenv
+}
+
+// vdirsyncerConfig writes a vdirsyncer configuration syncing alice's
+// calendars and address books (every collection the server lists) with
+// local directories, and returns its path.
+func vdirsyncerConfig(t *testing.T, g *rig, dir string) string {
+	t.Helper()
+	conf := `[general]
+status_path = "` + dir + `/status/"
+
+[pair cal]
+a = "cal_local"
+b = "cal_remote"
+collections = ["from b"]
+conflict_resolution = "b wins"
+
+[storage cal_local]
+type = "filesystem"
+path = "` + dir + `/cal/"
+fileext = ".ics"
+
+[storage cal_remote]
+type = "caldav"
+url = "` + g.base + `/dav/"
+username = "` + g.alice + `"
+password = "` + g.alicePw + `"
+
+[pair card]
+a = "card_local"
+b = "card_remote"
+collections = ["from b"]
+conflict_resolution = "b wins"
+
+[storage card_local]
+type = "filesystem"
+path = "` + dir + `/card/"
+fileext = ".vcf"
+
+[storage card_remote]
+type = "carddav"
+url = "` + g.base + `/dav/"
+username = "` + g.alice + `"
+password = "` + g.alicePw + `"
+`
+	p := filepath.Join(dir, "config")
+	if err := os.WriteFile(p, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// vdirsyncer runs a vdirsyncer command (answering yes to its questions).
+func vdirsyncer(t *testing.T, conf string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "vdirsyncer", append([]string{"-c", conf}, args...)...)
+	cmd.Stdin = strings.NewReader(strings.Repeat("y\n", 20))
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.Contains(string(out), "error:") {
+		t.Fatalf("vdirsyncer %v: %v\n%s", args, err, out)
+	}
+}
+
+// localHashes returns the SHA-256 of every file in a directory, by name.
+func localHashes(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range ents {
+		if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = sum(b)
+	}
+	return out
+}
+
+// serverHashes returns the SHA-256 of every object of a collection, by
+// object name, read with GET.
+func serverHashes(t *testing.T, g *rig, coll string) map[string]string {
+	t.Helper()
+	ms := parseMS(t, g.do(t, g.alice, g.alicePw, "PROPFIND", coll, map[string]string{"Depth": "1"}, ""))
+	out := map[string]string{}
+	for _, h := range ms.hrefs() {
+		if strings.HasSuffix(h, "/") {
+			continue
+		}
+		r := g.do(t, g.alice, g.alicePw, "GET", h, nil, "")
+		name, _ := url.PathUnescape(h[strings.LastIndex(h, "/")+1:])
+		out[name] = sum(r.body)
+	}
+	return out
+}
+
+func values(m map[string]string) []string {
+	var out []string
+	for _, v := range m {
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestVdirsyncerBothWays(t *testing.T) {
+	if _, err := exec.LookPath("vdirsyncer"); err != nil {
+		t.Skip("vdirsyncer is not installed (Debian package vdirsyncer)")
+	}
+	g := newRig(t)
+	alice := g.asAlice(t)
+	cal := "/dav/calendars/" + g.alice + "/Calendar/"
+	tasks := "/dav/calendars/" + g.alice + "/Tasks/"
+	book := "/dav/addressbooks/" + g.alice + "/Contacts/"
+	// Server → local: objects created over CalDAV/CardDAV.
+	for href, f := range map[string]string{cal + "weekly.ics": "calendar/weekly-meeting.ics", cal + "allday.ics": "calendar/allday-rdate-cancelled.ics",
+		book + "asa.vcf": "contacts/v3-photo.vcf", book + "no-uid.vcf": "contacts/v3-no-uid.vcf"} {
+		wantStatus(t, alice("PUT", href, nil, string(fixture(t, f))), http.StatusCreated, "")
+	}
+	dir := t.TempDir()
+	conf := vdirsyncerConfig(t, g, dir)
+	vdirsyncer(t, conf, "discover")
+	vdirsyncer(t, conf, "sync")
+	check := func(local, coll string) {
+		t.Helper()
+		l, s := localHashes(t, filepath.Join(dir, local)), serverHashes(t, g, coll)
+		if !slices.Equal(values(l), values(s)) {
+			t.Fatalf("%s and %s differ:\nlocal  %v\nserver %v", local, coll, l, s)
+		}
+	}
+	check("cal/Calendar", cal)
+	check("card/Contacts", book)
+	for _, f := range []string{"calendar/weekly-meeting.ics", "calendar/allday-rdate-cancelled.ics"} {
+		if !slices.Contains(values(localHashes(t, filepath.Join(dir, "cal/Calendar"))), sum(fixture(t, f))) {
+			t.Fatalf("%s did not arrive byte-exact", f)
+		}
+	}
+
+	// Local → server: new files, a change and a deletion.
+	write := func(p string, data []byte) {
+		if err := os.WriteFile(filepath.Join(dir, p), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("cal/Tasks/task.ics", fixture(t, "calendar/task.ics"))
+	write("cal/Calendar/tentative.ics", fixture(t, "calendar/tentative.ics"))
+	write("card/Contacts/juergen.vcf", fixture(t, "contacts/v4-photo.vcf"))
+	var weeklyFile, noUIDFile string
+	for n, h := range localHashes(t, filepath.Join(dir, "cal/Calendar")) {
+		if h == sum(fixture(t, "calendar/weekly-meeting.ics")) {
+			weeklyFile = n
+		}
+	}
+	for n, h := range localHashes(t, filepath.Join(dir, "card/Contacts")) {
+		if h == sum(fixture(t, "contacts/v3-no-uid.vcf")) {
+			noUIDFile = n
+		}
+	}
+	changed := strings.Replace(string(fixture(t, "calendar/weekly-meeting.ics")), "Salle Réunion 3", "Salle Réunion 4 – ñ", 1)
+	write("cal/Calendar/"+weeklyFile, []byte(changed))
+	if err := os.Remove(filepath.Join(dir, "card/Contacts", noUIDFile)); err != nil {
+		t.Fatal(err)
+	}
+	vdirsyncer(t, conf, "sync")
+	check("cal/Calendar", cal)
+	check("cal/Tasks", tasks)
+	check("card/Contacts", book)
+	s := serverHashes(t, g, cal)
+	for _, want := range []string{sum([]byte(changed)), sum(fixture(t, "calendar/tentative.ics"))} {
+		if !slices.Contains(values(s), want) {
+			t.Fatalf("calendar on the server lacks an uploaded object: %v", s)
+		}
+	}
+	if sb := serverHashes(t, g, book); len(sb) != 2 || !slices.Contains(values(sb), sum(fixture(t, "contacts/v4-photo.vcf"))) {
+		t.Fatalf("address book on the server: %v", sb)
+	}
+
+	// Server → local again, incrementally: a deletion and an update.
+	wantStatus(t, alice("DELETE", cal+"allday.ics", nil, ""), http.StatusNoContent, "")
+	v3 := strings.Replace(string(fixture(t, "contacts/v3-photo.vcf")), "TITLE:Leiterin", "TITLE:Präsidentin", 1)
+	wantStatus(t, alice("PUT", book+"asa.vcf", nil, v3), http.StatusNoContent, "")
+	vdirsyncer(t, conf, "sync")
+	check("cal/Calendar", cal)
+	check("card/Contacts", book)
+	if !slices.Contains(values(localHashes(t, filepath.Join(dir, "card/Contacts"))), sum([]byte(v3))) {
+		t.Fatal("server-side contact change did not arrive")
+	}
 }
