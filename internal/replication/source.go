@@ -255,7 +255,7 @@ func (s *SourceAPI) folders(_ http.ResponseWriter, r *http.Request, _ *Grant, m 
 	out := &FoldersReply{State: state, Folders: make([]FolderInfo, 0, len(fs))}
 	for _, f := range fs {
 		out.Folders = append(out.Folders, FolderInfo{Id: f.StableID, ParentId: f.ParentID, Name: f.Name, Class: f.Class,
-			SpecialUse: f.SpecialUse, Deleted: f.Deleted, ModSeq: f.ModSeq})
+			SpecialUse: f.SpecialUse, Deleted: f.Deleted, ModSeq: f.ModSeq, Props: f.Props})
 	}
 	return out, nil
 }
@@ -278,7 +278,7 @@ func (s *SourceAPI) items(_ http.ResponseWriter, r *http.Request, _ *Grant, m *m
 	out := &ItemsReply{Items: make([]ItemInfo, 0, len(cs)), Next: Cursor{next.ModSeq, next.ID}, More: len(cs) == limit}
 	for _, c := range cs {
 		it := ItemInfo{Id: c.ItemID, Folder: c.FolderStableID, Flags: c.Flags, InternalDate: db.Millis(c.InternalDate),
-			Size: c.Size, Sha256: c.SHA256, ModSeq: c.ModSeq}
+			Size: c.Size, Sha256: c.SHA256, ModSeq: c.ModSeq, Name: c.Name, ObjectUid: c.ObjectUID}
 		if detailOver > 0 && c.Size > detailOver {
 			if full, err := s.Store.Item(r.Context(), m.mb.ID, c.ItemID); err == nil {
 				it.Subject = full.Subject
