@@ -39,7 +39,7 @@ type instance struct {
 // Expansion limits: a rule is iterated at most this often, and instances
 // beyond the horizon are not generated when the range is open-ended.
 const (
-	maxIterations = 200000
+	maxIterations = 50000
 	openHorizon   = 10 * 366 * 24 * time.Hour
 )
 
