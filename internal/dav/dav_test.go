@@ -271,3 +271,25 @@ func TestCollectionsLifecycle(t *testing.T) {
 	wantStatus(t, alice("MKCOL", "/dav/calendars/"+g.alice+"/wrong/", nil, mkcol), http.StatusForbidden, "CollectionLocation")
 	wantStatus(t, alice("MKCALENDAR", "/dav/calendars/"+g.alice+"/.hidden/", nil, ""), http.StatusBadRequest, "InvalidCollection")
 }
+
+// TestLockedMailbox: while a move completes, reads work and writes answer
+// 503 with Retry-After (the client retries after the cutover).
+func TestLockedMailbox(t *testing.T) {
+	g := newRig(t)
+	alice := g.asAlice(t)
+	cal := "/dav/calendars/" + g.alice + "/Calendar/"
+	wantStatus(t, alice("PUT", cal+"a.ics", nil, string(fixture(t, "calendar/tentative.ics"))), http.StatusCreated, "")
+	mb := g.srv.Content("contoso", mustGUID(t, g))
+	if err := g.srv.Store.SetMailboxState(t.Context(), mb.ID, "locked"); err != nil {
+		t.Fatal(err)
+	}
+	if r := alice("GET", cal+"a.ics", nil, ""); r.status != http.StatusOK {
+		t.Fatalf("read of a locked mailbox: %s", r)
+	}
+	r := alice("PUT", cal+"b.ics", nil, string(fixture(t, "calendar/task.ics")))
+	wantStatus(t, r, http.StatusServiceUnavailable, "MailboxLocked")
+	if r.header.Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
+	}
+	wantStatus(t, alice("DELETE", cal+"a.ics", nil, ""), http.StatusServiceUnavailable, "MailboxLocked")
+}
