@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -267,4 +268,35 @@ func TestMoveCarriesGroupwareCrossServer(t *testing.T) {
 			moveGroupware(t, a, b, scenario.SetupTrust(t, a, "contoso", b, "fabrikam"))
 		})
 	}
+}
+
+// TestVerificationCoversGroupware: a calendar object missing on the target
+// is an unexplained difference: DataConsistencyPoor blocks the completion.
+func TestVerificationCoversGroupware(t *testing.T) {
+	r := newRig(t)
+	rec := r.s.Mailbox(srcName, "gwv", "pw-gwv", false)
+	r.tr.AddToScope(t, r.s, "gwv")
+	d := &davUser{t: t, base: "http://" + r.s.HTTPAddr(), user: rec.PrimarySmtpAddress, pw: "pw-gwv"}
+	d.must(201, "PUT", "/dav/calendars/"+d.user+"/Calendar/weekly.ics", nil, davFixture(t, "calendar/weekly-meeting.ics"))
+	d.must(201, "PUT", "/dav/addressbooks/"+d.user+"/Contacts/asa.vcf", nil, davFixture(t, "contacts/v3-photo.vcf"))
+	r.stamp(rec, nil)
+	r.batch("gwv", r.tr.Endpoint, r.addr("gwv"))
+	r.waitUser("gwv", r.addr("gwv"), migration.StateSynced)
+	// Lose the event on the target copy behind the engine's back.
+	mb := r.tgt.Content(tgtName, rec.ExchangeGuid)
+	cal, err := r.tgt.Store.FolderByPath(r.ctx, mb.ID, "Calendar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.tgt.Store.DeleteNamed(r.ctx, mb.ID, cal.ID, "weekly.ics", nil); err != nil {
+		t.Fatal(err)
+	}
+	r.cmd("gwv", admin.BatchComplete, false)
+	scenario.Eventually(t, 30*time.Second, "completion blocked", func() error {
+		u := r.user("gwv", r.addr("gwv"))
+		if u.Status != migration.StateSynced || u.Error == nil || u.Error.Code != "DataConsistencyPoor" || u.DataConsistencyScore != migration.ScorePoor {
+			return fmt.Errorf("%s %s %+v %s", u.Status, u.StatusDetail, u.Error, u.DataConsistencyScore)
+		}
+		return nil
+	})
 }
