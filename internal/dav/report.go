@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-ical"
-
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/groupware"
 )
@@ -63,13 +61,12 @@ func (q *request) objectResponses(c *groupware.Collection, ms []groupware.Match,
 func (q *request) multiget(c *groupware.Collection, body *node) error {
 	pr := parsePropRequest(body)
 	var rs []response
-	base := collectionHref(q.t.tree, q.t.addr, c.Name)
 	for _, h := range body.all(nsDAV, "href") {
 		href := strings.TrimSpace(h.Text)
 		if u, err := url.Parse(href); err == nil {
 			href = u.EscapedPath()
 		}
-		obj, ok := q.memberName(base, href)
+		obj, ok := q.memberName(href)
 		if !ok {
 			rs = append(rs, response{href: href, status: http.StatusNotFound})
 			continue
@@ -93,8 +90,8 @@ func (q *request) multiget(c *groupware.Collection, body *node) error {
 }
 
 // memberName returns the object name an escaped href names inside the
-// collection at base (compared segment-decoded, so %40 and @ agree).
-func (q *request) memberName(base, href string) (string, bool) {
+// requested collection (compared segment-decoded, so %40 and @ agree).
+func (q *request) memberName(href string) (string, bool) {
 	t, err := parseTarget(href)
 	if err != nil || t.kind != resObject || t.tree != q.t.tree || t.coll != q.t.coll {
 		return "", false
@@ -107,7 +104,6 @@ func (q *request) memberName(base, href string) (string, bool) {
 			return "", false
 		}
 	}
-	_ = base
 	return t.obj, true
 }
 
@@ -201,7 +197,7 @@ func (q *request) calendarQuery(c *groupware.Collection, body *node) error {
 	}
 	var floating *time.Location
 	if tz := body.child(nsCalDAV, "timezone"); tz != nil {
-		floating = queryTimezone(tz.Text)
+		floating = groupware.ZoneOf([]byte(tz.Text))
 	}
 	ms, err := q.h.GW.CalendarQuery(q.ctx, q.acc, c, f, floating)
 	if err != nil {
@@ -212,25 +208,6 @@ func (q *request) calendarQuery(c *groupware.Collection, body *node) error {
 		return err
 	}
 	writeMultistatus(q.w, rs, "")
-	return nil
-}
-
-// queryTimezone returns the zone named by a CALDAV:timezone (a VCALENDAR
-// with one VTIMEZONE), or nil.
-func queryTimezone(text string) *time.Location {
-	cal, err := ical.NewDecoder(strings.NewReader(text)).Decode()
-	if err != nil {
-		return nil
-	}
-	for _, ch := range cal.Children {
-		if ch.Name == ical.CompTimezone {
-			if id, err := ch.Props.Text(ical.PropTimezoneID); err == nil {
-				if loc, err := time.LoadLocation(id); err == nil {
-					return loc
-				}
-			}
-		}
-	}
 	return nil
 }
 
@@ -293,7 +270,7 @@ func (q *request) syncCollection(c *groupware.Collection, body *node) error {
 	if q.t.kind != resCollection {
 		return ErrReportNotSupported.Newf("sync-collection needs a collection URL")
 	}
-	if lvl := strings.TrimSpace(body.child(nsDAV, "sync-level").Text); lvl != "" && lvl != "1" && lvl != "infinite" {
+	if lvl := strings.TrimSpace(body.child(nsDAV, "sync-level").text()); lvl != "" && lvl != "1" && lvl != "infinite" {
 		return badRequest("sync-level %q is not 1 or infinite", lvl)
 	}
 	var token string

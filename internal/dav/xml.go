@@ -236,6 +236,14 @@ func (n *node) all(space, local string) []*node {
 	return out
 }
 
+// text returns the element's character data ("" for a nil element).
+func (n *node) text() string {
+	if n == nil {
+		return ""
+	}
+	return n.Text
+}
+
 // attr returns an attribute's value.
 func (n *node) attr(local string) string {
 	for _, a := range n.Attrs {

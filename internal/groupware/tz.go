@@ -63,6 +63,28 @@ func (z *zones) location(tzid string) *time.Location {
 	return loc
 }
 
+// ZoneOf returns the zone a CALDAV:timezone or calendar-timezone value
+// (a VCALENDAR with one VTIMEZONE) defines, or nil.
+func ZoneOf(text []byte) *time.Location {
+	cal, err := decodeCalendar(text)
+	if err != nil {
+		return nil
+	}
+	for _, ch := range cal.Children {
+		if ch.Name != ical.CompTimezone {
+			continue
+		}
+		id, _ := ch.Props.Text(ical.PropTimezoneID)
+		if loc, err := vtimezoneLocation(id, ch); err == nil {
+			return loc
+		}
+		if loc, err := time.LoadLocation(id); err == nil {
+			return loc
+		}
+	}
+	return nil
+}
+
 // isDate reports whether a DTSTART-like property holds a DATE.
 func isDate(p *ical.Prop) bool {
 	return p.Params.Get(ical.ParamValue) == string(ical.ValueDate) || (len(p.Value) == 8 && p.Params.Get(ical.ParamValue) == "")
