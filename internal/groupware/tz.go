@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-ical"
@@ -42,7 +43,7 @@ func (z *zones) location(tzid string) *time.Location {
 			continue
 		}
 		if id, _ := ch.Props.Text(ical.PropTimezoneID); id == tzid {
-			if l, err := vtimezoneLocation(tzid, ch); err == nil {
+			if l, err := cachedVTimezone(tzid, ch); err == nil {
 				loc, found = l, true
 			}
 			break
@@ -138,6 +139,64 @@ func (z *zones) propTimes(p *ical.Prop) (starts, ends []time.Time, err error) {
 		starts, ends = append(starts, t), append(ends, end)
 	}
 	return starts, ends, nil
+}
+
+// vtzCache keeps the locations built from VTIMEZONE definitions, keyed by
+// their content: most objects of a calendar repeat the same few.
+var vtzCache struct {
+	sync.Mutex
+	m map[string]*time.Location
+}
+
+// vtzCacheMax bounds the cache; it starts over when full.
+const vtzCacheMax = 1024
+
+func cachedVTimezone(tzid string, vtz *ical.Component) (*time.Location, error) {
+	var key strings.Builder
+	componentKey(&key, vtz)
+	k := key.String()
+	vtzCache.Lock()
+	loc, ok := vtzCache.m[k]
+	vtzCache.Unlock()
+	if ok {
+		return loc, nil
+	}
+	loc, err := vtimezoneLocation(tzid, vtz)
+	if err != nil {
+		return nil, err
+	}
+	vtzCache.Lock()
+	if vtzCache.m == nil || len(vtzCache.m) >= vtzCacheMax {
+		vtzCache.m = map[string]*time.Location{}
+	}
+	vtzCache.m[k] = loc
+	vtzCache.Unlock()
+	return loc, nil
+}
+
+// componentKey writes a canonical rendering of a component (name, sorted
+// properties with their parameters, children).
+func componentKey(b *strings.Builder, c *ical.Component) {
+	b.WriteString("BEGIN:" + c.Name + "\n")
+	names := make([]string, 0, len(c.Props))
+	for n := range c.Props {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		for _, p := range c.Props[n] {
+			params := make([]string, 0, len(p.Params))
+			for pn, vs := range p.Params {
+				params = append(params, pn+"="+strings.Join(vs, ","))
+			}
+			sort.Strings(params)
+			fmt.Fprintf(b, "%s;%s:%s\n", n, strings.Join(params, ";"), p.Value)
+		}
+	}
+	for _, ch := range c.Children {
+		componentKey(b, ch)
+	}
+	b.WriteString("END:" + c.Name + "\n")
 }
 
 // transition is one onset of a VTIMEZONE observance.
