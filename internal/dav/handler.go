@@ -37,6 +37,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/groupware"
@@ -53,7 +54,15 @@ type Handler struct {
 	// AllowPlain reports whether a plain-HTTP request may authenticate
 	// (loopback, or --allow-plaintext). TLS requests always may.
 	AllowPlain func(r *http.Request) bool
+	// AuthFailDelay delays the answer to wrong credentials (not to a
+	// request without any, which clients send first); 0 means
+	// DefaultAuthFailDelay, a negative value no delay.
+	AuthFailDelay time.Duration
 }
+
+// DefaultAuthFailDelay is how long wrong credentials wait for their 401,
+// as IMAP waits for a failed LOGIN.
+const DefaultAuthFailDelay = time.Second
 
 // Owns reports whether a request path belongs to the DAV tree (the
 // caller routes those requests here: a ServeMux prefix pattern for /dav/
@@ -107,6 +116,7 @@ func (q *request) serve() error {
 	u, err := q.h.GW.Authenticate(q.ctx, username, password)
 	if err != nil {
 		q.h.log().Info("dav: login failed", "user", username, "remote", q.r.RemoteAddr)
+		q.h.failDelay(q.ctx)
 		return err
 	}
 	q.user = u
@@ -143,6 +153,23 @@ var ErrMethodNotAllowed = errs.Sentinel(errs.Forbidden, "MethodNotAllowed")
 
 func errMethod(m string) error {
 	return ErrMethodNotAllowed.Newf("%s is not supported here", m).WithHint("supported methods: %s", allowHeader)
+}
+
+// failDelay waits AuthFailDelay (or until the request ends).
+func (h *Handler) failDelay(ctx context.Context) {
+	d := h.AuthFailDelay
+	if d == 0 {
+		d = DefaultAuthFailDelay
+	}
+	if d < 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 func (h *Handler) log() *slog.Logger {
