@@ -442,3 +442,32 @@ func parseProps(s string) map[string]string {
 	}
 	return p
 }
+
+// CountByClass counts the items of a tenant's mailboxes with the given
+// GUIDs per folder class (ClassNote, ClassAppointment, ...), through q (a
+// caller's transaction, or the reader). Unknown GUIDs count nothing.
+func CountByClass(ctx context.Context, q db.Querier, tenantID string, guids ...string) (map[string]int64, error) {
+	out := map[string]int64{}
+	if len(guids) == 0 {
+		return out, nil
+	}
+	args := []any{tenantID}
+	for _, g := range guids {
+		args = append(args, normalizeGUID(g))
+	}
+	rows, err := q.QueryContext(ctx, `SELECT f.class, COUNT(*) FROM items i JOIN mailboxes b ON b.id = i.mailbox_id JOIN folders f ON f.id = i.folder_id
+		WHERE b.tenant_id = ? AND b.guid IN (`+db.InList(len(guids))+`) GROUP BY f.class`, args...)
+	if err != nil {
+		return nil, errs.Internalf(err, "count items by class")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var class string
+		var n int64
+		if err := rows.Scan(&class, &n); err != nil {
+			return nil, errs.Internalf(err, "count items by class")
+		}
+		out[class] = n
+	}
+	return out, rows.Err()
+}

@@ -210,6 +210,11 @@ func moveGroupware(t *testing.T, src, tgt *scenario.Server, tr *scenario.Trust) 
 	if us[0].DataConsistencyScore != migration.ScorePerfect || us[0].ItemsSkipped != 0 {
 		t.Fatalf("completed with %s, %d skipped", us[0].DataConsistencyScore, us[0].ItemsSkipped)
 	}
+	// Weekly, allday, tentative (in projekt); two tasks; two contacts
+	// (one of three deleted). The default folders hold no mail here.
+	if u := us[0]; u.CalendarItems != 3 || u.TaskItems != 2 || u.ContactItems != 2 || u.MailItems != 0 || u.ItemsSynced != 7 {
+		t.Fatalf("per-class counts: mail %d, calendar %d, contacts %d, tasks %d, total %d", u.MailItems, u.CalendarItems, u.ContactItems, u.TaskItems, u.ItemsSynced)
+	}
 	pw := "pw-target-gw01"
 	if _, err := tgt.Admin.UpdateRecipient(ctx, tgt.Op, "fabrikam", "gw01", directory.RecipientUpdate{Password: &pw}); err != nil {
 		t.Fatal(err)
