@@ -41,19 +41,22 @@ func (q *request) report() error {
 		WithHint("supported: calendar-query, calendar-multiget, free-busy-query, addressbook-query, addressbook-multiget, sync-collection")
 }
 
-// objectResponses renders objects for a report.
-func (q *request) objectResponses(c *groupware.Collection, ms []groupware.Match, pr propRequest) ([]response, error) {
+// writeMatches answers a query with the objects it selected and the
+// properties the body asks for.
+func (q *request) writeMatches(c *groupware.Collection, ms []groupware.Match, body *node) error {
+	pr := parsePropRequest(body)
 	var rs []response
 	for i := range ms {
 		m := &ms[i]
 		ps := q.objectProps(c, &m.Object, func() ([]byte, error) { return m.Data, nil })
 		r, err := ps.respond(objectHref(q.t.tree, q.t.addr, c.Name, m.Name), pr)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rs = append(rs, r)
 	}
-	return rs, nil
+	writeMultistatus(q.w, rs, "")
+	return nil
 }
 
 // multiget answers calendar-multiget and addressbook-multiget: each href
@@ -203,12 +206,7 @@ func (q *request) calendarQuery(c *groupware.Collection, body *node) error {
 	if err != nil {
 		return err
 	}
-	rs, err := q.objectResponses(c, ms, parsePropRequest(body))
-	if err != nil {
-		return err
-	}
-	writeMultistatus(q.w, rs, "")
-	return nil
+	return q.writeMatches(c, ms, body)
 }
 
 // addressbookQuery answers addressbook-query (RFC 6352 §8.6), honouring
@@ -236,12 +234,7 @@ func (q *request) addressbookQuery(c *groupware.Collection, body *node) error {
 			ms = ms[:n]
 		}
 	}
-	rs, err := q.objectResponses(c, ms, parsePropRequest(body))
-	if err != nil {
-		return err
-	}
-	writeMultistatus(q.w, rs, "")
-	return nil
+	return q.writeMatches(c, ms, body)
 }
 
 // freeBusy answers free-busy-query (RFC 4791 §7.10) with a VFREEBUSY.
