@@ -25,7 +25,7 @@ func readCSV(path string) (string, error) {
 }
 
 var batchCols = []string{"Name", "Status", "TotalCount", "SyncedCount", "FinalizedCount", "FailedCount", "Endpoint"}
-var userCols = []string{"EmailAddress", "Status", "PercentComplete", "ItemsSynced", "ItemsTotal", "ItemsSkipped", "DataConsistencyScore"}
+var userCols = []string{"EmailAddress", "Status", "PercentComplete", "ItemsSynced", "ItemsTotal", "ItemsSkipped", "MailItems", "CalendarItems", "ContactItems", "TaskItems", "DataConsistencyScore"}
 
 func (e *env) batchCmd() *cobra.Command {
 	var name, endpoint, csvFile, tdd, startAfter, completeAfter, interval, notify string

@@ -40,6 +40,10 @@ type AppendItem struct {
 	// source item id, a delivery id). Appending an origin that exists
 	// returns the existing item, wherever it is now, and adds nothing.
 	Origin string
+	// Name and ObjectUID are a calendar or contact object's resource name
+	// and UID (see Item); replication passes them on. CalDAV/CardDAV
+	// writes use PutNamed, which keeps them unique in the folder.
+	Name, ObjectUID string
 }
 
 // Appended is the result of appending one item.
@@ -78,6 +82,8 @@ type batchItem struct {
 	internal int64
 	origin   string
 	hdr      HeaderFields
+	name     string
+	objUID   string
 }
 
 // NewAppendBatch starts a batch of appends to a mailbox.
@@ -139,7 +145,10 @@ func (b *AppendBatch) Add(ctx context.Context, it AppendItem) error {
 	if len(it.Origin) > 512 || !utf8.ValidString(it.Origin) || strings.IndexByte(it.Origin, 0) >= 0 {
 		return errs.Invalidf("InvalidOrigin", "the item origin is not a valid key").WithHint("use at most 512 bytes of UTF-8 text")
 	}
-	bi := batchItem{folderID: it.FolderID, flags: flagString(flags), origin: it.Origin}
+	if err := validObjectKeys(it.Name, it.ObjectUID); err != nil {
+		return err
+	}
+	bi := batchItem{folderID: it.FolderID, flags: flagString(flags), origin: it.Origin, name: it.Name, objUID: it.ObjectUID}
 	if it.InternalDate.IsZero() {
 		bi.internal = db.Now()
 	} else {
@@ -247,7 +256,7 @@ func (b *AppendBatch) Commit(ctx context.Context, hook func(tx *db.Tx) error) ([
 			perFolder[it.folderID]++
 			rows = append(rows, itemRow{folderID: it.folderID, modseq: m.modseq, flags: it.flags, internalDate: it.internal,
 				size: it.ref.Size, sha256: it.ref.SHA256, origin: it.origin, subject: it.hdr.Subject,
-				messageID: it.hdr.MessageID, from: it.hdr.From, sentDate: db.Millis(it.hdr.Date)})
+				messageID: it.hdr.MessageID, from: it.hdr.From, sentDate: db.Millis(it.hdr.Date), name: it.name, objectUID: it.objUID})
 			rowIdx = append(rowIdx, i)
 		}
 		next := map[int64]uint32{}

@@ -60,6 +60,8 @@ type ItemChange struct {
 	SHA256         string    // hex SHA-256 of the raw bytes
 	ModSeq         int64     // MODSEQ of the last change
 	Origin         string    // idempotency key, "" if none
+	Name           string    // resource name of a calendar/contact object, "" for mail
+	ObjectUID      string    // UID of a calendar/contact object, "" for mail
 }
 
 // ItemChanges returns the live items changed after the cursor (see Cursor)
@@ -78,7 +80,8 @@ func (s *Store) ItemChanges(ctx context.Context, mailboxID int64, after Cursor, 
 		limit = DefaultChangeLimit
 	}
 	am, aid := after.after()
-	rows, err := s.d.Read().QueryContext(ctx, `SELECT i.id, i.folder_id, f.stable_id, i.uid, i.flags, i.internal_date, i.size, i.sha256, i.modseq, COALESCE(i.origin, '')
+	rows, err := s.d.Read().QueryContext(ctx, `SELECT i.id, i.folder_id, f.stable_id, i.uid, i.flags, i.internal_date, i.size, i.sha256, i.modseq, COALESCE(i.origin, ''),
+			COALESCE(i.name, ''), COALESCE(i.obj_uid, '')
 		FROM items i JOIN folders f ON f.id = i.folder_id
 		WHERE i.mailbox_id = ? AND i.modseq >= ? AND (i.modseq > ? OR i.id > ?) AND i.modseq <= ?
 		ORDER BY i.modseq, i.id LIMIT ?`, mailboxID, am, am, aid, uptoModSeq, limit)
@@ -91,7 +94,7 @@ func (s *Store) ItemChanges(ctx context.Context, mailboxID int64, after Cursor, 
 		var c ItemChange
 		var uid, internal int64
 		var flags string
-		if err := rows.Scan(&c.ItemID, &c.FolderID, &c.FolderStableID, &uid, &flags, &internal, &c.Size, &c.SHA256, &c.ModSeq, &c.Origin); err != nil {
+		if err := rows.Scan(&c.ItemID, &c.FolderID, &c.FolderStableID, &uid, &flags, &internal, &c.Size, &c.SHA256, &c.ModSeq, &c.Origin, &c.Name, &c.ObjectUID); err != nil {
 			return nil, after, errs.Internalf(err, "list item changes of mailbox %d", mailboxID)
 		}
 		c.UID, c.Flags, c.InternalDate = uint32(uid), parseFlags(flags), db.Time(internal)
@@ -118,6 +121,8 @@ type Tombstone struct {
 	// Moved is set when the item moved to another folder (it still exists
 	// with the same ItemID, and shows up in ItemChanges).
 	Moved bool
+	// Name is the resource name the item had ("" for mail).
+	Name string
 }
 
 // Tombstones returns the tombstones recorded after the cursor (see Cursor)
@@ -132,7 +137,7 @@ func (s *Store) Tombstones(ctx context.Context, mailboxID int64, after Cursor, u
 		limit = DefaultChangeLimit
 	}
 	am, aid := after.after()
-	rows, err := s.d.Read().QueryContext(ctx, `SELECT t.id, t.folder_id, COALESCE(f.stable_id, ''), t.uid, t.item_id, t.modseq, t.moved
+	rows, err := s.d.Read().QueryContext(ctx, `SELECT t.id, t.folder_id, COALESCE(f.stable_id, ''), t.uid, t.item_id, t.modseq, t.moved, COALESCE(t.name, '')
 		FROM tombstones t LEFT JOIN folders f ON f.id = t.folder_id
 		WHERE t.mailbox_id = ? AND t.modseq >= ? AND (t.modseq > ? OR t.id > ?) AND t.modseq <= ?
 		ORDER BY t.modseq, t.id LIMIT ?`, mailboxID, am, am, aid, uptoModSeq, limit)
@@ -144,7 +149,7 @@ func (s *Store) Tombstones(ctx context.Context, mailboxID int64, after Cursor, u
 	for rows.Next() {
 		var t Tombstone
 		var uid int64
-		if err := rows.Scan(&t.ID, &t.FolderID, &t.FolderStableID, &uid, &t.ItemID, &t.ModSeq, &t.Moved); err != nil {
+		if err := rows.Scan(&t.ID, &t.FolderID, &t.FolderStableID, &uid, &t.ItemID, &t.ModSeq, &t.Moved, &t.Name); err != nil {
 			return nil, after, errs.Internalf(err, "list tombstones of mailbox %d", mailboxID)
 		}
 		t.UID = uint32(uid)

@@ -8,6 +8,7 @@ var (
 	ErrMailboxNotFound = errs.Sentinel(errs.NotFound, "MailboxNotFound")
 	// ErrMailboxExists: CreateMailbox of a tenant and GUID that has one.
 	ErrMailboxExists = errs.Sentinel(errs.Conflict, "MailboxExists")
-	// ErrItemNotFound: no item with that id in the mailbox.
+	// ErrItemNotFound: no item with that id in the mailbox (or no object
+	// of that name in a collection).
 	ErrItemNotFound = errs.Sentinel(errs.NotFound, "ItemNotFound")
 )

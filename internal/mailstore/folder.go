@@ -24,17 +24,22 @@ type FolderOptions struct {
 	Origin string
 	// Unsubscribed creates the folder unsubscribed.
 	Unsubscribed bool
+	// Props are the collection properties of a calendar, task list or
+	// address book folder (see Folder.Props).
+	Props map[string]string
 }
 
-const folderCols = `id, mailbox_id, stable_id, parent_id, name, path, class, special_use, uidvalidity, uidnext, modseq, deleted, subscribed, COALESCE(origin, ''), created_at`
+const folderCols = `id, mailbox_id, stable_id, parent_id, name, path, class, special_use, uidvalidity, uidnext, modseq, deleted, subscribed, COALESCE(origin, ''), created_at, props`
 
 func scanFolder(sc interface{ Scan(...any) error }) (*Folder, error) {
 	var f Folder
 	var uv, un, created int64
+	var props string
 	if err := sc.Scan(&f.ID, &f.MailboxID, &f.StableID, &f.ParentID, &f.Name, &f.Path, &f.Class, &f.SpecialUse,
-		&uv, &un, &f.ModSeq, &f.Deleted, &f.Subscribed, &f.Origin, &created); err != nil {
+		&uv, &un, &f.ModSeq, &f.Deleted, &f.Subscribed, &f.Origin, &created, &props); err != nil {
 		return nil, err
 	}
+	f.Props = parseProps(props)
 	f.UIDValidity, f.UIDNext, f.CreatedAt = uint32(uv), uint32(un), db.Time(created)
 	return &f, nil
 }
@@ -283,7 +288,7 @@ func validFolderOptions(o FolderOptions) error {
 	if len(o.Origin) > 512 || !utf8.ValidString(o.Origin) || strings.IndexByte(o.Origin, 0) >= 0 {
 		return errs.Invalidf("InvalidOrigin", "the folder origin is not a valid key").WithHint("use at most 512 bytes of UTF-8 text")
 	}
-	return nil
+	return validProps(o.Props)
 }
 
 // insertFolder creates a folder row with a new stable id and UIDVALIDITY,
@@ -311,12 +316,13 @@ func (m *mutation) insertFolder(parentID, name, path string, o FolderOptions) (*
 		MailboxID: m.mb, StableID: uuid.NewString(), ParentID: parentID, Name: name, Path: path,
 		Class: o.Class, SpecialUse: o.SpecialUse, UIDValidity: uint32(next - 1), UIDNext: 1,
 		ModSeq: m.modseq, Subscribed: !o.Unsubscribed, Origin: o.Origin, CreatedAt: db.Time(db.Now()),
+		Props: parseProps(propString(o.Props)),
 	}
 	err := m.tx.QueryRowContext(m.ctx, `INSERT INTO folders (mailbox_id, stable_id, parent_id, name, name_key, path, path_key, class, special_use,
-			uidvalidity, uidnext, modseq, deleted, subscribed, origin, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) RETURNING id`,
+			uidvalidity, uidnext, modseq, deleted, subscribed, origin, created_at, props)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		m.mb, f.StableID, parentID, name, strings.ToLower(name), path, strings.ToLower(path), f.Class, f.SpecialUse,
-		int64(f.UIDValidity), m.modseq, false, f.Subscribed, nullString(o.Origin), db.Millis(f.CreatedAt)).Scan(&f.ID)
+		int64(f.UIDValidity), m.modseq, false, f.Subscribed, nullString(o.Origin), db.Millis(f.CreatedAt), propString(o.Props)).Scan(&f.ID)
 	if db.IsUnique(err) {
 		if o.Origin != "" {
 			if g, _ := queryFolder(m.ctx, m.tx, `mailbox_id = ? AND origin = ? AND deleted = ?`, m.mb, o.Origin, false); g != nil {

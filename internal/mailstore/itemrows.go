@@ -22,9 +22,10 @@ type itemRow struct {
 	subject, messageID string
 	from               string
 	sentDate           int64
+	name, objectUID    string // CalDAV/CardDAV resource name and object UID
 }
 
-const itemRowCols = `id, folder_id, uid, modseq, flags, internal_date, size, sha256, COALESCE(origin, ''), subject, message_id, from_addr, sent_date`
+const itemRowCols = `id, folder_id, uid, modseq, flags, internal_date, size, sha256, COALESCE(origin, ''), subject, message_id, from_addr, sent_date, COALESCE(name, ''), COALESCE(obj_uid, '')`
 
 func scanItemRows(ctx context.Context, q db.Querier, query string, args ...any) ([]itemRow, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
@@ -41,7 +42,7 @@ func scanItemRows(ctx context.Context, q db.Querier, query string, args ...any) 
 		var r itemRow
 		var uid int64
 		dst := []any{&r.id, &r.folderID, &uid, &r.modseq, &r.flags, &r.internalDate, &r.size, &r.sha256, &r.origin,
-			&r.subject, &r.messageID, &r.from, &r.sentDate}
+			&r.subject, &r.messageID, &r.from, &r.sentDate, &r.name, &r.objectUID}
 		if len(cols) > len(dst) {
 			dst = append(dst, &r.mailboxID)
 		}
@@ -127,15 +128,15 @@ func (m *mutation) insertRows(rows []itemRow) error {
 	for start := 0; start < len(rows); start += per {
 		chunk := rows[start:min(start+per, len(rows))]
 		var q strings.Builder
-		q.WriteString(`INSERT INTO items (mailbox_id, folder_id, uid, modseq, flags, internal_date, size, sha256, origin, subject, message_id, from_addr, sent_date, created_at) VALUES `)
-		args := make([]any, 0, 14*len(chunk))
+		q.WriteString(`INSERT INTO items (mailbox_id, folder_id, uid, modseq, flags, internal_date, size, sha256, origin, subject, message_id, from_addr, sent_date, created_at, name, obj_uid) VALUES `)
+		args := make([]any, 0, 16*len(chunk))
 		for i, r := range chunk {
 			if i > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 			args = append(args, m.mb, r.folderID, int64(r.uid), r.modseq, r.flags, r.internalDate, r.size, r.sha256,
-				nullString(r.origin), r.subject, r.messageID, r.from, r.sentDate, now)
+				nullString(r.origin), r.subject, r.messageID, r.from, r.sentDate, now, nullString(r.name), nullString(r.objectUID))
 		}
 		q.WriteString(` ON CONFLICT (mailbox_id, origin) WHERE origin IS NOT NULL DO NOTHING RETURNING id, folder_id, uid`)
 		res, err := m.tx.QueryContext(m.ctx, q.String(), args...)
@@ -175,14 +176,14 @@ func (m *mutation) tombstone(rows []itemRow, moved bool) error {
 	for start := 0; start < len(rows); start += per {
 		chunk := rows[start:min(start+per, len(rows))]
 		var q strings.Builder
-		q.WriteString(`INSERT INTO tombstones (mailbox_id, folder_id, uid, item_id, modseq, moved) VALUES `)
-		args := make([]any, 0, 6*len(chunk))
+		q.WriteString(`INSERT INTO tombstones (mailbox_id, folder_id, uid, item_id, modseq, moved, name) VALUES `)
+		args := make([]any, 0, 7*len(chunk))
 		for i, r := range chunk {
 			if i > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteString("(?, ?, ?, ?, ?, ?)")
-			args = append(args, m.mb, r.folderID, int64(r.uid), r.id, m.modseq, moved)
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, m.mb, r.folderID, int64(r.uid), r.id, m.modseq, moved, nullString(r.name))
 		}
 		if _, err := m.tx.ExecContext(m.ctx, q.String(), args...); err != nil {
 			return errs.Internalf(err, "record tombstones")

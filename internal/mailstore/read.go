@@ -12,7 +12,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/errs"
 )
 
-const itemCols = `id, mailbox_id, folder_id, uid, modseq, flags, internal_date, size, sha256, COALESCE(origin, ''), subject, message_id, from_addr, sent_date, created_at`
+const itemCols = `id, mailbox_id, folder_id, uid, modseq, flags, internal_date, size, sha256, COALESCE(origin, ''), subject, message_id, from_addr, sent_date, created_at, COALESCE(name, ''), COALESCE(obj_uid, '')`
 
 func scanItems(ctx context.Context, q db.Querier, query string, args ...any) ([]Item, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
@@ -26,7 +26,7 @@ func scanItems(ctx context.Context, q db.Querier, query string, args ...any) ([]
 		var uid, internal, sent, created int64
 		var flags string
 		if err := rows.Scan(&it.ID, &it.MailboxID, &it.FolderID, &uid, &it.ModSeq, &flags, &internal, &it.Size, &it.SHA256,
-			&it.Origin, &it.Subject, &it.MessageID, &it.From, &sent, &created); err != nil {
+			&it.Origin, &it.Subject, &it.MessageID, &it.From, &sent, &created, &it.Name, &it.ObjectUID); err != nil {
 			return nil, errs.Internalf(err, "read items")
 		}
 		it.UID, it.Flags = uint32(uid), parseFlags(flags)

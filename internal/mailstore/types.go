@@ -84,6 +84,10 @@ type Folder struct {
 	Subscribed  bool      // shown by IMAP LSUB / LIST (SUBSCRIBED)
 	Origin      string    // source folder id when created by replication
 	CreatedAt   time.Time // creation time
+	// Props are the folder's collection properties (CalDAV/CardDAV display
+	// name, colour, ...), keyed by property name; nil when it has none.
+	// They replicate with the folder. Shared: do not modify.
+	Props map[string]string
 	// Counts is filled by ListFolders(withCounts) and Stats only.
 	Counts Counts
 }
@@ -112,6 +116,11 @@ type Item struct {
 	From         string    // decoded From header
 	SentDate     time.Time // Date header, zero if none
 	CreatedAt    time.Time // when this server stored it
+	// Name is the item's resource name in its folder (the last URL
+	// segment of a CalDAV/CardDAV object), "" for mail.
+	Name string
+	// ObjectUID is the UID of a calendar or contact object, "" for mail.
+	ObjectUID string
 }
 
 // Cursor is a resumable position in a change feed (ItemChanges,

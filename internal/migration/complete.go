@@ -293,11 +293,11 @@ func (s *Service) recordCompletion(ctx context.Context, m *Move, imap bool, summ
 		if cur.ItemsSkipped > 0 {
 			state = StateCompletedWithWarnings
 		}
-		synced, err := s.countTarget(ctx, tx, cur, imap)
+		synced, byClass, err := s.countTarget(ctx, tx, cur, imap)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE moves SET completed_at = ?, items_synced = ? WHERE id = ?`, db.Now(), synced, m.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET completed_at = ?, items_synced = ?, items_by_class = ? WHERE id = ?`, db.Now(), synced, byClass, m.ID); err != nil {
 			return err
 		}
 		msg, err := summary(tx, cur, synced)

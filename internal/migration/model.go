@@ -2,6 +2,7 @@ package migration
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/db"
@@ -81,25 +82,28 @@ func scanBatch(sc interface{ Scan(...any) error }) (*Batch, error) {
 
 // Move is one user of a batch: a move request.
 type Move struct {
-	ID                  string
-	BatchID             string
-	TenantID            string
-	Email               string
-	CSVLine             int
-	MailboxType         string
-	Active              bool
-	State               string
-	StatusDetail        string
-	ErrorCode           string
-	ErrorMessage        string
-	TargetRecipientID   string
-	SourceTenantID      string
-	SourceAddress       string
-	ExchangeGuid        string
-	ArchiveGuid         string
-	ItemsTotal          int64
-	ItemsSynced         int64
-	ItemsSkipped        int64
+	ID                string
+	BatchID           string
+	TenantID          string
+	Email             string
+	CSVLine           int
+	MailboxType       string
+	Active            bool
+	State             string
+	StatusDetail      string
+	ErrorCode         string
+	ErrorMessage      string
+	TargetRecipientID string
+	SourceTenantID    string
+	SourceAddress     string
+	ExchangeGuid      string
+	ArchiveGuid       string
+	ItemsTotal        int64
+	ItemsSynced       int64
+	ItemsSkipped      int64
+	// ItemsByClass splits ItemsSynced by folder class (IPF.Note,
+	// IPF.Appointment, IPF.Contact, IPF.Task); nil before the first pass.
+	ItemsByClass        map[string]int64
 	BytesTotal          int64
 	BytesTransferred    int64
 	Consistency         string
@@ -124,16 +128,20 @@ type Move struct {
 const moveCols = `id, batch_id, tenant_id, email, csv_line, mailbox_type, active, state, status_detail, error_code, error_message,
 	target_recipient_id, source_tenant_id, source_address, exchange_guid, archive_guid, items_total, items_synced, items_skipped, bytes_total,
 	bytes_transferred, consistency, completion_step, sync_gen, synced_gen, pass_job, queued_at, started_at, initial_sync_done_at, initial_sync_ms, last_sync_at,
-	last_sync_ms, completion_started_at, completed_at, lock_started_at, lock_ended_at, created_at, updated_at`
+	last_sync_ms, completion_started_at, completed_at, lock_started_at, lock_ended_at, created_at, updated_at, items_by_class`
 
 func scanMove(sc interface{ Scan(...any) error }) (*Move, error) {
 	m := &Move{}
 	var q, st, isd, ism, ls, lsm, cs, ca, lks, lke, cr, up int64
+	var byClass string
 	if err := sc.Scan(&m.ID, &m.BatchID, &m.TenantID, &m.Email, &m.CSVLine, &m.MailboxType, &m.Active, &m.State, &m.StatusDetail,
 		&m.ErrorCode, &m.ErrorMessage, &m.TargetRecipientID, &m.SourceTenantID, &m.SourceAddress, &m.ExchangeGuid, &m.ArchiveGuid,
 		&m.ItemsTotal, &m.ItemsSynced, &m.ItemsSkipped, &m.BytesTotal, &m.BytesTransferred, &m.Consistency, &m.CompletionStep,
-		&m.SyncGen, &m.SyncedGen, &m.PassJob, &q, &st, &isd, &ism, &ls, &lsm, &cs, &ca, &lks, &lke, &cr, &up); err != nil {
+		&m.SyncGen, &m.SyncedGen, &m.PassJob, &q, &st, &isd, &ism, &ls, &lsm, &cs, &ca, &lks, &lke, &cr, &up, &byClass); err != nil {
 		return nil, err
+	}
+	if byClass != "" {
+		json.Unmarshal([]byte(byClass), &m.ItemsByClass)
 	}
 	m.QueuedAt, m.StartedAt, m.InitialSyncDoneAt, m.LastSyncAt = db.Time(q), db.Time(st), db.Time(isd), db.Time(ls)
 	m.InitialSyncDuration, m.LastSyncDuration = time.Duration(ism)*time.Millisecond, time.Duration(lsm)*time.Millisecond

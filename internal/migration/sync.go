@@ -2,6 +2,7 @@ package migration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -207,18 +208,18 @@ func (s *Service) syncMove(ctx context.Context, b *Batch, m *Move, initial bool,
 // and the completion when it is due.
 func (s *Service) endPass(ctx context.Context, m *Move, initial bool, gen int64, took time.Duration, total replication.Delta, imap bool) error {
 	err := s.D.Write(ctx, func(tx *db.Tx) error {
-		synced, err := s.countTarget(ctx, tx, m, imap)
+		synced, byClass, err := s.countTarget(ctx, tx, m, imap)
 		if err != nil {
 			return err
 		}
 		now := db.Now()
-		q := `UPDATE moves SET items_synced = ?, last_sync_at = ?, last_sync_ms = ?, updated_at = ?, pass_job = 0,
+		q := `UPDATE moves SET items_synced = ?, items_by_class = ?, last_sync_at = ?, last_sync_ms = ?, updated_at = ?, pass_job = 0,
 			synced_gen = CASE WHEN synced_gen < ? THEN ? ELSE synced_gen END WHERE id = ?`
-		args := []any{synced, now, took.Milliseconds(), now, gen, gen, m.ID}
+		args := []any{synced, byClass, now, took.Milliseconds(), now, gen, gen, m.ID}
 		if initial {
-			q = `UPDATE moves SET items_synced = ?, last_sync_at = ?, last_sync_ms = ?, updated_at = ?, pass_job = 0,
+			q = `UPDATE moves SET items_synced = ?, items_by_class = ?, last_sync_at = ?, last_sync_ms = ?, updated_at = ?, pass_job = 0,
 				synced_gen = CASE WHEN synced_gen < ? THEN ? ELSE synced_gen END, initial_sync_done_at = ?, initial_sync_ms = ? WHERE id = ?`
-			args = []any{synced, now, took.Milliseconds(), now, gen, gen, now, took.Milliseconds(), m.ID}
+			args = []any{synced, byClass, now, took.Milliseconds(), now, gen, gen, now, took.Milliseconds(), m.ID}
 		}
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
@@ -382,20 +383,30 @@ func (s *Service) dropStaging(ctx context.Context, m *Move) {
 	}
 }
 
-// countTarget counts the items in the move's target mailboxes; for an IMAP
-// move (into a live mailbox), the items it copied that the source still
-// has.
-func (s *Service) countTarget(ctx context.Context, q db.Querier, m *Move, imap bool) (int64, error) {
+// countTarget counts the items in the move's target mailboxes, in total
+// and per folder class (as JSON for items_by_class); for an IMAP move (into
+// a live mailbox), the items it copied that the source still has (mail
+// only: IMAP shows no other folders).
+func (s *Service) countTarget(ctx context.Context, q db.Querier, m *Move, imap bool) (int64, string, error) {
 	var n int64
+	by := map[string]int64{}
 	if imap {
 		err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM imap_items x JOIN mailboxes b ON b.tenant_id = ? AND b.guid = ?
 			JOIN items i ON i.mailbox_id = b.id AND i.origin = CAST(? AS TEXT) || CAST(x.id AS TEXT) WHERE x.move_id = ? AND x.deleted = ?`,
 			m.TenantID, m.ExchangeGuid, imapsrc.OriginPrefix, m.ID, false).Scan(&n)
-		return n, err
+		by[mailstore.ClassNote] = n
+		b, _ := json.Marshal(by)
+		return n, string(b), err
 	}
-	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM items i JOIN mailboxes b ON b.id = i.mailbox_id WHERE b.tenant_id = ? AND b.guid IN (?, ?)`,
-		m.TenantID, m.ExchangeGuid, m.ArchiveGuid).Scan(&n)
-	return n, err
+	by, err := mailstore.CountByClass(ctx, q, m.TenantID, m.ExchangeGuid, m.ArchiveGuid)
+	if err != nil {
+		return 0, "", err
+	}
+	for _, c := range by {
+		n += c
+	}
+	b, _ := json.Marshal(by)
+	return n, string(b), nil
 }
 
 func (s *Service) loadWatermark(ctx context.Context, moveID, kind string, reset bool) (replication.Watermark, error) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
 // BatchView is a batch as `batch show` prints it: settings, the derived
@@ -131,13 +132,19 @@ type ErrorView struct {
 // UserView is one user of a batch as `batch users` prints it
 // (Get-MigrationUser / Get-MigrationUserStatistics).
 type UserView struct {
-	EmailAddress                string
-	Status                      string
-	StatusDetail                string
-	PercentComplete             int
-	ItemsTotal                  int64
-	ItemsSynced                 int64
-	ItemsSkipped                int64
+	EmailAddress    string
+	Status          string
+	StatusDetail    string
+	PercentComplete int
+	ItemsTotal      int64
+	ItemsSynced     int64
+	ItemsSkipped    int64
+	// Synced items per kind: mail, calendar items, contacts and tasks
+	// (folder classes IPF.Note, IPF.Appointment, IPF.Contact, IPF.Task).
+	MailItems                   int64
+	CalendarItems               int64
+	ContactItems                int64
+	TaskItems                   int64
 	BytesTotal                  int64
 	BytesTransferred            int64
 	DataConsistencyScore        string
@@ -167,7 +174,9 @@ func (s *Service) ViewUser(m *Move) *UserView {
 		SourceAddress: m.SourceAddress, ExchangeGuid: m.ExchangeGuid, ArchiveGuid: m.ArchiveGuid, MailboxType: m.MailboxType,
 		QueuedTime: tp(m.QueuedAt), StartTime: tp(m.StartedAt), InitialSeedingCompletedTime: tp(m.InitialSyncDoneAt),
 		InitialSyncDuration: m.InitialSyncDuration.String(), LastSuccessfulSyncTime: tp(m.LastSyncAt), LastSyncDuration: m.LastSyncDuration.String(),
-		CompletionStartTime: tp(m.CompletionStartedAt), CompletedTime: tp(m.CompletedAt)}
+		CompletionStartTime: tp(m.CompletionStartedAt), CompletedTime: tp(m.CompletedAt),
+		MailItems: m.ItemsByClass[mailstore.ClassNote], CalendarItems: m.ItemsByClass[mailstore.ClassAppointment],
+		ContactItems: m.ItemsByClass[mailstore.ClassContact], TaskItems: m.ItemsByClass[mailstore.ClassTask]}
 	if m.ErrorCode != "" {
 		v.Error = &ErrorView{Code: m.ErrorCode, Message: m.ErrorMessage}
 	}

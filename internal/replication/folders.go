@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"maps"
 	"sort"
 	"strings"
 
@@ -78,6 +79,9 @@ func (p *pass) applyFolders(ctx context.Context, live []FolderInfo) error {
 			want := parentPath + f.Name
 			cur, exists := p.folders.byOrigin[f.Id]
 			if exists && (cur.Path == want || p.keepsPlace(cur, f)) {
+				if err := p.syncProps(ctx, cur, f); err != nil {
+					return err
+				}
 				progress = true
 				continue
 			}
@@ -119,6 +123,9 @@ func (p *pass) applyFolders(ctx context.Context, live []FolderInfo) error {
 				return err
 			}
 			progress = true
+			if err := p.syncProps(ctx, nf, f); err != nil {
+				return err
+			}
 			if exists && !strings.EqualFold(cur.Path, want) {
 				// A rename moves the subtree: reload all paths.
 				if err := p.loadFolders(ctx); err != nil {
@@ -176,6 +183,27 @@ func (p *pass) applyFolderDeletes(ctx context.Context) error {
 	return p.loadFolders(ctx)
 }
 
+// syncProps gives a target folder the source folder's collection
+// properties (a calendar's display name, colour, ...) when they differ.
+func (p *pass) syncProps(ctx context.Context, t *mailstore.Folder, f FolderInfo) error {
+	if t == nil || maps.Equal(t.Props, f.Props) {
+		return nil
+	}
+	set := map[string]string{}
+	for k := range t.Props {
+		set[k] = "" // removed unless the source still has it
+	}
+	for k, v := range f.Props {
+		set[k] = v
+	}
+	nf, err := p.e.Store.SetFolderProps(ctx, p.j.MailboxID, t.ID, set)
+	if err != nil {
+		return err
+	}
+	t.Props = nf.Props
+	return nil
+}
+
 // importedSuffix is added to the name of a source folder whose place in a
 // live target mailbox a local folder holds.
 const importedSuffix = " (imported)"
@@ -187,7 +215,7 @@ func (p *pass) placeFolder(ctx context.Context, f FolderInfo, cur *mailstore.Fol
 	if cur != nil {
 		return p.e.Store.RenameFolder(ctx, p.j.MailboxID, cur.ID, path)
 	}
-	opts := mailstore.FolderOptions{Class: f.Class, SpecialUse: f.SpecialUse, Origin: f.Id}
+	opts := mailstore.FolderOptions{Class: f.Class, SpecialUse: f.SpecialUse, Origin: f.Id, Props: f.Props}
 	if p.j.AdoptFolders && opts.SpecialUse != "" {
 		if _, err := p.e.Store.FolderBySpecialUse(ctx, p.j.MailboxID, opts.SpecialUse); err == nil {
 			opts.SpecialUse = ""

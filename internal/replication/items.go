@@ -214,7 +214,8 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 			c.skipped = append(c.skipped, p.skippedItem(it, folder, "LargeItem: the item is larger than the batch's LargeItemLimit"))
 			c.delta.Skipped++
 		case actReuse, actFetch:
-			ai := mailstore.AppendItem{FolderID: folder.ID, Flags: it.Flags, InternalDate: db.Time(it.InternalDate), Origin: origins[i]}
+			ai := mailstore.AppendItem{FolderID: folder.ID, Flags: it.Flags, InternalDate: db.Time(it.InternalDate), Origin: origins[i],
+				Name: it.Name, ObjectUID: it.ObjectUid}
 			if acts[i] == actReuse {
 				ai.SHA256 = it.Sha256
 			} else {

@@ -75,6 +75,8 @@ type FolderInfo struct {
 	SpecialUse string `json:",omitempty"`
 	Deleted    bool   `json:",omitempty"`
 	ModSeq     int64
+	// Props are a calendar's or address book's collection properties.
+	Props map[string]string `json:",omitempty"`
 }
 
 // FoldersReply answers GET .../folders?since=N.
@@ -93,6 +95,10 @@ type ItemInfo struct {
 	Sha256       string
 	ModSeq       int64
 	Subject      string `json:",omitempty"`
+	// Name and ObjectUid are a calendar or contact object's resource name
+	// and UID (empty for mail).
+	Name      string `json:",omitempty"`
+	ObjectUid string `json:",omitempty"`
 }
 
 // Cursor is a position in the item change feed: items with (ModSeq, Id)

@@ -35,6 +35,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/delivery"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/dnsx"
+	"github.com/tenantferry/tenantferry/internal/groupware"
 	"github.com/tenantferry/tenantferry/internal/identity"
 	"github.com/tenantferry/tenantferry/internal/jobs"
 	"github.com/tenantferry/tenantferry/internal/mailauth"
@@ -75,6 +76,8 @@ type Server struct {
 	Guard *netguard.Policy
 	// MailAuth signs, seals and checks mail (DKIM, SPF, DMARC, ARC, SRS).
 	MailAuth *mailauth.Service
+	// Groupware is the calendar and contacts core behind CalDAV/CardDAV.
+	Groupware *groupware.Service
 	// Resolver answers DNS queries (--dns-resolver, or the system's).
 	Resolver  *dnsx.Resolver
 	PublicURL string
@@ -84,6 +87,7 @@ type Server struct {
 	httpLn  net.Listener
 	httpSrv *http.Server
 	mux     *http.ServeMux
+	dav     http.Handler // CalDAV/CardDAV, in front of the mux
 
 	closers   []func(context.Context) error
 	listeners []namedListener
@@ -206,6 +210,7 @@ func (s *Server) routes() {
 	s.API.Routes(s.mux)
 	s.Issuer.Routes(s.mux)
 	s.setupWeb()
+	s.setupDAV()
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.Handle("GET /metrics", s.Metrics.Handler())
 }
@@ -227,7 +232,7 @@ func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
 
 // Start serves every listener in the background.
 func (s *Server) Start(ctx context.Context) error {
-	s.httpSrv = &http.Server{Handler: s.Metrics.wrap(s.mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+	s.httpSrv = &http.Server{Handler: s.Metrics.wrap(s.front()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
 	serve := func() error { return s.httpSrv.Serve(s.httpLn) }
 	if s.Cfg.TLSCert != "" {

@@ -153,7 +153,7 @@ func (m *Mailbox) Folders(ctx context.Context, since int64) (*replication.Folder
 	out := &replication.FoldersReply{State: state, Folders: make([]replication.FolderInfo, 0, len(fs))}
 	for _, f := range fs {
 		out.Folders = append(out.Folders, replication.FolderInfo{Id: f.StableID, ParentId: f.ParentID, Name: f.Name, Class: f.Class,
-			SpecialUse: f.SpecialUse, Deleted: f.Deleted, ModSeq: f.ModSeq})
+			SpecialUse: f.SpecialUse, Deleted: f.Deleted, ModSeq: f.ModSeq, Props: f.Props})
 	}
 	return out, nil
 }
@@ -182,7 +182,7 @@ func (m *Mailbox) Items(ctx context.Context, after replication.Cursor, upto int6
 	out := &replication.ItemsReply{Items: make([]replication.ItemInfo, 0, len(cs)), Next: replication.Cursor{ModSeq: next.ModSeq, Id: next.ID}, More: len(cs) == limit}
 	for _, c := range cs {
 		it := replication.ItemInfo{Id: c.ItemID, Folder: c.FolderStableID, Flags: c.Flags, InternalDate: db.Millis(c.InternalDate),
-			Size: c.Size, Sha256: c.SHA256, ModSeq: c.ModSeq}
+			Size: c.Size, Sha256: c.SHA256, ModSeq: c.ModSeq, Name: c.Name, ObjectUid: c.ObjectUID}
 		if detailOver > 0 && c.Size > detailOver {
 			if full, err := m.c.Store.Item(ctx, m.mb.ID, c.ItemID); err == nil {
 				it.Subject = full.Subject
