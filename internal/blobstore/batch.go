@@ -26,14 +26,14 @@ import (
 type Batch struct {
 	s       *Store
 	items   []pending
-	index   map[string]int  // sha256 → index in items
-	ends    map[*pack]int64 // pack → end of this batch's last record in it
-	private *pack           // current pack for this batch's large items
-	privs   []*pack         // every private pack, closed by Close
-	temps   []*os.File      // spilled items of the Database backend
-	buf     []byte          // small records not yet written (shared pack, or the next S3 pack object)
-	bufIdx  []int           // items whose records are in buf
-	bufPos  []int           // their offsets in buf
+	index   map[string]int   // sha256 → index in items
+	ends    map[*pack]int64  // pack → end of this batch's last record in it
+	private *pack            // current pack for this batch's large items
+	privs   []*pack          // every private pack, closed by Close
+	temps   []*os.File       // spilled items of the Database backend
+	buf     []byte           // small records not yet written (shared pack, or the next S3 pack object)
+	bufIdx  []int            // items whose records are in buf
+	bufPos  []int            // their offsets in buf
 	objects map[string]int64 // S3 objects uploaded: container → size
 	dirty   bool             // bytes added since the last Sync
 	bytes   int64            // total size of distinct items

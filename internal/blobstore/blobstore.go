@@ -395,7 +395,7 @@ type locReader interface {
 
 // movingReader reads a blob and follows it when compaction moves it.
 type movingReader struct {
-	s   *Store
+	s    *Store
 	ctx  context.Context
 	sha  string
 	size int64
