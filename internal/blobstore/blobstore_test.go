@@ -285,3 +285,12 @@ func TestPackFilesAreSelfDescribing(t *testing.T) {
 		t.Fatal("cross-store read differs")
 	}
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -159,6 +159,9 @@ func (s *Store) compactGroup(ctx context.Context, group []candidate) (int, int64
 	if len(claimed) == 0 {
 		return 0, 0, nil
 	}
+	if s.w != nil {
+		s.w.abandon(claimed) // our own writer must not append to them
+	}
 	b := s.NewBatch()
 	defer b.Close()
 	var copied int64

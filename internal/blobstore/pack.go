@@ -180,6 +180,22 @@ func (w *packWriter) close() error {
 	return first
 }
 
+// abandon stops appending to any of this process's packs named in
+// containers ("pack:<file>"): they were retired.
+func (w *packWriter) abandon(containers []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, p := range w.all {
+		for _, c := range containers {
+			if c == "pack:"+p.name {
+				p.mu.Lock()
+				p.failed = true
+				p.mu.Unlock()
+			}
+		}
+	}
+}
+
 // forget drops a private pack from the writer's list once its batch closed it.
 func (w *packWriter) forget(p *pack) {
 	w.mu.Lock()

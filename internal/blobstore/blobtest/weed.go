@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -178,7 +179,7 @@ func startOnce(bin, dir string) (*Weed, error) {
 		"-filer", "-filer.port="+p(4), "-filer.port.grpc="+p(5),
 		"-s3", "-s3.port="+p(6), "-s3.port.grpc="+p(7), "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.config="+cfg,
 		"-filer.localSocket="+filepath.Join(dir, "filer.sock"), "-s3.localSocket="+filepath.Join(dir, "s3.sock"),
-		"-master.telemetry=false", "-volume.max=16", "-master.volumeSizeLimitMB=64")
+		"-master.telemetry=false", "-volume.max=0", "-master.volumeSizeLimitMB=64")
 	logPath := filepath.Join(dir, "weed.log")
 	if p := os.Getenv("TENANTFERRY_WEED_LOG"); p != "" {
 		logPath = p // kept after the test, for debugging
@@ -216,6 +217,10 @@ func startOnce(bin, dir string) (*Weed, error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err = w.client.MakeBucket(ctx, probe, minio.MakeBucketOptions{Region: "us-east-1"})
+		if err == nil || minio.ToErrorResponse(err).Code == "BucketAlreadyOwnedByYou" {
+			// Writable once the volume servers took their volumes.
+			_, err = w.client.PutObject(ctx, probe, "probe", strings.NewReader("ready"), 5, minio.PutObjectOptions{})
+		}
 		cancel()
 		if err == nil {
 			break
