@@ -18,6 +18,40 @@ import (
 // deletes only blobs that no referrer reports.
 type Referrer func(ctx context.Context, q db.Querier, shas []string) (map[string]bool, error)
 
+// ReferrerQuery returns a Referrer that runs a query of the owning package
+// over its own table: selectIn is the query up to the opening parenthesis
+// of an IN list of SHA-256 values, and selects the referenced ones, e.g.
+// "SELECT DISTINCT sha256 FROM items WHERE sha256 IN (".
+func ReferrerQuery(selectIn string) Referrer {
+	return func(ctx context.Context, q db.Querier, shas []string) (map[string]bool, error) {
+		out := map[string]bool{}
+		for start := 0; start < len(shas); start += 500 {
+			chunk := shas[start:min(start+500, len(shas))]
+			args := make([]any, len(chunk))
+			for i, s := range chunk {
+				args[i] = s
+			}
+			rows, err := q.QueryContext(ctx, selectIn+db.InList(len(chunk))+`)`, args...)
+			if err != nil {
+				return nil, errs.Internalf(err, "look up blob references")
+			}
+			for rows.Next() {
+				var sha string
+				if err := rows.Scan(&sha); err != nil {
+					rows.Close()
+					return nil, errs.Internalf(err, "look up blob references")
+				}
+				out[sha] = true
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, errs.Internalf(err, "look up blob references")
+			}
+		}
+		return out, nil
+	}
+}
+
 type namedReferrer struct {
 	name string
 	f    Referrer

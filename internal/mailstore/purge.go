@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tenantferry/tenantferry/internal/blobstore"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/errs"
 )
@@ -98,4 +99,32 @@ func (s *Store) checkHorizon(ctx context.Context, mailboxID, since int64) error 
 			WithHint("resynchronise fully: list every item and drop what is absent, then continue from the current MODSEQ")
 	}
 	return nil
+}
+
+// ReferencedBlobs is the mailstore's blobstore.Referrer: which of shas the
+// items of any mailbox reference, as seen by q. New registers it with the
+// blob store.
+func (s *Store) ReferencedBlobs(ctx context.Context, q db.Querier, shas []string) (map[string]bool, error) {
+	return itemsReferrer(ctx, q, shas)
+}
+
+var itemsReferrer = blobstore.ReferrerQuery(`SELECT DISTINCT sha256 FROM items WHERE sha256 IN (`)
+
+// RetiredBefore returns the mailboxes retired (the sources of completed
+// moves) and not changed since cutoff.
+func (s *Store) RetiredBefore(ctx context.Context, cutoff time.Time) ([]int64, error) {
+	rows, err := s.d.Read().QueryContext(ctx, `SELECT id FROM mailboxes WHERE state = ? AND updated_at < ?`, string(StateRetired), db.Millis(cutoff))
+	if err != nil {
+		return nil, errs.Internalf(err, "list retired mailboxes")
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, errs.Internalf(err, "list retired mailboxes")
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
