@@ -104,7 +104,7 @@ func (s *Store) candidates(ctx context.Context, o GCOptions) ([]candidate, error
 				continue
 			}
 			fi, err := os.Stat(filepath.Join(s.dir, name))
-			if err != nil || o.Now.Sub(fi.ModTime()) < s.packAge {
+			if err != nil || o.Now.Sub(fi.ModTime()) < o.Grace {
 				continue // gone, or still written to
 			}
 			c.size = fi.Size()

@@ -82,14 +82,19 @@ type GCOptions struct {
 	// Now is the round's clock (default time.Now()).
 	Now time.Time
 	// Grace: a blob not created or referenced for this long, that no
-	// referrer knows, is deleted (default DefaultGCGrace).
+	// referrer knows, is deleted, and containers created and written
+	// this long ago are compacted (default DefaultGCGrace; negative means
+	// none). A short grace is safe — fencing and Reference keep every
+	// committed reference intact — but writers racing the GC then retry.
 	Grace time.Duration
 	// ReaderGrace: a retired container is deleted this long after it was
 	// retired, so reads that started before finish (default
 	// DefaultReaderGrace; negative means at once).
 	ReaderGrace time.Duration
 	// OrphanGrace: a pack file or object no commit registered, not
-	// modified for this long, is removed (default DefaultOrphanGrace).
+	// modified for this long, is removed (default DefaultOrphanGrace;
+	// negative means at once). Fenced first, so a writer still about to
+	// commit into it fails and retries rather than losing anything.
 	OrphanGrace time.Duration
 	// MinDeadRatio: containers with at least this share of dead bytes are
 	// compacted (default DefaultMinDeadRatio).
@@ -103,8 +108,11 @@ func (o GCOptions) withDefaults() GCOptions {
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
-	if o.Grace <= 0 {
+	if o.Grace == 0 {
 		o.Grace = DefaultGCGrace
+	}
+	if o.Grace < 0 {
+		o.Grace = 0
 	}
 	if o.ReaderGrace == 0 {
 		o.ReaderGrace = DefaultReaderGrace
@@ -112,8 +120,11 @@ func (o GCOptions) withDefaults() GCOptions {
 	if o.ReaderGrace < 0 {
 		o.ReaderGrace = 0
 	}
-	if o.OrphanGrace <= 0 {
+	if o.OrphanGrace == 0 {
 		o.OrphanGrace = DefaultOrphanGrace
+	}
+	if o.OrphanGrace < 0 {
+		o.OrphanGrace = 0
 	}
 	if o.MinDeadRatio <= 0 {
 		o.MinDeadRatio = DefaultMinDeadRatio
@@ -258,8 +269,12 @@ func (s *Store) deleteUnreferenced(ctx context.Context, o GCOptions, res *GCResu
 // deleteRetired deletes the files or objects of dead containers that hold
 // no blob and were retired before the reader grace.
 func (s *Store) deleteRetired(ctx context.Context, o GCOptions, res *GCResult) error {
+	cutoff := o.Now.Add(-o.ReaderGrace)
+	if o.ReaderGrace == 0 && time.Now().After(cutoff) {
+		cutoff = time.Now() // include what this round retired
+	}
 	rows, err := s.d.Read().QueryContext(ctx, `SELECT name, size FROM blob_containers c WHERE state = ? AND dead_at <= ?
-		AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.container = c.name)`, stateDead, db.Millis(o.Now.Add(-o.ReaderGrace)))
+		AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.container = c.name)`, stateDead, db.Millis(cutoff))
 	if err != nil {
 		return errs.Internalf(err, "list retired blob containers")
 	}

@@ -118,6 +118,7 @@ func (a storageAdapter) Stats(ctx context.Context) (any, error) {
 }
 
 // GC runs a housekeeping round now.
-func (a storageAdapter) GC(ctx context.Context, noCompact bool, readerGrace time.Duration) (any, error) {
-	return a.s.housekeep(ctx, blobstore.GCOptions{Now: time.Now(), NoCompact: noCompact, ReaderGrace: readerGrace})
+func (a storageAdapter) GC(ctx context.Context, noCompact bool, grace, readerGrace time.Duration) (any, error) {
+	// An operator's grace covers orphans too: "collect what is this old".
+	return a.s.housekeep(ctx, blobstore.GCOptions{Now: time.Now(), NoCompact: noCompact, Grace: grace, ReaderGrace: readerGrace, OrphanGrace: grace})
 }
