@@ -27,6 +27,20 @@ func (r referrer) f(_ context.Context, _ db.Querier, shas []string) (map[string]
 	return out, nil
 }
 
+// withContainers runs f on the backends with containers (files, s3) with
+// an open store whose only referrer is refs.
+func withContainers(t *testing.T, opts blobstore.Options, f func(t *testing.T, e *blobtest.Env, s *blobstore.Store, refs referrer)) {
+	blobtest.Backends(t, opts, func(t *testing.T, e *blobtest.Env) {
+		if e.Name == "db" {
+			t.Skip("the database backend has no containers")
+		}
+		s := e.Open(t)
+		refs := referrer{}
+		s.AddReferrer("test", refs.f)
+		f(t, e, s, refs)
+	})
+}
+
 // later is a GC clock past every grace period of the test.
 var later = time.Now().Add(48 * time.Hour)
 
@@ -179,14 +193,8 @@ func TestGCGraceAndReference(t *testing.T) {
 // that compaction retired before the writer committed gets
 // BlobContainerRetired, commits nothing, and succeeds with a new batch.
 func TestCommitFencedByCompaction(t *testing.T) {
-	blobtest.Backends(t, blobstore.Options{PackAge: time.Minute, S3: &blobstore.S3Options{ObjectSize: 1 << 20}}, func(t *testing.T, e *blobtest.Env) {
-		if e.Name == "db" {
-			t.Skip("the database backend has no containers")
-		}
+	withContainers(t, blobstore.Options{PackAge: time.Minute, S3: &blobstore.S3Options{ObjectSize: 1 << 20}}, func(t *testing.T, e *blobtest.Env, s *blobstore.Store, refs referrer) {
 		ctx := context.Background()
-		s := e.Open(t)
-		refs := referrer{}
-		s.AddReferrer("test", refs.f)
 		// A committed container with mostly dead bytes, and a slow writer
 		// that wrote into the same shared pack (files) before compaction.
 		b1 := s.NewBatch()
@@ -276,15 +284,9 @@ func TestOrphansRemoved(t *testing.T) {
 // TestReadAcrossCompaction: a blob opened before compaction moved it and
 // deleted its container reads to the end, byte-exact.
 func TestReadAcrossCompaction(t *testing.T) {
-	blobtest.Backends(t, blobstore.Options{SpillSize: 16 << 10, PackAge: time.Minute,
-		S3: &blobstore.S3Options{ObjectSize: 64 << 10, PartSize: 5 << 20}}, func(t *testing.T, e *blobtest.Env) {
-		if e.Name == "db" {
-			t.Skip("the database backend has no containers")
-		}
+	withContainers(t, blobstore.Options{SpillSize: 16 << 10, PackAge: time.Minute,
+		S3: &blobstore.S3Options{ObjectSize: 64 << 10, PartSize: 5 << 20}}, func(t *testing.T, e *blobtest.Env, s *blobstore.Store, refs referrer) {
 		ctx := context.Background()
-		s := e.Open(t)
-		refs := referrer{}
-		s.AddReferrer("test", refs.f)
 		b := s.NewBatch()
 		var kept []byte
 		for i := 0; i < 30; i++ {

@@ -60,46 +60,37 @@ func compactionKill9(t *testing.T, backend string) {
 		t.Fatalf("imported %d of 1500", n)
 	}
 
-	// Round 1: delete about two thirds, kill after the copy.
-	deleteOverIMAP(t, a.imap, user, pw, 3)
-	want := imapSnapshot(t, a.imap, user, pw)
-	full := stored()
-	a.stop()
-	a.start("blobstore.compact.copied")
-	if r := op.try("storage", "gc", "--grace", "0s", "--reader-grace", "0s"); r.code == 0 {
-		t.Fatalf("storage gc survived its failpoint: %s", r.stdout)
-	}
-	a.awaitFailpoint("blobstore.compact.copied", time.Minute)
-	a.start("")
-	sameContent(t, "after a kill between copy and relocation", want, imapSnapshot(t, a.imap, user, pw))
-	op.run("storage", "gc", "--grace", "0s", "--reader-grace", "0s")
-	sameContent(t, "after the resumed compaction", want, imapSnapshot(t, a.imap, user, pw))
-	round1 := stored()
-	t.Logf("%s: %d bytes stored, %d after deleting 2/3 and compacting", backend, full, round1)
-	if round1 > full*2/3 {
-		t.Fatalf("space not reclaimed: %d → %d bytes", full, round1)
-	}
-
-	// Round 2: delete half of the rest, kill after the relocation.
-	deleteOverIMAP(t, a.imap, user, pw, 2)
-	want = imapSnapshot(t, a.imap, user, pw)
-	a.stop()
-	a.start("blobstore.compact.relocated")
-	op.try("storage", "gc", "--grace", "0s", "--reader-grace", "0s")
-	a.awaitFailpoint("blobstore.compact.relocated", time.Minute)
-	a.start("")
-	sameContent(t, "after a kill between relocation and deletion", want, imapSnapshot(t, a.imap, user, pw))
-	op.run("storage", "gc", "--grace", "0s", "--reader-grace", "0s")
-	sameContent(t, "after the second compaction", want, imapSnapshot(t, a.imap, user, pw))
-	round2 := stored()
-	t.Logf("%s: %d bytes after deleting half of the rest", backend, round2)
-	if round2 > round1*2/3 {
-		t.Fatalf("space not reclaimed: %d → %d bytes", round1, round2)
+	// Round 1: delete about two thirds, kill after the copy; round 2:
+	// delete half of the rest, kill after the relocation.
+	before := stored()
+	var after int64
+	for _, r := range []struct {
+		keepEvery uint32
+		failpoint string
+	}{{3, "blobstore.compact.copied"}, {2, "blobstore.compact.relocated"}} {
+		deleteOverIMAP(t, a.imap, user, pw, r.keepEvery)
+		want := imapSnapshot(t, a.imap, user, pw)
+		a.stop()
+		a.start(r.failpoint)
+		if res := op.try("storage", "gc", "--grace", "0s", "--reader-grace", "0s"); res.code == 0 {
+			t.Fatalf("storage gc survived failpoint %s: %s", r.failpoint, res.stdout)
+		}
+		a.awaitFailpoint(r.failpoint, time.Minute)
+		a.start("")
+		sameContent(t, "after a kill at "+r.failpoint, want, imapSnapshot(t, a.imap, user, pw))
+		op.run("storage", "gc", "--grace", "0s", "--reader-grace", "0s")
+		sameContent(t, "after the compaction resumed", want, imapSnapshot(t, a.imap, user, pw))
+		after = stored()
+		t.Logf("%s: %d bytes stored, %d after deleting all but 1/%d and a compaction killed at %s", backend, before, after, r.keepEvery, r.failpoint)
+		if after > before*2/3 {
+			t.Fatalf("space not reclaimed: %d → %d bytes", before, after)
+		}
+		before = after
 	}
 	var st struct{ Blobs, ReclaimableBytes int64 }
 	op.json(&st, "storage", "stats")
-	if st.Blobs == 0 || st.ReclaimableBytes > round2/10 {
-		t.Fatalf("storage stats after compaction: %+v (stored %d)", st, round2)
+	if st.Blobs == 0 || st.ReclaimableBytes > after/10 {
+		t.Fatalf("storage stats after compaction: %+v (stored %d)", st, after)
 	}
 }
 
