@@ -155,7 +155,14 @@ type Store struct {
 
 	refMu     sync.Mutex
 	referrers []namedReferrer
+
+	stop chan struct{} // ends the reader sweeper
+	done chan struct{}
 }
+
+// sweepEvery is how often shared read handles of pack files deleted by
+// another node are closed.
+const sweepEvery = 5 * time.Minute
 
 // New returns a blob store over d. With the Pack backend it creates
 // opts.Dir if needed; with S3 it checks that the bucket is reachable.
@@ -216,7 +223,24 @@ func New(d *db.DB, opts Options) (*Store, error) {
 		}
 		s.s3, s.cache = c, cache
 	}
+	s.stop, s.done = make(chan struct{}), make(chan struct{})
+	go s.sweeper()
 	return s, nil
+}
+
+// sweeper closes, now and then, the handles of pack files that are gone.
+func (s *Store) sweeper() {
+	defer close(s.done)
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.SweepReaders()
+		}
+	}
 }
 
 // Backend returns the backend new writes use.
@@ -224,6 +248,14 @@ func (s *Store) Backend() Backend { return s.backend }
 
 // Close closes the open pack files. Batches must be finished first.
 func (s *Store) Close() error {
+	if s.stop != nil {
+		select {
+		case <-s.stop:
+		default:
+			close(s.stop)
+			<-s.done
+		}
+	}
 	var first error
 	if s.w != nil {
 		first = s.w.close()
