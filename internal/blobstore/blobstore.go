@@ -153,8 +153,9 @@ type Store struct {
 	readMu  sync.Mutex
 	readers map[string]*fileHandle // pack name → shared read-only handle
 
-	refMu     sync.Mutex
-	referrers []namedReferrer
+	refMu           sync.Mutex // guards referrers, lastOrphanSweep
+	referrers       []namedReferrer
+	lastOrphanSweep time.Time
 
 	stop chan struct{} // ends the reader sweeper
 	done chan struct{}

@@ -167,8 +167,10 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	if err := s.deleteRetired(ctx, o, res); err != nil {
 		return res, err
 	}
-	if err := s.deleteOrphans(ctx, o, res); err != nil {
-		return res, err
+	if opts.OrphanGrace != 0 || s.orphanSweepDue(o.Now) {
+		if err := s.deleteOrphans(ctx, o, res); err != nil {
+			return res, err
+		}
 	}
 	err := s.d.Write(ctx, func(tx *db.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM blob_containers WHERE state = ? AND dead_at < ?`, stateDeleted, db.Millis(o.Now.Add(-deadRowRetention)))
@@ -179,6 +181,22 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	}
 	res.Duration = time.Since(start)
 	return res, err
+}
+
+// orphanSweepEvery spaces the orphan sweeps of rounds with the default
+// orphan grace: a sweep lists every file and object.
+const orphanSweepEvery = 6 * time.Hour
+
+// orphanSweepDue reports whether a default round should sweep orphans, and
+// records that it does.
+func (s *Store) orphanSweepDue(now time.Time) bool {
+	s.refMu.Lock()
+	defer s.refMu.Unlock()
+	if !s.lastOrphanSweep.IsZero() && now.Sub(s.lastOrphanSweep) < orphanSweepEvery {
+		return false
+	}
+	s.lastOrphanSweep = now
+	return true
 }
 
 // deleteUnreferenced deletes, page by page in key order, the blobs rows

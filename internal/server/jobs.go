@@ -14,7 +14,7 @@ import (
 // components (s.workers), after those registered.
 func (s *Server) setupJobs() error {
 	river.AddWorker(s.workers, &housekeepingWorker{s: s})
-	s.addPeriodic(10*time.Minute, HousekeepingArgs{})
+	s.addPeriodic(time.Hour, HousekeepingArgs{})
 	r, err := jobs.New(s.DB, s.workers, jobs.Options{Periodic: s.periodic, Exclusive: s.DB.Dialect == db.SQLite}, s.Log)
 	if err != nil {
 		return err
