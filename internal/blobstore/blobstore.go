@@ -338,6 +338,27 @@ type Blob struct {
 	// SHA256 is the blob's key.
 	SHA256 string
 	closer func() error
+	// ranger, when set, streams a byte range natively (a backend where
+	// one ranged request beats many positional reads); nil means ranges
+	// are positional reads of the SectionReader.
+	ranger func(off, n int64) io.Reader
+}
+
+// Range returns a reader of the blob's bytes [off, off+n), clamped to the
+// blob (n < 0 reads to its end). Ranges are independent of each other and
+// of the Blob's own read position; they stay valid until the Blob is
+// closed. Readers of message sections use it to read only the bytes they
+// serve.
+func (b *Blob) Range(off, n int64) io.Reader {
+	size := b.Size()
+	off = min(max(off, 0), size)
+	if n < 0 || n > size-off {
+		n = size - off
+	}
+	if b.ranger != nil {
+		return b.ranger(off, n)
+	}
+	return io.NewSectionReader(b.SectionReader, off, n)
 }
 
 // Close releases the blob.
@@ -358,23 +379,28 @@ func (s *Store) Open(ctx context.Context, sha string) (*Blob, error) {
 	return s.OpenLocation(ctx, sha, size, loc)
 }
 
-// OpenRange opens n bytes of the committed blob sha from offset off (n < 0:
-// to the end), reading only that range from the backend.
-func (s *Store) OpenRange(ctx context.Context, sha string, off, n int64) (*Blob, error) {
+// OpenRange opens the committed blob with the given SHA-256 and streams
+// its bytes [off, off+n), clamped to the blob (n < 0 reads to its end).
+// Close the reader when done. Errors are those of Open. It is the one-shot
+// form of Open followed by Blob.Range; every backend implements it with
+// bounded memory (positional reads of a pack file, one 1 MiB chunk of
+// blob_data at a time, ranged GETs of one S3 part at a time through the
+// read cache).
+func (s *Store) OpenRange(ctx context.Context, sha string, off, n int64) (io.ReadCloser, error) {
 	b, err := s.Open(ctx, sha)
 	if err != nil {
 		return nil, err
 	}
-	size := b.Size()
-	if off < 0 || off > size {
-		b.Close()
-		return nil, errs.Invalidf("InvalidRange", "offset %d is outside blob %s of %d bytes", off, sha, size)
-	}
-	if n < 0 || off+n > size {
-		n = size - off
-	}
-	return &Blob{SectionReader: io.NewSectionReader(b.SectionReader, off, n), SHA256: sha, closer: b.closer}, nil
+	return rangeReader{Reader: b.Range(off, n), b: b}, nil
 }
+
+// rangeReader closes its blob with it.
+type rangeReader struct {
+	io.Reader
+	b *Blob
+}
+
+func (r rangeReader) Close() error { return r.b.Close() }
 
 func (s *Store) lookup(ctx context.Context, sha string) (int64, string, error) {
 	var size int64
