@@ -35,6 +35,7 @@ type Batch struct {
 	bufIdx  []int            // items whose records are in buf
 	bufPos  []int            // their offsets in buf
 	objects map[string]int64 // S3 objects uploaded: container → size
+	uploads []*upload        // S3 pack objects being uploaded
 	dirty   bool             // bytes added since the last Sync
 	bytes   int64            // total size of distinct items
 	started time.Time        // first write (see maxBatchAge)
@@ -90,7 +91,7 @@ func (b *Batch) Add(r io.Reader) (Ref, error) {
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer func() {
-		if buf.Cap() <= 4*int(b.s.spillSize) {
+		if buf.Cap() <= 4*int(b.s.packMax()) {
 			buf.Reset()
 			bufPool.Put(buf)
 		}
@@ -104,11 +105,11 @@ func (b *Batch) Add(r io.Reader) (Ref, error) {
 		buf.Write(zeroHeader[:])
 		hdr = headerSize
 	}
-	n, err := io.CopyN(buf, r, b.s.spillSize+1)
+	n, err := io.CopyN(buf, r, b.s.packMax()+1)
 	if err != nil && err != io.EOF {
 		return Ref{}, err
 	}
-	if n > b.s.spillSize {
+	if n > b.s.packMax() {
 		return b.addLarge(buf.Bytes()[hdr:], r)
 	}
 	rec := buf.Bytes()
@@ -163,10 +164,7 @@ func (b *Batch) flushBuf() error {
 	if b.s.backend == S3 {
 		key := newObjectKey(s3PackPrefix)
 		body := packObjectBody(b.buf, b.bufPos)
-		ctx, cancel := context.WithTimeout(context.Background(), s3Timeout)
-		err := b.s.s3.put(ctx, key, body)
-		cancel()
-		if err != nil {
+		if err := b.upload(key, body); err != nil {
 			return err
 		}
 		for k, i := range b.bufIdx {
@@ -195,6 +193,53 @@ func (b *Batch) push(it pending) {
 	b.items = append(b.items, it)
 	b.bytes += it.ref.Size
 	b.dirty = true
+}
+
+// maxUploads bounds the pack objects a batch uploads at once (each holds
+// its body in memory).
+const maxUploads = 1
+
+// upload is one pack object on its way to S3.
+type upload struct {
+	done chan struct{}
+	err  error
+}
+
+// upload puts a pack object in the background, so the batch gathers the
+// next items meanwhile; Sync waits for every upload. With maxUploads in
+// flight it first waits for the oldest.
+func (b *Batch) upload(key string, body []byte) error {
+	if len(b.uploads) >= maxUploads {
+		if err := b.waitUploads(1); err != nil {
+			return err
+		}
+	}
+	u := &upload{done: make(chan struct{})}
+	b.uploads = append(b.uploads, u)
+	go func() {
+		defer close(u.done)
+		ctx, cancel := context.WithTimeout(context.Background(), s3Timeout)
+		defer cancel()
+		u.err = b.s.s3.put(ctx, key, body)
+	}()
+	return nil
+}
+
+// waitUploads waits for the oldest n uploads (n < 0: all) and returns the
+// first error.
+func (b *Batch) waitUploads(n int) error {
+	if n < 0 || n > len(b.uploads) {
+		n = len(b.uploads)
+	}
+	var first error
+	for _, u := range b.uploads[:n] {
+		<-u.done
+		if u.err != nil && first == nil {
+			first = u.err
+		}
+	}
+	b.uploads = b.uploads[n:]
+	return first
 }
 
 // addLarge streams an item whose first bytes are in prefix and the rest in r.
@@ -328,6 +373,9 @@ func isWriteErr(err error) bool {
 // transaction).
 func (b *Batch) Sync() error {
 	if err := b.flushBuf(); err != nil {
+		return err
+	}
+	if err := b.waitUploads(-1); err != nil {
 		return err
 	}
 	for p, end := range b.ends {
@@ -476,6 +524,7 @@ func (b *Batch) Close() error {
 		return nil
 	}
 	b.closed = true
+	b.waitUploads(-1) // bytes of an uncommitted batch are garbage either way
 	var first error
 	for _, p := range b.privs {
 		p.syncMu.Lock()

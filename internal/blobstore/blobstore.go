@@ -18,9 +18,11 @@
 // file takes the records of all batches of one process (~1 GiB, rolled
 // after an hour), an S3 pack object the small items of one batch (uploaded
 // at ObjectSize or at Sync, so 10,000 small messages are a few PUTs, not
-// 10,000). An S3 item larger than the spill size goes to an object of its
-// own with a streaming multipart upload (parts of PartSize); reads fetch
-// ranges of exactly one part. Records are self-describing: a 44-byte header
+// 10,000; one object uploads in the background while the next fills, so an
+// S3 batch holds at most two objects' bytes in memory). An S3 item larger
+// than a quarter of ObjectSize goes to an object of its own with a
+// streaming multipart upload (parts of PartSize); reads fetch ranges of
+// exactly one part. Records are self-describing: a 44-byte header
 // (magic "TFB1", big-endian uint64 size, 32-byte SHA-256) then the bytes;
 // an S3 pack object ends with an index of its records (see packObject).
 //
@@ -242,6 +244,17 @@ func (s *Store) sweeper() {
 			s.SweepReaders()
 		}
 	}
+}
+
+// packMax is the largest item a batch buffers whole (and, with S3, packs
+// into a pack object); larger ones stream to a file or an object of their
+// own. S3 packs up to a quarter of a pack object, so mail with an
+// attachment of a few MiB is not one multipart upload per message.
+func (s *Store) packMax() int64 {
+	if s.backend == S3 {
+		return max(s.spillSize, s.s3.objectSize/4)
+	}
+	return s.spillSize
 }
 
 // Backend returns the backend new writes use.
