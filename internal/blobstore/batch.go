@@ -91,7 +91,7 @@ func (b *Batch) Add(r io.Reader) (Ref, error) {
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer func() {
-		if buf.Cap() <= 4*int(b.s.packMax()) {
+		if buf.Cap() <= 2*int(b.s.spillSize) { // keep only the common small buffers
 			buf.Reset()
 			bufPool.Put(buf)
 		}

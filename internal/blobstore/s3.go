@@ -53,7 +53,7 @@ type S3Options struct {
 // Defaults of S3Options.
 const (
 	DefaultS3PartSize   = 8 << 20
-	DefaultS3ObjectSize = 16 << 20
+	DefaultS3ObjectSize = 8 << 20
 	DefaultS3CacheSize  = 1 << 30
 	minS3PartSize       = 5 << 20
 )

@@ -254,7 +254,7 @@ func (w *Weed) Stop() {
 		syscall.Kill(-w.cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-w.exited:
-		case <-time.After(10 * time.Second):
+		case <-time.After(2 * time.Second):
 			syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL)
 			<-w.exited
 		}
