@@ -89,7 +89,9 @@ func compactionKill9(t *testing.T, backend string) {
 	}
 	var st struct{ Blobs, ReclaimableBytes int64 }
 	op.json(&st, "storage", "stats")
-	if st.Blobs == 0 || st.ReclaimableBytes > after/10 {
+	// Compaction rewrites containers at least half dead: what is left
+	// reclaimable is below half of what is stored.
+	if st.Blobs == 0 || st.ReclaimableBytes >= after/2 {
 		t.Fatalf("storage stats after compaction: %+v (stored %d)", st, after)
 	}
 }
