@@ -55,6 +55,8 @@ type Core struct {
 	Dir *directory.Directory
 	// Content is optional; without it mailboxes have no content store.
 	Content MailboxContent
+	// Storage is optional; without it storage commands are unavailable.
+	Storage Storage
 	// Migration is optional; without it batch commands are unavailable.
 	Migration *migration.Service
 	// Source is optional: the source side of moves (registered moves).

@@ -102,6 +102,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	s.recipientRoutes(h)
 	s.trustRoutes(h)
 	s.migrationRoutes(h)
+	s.storageRoutes(h)
 	mux.Handle("/api/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errs.NotFoundf("NoSuchRoute", "no API route %s %s", r.Method, r.URL.Path).
 			WithHint("see docs/api.md for the routes"))

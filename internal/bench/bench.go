@@ -46,6 +46,14 @@ type Options struct {
 	// doveadm is not installed.
 	DSync bool
 	Log   io.Writer
+	// TargetBlobs is the target server's blob backend: files (default),
+	// db or s3 (then S3Endpoint, S3Bucket and S3CredentialsFile or the
+	// AWS_* environment name an existing, empty bucket). The source keeps
+	// files.
+	TargetBlobs       string
+	S3Endpoint        string
+	S3Bucket          string
+	S3CredentialsFile string
 }
 
 // Result is what the benchmark measured.
@@ -130,6 +138,13 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 			cfg.IMAP = "127.0.0.1:0" // dsync's imapc reads the source over IMAP
 		}
 		cfg.DB = o.DB
+		if name == "target" && o.TargetBlobs != "" {
+			cfg.BlobBackend = o.TargetBlobs
+			cfg.S3Endpoint, cfg.S3Bucket, cfg.S3CredentialsFile = o.S3Endpoint, o.S3Bucket, o.S3CredentialsFile
+		}
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
 		s, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(logw, nil)))
 		if err != nil {
 			return nil, err

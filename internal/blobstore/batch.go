@@ -8,10 +8,12 @@ import (
 	"errors"
 	"hash"
 	"io"
+	"maps"
 	"os"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/errs"
@@ -24,16 +26,19 @@ import (
 type Batch struct {
 	s       *Store
 	items   []pending
-	index   map[string]int  // sha256 → index in items
-	ends    map[*pack]int64 // pack → end of this batch's last record in it
-	private *pack           // current pack for this batch's large items
-	privs   []*pack         // every private pack, closed by Close
-	temps   []*os.File      // spilled items of the Database backend
-	buf     []byte          // small records not yet written to the shared pack
-	bufIdx  []int           // items whose records are in buf
-	bufPos  []int           // their offsets in buf
-	dirty   bool            // bytes added since the last Sync
-	bytes   int64           // total size of distinct items
+	index   map[string]int   // sha256 → index in items
+	ends    map[*pack]int64  // pack → end of this batch's last record in it
+	private *pack            // current pack for this batch's large items
+	privs   []*pack          // every private pack, closed by Close
+	temps   []*os.File       // spilled items of the Database backend
+	buf     []byte           // small records not yet written (shared pack, or the next S3 pack object)
+	bufIdx  []int            // items whose records are in buf
+	bufPos  []int            // their offsets in buf
+	objects map[string]int64 // S3 objects uploaded: container → size
+	uploads []*upload        // S3 pack objects being uploaded
+	dirty   bool             // bytes added since the last Sync
+	bytes   int64            // total size of distinct items
+	started time.Time        // first write (see maxBatchAge)
 	closed  bool
 }
 
@@ -46,7 +51,7 @@ type pending struct {
 
 // NewBatch starts a write batch.
 func (s *Store) NewBatch() *Batch {
-	return &Batch{s: s, index: map[string]int{}, ends: map[*pack]int64{}}
+	return &Batch{s: s, index: map[string]int{}, ends: map[*pack]int64{}, objects: map[string]int64{}}
 }
 
 // Len returns the number of distinct items added.
@@ -86,22 +91,25 @@ func (b *Batch) Add(r io.Reader) (Ref, error) {
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer func() {
-		if buf.Cap() <= 4*int(b.s.spillSize) {
+		if buf.Cap() <= 2*int(b.s.spillSize) { // keep only the common small buffers
 			buf.Reset()
 			bufPool.Put(buf)
 		}
 	}()
 	buf.Reset()
+	if b.started.IsZero() {
+		b.started = time.Now()
+	}
 	hdr := 0
-	if b.s.backend == Pack {
+	if b.s.backend != Database {
 		buf.Write(zeroHeader[:])
 		hdr = headerSize
 	}
-	n, err := io.CopyN(buf, r, b.s.spillSize+1)
+	n, err := io.CopyN(buf, r, b.s.packMax()+1)
 	if err != nil && err != io.EOF {
 		return Ref{}, err
 	}
-	if n > b.s.spillSize {
+	if n > b.s.packMax() {
 		return b.addLarge(buf.Bytes()[hdr:], r)
 	}
 	rec := buf.Bytes()
@@ -112,13 +120,13 @@ func (b *Batch) Add(r io.Reader) (Ref, error) {
 		return ref, nil
 	}
 	it := pending{ref: ref}
-	if b.s.backend == Pack {
+	if b.s.backend != Database {
 		putHeader(rec[:headerSize], ref.Size, sum[:])
 		b.bufIdx = append(b.bufIdx, len(b.items))
 		b.bufPos = append(b.bufPos, len(b.buf))
 		b.buf = append(b.buf, rec...)
 		b.push(it)
-		if len(b.buf) >= writeChunk {
+		if len(b.buf) >= b.flushAt() {
 			if err := b.flushBuf(); err != nil {
 				return Ref{}, err
 			}
@@ -134,10 +142,36 @@ func (b *Batch) Add(r io.Reader) (Ref, error) {
 // appends them to the shared pack in one write.
 const writeChunk = 1 << 20
 
-// flushBuf appends the gathered small records to the shared pack in one
-// write and gives their items a location.
+// flushAt is the size of gathered small records that is written out: a
+// write to the shared pack, or an S3 pack object.
+func (b *Batch) flushAt() int {
+	if b.s.backend == S3 {
+		return int(b.s.s3.objectSize)
+	}
+	return writeChunk
+}
+
+// s3Timeout bounds one S3 upload of a batch.
+const s3Timeout = 10 * time.Minute
+
+// flushBuf writes the gathered small records — appended to the shared pack
+// in one write, or uploaded as one S3 pack object — and gives their items
+// a location.
 func (b *Batch) flushBuf() error {
 	if len(b.buf) == 0 {
+		return nil
+	}
+	if b.s.backend == S3 {
+		key := newObjectKey(s3PackPrefix)
+		body := packObjectBody(b.buf, b.bufPos)
+		if err := b.upload(key, body); err != nil {
+			return err
+		}
+		for k, i := range b.bufIdx {
+			b.items[i].loc = s3Location(key, int64(b.bufPos[k])+headerSize)
+		}
+		b.objects["s3:"+key] = int64(len(body))
+		b.buf, b.bufIdx, b.bufPos = b.buf[:0], b.bufIdx[:0], b.bufPos[:0]
 		return nil
 	}
 	p, off, err := b.s.w.appendShared(b.buf)
@@ -161,12 +195,62 @@ func (b *Batch) push(it pending) {
 	b.dirty = true
 }
 
+// maxUploads bounds the pack objects a batch uploads at once (each holds
+// its body in memory).
+const maxUploads = 1
+
+// upload is one pack object on its way to S3.
+type upload struct {
+	done chan struct{}
+	err  error
+}
+
+// upload puts a pack object in the background, so the batch gathers the
+// next items meanwhile; Sync waits for every upload. With maxUploads in
+// flight it first waits for the oldest.
+func (b *Batch) upload(key string, body []byte) error {
+	if len(b.uploads) >= maxUploads {
+		if err := b.waitUploads(1); err != nil {
+			return err
+		}
+	}
+	u := &upload{done: make(chan struct{})}
+	b.uploads = append(b.uploads, u)
+	go func() {
+		defer close(u.done)
+		ctx, cancel := context.WithTimeout(context.Background(), s3Timeout)
+		defer cancel()
+		u.err = b.s.s3.put(ctx, key, body)
+	}()
+	return nil
+}
+
+// waitUploads waits for the oldest n uploads (n < 0: all) and returns the
+// first error.
+func (b *Batch) waitUploads(n int) error {
+	if n < 0 || n > len(b.uploads) {
+		n = len(b.uploads)
+	}
+	var first error
+	for _, u := range b.uploads[:n] {
+		<-u.done
+		if u.err != nil && first == nil {
+			first = u.err
+		}
+	}
+	b.uploads = b.uploads[n:]
+	return first
+}
+
 // addLarge streams an item whose first bytes are in prefix and the rest in r.
 func (b *Batch) addLarge(prefix []byte, r io.Reader) (Ref, error) {
 	h := sha256.New()
 	h.Write(prefix)
-	if b.s.backend == Database {
+	switch b.s.backend {
+	case Database:
 		return b.spillTemp(h, prefix, r)
+	case S3:
+		return b.addLargeS3(h, prefix, r)
 	}
 	if b.private == nil || b.private.size >= b.s.packSize {
 		p, err := b.s.w.newPrivate()
@@ -225,6 +309,26 @@ func (b *Batch) addLarge(prefix []byte, r io.Reader) (Ref, error) {
 	return ref, nil
 }
 
+// addLargeS3 streams a large item into an object of its own with a
+// multipart upload.
+func (b *Batch) addLargeS3(h hash.Hash, prefix []byte, r io.Reader) (Ref, error) {
+	key := newObjectKey(s3LargePrefix)
+	ctx, cancel := context.WithTimeout(context.Background(), s3Timeout)
+	defer cancel()
+	size, err := b.s.s3.putStream(ctx, key, io.MultiReader(bytes.NewReader(prefix), io.TeeReader(r, h)))
+	if err != nil {
+		return Ref{}, err
+	}
+	ref := Ref{SHA256: hex.EncodeToString(h.Sum(nil)), Size: size}
+	if _, ok := b.index[ref.SHA256]; ok {
+		b.s.s3.remove(ctx, key) // never referenced: garbage now rather than later
+		return ref, nil
+	}
+	b.objects["s3:"+key] = size
+	b.push(pending{ref: ref, loc: s3Location(key, 0)})
+	return ref, nil
+}
+
 // spillTemp streams a large item of the Database backend to a temp file.
 func (b *Batch) spillTemp(h hash.Hash, prefix []byte, r io.Reader) (Ref, error) {
 	f, err := os.CreateTemp("", "tenantferry-blob-*")
@@ -264,10 +368,14 @@ func isWriteErr(err error) bool {
 
 // Sync makes every byte added so far durable: one fsync per pack file the
 // batch wrote to (normally one), and skipped when a concurrent batch's fsync
-// already covered them. With the Database backend it does nothing (the bytes
-// become durable with the transaction).
+// already covered them; with S3 the upload of the last pack object. With
+// the Database backend it does nothing (the bytes become durable with the
+// transaction).
 func (b *Batch) Sync() error {
 	if err := b.flushBuf(); err != nil {
+		return err
+	}
+	if err := b.waitUploads(-1); err != nil {
 		return err
 	}
 	for p, end := range b.ends {
@@ -279,22 +387,26 @@ func (b *Batch) Sync() error {
 	return nil
 }
 
-// Commit records the batch's refs in tx (blobs rows, ON CONFLICT DO
-// NOTHING; with the Database backend also the bytes). Sync must have
-// returned successfully after the last Add. Commit can be run again in a
-// retried transaction.
+// maxBatchAge bounds the time between a batch's first write and its
+// commit. Dead container rows are kept far longer (deadRowRetention), so a
+// fence a batch could run into is never forgotten while it may commit.
+const maxBatchAge = 24 * time.Hour
+
+// Commit records the batch's refs in tx (blobs rows; with the Database
+// backend also the bytes). A blob that is already stored keeps its
+// location and has its GC clock refreshed. The containers the batch wrote
+// to are registered first: if one of them was retired meanwhile
+// (compaction), Commit fails with BlobContainerRetired and the caller
+// retries with a new batch. Sync must have returned successfully after the
+// last Add. Commit can be run again in a retried transaction.
 func (b *Batch) Commit(ctx context.Context, tx *db.Tx) error {
-	if b.dirty {
-		return errs.Internalf(errors.New("commit before sync"), "blob batch committed before its bytes were synced")
+	if err := b.precommit(ctx, tx); err != nil {
+		return err
 	}
 	now := db.Now()
 	// Insert in key order: concurrent batches sharing blobs then take the
 	// unique-index locks in the same order and cannot deadlock.
-	order := make([]*pending, len(b.items))
-	for i := range b.items {
-		order[i] = &b.items[i]
-	}
-	sort.Slice(order, func(i, j int) bool { return order[i].ref.SHA256 < order[j].ref.SHA256 })
+	order := b.sorted()
 	if b.s.backend == Database {
 		for _, it := range order {
 			if err := b.commitDB(ctx, tx, it, now); err != nil {
@@ -307,16 +419,16 @@ func (b *Batch) Commit(ctx context.Context, tx *db.Tx) error {
 	for start := 0; start < len(order); start += rows {
 		chunk := order[start:min(start+rows, len(order))]
 		var q strings.Builder
-		q.WriteString(`INSERT INTO blobs (sha256, size, location, created_at) VALUES `)
-		args := make([]any, 0, 4*len(chunk))
+		q.WriteString(`INSERT INTO blobs (sha256, size, location, container, created_at) VALUES `)
+		args := make([]any, 0, 5*len(chunk))
 		for i, it := range chunk {
 			if i > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteString("(?, ?, ?, ?)")
-			args = append(args, it.ref.SHA256, it.ref.Size, it.loc, now)
+			q.WriteString("(?, ?, ?, ?, ?)")
+			args = append(args, it.ref.SHA256, it.ref.Size, it.loc, containerOf(it.loc), now)
 		}
-		q.WriteString(` ON CONFLICT (sha256) DO NOTHING`)
+		q.WriteString(` ON CONFLICT (sha256) DO UPDATE SET created_at = excluded.created_at`)
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return errs.Internalf(err, "record blobs")
 		}
@@ -324,14 +436,63 @@ func (b *Batch) Commit(ctx context.Context, tx *db.Tx) error {
 	return nil
 }
 
+// precommit checks the batch is synced and young enough, and registers
+// its containers (the fence).
+func (b *Batch) precommit(ctx context.Context, tx *db.Tx) error {
+	if b.dirty {
+		return errs.Internalf(errors.New("commit before sync"), "blob batch committed before its bytes were synced")
+	}
+	if len(b.items) == 0 {
+		return nil
+	}
+	if time.Since(b.started) > maxBatchAge {
+		return ErrContainerRetired.Newf("a blob batch started %s ago is too old to commit", time.Since(b.started).Round(time.Second)).
+			WithHint("the write is retried with fresh bytes")
+	}
+	cs := map[string]int64{}
+	for p := range b.ends {
+		p.mu.Lock()
+		cs["pack:"+p.name] = p.size
+		p.mu.Unlock()
+	}
+	maps.Copy(cs, b.objects)
+	if err := b.s.registerContainers(ctx, tx, cs); err != nil {
+		if errors.Is(err, ErrContainerRetired) {
+			for p := range b.ends {
+				p.mu.Lock()
+				p.failed = true // never append to it again
+				p.mu.Unlock()
+			}
+		}
+		return err
+	}
+	return nil
+}
+
+func (b *Batch) sorted() []*pending {
+	order := make([]*pending, len(b.items))
+	for i := range b.items {
+		order[i] = &b.items[i]
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i].ref.SHA256 < order[j].ref.SHA256 })
+	return order
+}
+
 func (b *Batch) commitDB(ctx context.Context, tx *db.Tx, it *pending, now int64) error {
-	res, err := tx.ExecContext(ctx, `INSERT INTO blobs (sha256, size, location, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`,
+	res, err := tx.ExecContext(ctx, `UPDATE blobs SET created_at = ? WHERE sha256 = ?`, now, it.ref.SHA256)
+	if err != nil {
+		return errs.Internalf(err, "record blob %s", it.ref.SHA256)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil // already stored
+	}
+	res, err = tx.ExecContext(ctx, `INSERT INTO blobs (sha256, size, location, container, created_at) VALUES (?, ?, ?, '', ?) ON CONFLICT (sha256) DO NOTHING`,
 		it.ref.SHA256, it.ref.Size, locationDB, now)
 	if err != nil {
 		return errs.Internalf(err, "record blob %s", it.ref.SHA256)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return nil // already stored
+		return nil // stored by a concurrent batch
 	}
 	var chunk []byte
 	for seq := int64(0); seq == 0 || seq*dbChunkSize < it.ref.Size; seq++ {
@@ -363,6 +524,7 @@ func (b *Batch) Close() error {
 		return nil
 	}
 	b.closed = true
+	b.waitUploads(-1) // bytes of an uncommitted batch are garbage either way
 	var first error
 	for _, p := range b.privs {
 		p.syncMu.Lock()
@@ -375,6 +537,6 @@ func (b *Batch) Close() error {
 	for _, f := range b.temps {
 		f.Close()
 	}
-	b.items, b.index, b.ends, b.privs, b.temps, b.private, b.buf = nil, nil, nil, nil, nil, nil, nil
+	b.items, b.index, b.ends, b.privs, b.temps, b.private, b.buf, b.objects = nil, nil, nil, nil, nil, nil, nil, nil
 	return first
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/tenantferry/tenantferry/internal/blobstore"
+	"github.com/tenantferry/tenantferry/internal/blobstore/blobtest"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/db/dbtest"
 	"github.com/tenantferry/tenantferry/internal/errs"
@@ -24,23 +25,14 @@ func hexsum(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// eachBackend runs f for both backends on every available dialect.
+func TestMain(m *testing.M) { os.Exit(blobtest.Main(m)) }
+
+// eachBackend runs f for every backend (files, db, s3) on every available
+// dialect.
 func eachBackend(t *testing.T, opts blobstore.Options, f func(t *testing.T, d *db.DB, s *blobstore.Store)) {
-	for _, be := range []blobstore.Backend{blobstore.Pack, blobstore.Database} {
-		t.Run(string(be), func(t *testing.T) {
-			dbtest.Dialects(t, func(t *testing.T, d *db.DB) {
-				o := opts
-				o.Backend = be
-				o.Dir = filepath.Join(t.TempDir(), "blobs")
-				s, err := blobstore.New(d, o)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { s.Close() })
-				f(t, d, s)
-			})
-		})
-	}
+	blobtest.Backends(t, opts, func(t *testing.T, e *blobtest.Env) {
+		f(t, e.DB, e.Open(t))
+	})
 }
 
 func commit(t *testing.T, d *db.DB, b *blobstore.Batch) {
@@ -291,5 +283,14 @@ func TestPackFilesAreSelfDescribing(t *testing.T) {
 	// Each store reads the other's blobs.
 	if got := readAll(t, s2, hexsum(msg)); !bytes.Equal(got, msg) {
 		t.Fatal("cross-store read differs")
+	}
+}
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

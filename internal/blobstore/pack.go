@@ -20,6 +20,7 @@ import (
 type packWriter struct {
 	dir    string
 	limit  int64
+	age    time.Duration // a shared pack older than this takes no more records
 	prefix string
 
 	mu     sync.Mutex // guards seq, active and every write to active
@@ -30,8 +31,9 @@ type packWriter struct {
 
 // pack is one append-only pack file opened for writing.
 type pack struct {
-	name string
-	dir  string
+	name    string
+	dir     string
+	created time.Time
 
 	mu     sync.Mutex // guards f, size, failed, rolled
 	f      *os.File
@@ -44,13 +46,13 @@ type pack struct {
 	dirSynced bool       // the directory entry is durable
 }
 
-func newPackWriter(dir string, limit int64) (*packWriter, error) {
+func newPackWriter(dir string, limit int64, age time.Duration) (*packWriter, error) {
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, errs.Internalf(err, "generate pack prefix")
 	}
 	prefix := fmt.Sprintf("%08x-%s", uint32(time.Now().Unix()), hex.EncodeToString(b[:]))
-	return &packWriter{dir: dir, limit: limit, prefix: prefix}, nil
+	return &packWriter{dir: dir, limit: limit, age: age, prefix: prefix}, nil
 }
 
 // create makes a new, empty pack file. Callers hold w.mu.
@@ -61,7 +63,7 @@ func (w *packWriter) create() (*pack, error) {
 	if err != nil {
 		return nil, errs.Internalf(err, "create pack file %s", name)
 	}
-	p := &pack{name: name, dir: w.dir, f: f}
+	p := &pack{name: name, dir: w.dir, f: f, created: time.Now()}
 	w.all = append(w.all, p)
 	return p, nil
 }
@@ -82,7 +84,7 @@ func (w *packWriter) appendShared(rec []byte) (*pack, int64, error) {
 	p := w.active
 	if p != nil {
 		p.mu.Lock()
-		full := p.failed || p.size >= w.limit
+		full := p.failed || p.size >= w.limit || time.Since(p.created) > w.age
 		if full {
 			p.rolled = true
 		}
@@ -176,6 +178,22 @@ func (w *packWriter) close() error {
 	}
 	w.all, w.active = nil, nil
 	return first
+}
+
+// abandon stops appending to any of this process's packs named in
+// containers ("pack:<file>"): they were retired.
+func (w *packWriter) abandon(containers []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, p := range w.all {
+		for _, c := range containers {
+			if c == "pack:"+p.name {
+				p.mu.Lock()
+				p.failed = true
+				p.mu.Unlock()
+			}
+		}
+	}
 }
 
 // forget drops a private pack from the writer's list once its batch closed it.

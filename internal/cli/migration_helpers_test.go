@@ -46,8 +46,9 @@ type node struct {
 	smtp       string
 	url        string
 	transports []string
-	op         string  // operator token
-	cur        *served // the current process
+	extra      []string // more serve arguments
+	op         string   // operator token
+	cur        *served  // the current process
 	runs       int
 	logs       []string // stderr of finished processes
 }
@@ -110,6 +111,7 @@ func (n *node) start(failpoints string) {
 	for _, tr := range n.transports {
 		args = append(args, "--transport", tr)
 	}
+	args = append(args, n.extra...)
 	s.cmd = exec.Command(binary(n.t), args...)
 	s.cmd.Dir = n.dir
 	var env []string

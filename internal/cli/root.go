@@ -86,7 +86,7 @@ func (e *env) rootCmd() *cobra.Command {
 	pf.StringVar(&e.server, "server", "", "server URL (env TENANTFERRY_SERVER, default http://127.0.0.1:8080)")
 	pf.StringVar(&e.token, "token", "", "API token (env TENANTFERRY_TOKEN, default: ./tenantferry-data/operator.token)")
 	pf.StringVarP(&e.output, "output", "o", "table", "output format: table or json")
-	root.AddCommand(e.serveCmd(), e.tenantCmd(), e.domainCmd(), e.mailboxCmd(), e.mailuserCmd(), e.groupCmd(),
+	root.AddCommand(e.serveCmd(), e.storageCmd(), e.tenantCmd(), e.domainCmd(), e.mailboxCmd(), e.mailuserCmd(), e.groupCmd(),
 		e.appCmd(), e.consentCmd(), e.orgrelCmd(), e.endpointCmd(), e.batchCmd(), e.moveRegistrationCmd(), e.benchCmd(), e.demoCmd())
 	return root
 }

@@ -37,7 +37,17 @@ type Config struct {
 	TLSKey         string   // --tls-key
 	AllowPlain     bool     // --allow-plaintext: plain-text auth on non-loopback listeners
 	MaxMessageSize int64    // --max-message-size (bytes)
-	BlobBackend    string   // --blob-backend: files | db
+	BlobBackend    string   // --blob-backend: files | db | s3
+	// S3 settings of --blob-backend s3; the keys come from
+	// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or S3CredentialsFile.
+	S3Endpoint        string // --s3-endpoint: http(s)://host[:port]
+	S3Bucket          string // --s3-bucket
+	S3Region          string // --s3-region
+	S3CredentialsFile string // --s3-credentials-file: AWS shared-credentials file ([default])
+	S3CacheSize       int64  // --s3-cache-size: bound of the local read cache (bytes)
+	// TombstoneRetention is how long removals stay in a mailbox's change
+	// feed; older consumers resynchronise fully (0: forever).
+	TombstoneRetention time.Duration // --tombstone-retention
 	// RetiredRetention is how long the content of a moved-away source
 	// mailbox is kept before housekeeping deletes it (0: forever).
 	RetiredRetention time.Duration // --retired-retention
@@ -65,20 +75,23 @@ type Config struct {
 // Default returns the defaults of the CLI contract.
 func Default() Config {
 	return Config{
-		DataDir:          "./tenantferry-data",
-		HTTP:             ":8080",
-		IMAP:             ":1143",
-		SMTP:             ":2525",
-		Submission:       ":1587",
-		ServiceDomain:    "tenantferry.test",
-		Hostname:         "localhost",
-		MaxMessageSize:   50 << 20,
-		BlobBackend:      "files",
-		RetiredRetention: 30 * 24 * time.Hour,
-		MaxImportSize:    8 << 30,
-		LogLevel:         "info",
-		LogFormat:        "text",
-		InboundAuth:      true,
+		DataDir:            "./tenantferry-data",
+		HTTP:               ":8080",
+		IMAP:               ":1143",
+		SMTP:               ":2525",
+		Submission:         ":1587",
+		ServiceDomain:      "tenantferry.test",
+		Hostname:           "localhost",
+		MaxMessageSize:     50 << 20,
+		BlobBackend:        "files",
+		S3Region:           "us-east-1",
+		S3CacheSize:        1 << 30,
+		TombstoneRetention: 30 * 24 * time.Hour,
+		RetiredRetention:   30 * 24 * time.Hour,
+		LogLevel:           "info",
+		LogFormat:          "text",
+		MaxImportSize:      8 << 30,
+		InboundAuth:        true,
 	}
 }
 
@@ -86,31 +99,37 @@ func Default() Config {
 // environment variables with '-' → '_', and as flag names) to fields.
 func (c *Config) Keys() map[string]any {
 	return map[string]any{
-		"data":              &c.DataDir,
-		"http":              &c.HTTP,
-		"imap":              &c.IMAP,
-		"imaps":             &c.IMAPS,
-		"smtp":              &c.SMTP,
-		"submission":        &c.Submission,
-		"public-url":        &c.PublicURL,
-		"service-domain":    &c.ServiceDomain,
-		"db":                &c.DB,
-		"transport":         &c.Transports,
-		"hostname":          &c.Hostname,
-		"tls-cert":          &c.TLSCert,
-		"tls-key":           &c.TLSKey,
-		"allow-plaintext":   &c.AllowPlain,
-		"max-message-size":  &c.MaxMessageSize,
-		"blob-backend":      &c.BlobBackend,
-		"retired-retention": &c.RetiredRetention,
-		"log-level":         &c.LogLevel,
-		"log-format":        &c.LogFormat,
-		"dns-resolver":      &c.DNSResolver,
-		"max-import-size":   &c.MaxImportSize,
-		"endpoint-allow":    &c.EndpointAllow,
-		"endpoint-deny":     &c.EndpointDeny,
-		"inbound-auth":      &c.InboundAuth,
-		"smtp-bind-address": &c.SMTPBindAddress,
+		"data":                &c.DataDir,
+		"http":                &c.HTTP,
+		"imap":                &c.IMAP,
+		"imaps":               &c.IMAPS,
+		"smtp":                &c.SMTP,
+		"submission":          &c.Submission,
+		"public-url":          &c.PublicURL,
+		"service-domain":      &c.ServiceDomain,
+		"db":                  &c.DB,
+		"transport":           &c.Transports,
+		"hostname":            &c.Hostname,
+		"tls-cert":            &c.TLSCert,
+		"tls-key":             &c.TLSKey,
+		"allow-plaintext":     &c.AllowPlain,
+		"max-message-size":    &c.MaxMessageSize,
+		"blob-backend":        &c.BlobBackend,
+		"retired-retention":   &c.RetiredRetention,
+		"log-level":           &c.LogLevel,
+		"log-format":          &c.LogFormat,
+		"dns-resolver":        &c.DNSResolver,
+		"s3-endpoint":         &c.S3Endpoint,
+		"s3-bucket":           &c.S3Bucket,
+		"s3-region":           &c.S3Region,
+		"s3-credentials-file": &c.S3CredentialsFile,
+		"s3-cache-size":       &c.S3CacheSize,
+		"tombstone-retention": &c.TombstoneRetention,
+		"max-import-size":     &c.MaxImportSize,
+		"endpoint-allow":      &c.EndpointAllow,
+		"endpoint-deny":       &c.EndpointDeny,
+		"inbound-auth":        &c.InboundAuth,
+		"smtp-bind-address":   &c.SMTPBindAddress,
 	}
 }
 
@@ -236,8 +255,15 @@ func (c *Config) Validate() error {
 	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") && !strings.HasPrefix(c.DB, "sqlite:") {
 		return errs.Invalidf("InvalidSetting", "--db %q is neither empty (SQLite) nor a postgres:// URL", c.DB)
 	}
-	if c.BlobBackend != "files" && c.BlobBackend != "db" {
-		return errs.Invalidf("InvalidSetting", "--blob-backend must be files or db, not %q", c.BlobBackend)
+	switch c.BlobBackend {
+	case "files", "db":
+	case "s3":
+		if c.S3Endpoint == "" || c.S3Bucket == "" {
+			return errs.Invalidf("InvalidSetting", "--blob-backend s3 needs --s3-endpoint and --s3-bucket").
+				WithHint("e.g. --s3-endpoint http://127.0.0.1:8333 --s3-bucket mail; keys from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or --s3-credentials-file")
+		}
+	default:
+		return errs.Invalidf("InvalidSetting", "--blob-backend must be files, db or s3, not %q", c.BlobBackend)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errs.Invalidf("InvalidSetting", "--tls-cert and --tls-key go together")

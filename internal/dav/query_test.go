@@ -190,7 +190,7 @@ func TestSyncCollection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.srv.Store.PurgeTombstones(t.Context(), mb.ID, hi); err != nil {
+	if _, err := g.srv.Store.PurgeMailboxTombstones(t.Context(), mb.ID, hi); err != nil {
 		t.Fatal(err)
 	}
 	_, r := sync(t1)

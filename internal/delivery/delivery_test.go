@@ -7,6 +7,8 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/tenantferry/tenantferry/internal/blobstore"
+	"github.com/tenantferry/tenantferry/internal/blobstore/blobtest"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/db/dbtest"
 	"github.com/tenantferry/tenantferry/internal/delivery"
@@ -19,8 +21,9 @@ import (
 // between the append and the job's completion — adds no copy; a message
 // reaching one mailbox through two recipients lands once.
 func TestLocalDelivery(t *testing.T) {
-	dbtest.Dialects(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d, nil, nil)
+	blobtest.Backends(t, blobstore.Options{}, func(t *testing.T, be *blobtest.Env) {
+		d := be.DB
+		e := newEnvOn(t, be, nil, nil)
 		tn := e.tenant("contoso")
 		alice := e.mailbox(tn, "alice")
 		bob := e.mailbox(tn, "bob")
@@ -207,8 +210,9 @@ func TestHopLimit(t *testing.T) {
 // became a MailUser and the mailbox was retired — the released message is
 // forwarded to the new mailbox, never into the old one.
 func TestHeldAndRelease(t *testing.T) {
-	dbtest.Dialects(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d, nil, func(s *delivery.Service) { s.HoldRecheck = time.Hour })
+	blobtest.Backends(t, blobstore.Options{}, func(t *testing.T, be *blobtest.Env) {
+		d := be.DB
+		e := newEnvOn(t, be, nil, func(s *delivery.Service) { s.HoldRecheck = time.Hour })
 		src, dst := e.tenant("contoso"), e.tenant("fabrikam")
 		alice := e.mailbox(src, "alice")
 		target := e.mailbox(dst, "alice")

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/tenantferry/tenantferry/internal/blobstore"
+	"github.com/tenantferry/tenantferry/internal/blobstore/blobtest"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/delivery"
 	"github.com/tenantferry/tenantferry/internal/directory"
@@ -48,11 +49,14 @@ func testLog(t *testing.T) *slog.Logger {
 // runner starts.
 func newEnv(t *testing.T, d *db.DB, transports map[string]string, tune func(*delivery.Service)) *env {
 	t.Helper()
-	bs, err := blobstore.New(d, blobstore.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bs.Close() })
+	return newEnvOn(t, blobtest.NewEnv(t, "files", d, blobstore.Options{}), transports, tune)
+}
+
+// newEnvOn builds the environment on a blob backend of the matrix.
+func newEnvOn(t *testing.T, be *blobtest.Env, transports map[string]string, tune func(*delivery.Service)) *env {
+	t.Helper()
+	d := be.DB
+	bs := be.Open(t)
 	st := mailstore.New(d, bs)
 	dir := directory.New(d, "tenantferry.test", bytes.Repeat([]byte{7}, 32))
 	log := testLog(t)
@@ -322,3 +326,6 @@ type nopLog struct{}
 
 func (nopLog) Printf(string, ...any) {}
 func (nopLog) Println(...any)        {}
+
+// TestMain shares one SeaweedFS among the package's s3 variants.
+func TestMain(m *testing.M) { os.Exit(blobtest.Main(m)) }

@@ -109,6 +109,9 @@ func New(o Options) *Service {
 	for d, a := range o.Transports {
 		tm[strings.ToLower(strings.TrimSuffix(d, "."))] = a
 	}
+	if bs := o.Store.Blobs(); bs != nil {
+		bs.AddReferrer("delivery queue", ReferencedBlobs)
+	}
 	return &Service{
 		d: o.DB, dir: o.Dir, store: o.Store, blobs: o.Store.Blobs(), hostname: o.Hostname, transports: tm,
 		log: o.Log.With("component", "delivery"), m: newMetrics(),
@@ -249,3 +252,7 @@ func (s *Service) hosted(ctx context.Context, domain string) (bool, error) {
 	}
 	return t != "", nil
 }
+
+// ReferencedBlobs is delivery's blobstore.Referrer: which blobs queued
+// messages reference. New registers it with the blob store.
+var ReferencedBlobs = blobstore.ReferrerQuery(`SELECT DISTINCT sha256 FROM queue_messages WHERE sha256 IN (`)

@@ -309,7 +309,8 @@ func (b *AppendBatch) Commit(ctx context.Context, hook func(tx *db.Tx) error) ([
 	return out, nil
 }
 
-// checkReused verifies that content named by SHA-256 is committed.
+// checkReused references the committed content named by SHA-256 (see
+// blobstore.Store.Reference): it must still exist, and GC must see it used.
 func (b *AppendBatch) checkReused(m *mutation) error {
 	var shas []string
 	seen := map[string]bool{}
@@ -319,37 +320,7 @@ func (b *AppendBatch) checkReused(m *mutation) error {
 			shas = append(shas, it.ref.SHA256)
 		}
 	}
-	for start := 0; start < len(shas); start += 500 {
-		chunk := shas[start:min(start+500, len(shas))]
-		args := make([]any, len(chunk))
-		for i, s := range chunk {
-			args[i] = s
-		}
-		rows, err := m.tx.QueryContext(m.ctx, `SELECT sha256 FROM blobs WHERE sha256 IN (`+db.InList(len(chunk))+`)`, args...)
-		if err != nil {
-			return errs.Internalf(err, "check blobs")
-		}
-		found := map[string]bool{}
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				rows.Close()
-				return errs.Internalf(err, "check blobs")
-			}
-			found[s] = true
-		}
-		rows.Close()
-		for _, s := range chunk {
-			if !found[s] {
-				_, err := b.s.blobs.Open(m.ctx, s) // yields the coded BlobMissing error
-				if err == nil {
-					err = errs.NotFoundf("BlobMissing", "message content %s is missing from the blob store", s)
-				}
-				return err
-			}
-		}
-	}
-	return nil
+	return b.s.blobs.Reference(m.ctx, m.tx, shas)
 }
 
 // existingOrigin returns the item of the mailbox that carries origin.

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"github.com/tenantferry/tenantferry/internal/blobstore/blobtest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -38,7 +39,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := blobtest.Main(m)
 	for i := len(cleanups) - 1; i >= 0; i-- {
 		cleanups[i]()
 	}

@@ -129,6 +129,8 @@ type Tombstone struct {
 // whose MODSEQ is at most uptoModSeq (≤ 0: no bound), ordered by (MODSEQ,
 // id), at most limit of them, and the cursor to continue from; fewer than
 // limit means the range is exhausted. Start with Cursor{ModSeq: since}.
+// A cursor older than the mailbox's purge horizon (see PurgeTombstones)
+// is refused with ErrResyncRequired.
 func (s *Store) Tombstones(ctx context.Context, mailboxID int64, after Cursor, uptoModSeq int64, limit int) ([]Tombstone, Cursor, error) {
 	if uptoModSeq <= 0 {
 		uptoModSeq = math.MaxInt64
@@ -157,6 +159,13 @@ func (s *Store) Tombstones(ctx context.Context, mailboxID int64, after Cursor, u
 	}
 	if err := rows.Err(); err != nil {
 		return nil, after, errs.Internalf(err, "list tombstones of mailbox %d", mailboxID)
+	}
+	complete := after.ModSeq // every removal up to it was delivered
+	if after.ID != 0 {
+		complete--
+	}
+	if err := s.checkHorizon(ctx, mailboxID, complete); err != nil {
+		return nil, after, err
 	}
 	var last Cursor
 	if n := len(out); n > 0 {

@@ -36,7 +36,11 @@
 //     (including a re-created name) gets a new, larger UIDVALIDITY.
 //   - Every removal of an item from a folder (expunge, move away, folder
 //     delete, UpdateItems delete) leaves a tombstone (folder, UID, item id,
-//     MODSEQ, moved). Folders are never removed while the mailbox exists;
+//     MODSEQ, moved). Tombstones older than the retention are purged
+//     (PurgeTombstones) together with a raise of the mailbox's purge
+//     horizon, in one transaction; Tombstones refuses a cursor behind the
+//     horizon with ErrResyncRequired, so a consumer never silently misses
+//     a removal. Folders are never removed while the mailbox exists;
 //     deleted ones stay as tombstone rows with deleted = true.
 //   - Folder names are unique per parent among live folders, compared
 //     lower-cased; '/' is the hierarchy delimiter and never part of a name.

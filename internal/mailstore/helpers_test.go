@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/blobstore"
+	"github.com/tenantferry/tenantferry/internal/blobstore/blobtest"
 	"github.com/tenantferry/tenantferry/internal/db"
-	"github.com/tenantferry/tenantferry/internal/db/dbtest"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
@@ -34,10 +34,11 @@ func newStore(t testing.TB, d *db.DB) *mailstore.Store {
 	return mailstore.New(d, bs)
 }
 
-// eachStore runs f on every dialect with a fresh store and mailbox.
+// eachStore runs f on every blob backend (files, db, s3) and dialect with
+// a fresh store and mailbox.
 func eachStore(t *testing.T, f func(t *testing.T, s *mailstore.Store, mb *mailstore.Mailbox)) {
-	dbtest.Dialects(t, func(t *testing.T, d *db.DB) {
-		s := newStore(t, d)
+	blobtest.Backends(t, blobstore.Options{}, func(t *testing.T, e *blobtest.Env) {
+		s := mailstore.New(e.DB, e.Open(t))
 		mb, err := s.CreateMailbox(bg, mailstore.NewMailbox{TenantID: tenantA, GUID: guid1, DefaultFolders: true})
 		if err != nil {
 			t.Fatal(err)

@@ -176,14 +176,15 @@ func (m *mutation) tombstone(rows []itemRow, moved bool) error {
 	for start := 0; start < len(rows); start += per {
 		chunk := rows[start:min(start+per, len(rows))]
 		var q strings.Builder
-		q.WriteString(`INSERT INTO tombstones (mailbox_id, folder_id, uid, item_id, modseq, moved, name) VALUES `)
-		args := make([]any, 0, 7*len(chunk))
+		q.WriteString(`INSERT INTO tombstones (mailbox_id, folder_id, uid, item_id, modseq, moved, name, created_at) VALUES `)
+		args := make([]any, 0, 8*len(chunk))
+		now := db.Now()
 		for i, r := range chunk {
 			if i > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, m.mb, r.folderID, int64(r.uid), r.id, m.modseq, moved, nullString(r.name))
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, m.mb, r.folderID, int64(r.uid), r.id, m.modseq, moved, nullString(r.name), now)
 		}
 		if _, err := m.tx.ExecContext(m.ctx, q.String(), args...); err != nil {
 			return errs.Internalf(err, "record tombstones")

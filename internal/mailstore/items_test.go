@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/blobstore"
+	"github.com/tenantferry/tenantferry/internal/blobstore/blobtest"
 	"github.com/tenantferry/tenantferry/internal/db"
-	"github.com/tenantferry/tenantferry/internal/db/dbtest"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
@@ -451,12 +451,9 @@ func TestHubEvents(t *testing.T) {
 }
 
 func TestCrashBetweenFsyncAndCommit(t *testing.T) {
-	dbtest.Dialects(t, func(t *testing.T, d *db.DB) {
-		dir := t.TempDir()
-		bs, err := blobstore.New(d, blobstore.Options{Dir: dir})
-		if err != nil {
-			t.Fatal(err)
-		}
+	blobtest.Backends(t, blobstore.Options{}, func(t *testing.T, e *blobtest.Env) {
+		d := e.DB
+		bs := e.Open(t)
 		s := mailstore.New(d, bs)
 		mb, err := s.CreateMailbox(bg, mailstore.NewMailbox{TenantID: tenantA, GUID: guid1, DefaultFolders: true})
 		if err != nil {
@@ -476,11 +473,7 @@ func TestCrashBetweenFsyncAndCommit(t *testing.T) {
 		b.Close()
 		bs.Close()
 		// Reopen: no item, no error, nothing visible.
-		bs2, err := blobstore.New(d, blobstore.Options{Dir: dir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer bs2.Close()
+		bs2 := e.Open(t)
 		s2 := mailstore.New(d, bs2)
 		if snap, err := s2.Select(bg, mb.ID, inbox.ID); err != nil || len(snap.Messages) != 0 {
 			t.Fatalf("after crash: %v", err)

@@ -343,10 +343,10 @@ func (s *Store) FolderToken(ctx context.Context, mailboxID, folderID int64) (int
 	return folderTop(ctx, r, f)
 }
 
-// PurgeTombstones deletes the mailbox's tombstones with a MODSEQ up to
+// PurgeMailboxTombstones deletes the mailbox's tombstones with a MODSEQ up to
 // upto and records that it did: SyncFolder answers ErrSyncTokenExpired for
 // an older MODSEQ from then on. It does not raise the MODSEQ.
-func (s *Store) PurgeTombstones(ctx context.Context, mailboxID, upto int64) (int64, error) {
+func (s *Store) PurgeMailboxTombstones(ctx context.Context, mailboxID, upto int64) (int64, error) {
 	var n int64
 	err := s.d.Write(ctx, func(tx *db.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM tombstones WHERE mailbox_id = ? AND modseq <= ?`, mailboxID, upto)

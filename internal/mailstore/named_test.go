@@ -91,7 +91,7 @@ func TestPutNamedReplaceConflictDelete(t *testing.T) {
 		}
 
 		// Purged tombstones make older tokens expire.
-		if _, err := s.PurgeTombstones(bg, mb.ID, sync1.Token); err != nil {
+		if _, err := s.PurgeMailboxTombstones(bg, mb.ID, sync1.Token); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.SyncFolder(bg, mb.ID, cal.ID, sync0.Token); !errors.Is(err, mailstore.ErrSyncTokenExpired) {

@@ -21,9 +21,14 @@ type Store struct {
 	MaxItemSize int64
 }
 
-// New returns a store over the database and blob store.
+// New returns a store over the database and blob store, and registers
+// its items as references with the blob store's GC.
 func New(d *db.DB, blobs *blobstore.Store) *Store {
-	return &Store{d: d, blobs: blobs, hub: NewHub(), MaxItemSize: DefaultMaxItemSize}
+	s := &Store{d: d, blobs: blobs, hub: NewHub(), MaxItemSize: DefaultMaxItemSize}
+	if blobs != nil {
+		blobs.AddReferrer("mailstore items", s.ReferencedBlobs)
+	}
+	return s
 }
 
 // DB returns the database the store uses.

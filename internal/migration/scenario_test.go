@@ -74,20 +74,22 @@ func TestCrossServerMove(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scenario test")
 	}
-	t.Run("sqlite", func(t *testing.T) { crossServerMove(t, db.SQLite) })
+	t.Run("sqlite", func(t *testing.T) { crossServerMove(t, db.SQLite, "files") })
 	t.Run("postgres", func(t *testing.T) {
 		if os.Getenv(dbtest.EnvPostgres) == "" {
 			t.Skip("set " + dbtest.EnvPostgres + " to run the PostgreSQL variant")
 		}
-		crossServerMove(t, db.Postgres)
+		crossServerMove(t, db.Postgres, "db")
 	})
+	// Both servers keep message bytes in S3 (SeaweedFS).
+	t.Run("sqlite-s3", func(t *testing.T) { crossServerMove(t, db.SQLite, "s3") })
 }
 
-func crossServerMove(t *testing.T, dialect db.Dialect) {
+func crossServerMove(t *testing.T, dialect db.Dialect, blobs string) {
 	ctx := context.Background()
 	smtpA, smtpB := scenario.FreeAddr(t), scenario.FreeAddr(t)
-	a := scenario.Start(t, scenario.Options{SMTP: smtpA, DB: dbtest.DSN(t, dialect), Transports: map[string]string{"fabrikam.tenantferry.test": smtpB}})
-	b := scenario.Start(t, scenario.Options{SMTP: smtpB, DB: dbtest.DSN(t, dialect), Transports: map[string]string{"contoso.tenantferry.test": smtpA}})
+	a := scenario.Start(t, scenario.Options{SMTP: smtpA, DB: dbtest.DSN(t, dialect), BlobBackend: blobs, Transports: map[string]string{"fabrikam.tenantferry.test": smtpB}})
+	b := scenario.Start(t, scenario.Options{SMTP: smtpB, DB: dbtest.DSN(t, dialect), BlobBackend: blobs, Transports: map[string]string{"contoso.tenantferry.test": smtpA}})
 	a.Tenant("contoso")
 	b.Tenant("fabrikam")
 

@@ -124,8 +124,9 @@ func (e *Engine) Pass(ctx context.Context, j *Job, w Watermark) (Watermark, *Pas
 	if err != nil {
 		return w, nil, err
 	}
+	fresh := w.Item == (Cursor{}) && w.Del == (Cursor{})
 	w.PassUpto = st.HighestModSeq
-	p := &pass{e: e, j: j, w: w, res: &PassResult{}}
+	p := &pass{e: e, j: j, w: w, res: &PassResult{}, fresh: fresh}
 	p.recorder, _ = j.Source.(HashRecorder)
 	if err := p.run(ctx); err != nil {
 		return p.w, p.res, err
@@ -145,6 +146,7 @@ type pass struct {
 	folders  *folderMap
 	deleted  []FolderInfo // source folders deleted, applied at the end
 	recorder HashRecorder // the source, when it records hashes
+	fresh    bool         // the pass started from an empty watermark
 }
 
 func (p *pass) run(ctx context.Context) error {

@@ -327,10 +327,15 @@ func (p *pass) commit(ctx context.Context, ch *chunk) error {
 	return nil
 }
 
-// syncDeletions applies the source's deletions up to PassUpto.
+// syncDeletions applies the source's deletions up to PassUpto. A source
+// that purged the removals the watermark asks for answers ResyncRequired:
+// see resyncDeletions.
 func (p *pass) syncDeletions(ctx context.Context) error {
 	for {
 		r, err := p.j.Source.Deletions(ctx, p.j.SourceGUID, p.w.Del, p.w.PassUpto, 5000)
+		if errors.Is(err, mailstore.ErrResyncRequired) {
+			return p.resyncDeletions(ctx)
+		}
 		if err != nil {
 			return err
 		}

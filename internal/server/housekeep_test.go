@@ -30,13 +30,13 @@ func TestHousekeeping(t *testing.T) {
 	before := countBlobs()
 	// Within the retention nothing goes.
 	res, err := s.Housekeep(ctx, time.Now().Add(24*time.Hour))
-	if err != nil || res.RetiredMailboxes != 0 || res.Blobs != 0 {
+	if err != nil || res.RetiredMailboxes != 0 || res.Storage.BlobsDeleted != 0 {
 		t.Fatalf("inside the retention: %+v %v", res, err)
 	}
 	// After it, the retired mailbox and the content only it referenced go;
 	// the kept mailbox is untouched.
 	res, err = s.Housekeep(ctx, time.Now().Add(31*24*time.Hour))
-	if err != nil || res.RetiredMailboxes != 1 || res.Blobs != 30 {
+	if err != nil || res.RetiredMailboxes != 1 || res.Storage.BlobsDeleted != 30 {
 		t.Fatalf("after the retention: %+v %v (blobs before %d)", res, err, before)
 	}
 	if _, err := s.Store.MailboxByID(ctx, mb.ID); err == nil {

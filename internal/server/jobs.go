@@ -5,16 +5,16 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/tenantferry/tenantferry/internal/blobstore"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/jobs"
-	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
 // setupJobs creates the River runner with every worker registered by the
 // components (s.workers), after those registered.
 func (s *Server) setupJobs() error {
 	river.AddWorker(s.workers, &housekeepingWorker{s: s})
-	s.addPeriodic(10*time.Minute, HousekeepingArgs{})
+	s.addPeriodic(time.Hour, HousekeepingArgs{})
 	r, err := jobs.New(s.DB, s.workers, jobs.Options{Periodic: s.periodic, Exclusive: s.DB.Dialect == db.SQLite}, s.Log)
 	if err != nil {
 		return err
@@ -44,9 +44,9 @@ func (s *Server) addPeriodic(every time.Duration, args river.JobArgs) {
 		func() (river.JobArgs, *river.InsertOpts) { return args, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
 }
 
-// HousekeepingArgs is the periodic job that removes leftovers: node rows of
-// processes that are gone, retired mailbox content past its retention, and
-// blob records nothing refers to.
+// HousekeepingArgs is the periodic job that reclaims space: retired
+// mailbox content past its retention, tombstones past theirs, and blob
+// storage (see Housekeep).
 type HousekeepingArgs struct{}
 
 // Kind implements river.JobArgs.
@@ -67,43 +67,30 @@ func (w *housekeepingWorker) Work(ctx context.Context, _ *river.Job[Housekeeping
 	return err
 }
 
-// blobGrace protects fresh blob records from collection: a writer may be
-// about to reference content it found with Has.
-const blobGrace = time.Hour
-
-// HousekeepResult says what one housekeeping round removed.
+// HousekeepResult says what one housekeeping round did.
 type HousekeepResult struct {
-	RetiredMailboxes int
-	Blobs            int64
+	RetiredMailboxes int                 // retired mailboxes deleted
+	Tombstones       int64               // tombstones purged
+	Storage          *blobstore.GCResult // blob GC and compaction
 }
 
 // Housekeep runs one housekeeping round as of now: retired mailboxes (the
-// sources of completed moves) older than the retention are deleted, then
-// blob records no item and no queued message refers to (older than
-// blobGrace). With the database blob backend that frees the bytes; pack
-// files keep the bytes until a compaction (not implemented yet).
+// sources of completed moves) older than their retention are deleted,
+// tombstones older than theirs are purged (mailstore), then the blob
+// store's GC runs (blobstore: unreferenced blobs, compaction, retired and
+// orphaned containers). Each package does the work on its own tables.
 func (s *Server) Housekeep(ctx context.Context, now time.Time) (*HousekeepResult, error) {
+	return s.housekeep(ctx, blobstore.GCOptions{Now: now})
+}
+
+func (s *Server) housekeep(ctx context.Context, gc blobstore.GCOptions) (*HousekeepResult, error) {
+	now := gc.Now
 	res := &HousekeepResult{}
-	err := s.DB.Write(ctx, func(tx *db.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM nodes WHERE heartbeat_at < ?`, db.Millis(now)-int64(time.Hour/time.Millisecond))
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
 	if s.Cfg.RetiredRetention > 0 {
-		cutoff := db.Millis(now.Add(-s.Cfg.RetiredRetention))
-		rows, err := s.DB.Read().QueryContext(ctx, `SELECT id FROM mailboxes WHERE state = ? AND updated_at < ?`, string(mailstore.StateRetired), cutoff)
+		ids, err := s.Store.RetiredBefore(ctx, now.Add(-s.Cfg.RetiredRetention))
 		if err != nil {
-			return nil, err
+			return res, err
 		}
-		var ids []int64
-		for rows.Next() {
-			var id int64
-			rows.Scan(&id)
-			ids = append(ids, id)
-		}
-		rows.Close()
 		for _, id := range ids {
 			if err := s.Store.DeleteMailbox(ctx, id); err != nil {
 				return res, err
@@ -111,17 +98,22 @@ func (s *Server) Housekeep(ctx context.Context, now time.Time) (*HousekeepResult
 			res.RetiredMailboxes++
 		}
 	}
-	err = s.DB.Write(ctx, func(tx *db.Tx) error {
-		r, err := tx.ExecContext(ctx, `DELETE FROM blobs WHERE created_at < ?
-			AND NOT EXISTS (SELECT 1 FROM items i WHERE i.sha256 = blobs.sha256)
-			AND NOT EXISTS (SELECT 1 FROM queue_messages q WHERE q.sha256 = blobs.sha256)`, db.Millis(now.Add(-blobGrace)))
-		if err == nil {
-			res.Blobs, err = r.RowsAffected()
+	if s.Cfg.TombstoneRetention > 0 {
+		n, err := s.Store.PurgeTombstones(ctx, now.Add(-s.Cfg.TombstoneRetention))
+		if err != nil {
+			return res, err
 		}
-		return err
-	})
-	if res.RetiredMailboxes > 0 || res.Blobs > 0 {
-		s.Log.Info("housekeeping", "retired_mailboxes_deleted", res.RetiredMailboxes, "blob_records_deleted", res.Blobs)
+		res.Tombstones = n
 	}
-	return res, err
+	st, err := s.Blobs.GC(ctx, gc)
+	res.Storage = st
+	if err != nil {
+		return res, err
+	}
+	if res.RetiredMailboxes > 0 || res.Tombstones > 0 || st.BlobsDeleted > 0 || st.BytesReclaimed > 0 || len(st.Errors) > 0 {
+		s.Log.Info("housekeeping", "retired_mailboxes_deleted", res.RetiredMailboxes, "tombstones_purged", res.Tombstones,
+			"blobs_deleted", st.BlobsDeleted, "containers_compacted", st.ContainersCompacted, "containers_deleted", st.ContainersDeleted,
+			"orphans_deleted", st.OrphansDeleted, "bytes_reclaimed", st.BytesReclaimed, "errors", st.Errors)
+	}
+	return res, nil
 }

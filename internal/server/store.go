@@ -4,18 +4,16 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/tenantferry/tenantferry/internal/blobstore"
+	"github.com/tenantferry/tenantferry/internal/config"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
 // setupStore opens the blob store and the mailbox store.
 func (s *Server) setupStore() error {
-	backend := blobstore.Pack
-	if s.Cfg.BlobBackend == "db" {
-		backend = blobstore.Database
-	}
-	bs, err := blobstore.New(s.DB, blobstore.Options{Backend: backend, Dir: filepath.Join(s.Cfg.DataDir, "blobs")})
+	bs, err := blobstore.New(s.DB, blobOptions(s.Cfg))
 	if err != nil {
 		return err
 	}
@@ -23,10 +21,29 @@ func (s *Server) setupStore() error {
 	s.Blobs = bs
 	s.Store = mailstore.New(s.DB, bs)
 	s.Admin.Content = contentAdapter{st: s.Store, tmpDir: filepath.Join(s.Cfg.DataDir, "tmp"), maxImport: s.Cfg.MaxImportSize}
+	s.Admin.Storage = storageAdapter{s: s}
 	if err := os.MkdirAll(filepath.Join(s.Cfg.DataDir, "tmp"), 0o700); err != nil {
 		return err
 	}
 	return nil
+}
+
+// blobOptions maps the configuration to the blob store's options. The S3
+// service is configured whenever an endpoint is given, so blobs written to
+// S3 stay readable after a switch back to files or db.
+func blobOptions(cfg config.Config) blobstore.Options {
+	o := blobstore.Options{Backend: blobstore.Pack, Dir: filepath.Join(cfg.DataDir, "blobs")}
+	switch cfg.BlobBackend {
+	case "db":
+		o.Backend = blobstore.Database
+	case "s3":
+		o.Backend = blobstore.S3
+	}
+	if cfg.S3Endpoint != "" {
+		o.S3 = &blobstore.S3Options{Endpoint: cfg.S3Endpoint, Bucket: cfg.S3Bucket, Region: cfg.S3Region,
+			CredentialsFile: cfg.S3CredentialsFile, CacheDir: filepath.Join(cfg.DataDir, "s3cache"), CacheSize: cfg.S3CacheSize}
+	}
+	return o
 }
 
 // contentAdapter gives the admin core the mailbox store operations it needs.
@@ -83,4 +100,26 @@ func (c contentAdapter) Remove(ctx context.Context, tenantID, guid string) error
 		return err
 	}
 	return c.st.DeleteMailbox(ctx, mb.ID)
+}
+
+// storageAdapter gives the admin core the storage commands.
+type storageAdapter struct{ s *Server }
+
+// Stats measures the blob store, with the retention settings.
+func (a storageAdapter) Stats(ctx context.Context) (any, error) {
+	st, err := a.s.Blobs.Stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		*blobstore.Stats
+		TombstoneRetention string
+		RetiredRetention   string
+	}{st, a.s.Cfg.TombstoneRetention.String(), a.s.Cfg.RetiredRetention.String()}, nil
+}
+
+// GC runs a housekeeping round now.
+func (a storageAdapter) GC(ctx context.Context, noCompact bool, grace, readerGrace time.Duration) (any, error) {
+	// An operator's grace covers orphans too: "collect what is this old".
+	return a.s.housekeep(ctx, blobstore.GCOptions{Now: time.Now(), NoCompact: noCompact, Grace: grace, ReaderGrace: readerGrace, OrphanGrace: grace})
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/blobstore/blobtest"
 	"github.com/tenantferry/tenantferry/internal/config"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
@@ -61,6 +62,9 @@ type Options struct {
 	// dnstest server. Without one, mail arriving at the MX is not
 	// authenticated (SPF, DKIM, DMARC would ask the system's DNS).
 	DNSResolver string
+	// BlobBackend is files (default), db or s3 (a SeaweedFS bucket of its
+	// own; the test skips when SeaweedFS is not installed).
+	BlobBackend string
 }
 
 // Config is the server configuration (for StartWith).
@@ -113,6 +117,12 @@ func StartWith(t testing.TB, o Options, edit func(*Config)) *Server {
 	if w == nil {
 		w = io.Discard
 	}
+	if o.BlobBackend != "" {
+		cfg.BlobBackend = o.BlobBackend
+	}
+	if o.BlobBackend == "s3" {
+		ConfigureS3(t, &cfg)
+	}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -127,6 +137,20 @@ func StartWith(t testing.TB, o Options, edit func(*Config)) *Server {
 	ts := &Server{Server: s, t: t, Cfg: cfg, Op: &admin.Principal{Operator: true, Name: "test"}}
 	t.Cleanup(func() { ts.Stop() })
 	return ts
+}
+
+// ConfigureS3 points cfg at a fresh bucket of a SeaweedFS started for the
+// test (blobtest), with a credentials file in the data directory.
+func ConfigureS3(t testing.TB, cfg *Config) {
+	t.Helper()
+	w := blobtest.Start(t)
+	cfg.BlobBackend = "s3"
+	cfg.S3Endpoint, cfg.S3Bucket, cfg.S3Region = w.Endpoint, w.Bucket(t), "us-east-1"
+	cfg.S3CredentialsFile = filepath.Join(t.TempDir(), "s3-credentials")
+	cred := "[default]\naws_access_key_id = " + blobtest.AccessKey + "\naws_secret_access_key = " + blobtest.SecretKey + "\n"
+	if err := os.WriteFile(cfg.S3CredentialsFile, []byte(cred), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Stop shuts the server down (idempotent).

@@ -26,7 +26,7 @@ ALTER TABLE folders ADD COLUMN props TEXT NOT NULL DEFAULT '';
 
 -- Tombstones up to this MODSEQ were purged: a change feed or sync token
 -- older than it cannot be answered incrementally.
-ALTER TABLE mailboxes ADD COLUMN tombstones_purged INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mailboxes ADD COLUMN tombstones_purged BIGINT NOT NULL DEFAULT 0;
 
 -- +goose Down
 ALTER TABLE mailboxes DROP COLUMN tombstones_purged;
