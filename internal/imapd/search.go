@@ -186,7 +186,8 @@ func (m *candidate) match(c *imap.SearchCriteria) bool {
 }
 
 // matchHeader matches a header key, using the store's decoded Subject and
-// From columns for those fields.
+// From columns for those fields; an address field also matches on its
+// parsed addresses (SEARCH FROM, TO, CC and BCC).
 func (m *candidate) matchHeader(key, value string) bool {
 	switch {
 	case value != "" && strings.EqualFold(key, "Subject") && m.it.Subject != "":
@@ -198,7 +199,10 @@ func (m *candidate) matchHeader(key, value string) bool {
 			return true
 		}
 	}
-	return m.load(1) && matchHeader(m.root, key, value)
+	if !m.load(1) {
+		return false
+	}
+	return matchHeader(m.root, key, value) || value != "" && matchAddressHeader(m.root, key, value)
 }
 
 // load reads the message (level 1: its header, 2: all of it); false if it

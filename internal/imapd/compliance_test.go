@@ -1,0 +1,121 @@
+package imapd_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// Wire-level tests of the IMAP compliance fixes found by Dovecot's
+// imaptest (issue 7). Each runs without imaptest, over a raw connection,
+// so that the exact responses are checked.
+
+// rawSession logs a raw connection in as a new user of e and appends msgs
+// to INBOX (in order, so message i is sequence number i+1).
+func rawSession(t *testing.T, e *env, alias string, msgs ...string) (*rawConn, string) {
+	t.Helper()
+	addr := e.user(t, alias)
+	r := e.raw(t)
+	if _, done := r.cmd("LOGIN %s %q", addr, password); !strings.HasPrefix(done, "OK") {
+		t.Fatalf("login: %s", done)
+	}
+	for _, m := range msgs {
+		r.appendRaw("INBOX", m)
+	}
+	return r, addr
+}
+
+// appendRaw appends a message with a synchronizing literal.
+func (r *rawConn) appendRaw(mailbox, msg string) {
+	r.t.Helper()
+	r.n++
+	tag := fmt.Sprintf("t%d", r.n)
+	r.send(fmt.Sprintf("%s APPEND %q {%d}\r\n", tag, mailbox, len(msg)))
+	if l := r.line(); !strings.HasPrefix(l, "+") {
+		r.t.Fatalf("APPEND: no continuation: %q", l)
+	}
+	r.send(msg + "\r\n")
+	if _, done := r.until(tag); !strings.HasPrefix(done, "OK") {
+		r.t.Fatalf("APPEND: %s", done)
+	}
+}
+
+// mustOK runs a command and fails unless it completes OK.
+func (r *rawConn) mustOK(format string, args ...any) []string {
+	r.t.Helper()
+	untagged, done := r.cmd(format, args...)
+	if !strings.HasPrefix(done, "OK") {
+		r.t.Fatalf("%s: %s", fmt.Sprintf(format, args...), done)
+	}
+	return untagged
+}
+
+// hasLine reports whether lines contain want exactly.
+func hasLine(lines []string, want string) bool {
+	for _, l := range lines {
+		if l == want {
+			return true
+		}
+	}
+	return false
+}
+
+// TestEnvelopeAddresses: ENVELOPE keeps groups (start and end markers,
+// empty groups), addresses with comments and routed addresses, and an
+// empty Sender or Reply-To falls back to From (RFC 3501 section 7.4.2).
+// The source route itself is NIL: go-imap's ENVELOPE writer has no field
+// for it.
+func TestEnvelopeAddresses(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		const date = "Date: Thu, 15 Feb 2007 01:02:03 +0200\r\n"
+		r, _ := rawSession(t, e, "envelope",
+			date+"From: user@domain (Real Name)\r\nTo: group: g1@d1.org, g2@d2.org;, group2: g3@d3.org;\r\nCc: group:;, group2: (foo) ;\r\n\r\nbody\r\n",
+			date+"From: user@domain (Real Name)\r\nSender: \r\nReply-To: \r\n\r\nbody\r\n",
+			date+"From: <@route:user@domain>\r\n\r\nbody\r\n",
+			date+"From: <user-from (comment)@ (comment) domain.org>\r\n\r\nbody\r\n")
+		r.mustOK("SELECT INBOX")
+		got := r.mustOK("FETCH 1:* ENVELOPE")
+		const real = `(("Real Name" NIL "user" "domain"))`
+		for _, want := range []string{
+			`* 1 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" NIL ` + real + ` ` + real + ` ` + real +
+				` ((NIL NIL "group" NIL) (NIL NIL "g1" "d1.org") (NIL NIL "g2" "d2.org") (NIL NIL NIL NIL) (NIL NIL "group2" NIL) (NIL NIL "g3" "d3.org") (NIL NIL NIL NIL))` +
+				` ((NIL NIL "group" NIL) (NIL NIL NIL NIL) (NIL NIL "group2" NIL) (NIL NIL NIL NIL)) NIL NIL NIL))`,
+			`* 2 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" NIL ` + real + ` ` + real + ` ` + real + ` NIL NIL NIL NIL NIL))`,
+			`* 3 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" NIL ((NIL NIL "user" "domain")) ((NIL NIL "user" "domain")) ((NIL NIL "user" "domain")) NIL NIL NIL NIL NIL))`,
+			`* 4 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" NIL ((NIL NIL "user-from" "domain.org")) ((NIL NIL "user-from" "domain.org")) ((NIL NIL "user-from" "domain.org")) NIL NIL NIL NIL NIL))`,
+		} {
+			if !hasLine(got, want) {
+				t.Errorf("FETCH ENVELOPE lacks\n%s\ngot:\n%s", want, strings.Join(got, "\n"))
+			}
+		}
+	})
+}
+
+// TestSearchAddresses: SEARCH FROM/TO match the parsed addresses (so a
+// comment inside the address or a route does not hide it), display names
+// taken from comments, and group names.
+func TestSearchAddresses(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		r, _ := rawSession(t, e, "searchaddr",
+			"From: user-from@domain.org\r\nTo: user-to@domain.org\r\n\r\n1\r\n",
+			"From: <user-from (comment)@ (comment) domain.org>\r\nTo: <user-to@domain.org>\r\n\r\n2\r\n",
+			"From: user-from@domain.org (RealFrom)\r\nTo: user-to@domain.org (RealTo)\r\n\r\n3\r\n",
+			"From: <@route:user-from@domain.org>\r\nTo: groupname: groupuser1@domain.org, groupuser2@domain.org;,\r\n  groupname2: groupuser3@domain.org;\r\n\r\n4\r\n",
+			"From: other@domain.org\r\nTo: groupname:;\r\n\r\n5\r\n")
+		r.mustOK("SELECT INBOX")
+		for q, want := range map[string]string{
+			"FROM user-from@domain.org": "* SEARCH 1 2 3 4",
+			"FROM realfrom":             "* SEARCH 3",
+			"TO user-to@domain.org":     "* SEARCH 1 2 3",
+			"TO realto":                 "* SEARCH 3",
+			"TO groupname":              "* SEARCH 4 5",
+			"TO groupname2":             "* SEARCH 4",
+			"TO groupuser3":             "* SEARCH 4",
+			"TO groupuser4":             "* SEARCH",
+		} {
+			if got := r.mustOK("SEARCH %s", q); !hasLine(got, want) {
+				t.Errorf("SEARCH %s: got %q, want %q", q, got, want)
+			}
+		}
+	})
+}
