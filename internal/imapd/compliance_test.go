@@ -119,3 +119,42 @@ func TestSearchAddresses(t *testing.T) {
 		}
 	})
 }
+
+// TestSearchSentDate: SENTBEFORE, SENTON and SENTSINCE compare the date as
+// written in the Date header, whatever its zone, not the UTC date (RFC
+// 3501 section 6.4.4).
+func TestSearchSentDate(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		var msgs []string
+		for _, d := range []string{
+			"Sat, 24 Mar 2007 23:00:00 +0200", // 1: 24 Mar written, 24 Mar UTC
+			"Sun, 25 Mar 2007 00:00:00 +0200", // 2: 25 Mar written, 24 Mar UTC
+			"Sun, 25 Mar 2007 23:00:00 +0300", // 3: 25 Mar written, 25 Mar UTC
+			"Mon, 26 Mar 2007 00:00:00 +0300", // 4: 26 Mar written, 25 Mar UTC
+			"Sun, 25 Mar 2007 20:00:00 -0500", // 5: 25 Mar written, 26 Mar UTC
+		} {
+			msgs = append(msgs, "From: a@b.test\r\nDate: "+d+"\r\n\r\nbody\r\n")
+		}
+		msgs = append(msgs, "From: a@b.test\r\n\r\nno date\r\n") // 6: the internal date (today)
+		r, _ := rawSession(t, e, "sentdate", msgs...)
+		r.mustOK("SELECT INBOX")
+		for q, want := range map[string]string{
+			"SENTBEFORE 25-Mar-2007":        "* SEARCH 1",
+			"SENTBEFORE 26-Mar-2007":        "* SEARCH 1 2 3 5",
+			"SENTON 24-Mar-2007":            "* SEARCH 1",
+			"SENTON 25-Mar-2007":            "* SEARCH 2 3 5",
+			"SENTON 26-Mar-2007":            "* SEARCH 4",
+			"1:5 SENTSINCE 25-Mar-2007":     "* SEARCH 2 3 4 5",
+			"1:5 SENTSINCE 26-Mar-2007":     "* SEARCH 4",
+			"1:5 NOT SENTON 25-Mar-2007":    "* SEARCH 1 4",
+			"SENTSINCE 1-Jan-2020":          "* SEARCH 6",
+			"SENTBEFORE 1-Jan-2000":         "* SEARCH",
+			"1:5 SENTSINCE 1-Jan-2007":      "* SEARCH 1 2 3 4 5",
+			"1:5 NOT SENTBEFORE 1-Jan-2008": "* SEARCH",
+		} {
+			if got := r.mustOK("SEARCH %s", q); !hasLine(got, want) {
+				t.Errorf("SEARCH %s: got %q, want %q", q, got, want)
+			}
+		}
+	})
+}

@@ -144,14 +144,10 @@ func (m *candidate) match(c *imap.SearchCriteria) bool {
 			return false
 		}
 	}
-	if !dateIn(m.it.InternalDate, c.Since, c.Before) {
+	if !dateIn(m.it.InternalDate.UTC(), c.Since, c.Before) {
 		return false
 	}
-	sent := m.it.SentDate
-	if sent.IsZero() {
-		sent = m.it.InternalDate
-	}
-	if !dateIn(sent, c.SentSince, c.SentBefore) {
+	if (!c.SentSince.IsZero() || !c.SentBefore.IsZero()) && !dateIn(m.sentDate(c.SentSince, c.SentBefore), c.SentSince, c.SentBefore) {
 		return false
 	}
 	if c.Larger > 0 && m.it.Size <= c.Larger || c.Smaller > 0 && m.it.Size >= c.Smaller {
@@ -230,20 +226,45 @@ func (m *candidate) load(level int) bool {
 	return true
 }
 
-// dateIn reports whether t's date (UTC, time of day ignored) is on or
-// after since and before before (zero bounds are open).
+// sentDate returns the time of the message's Date header in the zone it
+// was written in, which SENTBEFORE, SENTON and SENTSINCE compare by its
+// date (RFC 3501 section 6.4.4: "disregarding time and timezone"); the
+// internal date when there is no Date header. The store keeps only the
+// instant (SentDate), so the header is read only when that instant's UTC
+// date is within a day of a bound: elsewhere no zone can change the result.
+func (m *candidate) sentDate(since, before time.Time) time.Time {
+	sent := m.it.SentDate
+	if sent.IsZero() {
+		return m.it.InternalDate.UTC()
+	}
+	sent = sent.UTC()
+	near := func(bound time.Time) bool {
+		d := dayOf(sent).Sub(dayOf(bound))
+		return !bound.IsZero() && d >= -24*time.Hour && d <= 24*time.Hour
+	}
+	if !near(since) && !near(before) || !m.load(1) {
+		return sent
+	}
+	if d := mailstore.ParseHeader(m.raw).Date; !d.IsZero() {
+		return d
+	}
+	return sent
+}
+
+// dateIn reports whether t's date, in t's own location (time of day
+// ignored), is on or after since and before before (zero bounds are open).
 func dateIn(t, since, before time.Time) bool {
-	d := dateOf(t)
-	if !since.IsZero() && d.Before(dateOf(since)) {
+	d := dayOf(t)
+	if !since.IsZero() && d.Before(dayOf(since)) {
 		return false
 	}
-	if !before.IsZero() && !d.Before(dateOf(before)) {
+	if !before.IsZero() && !d.Before(dayOf(before)) {
 		return false
 	}
 	return true
 }
 
-func dateOf(t time.Time) time.Time {
-	t = t.UTC()
+// dayOf returns midnight UTC of t's calendar date in t's location.
+func dayOf(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
