@@ -158,3 +158,30 @@ func TestSearchSentDate(t *testing.T) {
 		}
 	})
 }
+
+// TestBareAmpersandFolder: a folder name with a bare "&" (not valid
+// modified UTF-7) names the folder literally on CREATE, SELECT and LIST,
+// instead of failing with NO [SERVERBUG]; LIST shows it encoded ("R&-D").
+func TestBareAmpersandFolder(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		r, _ := rawSession(t, e, "amp")
+		r.mustOK(`CREATE "R&D"`)
+		if got := r.mustOK(`LIST "" "R&D"`); !hasLine(got, `* LIST (\HasNoChildren) "/" "R&-D"`) {
+			t.Errorf(`LIST "" "R&D": %q`, got)
+		}
+		if got := r.mustOK(`LIST "" "R&-D"`); !hasLine(got, `* LIST (\HasNoChildren) "/" "R&-D"`) {
+			t.Errorf(`LIST "" "R&-D": %q`, got)
+		}
+		r.mustOK(`SELECT "R&D"`)
+		r.mustOK(`SELECT R&-D`)
+		r.mustOK(`CREATE "p&AOQA5A-"`)
+		if got := r.mustOK(`STATUS "p&AOQA5A-" (MESSAGES)`); !hasLine(got, `* STATUS "p&AOQA5A-" (MESSAGES 0)`) {
+			t.Errorf("STATUS: %q", got)
+		}
+		// imaptest's "atoms": every atom character in a name.
+		if _, done := r.cmd("%s", "SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}"); !strings.HasPrefix(done, "NO [NONEXISTENT]") {
+			t.Errorf("SELECT of a missing folder with atom characters: %s", done)
+		}
+		r.mustOK("%s", "LIST \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*")
+	})
+}

@@ -44,6 +44,8 @@
 //   - Every session has a context, cancelled when its connection closes;
 //     Server.Close cancels all of them.
 //   - Command lines of known buggy clients are repaired before go-imap
-//     parses them (lenient.go: Dovecot imapc's "APPEND box ( kw)"); the
-//     bytes of every literal a client announces pass through unchanged.
+//     parses them (lenient.go: Dovecot imapc's "APPEND box ( kw)", and a
+//     bare "&" in a mailbox name, which is taken literally: "R&D" names
+//     the folder that LIST shows as "R&-D"); the bytes of every literal a
+//     client announces pass through unchanged.
 package imapd
