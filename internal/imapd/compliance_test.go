@@ -40,12 +40,13 @@ func (r *rawConn) appendRaw(mailbox, msg string) {
 	}
 }
 
-// mustOK runs a command and fails unless it completes OK.
-func (r *rawConn) mustOK(format string, args ...any) []string {
+// mustOK runs a command line (taken as it is, not as a format) and fails
+// unless it completes OK.
+func (r *rawConn) mustOK(line string) []string {
 	r.t.Helper()
-	untagged, done := r.cmd(format, args...)
+	untagged, done := r.cmd("%s", line)
 	if !strings.HasPrefix(done, "OK") {
-		r.t.Fatalf("%s: %s", fmt.Sprintf(format, args...), done)
+		r.t.Fatalf("%s: %s", line, done)
 	}
 	return untagged
 }
@@ -113,7 +114,7 @@ func TestSearchAddresses(t *testing.T) {
 			"TO groupuser3":             "* SEARCH 4",
 			"TO groupuser4":             "* SEARCH",
 		} {
-			if got := r.mustOK("SEARCH %s", q); !hasLine(got, want) {
+			if got := r.mustOK("SEARCH " + q); !hasLine(got, want) {
 				t.Errorf("SEARCH %s: got %q, want %q", q, got, want)
 			}
 		}
@@ -152,7 +153,7 @@ func TestSearchSentDate(t *testing.T) {
 			"1:5 SENTSINCE 1-Jan-2007":      "* SEARCH 1 2 3 4 5",
 			"1:5 NOT SENTBEFORE 1-Jan-2008": "* SEARCH",
 		} {
-			if got := r.mustOK("SEARCH %s", q); !hasLine(got, want) {
+			if got := r.mustOK("SEARCH " + q); !hasLine(got, want) {
 				t.Errorf("SEARCH %s: got %q, want %q", q, got, want)
 			}
 		}
@@ -182,6 +183,59 @@ func TestBareAmpersandFolder(t *testing.T) {
 		if _, done := r.cmd("%s", "SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}"); !strings.HasPrefix(done, "NO [NONEXISTENT]") {
 			t.Errorf("SELECT of a missing folder with atom characters: %s", done)
 		}
-		r.mustOK("%s", "LIST \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*")
+		r.mustOK("LIST \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*")
+	})
+}
+
+// TestLsubUnsubscribedParent covers subscriptions as names (RFC 3501
+// section 6.3.9, RFC 5258): CREATE subscribes neither the folder nor the
+// parents it creates; LSUB "%" shows an unsubscribed parent of a
+// subscribed folder as \Noselect; DELETE keeps the subscription (LSUB
+// and LIST (SUBSCRIBED) show the name, LIST as \NonExistent) until
+// UNSUBSCRIBE; RECURSIVEMATCH gives CHILDINFO to a parent whose
+// subscribed child does not match itself.
+func TestLsubUnsubscribedParent(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		r, _ := rawSession(t, e, "subs")
+		r.mustOK("CREATE top/mid/leaf")
+		r.mustOK("CREATE top/gone")
+		if got := r.mustOK(`LSUB "" "top*"`); len(got) != 0 {
+			t.Fatalf("CREATE subscribed something: %q", got)
+		}
+		r.mustOK("SUBSCRIBE top/mid/leaf")
+		r.mustOK("SUBSCRIBE top/gone")
+		got := r.mustOK(`LSUB "" "top/%"`)
+		if !hasLine(got, `* LSUB (\Noselect) "/" "top/mid"`) || !hasLine(got, `* LSUB () "/" "top/gone"`) || len(got) != 2 {
+			t.Errorf("LSUB top/%%: %q", got)
+		}
+		if got := r.mustOK(`LSUB "" "top/*"`); len(got) != 2 || !hasLine(got, `* LSUB () "/" "top/mid/leaf"`) {
+			t.Errorf(`LSUB "" "top/*": %q`, got)
+		}
+		r.mustOK("DELETE top/gone")
+		if got := r.mustOK(`LSUB "" "top/gone"`); !hasLine(got, `* LSUB () "/" "top/gone"`) {
+			t.Errorf("DELETE dropped the subscription: %q", got)
+		}
+		if got := r.mustOK(`LIST (SUBSCRIBED) "" "top/*"`); !hasLine(got, `* LIST (\Subscribed \NonExistent) "/" "top/gone"`) ||
+			!hasLine(got, `* LIST (\Subscribed \HasNoChildren) "/" "top/mid/leaf"`) || len(got) != 2 {
+			t.Errorf("LIST (SUBSCRIBED): %q", got)
+		}
+		if got := r.mustOK(`LIST "" "top/*"`); hasLine(got, `* LIST (\NonExistent) "/" "top/gone"`) || len(got) != 2 {
+			t.Errorf("plain LIST shows the deleted folder: %q", got)
+		}
+		got = r.mustOK(`LIST (SUBSCRIBED RECURSIVEMATCH) "" "top/%" RETURN (CHILDREN)`)
+		if !hasLine(got, `* LIST (\HasChildren) "/" "top/mid" (CHILDINFO ("SUBSCRIBED"))`) {
+			t.Errorf("RECURSIVEMATCH: %q", got)
+		}
+		got = r.mustOK(`LIST (SUBSCRIBED RECURSIVEMATCH) "" ("top/mid" "top/mid/leaf")`)
+		if len(got) != 1 || !hasLine(got, `* LIST (\Subscribed \HasNoChildren) "/" "top/mid/leaf"`) {
+			t.Errorf("RECURSIVEMATCH with the child matched: %q", got)
+		}
+		r.mustOK("UNSUBSCRIBE top/gone")
+		if got := r.mustOK(`LSUB "" "top/*"`); len(got) != 1 {
+			t.Errorf("after UNSUBSCRIBE of a deleted folder: %q", got)
+		}
+		if got := r.mustOK(`LIST "" "INBOX" RETURN (SUBSCRIBED)`); !hasLine(got, `* LIST (\Subscribed \HasNoChildren) "/" INBOX`) {
+			t.Errorf("the default folders are subscribed: %q", got)
+		}
 	})
 }

@@ -57,7 +57,8 @@ func TestExtensions(t *testing.T) {
 			t.Errorf("LSUB lists an unsubscribed folder: %q", lines)
 		}
 		check("CREATE Archive/2024", "OK")
-		check(`LIST (SUBSCRIBED RECURSIVEMATCH) "" "*"`, "OK", `"Archive" (CHILDINFO ("SUBSCRIBED"))`)
+		check("SUBSCRIBE Archive/2024", "OK")
+		check(`LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"`, "OK", `"Archive" (CHILDINFO ("SUBSCRIBED"))`)
 		check("NAMESPACE", "OK", `* NAMESPACE (("" "/")) NIL NIL`)
 		check("STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE APPENDLIMIT)", "OK",
 			"MESSAGES 4", "RECENT 0", "UIDNEXT 5", "UNSEEN 1", "DELETED 0", "APPENDLIMIT 1048576")

@@ -9,11 +9,12 @@ import (
 )
 
 // Create implements imapserver.Session: CREATE makes a mail folder
-// (missing parents too); a trailing delimiter is ignored. The special use
+// (missing parents too), unsubscribed like its parents: subscribing is
+// the client's SUBSCRIBE. A trailing delimiter is ignored. The special use
 // of CREATE-SPECIAL-USE is passed on.
 func (s *session) Create(name string, options *imap.CreateOptions) error {
 	name = strings.TrimSuffix(name, mailstore.Delimiter)
-	opts := mailstore.FolderOptions{Class: mailstore.ClassNote}
+	opts := mailstore.FolderOptions{Class: mailstore.ClassNote, Unsubscribed: true}
 	if options != nil {
 		for _, a := range options.SpecialUse {
 			for use, attr := range specialUseAttr {
