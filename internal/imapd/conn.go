@@ -184,6 +184,17 @@ func (c *filterConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
+// writeRaw writes response bytes below go-imap, for the untagged
+// responses it has no writer for at that point (FLAGS in the middle of a
+// FETCH or STORE, PERMANENTFLAGS after a FLAGS update). go-imap flushes
+// every response line it writes, and a session writes only from the
+// goroutine of its current command (or of its IDLE), so the bytes land
+// between whole responses.
+func (c *filterConn) writeRaw(b []byte) error {
+	_, err := c.Conn.Write(b)
+	return err
+}
+
 // Close implements net.Conn; after a STARTTLS hand-off the socket belongs
 // to the new connection.
 func (c *filterConn) Close() error {

@@ -49,8 +49,8 @@ func (s *session) Rename(name, newName string, _ *imap.RenameOptions) error {
 	return s.imapError(err)
 }
 
-// Status implements imapserver.Session. RECENT is always 0: the store has
-// no per-session recent state.
+// Status implements imapserver.Session. RECENT counts the messages no
+// session has claimed as \Recent yet.
 func (s *session) Status(name string, options *imap.StatusOptions) (*imap.StatusData, error) {
 	f, err := s.folderByName(name)
 	if err != nil {
@@ -76,7 +76,11 @@ func (s *session) statusData(f *mailstore.Folder, name string, c mailstore.Count
 		d.NumUnseen = u32(c.Unseen)
 	}
 	if o.NumRecent {
-		d.NumRecent = u32(0)
+		n, err := s.srv.store.RecentCount(s.ctx, s.mb.ID, f.ID)
+		if err != nil {
+			return nil, err
+		}
+		d.NumRecent = u32(n)
 	}
 	if o.Size {
 		d.Size = &c.Bytes

@@ -135,12 +135,12 @@ func (m *candidate) match(c *imap.SearchCriteria) bool {
 		}
 	}
 	for _, f := range c.Flag {
-		if f == `\Recent` || !mailstore.HasFlag(m.it.Flags, string(f)) {
+		if !m.hasFlag(f) {
 			return false
 		}
 	}
 	for _, f := range c.NotFlag {
-		if f != `\Recent` && mailstore.HasFlag(m.it.Flags, string(f)) {
+		if m.hasFlag(f) {
 			return false
 		}
 	}
@@ -179,6 +179,15 @@ func (m *candidate) match(c *imap.SearchCriteria) bool {
 		}
 	}
 	return true
+}
+
+// hasFlag reports whether the message has a flag; \Recent (SEARCH
+// RECENT, NEW and OLD) is the session's.
+func (m *candidate) hasFlag(f imap.Flag) bool {
+	if strings.EqualFold(string(f), string(flagRecent)) {
+		return m.sel.cv.recent.has(m.ref.uid)
+	}
+	return mailstore.HasFlag(m.it.Flags, string(f))
 }
 
 // matchHeader matches a header key, using the store's decoded Subject and
