@@ -1,6 +1,7 @@
 package imapd_test
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
@@ -236,6 +237,106 @@ func TestLsubUnsubscribedParent(t *testing.T) {
 		}
 		if got := r.mustOK(`LIST "" "INBOX" RETURN (SUBSCRIBED)`); !hasLine(got, `* LIST (\Subscribed \HasNoChildren) "/" INBOX`) {
 			t.Errorf("the default folders are subscribed: %q", got)
+		}
+	})
+}
+
+// TestIDAndUnknownCommands: ID (RFC 2971) answers in every state and is
+// advertised; an unknown command or a line without a tag before login is
+// answered BAD without disconnecting, up to three in a row.
+func TestIDAndUnknownCommands(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		addr := e.user(t, "id")
+		r := e.raw(t)
+		if caps, _ := r.cmd("CAPABILITY"); len(caps) != 1 || !strings.Contains(caps[0]+" ", " ID ") {
+			t.Errorf("CAPABILITY before login: %q", caps)
+		}
+		if got := r.mustOK("ID NIL"); len(got) != 1 || got[0] != `* ID ("name" "tenantferry")` {
+			t.Errorf("ID NIL: %q", got)
+		}
+		long := strings.Repeat("1234567890", 102)
+		var pairs []string
+		for i := 0; i < 30; i++ {
+			pairs = append(pairs, fmt.Sprintf(`"f%02d" "%s"`, i, long))
+		}
+		r.mustOK("ID (" + strings.Join(pairs, " ") + ")") // a 31 KB line
+		// A literal in ID gets its continuation request.
+		r.send("L1 ID (\"name\" {5}\r\n")
+		if l := r.line(); !strings.HasPrefix(l, "+ ") {
+			t.Fatalf("no continuation for a literal in ID: %q", l)
+		}
+		r.send("xyzzy)\r\n")
+		if _, done := r.until("L1"); !strings.HasPrefix(done, "OK") {
+			t.Errorf("ID with a literal: %s", done)
+		}
+		if _, done := r.cmd("ID"); !strings.HasPrefix(done, "BAD") {
+			t.Errorf("ID without arguments: %s", done)
+		}
+		if _, done := r.cmd("XYZZY 1 2"); !strings.HasPrefix(done, "BAD") {
+			t.Errorf("unknown command before login: %s", done)
+		}
+		r.send("no-tag-here\r\n")
+		if l := r.line(); !strings.HasPrefix(l, "* BAD") {
+			t.Errorf("a line without a command: %q", l)
+		}
+		if _, done := r.cmd("LOGIN %s %q", addr, password); !strings.HasPrefix(done, "OK") || !strings.Contains(done, " ID") {
+			t.Errorf("LOGIN after invalid commands: %s", done)
+		}
+		if got := r.mustOK("ID NIL"); len(got) != 1 {
+			t.Errorf("ID after login: %q", got)
+		}
+		if _, done := r.cmd("XYZZY"); !strings.HasPrefix(done, "BAD") {
+			t.Errorf("unknown command after login: %s", done)
+		}
+		r.mustOK("NOOP")
+
+		// Three invalid commands in a row before login end the connection.
+		g := e.raw(t)
+		g.cmd("GET / HTTP/1.1")
+		g.cmd("Host: x")
+		g.n++
+		g.send(fmt.Sprintf("t%d User-Agent: y\r\n", g.n))
+		if l := g.line(); !strings.HasPrefix(l, "t3 BAD") {
+			t.Errorf("third invalid command: %q", l)
+		}
+		if l := g.line(); !strings.HasPrefix(l, "* BYE") {
+			t.Errorf("no BYE after three invalid commands: %q", l)
+		}
+	})
+}
+
+// TestClientLinesNotCommands: the lines a client sends inside a command —
+// SASL responses after AUTHENTICATE's continuation, DONE ending IDLE, the
+// rest of a line after a literal — reach go-imap untouched by the command
+// interception (no BAD for "a line without a tag").
+func TestClientLinesNotCommands(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		addr := e.user(t, "lines")
+		r := e.raw(t)
+		r.send("A1 AUTHENTICATE PLAIN\r\n")
+		if l := r.line(); !strings.HasPrefix(l, "+") {
+			t.Fatalf("AUTHENTICATE continuation: %q", l)
+		}
+		r.send(base64.StdEncoding.EncodeToString([]byte("\x00"+addr+"\x00"+password)) + "\r\n")
+		if _, done := r.until("A1"); !strings.HasPrefix(done, "OK") {
+			t.Fatalf("AUTHENTICATE with a continuation: %s", done)
+		}
+		r.mustOK("SELECT INBOX")
+		r.send("I1 IDLE\r\n")
+		if l := r.line(); !strings.HasPrefix(l, "+") {
+			t.Fatalf("IDLE continuation: %q", l)
+		}
+		r.send("DONE\r\n")
+		if untagged, done := r.until("I1"); !strings.HasPrefix(done, "OK") || len(untagged) != 0 {
+			t.Errorf("IDLE: %q %s", untagged, done)
+		}
+		r.send("L1 STATUS {5}\r\n")
+		if l := r.line(); !strings.HasPrefix(l, "+") {
+			t.Fatalf("literal continuation: %q", l)
+		}
+		r.send("INBOX (MESSAGES)\r\n")
+		if untagged, done := r.until("L1"); !strings.HasPrefix(done, "OK") || len(untagged) != 1 {
+			t.Errorf("STATUS with a literal mailbox name: %q %s", untagged, done)
 		}
 	})
 }
