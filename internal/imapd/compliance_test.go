@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
 // Wire-level tests of the IMAP compliance fixes found by Dovecot's
@@ -337,6 +339,166 @@ func TestClientLinesNotCommands(t *testing.T) {
 		r.send("INBOX (MESSAGES)\r\n")
 		if untagged, done := r.until("L1"); !strings.HasPrefix(done, "OK") || len(untagged) != 1 {
 			t.Errorf("STATUS with a literal mailbox name: %q %s", untagged, done)
+		}
+	})
+}
+
+// indexOf returns the index of the first line with prefix, or -1.
+func indexOf(lines []string, prefix string) int {
+	for i, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			return i
+		}
+	}
+	return -1
+}
+
+// keywordTracker checks, as imaptest does, that every keyword in a FETCH
+// response's FLAGS was announced by an earlier FLAGS response.
+type keywordTracker struct {
+	t     *testing.T
+	who   string
+	known map[string]bool
+}
+
+// observe checks untagged lines in order.
+func (k *keywordTracker) observe(lines []string) {
+	k.t.Helper()
+	for _, l := range lines {
+		if list, ok := strings.CutPrefix(l, "* FLAGS ("); ok {
+			k.known = map[string]bool{}
+			for _, f := range strings.Fields(strings.TrimSuffix(list, ")")) {
+				k.known[strings.ToLower(f)] = true
+			}
+			continue
+		}
+		i := strings.Index(l, "FLAGS (")
+		if !strings.Contains(l, " FETCH (") || i < 0 {
+			continue
+		}
+		list, _, _ := strings.Cut(l[i+len("FLAGS ("):], ")")
+		for _, f := range strings.Fields(list) {
+			if !strings.HasPrefix(f, `\`) && !k.known[strings.ToLower(f)] {
+				k.t.Errorf("%s: keyword %s used without being in FLAGS: %q", k.who, f, l)
+			}
+		}
+	}
+}
+
+// cmd runs a command and checks its untagged responses.
+func (k *keywordTracker) cmd(r *rawConn, line string) []string {
+	k.t.Helper()
+	lines := r.mustOK(line)
+	k.observe(lines)
+	return lines
+}
+
+// TestNewKeywordFlagsFirst: a FETCH response never carries a keyword the
+// client has not seen in FLAGS: STORE of a new keyword sends FLAGS and
+// PERMANENTFLAGS before its FETCH; another session gets FLAGS before the
+// FETCH update; and a FETCH of a message whose new keyword only the store
+// knows of yet (set by another process) is preceded by FLAGS too.
+func TestNewKeywordFlagsFirst(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		r, addr := rawSession(t, e, "kw", "Subject: 1\r\n\r\n1\r\n", "Subject: 2\r\n\r\n2\r\n")
+		other := e.raw(t)
+		other.mustOK(fmt.Sprintf("LOGIN %s %q", addr, password))
+		a := &keywordTracker{t: t, who: "storing session"}
+		b := &keywordTracker{t: t, who: "other session"}
+		b.cmd(other, "SELECT INBOX")
+		a.cmd(r, "SELECT INBOX")
+
+		got := a.cmd(r, "STORE 1 +FLAGS ($Hello)")
+		f, p, x := indexOf(got, "* FLAGS ("), indexOf(got, "* OK [PERMANENTFLAGS ("), indexOf(got, "* 1 FETCH")
+		if f < 0 || p < 0 || x < 0 || !(f < p && p < x) || !strings.Contains(got[p], `$Hello \*)`) {
+			t.Errorf("STORE of a new keyword: %q", got)
+		}
+		if got := b.cmd(other, "NOOP"); indexOf(got, "* 1 FETCH") < 0 {
+			t.Errorf("the other session was not told: %q", got)
+		}
+
+		mb := e.mailbox(t, addr)
+		if _, err := e.Store.StoreFlags(bg, mb.ID, e.folder(t, mb, "INBOX").ID, mailstore.UIDSet{{Start: 2, Stop: 2}},
+			mailstore.FlagsAdd, []string{"$Fresh"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := a.cmd(r, "FETCH 1:* (FLAGS)"); !strings.Contains(strings.Join(got, "\n"), "$Fresh") {
+			t.Errorf("FETCH does not show the new keyword: %q", got)
+		}
+		a.cmd(r, "NOOP")
+		b.cmd(other, "FETCH 2 (FLAGS)")
+	})
+}
+
+// recentUIDs returns the UIDs FETCH 1:* shows with \Recent.
+func recentUIDs(r *rawConn) []string {
+	var out []string
+	for _, l := range r.mustOK("FETCH 1:* (UID FLAGS)") {
+		if f := strings.Fields(l); len(f) > 4 && f[2] == "FETCH" && strings.Contains(l, `\Recent`) {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
+// TestRecent: \Recent per RFC 3501 section 2.3.2: messages that arrived
+// since the last session were told of them are recent in exactly one
+// session. EXAMINE and STATUS show them without claiming; SELECT claims
+// them; a new arrival is claimed by one of the sessions that have the
+// folder selected, which gets * n RECENT after its EXISTS; SEARCH RECENT,
+// NEW and OLD follow the session's \Recent.
+func TestRecent(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		r, addr := rawSession(t, e, "recent", "Subject: 1\r\n\r\n1\r\n", "Subject: 2\r\n\r\n2\r\n")
+		if got := r.mustOK("EXAMINE INBOX"); !hasLine(got, "* 2 RECENT") {
+			t.Errorf("EXAMINE: %q", got)
+		}
+		if got := recentUIDs(r); len(got) != 2 {
+			t.Errorf("EXAMINE shows \\Recent on %v, want 2 messages", got)
+		}
+		r.mustOK("CLOSE")
+		if got := r.mustOK("STATUS INBOX (RECENT)"); !hasLine(got, "* STATUS INBOX (RECENT 2)") {
+			t.Errorf("STATUS after EXAMINE: %q", got)
+		}
+		if got := r.mustOK("SELECT INBOX"); !hasLine(got, "* 2 RECENT") {
+			t.Errorf("SELECT: %q", got)
+		}
+		if got := r.mustOK("STATUS INBOX (RECENT)"); !hasLine(got, "* STATUS INBOX (RECENT 0)") {
+			t.Errorf("STATUS after SELECT: %q", got)
+		}
+		other := e.raw(t)
+		other.mustOK(fmt.Sprintf("LOGIN %s %q", addr, password))
+		if got := other.mustOK("SELECT INBOX"); !hasLine(got, "* 0 RECENT") {
+			t.Errorf("a second SELECT: %q", got)
+		}
+		if got := r.mustOK("SEARCH RECENT"); !hasLine(got, "* SEARCH 1 2") {
+			t.Errorf("SEARCH RECENT: %q", got)
+		}
+		r.mustOK(`STORE 1 +FLAGS.SILENT (\Seen)`)
+		for q, want := range map[string]string{"NEW": "* SEARCH 2", "OLD": "* SEARCH", "NOT RECENT": "* SEARCH"} {
+			if got := r.mustOK("SEARCH " + q); !hasLine(got, want) {
+				t.Errorf("SEARCH %s: %q, want %q", q, got, want)
+			}
+		}
+		if got := other.mustOK("SEARCH OLD"); !hasLine(got, "* SEARCH 1 2") {
+			t.Errorf("SEARCH OLD in the second session: %q", got)
+		}
+
+		// A new arrival: recent in exactly one of the two sessions.
+		third := e.raw(t)
+		third.mustOK(fmt.Sprintf("LOGIN %s %q", addr, password))
+		third.appendRaw("INBOX", "Subject: 3\r\n\r\n3\r\n")
+		a, b := r.mustOK("NOOP"), other.mustOK("NOOP")
+		if !hasLine(a, "* 3 EXISTS") || !hasLine(b, "* 3 EXISTS") {
+			t.Fatalf("no EXISTS: %q / %q", a, b)
+		}
+		ra, rb := hasLine(a, "* 3 RECENT"), hasLine(b, "* 1 RECENT") // the claimer's count grows by one
+		if ra == rb || !ra && !hasLine(a, "* 2 RECENT") || !rb && !hasLine(b, "* 0 RECENT") {
+			t.Errorf("RECENT after an arrival: first %q, second %q", a, b)
+		}
+		na, nb := len(recentUIDs(r)), len(recentUIDs(other))
+		if na+nb != 3 || (ra && na != 3) || (rb && nb != 1) {
+			t.Errorf("\\Recent messages: %d in the first session, %d in the second", na, nb)
 		}
 	})
 }
