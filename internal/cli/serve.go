@@ -80,6 +80,7 @@ variables (e.g. TENANTFERRY_DB, TENANTFERRY_PUBLIC_URL), then flags.`,
 	f.Duration("retired-retention", def.RetiredRetention, "keep a moved-away source mailbox's content this long (0: forever)")
 	f.String("log-level", def.LogLevel, "log level: debug, info, warn, error")
 	f.String("log-format", def.LogFormat, "log format: text or json")
+	f.String("dns-resolver", "", "DNS server HOST:PORT for MX, TXT and TLSA lookups (default: the system's resolvers)")
 	return c
 }
 

@@ -43,6 +43,9 @@ type Config struct {
 	RetiredRetention time.Duration // --retired-retention
 	LogLevel         string        // --log-level: debug | info | warn | error
 	LogFormat        string        // --log-format: text | json
+	// DNSResolver is the DNS server ("HOST:PORT") for MX, TXT and TLSA
+	// lookups; empty means the system's resolvers.
+	DNSResolver string // --dns-resolver
 }
 
 // Default returns the defaults of the CLI contract.
@@ -67,10 +70,26 @@ func Default() Config {
 // environment variables with '-' → '_', and as flag names) to fields.
 func (c *Config) Keys() map[string]any {
 	return map[string]any{
-		"data": &c.DataDir, "http": &c.HTTP, "imap": &c.IMAP, "imaps": &c.IMAPS, "smtp": &c.SMTP, "submission": &c.Submission,
-		"public-url": &c.PublicURL, "service-domain": &c.ServiceDomain, "db": &c.DB, "transport": &c.Transports,
-		"hostname": &c.Hostname, "tls-cert": &c.TLSCert, "tls-key": &c.TLSKey, "allow-plaintext": &c.AllowPlain,
-		"max-message-size": &c.MaxMessageSize, "blob-backend": &c.BlobBackend, "retired-retention": &c.RetiredRetention, "log-level": &c.LogLevel, "log-format": &c.LogFormat,
+		"data":              &c.DataDir,
+		"http":              &c.HTTP,
+		"imap":              &c.IMAP,
+		"imaps":             &c.IMAPS,
+		"smtp":              &c.SMTP,
+		"submission":        &c.Submission,
+		"public-url":        &c.PublicURL,
+		"service-domain":    &c.ServiceDomain,
+		"db":                &c.DB,
+		"transport":         &c.Transports,
+		"hostname":          &c.Hostname,
+		"tls-cert":          &c.TLSCert,
+		"tls-key":           &c.TLSKey,
+		"allow-plaintext":   &c.AllowPlain,
+		"max-message-size":  &c.MaxMessageSize,
+		"blob-backend":      &c.BlobBackend,
+		"retired-retention": &c.RetiredRetention,
+		"log-level":         &c.LogLevel,
+		"log-format":        &c.LogFormat,
+		"dns-resolver":      &c.DNSResolver,
 	}
 }
 

@@ -34,6 +34,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/delivery"
 	"github.com/tenantferry/tenantferry/internal/directory"
+	"github.com/tenantferry/tenantferry/internal/dnsx"
 	"github.com/tenantferry/tenantferry/internal/identity"
 	"github.com/tenantferry/tenantferry/internal/jobs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
@@ -67,6 +68,8 @@ type Server struct {
 	// Migration runs batches on the target side.
 	Migration *migration.Service
 	Metrics   *Metrics
+	// Resolver answers DNS queries (--dns-resolver, or the system's).
+	Resolver  *dnsx.Resolver
 	PublicURL string
 	// OperatorToken is set when this start created the operator token.
 	OperatorToken string
@@ -120,6 +123,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 	s.PublicURL = cfg.PublicURLFor(s.httpLn.Addr().String())
 
 	s.Metrics = newMetrics()
+	s.Resolver = dnsx.New(cfg.DNSResolver)
 	s.Dir = directory.New(s.DB, cfg.ServiceDomain, s.ServerKey)
 	s.Keys = identity.NewKeys(s.DB, s.ServerKey)
 	s.Issuer = identity.NewIssuer(s.DB, s.Keys, s.PublicURL)
