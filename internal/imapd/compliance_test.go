@@ -3,6 +3,7 @@ package imapd_test
 import (
 	"encoding/base64"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -500,5 +501,65 @@ func TestRecent(t *testing.T) {
 		if na+nb != 3 || (ra && na != 3) || (rb && nb != 1) {
 			t.Errorf("\\Recent messages: %d in the first session, %d in the second", na, nb)
 		}
+	})
+}
+
+// TestCreateSpecialUse: CREATE-SPECIAL-USE (RFC 6154) is advertised;
+// CREATE with a supported use makes the folder with it, a use another
+// folder has or an unsupported one is NO [USEATTR].
+func TestCreateSpecialUse(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		r, _ := rawSession(t, e, "use")
+		if got := r.mustOK("CAPABILITY"); len(got) != 1 || !strings.Contains(got[0], " CREATE-SPECIAL-USE") {
+			t.Errorf("CAPABILITY: %q", got)
+		}
+		r.mustOK(`DELETE Archive`)
+		r.mustOK(`CREATE Old (USE (\Archive))`)
+		if got := r.mustOK(`LIST "" Old`); !hasLine(got, `* LIST (\HasNoChildren \Archive) "/" "Old"`) {
+			t.Errorf("LIST of the new folder: %q", got)
+		}
+		for _, c := range []string{`CREATE Other (USE (\Archive))`, `CREATE Flag (USE (\Flagged))`} {
+			if _, done := r.cmd("%s", c); !strings.HasPrefix(done, "NO [USEATTR]") {
+				t.Errorf("%s: %s", c, done)
+			}
+		}
+		if got := r.mustOK(`LIST "" Flag`); len(got) != 0 {
+			t.Errorf("a refused CREATE made a folder: %q", got)
+		}
+	})
+}
+
+// TestLiteralPlus: LITERAL+ (RFC 7888) is advertised and a
+// non-synchronizing literal works in APPEND (also over 4096 bytes, within
+// APPENDLIMIT) and other commands, with the bytes stored exactly.
+func TestLiteralPlus(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		r, _ := rawSession(t, e, "litplus")
+		if got := r.mustOK("CAPABILITY"); len(got) != 1 || !strings.Contains(got[0]+" ", " LITERAL+ ") {
+			t.Errorf("CAPABILITY: %q", got)
+		}
+		msg := "Subject: big\r\n\r\n" + strings.Repeat("0123456789abcdef\r\n", 1000)
+		r.n++
+		r.send(fmt.Sprintf("t%d APPEND INBOX (\\Seen) {%d+}\r\n%s\r\n", r.n, len(msg), msg))
+		if _, done := r.until(fmt.Sprintf("t%d", r.n)); !strings.HasPrefix(done, "OK [APPENDUID") {
+			t.Fatalf("APPEND with a non-synchronizing literal: %s", done)
+		}
+		r.n++
+		r.send(fmt.Sprintf("t%d STATUS {5+}\r\nINBOX (MESSAGES SIZE)\r\n", r.n))
+		if untagged, done := r.until(fmt.Sprintf("t%d", r.n)); !strings.HasPrefix(done, "OK") ||
+			!hasLine(untagged, fmt.Sprintf("* STATUS INBOX (MESSAGES 1 SIZE %d)", len(msg))) {
+			t.Errorf("STATUS with a non-synchronizing literal: %q %s", untagged, done)
+		}
+		r.mustOK("SELECT INBOX")
+		r.n++
+		r.send(fmt.Sprintf("t%d FETCH 1 BODY.PEEK[]\r\n", r.n))
+		if l := r.line(); !strings.HasSuffix(l, fmt.Sprintf("{%d}", len(msg))) {
+			t.Fatalf("FETCH: %q", l)
+		}
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(r.br, got); err != nil || string(got) != msg {
+			t.Errorf("the stored message differs (%v)", err)
+		}
+		r.until(fmt.Sprintf("t%d", r.n))
 	})
 }

@@ -59,12 +59,22 @@ type filterConn struct {
 	// its completion the client's lines (DONE, SASL responses) are not
 	// commands.
 	rawUntil atomic.Pointer[string]
+	// command is the name of the command being read (intercept.go);
+	// refused is the size of a refused non-synchronizing literal still to
+	// skip, or -1 (literal.go). Both guarded by rmu.
+	command string
+	refused int64
+	// syncLiteral is the size of a synchronizing literal just announced
+	// (guarded by rmu); contSent records that go-imap wrote a
+	// continuation request since.
+	syncLiteral int64
+	contSent    atomic.Bool
 }
 
 // newFilterConn wraps c. With tlsConfig set, STARTTLS is intercepted until
 // the session authenticates.
 func newFilterConn(srv *Server, c net.Conn, tlsConfig *tls.Config) *filterConn {
-	fc := &filterConn{Conn: c, srv: srv, br: bufio.NewReaderSize(c, 4096), tls: tlsConfig}
+	fc := &filterConn{Conn: c, srv: srv, br: bufio.NewReaderSize(c, 4096), tls: tlsConfig, refused: -1}
 	fc.intercept.Store(tlsConfig != nil)
 	greeting := "*"
 	fc.capsUntil.Store(&greeting)
@@ -83,6 +93,21 @@ func (c *filterConn) Read(p []byte) (int, error) {
 		c.pending = c.pending[n:]
 		return n, nil
 	}
+	if c.syncLiteral > 0 {
+		// go-imap has answered the announcement: a continuation request
+		// brings the literal, a refusal the next command.
+		if c.contSent.Swap(false) {
+			c.literal = c.syncLiteral
+		} else {
+			c.midLine = false
+		}
+		c.syncLiteral = 0
+	}
+	if c.refused >= 0 {
+		if err := c.skipRefused(); err != nil {
+			return 0, err
+		}
+	}
 	if c.literal > 0 {
 		if int64(len(p)) > c.literal {
 			p = p[:c.literal]
@@ -91,46 +116,10 @@ func (c *filterConn) Read(p []byte) (int, error) {
 		c.literal -= int64(n)
 		return n, err
 	}
-	var line []byte
-	var err error
-	for {
-		line, err = c.br.ReadSlice('\n')
-		if len(line) == 0 && err != nil {
-			return 0, err
-		}
-		if c.midLine || c.rawUntil.Load() != nil {
-			break // the rest of a command, or IDLE's DONE, or SASL data
-		}
-		if err == nil && c.intercept.Load() {
-			if tag, ok := startTLSCommand(line); ok {
-				return 0, c.startTLS(tag)
-			}
-		}
-		handled, herr := c.takeCommand(line, err == nil)
-		if herr != nil {
-			return 0, herr
-		}
-		if !handled {
-			break
-		}
+	line, err := c.nextLine()
+	if len(line) == 0 && err != nil {
+		return 0, err
 	}
-	full := err == nil
-	if full && !c.midLine {
-		line = lenientLine(line)
-	}
-	c.tail = append(c.tail, line[max(0, len(line)-32):]...)
-	if len(c.tail) > 32 {
-		c.tail = append(c.tail[:0], c.tail[len(c.tail)-32:]...)
-	}
-	literal := false
-	if full {
-		var n int64
-		if n, literal = announcedLiteral(c.tail); literal {
-			c.literal = n
-		}
-		c.tail = c.tail[:0]
-	}
-	c.midLine = !full || literal // after a literal the command line goes on
 	n := copy(p, line)
 	if n < len(line) {
 		c.pending = append([]byte(nil), line[n:]...)
@@ -139,6 +128,68 @@ func (c *filterConn) Read(p []byte) (int, error) {
 		err = nil // data now; a read error shows again on the next call
 	}
 	return n, err
+}
+
+// nextLine reads the next line (or up to 4096 bytes of it) for go-imap,
+// answering the commands that are answered here (intercept.go), repairing
+// known client bugs (lenient.go) and following the literals a line
+// announces.
+func (c *filterConn) nextLine() ([]byte, error) {
+	for {
+		line, err := c.br.ReadSlice('\n')
+		if len(line) == 0 && err != nil {
+			return nil, err
+		}
+		full := err == nil
+		first := !c.midLine && c.rawUntil.Load() == nil // a command starts here
+		if first {
+			if full && c.intercept.Load() {
+				if tag, ok := startTLSCommand(line); ok {
+					return nil, c.startTLS(tag)
+				}
+			}
+			handled, herr := c.takeCommand(line, full)
+			if herr != nil {
+				return nil, herr
+			}
+			if handled {
+				continue
+			}
+			if full {
+				line = lenientLine(line)
+			}
+		}
+		c.tail = append(c.tail, line[max(0, len(line)-32):]...)
+		if len(c.tail) > 32 {
+			c.tail = append(c.tail[:0], c.tail[len(c.tail)-32:]...)
+		}
+		literal := false
+		if full {
+			var n int64
+			if n, literal = announcedLiteral(c.tail); literal {
+				nonSync := bytes.HasSuffix(bytes.TrimRight(c.tail, "\r\n"), []byte("+}"))
+				switch {
+				case nonSync && n > c.literalLimit():
+					q, herr := c.refuseLiteral(line, n, first)
+					if herr != nil {
+						return nil, herr
+					}
+					if q == nil {
+						continue // answered here
+					}
+					line = q
+				case nonSync:
+					c.literal = n // the bytes follow
+				default:
+					c.syncLiteral = n // only if go-imap asks for them
+					c.contSent.Store(false)
+				}
+			}
+			c.tail = c.tail[:0]
+		}
+		c.midLine = !full || literal // after a literal the command line goes on
+		return line, err
+	}
 }
 
 // startTLSCommand reports whether a command line is "<tag> STARTTLS".
@@ -236,6 +287,9 @@ func (c *filterConn) Write(p []byte) (int, error) {
 		c.dropGreeting.Store(false)
 		c.capsUntil.Store(nil)
 		return len(p), nil
+	}
+	if bytes.HasPrefix(p, []byte("+")) {
+		c.contSent.Store(true)
 	}
 	if tag := c.rawUntil.Load(); tag != nil && bytes.HasPrefix(p, []byte(*tag+" ")) {
 		c.rawUntil.Store(nil)

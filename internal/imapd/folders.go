@@ -11,16 +11,22 @@ import (
 // Create implements imapserver.Session: CREATE makes a mail folder
 // (missing parents too), unsubscribed like its parents: subscribing is
 // the client's SUBSCRIBE. A trailing delimiter is ignored. The special use
-// of CREATE-SPECIAL-USE is passed on.
+// of CREATE-SPECIAL-USE (RFC 6154) is passed on; one the store does not
+// support, or one another folder has, is NO [USEATTR].
 func (s *session) Create(name string, options *imap.CreateOptions) error {
 	name = strings.TrimSuffix(name, mailstore.Delimiter)
 	opts := mailstore.FolderOptions{Class: mailstore.ClassNote, Unsubscribed: true}
 	if options != nil {
 		for _, a := range options.SpecialUse {
+			known := false
 			for use, attr := range specialUseAttr {
 				if strings.EqualFold(string(a), string(attr)) {
-					opts.SpecialUse = use
+					opts.SpecialUse, known = use, true
 				}
+			}
+			if !known {
+				return &imap.Error{Type: imap.StatusResponseTypeNo, Code: codeUseAttr,
+					Text: responseText("special use " + string(a) + " is not supported; use \\Sent, \\Drafts, \\Trash, \\Junk or \\Archive")}
 			}
 		}
 	}

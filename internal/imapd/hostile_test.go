@@ -3,6 +3,7 @@ package imapd_test
 import (
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,10 +76,20 @@ func TestHostileInput(t *testing.T) {
 		if _, done := r.cmd("NOOP"); !strings.HasPrefix(done, "OK") {
 			t.Errorf("session after a refused APPEND: %s", done)
 		}
-		// A non-synchronizing literal over 4096 bytes is refused.
-		_, done := r.cmd("APPEND INBOX {5000+}")
-		if !strings.HasPrefix(done, "BAD") && !strings.HasPrefix(done, "NO") {
-			t.Errorf("APPEND {5000+}: %s", done)
+		// A non-synchronizing literal over APPENDLIMIT is refused; its
+		// bytes (which LITERAL+ lets the client send at once) are skipped,
+		// and so is one over 4096 bytes in another command.
+		for _, c := range []string{"APPEND INBOX {5000+}\r\n", "SEARCH TEXT {5000+}\r\n", "APPEND INBOX (\\Seen) {9999+}\r\n"} {
+			n, _ := strconv.Atoi(c[strings.Index(c, "{")+1 : strings.Index(c, "+}")])
+			r.n++
+			tag := "lp" + itoa(r.n)
+			r.send(tag + " " + c + strings.Repeat("a1 LOGOUT\r\n", n/11) + strings.Repeat("x", n%11) + "\r\n")
+			if _, done := r.until(tag); !strings.HasPrefix(done, "NO") && !strings.HasPrefix(done, "BAD") {
+				t.Errorf("%q: %s", c, done)
+			}
+			if _, done := r.cmd("NOOP"); !strings.HasPrefix(done, "OK") {
+				t.Errorf("session after a refused %q: %s", c, done)
+			}
 		}
 		// An APPEND within the limit works with odd bytes.
 		msg := "Subject: \xff\x00\r\r\nbare\nlf\x00\r"

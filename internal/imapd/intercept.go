@@ -133,6 +133,7 @@ func (c *filterConn) takeCommand(line []byte, full bool) (handled bool, err erro
 		c.rawUntil.Store(&tag)
 	}
 	c.bad = 0
+	c.command = name
 	return false, nil
 }
 
