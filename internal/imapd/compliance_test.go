@@ -55,6 +55,24 @@ func (r *rawConn) mustOK(line string) []string {
 	return untagged
 }
 
+// rawLogin dials a raw connection and logs in as addr.
+func (e *env) rawLogin(t *testing.T, addr string) *rawConn {
+	t.Helper()
+	r := e.raw(t)
+	r.mustOK(fmt.Sprintf("LOGIN %s %q", addr, password))
+	return r
+}
+
+// checkSearches runs SEARCH with each criteria and checks the result line.
+func checkSearches(t *testing.T, r *rawConn, want map[string]string) {
+	t.Helper()
+	for q, w := range want {
+		if got := r.mustOK("SEARCH " + q); !hasLine(got, w) {
+			t.Errorf("SEARCH %s: got %q, want %q", q, got, w)
+		}
+	}
+}
+
 // hasLine reports whether lines contain want exactly.
 func hasLine(lines []string, want string) bool {
 	for _, l := range lines {
@@ -108,7 +126,7 @@ func TestSearchAddresses(t *testing.T) {
 			"From: <@route:user-from@domain.org>\r\nTo: groupname: groupuser1@domain.org, groupuser2@domain.org;,\r\n  groupname2: groupuser3@domain.org;\r\n\r\n4\r\n",
 			"From: other@domain.org\r\nTo: groupname:;\r\n\r\n5\r\n")
 		r.mustOK("SELECT INBOX")
-		for q, want := range map[string]string{
+		checkSearches(t, r, map[string]string{
 			"FROM user-from@domain.org": "* SEARCH 1 2 3 4",
 			"FROM realfrom":             "* SEARCH 3",
 			"TO user-to@domain.org":     "* SEARCH 1 2 3",
@@ -117,11 +135,7 @@ func TestSearchAddresses(t *testing.T) {
 			"TO groupname2":             "* SEARCH 4",
 			"TO groupuser3":             "* SEARCH 4",
 			"TO groupuser4":             "* SEARCH",
-		} {
-			if got := r.mustOK("SEARCH " + q); !hasLine(got, want) {
-				t.Errorf("SEARCH %s: got %q, want %q", q, got, want)
-			}
-		}
+		})
 	})
 }
 
@@ -143,7 +157,7 @@ func TestSearchSentDate(t *testing.T) {
 		msgs = append(msgs, "From: a@b.test\r\n\r\nno date\r\n") // 6: the internal date (today)
 		r, _ := rawSession(t, e, "sentdate", msgs...)
 		r.mustOK("SELECT INBOX")
-		for q, want := range map[string]string{
+		checkSearches(t, r, map[string]string{
 			"SENTBEFORE 25-Mar-2007":        "* SEARCH 1",
 			"SENTBEFORE 26-Mar-2007":        "* SEARCH 1 2 3 5",
 			"SENTON 24-Mar-2007":            "* SEARCH 1",
@@ -156,11 +170,7 @@ func TestSearchSentDate(t *testing.T) {
 			"SENTBEFORE 1-Jan-2000":         "* SEARCH",
 			"1:5 SENTSINCE 1-Jan-2007":      "* SEARCH 1 2 3 4 5",
 			"1:5 NOT SENTBEFORE 1-Jan-2008": "* SEARCH",
-		} {
-			if got := r.mustOK("SEARCH " + q); !hasLine(got, want) {
-				t.Errorf("SEARCH %s: got %q, want %q", q, got, want)
-			}
-		}
+		})
 	})
 }
 
@@ -402,8 +412,7 @@ func (k *keywordTracker) cmd(r *rawConn, line string) []string {
 func TestNewKeywordFlagsFirst(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		r, addr := rawSession(t, e, "kw", "Subject: 1\r\n\r\n1\r\n", "Subject: 2\r\n\r\n2\r\n")
-		other := e.raw(t)
-		other.mustOK(fmt.Sprintf("LOGIN %s %q", addr, password))
+		other := e.rawLogin(t, addr)
 		a := &keywordTracker{t: t, who: "storing session"}
 		b := &keywordTracker{t: t, who: "other session"}
 		b.cmd(other, "SELECT INBOX")
@@ -467,8 +476,7 @@ func TestRecent(t *testing.T) {
 		if got := r.mustOK("STATUS INBOX (RECENT)"); !hasLine(got, "* STATUS INBOX (RECENT 0)") {
 			t.Errorf("STATUS after SELECT: %q", got)
 		}
-		other := e.raw(t)
-		other.mustOK(fmt.Sprintf("LOGIN %s %q", addr, password))
+		other := e.rawLogin(t, addr)
 		if got := other.mustOK("SELECT INBOX"); !hasLine(got, "* 0 RECENT") {
 			t.Errorf("a second SELECT: %q", got)
 		}
@@ -486,8 +494,7 @@ func TestRecent(t *testing.T) {
 		}
 
 		// A new arrival: recent in exactly one of the two sessions.
-		third := e.raw(t)
-		third.mustOK(fmt.Sprintf("LOGIN %s %q", addr, password))
+		third := e.rawLogin(t, addr)
 		third.appendRaw("INBOX", "Subject: 3\r\n\r\n3\r\n")
 		a, b := r.mustOK("NOOP"), other.mustOK("NOOP")
 		if !hasLine(a, "* 3 EXISTS") || !hasLine(b, "* 3 EXISTS") {

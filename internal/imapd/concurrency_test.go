@@ -97,8 +97,7 @@ func TestSelectDuringExpunge(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		r, addr := rawSession(t, e, "race")
 		fillInbox(t, e, addr, 30)
-		other := e.raw(t)
-		other.mustOK(fmt.Sprintf("LOGIN %s %q", addr, password))
+		other := e.rawLogin(t, addr)
 		other.mustOK("SELECT INBOX")
 
 		var once sync.Once
@@ -142,8 +141,7 @@ func TestBatchAppendNotShownEarly(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		r, addr := rawSession(t, e, "batch")
 		fillInbox(t, e, addr, 5)
-		other := e.raw(t)
-		other.mustOK(fmt.Sprintf("LOGIN %s %q", addr, password))
+		other := e.rawLogin(t, addr)
 		other.mustOK("SELECT INBOX")
 		a := &seqTracker{t: t, who: "session"}
 		a.cmd(r, "SELECT INBOX")
