@@ -26,8 +26,6 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 	if err != nil {
 		return nil, s.imapError(err)
 	}
-	if s.sel != nil && s.sel.folder.ID == f.ID {
-		s.sel.w.waitApplied(a.ModSeq)
-	}
+	s.srv.watchers.await(s.mb.ID, func() (int64, error) { return a.ModSeq, nil })
 	return &imap.AppendData{UID: imap.UID(a.UID), UIDValidity: a.UIDValidity}, nil
 }

@@ -30,6 +30,9 @@ import (
 //   - Known client syntax bugs in command lines are repaired before
 //     go-imap parses them (lenient.go). Reads go line by line; the bytes of
 //     a literal the client announced pass through unchanged.
+//   - Commands go-imap does not know or would disconnect for (ID, unknown
+//     commands before login, lines without a tag) are answered here
+//     (intercept.go), and ID is added to the CAPABILITY go-imap writes.
 type filterConn struct {
 	net.Conn
 	srv *Server
@@ -46,13 +49,35 @@ type filterConn struct {
 
 	dropGreeting atomic.Bool
 	readOnlySel  atomic.Bool // rewrite the next "OK [READ-WRITE] SELECT completed"
+	authed       atomic.Bool // the session has logged in
+	bad          int         // invalid commands in a row (intercept.go); guarded by rmu
+	// capsUntil is set while go-imap may write a capability list (the
+	// greeting, "*" until written; CAPABILITY, LOGIN and AUTHENTICATE: the
+	// command's tag, until its completion): addCaps extends it.
+	capsUntil atomic.Pointer[string]
+	// rawUntil is the tag of an IDLE or AUTHENTICATE in progress: until
+	// its completion the client's lines (DONE, SASL responses) are not
+	// commands.
+	rawUntil atomic.Pointer[string]
+	// command is the name of the command being read (intercept.go);
+	// refused is the size of a refused non-synchronizing literal still to
+	// skip, or -1 (literal.go). Both guarded by rmu.
+	command string
+	refused int64
+	// syncLiteral is the size of a synchronizing literal just announced
+	// (guarded by rmu); contSent records that go-imap wrote a
+	// continuation request since.
+	syncLiteral int64
+	contSent    atomic.Bool
 }
 
 // newFilterConn wraps c. With tlsConfig set, STARTTLS is intercepted until
 // the session authenticates.
 func newFilterConn(srv *Server, c net.Conn, tlsConfig *tls.Config) *filterConn {
-	fc := &filterConn{Conn: c, srv: srv, br: bufio.NewReaderSize(c, 4096), tls: tlsConfig}
+	fc := &filterConn{Conn: c, srv: srv, br: bufio.NewReaderSize(c, 4096), tls: tlsConfig, refused: -1}
 	fc.intercept.Store(tlsConfig != nil)
+	greeting := "*"
+	fc.capsUntil.Store(&greeting)
 	return fc
 }
 
@@ -68,6 +93,21 @@ func (c *filterConn) Read(p []byte) (int, error) {
 		c.pending = c.pending[n:]
 		return n, nil
 	}
+	if c.syncLiteral > 0 {
+		// go-imap has answered the announcement: a continuation request
+		// brings the literal, a refusal the next command.
+		if c.contSent.Swap(false) {
+			c.literal = c.syncLiteral
+		} else {
+			c.midLine = false
+		}
+		c.syncLiteral = 0
+	}
+	if c.refused >= 0 {
+		if err := c.skipRefused(); err != nil {
+			return 0, err
+		}
+	}
 	if c.literal > 0 {
 		if int64(len(p)) > c.literal {
 			p = p[:c.literal]
@@ -76,30 +116,10 @@ func (c *filterConn) Read(p []byte) (int, error) {
 		c.literal -= int64(n)
 		return n, err
 	}
-	line, err := c.br.ReadSlice('\n')
+	line, err := c.nextLine()
 	if len(line) == 0 && err != nil {
 		return 0, err
 	}
-	full := err == nil
-	if full && !c.midLine {
-		if c.intercept.Load() {
-			if tag, ok := startTLSCommand(line); ok {
-				return 0, c.startTLS(tag)
-			}
-		}
-		line = lenientLine(line)
-	}
-	c.tail = append(c.tail, line[max(0, len(line)-32):]...)
-	if len(c.tail) > 32 {
-		c.tail = append(c.tail[:0], c.tail[len(c.tail)-32:]...)
-	}
-	if full {
-		if n, ok := announcedLiteral(c.tail); ok {
-			c.literal = n
-		}
-		c.tail = c.tail[:0]
-	}
-	c.midLine = !full
 	n := copy(p, line)
 	if n < len(line) {
 		c.pending = append([]byte(nil), line[n:]...)
@@ -108,6 +128,68 @@ func (c *filterConn) Read(p []byte) (int, error) {
 		err = nil // data now; a read error shows again on the next call
 	}
 	return n, err
+}
+
+// nextLine reads the next line (or up to 4096 bytes of it) for go-imap,
+// answering the commands that are answered here (intercept.go), repairing
+// known client bugs (lenient.go) and following the literals a line
+// announces.
+func (c *filterConn) nextLine() ([]byte, error) {
+	for {
+		line, err := c.br.ReadSlice('\n')
+		if len(line) == 0 && err != nil {
+			return nil, err
+		}
+		full := err == nil
+		first := !c.midLine && c.rawUntil.Load() == nil // a command starts here
+		if first {
+			if full && c.intercept.Load() {
+				if tag, ok := startTLSCommand(line); ok {
+					return nil, c.startTLS(tag)
+				}
+			}
+			handled, herr := c.takeCommand(line, full)
+			if herr != nil {
+				return nil, herr
+			}
+			if handled {
+				continue
+			}
+			if full {
+				line = lenientLine(line)
+			}
+		}
+		c.tail = append(c.tail, line[max(0, len(line)-32):]...)
+		if len(c.tail) > 32 {
+			c.tail = append(c.tail[:0], c.tail[len(c.tail)-32:]...)
+		}
+		literal := false
+		if full {
+			var n int64
+			if n, literal = announcedLiteral(c.tail); literal {
+				nonSync := bytes.HasSuffix(bytes.TrimRight(c.tail, "\r\n"), []byte("+}"))
+				switch {
+				case nonSync && n > c.literalLimit():
+					q, herr := c.refuseLiteral(line, n, first)
+					if herr != nil {
+						return nil, herr
+					}
+					if q == nil {
+						continue // answered here
+					}
+					line = q
+				case nonSync:
+					c.literal = n // the bytes follow
+				default:
+					c.syncLiteral = n // only if go-imap asks for them
+					c.contSent.Store(false)
+				}
+			}
+			c.tail = c.tail[:0]
+		}
+		c.midLine = !full || literal // after a literal the command line goes on
+		return line, err
+	}
 }
 
 // startTLSCommand reports whether a command line is "<tag> STARTTLS".
@@ -155,8 +237,11 @@ func (c *filterConn) startTLS(tag string) error {
 }
 
 // authenticated stops STARTTLS interception (it is only valid before
-// authentication).
-func (c *filterConn) authenticated() { c.intercept.Store(false) }
+// authentication) and the limit on invalid commands.
+func (c *filterConn) authenticated() {
+	c.intercept.Store(false)
+	c.authed.Store(true)
+}
 
 // selectReadOnly arms the rewrite of the next SELECT completion.
 func (c *filterConn) selectReadOnly(on bool) { c.readOnlySel.Store(on) }
@@ -166,12 +251,59 @@ var (
 	selectReadOnly  = []byte(" OK [READ-ONLY] SELECT completed\r\n")
 )
 
+// extraCaps are the capabilities handled below go-imap (intercept.go),
+// added to the lists go-imap writes.
+const extraCaps = " ID"
+
+// addCaps returns a response line with extraCaps added to its capability
+// list ("* CAPABILITY ..." or a [CAPABILITY ...] response code), or nil if
+// it has none.
+func addCaps(p []byte) []byte {
+	if rest, ok := bytes.CutPrefix(p, []byte("* CAPABILITY ")); ok && bytes.HasSuffix(rest, []byte("\r\n")) {
+		return append(append(p[:len(p)-2:len(p)-2], extraCaps...), "\r\n"...)
+	}
+	i := bytes.Index(p, []byte("[CAPABILITY "))
+	if i < 0 {
+		return nil
+	}
+	j := bytes.IndexByte(p[i:], ']')
+	if j < 0 {
+		return nil
+	}
+	j += i
+	out := append([]byte(nil), p[:j]...)
+	out = append(out, extraCaps...)
+	return append(out, p[j:]...)
+}
+
+// armCaps expects a capability list in the responses to the command with
+// tag (see capsUntil).
+func (c *filterConn) armCaps(tag string) { c.capsUntil.Store(&tag) }
+
 // Write implements net.Conn. go-imap flushes after each response line, so
 // a status line arrives in one Write.
 func (c *filterConn) Write(p []byte) (int, error) {
 	if c.dropGreeting.Load() && bytes.HasPrefix(p, []byte("* OK")) && bytes.HasSuffix(p, []byte("\r\n")) {
 		c.dropGreeting.Store(false)
+		c.capsUntil.Store(nil)
 		return len(p), nil
+	}
+	if bytes.HasPrefix(p, []byte("+")) {
+		c.contSent.Store(true)
+	}
+	if tag := c.rawUntil.Load(); tag != nil && bytes.HasPrefix(p, []byte(*tag+" ")) {
+		c.rawUntil.Store(nil)
+	}
+	if tag := c.capsUntil.Load(); tag != nil {
+		if *tag == "*" || bytes.HasPrefix(p, []byte(*tag+" ")) {
+			c.capsUntil.Store(nil) // the greeting or the command's completion
+		}
+		if q := addCaps(p); q != nil {
+			if _, err := c.Conn.Write(q); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
 	}
 	if c.readOnlySel.Load() && bytes.HasSuffix(p, selectReadWrite) {
 		c.readOnlySel.Store(false)
@@ -182,6 +314,17 @@ func (c *filterConn) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return c.Conn.Write(p)
+}
+
+// writeRaw writes response bytes below go-imap, for the untagged
+// responses it has no writer for at that point (FLAGS in the middle of a
+// FETCH or STORE, PERMANENTFLAGS after a FLAGS update). go-imap flushes
+// every response line it writes, and a session writes only from the
+// goroutine of its current command (or of its IDLE), so the bytes land
+// between whole responses.
+func (c *filterConn) writeRaw(b []byte) error {
+	_, err := c.Conn.Write(b)
+	return err
 }
 
 // Close implements net.Conn; after a STARTTLS hand-off the socket belongs

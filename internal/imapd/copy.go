@@ -25,9 +25,7 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	if err != nil {
 		return nil, s.imapError(err)
 	}
-	if dst.ID == sel.folder.ID {
-		s.awaitOwn(sel)
-	}
+	s.awaitChange()
 	return copyData(res), nil
 }
 
@@ -57,9 +55,7 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	sel.v.mu.Lock()
 	sel.v.expungeLocked(res.SourceUIDs)
 	sel.v.mu.Unlock()
-	if dst.ID == sel.folder.ID {
-		s.awaitOwn(sel)
-	}
+	s.awaitChange()
 	if cd := copyData(res); cd != nil {
 		return w.WriteCopyData(cd)
 	}
@@ -80,12 +76,9 @@ func copyData(res *mailstore.CopyResult) *imap.CopyData {
 	return d
 }
 
-// awaitOwn waits until the watcher has applied this session's latest
-// change to the selected folder, so the command's update poll reports the
-// new messages.
-func (s *session) awaitOwn(sel *selected) {
-	m, err := s.srv.store.HighestModSeq(s.ctx, s.mb.ID)
-	if err == nil {
-		sel.w.waitApplied(m)
-	}
+// awaitChange waits until the other sessions of this process (and this
+// one, for its own folder) can see this session's latest change of the
+// mailbox (watchers.await).
+func (s *session) awaitChange() {
+	s.srv.watchers.await(s.mb.ID, func() (int64, error) { return s.srv.store.HighestModSeq(s.ctx, s.mb.ID) })
 }

@@ -1,18 +1,21 @@
 // Package imapd is the IMAP server of tenantferry (IMAP4rev1 and IMAP4rev2
-// with UIDPLUS, MOVE, IDLE, SPECIAL-USE, LIST-EXTENDED, LIST-STATUS,
-// NAMESPACE, ESEARCH, SEARCHRES, STATUS=SIZE, CHILDREN and APPENDLIMIT). It
-// is a protocol adapter only: go-imap v2's imapserver speaks the protocol,
-// and this package translates its session calls into calls of the
-// directory (login) and the mailbox store (everything else). Business
+// with UIDPLUS, MOVE, IDLE, SPECIAL-USE, CREATE-SPECIAL-USE, LIST-EXTENDED,
+// LIST-STATUS, NAMESPACE, ESEARCH, SEARCHRES, STATUS=SIZE, CHILDREN,
+// APPENDLIMIT, LITERAL+ and ID). It is a protocol adapter only: go-imap
+// v2's imapserver speaks the protocol, and this package translates its
+// session calls into calls of the directory (login) and the mailbox store
+// (everything else). Business
 // rules — which mailbox is writable, what a valid flag or folder name is,
 // how UIDs are assigned — live in those packages; their coded errors are
 // mapped to IMAP replies in one place (errors.go).
 //
 // The files follow imapserver's layout: one per command group (login,
 // list, folders, select, fetch, store, copy, append, search), the session
-// type, the shared folder views (view, watch), the connection wrapper
-// (conn) and the message parser used for sections, ENVELOPE,
-// BODYSTRUCTURE and SEARCH (mime, section, structure, searchtext).
+// type, the shared folder views (view, watch) and each session's view of
+// them (clientview), the connection wrapper (conn) with the commands and
+// literals handled below go-imap (intercept, literal, lenient, mutf7), and
+// the message parser used for sections, ENVELOPE, BODYSTRUCTURE and
+// SEARCH (mime, section, structure, address, searchtext).
 //
 // Invariants:
 //   - Byte-exact content: BODY[] (and its partial ranges) streams the
@@ -31,9 +34,20 @@
 //   - Sessions that select the same folder share one view: the server-side
 //     message list, kept current by a per-mailbox watcher that applies the
 //     store's change events in MODSEQ order (reloading from the store on a
-//     gap or a resync). Each session sees the changes of others as
-//     EXISTS, EXPUNGE and FETCH FLAGS updates through go-imap's trackers,
-//     and its own expunges and flag changes exactly once.
+//     gap or a resync), with a log of its changes by UID. Each session
+//     keeps the UIDs its client knows (clientview.go) and replays the log
+//     into EXISTS, EXPUNGE, FETCH FLAGS and FLAGS updates, so the client's
+//     sequence numbers and count are always those of that list; it sees
+//     the changes of others and its own expunges and flag changes exactly
+//     once. SELECT takes its data and joins the log in one step. A command
+//     that changes a mailbox completes only when the other sessions of the
+//     process can see the change.
+//   - \Recent (RFC 3501) is claimed in the store, so a message is recent in
+//     exactly one session, also across processes.
+//   - Subscriptions are names: CREATE subscribes nothing, DELETE keeps the
+//     name subscribed until UNSUBSCRIBE.
+//   - A FETCH response never carries a keyword the client has not seen in
+//     FLAGS (with PERMANENTFLAGS) before it.
 //   - A locked or retired mailbox is read-only: SELECT completes with
 //     [READ-ONLY], and changes are refused by the store and answered NO
 //     with the store's reason.
@@ -44,6 +58,8 @@
 //   - Every session has a context, cancelled when its connection closes;
 //     Server.Close cancels all of them.
 //   - Command lines of known buggy clients are repaired before go-imap
-//     parses them (lenient.go: Dovecot imapc's "APPEND box ( kw)"); the
-//     bytes of every literal a client announces pass through unchanged.
+//     parses them (lenient.go: Dovecot imapc's "APPEND box ( kw)", and a
+//     bare "&" in a mailbox name, which is taken literally: "R&D" names
+//     the folder that LIST shows as "R&-D"); the bytes of every literal a
+//     client announces pass through unchanged.
 package imapd

@@ -20,7 +20,13 @@ var codeByError = map[string]imap.ResponseCode{
 	"CannotDeleteInbox": imap.ResponseCodeCannot,
 	"InvalidFlag":       imap.ResponseCodeClientBug,
 	"UIDsExhausted":     imap.ResponseCodeLimit,
+	"SpecialUseTaken":   codeUseAttr,
+	"InvalidSpecialUse": codeUseAttr,
 }
+
+// codeUseAttr is RFC 6154's response code for a special use that cannot
+// be given (go-imap has no constant for it).
+const codeUseAttr = imap.ResponseCode("USEATTR")
 
 // codeByKind maps error kinds to IMAP response codes.
 var codeByKind = map[errs.Kind]imap.ResponseCode{

@@ -57,13 +57,15 @@ func TestExtensions(t *testing.T) {
 			t.Errorf("LSUB lists an unsubscribed folder: %q", lines)
 		}
 		check("CREATE Archive/2024", "OK")
-		check(`LIST (SUBSCRIBED RECURSIVEMATCH) "" "*"`, "OK", `"Archive" (CHILDINFO ("SUBSCRIBED"))`)
+		check("SUBSCRIBE Archive/2024", "OK")
+		check(`LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"`, "OK", `"Archive" (CHILDINFO ("SUBSCRIBED"))`)
 		check("NAMESPACE", "OK", `* NAMESPACE (("" "/")) NIL NIL`)
 		check("STATUS INBOX (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE APPENDLIMIT)", "OK",
-			"MESSAGES 4", "RECENT 0", "UIDNEXT 5", "UNSEEN 1", "DELETED 0", "APPENDLIMIT 1048576")
+			"MESSAGES 4", "RECENT 4", "UIDNEXT 5", "UNSEEN 1", "DELETED 0", "APPENDLIMIT 1048576")
 		check("STATUS Calendar (MESSAGES)", "NO [NONEXISTENT]")
 
-		check("SELECT INBOX", "OK [READ-WRITE]", "* 4 EXISTS", "* 0 RECENT", "[UIDVALIDITY ", "[UIDNEXT 5]", "[UNSEEN 4]", `[PERMANENTFLAGS (`)
+		check("SELECT INBOX", "OK [READ-WRITE]", "* 4 EXISTS", "* 4 RECENT", "[UIDVALIDITY ", "[UIDNEXT 5]", "[UNSEEN 4]", `[PERMANENTFLAGS (`)
+		check("STATUS INBOX (RECENT)", "OK", "RECENT 0") // this session claimed them
 		check("SEARCH RETURN (MIN MAX COUNT) SEEN", "OK", "* ESEARCH (TAG ")
 		if lines := check("UID SEARCH RETURN (MIN MAX COUNT) SEEN", "OK"); !containsLine(lines, "UID MIN 1 MAX 3 COUNT 3") {
 			t.Errorf("ESEARCH: %q", lines)

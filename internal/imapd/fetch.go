@@ -48,6 +48,15 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	if setSeen && !sel.readOnly {
 		flagsChanged = s.markSeen(sel, items)
 	}
+	if options.Flags || len(flagsChanged) > 0 {
+		lists := make([][]string, len(items))
+		for i := range items {
+			lists[i] = items[i].Flags
+		}
+		if err := s.announceKeywords(lists...); err != nil {
+			return err
+		}
+	}
 	for _, ref := range refs {
 		it := byUID[ref.uid]
 		if it == nil {
@@ -127,7 +136,7 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, sel *selected, seq uint32,
 		m.WriteUID(imap.UID(it.UID))
 	}
 	if o.Flags || flagsChanged {
-		m.WriteFlags(imapFlags(it.Flags))
+		m.WriteFlags(sel.cv.flagsFor(it.UID, it.Flags))
 	}
 	if o.InternalDate {
 		m.WriteInternalDate(it.InternalDate)

@@ -9,17 +9,24 @@ import (
 )
 
 // Create implements imapserver.Session: CREATE makes a mail folder
-// (missing parents too); a trailing delimiter is ignored. The special use
-// of CREATE-SPECIAL-USE is passed on.
+// (missing parents too), unsubscribed like its parents: subscribing is
+// the client's SUBSCRIBE. A trailing delimiter is ignored. The special use
+// of CREATE-SPECIAL-USE (RFC 6154) is passed on; one the store does not
+// support, or one another folder has, is NO [USEATTR].
 func (s *session) Create(name string, options *imap.CreateOptions) error {
 	name = strings.TrimSuffix(name, mailstore.Delimiter)
-	opts := mailstore.FolderOptions{Class: mailstore.ClassNote}
+	opts := mailstore.FolderOptions{Class: mailstore.ClassNote, Unsubscribed: true}
 	if options != nil {
 		for _, a := range options.SpecialUse {
+			known := false
 			for use, attr := range specialUseAttr {
 				if strings.EqualFold(string(a), string(attr)) {
-					opts.SpecialUse = use
+					opts.SpecialUse, known = use, true
 				}
+			}
+			if !known {
+				return &imap.Error{Type: imap.StatusResponseTypeNo, Code: codeUseAttr,
+					Text: responseText("special use " + string(a) + " is not supported; use \\Sent, \\Drafts, \\Trash, \\Junk or \\Archive")}
 			}
 		}
 	}
@@ -48,8 +55,8 @@ func (s *session) Rename(name, newName string, _ *imap.RenameOptions) error {
 	return s.imapError(err)
 }
 
-// Status implements imapserver.Session. RECENT is always 0: the store has
-// no per-session recent state.
+// Status implements imapserver.Session. RECENT counts the messages no
+// session has claimed as \Recent yet.
 func (s *session) Status(name string, options *imap.StatusOptions) (*imap.StatusData, error) {
 	f, err := s.folderByName(name)
 	if err != nil {
@@ -75,7 +82,11 @@ func (s *session) statusData(f *mailstore.Folder, name string, c mailstore.Count
 		d.NumUnseen = u32(c.Unseen)
 	}
 	if o.NumRecent {
-		d.NumRecent = u32(0)
+		n, err := s.srv.store.RecentCount(s.ctx, s.mb.ID, f.ID)
+		if err != nil {
+			return nil, err
+		}
+		d.NumRecent = u32(n)
 	}
 	if o.Size {
 		d.Size = &c.Bytes

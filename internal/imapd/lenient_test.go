@@ -75,7 +75,8 @@ func TestAppendFlagListLeadingSpace(t *testing.T) {
 		if len(msgs) != 4 {
 			t.Fatalf("INBOX has %d messages, want 4", len(msgs))
 		}
-		wantFlags := []string{"$Label1 NonJunk", "$Forwarded", `$Label1 \Seen`, `\Flagged`}
+		// \Recent: this is the first session to select INBOX since the appends.
+		wantFlags := []string{`$Label1 NonJunk \Recent`, `$Forwarded \Recent`, `$Label1 \Seen \Recent`, `\Flagged \Recent`}
 		for i, m := range msgs {
 			var fs []string
 			for _, f := range m.Flags {

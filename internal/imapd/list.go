@@ -1,6 +1,9 @@
 package imapd
 
 import (
+	"reflect"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -26,12 +29,12 @@ type visibleFolder struct {
 }
 
 // visibleFolders returns the mail folders of the mailbox with their IMAP
-// names, parents before children, and the set of names that have
-// children.
-func (s *session) visibleFolders(withCounts bool) ([]visibleFolder, map[string]bool, error) {
+// names, parents before children, the set of names that have children,
+// and the store path of the \Inbox folder.
+func (s *session) visibleFolders(withCounts bool) ([]visibleFolder, map[string]bool, string, error) {
 	fs, err := s.srv.store.ListFolders(s.ctx, s.mb.ID, withCounts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	inbox := ""
 	for i := range fs {
@@ -51,62 +54,101 @@ func (s *session) visibleFolders(withCounts bool) ([]visibleFolder, map[string]b
 			parents[name[:j]] = true
 		}
 	}
-	return out, parents, nil
+	return out, parents, inbox, nil
+}
+
+// subscribedNames returns the IMAP names on the subscription list: those
+// of subscribed mail folders and of deleted ones that were subscribed
+// (mailstore.Subscriptions), sorted.
+func (s *session) subscribedNames(inbox string) (map[string]bool, []string, error) {
+	subs, err := s.srv.store.Subscriptions(s.ctx, s.mb.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	set := map[string]bool{}
+	var names []string
+	for i := range subs {
+		if subs[i].Class != mailstore.ClassNote {
+			continue
+		}
+		if n := imapName(&subs[i], inbox); !set[n] {
+			set[n] = true
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return set, names, nil
 }
 
 // List implements imapserver.Session: LIST (with the LIST-EXTENDED select
-// and return options, LIST-STATUS and SPECIAL-USE) and LSUB.
+// and return options, CHILDINFO, LIST-STATUS and SPECIAL-USE) and LSUB.
+// Subscriptions are names (RFC 3501 section 6.3.9): a deleted folder stays
+// on the list, shown by LIST (SUBSCRIBED) as \NonExistent and by LSUB.
 func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
 	if len(patterns) == 0 {
 		// LIST "" "": the hierarchy delimiter and root.
 		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim})
 	}
-	folders, parents, err := s.visibleFolders(options.ReturnStatus != nil)
+	folders, parents, inbox, err := s.visibleFolders(options.ReturnStatus != nil)
 	if err != nil {
 		return s.imapError(err)
 	}
-	// Subscribed descendants, for RECURSIVEMATCH (CHILDINFO).
-	subChild := map[string]bool{}
-	for _, vf := range folders {
-		if vf.f.Subscribed {
-			for n := vf.name; ; {
-				j := strings.LastIndexByte(n, delim)
-				if j <= 0 {
-					break
-				}
-				n = n[:j]
-				subChild[n] = true
-			}
-		}
+	subs, subNames, err := s.subscribedNames(inbox)
+	if err != nil {
+		return s.imapError(err)
 	}
+	match := func(name string) bool { return matchAny(name, ref, patterns) }
+	if isLSUB(w) {
+		return lsub(w, subs, subNames, match, patterns)
+	}
+	live := make(map[string]*mailstore.Folder, len(folders))
+	names := make([]string, 0, len(folders)+len(subNames))
 	for _, vf := range folders {
-		if !matchAny(vf.name, ref, patterns) {
+		live[vf.name] = vf.f
+		names = append(names, vf.name)
+	}
+	if options.SelectSubscribed {
+		names = append(names, subscribedOnly(live, subNames, options.SelectRecursiveMatch)...)
+	}
+	for _, name := range names {
+		if !match(name) {
 			continue
 		}
-		data := &imap.ListData{Delim: delim, Mailbox: vf.name}
-		if options.SelectSubscribed && !vf.f.Subscribed {
-			if !options.SelectRecursiveMatch || !subChild[vf.name] {
+		data := &imap.ListData{Delim: delim, Mailbox: name}
+		if options.SelectSubscribed && !subs[name] {
+			if !options.SelectRecursiveMatch || !subscribedBelow(name, subNames, match) {
 				continue
 			}
 			data.ChildInfo = &imap.ListDataChildInfo{Subscribed: true}
 		}
-		use, isSpecial := specialUseAttr[vf.f.SpecialUse]
+		if subs[name] && (options.SelectSubscribed || options.ReturnSubscribed) {
+			data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
+		}
+		f := live[name]
+		if f == nil {
+			if options.SelectSpecialUse {
+				continue
+			}
+			data.Attrs = append(data.Attrs, imap.MailboxAttrNonExistent)
+			if err := w.WriteList(data); err != nil {
+				return err
+			}
+			continue
+		}
+		use, isSpecial := specialUseAttr[f.SpecialUse]
 		if options.SelectSpecialUse && !isSpecial {
 			continue
 		}
-		if parents[vf.name] {
+		if parents[name] {
 			data.Attrs = append(data.Attrs, imap.MailboxAttrHasChildren)
 		} else {
 			data.Attrs = append(data.Attrs, imap.MailboxAttrHasNoChildren)
-		}
-		if vf.f.Subscribed && (options.SelectSubscribed || options.ReturnSubscribed) {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
 		}
 		if isSpecial {
 			data.Attrs = append(data.Attrs, use)
 		}
 		if options.ReturnStatus != nil {
-			if data.Status, err = s.statusData(vf.f, vf.name, vf.f.Counts, options.ReturnStatus); err != nil {
+			if data.Status, err = s.statusData(f, name, f.Counts, options.ReturnStatus); err != nil {
 				return s.imapError(err)
 			}
 		}
@@ -115,6 +157,97 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		}
 	}
 	return nil
+}
+
+// subscribedOnly returns the names LIST (SUBSCRIBED) may show besides the
+// live folders: subscribed names without a folder and, for
+// RECURSIVEMATCH, their ancestors without one (sorted, each once).
+func subscribedOnly(live map[string]*mailstore.Folder, subNames []string, recursive bool) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(n string) {
+		if live[n] == nil && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	for _, n := range subNames {
+		add(n)
+		if recursive {
+			for _, a := range ancestors(n) {
+				add(a)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// subscribedBelow reports whether a subscribed name below name does not
+// match the patterns itself: then name gets CHILDINFO ("SUBSCRIBED") under
+// RECURSIVEMATCH (RFC 5258 section 3.5).
+func subscribedBelow(name string, subNames []string, match func(string) bool) bool {
+	prefix := name + string(delim)
+	for _, n := range subNames {
+		if strings.HasPrefix(n, prefix) && !match(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// ancestors returns the names of the parents of name, outermost first.
+func ancestors(name string) []string {
+	var out []string
+	for i := 0; i < len(name); i++ {
+		if name[i] == byte(delim) && i > 0 {
+			out = append(out, name[:i])
+		}
+	}
+	return out
+}
+
+// lsub writes LSUB: the subscribed names that match, live or not, and
+// under a "%" pattern the unsubscribed parents of subscribed names that do
+// not match, as \Noselect (RFC 3501 section 6.3.9).
+func lsub(w *imapserver.ListWriter, subs map[string]bool, subNames []string, match func(string) bool, patterns []string) error {
+	listed := map[string]bool{}
+	for _, n := range subNames {
+		if match(n) {
+			listed[n] = true
+			if err := w.WriteList(&imap.ListData{Delim: delim, Mailbox: n}); err != nil {
+				return err
+			}
+		}
+	}
+	if !slices.ContainsFunc(patterns, func(p string) bool { return strings.Contains(p, "%") }) {
+		return nil
+	}
+	for _, n := range subNames {
+		if listed[n] {
+			continue
+		}
+		for _, a := range ancestors(n) {
+			if subs[a] || listed[a] || !match(a) {
+				continue
+			}
+			listed[a] = true
+			if err := w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim, Mailbox: a}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// isLSUB reports whether w writes LSUB responses. imapserver calls List
+// for LSUB with the SUBSCRIBED selection option, like LIST (SUBSCRIBED),
+// and tells them apart only by the writer's unexported lsub field, which
+// this reads (go-imap v2.0.0-beta.8; TestLsubUnsubscribedParent breaks if
+// that changes).
+func isLSUB(w *imapserver.ListWriter) bool {
+	f := reflect.ValueOf(w).Elem().FieldByName("lsub")
+	return f.IsValid() && f.Kind() == reflect.Bool && f.Bool()
 }
 
 // matchAny reports whether name matches one of the patterns under ref.
@@ -148,7 +281,13 @@ func (s *session) Subscribe(name string) error { return s.setSubscribed(name, tr
 // Unsubscribe implements imapserver.Session.
 func (s *session) Unsubscribe(name string) error { return s.setSubscribed(name, false) }
 
+// setSubscribed adds an existing folder to the subscription list, or
+// removes a name from it (which needs no folder: a deleted folder stays
+// subscribed until then).
 func (s *session) setSubscribed(name string, on bool) error {
+	if !on {
+		return s.imapError(s.srv.store.Unsubscribe(s.ctx, s.mb.ID, strings.TrimSuffix(name, mailstore.Delimiter)))
+	}
 	f, err := s.folderByName(name)
 	if err != nil {
 		return s.imapError(err)

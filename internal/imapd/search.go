@@ -135,23 +135,19 @@ func (m *candidate) match(c *imap.SearchCriteria) bool {
 		}
 	}
 	for _, f := range c.Flag {
-		if f == `\Recent` || !mailstore.HasFlag(m.it.Flags, string(f)) {
+		if !m.hasFlag(f) {
 			return false
 		}
 	}
 	for _, f := range c.NotFlag {
-		if f != `\Recent` && mailstore.HasFlag(m.it.Flags, string(f)) {
+		if m.hasFlag(f) {
 			return false
 		}
 	}
-	if !dateIn(m.it.InternalDate, c.Since, c.Before) {
+	if !dateIn(m.it.InternalDate.UTC(), c.Since, c.Before) {
 		return false
 	}
-	sent := m.it.SentDate
-	if sent.IsZero() {
-		sent = m.it.InternalDate
-	}
-	if !dateIn(sent, c.SentSince, c.SentBefore) {
+	if (!c.SentSince.IsZero() || !c.SentBefore.IsZero()) && !dateIn(m.sentDate(c.SentSince, c.SentBefore), c.SentSince, c.SentBefore) {
 		return false
 	}
 	if c.Larger > 0 && m.it.Size <= c.Larger || c.Smaller > 0 && m.it.Size >= c.Smaller {
@@ -185,8 +181,18 @@ func (m *candidate) match(c *imap.SearchCriteria) bool {
 	return true
 }
 
+// hasFlag reports whether the message has a flag; \Recent (SEARCH
+// RECENT, NEW and OLD) is the session's.
+func (m *candidate) hasFlag(f imap.Flag) bool {
+	if strings.EqualFold(string(f), string(flagRecent)) {
+		return m.sel.cv.recent.has(m.ref.uid)
+	}
+	return mailstore.HasFlag(m.it.Flags, string(f))
+}
+
 // matchHeader matches a header key, using the store's decoded Subject and
-// From columns for those fields.
+// From columns for those fields; an address field also matches on its
+// parsed addresses (SEARCH FROM, TO, CC and BCC).
 func (m *candidate) matchHeader(key, value string) bool {
 	switch {
 	case value != "" && strings.EqualFold(key, "Subject") && m.it.Subject != "":
@@ -198,7 +204,10 @@ func (m *candidate) matchHeader(key, value string) bool {
 			return true
 		}
 	}
-	return m.load(1) && matchHeader(m.root, key, value)
+	if !m.load(1) {
+		return false
+	}
+	return matchHeader(m.root, key, value) || value != "" && matchAddressHeader(m.root, key, value)
 }
 
 // load reads the message (level 1: its header, 2: all of it); false if it
@@ -226,20 +235,45 @@ func (m *candidate) load(level int) bool {
 	return true
 }
 
-// dateIn reports whether t's date (UTC, time of day ignored) is on or
-// after since and before before (zero bounds are open).
+// sentDate returns the time of the message's Date header in the zone it
+// was written in, which SENTBEFORE, SENTON and SENTSINCE compare by its
+// date (RFC 3501 section 6.4.4: "disregarding time and timezone"); the
+// internal date when there is no Date header. The store keeps only the
+// instant (SentDate), so the header is read only when that instant's UTC
+// date is within a day of a bound: elsewhere no zone can change the result.
+func (m *candidate) sentDate(since, before time.Time) time.Time {
+	sent := m.it.SentDate
+	if sent.IsZero() {
+		return m.it.InternalDate.UTC()
+	}
+	sent = sent.UTC()
+	near := func(bound time.Time) bool {
+		d := dayOf(sent).Sub(dayOf(bound))
+		return !bound.IsZero() && d >= -24*time.Hour && d <= 24*time.Hour
+	}
+	if !near(since) && !near(before) || !m.load(1) {
+		return sent
+	}
+	if d := mailstore.ParseHeader(m.raw).Date; !d.IsZero() {
+		return d
+	}
+	return sent
+}
+
+// dateIn reports whether t's date, in t's own location (time of day
+// ignored), is on or after since and before before (zero bounds are open).
 func dateIn(t, since, before time.Time) bool {
-	d := dateOf(t)
-	if !since.IsZero() && d.Before(dateOf(since)) {
+	d := dayOf(t)
+	if !since.IsZero() && d.Before(dayOf(since)) {
 		return false
 	}
-	if !before.IsZero() && !d.Before(dateOf(before)) {
+	if !before.IsZero() && !d.Before(dayOf(before)) {
 		return false
 	}
 	return true
 }
 
-func dateOf(t time.Time) time.Time {
-	t = t.UTC()
+// dayOf returns midnight UTC of t's calendar date in t's location.
+func dayOf(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }

@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/emersion/go-imap/v2"
@@ -11,7 +12,9 @@ import (
 // Select implements imapserver.Session (SELECT and EXAMINE). The folder's
 // shared view is opened (loaded from a store snapshot on first use). A
 // mailbox that is locked for a move, or retired, is selected read-only:
-// the completion says [READ-ONLY] and changes fail in the store.
+// the completion says [READ-ONLY] and changes fail in the store. SELECT
+// claims the folder's unclaimed messages as \Recent for this session;
+// EXAMINE shows them as \Recent without claiming.
 func (s *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
 	s.unselect()
 	f, err := s.folderByName(name)
@@ -28,33 +31,26 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	if err != nil {
 		return nil, s.imapError(err)
 	}
-	v, st, err := w.openView(s.ctx, f.ID)
+	v, cv, st, err := w.openView(s.ctx, f.ID)
 	if err != nil {
 		s.srv.watchers.release(w)
 		return nil, s.imapError(err)
 	}
 	readOnly := options != nil && options.ReadOnly
-	s.sel = &selected{folder: *f, name: name, w: w, v: v, st: st, readOnly: readOnly}
+	cv.claim = !readOnly && !locked
+	s.sel = &selected{folder: *f, name: name, w: w, v: v, cv: cv, readOnly: readOnly, writable: !readOnly && !locked}
+	runTestHook(hookSelectOpened, s.user)
+	s.noteRecent(st.uidNext)
 
-	v.mu.Lock()
 	data := &imap.SelectData{
-		Flags:       v.flags(),
-		NumMessages: uint32(len(v.msgs)),
-		UIDNext:     imap.UID(max(v.uidNext, v.lastUID()+1)),
-		UIDValidity: v.uidValidity,
+		Flags:             st.flags,
+		NumMessages:       uint32(len(cv.uids)),
+		NumRecent:         cv.numRecent(),
+		UIDNext:           imap.UID(st.uidNext),
+		UIDValidity:       st.uidValidity,
+		FirstUnseenSeqNum: st.firstUnseen,
 	}
-	for i, m := range v.msgs {
-		if !mailstore.HasFlag(m.flags, mailstore.FlagSeen) {
-			data.FirstUnseenSeqNum = uint32(i + 1)
-			break
-		}
-	}
-	v.mu.Unlock()
-	if !readOnly && !locked {
-		data.PermanentFlags = append(append([]imap.Flag{}, data.Flags...), imap.FlagWildcard)
-	} else {
-		data.PermanentFlags = []imap.Flag{}
-	}
+	data.PermanentFlags = s.sel.permanentFlags(data.Flags)
 	if s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
 		data.List = &imap.ListData{Delim: delim, Mailbox: name}
 		if a, ok := specialUseAttr[f.SpecialUse]; ok {
@@ -65,6 +61,35 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 		s.fc.selectReadOnly(locked && !readOnly)
 	}
 	return data, nil
+}
+
+// permanentFlags is the PERMANENTFLAGS of the selected folder: every flag
+// and any new keyword when it can be changed, none otherwise.
+func (sel *selected) permanentFlags(flags []imap.Flag) []imap.Flag {
+	if !sel.writable {
+		return []imap.Flag{}
+	}
+	return append(append([]imap.Flag{}, flags...), imap.FlagWildcard)
+}
+
+// noteRecent makes the folder's unclaimed messages below upto \Recent in
+// this session: claimed for it in the store when it may claim, otherwise
+// (EXAMINE, a locked mailbox) only shown. A failure leaves them not recent
+// here; they stay unclaimed.
+func (s *session) noteRecent(upto uint32) {
+	sel := s.sel
+	var from uint32
+	var err error
+	if sel.cv.claim {
+		from, err = s.srv.store.ClaimRecent(s.ctx, s.mb.ID, sel.folder.ID, upto)
+	} else {
+		from, err = s.srv.store.RecentFrom(s.ctx, s.mb.ID, sel.folder.ID)
+	}
+	if err != nil {
+		s.log.Warn("imap: \\Recent", "folder", sel.name, "err", err)
+		return
+	}
+	sel.cv.recent.add(from, upto)
 }
 
 // Unselect implements imapserver.Session (CLOSE, UNSELECT, and SELECT of
@@ -81,7 +106,7 @@ func (s *session) unselect() {
 	}
 	sel := s.sel
 	s.sel = nil
-	sel.w.closeView(sel.v, sel.st)
+	sel.w.closeView(sel.v, sel.cv)
 	s.srv.watchers.release(sel.w)
 }
 
@@ -91,50 +116,41 @@ type msgRef struct {
 	uid uint32
 }
 
-// resolve returns the messages a sequence or UID set names, in the
+// resolve returns the messages a sequence or UID set names in the
 // client's view (messages the client has not been told about yet are
-// left out), ascending. "$" is the saved search result; "*" the last
-// message.
+// left out), ascending. "*" is the client's last message; "$" the saved
+// search result.
 func (s *session) resolve(numSet imap.NumSet) []msgRef {
-	sel := s.sel
+	cv := s.sel.cv
 	if imap.IsSearchRes(numSet) {
 		numSet = s.searchRes
 	}
-	v := sel.v
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	var out []msgRef
+	var idx []int // indexes into cv.uids
 	switch ns := numSet.(type) {
 	case imap.SeqSet:
-		set := make(imap.SeqSet, len(ns))
-		n := uint32(len(v.msgs))
-		for i, r := range ns {
-			set[i] = imap.SeqRange{Start: r.Start, Stop: r.Stop}
-			staticRange(&set[i].Start, &set[i].Stop, n)
-		}
-		for i, m := range v.msgs {
-			if seq := sel.st.EncodeSeqNum(uint32(i + 1)); seq != 0 && set.Contains(seq) {
-				out = append(out, msgRef{seq: seq, uid: m.uid})
+		n := uint32(len(cv.uids))
+		for _, r := range ns {
+			a, b := r.Start, r.Stop
+			staticRange(&a, &b, n)
+			for seq := max(a, 1); seq <= min(b, n); seq++ {
+				idx = append(idx, int(seq-1))
 			}
 		}
 	case imap.UIDSet:
-		last := v.lastUID()
-		seen := map[uint32]bool{}
+		last := cv.lastUID()
 		for _, r := range ns {
 			a, b := uint32(r.Start), uint32(r.Stop)
 			staticRange(&a, &b, last)
-			for i := sort.Search(len(v.msgs), func(i int) bool { return v.msgs[i].uid >= a }); i < len(v.msgs) && v.msgs[i].uid <= b; i++ {
-				uid := v.msgs[i].uid
-				if seen[uid] {
-					continue
-				}
-				seen[uid] = true
-				if seq := sel.st.EncodeSeqNum(uint32(i + 1)); seq != 0 {
-					out = append(out, msgRef{seq: seq, uid: uid})
-				}
+			for i := sort.Search(len(cv.uids), func(i int) bool { return cv.uids[i] >= a }); i < len(cv.uids) && cv.uids[i] <= b; i++ {
+				idx = append(idx, i)
 			}
 		}
-		sort.Slice(out, func(i, j int) bool { return out[i].uid < out[j].uid })
+	}
+	slices.Sort(idx) // ranges may overlap or come in any order
+	idx = slices.Compact(idx)
+	out := make([]msgRef, len(idx))
+	for k, i := range idx {
+		out[k] = msgRef{seq: uint32(i + 1), uid: cv.uids[i]}
 	}
 	return out
 }

@@ -115,23 +115,27 @@ func New(o Options) (*Server, error) {
 }
 
 // capabilities are the extensions advertised besides those imapserver
-// adds by itself (IDLE, UNSELECT, ENABLE, SASL-IR, LITERAL-, APPENDLIMIT
-// from the session). LITERAL+ is deliberately absent: a non-synchronizing
-// literal over APPENDLIMIT could not be refused before it is sent.
+// adds by itself (IDLE, UNSELECT, ENABLE, SASL-IR, APPENDLIMIT from the
+// session) and those filterConn adds (ID). LITERAL+ is safe because
+// filterConn skips a non-synchronizing literal go-imap refuses
+// (literal.go). BINARY is not advertised: go-imap's FETCH writer drops the
+// origin of a partial BINARY section.
 var capabilities = imap.CapSet{
-	imap.CapIMAP4rev1:    {},
-	imap.CapIMAP4rev2:    {},
-	imap.CapUIDPlus:      {},
-	imap.CapMove:         {},
-	imap.CapNamespace:    {},
-	imap.CapSpecialUse:   {},
-	imap.CapListExtended: {},
-	imap.CapListStatus:   {},
-	imap.CapStatusSize:   {},
-	imap.CapChildren:     {},
-	imap.CapESearch:      {},
-	imap.CapSearchRes:    {},
-	imap.CapAppendLimit:  {},
+	imap.CapIMAP4rev1:        {},
+	imap.CapIMAP4rev2:        {},
+	imap.CapUIDPlus:          {},
+	imap.CapMove:             {},
+	imap.CapNamespace:        {},
+	imap.CapSpecialUse:       {},
+	imap.CapListExtended:     {},
+	imap.CapListStatus:       {},
+	imap.CapStatusSize:       {},
+	imap.CapChildren:         {},
+	imap.CapESearch:          {},
+	imap.CapSearchRes:        {},
+	imap.CapAppendLimit:      {},
+	imap.CapCreateSpecialUse: {},
+	imap.CapLiteralPlus:      {},
 }
 
 // Serve accepts connections on ln until it is closed or the server is

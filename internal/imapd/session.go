@@ -3,6 +3,7 @@ package imapd
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -35,8 +36,9 @@ type selected struct {
 	name     string // IMAP name as selected
 	w        *watcher
 	v        *view
-	st       *imapserver.SessionTracker
+	cv       *clientView
 	readOnly bool // EXAMINE: no changes at all
+	writable bool // neither EXAMINE nor a locked or retired mailbox
 }
 
 var (
@@ -81,7 +83,7 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if s.sel == nil {
 		return nil
 	}
-	return s.sel.st.Poll(w, allowExpunge)
+	return s.sendUpdates(w, allowExpunge)
 }
 
 // Idle implements imapserver.Session: it writes the updates of the
@@ -94,10 +96,37 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 		}
 		return nil
 	}
-	if err := s.sel.st.Poll(w, true); err != nil {
-		return err
+	for {
+		if err := s.sendUpdates(w, true); err != nil {
+			return err
+		}
+		select {
+		case <-s.sel.cv.wake:
+		case <-stop:
+			return nil
+		case <-s.ctx.Done():
+			return nil
+		}
 	}
-	return s.sel.st.Idle(w, stop)
+}
+
+// sendUpdates replays the selected folder's changes into the client's
+// view and writes them; new messages get their \Recent state (and a
+// RECENT response after the EXISTS).
+func (s *session) sendUpdates(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	cv := s.sel.cv
+	ups, newUIDs := cv.replay(allowExpunge)
+	if len(newUIDs) > 0 {
+		s.noteRecent(newUIDs[len(newUIDs)-1] + 1)
+		last := 0
+		for i, u := range ups {
+			if u.kind == updExists {
+				last = i
+			}
+		}
+		ups = slices.Insert(ups, last+1, update{kind: updRecent, n: cv.numRecent()})
+	}
+	return s.writeUpdates(w, ups)
 }
 
 // delim is the hierarchy delimiter as a rune.

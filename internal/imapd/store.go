@@ -15,8 +15,9 @@ var storeOps = map[imap.StoreFlagsOp]mailstore.FlagOp{
 }
 
 // Store implements imapserver.Session (STORE and UID STORE, with .SILENT).
-// The new flags are reported in FETCH responses unless silent; the other
-// sessions of the folder get them as updates.
+// The new flags are reported in FETCH responses unless silent, after FLAGS
+// when they carry a new keyword; the other sessions of the folder get them
+// as updates.
 func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
 	sel, err := s.selectedFolder()
 	if err != nil {
@@ -40,14 +41,16 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if flags.Silent {
 		return nil
 	}
+	lists := make([][]string, len(res))
+	for i, r := range res {
+		lists[i] = r.Flags
+	}
+	if err := s.announceKeywords(lists...); err != nil {
+		return err
+	}
 	_, byUID := numSet.(imap.UIDSet)
 	for _, r := range res {
-		sel.v.mu.Lock()
-		seq := uint32(0)
-		if i := sel.v.find(r.UID); i >= 0 {
-			seq = sel.st.EncodeSeqNum(uint32(i + 1))
-		}
-		sel.v.mu.Unlock()
+		seq := sel.cv.seqOf(r.UID)
 		if seq == 0 {
 			continue
 		}
@@ -55,7 +58,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		if byUID {
 			m.WriteUID(imap.UID(r.UID))
 		}
-		m.WriteFlags(imapFlags(r.Flags))
+		m.WriteFlags(sel.cv.flagsFor(r.UID, r.Flags))
 		if err := m.Close(); err != nil {
 			return err
 		}
@@ -79,7 +82,7 @@ func (s *session) storeFlags(sel *selected, refs []msgRef, op mailstore.FlagOp, 
 	defer v.mu.Unlock()
 	for _, r := range res {
 		if r.Changed {
-			v.setFlagsLocked(r.UID, r.Flags, r.ModSeq, sel.st)
+			v.setFlagsLocked(r.UID, r.Flags, r.ModSeq, sel.cv)
 		}
 	}
 	return res, nil

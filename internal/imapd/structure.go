@@ -3,7 +3,6 @@ package imapd
 import (
 	"bytes"
 	"math"
-	"net/mail"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -25,10 +24,12 @@ func textprotoHeader(fields []field) textproto.Header {
 	return h
 }
 
-// envelope builds the ENVELOPE of a message or enclosed message with
-// go-imap's ExtractEnvelope, then repairs what its strict parsers drop: a
-// date in a non-standard format and address lists that do not parse as a
-// whole. It never fails; a panic in a parser yields an empty envelope.
+// envelope builds the ENVELOPE of a message or enclosed message: date,
+// subject and message IDs with go-imap's ExtractEnvelope (repairing a date
+// in a non-standard format), the address lists with parseAddressList,
+// which keeps groups, routed and commented addresses that go-imap's
+// strict parser drops. It never fails; a panic in a parser yields an
+// empty envelope.
 func envelope(raw []byte, e *entity) (env *imap.Envelope) {
 	defer func() {
 		if recover() != nil {
@@ -43,32 +44,9 @@ func envelope(raw []byte, e *entity) (env *imap.Envelope) {
 		name string
 		list *[]imap.Address
 	}{{"From", &env.From}, {"Sender", &env.Sender}, {"Reply-To", &env.ReplyTo}, {"To", &env.To}, {"Cc", &env.Cc}, {"Bcc", &env.Bcc}} {
-		if len(*a.list) == 0 {
-			*a.list = lenientAddresses(e.get(a.name))
-		}
+		*a.list = imapAddresses(parseAddressList(e.get(a.name)))
 	}
 	return env
-}
-
-// lenientAddresses parses the comma-separated addresses of a header value
-// one by one, keeping those that parse. Groups and garbage are skipped.
-func lenientAddresses(v string) []imap.Address {
-	if strings.TrimSpace(v) == "" {
-		return nil
-	}
-	var out []imap.Address
-	for _, s := range strings.Split(v, ",") {
-		a, err := mail.ParseAddress(strings.TrimSpace(s))
-		if err != nil {
-			continue
-		}
-		mbox, host, ok := strings.Cut(a.Address, "@")
-		if !ok {
-			continue
-		}
-		out = append(out, imap.Address{Name: a.Name, Mailbox: mbox, Host: host})
-	}
-	return out
 }
 
 // bodyStructure builds the BODYSTRUCTURE of an entity (always with the

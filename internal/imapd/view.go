@@ -7,16 +7,18 @@ import (
 	"sync"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
 // view is the server-side message list of a selected folder, shared by
-// every session that has it selected. Its go-imap MailboxTracker fans the
-// changes out to the sessions' SessionTrackers, which translate sequence
-// numbers between this list and each client's view and queue the EXISTS,
-// EXPUNGE, FETCH FLAGS and FLAGS updates until the session may send them.
+// every session of this process that has it selected. Every change to the
+// list is also recorded in a change log (appended UIDs, expunged UIDs, new
+// flags of a UID); each session's clientView replays the log from its own
+// position when it may send updates, and so derives EXISTS, EXPUNGE, FETCH
+// FLAGS and FLAGS from UIDs, never from sequence numbers computed for
+// another moment. The log keeps the changes not yet replayed by every
+// session.
 //
 // The list starts as a store snapshot taken at MODSEQ base and changes by
 // events after base (and by a session's own expunges and flag changes,
@@ -34,11 +36,13 @@ type view struct {
 
 	mu          sync.Mutex
 	base        int64
-	msgs        []viewMsg // ascending UIDs: msgs[i] is sequence number i+1
+	msgs        []viewMsg // ascending UIDs
 	uidNext     uint32
 	uidValidity uint32
-	keywords    map[string]string // lower-cased → spelling, of the flags in use
-	tracker     *imapserver.MailboxTracker
+	keywords    map[string]string // lower-cased → spelling, of the flags in use; only grows
+	log         []change          // changes some session has not replayed yet
+	logStart    uint64            // number of changes recorded before log[0]
+	clients     map[*clientView]struct{}
 }
 
 // viewMsg is one message of a view.
@@ -48,15 +52,31 @@ type viewMsg struct {
 	flags  []string // normalized, shared: never modified in place
 }
 
+// changeKind tells what a change did.
+type changeKind uint8
+
+const (
+	changeAppended changeKind = iota + 1 // new messages (uids ascending, above every earlier one)
+	changeExpunged                       // messages removed
+	changeFlags                          // new flags of one message
+)
+
+// change is one entry of a view's change log.
+type change struct {
+	kind   changeKind
+	uids   []uint32
+	flags  []string    // changeFlags: the message's flags now
+	source *clientView // changeFlags: the session that made the change and reports it itself
+}
+
 func newView(folderID int64, snap *mailstore.Snapshot) *view {
 	v := &view{folderID: folderID, base: snap.HighestModSeq, uidNext: snap.Folder.UIDNext,
-		uidValidity: snap.Folder.UIDValidity, keywords: map[string]string{}}
+		uidValidity: snap.Folder.UIDValidity, keywords: map[string]string{}, clients: map[*clientView]struct{}{}}
 	v.msgs = make([]viewMsg, len(snap.Messages))
 	for i, m := range snap.Messages {
 		v.msgs[i] = viewMsg{uid: m.UID, modseq: m.ModSeq, flags: m.Flags}
 		v.noteKeywords(m.Flags)
 	}
-	v.tracker = imapserver.NewMailboxTracker(uint32(len(v.msgs)))
 	return v
 }
 
@@ -74,6 +94,40 @@ func (v *view) lastUID() uint32 {
 		return 0
 	}
 	return v.msgs[len(v.msgs)-1].uid
+}
+
+// record appends a change to the log (when some session will replay it)
+// and wakes the sessions waiting in IDLE.
+func (v *view) record(c change) {
+	if len(v.clients) == 0 {
+		return
+	}
+	v.log = append(v.log, c)
+	for cv := range v.clients {
+		select {
+		case cv.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// version is the number of changes recorded so far.
+func (v *view) version() uint64 { return v.logStart + uint64(len(v.log)) }
+
+// trimLocked drops the changes every session has replayed.
+func (v *view) trimLocked() {
+	low := v.version()
+	for cv := range v.clients {
+		low = min(low, cv.pos)
+	}
+	if n := int(low - v.logStart); n > 0 {
+		clear(v.log[:n])
+		v.log = v.log[n:]
+		v.logStart = low
+		if len(v.log) == 0 {
+			v.log = nil
+		}
+	}
 }
 
 // apply applies a store event of this folder.
@@ -110,14 +164,14 @@ func flagsAt(f [][]string, i int) []string {
 // not shown (IMAP sequence numbers follow UID order); it cannot occur when
 // events are applied in MODSEQ order.
 func (v *view) appendLocked(uids []uint32, flags [][]string, modseq int64) {
-	n0 := len(v.msgs)
-	kw := len(v.keywords)
+	var added []uint32
 	for i, uid := range uids {
 		f := flagsAt(flags, i)
 		switch {
 		case uid > v.lastUID():
 			v.msgs = append(v.msgs, viewMsg{uid: uid, modseq: modseq, flags: f})
 			v.noteKeywords(f)
+			added = append(added, uid)
 		case v.find(uid) >= 0:
 			v.setFlagsLocked(uid, f, modseq, nil)
 		}
@@ -125,48 +179,40 @@ func (v *view) appendLocked(uids []uint32, flags [][]string, modseq int64) {
 			v.uidNext = uid + 1
 		}
 	}
-	if len(v.msgs) > n0 {
-		v.tracker.QueueNumMessages(uint32(len(v.msgs)))
-	}
-	if len(v.keywords) > kw {
-		v.tracker.QueueMailboxFlags(v.flags())
+	if len(added) > 0 {
+		v.record(change{kind: changeAppended, uids: added})
 	}
 }
 
-// expungeLocked removes messages, queueing EXPUNGE for every session (the
-// one that expunged included: it reports them in its command's poll).
+// expungeLocked removes messages (the session that expunged them reports
+// them from the log like every other session).
 func (v *view) expungeLocked(uids []uint32) {
-	var idx []int
+	gone := make(map[uint32]bool, len(uids))
 	for _, uid := range uids {
-		if i := v.find(uid); i >= 0 {
-			idx = append(idx, i)
+		if v.find(uid) >= 0 {
+			gone[uid] = true
 		}
 	}
-	if len(idx) == 0 {
+	if len(gone) == 0 {
 		return
 	}
-	sort.Sort(sort.Reverse(sort.IntSlice(idx)))
-	idx = slices.Compact(idx)
-	for _, i := range idx { // highest first: each number stays valid
-		v.tracker.QueueExpunge(uint32(i + 1))
-	}
-	gone := make(map[int]bool, len(idx))
-	for _, i := range idx {
-		gone[i] = true
-	}
+	removed := make([]uint32, 0, len(gone))
 	out := v.msgs[:0]
-	for i, m := range v.msgs {
-		if !gone[i] {
-			out = append(out, m)
+	for _, m := range v.msgs {
+		if gone[m.uid] {
+			removed = append(removed, m.uid)
+			continue
 		}
+		out = append(out, m)
 	}
 	clear(v.msgs[len(out):])
 	v.msgs = out
+	v.record(change{kind: changeExpunged, uids: removed})
 }
 
-// setFlagsLocked records new flags of a message changed at modseq, and
-// queues FETCH FLAGS for every session but source.
-func (v *view) setFlagsLocked(uid uint32, flags []string, modseq int64, source *imapserver.SessionTracker) {
+// setFlagsLocked records new flags of a message changed at modseq, for
+// every session but source.
+func (v *view) setFlagsLocked(uid uint32, flags []string, modseq int64, source *clientView) {
 	i := v.find(uid)
 	if i < 0 || modseq <= v.msgs[i].modseq {
 		return
@@ -177,16 +223,12 @@ func (v *view) setFlagsLocked(uid uint32, flags []string, modseq int64, source *
 		return
 	}
 	m.flags = flags
-	kw := len(v.keywords)
 	v.noteKeywords(flags)
-	v.tracker.QueueMessageFlags(uint32(i+1), imap.UID(uid), imapFlags(flags), source)
-	if len(v.keywords) > kw {
-		v.tracker.QueueMailboxFlags(v.flags())
-	}
+	v.record(change{kind: changeFlags, uids: []uint32{uid}, flags: flags, source: source})
 }
 
 // reset replaces the list with a fresh snapshot (nil: the folder is gone)
-// and queues the differences: expunges, flag changes, new messages.
+// and records the differences: expunges, flag changes, new messages.
 func (v *view) reset(snap *mailstore.Snapshot) {
 	v.mu.Lock()
 	defer v.mu.Unlock()

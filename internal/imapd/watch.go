@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emersion/go-imap/v2/imapserver"
-
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
@@ -232,6 +230,28 @@ func (w *watcher) resync() {
 	w.drainLocked()
 }
 
+// await waits until this process's watcher of the mailbox, if it has
+// one, has applied the changes up to the MODSEQ modseq returns (read only
+// when there is a watcher), at most ownWait: then every session of this
+// process that has a folder of the mailbox selected sees the change with
+// its next command. Commands that change a mailbox call it before they
+// complete, as Dovecot's sessions share one index.
+func (ws *watchers) await(mailboxID int64, modseq func() (int64, error)) {
+	ws.mu.Lock()
+	w := ws.m[mailboxID]
+	if w != nil {
+		w.refs++
+	}
+	ws.mu.Unlock()
+	if w == nil {
+		return
+	}
+	defer ws.release(w)
+	if m, err := modseq(); err == nil {
+		w.waitApplied(m)
+	}
+}
+
 // waitApplied waits until the events up to MODSEQ m have been applied, at
 // most ownWait.
 func (w *watcher) waitApplied(m int64) {
@@ -251,31 +271,30 @@ func (w *watcher) waitApplied(m int64) {
 }
 
 // openView returns the shared view of a folder (loading it on first use)
-// and a new session tracker on it. Call closeView when done.
-func (w *watcher) openView(ctx context.Context, folderID int64) (*view, *imapserver.SessionTracker, error) {
+// and registers a session with it: the session's view of the folder and
+// the SELECT data are taken at one moment, under the lock the watcher
+// applies changes with, so that every later change reaches the session
+// through the view's log. Call closeView when done.
+func (w *watcher) openView(ctx context.Context, folderID int64) (*view, *clientView, selectState, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	v := w.views[folderID]
 	if v == nil {
 		snap, err := w.ws.store.Select(ctx, w.mailboxID, folderID)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, selectState{}, err
 		}
 		v = newView(folderID, snap)
 		w.views[folderID] = v
 	}
 	v.refs++
-	v.mu.Lock()
-	st := v.tracker.NewSession()
-	v.mu.Unlock()
-	return v, st, nil
+	cv, st := v.openClient()
+	return v, cv, st, nil
 }
 
 // closeView releases a view opened with openView.
-func (w *watcher) closeView(v *view, st *imapserver.SessionTracker) {
-	v.mu.Lock()
-	st.Close()
-	v.mu.Unlock()
+func (w *watcher) closeView(v *view, cv *clientView) {
+	v.closeClient(cv)
 	w.mu.Lock()
 	v.refs--
 	if v.refs == 0 {

@@ -42,11 +42,11 @@ func TestWatcherOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ws.release(w)
-		v, st, err := w.openView(ctx, inbox.ID)
+		v, cv, _, err := w.openView(ctx, inbox.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer w.closeView(v, st)
+		defer w.closeView(v, cv)
 
 		add := func() mailstore.Event {
 			a, err := writer.Append(ctx, mb.ID, mailstore.AppendItem{FolderID: inbox.ID, Content: strings.NewReader("Subject: x\r\n\r\nx\r\n")})
@@ -88,11 +88,11 @@ func TestWatcherOrder(t *testing.T) {
 		if got := uids(); len(got) != 4 {
 			t.Fatalf("after resync: %v", got)
 		}
-		v.mu.Lock()
-		n := st.EncodeSeqNum(4)
-		v.mu.Unlock()
-		if n != 0 {
-			t.Errorf("the session was not told of new messages yet, but sequence 4 maps to %d", n)
+		if n := len(cv.uids); n != 0 {
+			t.Errorf("the session was not told of new messages yet, but it has %d", n)
+		}
+		if ups, _ := cv.replay(true); len(ups) != 1 || ups[0].kind != updExists || ups[0].n != 4 {
+			t.Errorf("the session's updates: %+v, want one EXISTS 4", ups)
 		}
 		w.mu.Lock()
 		applied, pending := w.applied, len(w.pending)

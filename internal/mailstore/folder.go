@@ -22,7 +22,8 @@ type FolderOptions struct {
 	// Origin is the source folder id when replication creates the folder.
 	// Creating a folder whose origin already exists returns that folder.
 	Origin string
-	// Unsubscribed creates the folder unsubscribed.
+	// Unsubscribed creates the folder, and any missing parent created
+	// with it, unsubscribed.
 	Unsubscribed bool
 	// Props are the collection properties of a calendar, task list or
 	// address book folder (see Folder.Props).
@@ -235,9 +236,10 @@ func (m *mutation) child(parentID, name string) (*Folder, error) {
 		m.mb, parentID, strings.ToLower(name), false)
 }
 
-// parentFor resolves (creating if create is set) the parent folders of comps
-// and returns the parent (nil for the root).
-func (m *mutation) parentFor(path string, comps []string, create bool) (*Folder, error) {
+// parentFor resolves (creating if create is set, unsubscribed if
+// unsubscribed is set) the parent folders of comps and returns the parent
+// (nil for the root).
+func (m *mutation) parentFor(path string, comps []string, create, unsubscribed bool) (*Folder, error) {
 	var parent *Folder
 	for _, c := range comps[:len(comps)-1] {
 		pid := ""
@@ -256,7 +258,7 @@ func (m *mutation) parentFor(path string, comps []string, create bool) (*Folder,
 			if parent != nil {
 				p = parent.Path + Delimiter + c
 			}
-			if f, err = m.insertFolder(pid, c, p, FolderOptions{Class: classOf(parent)}); err != nil {
+			if f, err = m.insertFolder(pid, c, p, FolderOptions{Class: classOf(parent), Unsubscribed: unsubscribed}); err != nil {
 				return nil, err
 			}
 		}
@@ -362,7 +364,7 @@ func (s *Store) CreateFolder(ctx context.Context, mailboxID int64, path string, 
 				return err
 			}
 		}
-		parent, err := m.parentFor(path, comps, true)
+		parent, err := m.parentFor(path, comps, true, opts.Unsubscribed)
 		if err != nil {
 			return err
 		}
@@ -401,6 +403,96 @@ func (s *Store) SetSubscribed(ctx context.Context, mailboxID, folderID int64, su
 		}
 		m.changed = true
 		m.emit(Event{Kind: EventFolders, FolderID: folderID})
+		return nil
+	})
+}
+
+// Subscriptions returns the subscription list of a mailbox (IMAP's LSUB):
+// one folder per path (compared lower-cased) that is subscribed, live or
+// deleted. A deleted folder keeps its subscription (RFC 3501 section
+// 6.3.9: a name stays subscribed when its mailbox no longer exists), so a
+// path is subscribed while any folder row at it, live or deleted, is. The
+// live folder at a path is returned when it exists (with Deleted false,
+// even if only a deleted folder at that path carried the subscription),
+// otherwise the most recently deleted one. Order: parents before children.
+func (s *Store) Subscriptions(ctx context.Context, mailboxID int64) ([]Folder, error) {
+	rows, err := s.d.Read().QueryContext(ctx, `SELECT `+folderCols+` FROM folders
+		WHERE mailbox_id = ? AND (subscribed = ? OR deleted = ?) ORDER BY deleted, id DESC`, mailboxID, true, false)
+	if err != nil {
+		return nil, errs.Internalf(err, "list subscriptions of mailbox %d", mailboxID)
+	}
+	defer rows.Close()
+	byKey := map[string]int{}
+	var all []Folder
+	subscribed := map[string]bool{}
+	for rows.Next() {
+		f, err := scanFolder(rows)
+		if err != nil {
+			return nil, errs.Internalf(err, "list subscriptions of mailbox %d", mailboxID)
+		}
+		k := strings.ToLower(f.Path)
+		subscribed[k] = subscribed[k] || f.Subscribed
+		if _, ok := byKey[k]; !ok { // live rows come first, then the latest deleted
+			byKey[k] = len(all)
+			all = append(all, *f)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, errs.Internalf(err, "list subscriptions of mailbox %d", mailboxID)
+	}
+	var out []Folder
+	for _, f := range all {
+		if subscribed[strings.ToLower(f.Path)] {
+			f.Subscribed = true
+			out = append(out, f)
+		}
+	}
+	sortFolders(out)
+	return out, nil
+}
+
+// Unsubscribe removes a path from the subscription list: every folder at
+// it, live or deleted, is unsubscribed (see Subscriptions). A path that is
+// not subscribed changes nothing; one that no folder ever had is a
+// FolderNotFound error.
+func (s *Store) Unsubscribe(ctx context.Context, mailboxID int64, path string) error {
+	return s.mutate(ctx, mailboxID, func(m *mutation) error {
+		key, err := resolvePathKey(ctx, m.tx, mailboxID, path)
+		if err != nil {
+			return err
+		}
+		rows, err := m.tx.QueryContext(ctx, `SELECT id, subscribed FROM folders WHERE mailbox_id = ? AND path_key = ?`, mailboxID, key)
+		if err != nil {
+			return errs.Internalf(err, "unsubscribe %q", path)
+		}
+		var ids []int64
+		found := false
+		for rows.Next() {
+			var id int64
+			var sub bool
+			if err := rows.Scan(&id, &sub); err != nil {
+				rows.Close()
+				return errs.Internalf(err, "unsubscribe %q", path)
+			}
+			found = true
+			if sub {
+				ids = append(ids, id)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return errs.Internalf(err, "unsubscribe %q", path)
+		}
+		if !found {
+			return errFolderNotFound(path)
+		}
+		for _, id := range ids {
+			if _, err := m.tx.ExecContext(ctx, `UPDATE folders SET subscribed = ?, modseq = ? WHERE id = ?`, false, m.modseq, id); err != nil {
+				return errs.Internalf(err, "unsubscribe %q", path)
+			}
+			m.changed = true
+			m.emit(Event{Kind: EventFolders, FolderID: id})
+		}
 		return nil
 	})
 }

@@ -32,7 +32,7 @@ func (s *Store) RenameFolder(ctx context.Context, mailboxID, folderID int64, new
 			out, err = m.renameInbox(f, newPath, comps)
 			return err
 		}
-		parent, err := m.parentFor(newPath, comps, true)
+		parent, err := m.parentFor(newPath, comps, true, false)
 		if err != nil {
 			return err
 		}
@@ -110,7 +110,7 @@ func (m *mutation) repath(f *Folder, parentID, name, path string) error {
 }
 
 func (m *mutation) renameInbox(inbox *Folder, newPath string, comps []string) (*Folder, error) {
-	parent, err := m.parentFor(newPath, comps, true)
+	parent, err := m.parentFor(newPath, comps, true, false)
 	if err != nil {
 		return nil, err
 	}
