@@ -16,7 +16,11 @@ func TestDkimCommands(t *testing.T) {
 	op.json(&contoso, "tenant", "create", "contoso")
 	op.json(&fabrikam, "tenant", "create", "fabrikam")
 	src := s.as(t, contoso.AdminToken)
+	// Signing keys are only for accepted domains: the tenant adds it, the
+	// operator approves it (domain verification is tested in e2e_test.go).
 	src.run("domain", "add", "--tenant", "contoso", "contoso.example")
+	src.fail("DkimDomainNotAccepted", "domain", "dkim", "add", "--tenant", "contoso", "contoso.example")
+	op.run("domain", "approve", "--tenant", "contoso", "contoso.example")
 
 	type key struct {
 		Selector, Algorithm, Status, DnsRecordName, DnsRecordType, DnsRecordValue, ZoneLine string
