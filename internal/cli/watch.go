@@ -89,6 +89,22 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
+// progressLine is one user's line in the non-terminal display; before
+// validation has counted the source it says so instead of 0/0 items.
+func progressLine(u userStat) string {
+	var line string
+	if u.ItemsTotal == 0 && (u.Status == "Queued" || u.Status == "Validating") {
+		line = fmt.Sprintf("%-40s %-20s       (the item count is known after validation)", u.EmailAddress, u.Status)
+	} else {
+		line = fmt.Sprintf("%-40s %-20s %3d%%  %s/%s items  %s", u.EmailAddress, u.Status, u.PercentComplete,
+			units.Count(u.ItemsSynced), units.Count(u.ItemsTotal), units.Bytes(u.BytesTransferred))
+	}
+	if u.Error != nil {
+		line += "  " + u.Error.Code
+	}
+	return line
+}
+
 // WatchUsers shows progress of a batch's users until none is busy: mpb
 // progress bars on a terminal, a line per change otherwise. The demo uses
 // it too.
@@ -99,16 +115,18 @@ func WatchUsers(ctx context.Context, w io.Writer, fetch func() ([]userStat, erro
 	}
 	if once || !isTerminal(w) {
 		last := map[string]string{}
+		explained := false
 		for {
 			anyBusy := false
 			for _, u := range us {
-				line := fmt.Sprintf("%-40s %-20s %3d%%  %d/%d items  %s", u.EmailAddress, u.Status, u.PercentComplete, u.ItemsSynced, u.ItemsTotal, units.Bytes(u.BytesTransferred))
-				if u.Error != nil {
-					line += "  " + u.Error.Code
-				}
+				line := progressLine(u)
 				if last[u.EmailAddress] != line {
 					fmt.Fprintln(w, line)
 					last[u.EmailAddress] = line
+					if u.Status == "Synced" && !explained {
+						explained = true
+						fmt.Fprintln(w, "  (Synced shows 95%, as in Exchange: the last 5% is the completion)")
+					}
 				}
 				anyBusy = anyBusy || busy(u)
 			}

@@ -36,9 +36,15 @@ func TestDemoExit(t *testing.T) {
 	t.Logf("summary:\n%s", summary)
 
 	for n := 1; n <= 14; n++ {
-		if !strings.Contains(text, "["+strconv.Itoa(n)+"/14] ") {
-			t.Errorf("step %d/14 is not in the output", n)
+		if c := strings.Count(text, "["+strconv.Itoa(n)+"/14] "); c != 1 {
+			t.Errorf("step %d/14 is numbered %d times in the output, want once", n, c)
 		}
+	}
+	if strings.Contains(text, " 0/0 items") {
+		t.Errorf("progress shows 0/0 items before validation counted the source")
+	}
+	if strings.Contains(text, "95%") && !strings.Contains(text, "Synced shows 95%") {
+		t.Errorf("95%% is shown but not explained")
 	}
 	rows := regexp.MustCompile(`(?m)^  (\S+@fabrikam\.tenantferry\.test) +(\S+) .* (\S+)$`).FindAllStringSubmatch(summary, -1)
 	if len(rows) != 3 {
@@ -84,6 +90,12 @@ func TestDemoServesUntilCancelled(t *testing.T) {
 	}
 	if !strings.Contains(w.String(), "password "+demo.TargetPassword) {
 		t.Errorf("no connection help:\n%s", w.String())
+	}
+	if !regexp.MustCompile(`Web admin +target http://127\.0\.0\.1:\d+/ui/#token=\S+`).MatchString(w.String()) {
+		t.Errorf("no web admin sign-in link:\n%s", w.String())
+	}
+	if !strings.Contains(w.String(), "go build -o tenantferry ./cmd/tenantferry") {
+		t.Errorf("the Try: lines do not say how to get the binary after `go run`")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "leftover")); !os.IsNotExist(err) {
 		t.Errorf("the previous demo's content was not replaced: %v", err)

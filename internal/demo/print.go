@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/tenantferry/tenantferry/internal/units"
 )
 
 // totalSteps is the number of steps of DESIGN §1.
@@ -32,6 +34,13 @@ func (p *printer) step(n int, title, exchange string) {
 	p.line("       Exchange: %s", exchange)
 }
 
+// continued goes on with step n under a subtitle: one step of DESIGN §1
+// shown in two parts keeps its number.
+func (p *printer) continued(n int, title, exchange string) {
+	p.line("\n[%d/%d, continued] %s", n, totalSteps, title)
+	p.line("       Exchange: %s", exchange)
+}
+
 // cmd prints the equivalent tenantferry (or other tool's) command line.
 func (p *printer) cmd(format string, args ...any) { p.line("  $ "+format, args...) }
 
@@ -53,20 +62,7 @@ func (p *printer) fields(kv ...string) {
 }
 
 // count renders an integer with thousands separators.
-func count(n int64) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + count(-n)
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+func count(n int64) string { return units.Count(n) }
 
 // dur renders a duration for people: ms below a second, else 0.1 s.
 func dur(d time.Duration) string {

@@ -75,8 +75,13 @@ func (d *run) connectInfo() {
 	d.p.line("      mail to a moved user's old address (e.g. %s) is forwarded to fabrikam", d.users[0].sourceAddr(s))
 	d.p.line("  HTTP API           target %s   (operator token: %s)", t.PublicURL, operatorTokenPath(t))
 	d.p.line("                     source %s   (operator token: %s)", s.PublicURL, operatorTokenPath(s))
-	d.p.line("  Try:  tenantferry --server %s --token \"$(cat %s)\" batch users %s --tenant fabrikam", t.PublicURL, quote(operatorTokenPath(t)), d.batch)
-	d.p.line("        tenantferry --server %s --token \"$(cat %s)\" batch report %s --tenant fabrikam --user %s@%s",
+	d.p.line("  Web admin          target %s#token=%s", t.PublicURL+"/ui/", t.adminToken)
+	d.p.line("                     source %s#token=%s", s.PublicURL+"/ui/", s.adminToken)
+	d.p.line("                     (open the link to sign in as the tenant admin; the token stays in that browser tab)")
+	d.p.line("  Try (from the repository, in another terminal):")
+	d.p.line("        go build -o tenantferry ./cmd/tenantferry")
+	d.p.line("        ./tenantferry --server %s --token \"$(cat %s)\" batch users %s --tenant fabrikam", t.PublicURL, quote(operatorTokenPath(t)), d.batch)
+	d.p.line("        ./tenantferry --server %s --token \"$(cat %s)\" batch report %s --tenant fabrikam --user %s@%s",
 		t.PublicURL, quote(operatorTokenPath(t)), d.batch, d.users[0].alias, t.domain)
 	d.p.line("Press Ctrl-C to stop. The data stays in %s until the next demo run replaces it.", d.dd.path)
 }

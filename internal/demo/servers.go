@@ -26,6 +26,9 @@ type node struct {
 	// op is the operator; admin is the tenant admin (set once the tenant
 	// exists), who performs the tenant's steps as in Exchange.
 	op, admin *admin.Principal
+	// adminToken is the tenant admin's token, for the web admin sign-in
+	// link printed at the end.
+	adminToken string
 }
 
 // stop shuts the server down gracefully (idempotent).

@@ -51,6 +51,7 @@ func (d *run) setupTenants(ctx context.Context) error {
 			return errs.New(errs.Internal, "DemoDomainMismatch", "tenant %s got the initial domain %s, but the %s server's transport names %s",
 				n.tenant, tc.InitialDomain, n.role, n.domain)
 		}
+		n.adminToken = tc.AdminToken
 		if n.admin, err = n.Admin.Authenticate(ctx, tc.AdminToken); err != nil {
 			return err
 		}

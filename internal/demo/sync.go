@@ -72,6 +72,7 @@ func busy(u *migration.UserView) bool {
 // changes or its progress passes a quarter.
 func watchLines(ctx context.Context, w io.Writer, fetch func() ([]*migration.UserView, error)) error {
 	last := map[string]string{}
+	explained := false
 	for {
 		us, err := fetch()
 		if err != nil {
@@ -82,8 +83,11 @@ func watchLines(ctx context.Context, w io.Writer, fetch func() ([]*migration.Use
 			key := fmt.Sprintf("%s %d", u.Status, u.PercentComplete/25)
 			if last[u.EmailAddress] != key {
 				last[u.EmailAddress] = key
-				fmt.Fprintf(w, "    %-36s %-20s %3d%%  %s/%s items  %s\n", u.EmailAddress, u.Status, u.PercentComplete,
-					count(u.ItemsSynced), count(u.ItemsTotal), units.Bytes(u.BytesTransferred))
+				fmt.Fprintln(w, progressLine(u))
+				if u.Status == migration.StateSynced && !explained {
+					explained = true
+					fmt.Fprintln(w, "      (Synced shows 95%, as in Exchange: the last 5% is the completion)")
+				}
 			}
 			anyBusy = anyBusy || busy(u)
 		}
@@ -94,6 +98,16 @@ func watchLines(ctx context.Context, w io.Writer, fetch func() ([]*migration.Use
 			return err
 		}
 	}
+}
+
+// progressLine is one user's progress; before validation has counted the
+// source it says so instead of showing 0/0 items.
+func progressLine(u *migration.UserView) string {
+	if u.ItemsTotal == 0 && (u.Status == migration.StateQueued || u.Status == migration.StateValidating) {
+		return fmt.Sprintf("    %-36s %-20s       (the item count is known after validation)", u.EmailAddress, u.Status)
+	}
+	return fmt.Sprintf("    %-36s %-20s %3d%%  %s/%s items  %s", u.EmailAddress, u.Status, u.PercentComplete,
+		count(u.ItemsSynced), count(u.ItemsTotal), units.Bytes(u.BytesTransferred))
 }
 
 // step11Watch follows the initial sync until every user is Synced.
@@ -136,7 +150,7 @@ func (d *run) step11Incremental(ctx context.Context) error {
 	s, t := d.src, d.tgt
 	u := d.users[min(1, d.o.Users-1)]
 	addr := u.sourceAddr(s)
-	d.p.step(11, "Incremental sync before the cutover: new mail and a flag change reach the target on demand",
+	d.p.continued(11, "Incremental sync before the cutover: new mail and a flag change reach the target on demand",
 		"Set-MigrationBatch -Identity wave1 -SyncNow (and automatically every IncrementalSyncInterval)")
 	subject := "Quarterly numbers (sent before the cutover)"
 	d.p.cmd("swaks --server %s --from cfo@partner.example --to %s --header %s", s.Addr("smtp"), addr, quote("Subject: "+subject))

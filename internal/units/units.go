@@ -6,8 +6,26 @@ package units
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
+
+// Count renders an integer with thousands separators (1,234,567).
+func Count(n int64) string {
+	if n < 0 {
+		return "-" + Count(-n)
+	}
+	s := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
 
 // Bytes renders a byte count with binary units (B, KiB, MiB, GiB).
 func Bytes(n int64) string {

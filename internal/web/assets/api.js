@@ -15,6 +15,13 @@ export function setToken(t) {
   else sessionStorage.removeItem(KEY);
 }
 
+// A sign-in link (/ui/#token=TOKEN, printed by `demo`) stores the token for
+// this tab, then takes it out of the address bar and the history.
+if (location.hash.startsWith('#token=')) {
+  setToken(decodeURIComponent(location.hash.slice('#token='.length)));
+  history.replaceState(null, '', location.pathname + location.search + '#/');
+}
+
 // APIError is a coded error reply of the API.
 export class APIError extends Error {
   constructor(status, body) {
