@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"net/http"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -80,8 +81,18 @@ func group(use, short string, children ...*cobra.Command) *cobra.Command {
 // crud adds the list, show and delete commands of one resource kind.
 func (e *env) crud(noun, path string, cols []string) []*cobra.Command {
 	return []*cobra.Command{
-		e.apiCmd("list", "List "+noun+"s", cobra.NoArgs, true, view{cols}, get(sub(path, false))),
+		e.apiCmd("list", "List "+plural(noun), cobra.NoArgs, true, view{cols}, get(sub(path, false))),
 		e.apiCmd("show ID", "Show a "+noun, cobra.ExactArgs(1), true, view{}, get(sub(path, true))),
 		e.apiCmd("delete ID", "Delete a "+noun, cobra.ExactArgs(1), true, view{}, del(sub(path, true))),
 	}
+}
+
+// plural is the English plural of a command noun ("mailbox" → "mailboxes").
+func plural(noun string) string {
+	for _, end := range []string{"x", "s", "sh", "ch"} {
+		if strings.HasSuffix(noun, end) {
+			return noun + "es"
+		}
+	}
+	return noun + "s"
 }
