@@ -20,7 +20,7 @@ type TrustSetup struct {
 // TenantRef names a tenant.
 type TenantRef struct{ ID, Name, InitialDomain string }
 
-// SetupMigrationTrust performs DESIGN §1 steps 1–6 with the operator
+// SetupMigrationTrust performs docs/architecture.md §1 steps 1–6 with the operator
 // principal of each side: the target registers the migration app and a
 // secret, the source consents, the target creates the endpoint (pointing at
 // srcURL) and an Inbound relationship, the source creates the scope group

@@ -4,7 +4,7 @@
 // migrates the mailbox natively between two in-process servers over
 // loopback HTTP, and reports throughput, no-change and small-change
 // incremental passes, the completion lock window and peak memory — as
-// ratios against the reference measured in the same run (DESIGN §9).
+// ratios against the reference measured in the same run (docs/architecture.md §9).
 //
 // Invariants: the benchmark uses the product's real code paths (servers,
 // replication API, engine, jobs, fsync on) and never asserts timings; it
@@ -35,7 +35,7 @@ type Options struct {
 	Items       int     // messages (default 10,000)
 	Median      int     // median body bytes (default 8 KiB)
 	AttachShare float64 // share of messages with an attachment (default 0.05)
-	AttachKB    int     // attachment size in KiB (default 800: ~635 MB for 10,000 items, more than DESIGN §9's ~500 MB)
+	AttachKB    int     // attachment size in KiB (default 800: ~635 MB for 10,000 items, more than docs/architecture.md §9's ~500 MB)
 	Seed        int64
 	Dir         string // work directory (default a temporary one, removed)
 	DB          string // source and target databases: "" SQLite, or a postgres:// base DSN is not supported here

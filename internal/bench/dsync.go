@@ -25,8 +25,8 @@ func DSyncAvailable() bool {
 	return err == nil
 }
 
-// dsyncReference measures Dovecot's dsync on the benchmark mailbox (DESIGN
-// §9): `doveadm backup -R imapc:` from the source server's IMAP listener
+// dsyncReference measures Dovecot's dsync on the benchmark mailbox
+// (docs/architecture.md §9): `doveadm backup -R imapc:` from the source server's IMAP listener
 // into an empty Maildir of a private Dovecot configuration under parent,
 // then the same command again without changes. Dovecot keeps its default
 // fsync (mail_fsync = optimized); imapc uses the settings Dovecot's

@@ -16,7 +16,7 @@ func (e *env) benchCmd() *cobra.Command {
 	var cpuProfile string
 	c := &cobra.Command{
 		Use:   "bench",
-		Short: "Benchmark a native migration against the raw loopback limit and Dovecot's dsync (DESIGN §9)",
+		Short: "Benchmark a native migration against the raw loopback limit and Dovecot's dsync (docs/architecture.md §9)",
 		Long: `Generates a deterministic mailbox, measures the raw loopback limit (a tar
 stream of the same message bytes over loopback TCP, fsynced), measures
 Dovecot's dsync on the same mailbox when doveadm is installed (doveadm backup
@@ -25,7 +25,7 @@ on, then a no-change re-run; dsync reads through our IMAP server, so its
 figure includes our IMAP server's cost), migrates the mailbox between two
 in-process servers over loopback HTTP, and prints MB/s, items/s, the ratios
 to the raw limit and to dsync, the no-change and small incremental pass
-times, the completion lock window and peak RSS. Defaults give the DESIGN §9
+times, the completion lock window and peak RSS. Defaults give the docs/architecture.md §9
 mailbox: 10,000 messages, median 8 KiB, 5% with attachments, ~500 MB.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -11,7 +11,7 @@ import (
 // the TXT record to publish.
 var dkimCols = []string{"Selector", "Algorithm", "Status", "RetiredAt", "ZoneLine"}
 
-// dkimCmd is `domain dkim add|rotate|list DOMAIN` (DESIGN §12).
+// dkimCmd is `domain dkim add|rotate|list DOMAIN` (docs/architecture.md §12).
 func (e *env) dkimCmd() *cobra.Command {
 	path := func(tp string, a []string) string { return tp + "/domains/" + esc(a[0]) + "/dkim" }
 	var alg string

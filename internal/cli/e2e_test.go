@@ -325,7 +325,7 @@ func contains(list []string, s string) bool {
 }
 
 // TestScenarioSteps1to8 proves criterion 1: from an empty directory,
-// `tenantferry serve` starts, and the CLI performs steps 1–8 of DESIGN §1
+// `tenantferry serve` starts, and the CLI performs steps 1–8 of docs/architecture.md §1
 // for contoso and fabrikam with the commands of the contract.
 func TestScenarioSteps1to8(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { scenario(t, "") })

@@ -29,7 +29,7 @@ func (u moveUser) tddAddr() string { return u.alias + "@fabrikam.tenantferry.tes
 // TestCrossServerMigrationCLI is issue 4's acceptance criteria 1, 2 and 3
 // over real processes: two `tenantferry serve` processes (source contoso on
 // A, target fabrikam on B, each routing the other's domain to the other's
-// SMTP port) and every step of DESIGN §1 as a CLI subprocess with the
+// SMTP port) and every step of docs/architecture.md §1 as a CLI subprocess with the
 // commands and flags of the contract. The content of every folder is
 // compared over IMAP (SHA-256 of BODY[], flags, INTERNALDATE) after the
 // initial sync, after changes made over SMTP and IMAP plus `batch

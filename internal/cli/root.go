@@ -4,7 +4,7 @@
 // Invariants:
 //   - Admin commands never touch the database; they call the API, so the
 //     CLI, the web UI and scripts share one set of rules (internal/admin).
-//   - The command and flag names of DESIGN §1's CLI contract are stable.
+//   - The command and flag names of CLI (docs/architecture.md §1) are stable.
 //   - Errors exit non-zero and print "CODE: message" on stderr.
 package cli
 

@@ -1,7 +1,7 @@
 // Package demo runs `tenantferry demo`: on one machine it starts two
 // tenantferry servers in-process — a source server hosting the tenant
 // contoso and a target server hosting fabrikam — fills source mailboxes
-// with realistic generated mail, and performs every step of DESIGN §1 (the
+// with realistic generated mail, and performs every step of docs/architecture.md §1 (the
 // Exchange Online cross-tenant mailbox migration flow) through the admin
 // core, printing for each step its Exchange equivalent, the equivalent
 // tenantferry CLI line and the result. It ends with a summary (items,
@@ -109,7 +109,7 @@ type run struct {
 	users    []*user // moved users, then the one that stays
 	res      Result
 
-	// DESIGN §1 objects, in the order the steps create them.
+	// docs/architecture.md §1 objects, in the order the steps create them.
 	appID, issuer, secret string
 	secretFile, csvFile   string
 	csv                   []byte
@@ -182,7 +182,7 @@ type step struct {
 	run  func(context.Context) error
 }
 
-// steps lists the demo's phases: setup, then DESIGN §1 steps 1–14.
+// steps lists the demo's phases: setup, then docs/architecture.md §1 steps 1–14.
 func (d *run) steps() []step {
 	return []step{
 		{"setup: start the servers", d.setupServers},

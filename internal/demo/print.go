@@ -9,7 +9,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/units"
 )
 
-// totalSteps is the number of steps of DESIGN §1.
+// totalSteps is the number of steps of docs/architecture.md §1.
 const totalSteps = 14
 
 // printer narrates the demo.
@@ -20,7 +20,7 @@ func newPrinter(w io.Writer) *printer { return &printer{w: w} }
 // line prints one line.
 func (p *printer) line(format string, args ...any) { fmt.Fprintf(p.w, format+"\n", args...) }
 
-// setup starts a setup phase (not a step of DESIGN §1).
+// setup starts a setup phase (not a step of docs/architecture.md §1).
 func (p *printer) setup(title, exchange string) {
 	p.line("\n[setup] %s", title)
 	if exchange != "" {
@@ -28,13 +28,13 @@ func (p *printer) setup(title, exchange string) {
 	}
 }
 
-// step starts step n of DESIGN §1 with its Exchange equivalent.
+// step starts step n of docs/architecture.md §1 with its Exchange equivalent.
 func (p *printer) step(n int, title, exchange string) {
 	p.line("\n[%d/%d] %s", n, totalSteps, title)
 	p.line("       Exchange: %s", exchange)
 }
 
-// continued goes on with step n under a subtitle: one step of DESIGN §1
+// continued goes on with step n under a subtitle: one step of docs/architecture.md §1
 // shown in two parts keeps its number.
 func (p *printer) continued(n int, title, exchange string) {
 	p.line("\n[%d/%d, continued] %s", n, totalSteps, title)

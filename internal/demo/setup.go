@@ -13,7 +13,7 @@ import (
 
 // setupServers starts the source and the target server.
 func (d *run) setupServers(ctx context.Context) error {
-	d.p.line("tenantferry demo: a cross-tenant mailbox move between two servers, step by step (DESIGN §1).")
+	d.p.line("tenantferry demo: a cross-tenant mailbox move between two servers, step by step (docs/architecture.md §1).")
 	d.p.line("Each step shows what it is in Exchange Online, the tenantferry command that does it, and the result.")
 	d.p.line("Data: %s   (server log: %s)", d.dd.path, d.dd.sub(LogFile))
 	d.p.setup("Start two tenantferry servers on this machine (embedded SQLite and blob files, loopback listeners)",

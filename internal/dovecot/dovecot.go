@@ -1,6 +1,6 @@
 // Package dovecot runs a private Dovecot instance as a reference peer: the
-// benchmark's dsync reference (DESIGN §9: `doveadm backup` over imapc) and
-// the interoperability tests with software nobody here wrote (DESIGN §10).
+// benchmark's dsync reference (docs/architecture.md §9: `doveadm backup` over imapc) and
+// the interoperability tests with software nobody here wrote (docs/architecture.md §10).
 //
 // An Instance is a configuration file and everything Dovecot writes
 // (base_dir, state_dir, log, mail) inside one temporary directory; doveadm

@@ -30,7 +30,7 @@ func skipWithoutDovecot(t *testing.T, listener bool) {
 	}
 }
 
-// TestDovecotPullsFromUs is DESIGN §10's interop test with Dovecot as the
+// TestDovecotPullsFromUs is docs/architecture.md §10's interop test with Dovecot as the
 // client of our IMAP server: Dovecot's dsync with the imapc storage
 // (`doveadm backup -R imapc:`, a private configuration, Maildir with
 // mail_save_crlf = yes) copies a mailbox holding every message of the
@@ -169,7 +169,7 @@ func TestDovecotPullsFromUs(t *testing.T) {
 	proxy.take(t)
 }
 
-// TestDovecotPushesToUs is DESIGN §10's interop test with Dovecot as the
+// TestDovecotPushesToUs is docs/architecture.md §10's interop test with Dovecot as the
 // source: a private Dovecot listener serves a Maildir holding every
 // message of the shared corpus (INBOX and one folder per corpus source,
 // system flags and keywords, mtimes as internal dates), and Dovecot's own

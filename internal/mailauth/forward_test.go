@@ -188,7 +188,7 @@ func (r *forwardRig) checkForwarded(stored []byte, rs *rspamd) {
 	r.envFrom = envFrom
 }
 
-// The post-cutover forwarding of DESIGN §1 step 14 between two servers on
+// The post-cutover forwarding of docs/architecture.md §1 step 14 between two servers on
 // the Internet, as far as loopback allows: server A (127.0.0.2) hosts the
 // source tenant contoso, server B (127.0.0.3) the target fabrikam and a
 // third tenant, northwind, whose user writes to the moved user's old

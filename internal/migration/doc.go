@@ -1,6 +1,6 @@
 // Package migration implements cross-tenant mailbox moves on the target
 // side: migration batches from CSV, move requests and their state machine
-// (DESIGN §5), the validation rules of DESIGN §6, the scheduler, and the
+// (docs/architecture.md §5), the validation rules of docs/architecture.md §6, the scheduler, and the
 // completion and cutover. The copying itself is done by package replication.
 //
 // A batch whose endpoint is of type IMAP migrates from any IMAP server

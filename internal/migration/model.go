@@ -9,7 +9,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/errs"
 )
 
-// Move request states (DESIGN §5; the names follow Exchange).
+// Move request states (docs/architecture.md §5; the names follow Exchange).
 const (
 	StateQueued                = "Queued"
 	StateValidating            = "Validating"

@@ -29,7 +29,7 @@ type PrepareRow struct {
 }
 
 // Prepare reads the source identities of the CSV's users through the
-// endpoint and creates or stamps the target MailUsers (DESIGN §1 step 8):
+// endpoint and creates or stamps the target MailUsers (docs/architecture.md §1 step 8):
 // ExchangeGuid, ArchiveGuid, X500 of the source LegacyExchangeDN and of
 // every source X500 proxy, an SMTP proxy in the target delivery domain, and
 // ExternalEmailAddress = the source primary address. Rows are independent;

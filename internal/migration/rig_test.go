@@ -18,7 +18,7 @@ import (
 )
 
 // rig is one real server with a source tenant (contoso) and a target
-// tenant (fabrikam) trusted for moves (DESIGN §1 steps 1–6), and helpers
+// tenant (fabrikam) trusted for moves (docs/architecture.md §1 steps 1–6), and helpers
 // to create small mailboxes, stamp target MailUsers, run batches and check
 // that nothing was written.
 type rig struct {

@@ -13,7 +13,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/migration"
 )
 
-// trustRule is a DESIGN §4/§6 rule about the trust configuration. brk
+// trustRule is a docs/architecture.md §4/§6 rule about the trust configuration. brk
 // breaks it and returns the endpoint the move uses ("" = the trust's); fix
 // repairs it and returns the endpoint to use afterwards. rebatch: the fix
 // replaced the endpoint, so the failed batch is removed and the user moved

@@ -10,7 +10,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/migration"
 )
 
-// userRule is a DESIGN §6 rule about one user: break sets up a source
+// userRule is a docs/architecture.md §6 rule about one user: break sets up a source
 // mailbox and a target recipient that violate it; fix repairs them the way
 // the rule's hint says.
 type userRule struct {
@@ -25,7 +25,7 @@ type userRule struct {
 
 func ptr[T any](v T) *T { return &v }
 
-// TestValidationRulesPerUser triggers every per-user rule of DESIGN §6
+// TestValidationRulesPerUser triggers every per-user rule of docs/architecture.md §6
 // (acceptance criterion 6): for each, `endpoint test --test-mailbox` fails
 // on the check with the rule's code, a batch fails the user with that code,
 // and nothing was written (no target content, target recipient and source

@@ -115,7 +115,7 @@ func isSourceAuthz(err error) bool {
 	return errors.Is(err, source.ErrAppNotConsented) || errors.Is(err, source.ErrAppPermissionMissing) || errors.Is(err, source.ErrSourceNotAuthorized)
 }
 
-// validateUser runs the user checks of DESIGN §6 for one target address.
+// validateUser runs the user checks of docs/architecture.md §6 for one target address.
 func (s *Service) validateUser(ctx context.Context, v *validation, p *plan, tenantID, targetAddr, sourceAddr, deliveryDomain, batchID string) {
 	v.run("TargetRecipient", "the target recipient is a MailUser", func() error {
 		r, err := s.Dir.GetRecipient(ctx, tenantID, targetAddr)

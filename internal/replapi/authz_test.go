@@ -28,7 +28,7 @@ func call(t *testing.T, url, token string) (int, string) {
 	return status, body.Code
 }
 
-// TestSourceAuthorization checks DESIGN §4 checks 1–4 on the source side,
+// TestSourceAuthorization checks docs/architecture.md §4 checks 1–4 on the source side,
 // with tokens the token endpoint would never issue: each request to the
 // replication API is refused with the code of the first failing check,
 // and only a token passing all of them reads a mailbox — and only one in

@@ -51,7 +51,7 @@ type Source interface {
 
 // NativeSource is a tenantferry source tenant: the change feed of its
 // mailboxes plus the identity and cutover calls of a cross-tenant move.
-// Every call runs the source's trust checks (DESIGN §4 checks 1–3, and 4
+// Every call runs the source's trust checks (docs/architecture.md §4 checks 1–3, and 4
 // for a mailbox) with the migration app's token before anything else; the
 // HTTP Client and the in-process connector of same-server moves enforce
 // the same checks in the same code (internal/migration/source).

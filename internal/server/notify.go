@@ -18,7 +18,7 @@ import (
 const notifyChannel = "tenantferry_mailbox_events"
 
 // setupNotify bridges mailbox change events between nodes that share a
-// PostgreSQL database (DESIGN §8): every local event is sent with NOTIFY as
+// PostgreSQL database (docs/architecture.md §8): every local event is sent with NOTIFY as
 // "node:mailbox:modseq", and events of other nodes arrive with LISTEN and
 // are delivered to this node's subscribers as a resync of that mailbox (IMAP
 // sessions reload from the store). Events are hints: losing one costs an

@@ -3,7 +3,7 @@
 // lock or convert a mailbox of this server, and that does it.
 //
 // It owns:
-//   - authorizing a pull (DESIGN §4 checks 1–4: the token's signature
+//   - authorizing a pull (docs/architecture.md §4 checks 1–4: the token's signature
 //     against the issuer the source tenant consented to, the consent and
 //     its Mailbox.Migration permission, an enabled RemoteOutbound
 //     organization relationship naming the token's tenant and app, and the

@@ -1,6 +1,6 @@
 // Package scenario starts real tenantferry servers for tests (in-process,
 // loopback listeners, temporary data directories) and sets up the
-// cross-tenant trust of DESIGN §1 steps 1–6 between them.
+// cross-tenant trust of docs/architecture.md §1 steps 1–6 between them.
 //
 // Invariant: everything is real — database, listeners, HTTP, SMTP — and
 // every server is shut down when its test ends.
@@ -214,7 +214,7 @@ type Trust struct {
 	TargetDelivery string
 }
 
-// SetupTrust performs DESIGN §1 steps 1–6 between src/srcTenant (source)
+// SetupTrust performs docs/architecture.md §1 steps 1–6 between src/srcTenant (source)
 // and tgt/tgtTenant (target), with the published scope group MigrationScope
 // (the members are added by AddToScope).
 func SetupTrust(t testing.TB, src *Server, srcTenant string, tgt *Server, tgtTenant string) *Trust {
