@@ -297,9 +297,12 @@ func (s *Service) recordCompletion(ctx context.Context, m *Move, imap bool, summ
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE moves SET completed_at = ?, items_synced = ?, items_by_class = ? WHERE id = ?`, db.Now(), synced, byClass, m.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET completed_at = ?, items_synced = ?, items_by_class = ?, `+totalsFollowSynced+` WHERE id = ?`,
+			db.Now(), synced, byClass, synced, synced, m.ID); err != nil {
 			return err
 		}
+		cur.ItemsTotal = max(cur.ItemsTotal, synced)
+		cur.BytesTotal = max(cur.BytesTotal, cur.BytesTransferred)
 		msg, err := summary(tx, cur, synced)
 		if err != nil {
 			return err

@@ -261,18 +261,13 @@ func TestMoveCarriesGroupwareSameServer(t *testing.T) {
 // TestMoveCarriesGroupwareCrossServer moves them between two servers, on
 // SQLite and (with TENANTFERRY_TEST_POSTGRES) PostgreSQL.
 func TestMoveCarriesGroupwareCrossServer(t *testing.T) {
-	for _, dialect := range []db.Dialect{db.SQLite, db.Postgres} {
-		t.Run(string(dialect), func(t *testing.T) {
-			if dialect == db.Postgres && os.Getenv(dbtest.EnvPostgres) == "" {
-				t.Skip("set " + dbtest.EnvPostgres + " to run the PostgreSQL variant")
-			}
-			a := scenario.Start(t, scenario.Options{DB: dbtest.DSN(t, dialect)})
-			b := scenario.Start(t, scenario.Options{DB: dbtest.DSN(t, dialect)})
-			a.Tenant("contoso")
-			b.Tenant("fabrikam")
-			moveGroupware(t, a, b, scenario.SetupTrust(t, a, "contoso", b, "fabrikam"))
-		})
-	}
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) {
+		a := scenario.Start(t, scenario.Options{DB: dbtest.DSN(t, dialect)})
+		b := scenario.Start(t, scenario.Options{DB: dbtest.DSN(t, dialect)})
+		a.Tenant("contoso")
+		b.Tenant("fabrikam")
+		moveGroupware(t, a, b, scenario.SetupTrust(t, a, "contoso", b, "fabrikam"))
+	})
 }
 
 // TestVerificationCoversGroupware: a calendar object missing on the target

@@ -37,7 +37,13 @@ const (
 // newRig starts one server with both tenants and the trust.
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	s := scenario.Start(t, scenario.Options{})
+	return newRigOn(t, "")
+}
+
+// newRigOn is newRig on the database dsn ("" = SQLite).
+func newRigOn(t *testing.T, dsn string) *rig {
+	t.Helper()
+	s := scenario.Start(t, scenario.Options{DB: dsn})
 	s.Tenant(srcName)
 	s.Tenant(tgtName)
 	return &rig{t: t, ctx: context.Background(), s: s, tgt: s, tr: scenario.SetupTrust(t, s, srcName, s, tgtName)}

@@ -204,6 +204,14 @@ func (s *Service) syncMove(ctx context.Context, b *Batch, m *Move, initial bool,
 	return s.endPass(ctx, m, initial, gen, time.Since(start), total.Delta, false)
 }
 
+// totalsFollowSynced is the SET clause (two arguments: the items synced,
+// twice) that keeps a move's totals at least what it synced: items that
+// reach the source during a pass (or between the last pass and the
+// completion's final sync) are copied too, so ItemsSynced ≤ ItemsTotal and
+// BytesTransferred ≤ BytesTotal hold in every view and mail.
+const totalsFollowSynced = `items_total = CASE WHEN items_total < ? THEN ? ELSE items_total END,
+	bytes_total = CASE WHEN bytes_total < bytes_transferred THEN bytes_transferred ELSE bytes_total END`
+
 // endPass records a finished pass: statistics, the report line, Synced,
 // and the completion when it is due.
 func (s *Service) endPass(ctx context.Context, m *Move, initial bool, gen int64, took time.Duration, total replication.Delta, imap bool) error {
@@ -214,12 +222,13 @@ func (s *Service) endPass(ctx context.Context, m *Move, initial bool, gen int64,
 		}
 		now := db.Now()
 		q := `UPDATE moves SET items_synced = ?, items_by_class = ?, last_sync_at = ?, last_sync_ms = ?, updated_at = ?, pass_job = 0,
-			synced_gen = CASE WHEN synced_gen < ? THEN ? ELSE synced_gen END WHERE id = ?`
-		args := []any{synced, byClass, now, took.Milliseconds(), now, gen, gen, m.ID}
+			synced_gen = CASE WHEN synced_gen < ? THEN ? ELSE synced_gen END, ` + totalsFollowSynced + ` WHERE id = ?`
+		args := []any{synced, byClass, now, took.Milliseconds(), now, gen, gen, synced, synced, m.ID}
 		if initial {
 			q = `UPDATE moves SET items_synced = ?, items_by_class = ?, last_sync_at = ?, last_sync_ms = ?, updated_at = ?, pass_job = 0,
-				synced_gen = CASE WHEN synced_gen < ? THEN ? ELSE synced_gen END, initial_sync_done_at = ?, initial_sync_ms = ? WHERE id = ?`
-			args = []any{synced, byClass, now, took.Milliseconds(), now, gen, gen, now, took.Milliseconds(), m.ID}
+				synced_gen = CASE WHEN synced_gen < ? THEN ? ELSE synced_gen END, initial_sync_done_at = ?, initial_sync_ms = ?, ` +
+				totalsFollowSynced + ` WHERE id = ?`
+			args = []any{synced, byClass, now, took.Milliseconds(), now, gen, gen, now, took.Milliseconds(), synced, synced, m.ID}
 		}
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err

@@ -32,6 +32,20 @@ func Dialects(t *testing.T, f func(t *testing.T, d *db.DB)) {
 	})
 }
 
+// EachDialect runs f once per dialect as a subtest, for tests that start
+// whole servers (each on its own DSN(t, dialect)); the PostgreSQL variant
+// skips without EnvPostgres.
+func EachDialect(t *testing.T, f func(t *testing.T, dialect db.Dialect)) {
+	for _, dialect := range []db.Dialect{db.SQLite, db.Postgres} {
+		t.Run(string(dialect), func(t *testing.T) {
+			if dialect == db.Postgres && os.Getenv(EnvPostgres) == "" {
+				t.Skip("set " + EnvPostgres + " to run the PostgreSQL variant")
+			}
+			f(t, dialect)
+		})
+	}
+}
+
 // Open returns a fresh migrated database of the given dialect, closed when
 // the test ends.
 func Open(t testing.TB, dialect db.Dialect) *db.DB {
