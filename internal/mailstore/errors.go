@@ -11,4 +11,6 @@ var (
 	// ErrItemNotFound: no item with that id in the mailbox (or no object
 	// of that name in a collection).
 	ErrItemNotFound = errs.Sentinel(errs.NotFound, "ItemNotFound")
+	// ErrCrossTenantCopy: CopyAcross between mailboxes of two tenants.
+	ErrCrossTenantCopy = errs.Sentinel(errs.Forbidden, "CrossTenantCopy")
 )

@@ -105,25 +105,7 @@ func (s *Store) Copy(ctx context.Context, mailboxID, folderID int64, uids UIDSet
 		if err != nil || len(rows) == 0 {
 			return err
 		}
-		first, _, err := m.allocUIDs(destID, len(rows))
-		if err != nil {
-			return err
-		}
-		copies := make([]itemRow, len(rows))
-		for i, r := range rows {
-			out.SourceUIDs = append(out.SourceUIDs, r.uid)
-			r.folderID, r.uid, r.modseq, r.origin = destID, first+uint32(i), m.modseq, ""
-			copies[i] = r
-		}
-		if err := m.insertRows(copies); err != nil {
-			return err
-		}
-		for _, c := range copies {
-			out.DestUIDs = append(out.DestUIDs, c.uid)
-			out.ItemIDs = append(out.ItemIDs, c.id)
-		}
-		m.emitByFolder(EventAppended, copies, true)
-		return nil
+		return copyRowsTo(m, rows, destID, out)
 	})
 	if err != nil {
 		return nil, err

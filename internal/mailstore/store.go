@@ -66,44 +66,64 @@ var errNoChange = errors.New("mailstore: no change")
 // increment is undone.
 func (s *Store) mutate(ctx context.Context, mailboxID int64, f func(m *mutation) error) error {
 	err := s.d.Write(ctx, func(tx *db.Tx) error {
-		m := &mutation{ctx: ctx, tx: tx, mb: mailboxID}
-		var state MailboxState
-		var guid string
-		err := tx.QueryRowContext(ctx, `UPDATE mailboxes SET modseq = modseq + 1, updated_at = ? WHERE id = ? RETURNING modseq, state, guid`,
-			db.Now(), mailboxID).Scan(&m.modseq, &state, &guid)
-		if db.IsNoRows(err) {
-			return errMailboxNotFound(strconv.FormatInt(mailboxID, 10))
-		}
+		m, _, err := beginMutation(ctx, tx, mailboxID)
 		if err != nil {
-			return errs.Internalf(err, "lock mailbox %d", mailboxID)
-		}
-		if state == StateLocked || state == StateRetired {
-			return lockedError(guid, state)
+			return err
 		}
 		if err := f(m); err != nil {
 			return err
 		}
-		if !m.changed {
-			if !m.keep {
-				return errNoChange
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE mailboxes SET modseq = modseq - 1 WHERE id = ?`, mailboxID); err != nil {
-				return errs.Internalf(err, "update mailbox %d", mailboxID)
-			}
-			return nil
-		}
-		evs := m.events
-		tx.AfterCommit(func() {
-			for _, e := range evs {
-				s.hub.Publish(e)
-			}
-		})
-		return nil
+		return s.finishMutation(m, false)
 	})
 	if errors.Is(err, errNoChange) {
 		return nil
 	}
 	return err
+}
+
+// beginMutation raises the MODSEQ of a mailbox in tx (holding its row until
+// the transaction ends) and returns the mutation and the mailbox's tenant.
+// It refuses locked and retired mailboxes.
+func beginMutation(ctx context.Context, tx *db.Tx, mailboxID int64) (*mutation, string, error) {
+	m := &mutation{ctx: ctx, tx: tx, mb: mailboxID}
+	var state MailboxState
+	var guid, tenant string
+	err := tx.QueryRowContext(ctx, `UPDATE mailboxes SET modseq = modseq + 1, updated_at = ? WHERE id = ? RETURNING modseq, state, guid, tenant_id`,
+		db.Now(), mailboxID).Scan(&m.modseq, &state, &guid, &tenant)
+	if db.IsNoRows(err) {
+		return nil, "", errMailboxNotFound(strconv.FormatInt(mailboxID, 10))
+	}
+	if err != nil {
+		return nil, "", errs.Internalf(err, "lock mailbox %d", mailboxID)
+	}
+	if state == StateLocked || state == StateRetired {
+		return nil, "", lockedError(guid, state)
+	}
+	return m, tenant, nil
+}
+
+// finishMutation ends a mutation inside its transaction: with changes, its
+// events are published after commit; without, the MODSEQ increment is
+// undone, and errNoChange is returned (which rolls back the transaction)
+// unless the mutation must be kept or quiet is set (another mutation of the
+// same transaction changed something).
+func (s *Store) finishMutation(m *mutation, quiet bool) error {
+	if !m.changed {
+		if !m.keep && !quiet {
+			return errNoChange
+		}
+		if _, err := m.tx.ExecContext(m.ctx, `UPDATE mailboxes SET modseq = modseq - 1 WHERE id = ?`, m.mb); err != nil {
+			return errs.Internalf(err, "update mailbox %d", m.mb)
+		}
+		return nil
+	}
+	evs := m.events
+	m.tx.AfterCommit(func() {
+		for _, e := range evs {
+			s.hub.Publish(e)
+		}
+	})
+	return nil
 }
 
 // emit records an event for publication after commit.
