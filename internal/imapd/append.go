@@ -11,7 +11,7 @@ import (
 // for byte; imapserver refuses a literal over APPENDLIMIT before it is
 // sent, and the store refuses content over its maximum item size.
 func (s *session) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
-	f, err := s.destFolder(name)
+	f, mb, err := s.destFolder(name)
 	if err != nil {
 		return nil, s.imapError(err)
 	}
@@ -22,10 +22,10 @@ func (s *session) Append(name string, r imap.LiteralReader, options *imap.Append
 			it.Flags = append(it.Flags, string(fl))
 		}
 	}
-	a, err := s.srv.store.Append(s.ctx, s.mb.ID, it)
+	a, err := s.srv.store.Append(s.ctx, mb.ID, it)
 	if err != nil {
 		return nil, s.imapError(err)
 	}
-	s.srv.watchers.await(s.mb.ID, func() (int64, error) { return a.ModSeq, nil })
+	s.srv.watchers.await(mb.ID, func() (int64, error) { return a.ModSeq, nil })
 	return &imap.AppendData{UID: imap.UID(a.UID), UIDValidity: a.UIDValidity}, nil
 }

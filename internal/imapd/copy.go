@@ -13,7 +13,7 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	if err != nil {
 		return nil, err
 	}
-	dst, err := s.destFolder(dest)
+	dst, dstMB, err := s.destFolder(dest)
 	if err != nil {
 		return nil, s.imapError(err)
 	}
@@ -21,11 +21,11 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	res, err := s.srv.store.Copy(s.ctx, s.mb.ID, sel.folder.ID, uidSetOf(refs), dst.ID)
+	res, err := s.srv.store.CopyAcross(s.ctx, sel.mb.ID, sel.folder.ID, uidSetOf(refs), dstMB.ID, dst.ID, false)
 	if err != nil {
 		return nil, s.imapError(err)
 	}
-	s.awaitChange()
+	s.awaitChange(dstMB.ID)
 	return copyData(res), nil
 }
 
@@ -40,7 +40,7 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	if sel.readOnly {
 		return readOnlyError
 	}
-	dst, err := s.destFolder(dest)
+	dst, dstMB, err := s.destFolder(dest)
 	if err != nil {
 		return s.imapError(err)
 	}
@@ -48,14 +48,17 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	if len(refs) == 0 {
 		return nil
 	}
-	res, err := s.srv.store.Move(s.ctx, s.mb.ID, sel.folder.ID, uidSetOf(refs), dst.ID)
+	res, err := s.srv.store.CopyAcross(s.ctx, sel.mb.ID, sel.folder.ID, uidSetOf(refs), dstMB.ID, dst.ID, true)
 	if err != nil {
 		return s.imapError(err)
 	}
 	sel.v.mu.Lock()
 	sel.v.expungeLocked(res.SourceUIDs)
 	sel.v.mu.Unlock()
-	s.awaitChange()
+	s.awaitChange(sel.mb.ID)
+	if dstMB.ID != sel.mb.ID {
+		s.awaitChange(dstMB.ID)
+	}
 	if cd := copyData(res); cd != nil {
 		return w.WriteCopyData(cd)
 	}
@@ -77,8 +80,8 @@ func copyData(res *mailstore.CopyResult) *imap.CopyData {
 }
 
 // awaitChange waits until the other sessions of this process (and this
-// one, for its own folder) can see this session's latest change of the
+// one, for its own folder) can see this session's latest change of a
 // mailbox (watchers.await).
-func (s *session) awaitChange() {
-	s.srv.watchers.await(s.mb.ID, func() (int64, error) { return s.srv.store.HighestModSeq(s.ctx, s.mb.ID) })
+func (s *session) awaitChange(mailboxID int64) {
+	s.srv.watchers.await(mailboxID, func() (int64, error) { return s.srv.store.HighestModSeq(s.ctx, mailboxID) })
 }

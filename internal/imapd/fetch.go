@@ -29,7 +29,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	if len(refs) == 0 {
 		return nil
 	}
-	items, err := s.srv.store.Fetch(s.ctx, s.mb.ID, sel.folder.ID, uidSetOf(refs))
+	items, err := s.srv.store.Fetch(s.ctx, sel.mb.ID, sel.folder.ID, uidSetOf(refs))
 	if err != nil {
 		return s.imapError(err)
 	}
@@ -110,7 +110,7 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, sel *selected, seq uint32,
 		needFull = needFull || !wholeMessage(bs)
 	}
 	if needFull || o.Envelope || len(o.BodySection) > 0 {
-		b, err := s.srv.store.OpenUID(s.ctx, s.mb.ID, sel.folder.ID, it.UID)
+		b, err := s.srv.store.OpenUID(s.ctx, sel.mb.ID, sel.folder.ID, it.UID)
 		if err != nil {
 			s.log.Debug("imap: open message", "uid", it.UID, "err", err)
 			return nil // expunged meanwhile: no response for it

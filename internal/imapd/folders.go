@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -30,49 +31,69 @@ func (s *session) Create(name string, options *imap.CreateOptions) error {
 			}
 		}
 	}
-	_, err := s.srv.store.CreateFolder(s.ctx, s.mb.ID, name, opts)
+	p, err := s.locate(name)
+	if errors.Is(err, errArchiveRoot) {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlreadyExists,
+			Text: responseText(ArchiveRoot + " is the root of the archive's folders; create folders below it")}
+	}
+	if err != nil {
+		return s.imapError(err)
+	}
+	if p.archive && opts.SpecialUse != "" {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: codeUseAttr,
+			Text: "special uses belong to the mailbox's own folders, not to the archive's"}
+	}
+	_, err = s.srv.store.CreateFolder(s.ctx, p.mb.ID, p.path, opts)
 	return s.imapError(err)
 }
 
 // Delete implements imapserver.Session. Its messages are expunged; a
 // folder with subfolders and the Inbox cannot be deleted.
 func (s *session) Delete(name string) error {
-	f, err := s.folderByName(name)
+	f, mb, err := s.folderByName(name)
 	if err != nil {
 		return s.imapError(err)
 	}
-	return s.imapError(s.srv.store.DeleteFolder(s.ctx, s.mb.ID, f.ID))
+	return s.imapError(s.srv.store.DeleteFolder(s.ctx, mb.ID, f.ID))
 }
 
 // Rename implements imapserver.Session. Subfolders move along; renaming
 // INBOX moves its messages to a new folder (RFC 9051 section 6.3.6).
 func (s *session) Rename(name, newName string, _ *imap.RenameOptions) error {
-	f, err := s.folderByName(name)
+	f, mb, err := s.folderByName(name)
 	if err != nil {
 		return s.imapError(err)
 	}
-	_, err = s.srv.store.RenameFolder(s.ctx, s.mb.ID, f.ID, strings.TrimSuffix(newName, mailstore.Delimiter))
+	to, err := s.locate(newName)
+	if err != nil {
+		return s.imapError(err)
+	}
+	if to.mb.ID != mb.ID {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot,
+			Text: "a folder cannot be renamed between the mailbox and its archive; create the folder there and MOVE the messages"}
+	}
+	_, err = s.srv.store.RenameFolder(s.ctx, mb.ID, f.ID, to.path)
 	return s.imapError(err)
 }
 
 // Status implements imapserver.Session. RECENT counts the messages no
 // session has claimed as \Recent yet.
 func (s *session) Status(name string, options *imap.StatusOptions) (*imap.StatusData, error) {
-	f, err := s.folderByName(name)
+	f, mb, err := s.folderByName(name)
 	if err != nil {
 		return nil, s.imapError(err)
 	}
-	c, err := s.srv.store.FolderCounts(s.ctx, s.mb.ID, f.ID)
+	c, err := s.srv.store.FolderCounts(s.ctx, mb.ID, f.ID)
 	if err != nil {
 		return nil, s.imapError(err)
 	}
-	data, err := s.statusData(f, name, c, options)
+	data, err := s.statusData(mb, f, name, c, options)
 	return data, s.imapError(err)
 }
 
 // statusData fills the requested STATUS items. Every item requested gets
 // a value: imapserver dereferences them.
-func (s *session) statusData(f *mailstore.Folder, name string, c mailstore.Counts, o *imap.StatusOptions) (*imap.StatusData, error) {
+func (s *session) statusData(mb *mailstore.Mailbox, f *mailstore.Folder, name string, c mailstore.Counts, o *imap.StatusOptions) (*imap.StatusData, error) {
 	d := &imap.StatusData{Mailbox: name, UIDNext: imap.UID(f.UIDNext), UIDValidity: f.UIDValidity}
 	u32 := func(n int64) *uint32 { v := uint32(max(min(n, 1<<32-1), 0)); return &v }
 	if o.NumMessages {
@@ -82,7 +103,7 @@ func (s *session) statusData(f *mailstore.Folder, name string, c mailstore.Count
 		d.NumUnseen = u32(c.Unseen)
 	}
 	if o.NumRecent {
-		n, err := s.srv.store.RecentCount(s.ctx, s.mb.ID, f.ID)
+		n, err := s.srv.store.RecentCount(s.ctx, mb.ID, f.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -95,7 +116,7 @@ func (s *session) statusData(f *mailstore.Folder, name string, c mailstore.Count
 		d.AppendLimit = u32(int64(s.srv.appendLimit()))
 	}
 	if o.NumDeleted || o.DeletedStorage {
-		items, err := s.srv.store.Fetch(s.ctx, s.mb.ID, f.ID, mailstore.AllUIDs)
+		items, err := s.srv.store.Fetch(s.ctx, mb.ID, f.ID, mailstore.AllUIDs)
 		if err != nil {
 			return nil, err
 		}

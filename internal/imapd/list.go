@@ -26,11 +26,13 @@ var specialUseAttr = map[string]imap.MailboxAttr{
 type visibleFolder struct {
 	f    *mailstore.Folder
 	name string
+	mb   *mailstore.Mailbox // the mailbox that holds it (primary or archive)
 }
 
-// visibleFolders returns the mail folders of the mailbox with their IMAP
-// names, parents before children, the set of names that have children,
-// and the store path of the \Inbox folder.
+// visibleFolders returns the mail folders of the mailbox and of its
+// archive (under ArchiveRoot) with their IMAP names, parents before
+// children, the set of names that have children, and the store path of
+// the primary mailbox's \Inbox folder.
 func (s *session) visibleFolders(withCounts bool) ([]visibleFolder, map[string]bool, string, error) {
 	fs, err := s.srv.store.ListFolders(s.ctx, s.mb.ID, withCounts)
 	if err != nil {
@@ -48,10 +50,16 @@ func (s *session) visibleFolders(withCounts bool) ([]visibleFolder, map[string]b
 		if fs[i].Class != mailstore.ClassNote {
 			continue
 		}
-		name := imapName(&fs[i], inbox)
-		out = append(out, visibleFolder{f: &fs[i], name: name})
-		if j := strings.LastIndexByte(name, delim); j > 0 {
-			parents[name[:j]] = true
+		out = append(out, visibleFolder{f: &fs[i], name: imapName(&fs[i], inbox), mb: s.mb})
+	}
+	arch, err := s.archiveFolders(withCounts)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	out = append(out, arch...)
+	for _, vf := range out {
+		if j := strings.LastIndexByte(vf.name, delim); j > 0 {
+			parents[vf.name[:j]] = true
 		}
 	}
 	return out, parents, inbox, nil
@@ -61,19 +69,28 @@ func (s *session) visibleFolders(withCounts bool) ([]visibleFolder, map[string]b
 // of subscribed mail folders and of deleted ones that were subscribed
 // (mailstore.Subscriptions), sorted.
 func (s *session) subscribedNames(inbox string) (map[string]bool, []string, error) {
-	subs, err := s.srv.store.Subscriptions(s.ctx, s.mb.ID)
-	if err != nil {
-		return nil, nil, err
-	}
 	set := map[string]bool{}
 	var names []string
-	for i := range subs {
-		if subs[i].Class != mailstore.ClassNote {
+	for _, mb := range []*mailstore.Mailbox{s.mb, s.archive} {
+		if mb == nil {
 			continue
 		}
-		if n := imapName(&subs[i], inbox); !set[n] {
-			set[n] = true
-			names = append(names, n)
+		subs, err := s.srv.store.Subscriptions(s.ctx, mb.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range subs {
+			if subs[i].Class != mailstore.ClassNote {
+				continue
+			}
+			n := imapName(&subs[i], inbox)
+			if mb != s.mb {
+				n = archiveName(subs[i].Path)
+			}
+			if !set[n] {
+				set[n] = true
+				names = append(names, n)
+			}
 		}
 	}
 	sort.Strings(names)
@@ -109,6 +126,15 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 	}
 	if options.SelectSubscribed {
 		names = append(names, subscribedOnly(live, subNames, options.SelectRecursiveMatch)...)
+	}
+	mbOf := make(map[string]*mailstore.Mailbox, len(folders))
+	for _, vf := range folders {
+		mbOf[vf.name] = vf.mb
+	}
+	if s.archive != nil && !options.SelectSubscribed && !options.SelectSpecialUse && match(ArchiveRoot) {
+		if err := w.WriteList(archiveRootData()); err != nil {
+			return err
+		}
 	}
 	for _, name := range names {
 		if !match(name) {
@@ -148,7 +174,7 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 			data.Attrs = append(data.Attrs, use)
 		}
 		if options.ReturnStatus != nil {
-			if data.Status, err = s.statusData(f, name, f.Counts, options.ReturnStatus); err != nil {
+			if data.Status, err = s.statusData(mbOf[name], f, name, f.Counts, options.ReturnStatus); err != nil {
 				return s.imapError(err)
 			}
 		}
@@ -286,11 +312,15 @@ func (s *session) Unsubscribe(name string) error { return s.setSubscribed(name, 
 // subscribed until then).
 func (s *session) setSubscribed(name string, on bool) error {
 	if !on {
-		return s.imapError(s.srv.store.Unsubscribe(s.ctx, s.mb.ID, strings.TrimSuffix(name, mailstore.Delimiter)))
+		p, err := s.locate(name)
+		if err != nil {
+			return s.imapError(err)
+		}
+		return s.imapError(s.srv.store.Unsubscribe(s.ctx, p.mb.ID, p.path))
 	}
-	f, err := s.folderByName(name)
+	f, mb, err := s.folderByName(name)
 	if err != nil {
 		return s.imapError(err)
 	}
-	return s.imapError(s.srv.store.SetSubscribed(s.ctx, s.mb.ID, f.ID, on))
+	return s.imapError(s.srv.store.SetSubscribed(s.ctx, mb.ID, f.ID, on))
 }

@@ -30,7 +30,11 @@ func (s *session) Login(username, password string) error {
 	if err != nil {
 		return s.imapError(err)
 	}
-	s.user, s.mb = r.PrimarySmtpAddress, mb
+	arch, err := s.openArchive(r)
+	if err != nil {
+		return s.imapError(err)
+	}
+	s.user, s.mb, s.archive = r.PrimarySmtpAddress, mb, arch
 	s.log = s.log.With("user", s.user)
 	if s.fc != nil {
 		s.fc.authenticated()

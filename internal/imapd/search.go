@@ -23,7 +23,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		return nil, err
 	}
 	refs := s.resolve(imap.SeqSet{{Start: 1, Stop: 0}})
-	items, err := s.srv.store.Fetch(s.ctx, s.mb.ID, sel.folder.ID, mailstore.AllUIDs)
+	items, err := s.srv.store.Fetch(s.ctx, sel.mb.ID, sel.folder.ID, mailstore.AllUIDs)
 	if err != nil {
 		return nil, s.imapError(err)
 	}
@@ -216,7 +216,7 @@ func (m *candidate) load(level int) bool {
 	if m.loaded >= level {
 		return m.root != nil
 	}
-	b, err := m.s.srv.store.OpenUID(m.s.ctx, m.s.mb.ID, m.sel.folder.ID, m.it.UID)
+	b, err := m.s.srv.store.OpenUID(m.s.ctx, m.sel.mb.ID, m.sel.folder.ID, m.it.UID)
 	if err != nil {
 		m.loaded = 2
 		return false

@@ -17,15 +17,15 @@ import (
 // EXAMINE shows them as \Recent without claiming.
 func (s *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
 	s.unselect()
-	f, err := s.folderByName(name)
+	f, fmb, err := s.folderByName(name)
 	if err != nil {
 		return nil, s.imapError(err)
 	}
-	mb, err := s.srv.store.MailboxByID(s.ctx, s.mb.ID)
+	mb, err := s.srv.store.MailboxByID(s.ctx, fmb.ID)
 	if err != nil {
 		return nil, s.imapError(err)
 	}
-	s.mb = mb
+	s.setMailbox(mb)
 	locked := mb.State == mailstore.StateLocked || mb.State == mailstore.StateRetired
 	w, err := s.srv.watchers.acquire(s.ctx, mb.ID)
 	if err != nil {
@@ -38,7 +38,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	}
 	readOnly := options != nil && options.ReadOnly
 	cv.claim = !readOnly && !locked
-	s.sel = &selected{folder: *f, name: name, w: w, v: v, cv: cv, readOnly: readOnly, writable: !readOnly && !locked}
+	s.sel = &selected{mb: mb, folder: *f, name: name, w: w, v: v, cv: cv, readOnly: readOnly, writable: !readOnly && !locked}
 	runTestHook(hookSelectOpened, s.user)
 	s.noteRecent(st.uidNext)
 
@@ -81,9 +81,9 @@ func (s *session) noteRecent(upto uint32) {
 	var from uint32
 	var err error
 	if sel.cv.claim {
-		from, err = s.srv.store.ClaimRecent(s.ctx, s.mb.ID, sel.folder.ID, upto)
+		from, err = s.srv.store.ClaimRecent(s.ctx, sel.mb.ID, sel.folder.ID, upto)
 	} else {
-		from, err = s.srv.store.RecentFrom(s.ctx, s.mb.ID, sel.folder.ID)
+		from, err = s.srv.store.RecentFrom(s.ctx, sel.mb.ID, sel.folder.ID)
 	}
 	if err != nil {
 		s.log.Warn("imap: \\Recent", "folder", sel.name, "err", err)

@@ -26,12 +26,14 @@ type session struct {
 
 	user      string             // the login address, after LOGIN
 	mb        *mailstore.Mailbox // the user's mailbox, after LOGIN
+	archive   *mailstore.Mailbox // its archive mailbox, if it has one (see ArchiveRoot)
 	sel       *selected          // the selected folder, if any
 	searchRes imap.UIDSet        // the saved SEARCH result (SEARCHRES, "$")
 }
 
 // selected is the selected state of a session.
 type selected struct {
+	mb       *mailstore.Mailbox // the mailbox that holds the folder (primary or archive)
 	folder   mailstore.Folder
 	name     string // IMAP name as selected
 	w        *watcher
@@ -132,30 +134,34 @@ func (s *session) sendUpdates(w *imapserver.UpdateWriter, allowExpunge bool) err
 // delim is the hierarchy delimiter as a rune.
 const delim = '/'
 
-// folderByName returns the visible folder with an IMAP name. Folders of
-// other classes than IPF.Note (calendar, contacts, tasks) do not exist for
-// IMAP.
-func (s *session) folderByName(name string) (*mailstore.Folder, error) {
+// folderByName returns the visible folder with an IMAP name and the
+// mailbox that holds it (see locate). Folders of other classes than
+// IPF.Note (calendar, contacts, tasks) do not exist for IMAP.
+func (s *session) folderByName(name string) (*mailstore.Folder, *mailstore.Mailbox, error) {
 	name = strings.TrimSuffix(name, mailstore.Delimiter)
-	f, err := s.srv.store.FolderByPath(s.ctx, s.mb.ID, name)
+	p, err := s.locate(name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	f, err := s.srv.store.FolderByPath(s.ctx, p.mb.ID, p.path)
+	if err != nil {
+		return nil, nil, err
 	}
 	if f.Class != mailstore.ClassNote {
-		return nil, errs.NotFoundf("FolderNotFound", "folder %q does not exist", name).WithObject(name).
+		return nil, nil, errs.NotFoundf("FolderNotFound", "folder %q does not exist", name).WithObject(name).
 			WithHint("only mail folders are visible over IMAP")
 	}
-	return f, nil
+	return f, p.mb, nil
 }
 
 // destFolder resolves the destination of APPEND, COPY and MOVE: a missing
 // one is NO [TRYCREATE].
-func (s *session) destFolder(name string) (*mailstore.Folder, error) {
-	f, err := s.folderByName(name)
+func (s *session) destFolder(name string) (*mailstore.Folder, *mailstore.Mailbox, error) {
+	f, mb, err := s.folderByName(name)
 	if errs.Is(err, "FolderNotFound") {
-		return nil, tryCreateError(name)
+		return nil, nil, tryCreateError(name)
 	}
-	return f, err
+	return f, mb, err
 }
 
 // selectedFolder returns the selected state, or a BAD when there is none

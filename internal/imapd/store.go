@@ -74,7 +74,7 @@ func (s *session) storeFlags(sel *selected, refs []msgRef, op mailstore.FlagOp, 
 	v := sel.v
 	v.own.Lock()
 	defer v.own.Unlock()
-	res, err := s.srv.store.StoreFlags(s.ctx, s.mb.ID, sel.folder.ID, uidSetOf(refs), op, flags)
+	res, err := s.srv.store.StoreFlags(s.ctx, sel.mb.ID, sel.folder.ID, uidSetOf(refs), op, flags)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 			return nil
 		}
 	}
-	gone, err := s.srv.store.Expunge(s.ctx, s.mb.ID, sel.folder.ID, set)
+	gone, err := s.srv.store.Expunge(s.ctx, sel.mb.ID, sel.folder.ID, set)
 	if err != nil {
 		if closing {
 			return nil // CLOSE always succeeds; the messages stay

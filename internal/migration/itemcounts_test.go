@@ -20,7 +20,7 @@ func TestItemsSyncedNeverExceedsTotal(t *testing.T) {
 }
 
 func itemsSyncedNeverExceedsTotal(t *testing.T, dsn string) {
-	r := newRigOn(t, dsn)
+	r := newRigOn(t, scenario.Options{DB: dsn})
 	src := r.source("late", 10, false, true)
 	r.stamp(src, nil)
 	addr := r.addr("late")

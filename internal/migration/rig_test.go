@@ -37,13 +37,14 @@ const (
 // newRig starts one server with both tenants and the trust.
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	return newRigOn(t, "")
+	return newRigOn(t, scenario.Options{})
 }
 
-// newRigOn is newRig on the database dsn ("" = SQLite).
-func newRigOn(t *testing.T, dsn string) *rig {
+// newRigOn is newRig with a server started with o (its database, IMAP
+// listener, ...).
+func newRigOn(t *testing.T, o scenario.Options) *rig {
 	t.Helper()
-	s := scenario.Start(t, scenario.Options{DB: dsn})
+	s := scenario.Start(t, o)
 	s.Tenant(srcName)
 	s.Tenant(tgtName)
 	return &rig{t: t, ctx: context.Background(), s: s, tgt: s, tr: scenario.SetupTrust(t, s, srcName, s, tgtName)}
