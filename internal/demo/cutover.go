@@ -9,6 +9,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/admin"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/imapd"
 	"github.com/tenantferry/tenantferry/internal/migration"
 )
 
@@ -108,6 +109,14 @@ func (d *run) step14After(ctx context.Context) error {
 			r = r[:i] // the hop, without queue id and date
 		}
 		d.p.detail("Received: %s", r)
+	}
+	if u.archive {
+		folders, msgs, err := sess.treeCount(imapd.ArchiveRoot)
+		if err != nil {
+			return err
+		}
+		a.ArchiveMessages = msgs
+		d.p.result("the moved archive is in the same account under %q: %s messages in %d folders", imapd.ArchiveRoot, count(msgs), folders)
 	}
 	return nil
 }

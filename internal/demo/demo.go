@@ -95,6 +95,9 @@ type Arrival struct {
 	Subject  string
 	Received []string // Received header fields, newest first
 	After    time.Duration
+	// ArchiveMessages is what the user's moved archive holds over IMAP
+	// (under imapd.ArchiveRoot), read in the same session.
+	ArchiveMessages int64
 }
 
 // run is the state of one demo run.

@@ -40,6 +40,9 @@ func TestDemoExit(t *testing.T) {
 			t.Errorf("step %d/14 is numbered %d times in the output, want once", n, c)
 		}
 	}
+	if !strings.Contains(text, `the moved archive is in the same account under "Online Archive": 30 messages`) {
+		t.Errorf("step 14 does not show the moved archive (150/5 = 30 messages) over IMAP")
+	}
 	if strings.Contains(text, " 0/0 items") {
 		t.Errorf("progress shows 0/0 items before validation counted the source")
 	}

@@ -36,6 +36,24 @@ func (s *imapSession) close() {
 	s.c.Close()
 }
 
+// treeCount counts the folders and messages of the folder tree below root
+// (LIST root/*, then STATUS MESSAGES of each).
+func (s *imapSession) treeCount(root string) (folders int, messages int64, err error) {
+	list, err := s.c.List("", root+"/*", nil).Collect()
+	if err != nil {
+		return 0, 0, fmt.Errorf("IMAP LIST %s/*: %w", root, err)
+	}
+	for _, l := range list {
+		st, err := s.c.Status(l.Mailbox, &imap.StatusOptions{NumMessages: true}).Wait()
+		if err != nil {
+			return 0, 0, fmt.Errorf("IMAP STATUS %s: %w", l.Mailbox, err)
+		}
+		folders++
+		messages += int64(*st.NumMessages)
+	}
+	return folders, messages, nil
+}
+
 // found is a message found over IMAP.
 type found struct {
 	Folder    string
