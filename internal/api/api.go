@@ -100,6 +100,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	h("POST /api/v1/tenants/{t}/domains/{d}/approve", s.approveDomain)
 	s.dkimRoutes(h)
 	s.recipientRoutes(h)
+	s.permissionRoutes(h)
 	s.trustRoutes(h)
 	s.migrationRoutes(h)
 	s.storageRoutes(h)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
 	"github.com/tenantferry/tenantferry/internal/directory"
@@ -23,7 +24,7 @@ type recipientRequest struct {
 	ExternalEmailAddress *string
 	AddAddresses         []string
 	RemoveAddresses      []string
-	Type                 string // groups: security | distribution
+	Type                 string // groups: security | distribution; mailboxes: user (default) | shared
 }
 
 func deref(p *string) string {
@@ -90,8 +91,17 @@ func (s *Server) kindRoutes(h func(string, handlerFunc), path string, types ...d
 				return nil, errs.Invalidf("MissingField", "PrimarySmtpAddress is required for a MailUser").WithHint("pass --primary-smtp ADDR")
 			}
 		}
-		if req.Type != "" && !types[0].IsGroup() {
-			return nil, errs.Invalidf("UnknownField", "Type applies to groups only")
+		if types[0] == directory.UserMailbox && req.Type != "" {
+			switch strings.ToLower(req.Type) {
+			case "shared":
+				spec.Shared = true
+			case "user", "regular":
+			default:
+				return nil, errs.Invalidf("InvalidRecipientType", "mailbox type %q is not user or shared", req.Type).WithObject(req.Type).
+					WithHint("pass --type user (the default) or --type shared")
+			}
+		} else if req.Type != "" && !types[0].IsGroup() {
+			return nil, errs.Invalidf("UnknownField", "Type applies to groups and mailboxes only")
 		}
 		rc, err := s.Core.CreateRecipient(r.Context(), p, r.PathValue("t"), spec)
 		if err != nil {

@@ -56,7 +56,7 @@ type RecipientView struct {
 }
 
 func recipientView(r *directory.Recipient) *RecipientView {
-	v := &RecipientView{Identity: r.Alias, Id: r.ID, RecipientType: string(r.Type), RecipientTypeDetails: string(r.Type),
+	v := &RecipientView{Identity: r.Alias, Id: r.ID, RecipientType: string(r.Type), RecipientTypeDetails: r.TypeDetails(),
 		Name: r.Name, Alias: r.Alias, DisplayName: r.DisplayName, FirstName: r.FirstName, LastName: r.LastName,
 		PrimarySmtpAddress: r.PrimarySmtpAddress, UserPrincipalName: r.UserPrincipalName,
 		ExchangeGuid: guidOrZero(r.ExchangeGuid), ArchiveGuid: guidOrZero(r.ArchiveGuid), LegacyExchangeDN: r.LegacyExchangeDN,

@@ -56,15 +56,17 @@ func readSecretFlag(val, file, name string) (string, error) {
 var recipientCols = []string{"Name", "Alias", "PrimarySmtpAddress", "RecipientTypeDetails", "ExchangeGuid"}
 
 func (e *env) mailboxCmd() *cobra.Command {
-	var alias, name, display, first, last, primary, password, passwordFile string
+	var alias, name, display, first, last, primary, password, passwordFile, mbType string
 	var archive bool
-	create := e.apiCmd("create", "Create a user mailbox", cobra.NoArgs, true, view{},
+	create := e.apiCmd("create", "Create a user or shared mailbox", cobra.NoArgs, true, view{},
 		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
 			pw, err := readSecretFlag(password, passwordFile, "password")
 			if err != nil {
 				return nil, err
 			}
-			body := map[string]any{"Alias": alias, "Name": name, "PrimarySmtpAddress": primary, "Password": pw, "Archive": archive}
+			body := map[string]any{"Alias": alias, "Name": name, "PrimarySmtpAddress": primary, "Archive": archive}
+			optional(body, "Password", pw)
+			optional(body, "Type", mbType)
 			optional(body, "DisplayName", display)
 			optional(body, "FirstName", first)
 			optional(body, "LastName", last)
@@ -80,6 +82,10 @@ func (e *env) mailboxCmd() *cobra.Command {
 	f.StringVar(&password, "password", "", "password for IMAP/SMTP login")
 	f.StringVar(&passwordFile, "password-file", "", "file holding the password")
 	f.BoolVar(&archive, "archive", false, "also create an archive mailbox")
+	f.StringVar(&mbType, "type", "", "user (default; needs a password) or shared (no password; grant access with `mailbox permission add`)")
+	create.Example = `  tenantferry mailbox create --tenant contoso --alias user01 --password-file pw.txt --archive
+  tenantferry mailbox create --tenant contoso --alias sales --type shared
+  tenantferry mailbox permission add --tenant contoso sales --user user01@contoso.example --access-rights FullAccess`
 
 	var sp, sDisplay, sPwFile, sFirst, sLast string
 	var sAdd, sRemove []string
@@ -113,8 +119,8 @@ func (e *env) mailboxCmd() *cobra.Command {
 
 	stats := e.apiCmd("stats ID", "Show folder statistics of a mailbox", cobra.ExactArgs(1), true, view{},
 		get(func(tp string, a []string) string { return tp + "/mailboxes/" + esc(a[0]) + "/stats" }))
-	cmds := append([]*cobra.Command{create, set, stats, e.importCmd()}, e.crud("mailbox", "/mailboxes", recipientCols)...)
-	return group("mailbox", "Manage user mailboxes", cmds...)
+	cmds := append([]*cobra.Command{create, set, stats, e.importCmd(), e.permissionCmd()}, e.crud("mailbox", "/mailboxes", recipientCols)...)
+	return group("mailbox", "Manage user and shared mailboxes", cmds...)
 }
 
 // optional sets body[k] = v when v is not empty.

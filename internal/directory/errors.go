@@ -11,4 +11,15 @@ var (
 	ErrInvalidGuid = errs.Sentinel(errs.Invalid, "InvalidGuid")
 	// ErrTenantNotFound: no tenant has that id, name or domain.
 	ErrTenantNotFound = errs.Sentinel(errs.NotFound, "TenantNotFound")
+	// ErrSharedMailboxPassword: a password for a shared mailbox, which has
+	// none (people use their own, with a mailbox permission).
+	ErrSharedMailboxPassword = errs.Sentinel(errs.Invalid, "SharedMailboxPassword")
+	// ErrInvalidAccessRight: an access right other than FullAccess or SendAs.
+	ErrInvalidAccessRight = errs.Sentinel(errs.Invalid, "InvalidAccessRight")
+	// ErrPermissionNotFound: removing a permission that was not granted.
+	ErrPermissionNotFound = errs.Sentinel(errs.NotFound, "PermissionNotFound")
+	// ErrPermissionTarget: a permission on something that is not a mailbox,
+	// or for something that is not a mailbox user (or for the mailbox
+	// itself).
+	ErrPermissionTarget = errs.Sentinel(errs.Invalid, "InvalidPermissionTarget")
 )

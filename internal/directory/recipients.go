@@ -44,10 +44,23 @@ type Recipient struct {
 	ExternalEmailAddress string
 	Proxies              []Proxy
 	HasPassword          bool
+	// Shared marks a UserMailbox as a shared mailbox (RecipientTypeDetails
+	// SharedMailbox): it has no password; people reach it through mailbox
+	// permissions (FullAccess, SendAs).
+	Shared bool
 	CreatedAt            time.Time
 	UpdatedAt            time.Time
 
 	passwordHash string
+}
+
+// TypeDetails is the recipient's Exchange RecipientTypeDetails: its type,
+// or SharedMailbox for a shared mailbox.
+func (r *Recipient) TypeDetails() string {
+	if r.Type == UserMailbox && r.Shared {
+		return "SharedMailbox"
+	}
+	return string(r.Type)
 }
 
 // EmailAddresses returns the proxies as Exchange prints them.
@@ -98,6 +111,7 @@ type RecipientSpec struct {
 	PrimarySmtp   string
 	Password      string
 	Archive       bool   // UserMailbox: create an archive (new ArchiveGuid)
+	Shared        bool   // UserMailbox: a shared mailbox (no password of its own)
 	ExchangeGuid  string // MailUser (stamped for a move); UserMailbox: generated when empty
 	ArchiveGuid   string // MailUser
 	ExternalEmail string // MailUser: required
@@ -134,10 +148,15 @@ func (x *Directory) CreateRecipient(ctx context.Context, tenantID string, s Reci
 		DisplayName: s.DisplayName, FirstName: s.FirstName, LastName: s.LastName}
 	switch s.Type {
 	case UserMailbox:
-		if s.Password == "" {
+		switch {
+		case s.Shared && s.Password != "":
+			return nil, ErrSharedMailboxPassword.Newf("shared mailbox %s cannot have a password", s.Alias).WithObject(s.Alias).
+				WithHint("leave out the password; grant people access with `mailbox permission add %s --user ADDRESS --access-rights FullAccess`", s.Alias)
+		case !s.Shared && s.Password == "":
 			return nil, errs.Invalidf("MissingField", "a password is required for mailbox %s", s.Alias).
-				WithHint("pass --password or --password-file")
+				WithHint("pass --password or --password-file (or --type shared for a shared mailbox)")
 		}
+		r.Shared = s.Shared
 		if r.ExchangeGuid, err = ParseGUID("ExchangeGuid", s.ExchangeGuid); err != nil {
 			return nil, err
 		}
@@ -208,11 +227,11 @@ func (x *Directory) CreateRecipient(ctx context.Context, tenantID string, s Reci
 		now := db.Now()
 		r.CreatedAt, r.UpdatedAt = db.Time(now), db.Time(now)
 		_, err = tx.ExecContext(ctx, `INSERT INTO recipients (id, tenant_id, type, name, name_key, alias, alias_key, display_name, first_name, last_name,
-			primary_smtp, upn, exchange_guid, archive_guid, legacy_dn, external_email, password_hash, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			primary_smtp, upn, exchange_guid, archive_guid, legacy_dn, external_email, password_hash, created_at, updated_at, shared)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, tenantID, string(r.Type), r.Name, strings.ToLower(r.Name), r.Alias, strings.ToLower(r.Alias), r.DisplayName, r.FirstName, r.LastName,
 			r.PrimarySmtpAddress, r.UserPrincipalName, nullStr(r.ExchangeGuid), nullStr(r.ArchiveGuid), r.LegacyExchangeDN, nullStr(r.ExternalEmailAddress),
-			nullStr(r.passwordHash), now, now)
+			nullStr(r.passwordHash), now, now, r.Shared)
 		if err != nil {
 			if db.IsUnique(err) {
 				return errs.Conflictf("RecipientExists", "a recipient with name %q or alias %q already exists", r.Name, r.Alias)
@@ -263,7 +282,7 @@ func nullStr(s string) any {
 }
 
 const recipientCols = `id, tenant_id, type, name, alias, display_name, first_name, last_name, primary_smtp, upn,
-	exchange_guid, archive_guid, legacy_dn, external_email, password_hash, created_at, updated_at`
+	exchange_guid, archive_guid, legacy_dn, external_email, password_hash, created_at, updated_at, shared`
 
 func scanRecipient(sc interface{ Scan(...any) error }) (*Recipient, error) {
 	r := &Recipient{}
@@ -271,7 +290,7 @@ func scanRecipient(sc interface{ Scan(...any) error }) (*Recipient, error) {
 	var eg, ag, ldn, ext, pw sql.NullString
 	var created, updated int64
 	if err := sc.Scan(&r.ID, &r.TenantID, &typ, &r.Name, &r.Alias, &r.DisplayName, &r.FirstName, &r.LastName,
-		&r.PrimarySmtpAddress, &r.UserPrincipalName, &eg, &ag, &ldn, &ext, &pw, &created, &updated); err != nil {
+		&r.PrimarySmtpAddress, &r.UserPrincipalName, &eg, &ag, &ldn, &ext, &pw, &created, &updated, &r.Shared); err != nil {
 		return nil, err
 	}
 	r.Type = RecipientType(typ)
@@ -413,6 +432,10 @@ func (x *Directory) UpdateRecipient(ctx context.Context, tenantID, ref string, u
 		r, err := x.getRecipient(ctx, tx, tenantID, ref, types...)
 		if err != nil {
 			return err
+		}
+		if r.Shared && u.Password != nil {
+			return ErrSharedMailboxPassword.Newf("shared mailbox %s cannot have a password", r.PrimarySmtpAddress).WithObject(r.PrimarySmtpAddress).
+				WithHint("grant people access with `mailbox permission add %s --user ADDRESS --access-rights FullAccess`", r.Alias)
 		}
 		if err := x.applyUpdate(ctx, tx, r, u, pwHash); err != nil {
 			return err
