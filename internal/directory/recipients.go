@@ -47,9 +47,9 @@ type Recipient struct {
 	// Shared marks a UserMailbox as a shared mailbox (RecipientTypeDetails
 	// SharedMailbox): it has no password; people reach it through mailbox
 	// permissions (FullAccess, SendAs).
-	Shared bool
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
+	Shared    bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 
 	passwordHash string
 }
