@@ -64,8 +64,11 @@ var (
 	errRoutingLoop = newErr(554, "5.4.6", "routing loop detected while expanding the recipient")
 	// errExpired: temporary failures until the lifetime ended.
 	errExpired = newErr(451, "4.4.7", "delivery time expired")
-	// errSendAs: a submission sender that is not one of the user's addresses.
-	errSendAs = newErr(550, "5.7.1", "sender address rejected: not owned by the authenticated user")
+	// errSendAs: a submission sender (MAIL FROM) that is neither one of
+	// the user's addresses nor a mailbox the user holds SendAs on.
+	errSendAs = newErr(550, "5.7.1", "sender address rejected: not an address of the authenticated user, and no SendAs permission on it (mailbox permission add --access-rights SendAs)")
+	// errFromSendAs: the same for an address in the From header field.
+	errFromSendAs = newErr(550, "5.7.1", "From header address rejected: not an address of the authenticated user, and no SendAs permission on it (mailbox permission add --access-rights SendAs)")
 	// errAuthFailed: wrong address or password.
 	errAuthFailed = newErr(535, "5.7.8", "authentication credentials invalid")
 	// errBadSRS: a bounce address in SRS form whose hash or age does not

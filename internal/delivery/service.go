@@ -196,9 +196,13 @@ func (s *Service) burnPasswordCheck(password string) {
 	}
 }
 
-// CheckSender verifies the envelope sender of an authenticated submission:
-// it must be one of the user's own SMTP addresses.
-func (s *Service) CheckSender(_ context.Context, u *User, from string) error {
+// CheckSender verifies a sender address of an authenticated submission
+// (the envelope's MAIL FROM, and each address of the From header field): it
+// must be one of the user's own SMTP addresses, or an address of a mailbox
+// of the same tenant on which the user holds the SendAs permission
+// (Add-RecipientPermission -AccessRights SendAs). Anything else is refused
+// with 550 5.7.1; nothing is read from another tenant.
+func (s *Service) CheckSender(ctx context.Context, u *User, from string) error {
 	if u == nil {
 		return errSendAs
 	}
@@ -208,7 +212,24 @@ func (s *Service) CheckSender(_ context.Context, u *User, from string) error {
 			return nil
 		}
 	}
-	return errSendAs
+	if f == "" {
+		return errSendAs
+	}
+	rec, err := s.dir.ResolveAddress(ctx, f)
+	if err != nil {
+		return internal(err, "resolve sender")
+	}
+	if rec == nil || rec.TenantID != u.TenantID || rec.Type != directory.UserMailbox {
+		return errSendAs
+	}
+	ok, err := s.dir.HasPermission(ctx, u.TenantID, rec.ID, u.RecipientID, directory.SendAs)
+	if err != nil {
+		return internal(err, "check SendAs permission")
+	}
+	if !ok {
+		return errSendAs
+	}
+	return nil
 }
 
 // CheckRecipient decides whether a recipient is acceptable at RCPT time.

@@ -100,7 +100,24 @@ func (ss *session) Data(r io.Reader) error {
 		env.AuthUser = ss.user.Address
 	}
 	body := &watchReader{r: r}
-	q, err := ss.s.svc.Enqueue(ctx, env, body)
+	var msg io.Reader = body
+	if ss.user != nil {
+		// Submission: the From header must be the user's own address or
+		// one the user holds SendAs on, like MAIL FROM.
+		hdr, all, err := delivery.PeekHeader(body)
+		if err != nil {
+			if body.err != nil {
+				err = body.err
+			}
+			return ss.reply("DATA", err)
+		}
+		if err := ss.s.svc.CheckFromHeader(ctx, ss.user, hdr); err != nil {
+			_, _ = io.Copy(io.Discard, all) // read the rest, so the reply follows the data
+			return ss.reply("DATA", err)
+		}
+		msg = all
+	}
+	q, err := ss.s.svc.Enqueue(ctx, env, msg)
 	if body.err != nil {
 		// The client's stream failed (too large, cut off): that is the reply.
 		return ss.reply("DATA", body.err)
