@@ -19,16 +19,26 @@ import (
 // an archive has no such root, and may name a folder so.
 const ArchiveRoot = "Online Archive"
 
-// errArchiveRoot refuses SELECT, STATUS, APPEND and the like on the
-// archive root, which holds folders, not messages.
-var errArchiveRoot = errs.Sentinel(errs.Invalid, "ArchiveRootNotSelectable")
+// errMountRoot refuses SELECT, STATUS, APPEND and the like on a root that
+// holds another mailbox's folders (ArchiveRoot, SharedRoot and the roots
+// below it), which holds folders, not messages.
+var errMountRoot = errs.Sentinel(errs.Invalid, "FolderRootNotSelectable")
+
+// mount is another store mailbox whose folders a session shows below a
+// root: the user's archive, or a mailbox the user holds FullAccess on.
+type mount struct {
+	root   string             // IMAP name of its root folder (no delimiter at the end)
+	mb     *mailstore.Mailbox // the mailbox, as last read
+	shared *directory.Recipient
+}
 
 // place is a folder name resolved to the store mailbox that holds it and
-// the folder's path in that mailbox.
+// the folder's path in that mailbox; m is the mount, nil for the user's
+// own mailbox.
 type place struct {
-	mb      *mailstore.Mailbox
-	path    string
-	archive bool
+	mb   *mailstore.Mailbox
+	path string
+	m    *mount
 }
 
 // openArchive opens the recipient's archive mailbox, creating it with the
@@ -40,61 +50,75 @@ func (s *session) openArchive(r *directory.Recipient) (*mailstore.Mailbox, error
 	return s.srv.store.EnsureMailbox(s.ctx, r.TenantID, r.ArchiveGuid, mailstore.KindArchive)
 }
 
-// locate resolves an IMAP folder name: names below ArchiveRoot are folders
-// of the archive mailbox (when the user has one), every other name a
-// folder of the primary mailbox. The root itself is errArchiveRoot.
+// roots returns the \Noselect roots the session shows: ArchiveRoot when
+// the user has an archive, SharedRoot and one root per shared mailbox.
+func (s *session) roots() []string {
+	var out []string
+	for i, m := range s.mounts {
+		if m.shared != nil && (i == 0 || s.mounts[i-1].shared == nil) {
+			out = append(out, SharedRoot)
+		}
+		out = append(out, m.root)
+	}
+	return out
+}
+
+// locate resolves an IMAP folder name: names below a mount's root are
+// folders of that mailbox, every other name a folder of the user's own
+// mailbox. A root itself is errMountRoot.
 func (s *session) locate(name string) (place, error) {
 	name = strings.TrimSuffix(name, mailstore.Delimiter)
-	if s.archive == nil {
-		return place{mb: s.mb, path: name}, nil
+	for _, r := range s.roots() {
+		if strings.EqualFold(name, r) {
+			return place{}, errMountRoot.Newf("%q holds folders, not messages", r).WithObject(name).
+				WithHint("select a folder below it, such as %q", r+"/Inbox")
+		}
 	}
-	if strings.EqualFold(name, ArchiveRoot) {
-		return place{}, errArchiveRoot.Newf("%q holds the archive's folders, not messages", ArchiveRoot).WithObject(name).
-			WithHint("select a folder below it, such as %q", ArchiveRoot+"/Inbox")
-	}
-	if len(name) > len(ArchiveRoot) && strings.EqualFold(name[:len(ArchiveRoot)], ArchiveRoot) && name[len(ArchiveRoot)] == delim {
-		return place{mb: s.archive, path: name[len(ArchiveRoot)+1:], archive: true}, nil
+	for i := range s.mounts {
+		m := &s.mounts[i]
+		if len(name) > len(m.root) && strings.EqualFold(name[:len(m.root)], m.root) && name[len(m.root)] == delim {
+			return place{mb: m.mb, path: name[len(m.root)+1:], m: m}, nil
+		}
 	}
 	return place{mb: s.mb, path: name}, nil
 }
 
-// archiveName is the IMAP name of an archive folder's path.
-func archiveName(path string) string { return ArchiveRoot + string(delim) + path }
-
-// setMailbox records a fresh copy of one of the session's mailboxes (the
-// primary or the archive), as SELECT reads it.
+// setMailbox records a fresh copy of one of the session's mailboxes (its
+// own or a mount's), as SELECT reads it.
 func (s *session) setMailbox(mb *mailstore.Mailbox) {
-	if s.archive != nil && mb.ID == s.archive.ID {
-		s.archive = mb
-		return
+	for i := range s.mounts {
+		if s.mounts[i].mb.ID == mb.ID {
+			s.mounts[i].mb = mb
+			return
+		}
 	}
 	s.mb = mb
 }
 
-// archiveFolders returns the archive's mail folders as LIST shows them:
-// under ArchiveRoot, without special-use attributes (a client must not take
-// the archive's Sent Items for the place to save sent mail).
-func (s *session) archiveFolders(withCounts bool) ([]visibleFolder, error) {
-	if s.archive == nil {
-		return nil, nil
-	}
-	fs, err := s.srv.store.ListFolders(s.ctx, s.archive.ID, withCounts)
-	if err != nil {
-		return nil, err
-	}
+// mountFolders returns the mounts' mail folders as LIST shows them: under
+// their roots, without special-use attributes (a client must not take the
+// archive's or a shared mailbox's Sent Items for the place to save its own
+// sent mail).
+func (s *session) mountFolders(withCounts bool) ([]visibleFolder, error) {
 	var out []visibleFolder
-	for i := range fs {
-		if fs[i].Class != mailstore.ClassNote {
-			continue
+	for _, m := range s.mounts {
+		fs, err := s.srv.store.ListFolders(s.ctx, m.mb.ID, withCounts)
+		if err != nil {
+			return nil, err
 		}
-		f := fs[i]
-		f.SpecialUse = ""
-		out = append(out, visibleFolder{f: &f, name: archiveName(f.Path), mb: s.archive})
+		for i := range fs {
+			if fs[i].Class != mailstore.ClassNote {
+				continue
+			}
+			f := fs[i]
+			f.SpecialUse = ""
+			out = append(out, visibleFolder{f: &f, name: m.root + string(delim) + f.Path, mb: m.mb})
+		}
 	}
 	return out, nil
 }
 
-// archiveRootData is the LIST entry of the archive root.
-func archiveRootData() *imap.ListData {
-	return &imap.ListData{Delim: delim, Mailbox: ArchiveRoot, Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect, imap.MailboxAttrHasChildren}}
+// rootData is the LIST entry of a mount root.
+func rootData(name string) *imap.ListData {
+	return &imap.ListData{Delim: delim, Mailbox: name, Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect, imap.MailboxAttrHasChildren}}
 }

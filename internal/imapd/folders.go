@@ -32,16 +32,16 @@ func (s *session) Create(name string, options *imap.CreateOptions) error {
 		}
 	}
 	p, err := s.locate(name)
-	if errors.Is(err, errArchiveRoot) {
+	if errors.Is(err, errMountRoot) {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlreadyExists,
-			Text: responseText(ArchiveRoot + " is the root of the archive's folders; create folders below it")}
+			Text: responseText(strings.TrimSuffix(name, "/") + " is the root of another mailbox's folders; create folders below it")}
 	}
 	if err != nil {
 		return s.imapError(err)
 	}
-	if p.archive && opts.SpecialUse != "" {
+	if p.m != nil && opts.SpecialUse != "" {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: codeUseAttr,
-			Text: "special uses belong to the mailbox's own folders, not to the archive's"}
+			Text: "special uses belong to the mailbox's own folders, not to the archive's or a shared mailbox's"}
 	}
 	_, err = s.srv.store.CreateFolder(s.ctx, p.mb.ID, p.path, opts)
 	return s.imapError(err)
@@ -70,7 +70,7 @@ func (s *session) Rename(name, newName string, _ *imap.RenameOptions) error {
 	}
 	if to.mb.ID != mb.ID {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot,
-			Text: "a folder cannot be renamed between the mailbox and its archive; create the folder there and MOVE the messages"}
+			Text: "a folder cannot be renamed between mailboxes (own, archive, shared); create the folder there and MOVE the messages"}
 	}
 	_, err = s.srv.store.RenameFolder(s.ctx, mb.ID, f.ID, to.path)
 	return s.imapError(err)

@@ -52,7 +52,7 @@ func (s *session) visibleFolders(withCounts bool) ([]visibleFolder, map[string]b
 		}
 		out = append(out, visibleFolder{f: &fs[i], name: imapName(&fs[i], inbox), mb: s.mb})
 	}
-	arch, err := s.archiveFolders(withCounts)
+	arch, err := s.mountFolders(withCounts)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -71,11 +71,16 @@ func (s *session) visibleFolders(withCounts bool) ([]visibleFolder, map[string]b
 func (s *session) subscribedNames(inbox string) (map[string]bool, []string, error) {
 	set := map[string]bool{}
 	var names []string
-	for _, mb := range []*mailstore.Mailbox{s.mb, s.archive} {
-		if mb == nil {
-			continue
-		}
-		subs, err := s.srv.store.Subscriptions(s.ctx, mb.ID)
+	type source struct {
+		mb   *mailstore.Mailbox
+		root string
+	}
+	srcs := []source{{mb: s.mb}}
+	for _, m := range s.mounts {
+		srcs = append(srcs, source{mb: m.mb, root: m.root})
+	}
+	for _, src := range srcs {
+		subs, err := s.srv.store.Subscriptions(s.ctx, src.mb.ID)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -84,8 +89,8 @@ func (s *session) subscribedNames(inbox string) (map[string]bool, []string, erro
 				continue
 			}
 			n := imapName(&subs[i], inbox)
-			if mb != s.mb {
-				n = archiveName(subs[i].Path)
+			if src.root != "" {
+				n = src.root + string(delim) + subs[i].Path
 			}
 			if !set[n] {
 				set[n] = true
@@ -105,6 +110,9 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 	if len(patterns) == 0 {
 		// LIST "" "": the hierarchy delimiter and root.
 		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim})
+	}
+	if err := s.loadMounts(); err != nil { // permissions granted or removed since
+		return s.imapError(err)
 	}
 	folders, parents, inbox, err := s.visibleFolders(options.ReturnStatus != nil)
 	if err != nil {
@@ -131,9 +139,14 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 	for _, vf := range folders {
 		mbOf[vf.name] = vf.mb
 	}
-	if s.archive != nil && !options.SelectSubscribed && !options.SelectSpecialUse && match(ArchiveRoot) {
-		if err := w.WriteList(archiveRootData()); err != nil {
-			return err
+	if !options.SelectSubscribed && !options.SelectSpecialUse {
+		for _, r := range s.roots() {
+			if !match(r) {
+				continue
+			}
+			if err := w.WriteList(rootData(r)); err != nil {
+				return err
+			}
 		}
 	}
 	for _, name := range names {

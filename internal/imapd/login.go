@@ -30,11 +30,12 @@ func (s *session) Login(username, password string) error {
 	if err != nil {
 		return s.imapError(err)
 	}
-	arch, err := s.openArchive(r)
-	if err != nil {
+	s.rec, s.mb = r, mb
+	if err := s.loadMounts(); err != nil {
+		s.rec, s.mb = nil, nil
 		return s.imapError(err)
 	}
-	s.user, s.mb, s.archive = r.PrimarySmtpAddress, mb, arch
+	s.user = r.PrimarySmtpAddress
 	s.log = s.log.With("user", s.user)
 	if s.fc != nil {
 		s.fc.authenticated()

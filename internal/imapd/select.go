@@ -17,6 +17,11 @@ import (
 // EXAMINE shows them as \Recent without claiming.
 func (s *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
 	s.unselect()
+	if s.hasShared() || hasPrefixFold(name, SharedRoot+string(delim)) {
+		if err := s.loadMounts(); err != nil { // a removed permission ends access here
+			return nil, s.imapError(err)
+		}
+	}
 	f, fmb, err := s.folderByName(name)
 	if err != nil {
 		return nil, s.imapError(err)

@@ -9,6 +9,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
@@ -24,16 +25,17 @@ type session struct {
 	cancel context.CancelFunc
 	log    *slog.Logger
 
-	user      string             // the login address, after LOGIN
-	mb        *mailstore.Mailbox // the user's mailbox, after LOGIN
-	archive   *mailstore.Mailbox // its archive mailbox, if it has one (see ArchiveRoot)
-	sel       *selected          // the selected folder, if any
-	searchRes imap.UIDSet        // the saved SEARCH result (SEARCHRES, "$")
+	user      string               // the login address, after LOGIN
+	rec       *directory.Recipient // the logged-in recipient, after LOGIN
+	mb        *mailstore.Mailbox   // the user's mailbox, after LOGIN
+	mounts    []mount              // its archive and shared mailboxes (see ArchiveRoot, SharedRoot)
+	sel       *selected            // the selected folder, if any
+	searchRes imap.UIDSet          // the saved SEARCH result (SEARCHRES, "$")
 }
 
 // selected is the selected state of a session.
 type selected struct {
-	mb       *mailstore.Mailbox // the mailbox that holds the folder (primary or archive)
+	mb       *mailstore.Mailbox // the mailbox that holds the folder (own, archive or shared)
 	folder   mailstore.Folder
 	name     string // IMAP name as selected
 	w        *watcher
@@ -72,12 +74,6 @@ func (s *session) Close() error {
 
 // AppendLimit implements imapserver.SessionAppendLimit.
 func (s *session) AppendLimit() uint32 { return s.srv.appendLimit() }
-
-// Namespace implements imapserver.SessionNamespace: one personal namespace
-// with the "/" delimiter.
-func (s *session) Namespace() (*imap.NamespaceData, error) {
-	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: '/'}}}, nil
-}
 
 // Poll implements imapserver.Session: it writes the pending updates of the
 // selected folder.
