@@ -28,9 +28,9 @@
 //     MODSEQ; a token whose changes are no longer recorded is refused, so
 //     the client resynchronises from scratch.
 //   - A user reaches a mailbox's collections only through Open, which
-//     admits the mailbox's owner (and, later, delegates with FullAccess:
-//     see Service.access); every other request looks like a mailbox that
-//     does not exist, whatever tenant it names.
+//     admits the mailbox's owner and delegates of the same tenant with
+//     FullAccess (see Service.access); every other request looks like a
+//     mailbox that does not exist, whatever tenant it names.
 package groupware
 
 import (
@@ -174,8 +174,7 @@ const (
 )
 
 // hasGroupware reports whether a recipient owns calendars and contacts: a
-// UserMailbox with its mailbox GUID. (A SharedMailbox joins here when it
-// exists.)
+// UserMailbox (user or shared) with its mailbox GUID.
 func hasGroupware(r *directory.Recipient) bool {
 	return r != nil && r.Type == directory.UserMailbox && r.ExchangeGuid != ""
 }
@@ -202,14 +201,22 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 	return &User{Recipient: r}, nil
 }
 
-// access decides what u may do in the mailbox of owner. Only the owner has
-// access today; delegation (FullAccess on a shared or user mailbox) extends
-// this one function.
-func (s *Service) access(_ context.Context, u *User, owner *directory.Recipient) (Access, error) {
-	if u == nil || owner == nil {
+// access decides what u may do in the mailbox of owner: the owner, and a
+// user of the same tenant holding the FullAccess permission on it
+// (Add-MailboxPermission), have AccessFull; everyone else AccessNone.
+// SendAs opens nothing.
+func (s *Service) access(ctx context.Context, u *User, owner *directory.Recipient) (Access, error) {
+	if u == nil || owner == nil || u.Recipient.TenantID != owner.TenantID {
 		return AccessNone, nil
 	}
-	if u.Recipient.ID == owner.ID && u.Recipient.TenantID == owner.TenantID {
+	if u.Recipient.ID == owner.ID {
+		return AccessFull, nil
+	}
+	ok, err := s.Dir.HasPermission(ctx, owner.TenantID, owner.ID, u.Recipient.ID, directory.FullAccess)
+	if err != nil {
+		return AccessNone, errs.Internalf(err, "check FullAccess of %s on %s", u.Recipient.PrimarySmtpAddress, owner.PrimarySmtpAddress)
+	}
+	if ok {
 		return AccessFull, nil
 	}
 	return AccessNone, nil
