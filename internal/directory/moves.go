@@ -80,3 +80,12 @@ func (x *Directory) IsMemberOfAny(ctx context.Context, q db.Querier, groupIDs []
 	}
 	return false, nil
 }
+
+// MarkShared makes an activated mailbox a shared mailbox (a completed move
+// of a SharedMailbox keeps its RecipientTypeDetails); it has no password
+// from then on. Marking a shared mailbox again changes nothing.
+func (x *Directory) MarkShared(ctx context.Context, tx *db.Tx, tenantID, recipientID string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE recipients SET shared = ?, password_hash = NULL, updated_at = ? WHERE id = ? AND tenant_id = ? AND type = ?`,
+		true, db.Now(), recipientID, tenantID, string(UserMailbox))
+	return err
+}

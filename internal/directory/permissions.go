@@ -130,6 +130,13 @@ func (x *Directory) PermissionsOf(ctx context.Context, tenantID, userID, right s
 	return x.permissions(ctx, x.d.Read(), tenantID, `user_id = ? AND access_right = ?`, userID, right)
 }
 
+// PermissionsInvolving returns the permissions granted on a recipient or
+// to it, whatever the recipient's type now (a moved-away mailbox keeps its
+// rows, which grant nothing while it is a MailUser).
+func (x *Directory) PermissionsInvolving(ctx context.Context, tenantID, recipientID string) ([]Permission, error) {
+	return x.permissions(ctx, x.d.Read(), tenantID, `(mailbox_id = ? OR user_id = ?)`, recipientID, recipientID)
+}
+
 // HasPermission reports whether user holds right on mailbox (recipient
 // ids of one tenant).
 func (x *Directory) HasPermission(ctx context.Context, tenantID, mailboxID, userID, right string) (bool, error) {

@@ -43,8 +43,8 @@ func (s *session) loadMounts() error {
 		return err
 	}
 	for _, p := range perms {
-		if p.Mailbox.ExchangeGuid == "" {
-			continue
+		if p.Mailbox.Type != directory.UserMailbox || p.Mailbox.ExchangeGuid == "" {
+			continue // moved away: the rows stay, granting nothing
 		}
 		mb := old[p.Mailbox.ExchangeGuid]
 		if mb == nil {

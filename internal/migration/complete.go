@@ -177,6 +177,9 @@ func (s *Service) complete(ctx context.Context, b *Batch, m *Move, client replic
 			if err := s.activate(ctx, m, kinds); err != nil {
 				return err
 			}
+			if err := s.carryIdentity(ctx, m, client); err != nil {
+				return err
+			}
 			if err := s.setStep(ctx, m, stepConvert, ""); err != nil {
 				return err
 			}

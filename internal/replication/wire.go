@@ -54,6 +54,28 @@ type MailboxInfo struct {
 	Bytes                int64
 	ArchiveItems         int64 `json:",omitempty"`
 	ArchiveBytes         int64 `json:",omitempty"`
+	// RecipientTypeDetails is SharedMailbox for a shared mailbox (empty or
+	// UserMailbox otherwise); a completed move keeps it.
+	RecipientTypeDetails string `json:",omitempty"`
+	// Permissions are the mailbox permissions involving this mailbox (on
+	// it, or held by it) whose other principal is in the grant's scope;
+	// only the per-mailbox answer carries them, not the scope listing.
+	Permissions []PermissionInfo `json:",omitempty"`
+	// PermissionsOutOfScope counts the permissions involving this mailbox
+	// whose other principal is outside the scope (not named).
+	PermissionsOutOfScope int `json:",omitempty"`
+}
+
+// PermissionInfo is one mailbox permission on the source: the user holds
+// Right (FullAccess or SendAs) on the mailbox. Principals are named by
+// ExchangeGuid (how the target maps them: its MailUsers are stamped with
+// the source's ExchangeGuid) and by address (for the report).
+type PermissionInfo struct {
+	MailboxGuid    string
+	MailboxAddress string
+	UserGuid       string
+	UserAddress    string
+	Right          string
 }
 
 // StateReply answers GET .../state.

@@ -55,13 +55,47 @@ func (c *Core) MailboxInfo(ctx context.Context, g *Grant, ref string, converted 
 	if err != nil {
 		return nil, err
 	}
-	return c.info(ctx, rec), nil
+	mi := c.info(ctx, rec)
+	if err := c.permissions(ctx, g, rec, mi); err != nil {
+		return nil, err
+	}
+	return mi, nil
+}
+
+// permissions fills mi's mailbox permissions: those on rec or held by it
+// whose other principal is a mailbox (or moved-away mailbox) in the
+// grant's scope; the others are only counted, never named.
+func (c *Core) permissions(ctx context.Context, g *Grant, rec *directory.Recipient, mi *replication.MailboxInfo) error {
+	ps, err := c.Dir.PermissionsInvolving(ctx, rec.TenantID, rec.ID)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		other := p.User
+		if other.ID == rec.ID {
+			other = p.Mailbox
+		}
+		in, err := c.Dir.IsMemberOfAny(ctx, nil, g.OrgRel.MailboxMovePublishedScopes, other.ID)
+		if err != nil {
+			return err
+		}
+		if !in || other.ExchangeGuid == "" {
+			mi.PermissionsOutOfScope++
+			continue
+		}
+		mi.Permissions = append(mi.Permissions, replication.PermissionInfo{MailboxGuid: p.Mailbox.ExchangeGuid, MailboxAddress: p.Mailbox.PrimarySmtpAddress,
+			UserGuid: p.User.ExchangeGuid, UserAddress: p.User.PrimarySmtpAddress, Right: p.Right})
+	}
+	return nil
 }
 
 func (c *Core) info(ctx context.Context, rec *directory.Recipient) *replication.MailboxInfo {
 	mi := &replication.MailboxInfo{Id: rec.ID, RecipientType: string(rec.Type), PrimarySmtpAddress: rec.PrimarySmtpAddress, Alias: rec.Alias, Name: rec.Name,
 		DisplayName: rec.DisplayName, FirstName: rec.FirstName, LastName: rec.LastName, ExchangeGuid: rec.ExchangeGuid, ArchiveGuid: rec.ArchiveGuid,
 		LegacyExchangeDN: rec.LegacyExchangeDN, EmailAddresses: rec.EmailAddresses(), ExternalEmailAddress: rec.ExternalEmailAddress}
+	if rec.Shared {
+		mi.RecipientTypeDetails = "SharedMailbox"
+	}
 	mi.Items, mi.Bytes = c.size(ctx, rec.TenantID, rec.ExchangeGuid)
 	if rec.ArchiveGuid != "" {
 		mi.ArchiveItems, mi.ArchiveBytes = c.size(ctx, rec.TenantID, rec.ArchiveGuid)
