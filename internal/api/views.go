@@ -169,14 +169,17 @@ type EndpointView struct {
 	MaxConcurrentIncrementalSyncs int
 	// Security is an IMAP endpoint's transport security ("" = the URL's
 	// default: implicit TLS for imaps://, STARTTLS when offered for imap://).
-	Security    string `json:",omitempty"`
+	Security string `json:",omitempty"`
+	// CalDAVURL and CardDAVURL: an IMAP endpoint's CalDAV/CardDAV servers.
+	CalDAVURL   string `json:",omitempty"`
+	CardDAVURL  string `json:",omitempty"`
 	WhenCreated time.Time
 }
 
 func endpointView(e *directory.Endpoint) *EndpointView {
 	return &EndpointView{Identity: e.Name, Name: e.Name, EndpointType: e.Type, RemoteServer: e.RemoteServer, RemoteTenant: e.RemoteTenant,
 		ApplicationId: e.ApplicationId, MaxConcurrentMigrations: e.MaxConcurrentMigrations, MaxConcurrentIncrementalSyncs: e.MaxConcurrentIncrementalSyncs,
-		Security: e.Security, WhenCreated: e.CreatedAt}
+		Security: e.Security, CalDAVURL: e.CalDAVURL, CardDAVURL: e.CardDAVURL, WhenCreated: e.CreatedAt}
 }
 
 // listOf maps a slice through a view function, never returning null.

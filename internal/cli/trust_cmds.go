@@ -129,7 +129,7 @@ func (e *env) orgrelCmd() *cobra.Command {
 }
 
 func (e *env) endpointCmd() *cobra.Command {
-	var name, typ, server, tenant, app, secret, secretFile, security string
+	var name, typ, server, tenant, app, secret, secretFile, security, caldav, carddav string
 	var maxMig, maxInc int
 	create := e.apiCmd("create", "Create a migration endpoint", cobra.NoArgs, true, view{},
 		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
@@ -142,7 +142,7 @@ func (e *env) endpointCmd() *cobra.Command {
 			}
 			return c.do(ctx, http.MethodPost, tp+"/endpoints", map[string]any{"Name": name, "Type": typ, "RemoteServer": server,
 				"RemoteTenant": tenant, "ApplicationId": app, "Secret": s, "MaxConcurrentMigrations": maxMig,
-				"MaxConcurrentIncrementalSyncs": maxInc, "Security": security})
+				"MaxConcurrentIncrementalSyncs": maxInc, "Security": security, "CalDAVURL": caldav, "CardDAVURL": carddav})
 		})
 	f := create.Flags()
 	f.StringVar(&name, "name", "", "endpoint name; required")
@@ -151,11 +151,13 @@ func (e *env) endpointCmd() *cobra.Command {
 	f.StringVar(&tenant, "remote-tenant", "", "source tenant domain or ID; required except for IMAP")
 	f.StringVar(&app, "app-id", "", "AppId of the migration app; required except for IMAP")
 	f.StringVar(&security, "security", "", "IMAP only: Ssl (implicit TLS), Tls (STARTTLS required) or None (plain text); default: imaps:// TLS, imap:// STARTTLS when offered")
+	f.StringVar(&caldav, "caldav-url", "", "IMAP only: the source's CalDAV server (http(s)://...): batches import calendars and tasks too, with each user's IMAP login")
+	f.StringVar(&carddav, "carddav-url", "", "IMAP only: the source's CardDAV server: batches import address books too")
 	f.StringVar(&secret, "secret", "", "the app's client secret")
 	f.StringVar(&secretFile, "secret-file", "", "file holding the app's client secret")
 	f.IntVar(&maxMig, "max-concurrent-migrations", 0, "MaxConcurrentMigrations (default 100)")
 	f.IntVar(&maxInc, "max-concurrent-incremental-syncs", 0, "MaxConcurrentIncrementalSyncs (default 20)")
-	var sServer, sTenant, sApp, sSecret, sSecretFile, sSecurity string
+	var sServer, sTenant, sApp, sSecret, sSecretFile, sSecurity, sCalDAV, sCardDAV string
 	var sMig, sInc int
 	set := e.apiCmd("set N", "Change an endpoint: rotate its secret, move it, change limits", cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
@@ -165,7 +167,7 @@ func (e *env) endpointCmd() *cobra.Command {
 			}
 			return c.do(ctx, http.MethodPatch, tp+"/endpoints/"+esc(a[0]), map[string]any{"RemoteServer": sServer, "RemoteTenant": sTenant,
 				"ApplicationId": sApp, "Secret": sec, "MaxConcurrentMigrations": sMig, "MaxConcurrentIncrementalSyncs": sInc,
-				"Security": sSecurity})
+				"Security": sSecurity, "CalDAVURL": sCalDAV, "CardDAVURL": sCardDAV})
 		})
 	sf := set.Flags()
 	sf.StringVar(&sServer, "remote-server", "", "new source server URL")
@@ -176,6 +178,8 @@ func (e *env) endpointCmd() *cobra.Command {
 	sf.IntVar(&sMig, "max-concurrent-migrations", 0, "new MaxConcurrentMigrations")
 	sf.IntVar(&sInc, "max-concurrent-incremental-syncs", 0, "new MaxConcurrentIncrementalSyncs")
 	sf.StringVar(&sSecurity, "security", "", "IMAP only: new Security (Ssl, Tls, None, or Auto for the URL's default)")
+	sf.StringVar(&sCalDAV, "caldav-url", "", "IMAP only: new CalDAV server URL (none: remove)")
+	sf.StringVar(&sCardDAV, "carddav-url", "", "IMAP only: new CardDAV server URL (none: remove)")
 	cmds := append([]*cobra.Command{create, set, e.endpointTestCmd()}, e.crud("migration endpoint", "/endpoints",
 		[]string{"Name", "EndpointType", "RemoteServer", "RemoteTenant", "ApplicationId", "Security"})...)
 	return group("endpoint", "Manage migration endpoints", cmds...)

@@ -39,9 +39,15 @@ type Endpoint struct {
 	// Security is the transport security of an IMAP endpoint: "" (imaps://
 	// implicit TLS; imap:// STARTTLS when offered, plain text only to a
 	// loopback address), Ssl, Tls (STARTTLS required) or None.
-	Security  string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Security string
+	// CalDAVURL and CardDAVURL are an IMAP endpoint's optional CalDAV and
+	// CardDAV servers (http:// or https://): a batch then imports each
+	// user's calendars, task lists and address books too, with the same
+	// per-user login as IMAP.
+	CalDAVURL  string
+	CardDAVURL string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 
 	secretEnc []byte
 }
@@ -60,6 +66,7 @@ type EndpointSpec struct {
 	MaxConcurrentMigrations       int
 	MaxConcurrentIncrementalSyncs int
 	Security                      string // IMAP only
+	CalDAVURL, CardDAVURL         string // IMAP only, optional
 }
 
 // CheckServerURL validates a remote server URL.
@@ -96,6 +103,10 @@ func (x *Directory) fill(e *Endpoint, s EndpointSpec) (*Endpoint, error) {
 	}
 	if s.Security != "" {
 		return nil, errs.Invalidf("InvalidSecurity", "Security applies to IMAP endpoints only").WithHint("leave --security out")
+	}
+	if s.CalDAVURL != "" || s.CardDAVURL != "" {
+		return nil, errs.Invalidf("InvalidDAVURL", "CalDAV and CardDAV URLs apply to IMAP endpoints only").
+			WithHint("leave --caldav-url and --carddav-url out: a native move carries calendars and contacts by itself")
 	}
 	rt := strings.ToLower(strings.TrimSpace(s.RemoteTenant))
 	if g, gerr := ParseGUID("RemoteTenant", rt); gerr == nil && g != "" {
@@ -143,6 +154,21 @@ func (x *Directory) fillIMAP(e *Endpoint, s EndpointSpec, imapURL bool) (*Endpoi
 		return nil, errs.Invalidf("InvalidSecret", "the secret is longer than 4096 characters")
 	}
 	e.RemoteTenant, e.ApplicationId = strings.TrimSpace(s.RemoteTenant), s.ApplicationId
+	for _, f := range []struct {
+		name string
+		dst  *string
+		v    string
+	}{{"CalDAV", &e.CalDAVURL, s.CalDAVURL}, {"CardDAV", &e.CardDAVURL, s.CardDAVURL}} {
+		if f.v == "" {
+			continue
+		}
+		u, err := CheckServerURL(f.v)
+		if err != nil || !(strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://")) {
+			return nil, errs.Invalidf("InvalidDAVURL", "the %s URL %q is not an absolute http:// or https:// URL", f.name, f.v).WithObject(f.v).
+				WithHint("pass the server's URL, e.g. --caldav-url https://dav.legacy.example/ (the principal is discovered from it)")
+		}
+		*f.dst = u
+	}
 	return x.fillLimits(e, s)
 }
 
@@ -182,9 +208,9 @@ func (x *Directory) CreateEndpoint(ctx context.Context, tenantID string, s Endpo
 	e.CreatedAt, e.UpdatedAt = now, now
 	err = x.d.Write(ctx, func(tx *db.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (id, tenant_id, name, name_key, type, remote_server, remote_tenant, app_id, secret_enc,
-			max_migrations, max_incremental, security, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			max_migrations, max_incremental, security, caldav_url, carddav_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.ID, tenantID, e.Name, strings.ToLower(e.Name), e.Type, e.RemoteServer, e.RemoteTenant, e.ApplicationId, e.secretEnc,
-			e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs, e.Security, db.Millis(now), db.Millis(now))
+			e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs, e.Security, e.CalDAVURL, e.CardDAVURL, db.Millis(now), db.Millis(now))
 		if db.IsUnique(err) {
 			return errs.Conflictf("EndpointExists", "a migration endpoint named %q already exists", e.Name)
 		}
@@ -207,6 +233,9 @@ type EndpointUpdate struct {
 	// Security changes an IMAP endpoint's security; "Auto" resets it to the
 	// URL's default.
 	Security string
+	// CalDAVURL and CardDAVURL change an IMAP endpoint's DAV servers;
+	// "none" removes one.
+	CalDAVURL, CardDAVURL string
 }
 
 // UpdateEndpoint changes an endpoint (Set-MigrationEndpoint): a new secret
@@ -223,7 +252,18 @@ func (x *Directory) UpdateEndpoint(ctx context.Context, tenantID, name string, u
 	}
 	spec := EndpointSpec{Name: cur.Name, Type: cur.Type, RemoteServer: cur.RemoteServer, RemoteTenant: cur.RemoteTenant,
 		ApplicationId: cur.ApplicationId, Secret: secret, MaxConcurrentMigrations: cur.MaxConcurrentMigrations,
-		MaxConcurrentIncrementalSyncs: cur.MaxConcurrentIncrementalSyncs, Security: cur.Security}
+		MaxConcurrentIncrementalSyncs: cur.MaxConcurrentIncrementalSyncs, Security: cur.Security, CalDAVURL: cur.CalDAVURL, CardDAVURL: cur.CardDAVURL}
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{{&spec.CalDAVURL, u.CalDAVURL}, {&spec.CardDAVURL, u.CardDAVURL}} {
+		switch {
+		case strings.EqualFold(f.v, "none"):
+			*f.dst = ""
+		case f.v != "":
+			*f.dst = f.v
+		}
+	}
 	switch {
 	case strings.EqualFold(u.Security, "Auto"):
 		spec.Security = ""
@@ -255,8 +295,8 @@ func (x *Directory) UpdateEndpoint(ctx context.Context, tenantID, name string, u
 	e.UpdatedAt = db.Time(db.Now())
 	err = x.d.Write(ctx, func(tx *db.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE endpoints SET remote_server = ?, remote_tenant = ?, app_id = ?, secret_enc = ?, max_migrations = ?,
-			max_incremental = ?, security = ?, updated_at = ? WHERE id = ? AND tenant_id = ?`, e.RemoteServer, e.RemoteTenant, e.ApplicationId, e.secretEnc,
-			e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs, e.Security, db.Millis(e.UpdatedAt), e.ID, tenantID)
+			max_incremental = ?, security = ?, caldav_url = ?, carddav_url = ?, updated_at = ? WHERE id = ? AND tenant_id = ?`, e.RemoteServer, e.RemoteTenant, e.ApplicationId, e.secretEnc,
+			e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs, e.Security, e.CalDAVURL, e.CardDAVURL, db.Millis(e.UpdatedAt), e.ID, tenantID)
 		return err
 	})
 	if err != nil {
@@ -265,13 +305,14 @@ func (x *Directory) UpdateEndpoint(ctx context.Context, tenantID, name string, u
 	return e, nil
 }
 
-const endpointCols = `id, tenant_id, name, type, remote_server, remote_tenant, app_id, secret_enc, max_migrations, max_incremental, security, created_at, updated_at`
+const endpointCols = `id, tenant_id, name, type, remote_server, remote_tenant, app_id, secret_enc, max_migrations, max_incremental, security,
+	caldav_url, carddav_url, created_at, updated_at`
 
 func scanEndpoint(sc interface{ Scan(...any) error }) (*Endpoint, error) {
 	e := &Endpoint{}
 	var cr, up int64
 	if err := sc.Scan(&e.ID, &e.TenantID, &e.Name, &e.Type, &e.RemoteServer, &e.RemoteTenant, &e.ApplicationId, &e.secretEnc,
-		&e.MaxConcurrentMigrations, &e.MaxConcurrentIncrementalSyncs, &e.Security, &cr, &up); err != nil {
+		&e.MaxConcurrentMigrations, &e.MaxConcurrentIncrementalSyncs, &e.Security, &e.CalDAVURL, &e.CardDAVURL, &cr, &up); err != nil {
 		return nil, err
 	}
 	e.CreatedAt, e.UpdatedAt = db.Time(cr), db.Time(up)

@@ -252,6 +252,21 @@ func (s *Service) Open(ctx context.Context, u *User, address string) (*Account, 
 	return &Account{Owner: owner, Mailbox: mb, Access: acc}, nil
 }
 
+// OwnerAccount opens a mailbox's account on its owner's behalf, for a
+// service of this server that acts for the owner (the migration of a
+// user's groupware into its mailbox): no login and no permission check, so
+// callers must have authorized the owner themselves.
+func (s *Service) OwnerAccount(ctx context.Context, owner *directory.Recipient) (*Account, error) {
+	if !hasGroupware(owner) {
+		return nil, ErrPrincipalNotFound.Newf("%s has no mailbox for calendars and address books", owner.PrimarySmtpAddress).WithObject(owner.PrimarySmtpAddress)
+	}
+	mb, err := s.mailbox(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	return &Account{Owner: owner, Mailbox: mb, Access: AccessFull}, nil
+}
+
 // mailbox returns the owner's primary mailbox, creating it with the default
 // folders if it does not exist yet (as IMAP does on first login).
 func (s *Service) mailbox(ctx context.Context, r *directory.Recipient) (*mailstore.Mailbox, error) {

@@ -198,6 +198,9 @@ func (s *Service) syncIMAP(ctx context.Context, b *Batch, m *Move, ep *directory
 	if err != nil {
 		return s.passFailed(ctx, m, err)
 	}
+	if err := s.davPassLogged(ctx, m, ep, p); err != nil {
+		return s.passFailed(ctx, m, err)
+	}
 	return s.endPass(ctx, m, initial, gen, time.Since(start), res.Delta, true)
 }
 

@@ -36,6 +36,9 @@ func (s *Service) completeIMAP(ctx context.Context, b *Batch, m *Move, ep *direc
 			if _, err := s.runIMAPPass(ctx, b, m, p); err != nil {
 				return err
 			}
+			if err := s.davPassLogged(ctx, m, ep, p); err != nil {
+				return err
+			}
 			if err := s.setStep(ctx, m, stepVerify, ""); err != nil {
 				return err
 			}
@@ -45,6 +48,9 @@ func (s *Service) completeIMAP(ctx context.Context, b *Batch, m *Move, ep *direc
 				return replication.BuildOriginManifest(ctx, s.Store, mailboxID, imapsrc.OriginPrefix)
 			})
 			if err != nil {
+				return err
+			}
+			if score, report, err = s.judgeDAV(ctx, m, score, report); err != nil {
 				return err
 			}
 			block, err := s.judge(ctx, b, m, score, report, "investigate the report ('tenantferry batch report "+b.Name+" --user "+m.Email+"'), run 'tenantferry batch sync-now "+b.Name+"' and complete again")

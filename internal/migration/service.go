@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/directory"
+	"github.com/tenantferry/tenantferry/internal/groupware"
 	"github.com/tenantferry/tenantferry/internal/identity"
 	"github.com/tenantferry/tenantferry/internal/jobs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
@@ -45,6 +46,9 @@ type Service struct {
 	// in-process, with the same authorization as over HTTP. Nil means
 	// every endpoint is reached over HTTP.
 	Source *source.Core
+	// GW writes the calendars and address books an IMAP batch imports from
+	// its endpoint's CalDAV/CardDAV servers (dav.go); nil disables that.
+	GW *groupware.Service
 
 	tokMu  sync.Mutex
 	tokens map[string]*identity.TokenSource // endpoint id + secret hash → source

@@ -404,8 +404,12 @@ func (s *Service) countTarget(ctx context.Context, q db.Querier, m *Move, imap b
 			JOIN items i ON i.mailbox_id = b.id AND i.origin = CAST(? AS TEXT) || CAST(x.id AS TEXT) WHERE x.move_id = ? AND x.deleted = ?`,
 			m.TenantID, m.ExchangeGuid, imapsrc.OriginPrefix, m.ID, false).Scan(&n)
 		by[mailstore.ClassNote] = n
+		if err != nil {
+			return 0, "", err
+		}
+		d, err := davCounts(ctx, q, m.ID, by)
 		b, _ := json.Marshal(by)
-		return n, string(b), err
+		return n + d, string(b), err
 	}
 	by, err := mailstore.CountByClass(ctx, q, m.TenantID, m.ExchangeGuid, m.ArchiveGuid)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 
 	"github.com/tenantferry/tenantferry/internal/delivery"
+	"github.com/tenantferry/tenantferry/internal/groupware"
 	"github.com/tenantferry/tenantferry/internal/migration"
 	"github.com/tenantferry/tenantferry/internal/migration/source"
 	"github.com/tenantferry/tenantferry/internal/replapi"
@@ -18,6 +19,7 @@ func (s *Server) setupMigration(context.Context) error {
 	s.Migration = migration.New(s.DB, s.Dir, s.Store, s.PublicURL, s.Log.With("component", "migration"))
 	s.Migration.Source = s.Source // same-server moves run in-process, through the same checks
 	s.Migration.UseGuard(s.Guard)
+	s.Migration.GW = &groupware.Service{Dir: s.Dir, Store: s.Store}
 	s.periodic = append(s.periodic, s.Migration.Register(s.workers)...)
 	s.Admin.Migration = s.Migration
 	s.Admin.Source = s.Source
