@@ -18,11 +18,13 @@ type orgRelRequest struct {
 	MailboxMoveCapability      []string
 	OAuthApplicationId         *string
 	MailboxMovePublishedScopes []string
+	FreeBusyAccessEnabled      *bool
 }
 
 func (o orgRelRequest) spec() directory.OrgRelSpec {
 	return directory.OrgRelSpec{Name: o.Name, DomainNames: o.DomainNames, Enabled: o.Enabled, MailboxMoveEnabled: o.MailboxMoveEnabled,
-		MailboxMoveCapability: o.MailboxMoveCapability, OAuthApplicationId: o.OAuthApplicationId, MailboxMovePublishedScopes: o.MailboxMovePublishedScopes}
+		MailboxMoveCapability: o.MailboxMoveCapability, OAuthApplicationId: o.OAuthApplicationId, MailboxMovePublishedScopes: o.MailboxMovePublishedScopes,
+		FreeBusyAccessEnabled: o.FreeBusyAccessEnabled}
 }
 
 func (s *Server) trustRoutes(h func(string, handlerFunc)) {

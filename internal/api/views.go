@@ -140,6 +140,7 @@ type OrgRelView struct {
 	MailboxMoveCapability      []string
 	OAuthApplicationId         string
 	MailboxMovePublishedScopes []string
+	FreeBusyAccessEnabled      bool
 	WhenCreated                time.Time
 	WhenChanged                time.Time
 }
@@ -147,7 +148,7 @@ type OrgRelView struct {
 func orgRelView(o *admin.OrgRelView) *OrgRelView {
 	v := &OrgRelView{Identity: o.Name, Name: o.Name, DomainNames: o.DomainNames, Enabled: o.Enabled, MailboxMoveEnabled: o.MailboxMoveEnabled,
 		MailboxMoveCapability: o.MailboxMoveCapability, OAuthApplicationId: o.OAuthApplicationId, MailboxMovePublishedScopes: o.PublishedScopeNames,
-		WhenCreated: o.CreatedAt, WhenChanged: o.UpdatedAt}
+		FreeBusyAccessEnabled: o.FreeBusyAccessEnabled, WhenCreated: o.CreatedAt, WhenChanged: o.UpdatedAt}
 	if v.MailboxMoveCapability == nil {
 		v.MailboxMoveCapability = []string{}
 	}

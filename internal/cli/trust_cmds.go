@@ -75,7 +75,7 @@ func (e *env) consentCmd() *cobra.Command {
 // function building the request body from the flags that were set.
 func orgRelFlags(c *cobra.Command) func() map[string]any {
 	var name, domains, caps, app, scopes string
-	var enabled, moveEnabled bool
+	var enabled, moveEnabled, freeBusy bool
 	f := c.Flags()
 	if strings.HasPrefix(c.Use, "create") {
 		f.StringVar(&name, "name", "", "relationship name; required")
@@ -86,6 +86,7 @@ func orgRelFlags(c *cobra.Command) func() map[string]any {
 	f.StringVar(&caps, "mailbox-move-capability", "", "Inbound, Outbound, RemoteInbound, RemoteOutbound (comma-separated)")
 	f.StringVar(&app, "oauth-app-id", "", "AppId of the migration app (RemoteOutbound)")
 	f.StringVar(&scopes, "published-scopes", "", "security group(s) whose members may move, comma-separated")
+	f.BoolVar(&freeBusy, "free-busy-access-enabled", false, "share free/busy times with the partner during the migration (CalDAV free-busy queries for not-yet-moved users)")
 	return func() map[string]any {
 		body := map[string]any{}
 		optional(body, "Name", name)
@@ -97,6 +98,9 @@ func orgRelFlags(c *cobra.Command) func() map[string]any {
 		}
 		if f.Changed("mailbox-move-enabled") || name != "" {
 			body["MailboxMoveEnabled"] = moveEnabled
+		}
+		if f.Changed("free-busy-access-enabled") {
+			body["FreeBusyAccessEnabled"] = freeBusy
 		}
 		if f.Changed("mailbox-move-capability") {
 			body["MailboxMoveCapability"] = strings.Split(caps, ",")

@@ -58,6 +58,12 @@ type Handler struct {
 	// request without any, which clients send first); 0 means
 	// DefaultAuthFailDelay, a negative value no delay.
 	AuthFailDelay time.Duration
+	// RemoteFreeBusy answers a free-busy-query on a calendar URL of an
+	// address that is no mailbox here, for the asking user's tenant: a
+	// MailUser whose mailbox a trusted partner still holds during a
+	// migration (free/busy coexistence). Nil disables it; any error but a
+	// temporary one answers 404, as for an unknown address.
+	RemoteFreeBusy func(ctx context.Context, tenantID, address string, start, end time.Time) ([]byte, error)
 }
 
 // DefaultAuthFailDelay is how long wrong credentials wait for their 401,
@@ -125,6 +131,10 @@ func (q *request) serve() error {
 	}
 	if q.t.addr != "" {
 		if q.acc, err = q.h.GW.Open(q.ctx, u, q.t.addr); err != nil {
+			if errors.Is(err, groupware.ErrPrincipalNotFound) && q.r.Method == "REPORT" &&
+				q.t.kind == resCollection && q.t.tree == groupware.KindCalendar {
+				return q.otherFreeBusy(err)
+			}
 			return err
 		}
 	}

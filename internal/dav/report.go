@@ -290,3 +290,53 @@ func (q *request) syncCollection(c *groupware.Collection, body *node) error {
 	writeMultistatus(q.w, rs, ch.Token)
 	return nil
 }
+
+// otherFreeBusy answers a free-busy-query on a calendar the user may not
+// open: a colleague's of the same tenant (free/busy only), or, through
+// Handler.RemoteFreeBusy, a MailUser's whose mailbox a trusted partner
+// still holds. notFound is the answer for any other report and any
+// refusal.
+func (q *request) otherFreeBusy(notFound error) error {
+	body, err := readXML(q.r)
+	if err != nil || body == nil || body.XMLName != name(nsCalDAV, "free-busy-query") {
+		return notFound
+	}
+	tr, err := parseTimeRange(body.child(nsCalDAV, "time-range"))
+	if err != nil {
+		return err
+	}
+	if tr == nil || tr.Start.IsZero() || !tr.End.After(tr.Start) {
+		return groupware.ErrInvalidFilter.Newf("a free-busy query needs a time range with a start before its end").
+			WithHint("send <C:time-range start=\"...Z\" end=\"...Z\"/>")
+	}
+	if acc, err := q.h.GW.OpenFreeBusy(q.ctx, q.user, q.t.addr); err == nil {
+		// A colleague's mailbox of the same tenant: free/busy only.
+		c, err := q.h.GW.Collection(q.ctx, acc, groupware.KindCalendar, q.t.coll)
+		if err != nil {
+			return err
+		}
+		data, err := q.h.GW.FreeBusy(q.ctx, acc, c, *tr)
+		if err != nil {
+			return err
+		}
+		q.w.Header().Set("Content-Type", "text/calendar; charset=utf-8")
+		q.w.WriteHeader(http.StatusOK)
+		q.w.Write(data)
+		return nil
+	}
+	if q.h.RemoteFreeBusy == nil {
+		return notFound
+	}
+	data, err := q.h.RemoteFreeBusy(q.ctx, q.user.Recipient.TenantID, q.t.addr, tr.Start, tr.End)
+	if err != nil {
+		if e := errs.As(err); e != nil && e.Temporary() {
+			return err
+		}
+		q.h.log().Info("dav: remote free/busy refused", "user", q.user.Recipient.PrimarySmtpAddress, "address", q.t.addr, "err", err)
+		return notFound
+	}
+	q.w.Header().Set("Content-Type", "text/calendar; charset=utf-8")
+	q.w.WriteHeader(http.StatusOK)
+	q.w.Write(data)
+	return nil
+}

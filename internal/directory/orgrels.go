@@ -58,8 +58,14 @@ type OrgRel struct {
 	MailboxMoveCapability      []string
 	OAuthApplicationId         string
 	MailboxMovePublishedScopes []string // group recipient ids
-	CreatedAt                  time.Time
-	UpdatedAt                  time.Time
+	// FreeBusyAccessEnabled shares free/busy times with the partner during
+	// a migration: on a RemoteOutbound relationship the partner's app may
+	// ask for those of the mailboxes in the published scope; on an Inbound
+	// one this tenant's CalDAV free-busy queries for its stamped MailUsers
+	// are answered by the partner.
+	FreeBusyAccessEnabled bool
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
 }
 
 // HasCapability reports whether the relationship grants capability c.
@@ -98,6 +104,7 @@ type OrgRelSpec struct {
 	MailboxMoveCapability      []string
 	OAuthApplicationId         *string
 	MailboxMovePublishedScopes []string // group references; nil = keep
+	FreeBusyAccessEnabled      *bool
 }
 
 func (x *Directory) applyOrgRel(ctx context.Context, tx *db.Tx, o *OrgRel, s OrgRelSpec) error {
@@ -124,6 +131,9 @@ func (x *Directory) applyOrgRel(ctx context.Context, tx *db.Tx, o *OrgRel, s Org
 	}
 	if s.Enabled != nil {
 		o.Enabled = *s.Enabled
+	}
+	if s.FreeBusyAccessEnabled != nil {
+		o.FreeBusyAccessEnabled = *s.FreeBusyAccessEnabled
 	}
 	if s.MailboxMoveEnabled != nil {
 		o.MailboxMoveEnabled = *s.MailboxMoveEnabled
@@ -182,9 +192,10 @@ func (x *Directory) CreateOrgRel(ctx context.Context, tenantID string, s OrgRelS
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO orgrels (id, tenant_id, name, name_key, domain_names, enabled, mailbox_move_enabled, capability,
-			oauth_app_id, published_scopes, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			oauth_app_id, published_scopes, free_busy_access, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			o.ID, tenantID, o.Name, strings.ToLower(o.Name), strings.Join(o.DomainNames, ","), o.Enabled, o.MailboxMoveEnabled,
-			strings.Join(o.MailboxMoveCapability, ","), o.OAuthApplicationId, strings.Join(o.MailboxMovePublishedScopes, ","), db.Millis(now), db.Millis(now))
+			strings.Join(o.MailboxMoveCapability, ","), o.OAuthApplicationId, strings.Join(o.MailboxMovePublishedScopes, ","), o.FreeBusyAccessEnabled,
+			db.Millis(now), db.Millis(now))
 		if db.IsUnique(err) {
 			return errs.Conflictf("OrgRelExists", "an organization relationship named %q already exists", o.Name).
 				WithHint("change it with 'tenantferry orgrel set %s' instead", o.Name)
@@ -210,21 +221,22 @@ func (x *Directory) UpdateOrgRel(ctx context.Context, tenantID, name string, s O
 		}
 		o.UpdatedAt = db.Time(db.Now())
 		_, err = tx.ExecContext(ctx, `UPDATE orgrels SET domain_names = ?, enabled = ?, mailbox_move_enabled = ?, capability = ?, oauth_app_id = ?,
-			published_scopes = ?, updated_at = ? WHERE id = ? AND tenant_id = ?`,
+			published_scopes = ?, free_busy_access = ?, updated_at = ? WHERE id = ? AND tenant_id = ?`,
 			strings.Join(o.DomainNames, ","), o.Enabled, o.MailboxMoveEnabled, strings.Join(o.MailboxMoveCapability, ","), o.OAuthApplicationId,
-			strings.Join(o.MailboxMovePublishedScopes, ","), db.Millis(o.UpdatedAt), o.ID, tenantID)
+			strings.Join(o.MailboxMovePublishedScopes, ","), o.FreeBusyAccessEnabled, db.Millis(o.UpdatedAt), o.ID, tenantID)
 		return err
 	})
 	return o, err
 }
 
-const orgRelCols = `id, tenant_id, name, domain_names, enabled, mailbox_move_enabled, capability, oauth_app_id, published_scopes, created_at, updated_at`
+const orgRelCols = `id, tenant_id, name, domain_names, enabled, mailbox_move_enabled, capability, oauth_app_id, published_scopes, free_busy_access,
+	created_at, updated_at`
 
 func scanOrgRel(sc interface{ Scan(...any) error }) (*OrgRel, error) {
 	o := &OrgRel{}
 	var dn, caps, scopes string
 	var cr, up int64
-	if err := sc.Scan(&o.ID, &o.TenantID, &o.Name, &dn, &o.Enabled, &o.MailboxMoveEnabled, &caps, &o.OAuthApplicationId, &scopes, &cr, &up); err != nil {
+	if err := sc.Scan(&o.ID, &o.TenantID, &o.Name, &dn, &o.Enabled, &o.MailboxMoveEnabled, &caps, &o.OAuthApplicationId, &scopes, &o.FreeBusyAccessEnabled, &cr, &up); err != nil {
 		return nil, err
 	}
 	o.DomainNames, o.MailboxMoveCapability, o.MailboxMovePublishedScopes = splitList(dn), splitList(caps), splitList(scopes)

@@ -399,11 +399,50 @@ func matchCardProp(f PropFilter, fields []*vcard.Field) bool {
 // left out, tentative ones as BUSY-TENTATIVE) and the periods of its
 // VFREEBUSY objects, as an iCalendar VFREEBUSY object.
 func (s *Service) FreeBusy(ctx context.Context, a *Account, c *Collection, tr TimeRange) ([]byte, error) {
-	if tr.Start.IsZero() || tr.End.IsZero() || !tr.End.After(tr.Start) {
-		return nil, ErrInvalidFilter.Newf("a free-busy query needs a time range with a start before its end").
-			WithHint("send <C:time-range start=\"...Z\" end=\"...Z\"/>")
+	if err := checkFreeBusyRange(tr); err != nil {
+		return nil, err
 	}
 	periods := map[string][][2]time.Time{}
+	if err := s.busy(ctx, a, c, tr, periods); err != nil {
+		return nil, err
+	}
+	return formatFreeBusy(tr, periods), nil
+}
+
+// AccountFreeBusy is FreeBusy over every calendar of the account that holds
+// events (task lists left out): the free/busy times of a person, as a
+// scheduling assistant asks for them.
+func (s *Service) AccountFreeBusy(ctx context.Context, a *Account, tr TimeRange) ([]byte, error) {
+	if err := checkFreeBusyRange(tr); err != nil {
+		return nil, err
+	}
+	cols, err := s.Collections(ctx, a, KindCalendar)
+	if err != nil {
+		return nil, err
+	}
+	periods := map[string][][2]time.Time{}
+	for i := range cols {
+		if !cols[i].Supports(CompEvent) {
+			continue
+		}
+		if err := s.busy(ctx, a, &cols[i], tr, periods); err != nil {
+			return nil, err
+		}
+	}
+	return formatFreeBusy(tr, periods), nil
+}
+
+// checkFreeBusyRange requires a range with a start before its end.
+func checkFreeBusyRange(tr TimeRange) error {
+	if tr.Start.IsZero() || tr.End.IsZero() || !tr.End.After(tr.Start) {
+		return ErrInvalidFilter.Newf("a free-busy query needs a time range with a start before its end").
+			WithHint("send <C:time-range start=\"...Z\" end=\"...Z\"/>")
+	}
+	return nil
+}
+
+// busy adds the busy periods of a calendar's objects in tr to periods.
+func (s *Service) busy(ctx context.Context, a *Account, c *Collection, tr TimeRange, periods map[string][][2]time.Time) error {
 	_, err := s.scan(ctx, a, c, func(p *parsed) bool {
 		z := newZones(p.cal, nil)
 		insts, err := z.expand(ical.CompEvent, tr)
@@ -425,9 +464,11 @@ func (s *Service) FreeBusy(ctx context.Context, a *Account, c *Collection, tr Ti
 		z.freeBusyPeriods(tr, periods)
 		return false
 	})
-	if err != nil {
-		return nil, err
-	}
+	return err
+}
+
+// formatFreeBusy writes periods as a VFREEBUSY object for tr.
+func formatFreeBusy(tr TimeRange, periods map[string][][2]time.Time) []byte {
 	var b strings.Builder
 	const utc = "20060102T150405Z"
 	b.WriteString("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tenantferry//CalDAV//EN\r\nBEGIN:VFREEBUSY\r\n")
@@ -443,7 +484,7 @@ func (s *Service) FreeBusy(ctx context.Context, a *Account, c *Collection, tr Ti
 		}
 	}
 	b.WriteString("END:VFREEBUSY\r\nEND:VCALENDAR\r\n")
-	return []byte(b.String()), nil
+	return []byte(b.String())
 }
 
 // freeBusyPeriods adds the FREEBUSY periods of the object's VFREEBUSY

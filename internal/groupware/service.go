@@ -171,6 +171,9 @@ const (
 	// AccessFull: read and write everything (the owner; a delegate with
 	// the FullAccess permission).
 	AccessFull
+	// AccessFreeBusy: free/busy times only (any user of the same tenant,
+	// as Exchange shows colleagues' availability); see OpenFreeBusy.
+	AccessFreeBusy
 )
 
 // hasGroupware reports whether a recipient owns calendars and contacts: a
@@ -250,6 +253,26 @@ func (s *Service) Open(ctx context.Context, u *User, address string) (*Account, 
 		return nil, err
 	}
 	return &Account{Owner: owner, Mailbox: mb, Access: acc}, nil
+}
+
+// OpenFreeBusy opens a mailbox of the user's tenant for free/busy queries
+// only (AccessFreeBusy): the caller must use the account for FreeBusy and
+// AccountFreeBusy and nothing else. Another tenant's mailbox, or an
+// address that is no mailbox, is ErrPrincipalNotFound.
+func (s *Service) OpenFreeBusy(ctx context.Context, u *User, address string) (*Account, error) {
+	notFound := ErrPrincipalNotFound.Newf("no calendars for %q", address).WithObject(address)
+	owner, err := s.Dir.ResolveAddress(ctx, address)
+	if err != nil {
+		return nil, errs.Internalf(err, "resolve %s", address)
+	}
+	if u == nil || !hasGroupware(owner) || owner.TenantID != u.Recipient.TenantID {
+		return nil, notFound
+	}
+	mb, err := s.mailbox(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	return &Account{Owner: owner, Mailbox: mb, Access: AccessFreeBusy}, nil
 }
 
 // OwnerAccount opens a mailbox's account on its owner's behalf, for a

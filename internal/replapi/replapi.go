@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/httpx"
@@ -49,6 +50,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+p+"/{tenant}/check", s.handle(s.check))
 	mux.HandleFunc("GET "+p+"/{tenant}/scope", s.handle(s.scope))
 	mux.HandleFunc("GET "+p+"/{tenant}/mailboxes/{id}", s.handle(s.mailbox))
+	mux.HandleFunc("GET "+p+"/{tenant}/mailboxes/{id}/freebusy", s.handle(s.freeBusy))
 	mux.HandleFunc("PUT "+p+"/{tenant}/moves/{move}", s.handle(s.register))
 	mux.HandleFunc("DELETE "+p+"/{tenant}/moves/{move}", s.handle(s.unregister))
 	m := p + "/{tenant}/mailboxes/{id}/"
@@ -113,6 +115,20 @@ func (s *Server) scope(_ http.ResponseWriter, r *http.Request, g *source.Grant) 
 
 func (s *Server) mailbox(_ http.ResponseWriter, r *http.Request, g *source.Grant) (any, error) {
 	return s.Core.MailboxInfo(r.Context(), g, r.PathValue("id"), r.URL.Query().Get("converted") == "1")
+}
+
+// freeBusy answers GET {tenant}/mailboxes/{id}/freebusy?start=&end=
+// (RFC 3339 times).
+func (s *Server) freeBusy(_ http.ResponseWriter, r *http.Request, g *source.Grant) (any, error) {
+	var t [2]time.Time
+	for i, n := range []string{"start", "end"} {
+		v, err := time.Parse(time.RFC3339, r.URL.Query().Get(n))
+		if err != nil {
+			return nil, source.ErrInvalidParameter.Newf("%s=%q is not an RFC 3339 time", n, r.URL.Query().Get(n))
+		}
+		t[i] = v
+	}
+	return s.Core.FreeBusy(r.Context(), g, r.PathValue("id"), t[0], t[1])
 }
 
 func (s *Server) state(_ http.ResponseWriter, r *http.Request, _ *source.Grant, m *source.Mailbox) (any, error) {

@@ -201,6 +201,13 @@ func (c *Client) Mailbox(ctx context.Context, ref string) (*MailboxInfo, error) 
 	return &r, c.getJSON(ctx, http.MethodGet, "/mailboxes/"+url.PathEscape(ref), nil, &r)
 }
 
+// FreeBusy implements FreeBusySource.
+func (c *Client) FreeBusy(ctx context.Context, ref string, start, end time.Time) (*FreeBusyReply, error) {
+	var r FreeBusyReply
+	q := url.Values{"start": {start.UTC().Format(time.RFC3339)}, "end": {end.UTC().Format(time.RFC3339)}}
+	return &r, c.getJSON(ctx, http.MethodGet, "/mailboxes/"+url.PathEscape(ref)+"/freebusy?"+q.Encode(), nil, &r)
+}
+
 // Scope lists the mailboxes of the published scope groups.
 func (c *Client) Scope(ctx context.Context) ([]MailboxInfo, error) {
 	var r []MailboxInfo

@@ -106,8 +106,9 @@ type NativeSource interface {
 }
 
 var (
-	_ Source       = (*Client)(nil)
-	_ NativeSource = (*Client)(nil)
+	_ Source         = (*Client)(nil)
+	_ NativeSource   = (*Client)(nil)
+	_ FreeBusySource = (*Client)(nil)
 )
 
 // HashRecorder is implemented by a Source that learns an item's SHA-256

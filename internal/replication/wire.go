@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -64,6 +65,26 @@ type MailboxInfo struct {
 	// PermissionsOutOfScope counts the permissions involving this mailbox
 	// whose other principal is outside the scope (not named).
 	PermissionsOutOfScope int `json:",omitempty"`
+}
+
+// FreeBusyReply answers GET {tenant}/mailboxes/{id}/freebusy: the
+// mailbox's free/busy times in the asked range, as an iCalendar object
+// with one VFREEBUSY (RFC 5545 §3.6.4).
+type FreeBusyReply struct {
+	Calendar string
+}
+
+// MaxFreeBusyRange bounds the range of one free/busy request.
+const MaxFreeBusyRange = 366 * 24 * time.Hour
+
+// FreeBusySource is implemented by the native sources (HTTP client and
+// in-process connector): free/busy coexistence during a migration.
+type FreeBusySource interface {
+	// FreeBusy returns the free/busy times between start and end of a
+	// mailbox in the published scope (by address or GUID). The source's
+	// RemoteOutbound relationship must have FreeBusyAccessEnabled
+	// (FreeBusyNotShared otherwise). A read; nothing changes.
+	FreeBusy(ctx context.Context, ref string, start, end time.Time) (*FreeBusyReply, error)
 }
 
 // PermissionInfo is one mailbox permission on the source: the user holds

@@ -31,6 +31,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/api"
 	"github.com/tenantferry/tenantferry/internal/blobstore"
 	"github.com/tenantferry/tenantferry/internal/config"
+	"github.com/tenantferry/tenantferry/internal/dav"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/delivery"
 	"github.com/tenantferry/tenantferry/internal/directory"
@@ -87,7 +88,7 @@ type Server struct {
 	httpLn  net.Listener
 	httpSrv *http.Server
 	mux     *http.ServeMux
-	dav     http.Handler // CalDAV/CardDAV, in front of the mux
+	dav     *dav.Handler // CalDAV/CardDAV, in front of the mux
 
 	closers   []func(context.Context) error
 	listeners []namedListener

@@ -27,6 +27,9 @@ var (
 	ErrAlreadyFinalized = errs.Sentinel(errs.Conflict, "AlreadyFinalized")
 	// ErrInvalidParameter: a request parameter is out of range.
 	ErrInvalidParameter = errs.Sentinel(errs.Invalid, "InvalidParameter")
+	// ErrFreeBusyNotShared: the RemoteOutbound relationship does not have
+	// FreeBusyAccessEnabled.
+	ErrFreeBusyNotShared = errs.Sentinel(errs.Forbidden, "FreeBusyNotShared")
 )
 
 // Error codes of registered moves (issue 7 hole 3: lock and finalize only

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/tenantferry/tenantferry/internal/identity"
 	"github.com/tenantferry/tenantferry/internal/replication"
@@ -19,7 +20,10 @@ type Local struct {
 	tokens replication.TokenSource
 }
 
-var _ replication.NativeSource = (*Local)(nil)
+var (
+	_ replication.NativeSource   = (*Local)(nil)
+	_ replication.FreeBusySource = (*Local)(nil)
+)
 
 // Local returns the in-process connector to the source tenant named by
 // tenantRef (the endpoint's RemoteTenant), authenticated with the app's
@@ -186,4 +190,13 @@ func (l *Local) Finalize(ctx context.Context, guid string, req replication.Final
 		return nil, err
 	}
 	return l.c.Finalize(ctx, m, req)
+}
+
+// FreeBusy implements replication.FreeBusySource.
+func (l *Local) FreeBusy(ctx context.Context, ref string, start, end time.Time) (*replication.FreeBusyReply, error) {
+	g, err := l.grant(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return l.c.FreeBusy(ctx, g, ref, start, end)
 }

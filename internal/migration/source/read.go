@@ -6,10 +6,12 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/tenantferry/tenantferry/internal/blobstore"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/directory"
+	"github.com/tenantferry/tenantferry/internal/groupware"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/replication"
 )
@@ -302,4 +304,33 @@ func (s *contentStream) close() error {
 		s.cur = nil
 	}
 	return nil
+}
+
+// FreeBusy answers a free/busy request of an authorized caller for a
+// mailbox in the published scope (check 4; a mailbox already moved away is
+// not answered): the busy times of every calendar of the mailbox in the
+// range. The caller's relationship must have FreeBusyAccessEnabled; the
+// range is at most replication.MaxFreeBusyRange.
+func (c *Core) FreeBusy(ctx context.Context, g *Grant, ref string, start, end time.Time) (*replication.FreeBusyReply, error) {
+	if !g.OrgRel.FreeBusyAccessEnabled {
+		return nil, ErrFreeBusyNotShared.Newf("organization relationship %s does not share free/busy times", g.OrgRel.Name).
+			WithHint("the source admin runs 'tenantferry orgrel set --tenant %s %s --free-busy-access-enabled'", g.Tenant.Name, g.OrgRel.Name)
+	}
+	if start.IsZero() || !end.After(start) || end.Sub(start) > replication.MaxFreeBusyRange {
+		return nil, ErrInvalidParameter.Newf("free/busy range %s to %s is empty or longer than a year", start.Format(time.RFC3339), end.Format(time.RFC3339))
+	}
+	rec, err := c.recipient(ctx, g, ref, false)
+	if err != nil {
+		return nil, err
+	}
+	gw := &groupware.Service{Dir: c.Dir, Store: c.Store}
+	acc, err := gw.OwnerAccount(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	data, err := gw.AccountFreeBusy(ctx, acc, groupware.TimeRange{Start: start, End: end})
+	if err != nil {
+		return nil, err
+	}
+	return &replication.FreeBusyReply{Calendar: string(data)}, nil
 }
