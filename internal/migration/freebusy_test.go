@@ -118,4 +118,24 @@ func TestFreeBusyCoexistence(t *testing.T) {
 	if st, _, _ := tinaDAV.do("GET", "/dav/calendars/"+r.addr("fbalice")+"/Calendar/weekly-meeting.ics", nil, ""); st != http.StatusNotFound {
 		t.Fatalf("a colleague read an event: %d", st)
 	}
+
+	// The other way round: a colleague left on the source asks for the
+	// moved user (now a MailUser there), answered by the target through
+	// the trust set up in the other direction (as for a move back).
+	stay := r.source("fbstay", 0, false, false)
+	stayDAV := &davUser{t: t, base: "http://" + a.HTTPAddr(), user: stay.PrimarySmtpAddress, pw: "pw-fbstay"}
+	askSource := func() (int, []byte) {
+		st, _, body := stayDAV.do("REPORT", "/dav/calendars/"+alice.PrimarySmtpAddress+"/Calendar/", map[string]string{"Depth": "1"}, freeBusyQuery)
+		return st, body
+	}
+	if st, body := askSource(); st != http.StatusNotFound {
+		t.Fatalf("moved user asked on the source without a trust back: %d %s", st, body)
+	}
+	back := scenario.SetupTrust(t, b, tgtName, a, srcName)
+	back.AddToScope(t, b, "fbalice")
+	setFreeBusy(t, a, srcName, true)
+	setFreeBusy(t, b, tgtName, true)
+	if st, body := askSource(); st != http.StatusOK || freeBusyLines(body) != own {
+		t.Fatalf("free/busy of the moved user, asked on the source: %d\n%s\nwant\n%s", st, body, own)
+	}
 }
