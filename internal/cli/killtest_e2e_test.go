@@ -23,7 +23,9 @@ import (
 // Perfect, and the target holds exactly the source's items (per folder,
 // the multiset of content hash, flags and internal date: no loss, no
 // duplicate), checked on the staged content after the initial sync and
-// over IMAP after the completion.
+// over IMAP after the completion. Each mailbox also holds 340 calendar,
+// task and contact objects, compared byte-exact over CalDAV/CardDAV after
+// the completion (every object once).
 func TestMigrationKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill -9 fault test")
@@ -62,6 +64,12 @@ func TestMigrationKill9(t *testing.T) {
 		n += src.importMailbox("contoso", u.alias, "--maildir", gen, "--folder", "INBOX").Messages
 		if n != counts[i] {
 			t.Fatalf("import %s: %d of %d", u.alias, n, counts[i])
+		}
+		putGroupware(t, a.url, u.srcAddr(), u.password, mailgen.Groupware(mailgen.GroupwareOptions{Seed: int64(300 + i), Owner: u.srcAddr(),
+			Events: 200, Tasks: 40, Contacts: 100}))
+		u.groupware = davSnapshot(t, a.url, u.srcAddr(), u.password)
+		if len(u.groupware) != 340 {
+			t.Fatalf("%s holds %d groupware objects, want 340", u.alias, len(u.groupware))
 		}
 	}
 	tr.setupTrust(t, a, b, "k1", "k2", "k3")
@@ -291,9 +299,10 @@ func checkCompleted(t *testing.T, tr *trust, a, b *node, u *moveUser, want sc.Sn
 	if held != "" {
 		extra = 1 // the held message may be counted when it arrives before the move finishes
 	}
-	if bu := us[0]; bu.DataConsistencyScore != "Perfect" || bu.PercentComplete != 100 || bu.ItemsSynced < int64(want.Count()) ||
-		bu.ItemsSynced > int64(want.Count())+extra || bu.ItemsSkipped != 0 || bu.Error != nil {
-		t.Fatalf("%s: %+v (the source has %d items)", u.alias, bu, want.Count())
+	items := int64(want.Count() + len(u.groupware))
+	if bu := us[0]; bu.DataConsistencyScore != "Perfect" || bu.PercentComplete != 100 || bu.ItemsSynced < items ||
+		bu.ItemsSynced > items+extra || bu.ItemsSkipped != 0 || bu.Error != nil {
+		t.Fatalf("%s: %+v (the source has %d items)", u.alias, bu, items)
 	} else {
 		t.Logf("%s: Completed, %s, %d items, lock window %s", u.alias, bu.DataConsistencyScore, bu.ItemsSynced, bu.LockWindow)
 	}
@@ -325,6 +334,9 @@ func checkCompleted(t *testing.T, tr *trust, a, b *node, u *moveUser, want sc.Sn
 		}
 	}
 	sameContent(t, u.alias+" after completion", want, got)
+	if u.groupware != nil {
+		sameGroupwareSnap(t, u.alias+" after completion", u.groupware, davSnapshot(t, b.url, u.tgtAddr(), u.password))
+	}
 }
 
 // minus returns got without its one entry that want lacks (when there is

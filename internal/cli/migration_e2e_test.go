@@ -20,6 +20,9 @@ type moveUser struct {
 	password string
 	archive  bool
 	src      recipient // `mailbox show` on the source
+	// groupware is the calendar, task and contact objects the source
+	// mailbox holds (davSnapshot lines); checkCompleted compares them.
+	groupware []string
 }
 
 func (u moveUser) srcAddr() string { return u.alias + "@contoso.tenantferry.test" }

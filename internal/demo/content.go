@@ -52,6 +52,10 @@ type user struct {
 	items   int64 // generated items (primary + archive)
 	bytes   int64
 	folders int
+	// gw holds the generated groupware's hashes by "collection/name";
+	// events, tasks and contacts count it (moved users only).
+	gw                      map[string]string
+	events, tasks, contacts int
 }
 
 // sourceAddr is the user's address on the source.
@@ -135,6 +139,11 @@ func (d *run) generate(ctx context.Context, u *user, seed int64) error {
 		return err
 	}
 	u.items, u.bytes, u.folders = fs.items, fs.bytes, fs.folders
+	if u.moved {
+		if err := d.fillGroupware(ctx, u, seed); err != nil {
+			return err
+		}
+	}
 	if u.archive {
 		o.Seed, o.Count, o.Folders = seed+1000, max(1, d.o.Items/5), archiveFolders
 		fs, err := fill(ctx, src.Store, src.tenantID, r.ArchiveGuid, o)

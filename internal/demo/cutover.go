@@ -118,5 +118,16 @@ func (d *run) step14After(ctx context.Context) error {
 		a.ArchiveMessages = msgs
 		d.p.result("the moved archive is in the same account under %q: %s messages in %d folders", imapd.ArchiveRoot, count(msgs), folders)
 	}
+	gw, err := d.checkGroupware(ctx)
+	if err != nil {
+		return err
+	}
+	d.res.Groupware = gw
+	d.p.cmd("(the user's calendar app) CalDAV %s/dav/calendars/%s/Calendar/ and CardDAV .../addressbooks/%s/Contacts/", t.PublicURL, addr, addr)
+	d.p.result("calendars, tasks and contacts moved: %d events, %d tasks, %d contacts; %d of %d objects byte-exact (SHA-256)",
+		gw.Events, gw.Tasks, gw.Contacts, gw.Matching, gw.Total)
+	if gw.Matching != gw.Total {
+		return fmt.Errorf("only %d of %d calendar, task and contact objects arrived unchanged", gw.Matching, gw.Total)
+	}
 	return nil
 }

@@ -74,6 +74,9 @@ type Result struct {
 	// PostCutover is where the message sent to an old source address
 	// after the cutover landed (nil if it did not arrive).
 	PostCutover *Arrival
+	// Groupware is what the moved calendars, task lists and address books
+	// hold on the target, compared with the source (nil if not checked).
+	Groupware *GroupwareResult
 	// Duration is the demo's total run time until the summary.
 	Duration time.Duration
 	// Servers are the two servers' endpoints (closed once Run returned).

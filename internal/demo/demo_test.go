@@ -106,6 +106,15 @@ func TestDemoServesUntilCancelled(t *testing.T) {
 	if len(res.Users) != 1 || res.Users[0].DataConsistencyScore != "Perfect" || res.PostCutover == nil {
 		t.Fatalf("result: %+v", res)
 	}
+	// --items 40: 4 events, 1 task, 2 contacts, every one byte-exact, and
+	// the per-class counts of the move say so.
+	if g, u := res.Groupware, res.Users[0]; g == nil || g.Events != 4 || g.Tasks != 1 || g.Contacts != 2 || g.Matching != 7 || g.Total != 7 ||
+		u.CalendarItems != 4 || u.TaskItems != 1 || u.ContactItems != 2 {
+		t.Fatalf("groupware: %+v; counts calendar %d tasks %d contacts %d", res.Groupware, u.CalendarItems, u.TaskItems, u.ContactItems)
+	}
+	if !strings.Contains(w.String(), "Groupware       4 events, 1 tasks, 2 contacts moved; 7 of 7 objects byte-exact") {
+		t.Errorf("the summary does not show the groupware:\n%s", w.String())
+	}
 	for _, s := range res.Servers {
 		for _, addr := range []string{s.IMAP, s.SMTP, s.Submission, strings.TrimPrefix(s.HTTP, "http://")} {
 			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {

@@ -30,11 +30,15 @@ func (d *run) summary() {
 	d.p.line("  Initial sync    %s items, %s in %s: %s/s, %s items/s (from batch creation, validation included)",
 		count(r.InitialItems), units.Bytes(r.InitialBytes), dur(r.InitialSync), units.Bytes(int64(float64(r.InitialBytes)/secs)), count(int64(float64(r.InitialItems)/secs)))
 	d.p.line("  Skipped items   %d", skipped)
+	if g := r.Groupware; g != nil {
+		d.p.line("  Groupware       %d events, %d tasks, %d contacts moved; %d of %d objects byte-exact (SHA-256)", g.Events, g.Tasks, g.Contacts, g.Matching, g.Total)
+	}
 	d.p.line("")
 	tw := tabwriter.NewWriter(d.p.w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  User\tStatus\tItems\tSize\tSkipped\tInitial sync\tLock window\tDataConsistencyScore")
+	fmt.Fprintln(tw, "  User\tStatus\tItems\tMail/Calendar/Tasks/Contacts\tSize\tSkipped\tInitial sync\tLock window\tDataConsistencyScore")
 	for _, u := range r.Users {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", u.EmailAddress, u.Status, count(u.ItemsSynced), units.Bytes(u.BytesTransferred),
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d/%d/%d/%d\t%s\t%d\t%s\t%s\t%s\n", u.EmailAddress, u.Status, count(u.ItemsSynced),
+			u.MailItems, u.CalendarItems, u.TaskItems, u.ContactItems, units.Bytes(u.BytesTransferred),
 			u.ItemsSkipped, durString(u.InitialSyncDuration), durString(u.LockWindow), u.DataConsistencyScore)
 	}
 	tw.Flush()

@@ -64,7 +64,7 @@ func (d *run) setupTenants(ctx context.Context) error {
 // setupMailboxes creates the source mailboxes and fills them with generated
 // mail: the moved users (the first with an archive) and one user who stays.
 func (d *run) setupMailboxes(ctx context.Context) error {
-	d.p.setup(fmt.Sprintf("Create %d source mailboxes and fill them with generated mail (folder trees, threads, flags, attachments)", d.o.Users+1),
+	d.p.setup(fmt.Sprintf("Create %d source mailboxes and fill them with generated mail (folder trees, threads, flags, attachments), calendars, tasks and contacts", d.o.Users+1),
 		"New-Mailbox / user licences in contoso; mail accumulated over the years")
 	for i := 0; i < d.o.Users; i++ {
 		p := personAt(i)
@@ -91,6 +91,9 @@ func (d *run) setupMailboxes(ctx context.Context) error {
 			note = fmt.Sprintf(", with an archive of %s items", count(int64(max(1, d.o.Items/5))))
 		case !u.moved:
 			note = " (stays on the source)"
+		}
+		if u.moved {
+			note += fmt.Sprintf("; %d events, %d tasks, %d contacts", u.events, u.tasks, u.contacts)
 		}
 		d.p.result("%-36s %s items in %d folders, %s%s", u.src.PrimarySmtpAddress, count(u.items), u.folders, units.Bytes(u.bytes), note)
 	}
