@@ -54,6 +54,9 @@ type Options struct {
 	S3Endpoint        string
 	S3Bucket          string
 	S3CredentialsFile string
+	// GWEvents, GWTasks and GWContacts size the groupware mailbox
+	// (defaults 5,000, 500 and 2,000).
+	GWEvents, GWTasks, GWContacts int
 }
 
 // Result is what the benchmark measured.
@@ -83,6 +86,18 @@ type Result struct {
 	NativeToDSync    float64 // SyncMBps / DSyncMBps
 	DSyncNote        string
 
+	// The groupware line: a mailbox of GWEvents events, GWTasks tasks and
+	// GWContacts contacts moved by a native initial sync.
+	GWObjects           int
+	GWBytes             int64
+	GWSeconds           float64 // batch start to Synced
+	GWItemsPerSec       float64
+	GWRawSeconds        float64 // the raw loopback limit on the same bytes
+	GWRawItemsPerSec    float64
+	GWRatioToRaw        float64 // GWItemsPerSec / GWRawItemsPerSec
+	GWCalendar          int64   // per-class counts the move reports
+	GWTasks, GWContacts int64
+
 	LoadAvgStart, LoadAvgEnd string // /proc/loadavg (1, 5, 15 min) at start and end
 }
 
@@ -107,6 +122,15 @@ func (o *Options) defaults() {
 	}
 	if o.Seed == 0 {
 		o.Seed = 1
+	}
+	if o.GWEvents == 0 {
+		o.GWEvents = 5000
+	}
+	if o.GWTasks == 0 {
+		o.GWTasks = 500
+	}
+	if o.GWContacts == 0 {
+		o.GWContacts = 2000
 	}
 }
 
@@ -239,7 +263,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		TargetDeliveryDomain: ts.TargetTenant.InitialDomain, AutoStart: true}); err != nil {
 		return nil, err
 	}
-	u, err := waitUser(ctx, tgt, op, func(u *migration.UserView) bool { return u.Status == migration.StateSynced && u.StatusDetail == "" })
+	u, err := waitUser(ctx, tgt, op, "bench", func(u *migration.UserView) bool { return u.Status == migration.StateSynced && u.StatusDetail == "" })
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +297,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	if _, err := tgt.Admin.BatchCommand(ctx, op, "fabrikam", "bench", admin.BatchComplete, false); err != nil {
 		return nil, err
 	}
-	u, err = waitUser(ctx, tgt, op, func(u *migration.UserView) bool {
+	u, err = waitUser(ctx, tgt, op, "bench", func(u *migration.UserView) bool {
 		return u.Status == migration.StateCompleted || u.Status == migration.StateCompletedWithWarnings
 	})
 	if err != nil {
@@ -283,13 +307,19 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	res.PeakRSSMB = peakRSSMB()
 	res.LoadAvgEnd = loadAvg()
 	fmt.Fprintf(progress, "completion: lock window %d ms, DataConsistencyScore %s; peak RSS %.0f MB\n", res.LockWindowMs, res.Consistency, res.PeakRSSMB)
+
+	// 7. Calendars and contacts: a second mailbox of events, tasks and
+	// contacts, its raw limit and its initial sync.
+	if err := groupwarePhase(ctx, src, tgt, op, ts, o, dir, progress, res); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 
-// waitUser polls the benchmark batch's single user until done reports true.
-func waitUser(ctx context.Context, s *server.Server, op *admin.Principal, done func(*migration.UserView) bool) (*migration.UserView, error) {
+// waitUser polls a benchmark batch's single user until done reports true.
+func waitUser(ctx context.Context, s *server.Server, op *admin.Principal, batch string, done func(*migration.UserView) bool) (*migration.UserView, error) {
 	for {
-		us, err := s.Admin.BatchUsers(ctx, op, "fabrikam", "bench")
+		us, err := s.Admin.BatchUsers(ctx, op, "fabrikam", batch)
 		if err != nil {
 			return nil, err
 		}
@@ -321,7 +351,7 @@ func incremental(ctx context.Context, s *server.Server, op *admin.Principal) (fl
 	if _, err := s.Admin.BatchCommand(ctx, op, "fabrikam", "bench", admin.BatchSyncNow, false); err != nil {
 		return 0, err
 	}
-	u, err := waitUser(ctx, s, op, func(u *migration.UserView) bool {
+	u, err := waitUser(ctx, s, op, "bench", func(u *migration.UserView) bool {
 		return u.Status == migration.StateSynced && u.StatusDetail == "" && u.LastSuccessfulSyncTime != nil && (last == nil || u.LastSuccessfulSyncTime.After(*last))
 	})
 	if err != nil {
