@@ -53,6 +53,15 @@ func TestMigrationKill9(t *testing.T) {
 			args = append(args, "--archive")
 		}
 		src.run(args...)
+		// Groupware first, so that it fills the first chunk of the initial
+		// sync, which the chunk kills hit: 1,000 events, 200 tasks and 500
+		// contacts.
+		putGroupware(t, a.url, u.srcAddr(), u.password, mailgen.Groupware(mailgen.GroupwareOptions{Seed: int64(300 + i), Owner: u.srcAddr(),
+			Events: 1000, Tasks: 200, Contacts: 500}))
+		u.groupware = davSnapshot(t, a.url, u.srcAddr(), u.password)
+		if len(u.groupware) != 1700 {
+			t.Fatalf("%s holds %d groupware objects, want 1,700", u.alias, len(u.groupware))
+		}
 		// The bulk as mbox files per folder, 200 items with flags and
 		// keywords as a maildir.
 		n := 0
@@ -64,12 +73,6 @@ func TestMigrationKill9(t *testing.T) {
 		n += src.importMailbox("contoso", u.alias, "--maildir", gen, "--folder", "INBOX").Messages
 		if n != counts[i] {
 			t.Fatalf("import %s: %d of %d", u.alias, n, counts[i])
-		}
-		putGroupware(t, a.url, u.srcAddr(), u.password, mailgen.Groupware(mailgen.GroupwareOptions{Seed: int64(300 + i), Owner: u.srcAddr(),
-			Events: 200, Tasks: 40, Contacts: 100}))
-		u.groupware = davSnapshot(t, a.url, u.srcAddr(), u.password)
-		if len(u.groupware) != 340 {
-			t.Fatalf("%s holds %d groupware objects, want 340", u.alias, len(u.groupware))
 		}
 	}
 	tr.setupTrust(t, a, b, "k1", "k2", "k3")
