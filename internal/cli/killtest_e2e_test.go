@@ -100,7 +100,7 @@ func TestMigrationKill9(t *testing.T) {
 	var kills []string
 	killed := func(what string, u *moveUser) {
 		n := staged(u)
-		kills = append(kills, fmt.Sprintf("%s (%s: %d of %d items staged)", what, u.alias, n, srcSnap[u.alias].Count()))
+		kills = append(kills, fmt.Sprintf("%s (%s: %d of %d items staged)", what, u.alias, n, srcSnap[u.alias].Count()+len(u.groupware)))
 		t.Logf("killed: %s", kills[len(kills)-1])
 	}
 
