@@ -245,7 +245,14 @@ func TestMigrationKill9(t *testing.T) {
 		sc.Message("someone@partner.example", users[2].srcAddr(), heldSubject, "held")); err != nil {
 		t.Fatalf("mail to a locked mailbox: %v", err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// The source's delivery job holds it (the row becomes held): only
+	// then does the INBOX check below prove that it was not delivered.
+	sc.Eventually(t, time.Minute, "the source holds the mail to the locked mailbox", func() error {
+		if st := queueState(t, a, users[2].srcAddr()); st != "held" {
+			return fmt.Errorf("queue row is %q", st)
+		}
+		return nil
+	})
 	if n := imapFindSubject(t, a.imap, users[2].srcAddr(), users[2].password, "INBOX", heldSubject); n != 0 {
 		t.Fatalf("mail to the locked source mailbox was delivered into it (%d)", n)
 	}
@@ -363,6 +370,23 @@ func minus(got, want []string) []string {
 	}
 	out := append([]string(nil), got[:extra[0]]...)
 	return append(out, got[extra[0]+1:]...)
+}
+
+// queueState returns the state of the newest queue row for a recipient on a
+// node (read from its database: "" when there is none).
+func queueState(t *testing.T, n *node, rcpt string) string {
+	t.Helper()
+	d, err := sql.Open("sqlite", "file:"+filepath.Join(n.dir, "tenantferry-data", "tenantferry.db")+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var st string
+	err = d.QueryRow(`SELECT state FROM queue_recipients WHERE rcpt_key = ? ORDER BY id DESC LIMIT 1`, strings.ToLower(rcpt)).Scan(&st)
+	if err != nil && err != sql.ErrNoRows {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // stagedCount counts the items a target server holds for a GUID (0 when

@@ -1,6 +1,7 @@
 package delivery_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -230,7 +231,8 @@ func TestHeldAndRelease(t *testing.T) {
 		setState("locked")
 		q := e.send("x@example.org", []string{alice.PrimarySmtpAddress}, message("x@example.org", "alice", "held1", "while locked"))
 		e.waitState(q.ID, alice.PrimarySmtpAddress, delivery.StateHeld)
-		time.Sleep(300 * time.Millisecond)
+		// Held is the outcome of the delivery job, which has ended: the
+		// next attempt is the recheck a minute later, or the Release below.
 		if st, _, attempts := e.row(q.ID, alice.PrimarySmtpAddress); st != delivery.StateHeld || attempts != 0 {
 			t.Fatalf("row is %s with %d attempts, want held with 0", st, attempts)
 		}
@@ -307,7 +309,14 @@ func TestHoldRecheck(t *testing.T) {
 		}
 		q := e.send("x@example.org", []string{alice.PrimarySmtpAddress}, message("x@example.org", "alice", "r", "recheck"))
 		e.waitState(q.ID, alice.PrimarySmtpAddress, delivery.StateHeld)
-		time.Sleep(time.Second) // several rechecks, still locked: still held
+		// A recheck while still locked holds again, under a fresh job id:
+		// wait for one, then the row is still held without an attempt.
+		first := e.heldJob(q.ID, alice.PrimarySmtpAddress)
+		seen := map[int64]bool{first: true}
+		eventually(t, 20*time.Second, func() bool {
+			seen[e.heldJob(q.ID, alice.PrimarySmtpAddress)] = true
+			return len(seen) >= 2
+		}, func() string { return fmt.Sprintf("%d hold jobs seen, want 2 (a recheck)", len(seen)) })
 		if st, _, attempts := e.row(q.ID, alice.PrimarySmtpAddress); st != delivery.StateHeld || attempts != 0 {
 			t.Fatalf("row is %s with %d attempts, want held with 0", st, attempts)
 		}

@@ -203,6 +203,18 @@ func (e *env) row(queueID, rcpt string) (state, result string, attempts int) {
 	return
 }
 
+// heldJob returns the job id a queue row is held under (0 when none).
+func (e *env) heldJob(queueID, rcpt string) int64 {
+	e.t.Helper()
+	var id int64
+	err := e.d.Read().QueryRowContext(bg, `SELECT r.job_id FROM queue_recipients r JOIN queue_messages m ON m.id = r.message_id
+		WHERE m.uid = ? AND r.rcpt_key = ? AND r.state = 'held'`, queueID, strings.ToLower(rcpt)).Scan(&id)
+	if err != nil && !db.IsNoRows(err) {
+		e.t.Fatalf("held job %s %s: %v", queueID, rcpt, err)
+	}
+	return id
+}
+
 // waitState waits for a queue row to reach a state.
 func (e *env) waitState(queueID, rcpt, want string) (result string) {
 	e.t.Helper()

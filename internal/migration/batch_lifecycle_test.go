@@ -219,9 +219,11 @@ func TestBatchSchedule(t *testing.T) {
 	scenario.Fill(t, r.s.Store, r.s.Content(srcName, src.ExchangeGuid).ID, items("sched-new", 2))
 	last := r.user("later", addr).LastSuccessfulSyncTime
 	tick(last.Add(9 * time.Minute))
-	time.Sleep(300 * time.Millisecond) // a queued sync would have started by now
-	if u := r.user("later", addr); u.ItemsSynced != 4 || !u.LastSuccessfulSyncTime.Equal(*last) {
-		t.Fatalf("a tick before the interval synced: %+v", u)
+	// Tick queues a sync (state SyncQueued and its job, in one
+	// transaction) before it returns: right after it, nothing is queued.
+	if u := r.user("later", addr); u.Status != migration.StateSynced || u.StatusDetail != "" || u.ItemsSynced != 4 ||
+		!u.LastSuccessfulSyncTime.Equal(*last) {
+		t.Fatalf("a tick before the interval queued or ran a sync: %+v", u)
 	}
 	tick(last.Add(10*time.Minute + time.Second))
 	scenario.Eventually(t, 30*time.Second, "the incremental sync", func() error {

@@ -233,12 +233,23 @@ func crossServerMove(t *testing.T, dialect db.Dialect, blobs string) {
 			time.Sleep(30 * time.Millisecond)
 		}
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// Some mail before the completion starts, and some after it ended:
+	// wait for the sender's count, not for time.
+	sentAtLeast := func(n int64) {
+		t.Helper()
+		scenario.Eventually(t, time.Minute, fmt.Sprintf("%d messages sent", n), func() error {
+			if got := sent.Load(); got < n {
+				return fmt.Errorf("%d sent", got)
+			}
+			return nil
+		})
+	}
+	sentAtLeast(5)
 	if _, err := b.Admin.BatchCommand(ctx, b.Op, "fabrikam", "wave1", admin.BatchComplete, false); err != nil {
 		t.Fatal(err)
 	}
 	us = waitUsers(t, b, "fabrikam", "wave1", 2*time.Minute, migration.StateCompleted)
-	time.Sleep(300 * time.Millisecond)
+	sentAtLeast(sent.Load() + 5)
 	close(stop)
 	wg.Wait()
 	for _, u := range us {

@@ -68,7 +68,29 @@ func (l *logBuf) String() string {
 // tserver is a running server under test.
 type tserver struct {
 	*server.Server
-	t testing.TB
+	t    testing.TB
+	logs *logBuf
+}
+
+// waitLog waits for a log line of the server that contains every part.
+func (s *tserver) waitLog(parts ...string) {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		for _, line := range strings.Split(s.logs.String(), "\n") {
+			ok := true
+			for _, p := range parts {
+				ok = ok && strings.Contains(line, p)
+			}
+			if ok {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("no log line with %q", parts)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // startServer starts a server on a fresh data dir and database; mod
@@ -108,7 +130,7 @@ func startServer(t testing.TB, dialect db.Dialect, mod func(*config.Config)) *ts
 			t.Logf("server %s log:\n%s", cfg.Hostname, logs)
 		}
 	})
-	return &tserver{Server: s, t: t}
+	return &tserver{Server: s, t: t, logs: logs}
 }
 
 func (s *tserver) tenant(name string) *admin.TenantCreated {

@@ -235,9 +235,11 @@ func TestHostileInput(t *testing.T) {
 	cut.cmd("RCPT TO:<"+alice.PrimarySmtpAddress+">", "250")
 	cut.cmd("DATA", "354")
 	cut.send("Subject: cut off\r\n\r\nhalf a message")
+	local := cut.c.LocalAddr().String()
 	cut.c.Close()
-
-	time.Sleep(200 * time.Millisecond)
+	// The server logs the end of the cut DATA (the client's stream
+	// failed): only then is the negative below proven.
+	s.waitLog("remote="+local, "cmd=DATA")
 	if st, _ := s.Delivery.QueueStats(bg); len(st) != 0 {
 		t.Fatalf("hostile input queued something: %v", st)
 	}

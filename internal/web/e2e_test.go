@@ -98,6 +98,20 @@ func (b *browser) do(what string, timeout time.Duration, actions ...chromedp.Act
 	}
 }
 
+// waitText polls the text of sel until it is want or timeout passes, and
+// returns the last text read.
+func (b *browser) waitText(sel, want string, timeout time.Duration) string {
+	b.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got := b.text(sel)
+		if got == want || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // text returns the visible text of the first element matching sel.
 func (b *browser) text(sel string) string {
 	b.t.Helper()
@@ -348,9 +362,10 @@ func TestWebAdminInChromium(t *testing.T) {
 	if err != nil || len(us) != 1 {
 		t.Fatalf("batch users: %v %+v", err, us)
 	}
-	// Let the page poll once more so it shows the state read above.
-	time.Sleep(1500 * time.Millisecond)
-	if got, want := b.text(row+" td.items"), fmt.Sprintf("%d / %d", us[0].ItemsSynced, us[0].ItemsTotal); got != want || us[0].ItemsTotal == 0 {
+	// The page polls: wait until it shows the state read above (a Synced
+	// move's figures no longer change).
+	want := fmt.Sprintf("%d / %d", us[0].ItemsSynced, us[0].ItemsTotal)
+	if got := b.waitText(row+" td.items", want, 30*time.Second); got != want || us[0].ItemsTotal == 0 {
 		t.Errorf("items shown %q, want %q", got, want)
 	}
 	// PercentComplete as the API reports it (a Synced move stops at 95%:
