@@ -108,9 +108,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s = &Server{Cfg: cfg, Log: log}
+	built := s // s is nil once a failure returns (nil, err): close what was opened
 	defer func() {
 		if err != nil {
-			s.closeAll(context.Background())
+			built.closeAll(context.Background())
 		}
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
