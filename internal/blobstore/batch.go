@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -530,6 +531,11 @@ func (b *Batch) Close() error {
 		p.syncMu.Lock()
 		if err := p.closeFile(); err != nil && first == nil {
 			first = err
+		}
+		if p.size == 0 {
+			// Every record was cut off (a refused write): nothing refers
+			// to the file.
+			os.Remove(filepath.Join(p.dir, p.name))
 		}
 		p.syncMu.Unlock()
 		b.s.w.forget(p)

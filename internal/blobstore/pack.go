@@ -105,6 +105,12 @@ func (w *packWriter) appendShared(rec []byte) (*pack, int64, error) {
 	off := p.size
 	if _, err := p.f.WriteAt(rec, off); err != nil {
 		p.failed = true
+		p.f.Truncate(off) // give back a partial record's space (a full disk)
+		if off == 0 {
+			// Nothing was ever stored in this pack: remove it, so that
+			// refusals on a full disk leave no empty packs behind.
+			w.discardLocked(p)
+		}
 		return nil, 0, errs.Internalf(err, "write pack file %s", p.name)
 	}
 	p.size += int64(len(rec))
@@ -197,6 +203,26 @@ func (w *packWriter) abandon(containers []string) {
 }
 
 // forget drops a private pack from the writer's list once its batch closed it.
+// discardLocked closes and removes a pack that holds no record. Callers
+// hold w.mu and p.mu.
+func (w *packWriter) discardLocked(p *pack) {
+	p.rolled = true
+	if p.f != nil {
+		p.f.Close()
+		p.f = nil
+	}
+	os.Remove(filepath.Join(p.dir, p.name))
+	if w.active == p {
+		w.active = nil
+	}
+	for i, q := range w.all {
+		if q == p {
+			w.all = append(w.all[:i], w.all[i+1:]...)
+			break
+		}
+	}
+}
+
 func (w *packWriter) forget(p *pack) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -264,6 +264,11 @@ func TestMigrationKill9(t *testing.T) {
 	killed("source at source.finalize.converted again (the target's retry)", users[2])
 	a.start("")
 	checkCompleted(t, tr, a, b, users[2], srcSnap["k3"], "kill-k3", heldSubject)
+	// The kills kept k3's source locked for seconds: the report says so and why.
+	if rep := tgt.run("batch", "report", "--tenant", "fabrikam", "kill-k3"); !strings.Contains(rep, "lock window outlier") ||
+		!strings.Contains(rep, "completion retries while locked") {
+		t.Fatalf("k3's report does not explain its lock window:\n%s", rep)
+	}
 	t.Logf("phase 6 (target and source kills at the conversion, held mail): %s", time.Since(phase).Round(time.Millisecond))
 
 	// Mail to an old address still reaches the target mailbox.

@@ -23,8 +23,12 @@ import (
 
 // Defaults of the Service tunables.
 const (
-	DefaultLifetime        = 5 * 24 * time.Hour
-	DefaultRetryBase       = time.Minute
+	DefaultLifetime = 5 * 24 * time.Hour
+	// DefaultRetryBase is the first retry's delay, doubling up to
+	// DefaultRetryMax: seconds, so that mail released at a cutover (or
+	// forwarded by a moved user's MailUser) while the target restarts
+	// arrives seconds after it is back, not a minute later.
+	DefaultRetryBase       = 5 * time.Second
 	DefaultRetryMax        = time.Hour
 	DefaultHoldRecheck     = time.Minute
 	DefaultMaxHops         = 30

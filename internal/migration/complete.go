@@ -2,6 +2,7 @@ package migration
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -39,18 +40,31 @@ func (w *completeWorker) Timeout(*river.Job[CompleteArgs]) time.Duration { retur
 // completionRetryMax caps the delay between attempts of a completion.
 const completionRetryMax = time.Minute
 
+// completionFastRetries is how many failed attempts of a completion are
+// retried after one second each (a minute of outage), so that a completion
+// interrupted by a peer's restart resumes within a second of its return;
+// later ones back off up to completionRetryMax.
+const completionFastRetries = 60
+
 // NextRetry retries a failed completion soon. From the lock step on, the
 // source stays locked (IMAP read-only, new mail held) until the completion
 // finishes, so River's default backoff — errors⁴ seconds: 16 s after the
 // second error, 81 s after the third — would stretch the lock window to
 // minutes after a brief source outage (two source restarts made it 17 s).
-// The delay doubles from one second up to completionRetryMax.
+// The first completionFastRetries retries come one second apart; then the
+// delay doubles up to completionRetryMax.
 func (w *completeWorker) NextRetry(job *river.Job[CompleteArgs]) time.Time {
+	return time.Now().Add(completionDelay(len(job.Errors)))
+}
+
+// completionDelay is the delay before a completion's next attempt after
+// errors failed ones.
+func completionDelay(errors int) time.Duration {
 	d := time.Second
-	for i := 0; i < len(job.Errors) && d < completionRetryMax; i++ {
+	for i := completionFastRetries; i < errors && d < completionRetryMax; i++ {
 		d *= 2
 	}
-	return time.Now().Add(min(d, completionRetryMax))
+	return min(d, completionRetryMax)
 }
 
 func (w *completeWorker) Work(ctx context.Context, job *river.Job[CompleteArgs]) error {
@@ -278,9 +292,38 @@ func ensureDefaultFolders(ctx context.Context, st *mailstore.Store, mailboxID in
 // finish marks the move completed and reports the lock window.
 func (s *Service) finish(ctx context.Context, m *Move) error {
 	return s.recordCompletion(ctx, m, false, func(tx *db.Tx, cur *Move, _ int64) (string, error) {
+		window := cur.LockEndedAt.Sub(cur.LockStartedAt)
+		if window > lockWindowOutlier {
+			if err := s.logLockOutlier(ctx, tx, cur, window); err != nil {
+				return "", err
+			}
+		}
 		return fmt.Sprintf("completed: the source was locked for %s; mail to %s now forwards to the target",
-			cur.LockEndedAt.Sub(cur.LockStartedAt).Round(time.Millisecond), cur.SourceAddress), nil
+			window.Round(time.Millisecond), cur.SourceAddress), nil
 	})
+}
+
+// lockWindowOutlier is the lock window above which a completion explains
+// itself in the report: without faults the source is locked ~0.1 s.
+const lockWindowOutlier = time.Second
+
+// logLockOutlier writes a warning to the move's report: how long the
+// source stayed locked and the completion failures that kept it locked
+// (the retries logged since the lock).
+func (s *Service) logLockOutlier(ctx context.Context, tx *db.Tx, m *Move, window time.Duration) error {
+	var n int
+	var last sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*), MAX(message) FROM move_log WHERE move_id = ? AND at >= ? AND message LIKE 'completion step % failed, retrying%'`,
+		m.ID, m.LockStartedAt.UnixMilli()).Scan(&n, &last)
+	if err != nil {
+		return err
+	}
+	why := "no completion step failed: the final sync and verification took this long (a large change since the last incremental sync)"
+	if n > 0 {
+		why = fmt.Sprintf("%d completion retries while locked (e.g. %s)", n, strings.TrimPrefix(last.String, "completion step "))
+	}
+	return logMove(ctx, tx, m.ID, "warning", fmt.Sprintf("lock window outlier: the source was locked for %s (usually about 0.1 s): %s",
+		window.Round(time.Millisecond), why))
 }
 
 // recordCompletion records a move's completion in one transaction: the final item
