@@ -154,11 +154,14 @@ func TestFaultInjection(t *testing.T) {
 	us := tgt.waitBatch("fabrikam", "faults", 3*time.Minute, "Completed")
 	close(stop)
 	wg.Wait()
+	var windows []string
 	for _, u := range us {
 		if u.DataConsistencyScore != "Perfect" {
 			t.Errorf("%s: DataConsistencyScore %s", u.EmailAddress, u.DataConsistencyScore)
 		}
+		windows = append(windows, u.LockWindow)
 	}
+	t.Logf("lock windows: %s", strings.Join(windows, ", "))
 
 	// Every source message once; every accepted message once, in INBOX.
 	mu.Lock()

@@ -3,9 +3,12 @@ package delivery
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -49,6 +52,10 @@ type Queued struct {
 	SHA256 string // of the stored bytes, Received header included
 	Size   int64
 	Hops   int // Received fields, ours included
+	// Duplicate is set when the message had been queued before (same
+	// envelope, same bytes): ID is that message's, and nothing new was
+	// queued.
+	Duplicate bool
 }
 
 // DeliverArgs is the River job that delivers one recipient row.
@@ -73,6 +80,7 @@ type newMessage struct {
 	parent                         int64 // parent recipient row (group expansion), 0 for none
 	depth                          int
 	auth                           authInfo
+	dedup                          func() string // the dedup key, once the content was read; nil for none
 }
 
 // Enqueue makes a message durable and queues its delivery: it prepends our
@@ -86,6 +94,11 @@ func (s *Service) Enqueue(ctx context.Context, env Envelope, body io.Reader) (*Q
 	id := newQueueID()
 	hdr := receivedHeader(s.hostname, id, env.Trace, env.To, time.Now())
 	m := &newMessage{from: env.From, source: env.Source, authUser: env.AuthUser, remote: env.Trace.RemoteAddr, relay: env.Relay, rcpts: env.To}
+	if env.Source == "smtp" || env.Source == "submission" {
+		h := sha256.New()
+		body = io.TeeReader(body, h)
+		m.dedup = func() string { return dedupKey(env, h.Sum(nil)) }
+	}
 	content := io.MultiReader(bytes.NewReader(hdr), body)
 	if s.inboundChecked(env) {
 		sp, err := newSpool(body)
@@ -103,6 +116,10 @@ func (s *Service) Enqueue(ctx context.Context, env Envelope, body io.Reader) (*Q
 	q, err := s.enqueue(ctx, id, m, content, nil)
 	if err != nil {
 		return nil, err
+	}
+	if q.Duplicate {
+		s.log.Info("message already queued: acknowledged again, not queued twice", "id", q.ID, "source", env.Source, "from", env.From)
+		return q, nil
 	}
 	s.m.accepted.WithLabelValues(env.Source).Inc()
 	s.log.Info("message queued", "id", q.ID, "source", env.Source, "from", env.From, "rcpts", len(env.To), "size", q.Size, "hops", q.Hops)
@@ -133,7 +150,22 @@ func (s *Service) enqueue(ctx context.Context, id string, m *newMessage, content
 	q := &Queued{ID: id, SHA256: ref.SHA256, Size: ref.Size, Hops: scan.received}
 	now := time.Now()
 	expires := now.Add(s.Lifetime).UnixMilli()
+	key := ""
+	if m.dedup != nil {
+		key = m.dedup()
+	}
 	err = s.d.Write(ctx, func(tx *db.Tx) error {
+		if key != "" {
+			var uid string
+			err := tx.QueryRowContext(ctx, `SELECT uid FROM queue_messages WHERE dedup_key = ? ORDER BY id LIMIT 1`, key).Scan(&uid)
+			if err == nil {
+				q = &Queued{ID: uid, Duplicate: true}
+				return errAbort
+			}
+			if !db.IsNoRows(err) {
+				return err
+			}
+		}
 		if before != nil {
 			if err := before(tx); err != nil {
 				return err
@@ -144,10 +176,10 @@ func (s *Service) enqueue(ctx context.Context, id string, m *newMessage, content
 		}
 		var mid int64
 		err := tx.QueryRowContext(ctx, `INSERT INTO queue_messages (uid, mail_from, sha256, size, hops, source, relay, auth_user, remote_addr, created_at, expires_at,
-				auth_results, arc_chain, junk)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				auth_results, arc_chain, junk, dedup_key)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			id, m.from, ref.SHA256, ref.Size, q.Hops, m.source, m.relay, m.authUser, m.remote, now.UnixMilli(), expires,
-			m.auth.results, m.auth.chain, m.auth.junk).Scan(&mid)
+			m.auth.results, m.auth.chain, m.auth.junk, key).Scan(&mid)
 		if err != nil {
 			return err
 		}
@@ -155,6 +187,9 @@ func (s *Service) enqueue(ctx context.Context, id string, m *newMessage, content
 		return err
 	})
 	if errors.Is(err, errAbort) {
+		if q.Duplicate {
+			return q, nil
+		}
 		return nil, nil
 	}
 	if err != nil {
@@ -268,4 +303,22 @@ func (s *Service) QueueStats(ctx context.Context) (map[string]int64, error) {
 		out[st] = n
 	}
 	return out, rows.Err()
+}
+
+// dedupKey identifies a received message by its envelope (sender and
+// recipients, as given) and the SHA-256 of its bytes as received: the same
+// message sent again by a client that did not see our 250 has the same key.
+func dedupKey(env Envelope, body []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00", env.Source, env.From)
+	rcpts := make([]string, len(env.To))
+	for i, r := range env.To {
+		rcpts[i] = strings.ToLower(r)
+	}
+	sort.Strings(rcpts)
+	for _, r := range rcpts {
+		fmt.Fprintf(h, "%s\x00", r)
+	}
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
 }

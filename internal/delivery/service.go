@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,7 +14,6 @@ import (
 	"github.com/tenantferry/tenantferry/internal/blobstore"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/directory"
-	"github.com/tenantferry/tenantferry/internal/identity"
 	"github.com/tenantferry/tenantferry/internal/jobs"
 	"github.com/tenantferry/tenantferry/internal/mailauth"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
@@ -96,9 +94,6 @@ type Service struct {
 	DialTimeout time.Duration
 	// LookupMX resolves MX records (default net.DefaultResolver.LookupMX).
 	LookupMX func(ctx context.Context, domain string) ([]*net.MX, error)
-
-	dummyOnce sync.Once
-	dummyHash string
 }
 
 // New returns a delivery service.
@@ -171,33 +166,22 @@ type User struct {
 	addresses   []string // every SMTP address of the user, lower case
 }
 
-// Login checks a submission login: the primary SMTP address of a
-// UserMailbox and its password. Any mismatch is the same 535 5.7.8 error.
+// Login checks a submission login with the directory's one login rule
+// (directory.Login: any SMTP address of a UserMailbox and its password).
+// Any failure is the same 535 5.7.8 error.
 func (s *Service) Login(ctx context.Context, username, password string) (*User, error) {
-	rec, err := s.dir.ResolveAddress(ctx, username)
+	rec, err := s.dir.Login(ctx, username, password)
+	if errors.Is(err, directory.ErrLoginFailed) {
+		return nil, errAuthFailed
+	}
 	if err != nil {
-		return nil, internal(err, "resolve login")
-	}
-	if rec == nil || rec.Type != directory.UserMailbox || !strings.EqualFold(rec.PrimarySmtpAddress, strings.TrimSpace(username)) {
-		s.burnPasswordCheck(password) // same cost as a real check: no address oracle by timing
-		return nil, errAuthFailed
-	}
-	if !rec.CheckPassword(password) {
-		return nil, errAuthFailed
+		return nil, internal(err, "check login")
 	}
 	u := &User{Address: rec.PrimarySmtpAddress, TenantID: rec.TenantID, RecipientID: rec.ID}
 	for _, a := range rec.SMTPAddresses() {
 		u.addresses = append(u.addresses, strings.ToLower(a))
 	}
 	return u, nil
-}
-
-// burnPasswordCheck runs one password verification against a fixed hash.
-func (s *Service) burnPasswordCheck(password string) {
-	s.dummyOnce.Do(func() { s.dummyHash, _ = identity.HashPassword("tenantferry-no-such-user") })
-	if s.dummyHash != "" {
-		identity.CheckPassword(s.dummyHash, password)
-	}
 }
 
 // CheckSender verifies a sender address of an authenticated submission

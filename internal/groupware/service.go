@@ -182,25 +182,23 @@ func hasGroupware(r *directory.Recipient) bool {
 	return r != nil && r.Type == directory.UserMailbox && r.ExchangeGuid != ""
 }
 
-// Authenticate checks a login (any SMTP address of the mailbox, as for
-// IMAP) and its password. Every failure is ErrAuthFailed.
+// Authenticate checks a login with the directory's one login rule
+// (directory.Login), remembering recent successes. Every failure is
+// ErrAuthFailed.
 func (s *Service) Authenticate(ctx context.Context, username, password string) (*User, error) {
-	r, err := s.Dir.ResolveAddress(ctx, username)
-	if err != nil {
-		return nil, errs.Internalf(err, "resolve login address")
-	}
-	fail := ErrAuthFailed.Newf("login as %q failed", username).WithObject(username).
-		WithHint("log in with the mailbox's e-mail address and password")
-	if !hasGroupware(r) || password == "" {
-		return nil, fail
-	}
 	k := loginKey(username, password)
-	if !s.logins.ok(k, r) {
-		if !r.CheckPassword(password) {
-			return nil, fail
-		}
-		s.logins.put(k, r)
+	if r, err := s.Dir.ResolveAddress(ctx, username); err == nil && hasGroupware(r) && s.logins.ok(k, r) {
+		return &User{Recipient: r}, nil // verified moments ago (clients send credentials with every request)
 	}
+	r, err := s.Dir.Login(ctx, username, password)
+	if errors.Is(err, directory.ErrLoginFailed) {
+		return nil, ErrAuthFailed.Newf("login as %q failed", username).WithObject(username).
+			WithHint("log in with the mailbox's e-mail address and password")
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.logins.put(k, r)
 	return &User{Recipient: r}, nil
 }
 

@@ -1,12 +1,12 @@
 package imapd
 
 import (
+	"errors"
 	"time"
 
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/tenantferry/tenantferry/internal/directory"
-	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
@@ -17,14 +17,14 @@ import (
 // with the default folders on first login. Every failure looks the same to
 // the client: NO [AUTHENTICATIONFAILED] after a delay.
 func (s *session) Login(username, password string) error {
-	r, err := s.srv.dir.ResolveAddress(s.ctx, username)
-	if err != nil {
-		return s.imapError(errs.Internalf(err, "resolve login address"))
-	}
-	if r == nil || r.Type != directory.UserMailbox || r.ExchangeGuid == "" || !r.CheckPassword(password) {
+	r, err := s.srv.dir.Login(s.ctx, username, password)
+	if errors.Is(err, directory.ErrLoginFailed) {
 		s.log.Info("imap: login failed", "user", username)
 		s.authFailDelay()
 		return imapserver.ErrAuthFailed
+	}
+	if err != nil {
+		return s.imapError(err)
 	}
 	mb, err := s.mailbox(r)
 	if err != nil {
