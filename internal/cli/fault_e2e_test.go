@@ -175,15 +175,25 @@ func TestFaultInjection(t *testing.T) {
 	mu.Unlock()
 	for _, u := range users {
 		tgt.run("mailbox", "set", "--tenant", "fabrikam", u.tgtAddr(), "--password", u.password)
-		sc.Eventually(t, 2*time.Minute, u.alias+": every accepted message in the target", func() error {
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
 			got := imapSubjects(t, b.imap, u.tgtAddr(), u.password, "INBOX", "fault-")
+			bad := ""
 			for subj := range want[u.alias] {
 				if got[subj] != 1 {
-					return fmt.Errorf("%s is there %d times", subj, got[subj])
+					bad = subj
+					break
 				}
 			}
-			return nil
-		})
+			if bad == "" {
+				break
+			}
+			if time.Now().After(deadline) || got[bad] > 1 {
+				t.Fatalf("%s: %s is in the target %d times; the copies' trace fields:\n%s", u.alias, bad, got[bad],
+					imapTraces(t, b.imap, u.tgtAddr(), u.password, "INBOX", bad))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 		got := imapSnapshot(t, b.imap, u.tgtAddr(), u.password)
 		extra := imapSubjects(t, b.imap, u.tgtAddr(), u.password, "INBOX", "fault-")
 		if len(extra) != len(want[u.alias]) {
@@ -251,4 +261,32 @@ func imapSubjects(t *testing.T, addr, user, password, folder, prefix string) map
 		}
 	}
 	return out
+}
+
+// imapTraces returns the Received and Message-ID fields of the messages of
+// a folder with a subject, for diagnosing a duplicate.
+func imapTraces(t *testing.T, addr, user, password, folder, subject string) string {
+	t.Helper()
+	c := imapLogin(t, addr, user, password)
+	defer c.Close()
+	if _, err := c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		t.Fatalf("imap examine %s: %v", folder, err)
+	}
+	data, err := c.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: subject}}}, nil).Wait()
+	if err != nil {
+		t.Fatalf("imap search: %v", err)
+	}
+	msgs, err := c.Fetch(imap.UIDSetNum(data.AllUIDs()...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{
+		{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Received", "Message-ID"}, Peek: true}}}).Collect()
+	if err != nil {
+		t.Fatalf("imap fetch: %v", err)
+	}
+	var b strings.Builder
+	for _, m := range msgs {
+		fmt.Fprintf(&b, "UID %d:\n", m.UID)
+		for _, sec := range m.BodySection {
+			b.Write(sec.Bytes)
+		}
+	}
+	return b.String()
 }
