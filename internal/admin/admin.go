@@ -89,7 +89,7 @@ func (c *Core) Authenticate(ctx context.Context, token string) (*Principal, erro
 
 func requireOperator(p *Principal) error {
 	if p == nil || !p.Operator {
-		return errs.Forbiddenf("OperatorRequired", "this action needs the operator token").
+		return ErrOperatorRequired.Newf("this action needs the operator token").
 			WithHint("use the token from DATA/operator.token")
 	}
 	return nil
@@ -136,3 +136,6 @@ func (c *Core) audit(ctx context.Context, p *Principal, tenantID, action, object
 	}
 	c.Log.Info("admin", "action", action, "tenant", tenantID, "object", object, "actor", actor)
 }
+
+// ErrOperatorRequired: an operator-only action with a tenant token.
+var ErrOperatorRequired = errs.Sentinel(errs.Forbidden, "OperatorRequired")

@@ -2,10 +2,10 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/tenantferry/tenantferry/internal/directory"
-	"github.com/tenantferry/tenantferry/internal/errs"
 )
 
 // TrustSetup is the migration configuration made by SetupMigrationTrust.
@@ -80,7 +80,7 @@ func ensureOrgRel(ctx context.Context, c *Core, p *Principal, tenantID, name, pa
 		spec.OAuthApplicationId, spec.MailboxMovePublishedScopes = extra.OAuthApplicationId, extra.MailboxMovePublishedScopes
 	}
 	_, err := c.CreateOrgRel(ctx, p, tenantID, spec)
-	if !errs.Is(err, "OrgRelExists") {
+	if !errors.Is(err, directory.ErrOrgRelExists) {
 		return err
 	}
 	o, err := c.GetOrgRel(ctx, p, tenantID, name)

@@ -2,7 +2,10 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"io"
+
+	"github.com/tenantferry/tenantferry/internal/mailstore"
 
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
@@ -46,7 +49,7 @@ func (c *Core) removeContent(ctx context.Context, r *directory.Recipient) {
 		if g == "" {
 			continue
 		}
-		if err := c.Content.Remove(ctx, r.TenantID, g); err != nil && !errs.Is(err, "MailboxNotFound") {
+		if err := c.Content.Remove(ctx, r.TenantID, g); err != nil && !errors.Is(err, mailstore.ErrMailboxNotFound) {
 			c.Log.Warn("removing mailbox content failed", "guid", g, "err", err)
 		}
 	}
@@ -127,7 +130,7 @@ func (c *Core) ImportMailbox(ctx context.Context, p *Principal, tenant, ref, for
 	guid := r.ExchangeGuid
 	if archive {
 		if r.ArchiveGuid == "" {
-			return nil, errs.Conflictf("NoArchive", "mailbox %s has no archive", r.PrimarySmtpAddress).
+			return nil, ErrNoArchive.Newf("mailbox %s has no archive", r.PrimarySmtpAddress).
 				WithHint("create mailboxes with --archive to give them one")
 		}
 		guid = r.ArchiveGuid
@@ -184,3 +187,6 @@ func (c *Core) RemoveMember(ctx context.Context, p *Principal, tenant, group, me
 	c.audit(ctx, p, t.ID, "group.remove-member", group+" -= "+member)
 	return nil
 }
+
+// ErrNoArchive: an archive operation on a mailbox without an archive.
+var ErrNoArchive = errs.Sentinel(errs.Conflict, "NoArchive")

@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/identity"
 )
@@ -154,14 +156,14 @@ func TestCrossServerTrust(t *testing.T) {
 			t.Fatalf("no token for the other app: %+v", tr)
 		}
 		_, err = verify(tr.AccessToken)
-		if !errs.Is(err, "AppNotConsented") {
+		if !errors.Is(err, directory.ErrAppNotConsented) {
 			t.Fatalf("unconsented app: %v", err)
 		}
 
 		rejected := func(name, token string) {
 			t.Helper()
 			_, err := verify(token)
-			if !errs.Is(err, "TokenRejected") {
+			if !errors.Is(err, identity.ErrTokenRejected) {
 				t.Fatalf("%s: want TokenRejected, got %v", name, err)
 			}
 			if errs.HTTPStatus(err) != http.StatusUnauthorized {

@@ -139,7 +139,7 @@ func TestMissingAndUncommitted(t *testing.T) {
 		}
 		b.Close() // crash before the database commit
 		_, err = s.Open(ctx, ref.SHA256)
-		if !errs.Is(err, "BlobMissing") {
+		if !errors.Is(err, blobstore.ErrBlobMissing) {
 			t.Fatalf("want BlobMissing, got %v", err)
 		}
 		if e := errs.As(err); e.Kind != errs.NotFound || e.Hint == "" {

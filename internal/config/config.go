@@ -147,19 +147,19 @@ func (c *Config) Set(key, val, origin string) error {
 	case *bool:
 		b, err := strconv.ParseBool(val)
 		if err != nil {
-			return errs.Invalidf("InvalidSetting", "%s: %s must be true or false, not %q", origin, key, val)
+			return ErrInvalidSetting.Newf("%s: %s must be true or false, not %q", origin, key, val)
 		}
 		*f = b
 	case *time.Duration:
 		d, err := time.ParseDuration(val)
 		if err != nil || d < 0 {
-			return errs.Invalidf("InvalidSetting", "%s: %s must be a duration such as 720h, not %q", origin, key, val)
+			return ErrInvalidSetting.Newf("%s: %s must be a duration such as 720h, not %q", origin, key, val)
 		}
 		*f = d
 	case *int64:
 		n, err := strconv.ParseInt(val, 10, 64)
 		if err != nil || n < 0 {
-			return errs.Invalidf("InvalidSetting", "%s: %s must be a non-negative number, not %q", origin, key, val)
+			return ErrInvalidSetting.Newf("%s: %s must be a non-negative number, not %q", origin, key, val)
 		}
 		*f = n
 	}
@@ -232,50 +232,50 @@ func (c *Config) TransportMap() (map[string]string, error) {
 // Validate checks the settings and fills derived defaults (PublicURL).
 func (c *Config) Validate() error {
 	if c.DataDir == "" {
-		return errs.Invalidf("InvalidSetting", "data directory must not be empty")
+		return ErrInvalidSetting.Newf("data directory must not be empty")
 	}
 	for name, addr := range map[string]string{"http": c.HTTP, "imap": c.IMAP, "imaps": c.IMAPS, "smtp": c.SMTP, "submission": c.Submission} {
 		if addr == "" || addr == "off" {
 			continue
 		}
 		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return errs.Invalidf("InvalidSetting", "--%s %q is not HOST:PORT or :PORT", name, addr).WithHint("use 'off' to disable a listener")
+			return ErrInvalidSetting.Newf("--%s %q is not HOST:PORT or :PORT", name, addr).WithHint("use 'off' to disable a listener")
 		}
 	}
 	if c.HTTP == "" || c.HTTP == "off" {
-		return errs.Invalidf("InvalidSetting", "the HTTP listener cannot be disabled")
+		return ErrInvalidSetting.Newf("the HTTP listener cannot be disabled")
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return errs.Invalidf("InvalidSetting", "--public-url %q is not an absolute http(s) URL", c.PublicURL)
+			return ErrInvalidSetting.Newf("--public-url %q is not an absolute http(s) URL", c.PublicURL)
 		}
 		c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
 	}
 	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") && !strings.HasPrefix(c.DB, "sqlite:") {
-		return errs.Invalidf("InvalidSetting", "--db %q is neither empty (SQLite) nor a postgres:// URL", c.DB)
+		return ErrInvalidSetting.Newf("--db %q is neither empty (SQLite) nor a postgres:// URL", c.DB)
 	}
 	switch c.BlobBackend {
 	case "files", "db":
 	case "s3":
 		if c.S3Endpoint == "" || c.S3Bucket == "" {
-			return errs.Invalidf("InvalidSetting", "--blob-backend s3 needs --s3-endpoint and --s3-bucket").
+			return ErrInvalidSetting.Newf("--blob-backend s3 needs --s3-endpoint and --s3-bucket").
 				WithHint("e.g. --s3-endpoint http://127.0.0.1:8333 --s3-bucket mail; keys from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or --s3-credentials-file")
 		}
 	default:
-		return errs.Invalidf("InvalidSetting", "--blob-backend must be files, db or s3, not %q", c.BlobBackend)
+		return ErrInvalidSetting.Newf("--blob-backend must be files, db or s3, not %q", c.BlobBackend)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return errs.Invalidf("InvalidSetting", "--tls-cert and --tls-key go together")
+		return ErrInvalidSetting.Newf("--tls-cert and --tls-key go together")
 	}
 	if c.IMAPS != "" && c.IMAPS != "off" && c.TLSCert == "" {
-		return errs.Invalidf("InvalidSetting", "--imaps needs --tls-cert and --tls-key")
+		return ErrInvalidSetting.Newf("--imaps needs --tls-cert and --tls-key")
 	}
 	if _, err := c.TransportMap(); err != nil {
 		return err
 	}
 	if c.SMTPBindAddress != "" && net.ParseIP(c.SMTPBindAddress) == nil {
-		return errs.Invalidf("InvalidSetting", "--smtp-bind-address %q is not an IP address", c.SMTPBindAddress).
+		return ErrInvalidSetting.Newf("--smtp-bind-address %q is not an IP address", c.SMTPBindAddress).
 			WithHint("give one of this host's addresses, the one your SPF records list")
 	}
 	return nil
@@ -300,3 +300,7 @@ func (c *Config) PublicURLFor(boundHTTP string) string {
 	}
 	return scheme + net.JoinHostPort(host, port)
 }
+
+// ErrInvalidSetting: a configuration value (flag or file) that is not
+// valid; the message names the setting.
+var ErrInvalidSetting = errs.Sentinel(errs.Invalid, "InvalidSetting")

@@ -39,6 +39,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tenantferry/tenantferry/internal/mailstore"
+
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/groupware"
 )
@@ -257,7 +259,7 @@ func statusOf(err error) (int, string) {
 		return http.StatusForbidden, cal("calendar-collection-location-ok")
 	case errors.Is(err, ErrProtectedProperty):
 		return http.StatusForbidden, x(name(nsDAV, "cannot-modify-protected-property"), "")
-	case errs.Is(err, "MailboxLocked"):
+	case errors.Is(err, mailstore.ErrMailboxLocked):
 		return http.StatusServiceUnavailable, ""
 	}
 	return errs.HTTPStatus(err), ""

@@ -10,7 +10,6 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/tenantferry/tenantferry/internal/db"
-	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/jobs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
@@ -28,7 +27,7 @@ var errMailboxUnavailable = newErr(450, "4.2.1", "mailbox temporarily unavailabl
 // mailbox holds the row instead.
 func (s *Service) deliverLocal(ctx context.Context, r *rcptRow, m *msgRow, t *target) error {
 	mb, err := s.store.Mailbox(ctx, t.rec.TenantID, t.rec.ExchangeGuid)
-	if errs.Is(err, "MailboxNotFound") {
+	if errors.Is(err, mailstore.ErrMailboxNotFound) {
 		return errMailboxUnavailable.withCause(err)
 	}
 	if err != nil {
@@ -41,10 +40,10 @@ func (s *Service) deliverLocal(ctx context.Context, r *rcptRow, m *msgRow, t *ta
 	if m.junk { // DMARC quarantine
 		inbox, err = s.store.FolderBySpecialUse(ctx, mb.ID, mailstore.UseJunk)
 	}
-	if !m.junk || errs.Is(err, "FolderNotFound") {
+	if !m.junk || errors.Is(err, mailstore.ErrFolderNotFound) {
 		inbox, err = s.store.FolderBySpecialUse(ctx, mb.ID, mailstore.UseInbox)
 	}
-	if errs.Is(err, "FolderNotFound") {
+	if errors.Is(err, mailstore.ErrFolderNotFound) {
 		inbox, err = s.store.FolderByPath(ctx, mb.ID, "Inbox")
 	}
 	if err != nil {
@@ -58,9 +57,9 @@ func (s *Service) deliverLocal(ctx context.Context, r *rcptRow, m *msgRow, t *ta
 		return err
 	})
 	switch {
-	case errs.Is(err, "MailboxLocked"), errs.Is(err, "MailboxRetired"):
+	case errors.Is(err, mailstore.ErrMailboxLocked), errors.Is(err, mailstore.ErrMailboxRetired):
 		return s.hold(ctx, r, m, mb)
-	case errs.Is(err, "ItemTooLarge"):
+	case errors.Is(err, mailstore.ErrItemTooLarge):
 		return newErr(552, "5.2.3", "message exceeds the mailbox's maximum item size").withCause(err)
 	case err != nil:
 		return errMailboxUnavailable.withCause(err)

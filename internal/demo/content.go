@@ -3,13 +3,14 @@ package demo
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-smtp"
+
 	"github.com/tenantferry/tenantferry/internal/directory"
-	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/mailgen"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
@@ -93,7 +94,7 @@ func fill(ctx context.Context, st *mailstore.Store, tenantID, guid string, o mai
 		fid, ok := folders[m.Folder]
 		if !ok {
 			f, err := st.FolderByPath(ctx, mb.ID, m.Folder)
-			if errs.Is(err, "FolderNotFound") {
+			if errors.Is(err, mailstore.ErrFolderNotFound) {
 				f, err = st.CreateFolder(ctx, mb.ID, m.Folder, mailstore.FolderOptions{})
 			}
 			if err != nil {

@@ -133,7 +133,7 @@ func wrapStep(err error, step string) error {
 	if ce := errs.As(err); ce != nil {
 		c := *ce
 		c.Message = step + ": " + ce.Message
-		if ce.Code == "InternalError" && ce.Cause != nil {
+		if ce.Kind == errs.Internal && ce.Cause != nil {
 			c.Message += " (" + ce.Cause.Error() + ")"
 		}
 		return &c

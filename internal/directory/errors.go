@@ -22,4 +22,10 @@ var (
 	// or for something that is not a mailbox user (or for the mailbox
 	// itself).
 	ErrPermissionTarget = errs.Sentinel(errs.Invalid, "InvalidPermissionTarget")
+	// ErrOrgRelExists: an organization relationship of that name exists.
+	ErrOrgRelExists = errs.Sentinel(errs.Conflict, "OrgRelExists")
+	// ErrDomainNotFound: the domain is not one of the tenant's.
+	ErrDomainNotFound = errs.Sentinel(errs.NotFound, "DomainNotFound")
+	// ErrAppNotConsented: the tenant has not consented to the app.
+	ErrAppNotConsented = errs.Sentinel(errs.NotFound, "AppNotConsented")
 )

@@ -197,7 +197,7 @@ func (x *Directory) CreateOrgRel(ctx context.Context, tenantID string, s OrgRelS
 			strings.Join(o.MailboxMoveCapability, ","), o.OAuthApplicationId, strings.Join(o.MailboxMovePublishedScopes, ","), o.FreeBusyAccessEnabled,
 			db.Millis(now), db.Millis(now))
 		if db.IsUnique(err) {
-			return errs.Conflictf("OrgRelExists", "an organization relationship named %q already exists", o.Name).
+			return ErrOrgRelExists.Newf("an organization relationship named %q already exists", o.Name).
 				WithHint("change it with 'tenantferry orgrel set %s' instead", o.Name)
 		}
 		return err

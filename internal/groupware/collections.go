@@ -2,13 +2,13 @@ package groupware
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
@@ -160,7 +160,7 @@ func (s *Service) CreateCollection(ctx context.Context, a *Account, nc NewCollec
 		}
 	}
 	f, err := s.Store.CreateFolder(ctx, a.Mailbox.ID, nc.Name, mailstore.FolderOptions{Class: class, Props: props})
-	if errs.Is(err, "FolderExists") {
+	if errors.Is(err, mailstore.ErrFolderExists) {
 		return nil, ErrCollectionExists.Newf("%s already has a folder or collection named %q", a.Address(), nc.Name).WithObject(nc.Name).
 			WithHint("choose another name")
 	}

@@ -292,11 +292,11 @@ func (s *Service) OwnerAccount(ctx context.Context, owner *directory.Recipient) 
 // folders if it does not exist yet (as IMAP does on first login).
 func (s *Service) mailbox(ctx context.Context, r *directory.Recipient) (*mailstore.Mailbox, error) {
 	mb, err := s.Store.Mailbox(ctx, r.TenantID, r.ExchangeGuid)
-	if !errs.Is(err, "MailboxNotFound") {
+	if !errors.Is(err, mailstore.ErrMailboxNotFound) {
 		return mb, err
 	}
 	mb, err = s.Store.CreateMailbox(ctx, mailstore.NewMailbox{TenantID: r.TenantID, GUID: r.ExchangeGuid, DefaultFolders: true})
-	if errs.Is(err, "MailboxExists") { // created concurrently
+	if errors.Is(err, mailstore.ErrMailboxExists) { // created concurrently
 		return s.Store.Mailbox(ctx, r.TenantID, r.ExchangeGuid)
 	}
 	return mb, err
@@ -304,5 +304,5 @@ func (s *Service) mailbox(ctx context.Context, r *directory.Recipient) (*mailsto
 
 // isNotFound reports a mailstore "not there" error.
 func isNotFound(err error) bool {
-	return errors.Is(err, mailstore.ErrItemNotFound) || errs.Is(err, "FolderNotFound")
+	return errors.Is(err, mailstore.ErrItemNotFound) || errors.Is(err, mailstore.ErrFolderNotFound)
 }

@@ -149,7 +149,7 @@ func (i *Issuer) token(ctx context.Context, w http.ResponseWriter, r *http.Reque
 
 	ref := r.PathValue("tenant")
 	tenantID, err := i.resolveTenant(ctx, ref)
-	if errs.Is(err, "TenantNotFound") {
+	if errors.Is(err, errTenantNotFound) {
 		// An unknown tenant answers exactly like a known one without this
 		// application: the endpoint must not tell which tenants exist.
 		tenantID, err = "", nil
@@ -283,7 +283,7 @@ func (i *Issuer) authenticate(ctx context.Context, tenantID, ref, clientID, secr
 // resolveTenant maps a tenant reference (id, name or accepted domain) to the
 // tenant id.
 func (i *Issuer) resolveTenant(ctx context.Context, ref string) (string, error) {
-	notFound := errs.NotFoundf("TenantNotFound", "tenant %q was not found on this server", truncate(ref, 100)).
+	notFound := errTenantNotFound.Newf("tenant %q was not found on this server", truncate(ref, 100)).
 		WithHint("use the tenant id, the tenant name or one of its accepted domains").WithObject(truncate(ref, 100))
 	if ref == "" || len(ref) > 255 {
 		return "", notFound
@@ -408,3 +408,7 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "..."
 }
+
+// errTenantNotFound: the token request names no tenant of this server (the
+// directory's TenantNotFound code; identity sits below the directory).
+var errTenantNotFound = errs.Sentinel(errs.NotFound, "TenantNotFound")

@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -154,7 +155,7 @@ func (s *session) folderByName(name string) (*mailstore.Folder, *mailstore.Mailb
 // one is NO [TRYCREATE].
 func (s *session) destFolder(name string) (*mailstore.Folder, *mailstore.Mailbox, error) {
 	f, mb, err := s.folderByName(name)
-	if errs.Is(err, "FolderNotFound") {
+	if errors.Is(err, mailstore.ErrFolderNotFound) {
 		return nil, nil, tryCreateError(name)
 	}
 	return f, mb, err

@@ -2,12 +2,12 @@ package imapd
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
@@ -200,7 +200,7 @@ func (w *watcher) applyLocked(ev mailstore.Event) {
 func (w *watcher) resync() {
 	ctx := w.ws.ctx
 	h, err := w.ws.store.HighestModSeq(ctx, w.mailboxID)
-	gone := errs.Is(err, "MailboxNotFound")
+	gone := errors.Is(err, mailstore.ErrMailboxNotFound)
 	if err != nil && !gone {
 		w.ws.log.Warn("imap: reload mailbox", "mailbox", w.mailboxID, "err", err)
 		return
@@ -211,7 +211,7 @@ func (w *watcher) resync() {
 		var snap *mailstore.Snapshot
 		if !gone {
 			snap, err = w.ws.store.Select(ctx, w.mailboxID, id)
-			if err != nil && !errs.Is(err, "FolderNotFound") {
+			if err != nil && !errors.Is(err, mailstore.ErrFolderNotFound) {
 				w.ws.log.Warn("imap: reload folder", "mailbox", w.mailboxID, "folder", id, "err", err)
 				continue
 			}

@@ -13,4 +13,16 @@ var (
 	ErrItemNotFound = errs.Sentinel(errs.NotFound, "ItemNotFound")
 	// ErrCrossTenantCopy: CopyAcross between mailboxes of two tenants.
 	ErrCrossTenantCopy = errs.Sentinel(errs.Forbidden, "CrossTenantCopy")
+	// ErrFolderNotFound: no folder with that path or id in the mailbox.
+	ErrFolderNotFound = errs.Sentinel(errs.NotFound, "FolderNotFound")
+	// ErrFolderExists: a folder of that name exists already.
+	ErrFolderExists = errs.Sentinel(errs.Conflict, "FolderExists")
+	// ErrMailboxLocked: the mailbox is locked for a move's completion.
+	ErrMailboxLocked = errs.Sentinel(errs.Conflict, "MailboxLocked")
+	// ErrMailboxRetired: the mailbox moved away and is read-only.
+	ErrMailboxRetired = errs.Sentinel(errs.Conflict, "MailboxRetired")
+	// ErrItemTooLarge: a message over the maximum item size.
+	ErrItemTooLarge = errs.Sentinel(errs.TooLarge, "ItemTooLarge")
+	// ErrInvalidFlag: a flag or keyword that is not valid.
+	ErrInvalidFlag = errs.Sentinel(errs.Invalid, "InvalidFlag")
 )

@@ -4,8 +4,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-
-	"github.com/tenantferry/tenantferry/internal/errs"
 )
 
 // System flags (RFC 9051). \Recent is session state and never stored.
@@ -53,12 +51,12 @@ func NormalizeFlags(in []string) ([]string, error) {
 			}
 			c, ok := systemFlags[key]
 			if !ok {
-				return nil, errs.Invalidf("InvalidFlag", "%q is not a system flag", f).WithObject(f).
+				return nil, ErrInvalidFlag.Newf("%q is not a system flag", f).WithObject(f).
 					WithHint(`system flags are \Seen \Answered \Flagged \Deleted \Draft; keywords have no backslash`)
 			}
 			f = c
 		} else if !validKeyword(f) {
-			return nil, errs.Invalidf("InvalidFlag", "%q is not a valid keyword", f).WithObject(f).
+			return nil, ErrInvalidFlag.Newf("%q is not a valid keyword", f).WithObject(f).
 				WithHint(`keywords are 1-255 printable ASCII characters without space, parentheses, braces, quotes, '%%', '*', ']' or '\'`)
 		}
 		if seen[key] {

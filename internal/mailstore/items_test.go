@@ -84,7 +84,7 @@ func TestItemMutationsAndChangeFeed(t *testing.T) {
 		if modseq(t, s, mb.ID) != m {
 			t.Fatal("no-op STORE raised the modseq")
 		}
-		if _, err := s.StoreFlags(bg, mb.ID, inbox.ID, mailstore.UIDs(1), mailstore.FlagsAdd, []string{`\Bogus`}); !errs.Is(err, "InvalidFlag") {
+		if _, err := s.StoreFlags(bg, mb.ID, inbox.ID, mailstore.UIDs(1), mailstore.FlagsAdd, []string{`\Bogus`}); !errors.Is(err, mailstore.ErrInvalidFlag) {
 			t.Fatalf("want InvalidFlag, got %v", err)
 		}
 

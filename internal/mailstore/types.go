@@ -195,17 +195,17 @@ func (s UIDSet) bounds() (lo, hi uint32) {
 }
 
 func errMailboxNotFound(id string) *errs.Error {
-	return errs.NotFoundf("MailboxNotFound", "mailbox %s does not exist on this server", id).WithObject(id).
+	return ErrMailboxNotFound.Newf("mailbox %s does not exist on this server", id).WithObject(id).
 		WithHint("check the mailbox GUID and tenant; a mailbox is created when its user is created or a move starts")
 }
 
 func errFolderNotFound(what string) *errs.Error {
-	return errs.NotFoundf("FolderNotFound", "folder %q does not exist", what).WithObject(what).
+	return ErrFolderNotFound.Newf("folder %q does not exist", what).WithObject(what).
 		WithHint("list the folders of the mailbox to see the valid names")
 }
 
 func errFolderExists(path string) *errs.Error {
-	return errs.Conflictf("FolderExists", "a folder named %q already exists", path).WithObject(path).
+	return ErrFolderExists.Newf("a folder named %q already exists", path).WithObject(path).
 		WithHint("choose another name, or rename or delete the existing folder first")
 }
 

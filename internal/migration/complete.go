@@ -3,16 +3,19 @@ package migration
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
+
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/failpoint"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/migration/source"
 	"github.com/tenantferry/tenantferry/internal/replication"
 )
 
@@ -70,7 +73,7 @@ func completionDelay(errors int) time.Duration {
 func (w *completeWorker) Work(ctx context.Context, job *river.Job[CompleteArgs]) error {
 	s := w.s
 	m, err := s.getMove(ctx, s.D.Read(), job.Args.MoveID)
-	if errs.Is(err, "MoveNotFound") {
+	if errors.Is(err, ErrMoveNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -99,7 +102,7 @@ func (w *completeWorker) Work(ctx context.Context, job *river.Job[CompleteArgs])
 	}
 	err = s.complete(ctx, b, m, client)
 	switch {
-	case err == nil, errs.Is(err, "StateChanged"):
+	case err == nil, errors.Is(err, ErrStateChanged):
 		return nil
 	case ctx.Err() != nil:
 		return ctx.Err()
@@ -282,7 +285,7 @@ func ensureDefaultFolders(ctx context.Context, st *mailstore.Store, mailboxID in
 			continue
 		}
 		_, err := st.CreateFolder(ctx, mailboxID, d.Name, mailstore.FolderOptions{Class: d.Class, SpecialUse: d.SpecialUse})
-		if err != nil && !errs.Is(err, "FolderExists") {
+		if err != nil && !errors.Is(err, mailstore.ErrFolderExists) {
 			return err
 		}
 	}
@@ -385,7 +388,7 @@ func (s *Service) abortCompletion(ctx context.Context, m *Move, client replicati
 	}
 	e := errs.As(err)
 	berr := s.blockCompletion(ctx, m, client, kinds, e)
-	if errs.Is(berr, "AlreadyFinalized") {
+	if errors.Is(berr, source.ErrAlreadyFinalized) {
 		return s.fail(ctx, m, err)
 	}
 	if berr != nil {

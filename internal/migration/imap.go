@@ -2,6 +2,7 @@ package migration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -82,7 +83,7 @@ func forgetIMAP(ctx context.Context, tx *db.Tx, moveID string) (bool, error) {
 func (s *Service) validateIMAPTarget(ctx context.Context, v *validation, p *imapPlan, tenantID, addr string) {
 	v.run("TargetRecipient", "the target is a UserMailbox", func() error {
 		r, err := s.Dir.GetRecipient(ctx, tenantID, addr)
-		if errs.Is(err, "RecipientNotFound") {
+		if errors.Is(err, directory.ErrRecipientNotFound) {
 			return errs.NotFoundf("RecipientNotFound", "no recipient %s in this tenant", addr).
 				WithHint("an IMAP migration writes into an existing mailbox: create it with 'tenantferry mailbox create', then start the batch again").WithObject(addr)
 		}

@@ -2,6 +2,7 @@ package migration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/tenantferry/tenantferry/internal/db"
@@ -118,7 +119,7 @@ func (s *Service) backToSynced(ctx context.Context, m *Move, why error) error {
 func (s *Service) completeIMAPJob(ctx context.Context, b *Batch, m *Move, ep *directory.Endpoint) error {
 	err := s.completeIMAP(ctx, b, m, ep)
 	switch {
-	case err == nil, errs.Is(err, "StateChanged"):
+	case err == nil, errors.Is(err, ErrStateChanged):
 		return nil
 	case ctx.Err() != nil:
 		return ctx.Err()

@@ -158,7 +158,7 @@ func (m *Move) Finished() bool {
 func (s *Service) getMove(ctx context.Context, q db.Querier, id string) (*Move, error) {
 	m, err := scanMove(q.QueryRowContext(ctx, `SELECT `+moveCols+` FROM moves WHERE id = ?`, id))
 	if db.IsNoRows(err) {
-		return nil, errs.NotFoundf("MoveNotFound", "move request %s was not found", id)
+		return nil, ErrMoveNotFound.Newf("move request %s was not found", id)
 	}
 	return m, err
 }
@@ -197,7 +197,7 @@ func logMove(ctx context.Context, tx *db.Tx, moveID, level, msg string) error {
 // errStateChanged reports that another worker changed the move's state
 // first (optimistic concurrency: every transition names the state it
 // leaves).
-var errStateChanged = errs.Conflictf("StateChanged", "the move request's state changed concurrently")
+var errStateChanged = ErrStateChanged.Newf("the move request's state changed concurrently")
 
 // setState persists a transition from m.State (compare-and-set: it fails
 // with StateChanged when the stored state is no longer m.State) and logs it.

@@ -2,6 +2,7 @@ package migration
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/tenantferry/tenantferry/internal/directory"
@@ -124,7 +125,7 @@ func (s *Service) prepareOne(ctx context.Context, tenantID, target, deliveryDoma
 	local := mi.Alias
 	proxy := local + "@" + deliveryDomain
 	r, err := s.Dir.GetRecipient(ctx, tenantID, target)
-	if errs.Is(err, "RecipientNotFound") {
+	if errors.Is(err, directory.ErrRecipientNotFound) {
 		changes := []string{"create MailUser " + target, "ExchangeGuid " + mi.ExchangeGuid}
 		if mi.ArchiveGuid != "" {
 			changes = append(changes, "ArchiveGuid "+mi.ArchiveGuid)

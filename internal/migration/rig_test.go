@@ -2,6 +2,7 @@ package migration_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -320,7 +321,7 @@ func (r *rig) freeze(src *directory.Recipient, targetAddr string) *frozen {
 		f.modseq[g] = mb.ModSeq
 	}
 	f.target, err = r.tgt.Dir.GetRecipient(r.ctx, r.tgtID(), targetAddr)
-	if err != nil && !errs.Is(err, "RecipientNotFound") {
+	if err != nil && !errors.Is(err, directory.ErrRecipientNotFound) {
 		r.t.Fatal(err)
 	}
 	return f
@@ -346,13 +347,13 @@ func (f *frozen) check(t *testing.T) {
 				t.Fatalf("the target holds %d items for GUID %s (state %s)", n, g, mb.State)
 			}
 			t.Fatalf("the target has a %s mailbox for GUID %s", mb.State, g)
-		} else if !errs.Is(err, "MailboxNotFound") {
+		} else if !errors.Is(err, mailstore.ErrMailboxNotFound) {
 			t.Fatal(err)
 		}
 	}
 	now, err := r.tgt.Dir.GetRecipient(r.ctx, r.tgtID(), f.targetAddr)
 	switch {
-	case f.target == nil && !errs.Is(err, "RecipientNotFound"):
+	case f.target == nil && !errors.Is(err, directory.ErrRecipientNotFound):
 		t.Fatalf("target recipient %s appeared: %v %+v", f.targetAddr, err, now)
 	case f.target != nil && err != nil:
 		t.Fatal(err)

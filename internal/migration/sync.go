@@ -3,10 +3,12 @@ package migration
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
+
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
@@ -32,7 +34,7 @@ const slotWait = 2 * time.Second
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	s := w.s
 	m, err := s.getMove(ctx, s.D.Read(), job.Args.MoveID)
-	if errs.Is(err, "MoveNotFound") {
+	if errors.Is(err, ErrMoveNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -93,7 +95,7 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 		}
 		return tx.QueryRowContext(ctx, `SELECT sync_gen FROM moves WHERE id = ?`, m.ID).Scan(&claimed)
 	}); err != nil {
-		if errs.Is(err, "StateChanged") {
+		if errors.Is(err, ErrStateChanged) {
 			return river.JobSnooze(slotWait)
 		}
 		return err
@@ -263,7 +265,7 @@ func (s *Service) passFailed(ctx context.Context, m *Move, err error) error {
 	if cur, gerr := s.getMove(context.WithoutCancel(ctx), s.D.Read(), m.ID); gerr == nil && cur.State == StateStopping {
 		return s.D.Write(context.WithoutCancel(ctx), func(tx *db.Tx) error { return s.setState(ctx, tx, cur, StateStopped, "StoppedByAdmin") })
 	}
-	if errs.Is(err, "StateChanged") {
+	if errors.Is(err, ErrStateChanged) {
 		return nil // another worker (stop, completion) owns the move now
 	}
 	if e := errs.As(err); e != nil && e.Kind != errs.Unavailable && e.Kind != errs.Internal {
@@ -368,7 +370,7 @@ func (s *Service) staging(ctx context.Context, tenantID, guid string, kind mails
 	case err == nil:
 		return nil, false, errs.Conflictf("TargetAlreadyHasMailbox", "the target tenant already has active mailbox content with GUID %s", guid).
 			WithHint("the target must be a MailUser without a mailbox")
-	case !errs.Is(err, "MailboxNotFound"):
+	case !errors.Is(err, mailstore.ErrMailboxNotFound):
 		return nil, false, err
 	}
 	mb, err = s.Store.CreateMailbox(ctx, mailstore.NewMailbox{TenantID: tenantID, GUID: guid, Kind: kind, State: mailstore.StateStaging})

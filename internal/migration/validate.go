@@ -120,7 +120,7 @@ func (s *Service) validateUser(ctx context.Context, v *validation, p *plan, tena
 	v.run("TargetRecipient", "the target recipient is a MailUser", func() error {
 		r, err := s.Dir.GetRecipient(ctx, tenantID, targetAddr)
 		if err != nil {
-			if errs.Is(err, "RecipientNotFound") {
+			if errors.Is(err, directory.ErrRecipientNotFound) {
 				return errs.NotFoundf("RecipientNotFound", "no recipient %s in the target tenant", targetAddr).
 					WithHint("create the MailUser with 'tenantferry mailuser prepare' or 'tenantferry mailuser create'").WithObject(targetAddr)
 			}

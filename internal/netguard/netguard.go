@@ -95,7 +95,7 @@ func New(allow, deny []string, resolver *dnsx.Resolver) (*Policy, error) {
 			}
 			h := canonicalHost(v)
 			if h == "" || strings.ContainsAny(h, "/:[] ") {
-				return nil, errs.Invalidf("InvalidSetting", "--%s %q is neither a CIDR, an IP address nor a host name", e.flag, v).
+				return nil, ErrInvalidSetting.Newf("--%s %q is neither a CIDR, an IP address nor a host name", e.flag, v).
 					WithHint("give e.g. 10.1.0.0/16, 192.0.2.7 or src.internal.example")
 			}
 			e.hosts[h] = true
@@ -287,3 +287,7 @@ func Forbidden(err error) *errs.Error {
 	}
 	return nil
 }
+
+// ErrInvalidSetting: an --endpoint-allow/--endpoint-deny entry that is not
+// valid (config's InvalidSetting code).
+var ErrInvalidSetting = errs.Sentinel(errs.Invalid, "InvalidSetting")

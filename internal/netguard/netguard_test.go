@@ -56,7 +56,7 @@ func TestPolicyDecisions(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"10.0.0.0/33", "not a host", "http://x/"} {
-		if _, err := netguard.New([]string{bad}, nil, nil); !errs.Is(err, "InvalidSetting") {
+		if _, err := netguard.New([]string{bad}, nil, nil); !errors.Is(err, netguard.ErrInvalidSetting) {
 			t.Errorf("allow %q: %v", bad, err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -76,7 +77,7 @@ func (c *Client) request(ctx context.Context, method, path string, body []byte) 
 		}
 		e := c.decodeError(resp)
 		resp.Body.Close()
-		if e.Code == "TokenRejected" && attempt == 0 {
+		if errors.Is(e, errTokenRejected) && attempt == 0 {
 			c.tokens.Invalidate()
 			continue
 		}
@@ -376,3 +377,7 @@ func Transport() *http.Transport {
 	tr.ResponseHeaderTimeout = 2 * time.Minute
 	return tr
 }
+
+// errTokenRejected is the source's answer to a token it does not accept
+// (identity.ErrTokenRejected's code; replication does not import identity).
+var errTokenRejected = errs.Sentinel(errs.Unauthorized, "TokenRejected")

@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"sort"
 	"strings"
@@ -97,14 +98,14 @@ func (p *pass) applyFolders(ctx context.Context, live []FolderInfo) error {
 				}
 			}
 			nf, err := p.placeFolder(ctx, f, cur, want)
-			if errs.Is(err, "FolderExists") && p.j.AdoptFolders {
+			if errors.Is(err, mailstore.ErrFolderExists) && p.j.AdoptFolders {
 				// A local folder holds the name: the source folder gets
 				// a name of its own next to it.
 				if holder, herr := p.e.Store.FolderByPath(ctx, p.j.MailboxID, want); herr == nil && holder.Origin == "" {
 					nf, err = p.placeFolder(ctx, f, cur, want+importedSuffix)
 				}
 			}
-			if errs.Is(err, "FolderExists") && !renamedAside[want] {
+			if errors.Is(err, mailstore.ErrFolderExists) && !renamedAside[want] {
 				// Another target folder holds the name: if it is being renamed
 				// too, move it aside and retry in the next round.
 				if holder, herr := p.e.Store.FolderByPath(ctx, p.j.MailboxID, want); herr == nil && holder.Origin != "" && holder.SpecialUse != mailstore.UseInbox {
@@ -176,7 +177,7 @@ func (p *pass) applyFolderDeletes(ctx context.Context) error {
 				continue
 			}
 		}
-		if err := p.e.Store.DeleteFolder(ctx, p.j.MailboxID, t.ID); err != nil && !errs.Is(err, "FolderNotFound") {
+		if err := p.e.Store.DeleteFolder(ctx, p.j.MailboxID, t.ID); err != nil && !errors.Is(err, mailstore.ErrFolderNotFound) {
 			return err
 		}
 	}
@@ -219,7 +220,7 @@ func (p *pass) placeFolder(ctx context.Context, f FolderInfo, cur *mailstore.Fol
 	if p.j.AdoptFolders && opts.SpecialUse != "" {
 		if _, err := p.e.Store.FolderBySpecialUse(ctx, p.j.MailboxID, opts.SpecialUse); err == nil {
 			opts.SpecialUse = ""
-		} else if !errs.Is(err, "FolderNotFound") {
+		} else if !errors.Is(err, mailstore.ErrFolderNotFound) {
 			return nil, err
 		}
 	}
@@ -244,7 +245,7 @@ func (p *pass) adopt(ctx context.Context, f FolderInfo, want string) (*mailstore
 		switch {
 		case err == nil && x.Origin == "":
 			t = x
-		case err != nil && !errs.Is(err, "FolderNotFound"):
+		case err != nil && !errors.Is(err, mailstore.ErrFolderNotFound):
 			return nil, err
 		}
 	}
@@ -253,7 +254,7 @@ func (p *pass) adopt(ctx context.Context, f FolderInfo, want string) (*mailstore
 		switch {
 		case err == nil && x.Origin == "" && x.Class == classOr(f.Class) && (x.SpecialUse == "" || x.SpecialUse == f.SpecialUse):
 			t = x
-		case err != nil && !errs.Is(err, "FolderNotFound"):
+		case err != nil && !errors.Is(err, mailstore.ErrFolderNotFound):
 			return nil, err
 		}
 	}
@@ -278,7 +279,7 @@ func classOr(c string) string {
 func (p *pass) release(ctx context.Context, t *mailstore.Folder) (bool, error) {
 	n, err := p.e.Store.FolderCounts(ctx, p.j.MailboxID, t.ID)
 	if err != nil {
-		if errs.Is(err, "FolderNotFound") {
+		if errors.Is(err, mailstore.ErrFolderNotFound) {
 			return true, nil
 		}
 		return false, err
@@ -295,7 +296,7 @@ func (p *pass) release(ctx context.Context, t *mailstore.Folder) (bool, error) {
 		return false, nil
 	}
 	_, err = p.e.Store.SetFolderOrigin(ctx, p.j.MailboxID, t.ID, "")
-	if errs.Is(err, "FolderNotFound") {
+	if errors.Is(err, mailstore.ErrFolderNotFound) {
 		err = nil
 	}
 	return true, err

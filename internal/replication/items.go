@@ -244,7 +244,7 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 					return ErrReuseRaced.Newf("the content of source item %d is no longer held by the target tenant", it.Id).
 						WithHint("nothing to do: the sync is retried and transfers the item").WithCause(err)
 				}
-				if errs.Is(err, "ItemTooLarge") {
+				if errors.Is(err, mailstore.ErrItemTooLarge) {
 					c.skipped = append(c.skipped, p.skippedItem(it, folder, "LargeItem: "+errs.As(err).Message))
 					c.delta.Skipped++
 					break

@@ -84,7 +84,7 @@ func TestUnverifiedDomainsCaptureNothing(t *testing.T) {
 	if err != nil || len(ds) != 2 || ds[0].Status != directory.DomainVerified || ds[0].VerifiedBy != directory.VerifiedByInitial || ds[1].Status != directory.DomainPending {
 		t.Fatalf("domains: %v %+v %+v", err, ds[0], ds[len(ds)-1])
 	}
-	if _, err := shared.Admin.AddDomain(ctx, mallory, "mallory", "other.example", true); !errs.Is(err, "OperatorRequired") {
+	if _, err := shared.Admin.AddDomain(ctx, mallory, "mallory", "other.example", true); !errors.Is(err, admin.ErrOperatorRequired) {
 		t.Fatalf("--verified by a tenant admin: %v", err)
 	}
 	spec := directory.RecipientSpec{Type: directory.UserMailbox, Alias: "victim", PrimarySmtp: "victim@external.example", Password: "pw"}
@@ -147,7 +147,7 @@ func TestUnverifiedDomainsCaptureNothing(t *testing.T) {
 	if err != nil || got.Status != directory.DomainVerified || got.VerifiedBy != directory.VerifiedByDNS {
 		t.Fatalf("verify with the record: %+v %v", got, err)
 	}
-	if _, err := shared.Admin.GetDomain(ctx, tenantAdmin(shared, "contoso"), "contoso", "external.example"); !errs.Is(err, "DomainNotFound") {
+	if _, err := shared.Admin.GetDomain(ctx, tenantAdmin(shared, "contoso"), "contoso", "external.example"); !errors.Is(err, directory.ErrDomainNotFound) {
 		t.Fatalf("contoso's competing claim survived the verification: %v", err)
 	}
 	spec.Alias, spec.PrimarySmtp, spec.AddAddresses = "victim", "victim@external.example", nil
@@ -170,7 +170,7 @@ func TestUnverifiedDomainsCaptureNothing(t *testing.T) {
 	if _, err := shared.Admin.AddDomain(ctx, north, "northwind", "north.example", false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := shared.Admin.ApproveDomain(ctx, north, "northwind", "north.example"); !errs.Is(err, "OperatorRequired") {
+	if _, err := shared.Admin.ApproveDomain(ctx, north, "northwind", "north.example"); !errors.Is(err, admin.ErrOperatorRequired) {
 		t.Fatalf("approve by a tenant admin: %v", err)
 	}
 	if got, err := shared.Admin.ApproveDomain(ctx, shared.Op, "northwind", "north.example"); err != nil || got.VerifiedBy != directory.VerifiedByOperator {

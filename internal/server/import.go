@@ -39,6 +39,11 @@ var (
 	// ErrSparseArchiveMember refuses a tar archive with a sparse member,
 	// whose expanded size can be far larger than the upload.
 	ErrSparseArchiveMember = errs.Sentinel(errs.Invalid, "SparseArchiveMember")
+	// ErrInvalidImportFormat: an import format other than mbox, maildir or emldir.
+	ErrInvalidImportFormat = errs.Sentinel(errs.Invalid, "InvalidImportFormat")
+	// ErrInvalidArchive: an upload that is not a readable tar archive, or an
+	// entry that leaves the import directory.
+	ErrInvalidArchive = errs.Sentinel(errs.Invalid, "InvalidArchive")
 )
 
 // DefaultMaxImportSize is the default --max-import-size.
@@ -79,7 +84,7 @@ func (c contentAdapter) Import(ctx context.Context, tenantID, guid, format, fold
 		return nil, err
 	}
 	if format != ImportMbox && format != ImportMaildir && format != ImportEmlDir {
-		return nil, errs.Invalidf("InvalidImportFormat", "import format %q is not mbox, maildir or emldir", format)
+		return nil, ErrInvalidImportFormat.Newf("import format %q is not mbox, maildir or emldir", format)
 	}
 	if size < 0 {
 		return nil, ErrImportLengthRequired.Newf("the import upload does not declare its length").
@@ -175,7 +180,7 @@ func untar(r io.Reader, dir string, limit int64) error {
 			if e := errs.As(err); e != nil {
 				return e // from the upload's reader
 			}
-			return errs.Invalidf("InvalidArchive", "the upload is not a readable tar archive: %v", err)
+			return ErrInvalidArchive.Newf("the upload is not a readable tar archive: %v", err)
 		}
 		if sparse(h) {
 			return ErrSparseArchiveMember.Newf("the archive member %q is a sparse file", h.Name).WithObject(h.Name).
@@ -183,7 +188,7 @@ func untar(r io.Reader, dir string, limit int64) error {
 		}
 		name := filepath.Clean(filepath.FromSlash(h.Name))
 		if filepath.IsAbs(name) || name == ".." || strings.HasPrefix(name, ".."+string(filepath.Separator)) {
-			return errs.Invalidf("InvalidArchive", "the archive entry %q leaves the import directory", h.Name)
+			return ErrInvalidArchive.Newf("the archive entry %q leaves the import directory", h.Name)
 		}
 		path := filepath.Join(dir, name)
 		switch h.Typeflag {

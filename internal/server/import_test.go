@@ -4,9 +4,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 
-	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/server"
 	"github.com/tenantferry/tenantferry/internal/testsupport/scenario"
 )
 
@@ -58,15 +60,15 @@ func TestImport(t *testing.T) {
 	// Archives that try to leave the import directory are refused.
 	for _, name := range []string{"../evil.eml", "/etc/evil.eml", "a/../../evil.eml"} {
 		_, err := imp("user01", "emldir", "", false, tarOf(t, map[string]string{name: "x"}))
-		if !errs.Is(err, "InvalidArchive") {
+		if !errors.Is(err, server.ErrInvalidArchive) {
 			t.Errorf("%s: got %v, want InvalidArchive", name, err)
 		}
 	}
-	if _, err := imp("user01", "zip", "", false, bytes.NewBufferString("x")); !errs.Is(err, "InvalidImportFormat") {
+	if _, err := imp("user01", "zip", "", false, bytes.NewBufferString("x")); !errors.Is(err, server.ErrInvalidImportFormat) {
 		t.Errorf("unknown format: %v", err)
 	}
 	s.Mailbox("contoso", "user02", "pw", false)
-	if _, err := imp("user02", "mbox", "", true, bytes.NewBufferString(mbox)); !errs.Is(err, "NoArchive") {
+	if _, err := imp("user02", "mbox", "", true, bytes.NewBufferString(mbox)); !errors.Is(err, admin.ErrNoArchive) {
 		t.Errorf("archive of a mailbox without one: %v", err)
 	}
 }

@@ -18,6 +18,7 @@ package importer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -105,7 +106,7 @@ func (im *Importer) folder(ctx context.Context, path string) (int64, error) {
 		return id, nil
 	}
 	f, err := im.s.FolderByPath(ctx, im.mb, path)
-	if errs.Is(err, "FolderNotFound") {
+	if errors.Is(err, mailstore.ErrFolderNotFound) {
 		f, err = im.s.CreateFolder(ctx, im.mb, path, mailstore.FolderOptions{})
 	}
 	if err != nil {
@@ -126,7 +127,7 @@ func (im *Importer) add(ctx context.Context, folderID int64, name string, r io.R
 		it.Origin = im.opts.OriginPrefix + name
 	}
 	if err := im.batch.Add(ctx, it); err != nil {
-		if e := errs.As(err); e != nil && e.Code == "ItemTooLarge" {
+		if e := errs.As(err); e != nil && errors.Is(err, mailstore.ErrItemTooLarge) {
 			im.res.Skipped = append(im.res.Skipped, Skipped{Name: name, Reason: e.Message})
 			return nil
 		}

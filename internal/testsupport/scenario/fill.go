@@ -3,12 +3,12 @@ package scenario
 import (
 	"bytes"
 	"context"
+	"errors"
 	"path"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/mailgen"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/testsupport/corpus"
@@ -41,7 +41,7 @@ func Fill(t testing.TB, st *mailstore.Store, mailboxID int64, items []Item) {
 		fid, ok := folders[it.Folder]
 		if !ok {
 			f, err := st.FolderByPath(ctx, mailboxID, it.Folder)
-			if errs.Is(err, "FolderNotFound") {
+			if errors.Is(err, mailstore.ErrFolderNotFound) {
 				f, err = st.CreateFolder(ctx, mailboxID, it.Folder, mailstore.FolderOptions{})
 			}
 			if err != nil {
