@@ -61,15 +61,6 @@ func (b *Batch) Len() int { return len(b.items) }
 // Bytes returns the total size of the distinct items added.
 func (b *Batch) Bytes() int64 { return b.bytes }
 
-// Refs returns the refs of the distinct items added, in order.
-func (b *Batch) Refs() []Ref {
-	out := make([]Ref, len(b.items))
-	for i, it := range b.items {
-		out[i] = it.ref
-	}
-	return out
-}
-
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // copyBufPool holds the buffers large items stream through: large writes

@@ -314,11 +314,6 @@ func (x *Directory) GetRecipient(ctx context.Context, tenantID, ref string, type
 	return x.getRecipient(ctx, x.d.Read(), tenantID, ref, types...)
 }
 
-// GetRecipientTx is GetRecipient inside a transaction.
-func (x *Directory) GetRecipientTx(ctx context.Context, tx *db.Tx, tenantID, ref string, types ...RecipientType) (*Recipient, error) {
-	return x.getRecipient(ctx, tx, tenantID, ref, types...)
-}
-
 func (x *Directory) getRecipient(ctx context.Context, q db.Querier, tenantID, ref string, types ...RecipientType) (*Recipient, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" {

@@ -158,16 +158,6 @@ func (s *Store) FolderByOrigin(ctx context.Context, mailboxID int64, origin stri
 	return f, err
 }
 
-// FolderByStableID returns a folder by its stable id, including a deleted
-// one (check Deleted).
-func (s *Store) FolderByStableID(ctx context.Context, mailboxID int64, stableID string) (*Folder, error) {
-	f, err := queryFolder(ctx, s.d.Read(), `mailbox_id = ? AND stable_id = ?`, mailboxID, stableID)
-	if err == nil && f == nil {
-		err = errFolderNotFound(stableID)
-	}
-	return f, err
-}
-
 // splitPath validates a folder path and returns its names.
 func splitPath(path string) ([]string, error) {
 	if path == "" {

@@ -171,31 +171,6 @@ func (s *Store) MailboxByID(ctx context.Context, id int64) (*Mailbox, error) {
 	return m, nil
 }
 
-// ListMailboxes returns the mailboxes of a tenant ("" for all tenants),
-// ordered by id.
-func (s *Store) ListMailboxes(ctx context.Context, tenantID string) ([]Mailbox, error) {
-	q := `SELECT ` + mailboxCols + ` FROM mailboxes`
-	var args []any
-	if tenantID != "" {
-		q += ` WHERE tenant_id = ?`
-		args = append(args, tenantID)
-	}
-	rows, err := s.d.Read().QueryContext(ctx, q+` ORDER BY id`, args...)
-	if err != nil {
-		return nil, errs.Internalf(err, "list mailboxes")
-	}
-	defer rows.Close()
-	var out []Mailbox
-	for rows.Next() {
-		m, err := scanMailbox(rows)
-		if err != nil {
-			return nil, errs.Internalf(err, "list mailboxes")
-		}
-		out = append(out, *m)
-	}
-	return out, rows.Err()
-}
-
 // SetMailboxState changes the state of a mailbox (locking it for a move's
 // completion, activating a staged target, retiring a source). It works in
 // every state and does not raise the MODSEQ; subscribers get EventMailbox.

@@ -36,6 +36,9 @@ func (s *Service) Tick(ctx context.Context, now time.Time) error {
 		batches = append(batches, b)
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	for _, b := range batches {
 		if err := s.tickBatch(ctx, b, now); err != nil {
 			s.Log.Warn("migration scheduler", "batch", b.Name, "err", err)

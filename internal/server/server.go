@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+
 	"github.com/tenantferry/tenantferry/internal/admin"
 	"github.com/tenantferry/tenantferry/internal/api"
 	"github.com/tenantferry/tenantferry/internal/blobstore"
@@ -204,9 +205,6 @@ func (s *Server) ensureOperatorToken(ctx context.Context) error {
 	s.OperatorToken = tok
 	return nil
 }
-
-// Mux returns the HTTP mux, for components that add routes before Start.
-func (s *Server) Mux() *http.ServeMux { return s.mux }
 
 func (s *Server) routes() {
 	s.API.Routes(s.mux)

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/url"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -30,18 +29,6 @@ const (
 	// choice for a trusted network).
 	SecurityNone = "None"
 )
-
-// CheckSecurity validates a security mode and returns its canonical
-// spelling.
-func CheckSecurity(s string) (string, error) {
-	for _, v := range []string{SecurityAuto, SecuritySsl, SecurityTls, SecurityNone} {
-		if strings.EqualFold(s, v) {
-			return v, nil
-		}
-	}
-	return "", errs.Invalidf("InvalidSecurity", "security %q is not known", s).
-		WithHint("use Ssl (implicit TLS), Tls (STARTTLS), None (plain text), or leave it empty for the URL's default")
-}
 
 // Server says where an IMAP source is and how to reach it.
 type Server struct {
