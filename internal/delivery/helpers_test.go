@@ -58,6 +58,11 @@ func newEnvOn(t *testing.T, be *blobtest.Env, transports map[string]string, tune
 	d := be.DB
 	bs := be.Open(t)
 	st := mailstore.New(d, bs)
+	t.Cleanup(func() {
+		if err := st.CheckConsistency(context.Background()); err != nil {
+			t.Errorf("store consistency: %v", err)
+		}
+	})
 	dir := directory.New(d, "tenantferry.test", bytes.Repeat([]byte{7}, 32))
 	log := testLog(t)
 	svc := delivery.New(delivery.Options{DB: d, Dir: dir, Store: st, Hostname: "mx.test", Transports: transports, Log: log})

@@ -79,6 +79,11 @@ func newEnv(t *testing.T, d *db.DB, mod func(*imapd.Options)) *env {
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() {
+		if err := e.Store.CheckConsistency(context.Background()); err != nil {
+			t.Errorf("store consistency: %v", err)
+		}
+	})
 	e.Srv, e.Addr = srv, ln.Addr().String()
 	if e.Tenant, err = e.Dir.CreateTenant(bg, "contoso"); err != nil {
 		t.Fatal(err)
@@ -114,6 +119,11 @@ func fullServer(t *testing.T, dialect db.Dialect) (*server.Server, *env) {
 		s.Shutdown(ctx)
 	})
 	e := &env{Dir: s.Dir, Store: s.Store, Addr: s.Addr("imap")}
+	t.Cleanup(func() {
+		if err := e.Store.CheckConsistency(context.Background()); err != nil {
+			t.Errorf("store consistency: %v", err)
+		}
+	})
 	if e.Addr == "" {
 		t.Fatal("the server has no imap listener")
 	}

@@ -31,7 +31,13 @@ func newStore(t testing.TB, d *db.DB) *mailstore.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { bs.Close() })
-	return mailstore.New(d, bs)
+	s := mailstore.New(d, bs)
+	t.Cleanup(func() {
+		if err := s.CheckConsistency(context.Background()); err != nil {
+			t.Errorf("store consistency: %v", err)
+		}
+	})
+	return s
 }
 
 // eachStore runs f on every blob backend (files, db, s3) and dialect with
@@ -39,6 +45,11 @@ func newStore(t testing.TB, d *db.DB) *mailstore.Store {
 func eachStore(t *testing.T, f func(t *testing.T, s *mailstore.Store, mb *mailstore.Mailbox)) {
 	blobtest.Backends(t, blobstore.Options{}, func(t *testing.T, e *blobtest.Env) {
 		s := mailstore.New(e.DB, e.Open(t))
+		t.Cleanup(func() {
+			if err := s.CheckConsistency(context.Background()); err != nil {
+				t.Errorf("store consistency: %v", err)
+			}
+		})
 		mb, err := s.CreateMailbox(bg, mailstore.NewMailbox{TenantID: tenantA, GUID: guid1, DefaultFolders: true})
 		if err != nil {
 			t.Fatal(err)

@@ -16,7 +16,8 @@ import (
 // raises no MODSEQ, publishes no event and is allowed in every mailbox
 // state.
 
-// ClaimRecent claims the folder's unclaimed messages below upto for the
+// ClaimRecent claims the folder's unclaimed messages below upto (at most
+// the folder's UIDNEXT: UIDs not handed out yet stay unclaimed) for the
 // caller: it moves the boundary to upto and returns the old boundary, so
 // the caller's recent messages are the UIDs in [from, upto). When the
 // boundary is already at or above upto nothing is claimed and from is
@@ -24,6 +25,10 @@ import (
 // database) never claim the same UID twice.
 func (s *Store) ClaimRecent(ctx context.Context, mailboxID, folderID int64, upto uint32) (from uint32, err error) {
 	err = s.d.Write(ctx, func(tx *db.Tx) error {
+		var next int64
+		if err := tx.QueryRowContext(ctx, `SELECT uidnext FROM folders WHERE id = ? AND mailbox_id = ?`, folderID, mailboxID).Scan(&next); err == nil && int64(upto) > next {
+			upto = uint32(next)
+		}
 		for {
 			cur, err := recentUID(ctx, tx, mailboxID, folderID)
 			if err != nil {

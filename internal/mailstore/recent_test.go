@@ -16,8 +16,9 @@ func TestClaimRecent(t *testing.T) {
 		if from, err := s.RecentFrom(bg, mb.ID, inbox.ID); err != nil || from != 1 {
 			t.Fatalf("a new folder's boundary: %d %v", from, err)
 		}
-		m := modseq(t, s, mb.ID)
 		const claimers, upto = 8, 40
+		appendN(t, s, mb.ID, inbox.ID, upto-1) // UIDs 1..39: UIDNEXT is upto
+		m := modseq(t, s, mb.ID)
 		claimed := make([][2]uint32, 0, claimers*upto)
 		var mu sync.Mutex
 		var wg sync.WaitGroup
@@ -54,6 +55,12 @@ func TestClaimRecent(t *testing.T) {
 		}
 		if from, err := s.ClaimRecent(bg, mb.ID, inbox.ID, 10); err != nil || from != 10 {
 			t.Errorf("a claim below the boundary: %d %v", from, err)
+		}
+		if from, err := s.ClaimRecent(bg, mb.ID, inbox.ID, 1000); err != nil || from != upto {
+			t.Errorf("a claim beyond UIDNEXT: %d %v", from, err)
+		}
+		if from, _ := s.RecentFrom(bg, mb.ID, inbox.ID); from != upto {
+			t.Errorf("a claim beyond UIDNEXT moved the boundary to %d, past UIDNEXT %d", from, upto)
 		}
 		if modseq(t, s, mb.ID) != m {
 			t.Error("claiming raised the MODSEQ")

@@ -130,6 +130,11 @@ func startServer(t testing.TB, dialect db.Dialect, mod func(*config.Config)) *ts
 			t.Logf("server %s log:\n%s", cfg.Hostname, logs)
 		}
 	})
+	t.Cleanup(func() {
+		if err := s.Store.CheckConsistency(context.Background()); err != nil {
+			t.Errorf("store consistency: %v", err)
+		}
+	})
 	return &tserver{Server: s, t: t, logs: logs}
 }
 

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
 	"github.com/tenantferry/tenantferry/internal/admin"
 	"github.com/tenantferry/tenantferry/internal/blobstore/blobtest"
 	"github.com/tenantferry/tenantferry/internal/config"
@@ -136,6 +137,15 @@ func StartWith(t testing.TB, o Options, edit func(*Config)) *Server {
 	}
 	ts := &Server{Server: s, t: t, Cfg: cfg, Op: &admin.Principal{Operator: true, Name: "test"}}
 	t.Cleanup(func() { ts.Stop() })
+	// Cleanups run last-in first-out: the check sees the running server's
+	// store (one read snapshot) before Stop.
+	t.Cleanup(func() {
+		if ts.Server != nil {
+			if err := ts.Store.CheckConsistency(context.Background()); err != nil {
+				t.Errorf("store consistency: %v", err)
+			}
+		}
+	})
 	return ts
 }
 

@@ -1,0 +1,78 @@
+package mailstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/tenantferry/tenantferry/internal/errs"
+)
+
+// ErrInconsistent: CheckConsistency found rows that break the store's
+// invariants (a bug, never a user error).
+var ErrInconsistent = errs.Sentinel(errs.Internal, "StoreInconsistent")
+
+// consistencyChecks are the store's invariants as queries that return the
+// rows breaking them (at most a few each).
+var consistencyChecks = []struct{ name, query string }{
+	{"an item's MODSEQ is above its mailbox's highest MODSEQ",
+		`SELECT i.id FROM items i JOIN mailboxes m ON m.id = i.mailbox_id WHERE i.modseq > m.modseq`},
+	{"a tombstone's MODSEQ is above its mailbox's highest MODSEQ",
+		`SELECT t.id FROM tombstones t JOIN mailboxes m ON m.id = t.mailbox_id WHERE t.modseq > m.modseq`},
+	{"a folder's MODSEQ is above its mailbox's highest MODSEQ",
+		`SELECT f.id FROM folders f JOIN mailboxes m ON m.id = f.mailbox_id WHERE f.modseq > m.modseq`},
+	{"an item's UID is not below its folder's UIDNEXT",
+		`SELECT i.id FROM items i JOIN folders f ON f.id = i.folder_id WHERE i.uid >= f.uidnext`},
+	{"an item lies in a folder of another mailbox",
+		`SELECT i.id FROM items i JOIN folders f ON f.id = i.folder_id WHERE f.mailbox_id <> i.mailbox_id`},
+	{"an item lies in a deleted folder",
+		`SELECT i.id FROM items i JOIN folders f ON f.id = i.folder_id WHERE f.deleted`},
+	{"an item refers to no blob, or to one of another size",
+		`SELECT i.id FROM items i LEFT JOIN blobs b ON b.sha256 = i.sha256 WHERE b.sha256 IS NULL OR b.size <> i.size`},
+	{"a UID that was removed (tombstone) is live again in its folder",
+		`SELECT t.id FROM tombstones t JOIN items i ON i.folder_id = t.folder_id AND i.uid = t.uid`},
+	{`a folder's first \Recent UID is above its UIDNEXT`,
+		`SELECT f.id FROM folders f WHERE f.recent_uid > f.uidnext`},
+}
+
+// CheckConsistency checks the store's invariants over every mailbox in one
+// read snapshot: MODSEQs never above their mailbox's highest, UIDs below
+// their folder's UIDNEXT and never reused after a removal, items in live
+// folders of their own mailbox, every item's blob present with the item's
+// size. It returns ErrInconsistent naming each broken invariant and up to
+// five offending row ids, or nil. Tests run it in their cleanup.
+func (s *Store) CheckConsistency(ctx context.Context) error {
+	tx, err := s.d.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		return errs.Internalf(err, "begin consistency check")
+	}
+	defer tx.Rollback()
+	var bad []string
+	for _, c := range consistencyChecks {
+		rows, err := tx.QueryContext(ctx, s.d.Rebind(c.query+` LIMIT 5`))
+		if err != nil {
+			return errs.Internalf(err, "consistency check %q", c.name)
+		}
+		var ids []string
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return errs.Internalf(err, "consistency check %q", c.name)
+			}
+			ids = append(ids, fmt.Sprint(id))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return errs.Internalf(err, "consistency check %q", c.name)
+		}
+		if len(ids) > 0 {
+			bad = append(bad, fmt.Sprintf("%s (rows %s)", c.name, strings.Join(ids, ", ")))
+		}
+	}
+	if len(bad) > 0 {
+		return ErrInconsistent.Newf("the mailbox store is inconsistent: %s", strings.Join(bad, "; "))
+	}
+	return nil
+}
