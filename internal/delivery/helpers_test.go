@@ -67,6 +67,11 @@ func newEnvOn(t *testing.T, be *blobtest.Env, transports map[string]string, tune
 	log := testLog(t)
 	svc := delivery.New(delivery.Options{DB: d, Dir: dir, Store: st, Hostname: "mx.test", Transports: transports, Log: log})
 	svc.RetryBase, svc.RetryMax = 50*time.Millisecond, 200*time.Millisecond
+	t.Cleanup(func() {
+		if err := svc.CheckConsistency(context.Background()); err != nil {
+			t.Errorf("queue consistency: %v", err)
+		}
+	})
 	if tune != nil {
 		tune(svc)
 	}

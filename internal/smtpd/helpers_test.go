@@ -134,6 +134,9 @@ func startServer(t testing.TB, dialect db.Dialect, mod func(*config.Config)) *ts
 		if err := s.Store.CheckConsistency(context.Background()); err != nil {
 			t.Errorf("store consistency: %v", err)
 		}
+		if err := s.Delivery.CheckConsistency(context.Background()); err != nil {
+			t.Errorf("queue consistency: %v", err)
+		}
 	})
 	return &tserver{Server: s, t: t, logs: logs}
 }

@@ -144,6 +144,11 @@ func StartWith(t testing.TB, o Options, edit func(*Config)) *Server {
 			if err := ts.Store.CheckConsistency(context.Background()); err != nil {
 				t.Errorf("store consistency: %v", err)
 			}
+			if ts.Delivery != nil {
+				if err := ts.Delivery.CheckConsistency(context.Background()); err != nil {
+					t.Errorf("queue consistency: %v", err)
+				}
+			}
 		}
 	})
 	return ts

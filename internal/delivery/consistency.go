@@ -1,0 +1,70 @@
+package delivery
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/tenantferry/tenantferry/internal/errs"
+)
+
+// ErrQueueInconsistent: CheckConsistency found queue rows that break the
+// queue's invariants (a bug, never a user error).
+var ErrQueueInconsistent = errs.Sentinel(errs.Internal, "QueueInconsistent")
+
+// queueChecks are the queue's invariants as queries returning the rows
+// that break them.
+var queueChecks = []struct{ name, query string }{
+	{"a recipient row has an unknown state",
+		`SELECT id FROM queue_recipients WHERE state NOT IN ('queued', 'held', 'delivered', 'relayed', 'expanded', 'bounced')`},
+	{"a held row does not name the mailbox it waits for",
+		`SELECT id FROM queue_recipients WHERE state = 'held' AND (held_tenant = '' OR held_guid = '')`},
+	{"a delivered or relayed row has no result",
+		`SELECT id FROM queue_recipients WHERE state IN ('delivered', 'relayed') AND result = ''`},
+	{"a queued message has no recipient row",
+		`SELECT m.id FROM queue_messages m WHERE NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.message_id = m.id)`},
+	{"an open message's bytes are missing",
+		`SELECT m.id FROM queue_messages m LEFT JOIN blobs b ON b.sha256 = m.sha256
+		  WHERE b.sha256 IS NULL AND EXISTS (SELECT 1 FROM queue_recipients r WHERE r.message_id = m.id AND r.state IN ('queued', 'held'))`},
+}
+
+// CheckConsistency checks the queue's invariants in one read snapshot:
+// known states, held rows naming their mailbox, final rows with a result,
+// every message with a recipient, the bytes of every open message present.
+// It returns ErrQueueInconsistent naming each broken invariant and up to
+// five offending row ids, or nil. Tests run it in their cleanup.
+func (s *Service) CheckConsistency(ctx context.Context) error {
+	tx, err := s.d.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		return errs.Internalf(err, "begin queue consistency check")
+	}
+	defer tx.Rollback()
+	var bad []string
+	for _, c := range queueChecks {
+		rows, err := tx.QueryContext(ctx, s.d.Rebind(c.query+` LIMIT 5`))
+		if err != nil {
+			return errs.Internalf(err, "queue consistency check %q", c.name)
+		}
+		var ids []string
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return errs.Internalf(err, "queue consistency check %q", c.name)
+			}
+			ids = append(ids, fmt.Sprint(id))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return errs.Internalf(err, "queue consistency check %q", c.name)
+		}
+		if len(ids) > 0 {
+			bad = append(bad, fmt.Sprintf("%s (rows %s)", c.name, strings.Join(ids, ", ")))
+		}
+	}
+	if len(bad) > 0 {
+		return ErrQueueInconsistent.Newf("the delivery queue is inconsistent: %s", strings.Join(bad, "; "))
+	}
+	return nil
+}
