@@ -93,7 +93,8 @@ func (v *vdir) hashes(coll string) []string {
 
 // TestRealClientsAcrossMove is issue 9's client acceptance criterion, on
 // two servers and both dialects: vdirsyncer creates, updates and deletes
-// events, tasks and contacts on the source; the move's incremental pass
+// events, tasks and contacts on the source (before and after the initial
+// sync); the move's incremental pass
 // (`batch sync-now`) carries later changes; after `batch complete`
 // vdirsyncer, pointed at the target with the target credentials, gets every
 // object byte-exact (hence the same UIDs), and python3-caldav's
@@ -122,6 +123,7 @@ func realClientsAcrossMove(t *testing.T, dialect db.Dialect) {
 	v.write("cal/Calendar/weekly.ics", davFixture(t, "calendar/weekly-meeting.ics"))
 	v.write("cal/Calendar/allday.ics", davFixture(t, "calendar/allday-rdate-cancelled.ics"))
 	v.write("cal/Tasks/task.ics", davFixture(t, "calendar/task.ics"))
+	v.write("cal/Tasks/task2.ics", strings.ReplaceAll(davFixture(t, "calendar/task.ics"), "UID:", "UID:second-"))
 	v.write("card/Contacts/asa.vcf", davFixture(t, "contacts/v3-photo.vcf"))
 	v.write("card/Contacts/juergen.vcf", davFixture(t, "contacts/v4-photo.vcf"))
 	v.run("sync")
@@ -129,6 +131,8 @@ func realClientsAcrossMove(t *testing.T, dialect db.Dialect) {
 	if err := os.Remove(filepath.Join(v.dir, "card/Contacts/juergen.vcf")); err != nil {
 		t.Fatal(err)
 	}
+	v.run("sync")
+	v.write("cal/Tasks/task.ics", strings.Replace(davFixture(t, "calendar/task.ics"), "PRIORITY:1", "PRIORITY:2", 1))
 	v.run("sync")
 
 	r.stamp(src, nil)
@@ -140,6 +144,9 @@ func realClientsAcrossMove(t *testing.T, dialect db.Dialect) {
 	v.write("cal/Calendar/tentative.ics", davFixture(t, "calendar/tentative.ics"))
 	v.write("card/Contacts/asa.vcf", strings.Replace(davFixture(t, "contacts/v3-photo.vcf"), "TITLE:Leiterin", "TITLE:Präsidentin", 1))
 	if err := os.Remove(filepath.Join(v.dir, "cal/Calendar/allday.ics")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(v.dir, "cal/Tasks/task2.ics")); err != nil {
 		t.Fatal(err)
 	}
 	v.run("sync")
