@@ -12,6 +12,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/replication"
+	"github.com/tenantferry/tenantferry/internal/replication/davsrc"
 	"github.com/tenantferry/tenantferry/internal/replication/imapsrc"
 )
 
@@ -159,6 +160,13 @@ func (s *Service) testIMAPEndpoint(ctx context.Context, tenantID string, ep *dir
 	})
 	if probe != nil {
 		v.checks[len(v.checks)-1].Message = okMsg
+	}
+	for _, d := range []struct{ name, url string }{{"CalDAVConnectivity", ep.CalDAVURL}, {"CardDAVConnectivity", ep.CardDAVURL}} {
+		if d.url != "" {
+			v.run(d.name, d.url+" answers as a DAV server (each user's login comes with the batch)", func() error {
+				return davsrc.Probe(ctx, s.HTTP, d.url)
+			})
+		}
 	}
 	if testMailbox != "" {
 		s.validateIMAPTarget(ctx, v, &imapPlan{}, tenantID, testMailbox)

@@ -249,6 +249,29 @@ func onboardRadicale(t *testing.T, dialect db.Dialect) {
 		RemoteServer: "imap://" + src.addr, CalDAVURL: rad.base + "/", CardDAVURL: rad.base + "/"}); err != nil {
 		t.Fatal(err)
 	}
+	// `endpoint test` checks that both DAV URLs answer as DAV servers; a
+	// URL where nothing listens fails the test with the check named.
+	res, err := s.Admin.TestEndpoint(ctx, s.Op, "fabrikam", "legacy", carol.PrimarySmtpAddress, "")
+	if err != nil || res.Result != "Success" {
+		t.Fatalf("endpoint test: %v %+v", err, res)
+	}
+	found := 0
+	for _, c := range res.Checks {
+		if (c.Name == "CalDAVConnectivity" || c.Name == "CardDAVConnectivity") && c.Result == migration.CheckPassed {
+			found++
+		}
+	}
+	if found != 2 {
+		t.Fatalf("endpoint test lacks the DAV checks: %+v", res.Checks)
+	}
+	if _, err := s.Admin.CreateEndpoint(ctx, s.Op, "fabrikam", directory.EndpointSpec{Name: "nodav", Type: directory.EndpointIMAP,
+		RemoteServer: "imap://" + src.addr, CalDAVURL: "http://" + scenario.FreeAddr(t) + "/"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = s.Admin.TestEndpoint(ctx, s.Op, "fabrikam", "nodav", "", "")
+	if err != nil || res.Result != "Failed" || res.Checks[len(res.Checks)-1].Code != "DAVSourceError" {
+		t.Fatalf("endpoint test with a dead CalDAV URL: %v %+v", err, res)
+	}
 	csv := imapCSV([3]string{carol.PrimarySmtpAddress, user, pw})
 	if _, err := s.Admin.CreateBatch(ctx, s.Op, "fabrikam", migration.BatchSpec{Name: "dav1", Endpoint: "legacy", CSV: csv, AutoStart: true}); err != nil {
 		t.Fatal(err)

@@ -351,3 +351,27 @@ func (c Collection) String() string {
 	}
 	return fmt.Sprintf("%s %s", c.Kind, c.Name)
 }
+
+// Probe checks that a DAV server answers at url without logging in: a
+// PROPFIND must get 207 Multi-Status or 401 (the server asks for the
+// user's login, which comes with the batch). Only the status is reported,
+// never the reply's text.
+func Probe(ctx context.Context, hc *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, "PROPFIND", url, strings.NewReader(propfindHead+`<d:current-user-principal/>`+propfindTail))
+	if err != nil {
+		return ErrDAVRequest.Newf("invalid DAV URL %q", url).WithObject(url)
+	}
+	req.Header.Set("Depth", "0")
+	req.Header.Set("Content-Type", "application/xml; charset=utf-8")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return ErrDAVRequest.Newf("%s is not reachable: %v", url, err).WithObject(url).
+			WithHint("check the endpoint's --caldav-url/--carddav-url and that this server may reach it (--endpoint-allow)")
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMultiStatus && resp.StatusCode != http.StatusUnauthorized {
+		return ErrDAVRequest.Newf("%s answered a PROPFIND with %s, not as a CalDAV/CardDAV server", url, resp.Status).WithObject(url).
+			WithHint("point the URL at the server's DAV root (e.g. https://dav.example/ or its /.well-known/caldav)")
+	}
+	return nil
+}
