@@ -46,8 +46,9 @@ type MailboxContent interface {
 	// Import loads messages (format mbox, maildir or emldir) into a folder
 	// of the mailbox and returns a JSON-able result. size is the upload's
 	// declared length (-1: unknown, refused); an upload over the limits is
-	// refused before anything is read or written.
-	Import(ctx context.Context, tenantID, guid, format, folder string, size int64, body io.Reader) (any, error)
+	// refused before anything is read or written (QuotaExceeded when the
+	// mailbox, named name in errors, or its tenant has no room for it).
+	Import(ctx context.Context, tenantID, guid, name, format, folder string, size int64, body io.Reader) (any, error)
 }
 
 // Core is the admin core.

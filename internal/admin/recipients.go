@@ -138,7 +138,7 @@ func (c *Core) ImportMailbox(ctx context.Context, p *Principal, tenant, ref, for
 	if err := c.Content.Provision(ctx, r.TenantID, guid, archive); err != nil {
 		return nil, err
 	}
-	res, err := c.Content.Import(ctx, r.TenantID, guid, format, folder, size, body)
+	res, err := c.Content.Import(ctx, r.TenantID, guid, r.PrimarySmtpAddress, format, folder, size, body)
 	c.audit(ctx, p, r.TenantID, "mailbox.import", r.PrimarySmtpAddress+" "+format)
 	return res, err
 }

@@ -73,6 +73,23 @@ func (c *Core) DeleteTenant(ctx context.Context, p *Principal, ref string) error
 	return nil
 }
 
+// SetTenantQuota sets a tenant's quota over all its mailboxes, in bytes
+// (0: unlimited). Operator only: a tenant cannot raise its own quota.
+func (c *Core) SetTenantQuota(ctx context.Context, p *Principal, ref string, bytes int64) (*directory.Tenant, error) {
+	if err := requireOperator(p); err != nil {
+		return nil, err
+	}
+	t, err := c.Tenant(ctx, p, ref)
+	if err != nil {
+		return nil, err
+	}
+	if t, err = c.Dir.SetTenantQuota(ctx, t.ID, bytes); err != nil {
+		return nil, err
+	}
+	c.audit(ctx, p, t.ID, "tenant.set", t.Name)
+	return t, nil
+}
+
 // IssueAdminToken issues another tenant-admin token for the tenant.
 func (c *Core) IssueAdminToken(ctx context.Context, p *Principal, ref, name string) (string, *directory.Tenant, error) {
 	t, err := c.Tenant(ctx, p, ref)

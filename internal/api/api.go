@@ -91,6 +91,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	h("GET /api/v1/tenants", s.listTenants)
 	h("GET /api/v1/tenants/{t}", s.showTenant)
 	h("DELETE /api/v1/tenants/{t}", s.deleteTenant)
+	h("PATCH /api/v1/tenants/{t}", s.setTenant)
 	h("POST /api/v1/tenants/{t}/admin-tokens", s.adminToken)
 	h("GET /api/v1/tenants/{t}/domains", s.listDomains)
 	h("POST /api/v1/tenants/{t}/domains", s.addDomain)

@@ -25,6 +25,7 @@ type recipientRequest struct {
 	AddAddresses         []string
 	RemoveAddresses      []string
 	Type                 string // groups: security | distribution; mailboxes: user (default) | shared
+	Quota                *int64 // mailboxes: ProhibitSendReceiveQuota in bytes (0: unlimited)
 }
 
 func deref(p *string) string {
@@ -120,7 +121,7 @@ func (s *Server) kindRoutes(h func(string, handlerFunc), path string, types ...d
 		}
 		u := directory.RecipientUpdate{DisplayName: req.DisplayName, FirstName: req.FirstName, LastName: req.LastName, Password: req.Password,
 			ExchangeGuid: req.ExchangeGuid, ArchiveGuid: req.ArchiveGuid, ExternalEmail: req.ExternalEmailAddress,
-			AddAddresses: req.AddAddresses, RemoveAddresses: req.RemoveAddresses}
+			AddAddresses: req.AddAddresses, RemoveAddresses: req.RemoveAddresses, Quota: req.Quota}
 		rc, err := s.Core.UpdateRecipient(r.Context(), p, r.PathValue("t"), r.PathValue("id"), u, types...)
 		if err != nil {
 			return nil, err

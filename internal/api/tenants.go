@@ -41,6 +41,28 @@ func (s *Server) showTenant(r *http.Request, p *admin.Principal) (any, error) {
 	return tenantView(t, ""), nil
 }
 
+// tenantSetRequest is the body of PATCH /api/v1/tenants/{t}.
+type tenantSetRequest struct {
+	// Quota is the tenant's quota over all its mailboxes in bytes (0:
+	// unlimited).
+	Quota *int64
+}
+
+func (s *Server) setTenant(r *http.Request, p *admin.Principal) (any, error) {
+	var req tenantSetRequest
+	if err := s.decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.Quota == nil {
+		return nil, errs.Invalidf("MissingField", "nothing to change").WithHint("pass --quota SIZE")
+	}
+	t, err := s.Core.SetTenantQuota(r.Context(), p, r.PathValue("t"), *req.Quota)
+	if err != nil {
+		return nil, err
+	}
+	return tenantView(t, ""), nil
+}
+
 func (s *Server) deleteTenant(r *http.Request, p *admin.Principal) (any, error) {
 	return noContent, s.Core.DeleteTenant(r.Context(), p, r.PathValue("t"))
 }

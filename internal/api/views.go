@@ -23,12 +23,15 @@ type TenantView struct {
 	Name          string
 	InitialDomain string
 	Domains       []string
-	WhenCreated   time.Time
-	AdminToken    string `json:",omitempty"`
+	// Quota bounds all the tenant's mailboxes together, in bytes (0:
+	// unlimited).
+	Quota       int64
+	WhenCreated time.Time
+	AdminToken  string `json:",omitempty"`
 }
 
 func tenantView(t *directory.Tenant, token string) *TenantView {
-	return &TenantView{Id: t.ID, Name: t.Name, InitialDomain: t.InitialDomain, Domains: t.Domains, WhenCreated: t.CreatedAt, AdminToken: token}
+	return &TenantView{Id: t.ID, Name: t.Name, InitialDomain: t.InitialDomain, Domains: t.Domains, Quota: t.Quota, WhenCreated: t.CreatedAt, AdminToken: token}
 }
 
 // RecipientView is the JSON form of a recipient (Get-Mailbox /
@@ -50,6 +53,9 @@ type RecipientView struct {
 	LegacyExchangeDN     string
 	EmailAddresses       []string
 	ExternalEmailAddress string   `json:",omitempty"`
+	// Quota is a mailbox's ProhibitSendReceiveQuota in bytes (0:
+	// unlimited).
+	Quota int64 `json:",omitempty"`
 	Members              []string `json:",omitempty"`
 	WhenCreated          time.Time
 	WhenChanged          time.Time
@@ -60,7 +66,7 @@ func recipientView(r *directory.Recipient) *RecipientView {
 		Name: r.Name, Alias: r.Alias, DisplayName: r.DisplayName, FirstName: r.FirstName, LastName: r.LastName,
 		PrimarySmtpAddress: r.PrimarySmtpAddress, UserPrincipalName: r.UserPrincipalName,
 		ExchangeGuid: guidOrZero(r.ExchangeGuid), ArchiveGuid: guidOrZero(r.ArchiveGuid), LegacyExchangeDN: r.LegacyExchangeDN,
-		EmailAddresses: r.EmailAddresses(), WhenCreated: r.CreatedAt, WhenChanged: r.UpdatedAt}
+		EmailAddresses: r.EmailAddresses(), WhenCreated: r.CreatedAt, WhenChanged: r.UpdatedAt, Quota: r.Quota}
 	if r.Type == directory.MailUser {
 		v.ExternalEmailAddress = "SMTP:" + r.ExternalEmailAddress
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tenantferry/tenantferry/internal/units"
 )
 
 func (e *env) tenantCmd() *cobra.Command {
@@ -18,12 +20,42 @@ func (e *env) tenantCmd() *cobra.Command {
 			}),
 		e.apiCmd("list", "List tenants", cobra.NoArgs, false, view{[]string{"Name", "Id", "InitialDomain"}}, get(func(string, []string) string { return "/api/v1/tenants" })),
 		e.apiCmd("show T", "Show a tenant", cobra.ExactArgs(1), false, view{}, get(tenantPath)),
+		e.tenantSetCmd(tenantPath),
 		e.apiCmd("delete T", "Delete a tenant and everything in it", cobra.ExactArgs(1), false, view{}, del(tenantPath)),
 		e.apiCmd("admin-token T", "Issue another tenant-admin token", cobra.ExactArgs(1), false, view{},
 			func(ctx context.Context, c *client, _ string, a []string) ([]byte, error) {
 				return c.do(ctx, http.MethodPost, tenantPath("", a)+"/admin-tokens", map[string]string{"Name": "cli"})
 			}),
 	)
+}
+
+// tenantSetCmd is `tenant set T --quota SIZE` (operator).
+func (e *env) tenantSetCmd(tenantPath func(string, []string) string) *cobra.Command {
+	var quota string
+	c := e.apiCmd("set T", "Change a tenant: its quota over all its mailboxes", cobra.ExactArgs(1), false, view{},
+		func(ctx context.Context, c *client, _ string, a []string) ([]byte, error) {
+			body := map[string]any{}
+			if err := quotaFlag(body, quota); err != nil {
+				return nil, err
+			}
+			return c.do(ctx, http.MethodPatch, tenantPath("", a), body)
+		})
+	c.Flags().StringVar(&quota, "quota", "", "quota over all the tenant's mailboxes: 50GB, 500MB, a byte count, or unlimited")
+	c.Example = "  tenantferry tenant set contoso --quota 500GB"
+	return c
+}
+
+// quotaFlag sets body["Quota"] from a --quota value, when given.
+func quotaFlag(body map[string]any, val string) error {
+	if val == "" {
+		return nil
+	}
+	n, err := units.ParseBytes(val)
+	if err != nil {
+		return usageError("--quota: %v", err)
+	}
+	body["Quota"] = n
+	return nil
 }
 
 func (e *env) domainCmd() *cobra.Command {
@@ -87,7 +119,7 @@ func (e *env) mailboxCmd() *cobra.Command {
   tenantferry mailbox create --tenant contoso --alias sales --type shared
   tenantferry mailbox permission add --tenant contoso sales --user user01@contoso.example --access-rights FullAccess`
 
-	var sp, sDisplay, sPwFile, sFirst, sLast string
+	var sp, sDisplay, sPwFile, sFirst, sLast, sQuota string
 	var sAdd, sRemove []string
 	set := e.apiCmd("set ID", "Change a mailbox", cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
@@ -100,6 +132,9 @@ func (e *env) mailboxCmd() *cobra.Command {
 			optional(body, "DisplayName", sDisplay)
 			optional(body, "FirstName", sFirst)
 			optional(body, "LastName", sLast)
+			if err := quotaFlag(body, sQuota); err != nil {
+				return nil, err
+			}
 			if len(sAdd) > 0 {
 				body["AddAddresses"] = sAdd
 			}
@@ -114,6 +149,7 @@ func (e *env) mailboxCmd() *cobra.Command {
 	f.StringVar(&sDisplay, "display-name", "", "new display name")
 	f.StringVar(&sFirst, "first-name", "", "new first name")
 	f.StringVar(&sLast, "last-name", "", "new last name")
+	f.StringVar(&sQuota, "quota", "", "ProhibitSendReceiveQuota: 2GB, 500MB, a byte count, or unlimited")
 	f.StringArrayVar(&sAdd, "add-address", nil, "add a proxy address (SMTP: makes it primary; X500:...); repeatable")
 	f.StringArrayVar(&sRemove, "remove-address", nil, "remove a proxy address; repeatable")
 
@@ -156,11 +192,14 @@ func (e *env) mailuserCmd() *cobra.Command {
 	f.StringArrayVar(&add, "add-address", nil, "extra proxy address (smtp:... or X500:...); repeatable")
 	f.StringVar(&password, "password", "", "password (used once the mail user becomes a mailbox)")
 
-	var sEG, sAG, sExt string
+	var sEG, sAG, sExt, sQuota string
 	var sAdd, sRemove []string
 	set := e.apiCmd("set ID", "Change a mail user", cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
 			body := map[string]any{}
+			if err := quotaFlag(body, sQuota); err != nil {
+				return nil, err
+			}
 			optional(body, "ExchangeGuid", sEG)
 			optional(body, "ArchiveGuid", sAG)
 			optional(body, "ExternalEmailAddress", sExt)
@@ -176,6 +215,7 @@ func (e *env) mailuserCmd() *cobra.Command {
 	f.StringVar(&sEG, "exchange-guid", "", "ExchangeGuid")
 	f.StringVar(&sAG, "archive-guid", "", "ArchiveGuid")
 	f.StringVar(&sExt, "external-email", "", "external email address")
+	f.StringVar(&sQuota, "quota", "", "quota of the mailbox a move brings it: 2GB, 500MB, a byte count, or unlimited")
 	f.StringArrayVar(&sAdd, "add-address", nil, "add a proxy address (smtp:..., SMTP:..., X500:...); repeatable")
 	f.StringArrayVar(&sRemove, "remove-address", nil, "remove a proxy address; repeatable")
 

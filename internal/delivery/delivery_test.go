@@ -370,7 +370,7 @@ func TestCheckRecipient(t *testing.T) {
 			{"someone@gmail.example", true, 0},
 			{"no-at-sign", true, 501},
 		} {
-			err := e.svc.CheckRecipient(bg, c.addr, c.relay)
+			err := e.svc.CheckRecipient(bg, c.addr, c.relay, 0)
 			code := 0
 			if err != nil {
 				code = delivery.AsError(err).Code

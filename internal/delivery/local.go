@@ -36,6 +36,9 @@ func (s *Service) deliverLocal(ctx context.Context, r *rcptRow, m *msgRow, t *ta
 	if mb.State == mailstore.StateLocked || mb.State == mailstore.StateRetired {
 		return s.hold(ctx, r, m, mb)
 	}
+	if err := s.quotaRefusal(ctx, t.rec, m.size); err != nil {
+		return err // full: retried until it fits or expires; too large: bounced
+	}
 	var inbox *mailstore.Folder
 	if m.junk { // DMARC quarantine
 		inbox, err = s.store.FolderBySpecialUse(ctx, mb.ID, mailstore.UseJunk)

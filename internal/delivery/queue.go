@@ -77,6 +77,9 @@ type newMessage struct {
 	from, source, authUser, remote string
 	relay                          bool
 	rcpts                          []string
+	// checkSize, when set, may refuse the message once its size is known,
+	// before anything is recorded (quota at the end of DATA).
+	checkSize func(size int64) error
 	parent                         int64 // parent recipient row (group expansion), 0 for none
 	depth                          int
 	auth                           authInfo
@@ -98,6 +101,7 @@ func (s *Service) Enqueue(ctx context.Context, env Envelope, body io.Reader) (*Q
 		h := sha256.New()
 		body = io.TeeReader(body, h)
 		m.dedup = func() string { return dedupKey(env, h.Sum(nil)) }
+		m.checkSize = func(size int64) error { return s.dataQuotaRefusal(ctx, env.To, size) }
 	}
 	content := io.MultiReader(bytes.NewReader(hdr), body)
 	if s.inboundChecked(env) {
@@ -146,6 +150,11 @@ func (s *Service) enqueue(ctx context.Context, id string, m *newMessage, content
 	}
 	if err := batch.Sync(); err != nil {
 		return nil, internal(err, "sync message")
+	}
+	if m.checkSize != nil {
+		if err := m.checkSize(ref.Size); err != nil {
+			return nil, err // the batch is closed uncommitted: its bytes are discarded
+		}
 	}
 	q := &Queued{ID: id, SHA256: ref.SHA256, Size: ref.Size, Hops: scan.received}
 	now := time.Now()

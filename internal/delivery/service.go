@@ -17,6 +17,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/jobs"
 	"github.com/tenantferry/tenantferry/internal/mailauth"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/quota"
 )
 
 // Defaults of the Service tunables.
@@ -51,6 +52,9 @@ type Options struct {
 	// Auth signs outgoing and forwarded mail, rewrites forwarded senders
 	// (SRS) and authenticates MX mail; nil leaves mail as it is.
 	Auth *mailauth.Service
+	// Quota, when set, refuses mail for full mailboxes (RCPT, DATA and
+	// local delivery; see quota.go).
+	Quota *quota.Checker
 }
 
 // Service is the delivery core. Create it with New, register its workers
@@ -69,6 +73,7 @@ type Service struct {
 	m          *metrics
 	auth       *mailauth.Service
 	bind       net.IP
+	quota      *quota.Checker
 
 	// InboundAuth runs the SPF, DKIM, DMARC and ARC checks on mail arriving
 	// at the MX (it needs Options.Auth; default true when Auth is set).
@@ -117,7 +122,7 @@ func New(o Options) *Service {
 		Lifetime: DefaultLifetime, RetryBase: DefaultRetryBase, RetryMax: DefaultRetryMax, HoldRecheck: DefaultHoldRecheck,
 		MaxHops: DefaultMaxHops, MaxForwardDepth: DefaultMaxForwardDepth, Retention: DefaultRetention,
 		DialTimeout: 30 * time.Second, LookupMX: net.DefaultResolver.LookupMX,
-		auth: o.Auth, InboundAuth: o.Auth != nil, bind: net.ParseIP(o.BindAddress),
+		auth: o.Auth, InboundAuth: o.Auth != nil, bind: net.ParseIP(o.BindAddress), quota: o.Quota,
 	}
 }
 
@@ -224,8 +229,10 @@ func (s *Service) CheckSender(ctx context.Context, u *User, from string) error {
 // Addresses hosted here are accepted whatever their type (mailbox, mail
 // user, group); an address in a hosted domain that nobody owns is refused
 // with 550 5.1.1; any other address is accepted only when relay is set (an
-// authenticated client), else refused with 554 5.7.1.
-func (s *Service) CheckRecipient(ctx context.Context, addr string, relay bool) error {
+// authenticated client), else refused with 554 5.7.1. A mailbox over its
+// quota (or its tenant's) is refused with 452 4.2.2, or 552 5.2.2 when
+// size (MAIL FROM's SIZE, 0 when not declared) is larger than the quota.
+func (s *Service) CheckRecipient(ctx context.Context, addr string, relay bool, size int64) error {
 	_, domain, ok := SplitAddress(addr)
 	if !ok {
 		return newErr(501, "5.1.3", "bad recipient address syntax")
@@ -235,7 +242,7 @@ func (s *Service) CheckRecipient(ctx context.Context, addr string, relay bool) e
 		return internal(err, "resolve recipient")
 	}
 	if rec != nil {
-		return nil
+		return s.quotaRefusal(ctx, rec, size)
 	}
 	hosted, err := s.hosted(ctx, domain)
 	if err != nil {

@@ -26,6 +26,8 @@ var (
 	ErrOrgRelExists = errs.Sentinel(errs.Conflict, "OrgRelExists")
 	// ErrDomainNotFound: the domain is not one of the tenant's.
 	ErrDomainNotFound = errs.Sentinel(errs.NotFound, "DomainNotFound")
+	// ErrInvalidQuota: a negative quota.
+	ErrInvalidQuota = errs.Sentinel(errs.Invalid, "InvalidQuota")
 	// ErrAppNotConsented: the tenant has not consented to the app.
 	ErrAppNotConsented = errs.Sentinel(errs.NotFound, "AppNotConsented")
 )

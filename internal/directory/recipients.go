@@ -47,7 +47,11 @@ type Recipient struct {
 	// Shared marks a UserMailbox as a shared mailbox (RecipientTypeDetails
 	// SharedMailbox): it has no password; people reach it through mailbox
 	// permissions (FullAccess, SendAs).
-	Shared    bool
+	Shared bool
+	// Quota is the mailbox's ProhibitSendReceiveQuota in bytes (0:
+	// unlimited): its primary mailbox may not grow past it (internal/quota).
+	// On a MailUser it bounds the mailbox a move brings it.
+	Quota     int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
 
@@ -282,7 +286,7 @@ func nullStr(s string) any {
 }
 
 const recipientCols = `id, tenant_id, type, name, alias, display_name, first_name, last_name, primary_smtp, upn,
-	exchange_guid, archive_guid, legacy_dn, external_email, password_hash, created_at, updated_at, shared`
+	exchange_guid, archive_guid, legacy_dn, external_email, password_hash, created_at, updated_at, shared, quota_bytes`
 
 func scanRecipient(sc interface{ Scan(...any) error }) (*Recipient, error) {
 	r := &Recipient{}
@@ -290,7 +294,7 @@ func scanRecipient(sc interface{ Scan(...any) error }) (*Recipient, error) {
 	var eg, ag, ldn, ext, pw sql.NullString
 	var created, updated int64
 	if err := sc.Scan(&r.ID, &r.TenantID, &typ, &r.Name, &r.Alias, &r.DisplayName, &r.FirstName, &r.LastName,
-		&r.PrimarySmtpAddress, &r.UserPrincipalName, &eg, &ag, &ldn, &ext, &pw, &created, &updated, &r.Shared); err != nil {
+		&r.PrimarySmtpAddress, &r.UserPrincipalName, &eg, &ag, &ldn, &ext, &pw, &created, &updated, &r.Shared, &r.Quota); err != nil {
 		return nil, err
 	}
 	r.Type = RecipientType(typ)
@@ -405,6 +409,7 @@ type RecipientUpdate struct {
 	ExchangeGuid    *string
 	ArchiveGuid     *string
 	ExternalEmail   *string
+	Quota           *int64 // mailboxes only; 0: unlimited
 	AddAddresses    []string
 	RemoveAddresses []string
 }
@@ -466,6 +471,15 @@ func (x *Directory) applyUpdate(ctx context.Context, tx *db.Tx, r *Recipient, u 
 			return errs.Invalidf("InvalidForRecipientType", "ExchangeGuid, ArchiveGuid and ExternalEmailAddress can only be set on a MailUser; %s is a %s", r.Alias, r.Type)
 		}
 	}
+	if u.Quota != nil {
+		if r.Type != UserMailbox && r.Type != MailUser {
+			return errs.Invalidf("InvalidForRecipientType", "a quota can only be set on a mailbox or a mail user (for the mailbox a move gives it); %s is a %s", r.Alias, r.Type)
+		}
+		if err := checkQuota(*u.Quota); err != nil {
+			return err
+		}
+		r.Quota = *u.Quota
+	}
 	var err error
 	if u.ExchangeGuid != nil {
 		if r.ExchangeGuid, err = ParseGUID("ExchangeGuid", *u.ExchangeGuid); err != nil {
@@ -509,9 +523,9 @@ func (x *Directory) applyUpdate(ctx context.Context, tx *db.Tx, r *Recipient, u 
 		r.passwordHash = pwHash
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE recipients SET display_name = ?, first_name = ?, last_name = ?, exchange_guid = ?, archive_guid = ?,
-		external_email = ?, primary_smtp = ?, password_hash = ?, updated_at = ? WHERE id = ? AND tenant_id = ?`,
+		external_email = ?, primary_smtp = ?, password_hash = ?, quota_bytes = ?, updated_at = ? WHERE id = ? AND tenant_id = ?`,
 		r.DisplayName, r.FirstName, r.LastName, nullStr(r.ExchangeGuid), nullStr(r.ArchiveGuid), nullStr(r.ExternalEmailAddress),
-		r.PrimarySmtpAddress, nullStr(r.passwordHash), db.Now(), r.ID, r.TenantID)
+		r.PrimarySmtpAddress, nullStr(r.passwordHash), r.Quota, db.Now(), r.ID, r.TenantID)
 	if db.IsUnique(err) {
 		return errs.Conflictf("GuidInUse", "the GUID is already used by another recipient of this tenant")
 	}

@@ -17,7 +17,10 @@ type Tenant struct {
 	Name          string
 	InitialDomain string
 	Domains       []string // accepted domains, initial domain first
-	CreatedAt     time.Time
+	// Quota bounds the bytes of all the tenant's mailboxes together
+	// (0: unlimited); see internal/quota.
+	Quota     int64
+	CreatedAt time.Time
 }
 
 // CheckTenantName validates a tenant name: a DNS label (it becomes the first
@@ -114,8 +117,8 @@ func (x *Directory) GetTenant(ctx context.Context, ref string) (*Tenant, error) 
 func (x *Directory) tenantByID(ctx context.Context, q db.Querier, id string) (*Tenant, error) {
 	t := &Tenant{}
 	var created int64
-	err := q.QueryRowContext(ctx, `SELECT id, name, initial_domain, created_at FROM tenants WHERE id = ?`, id).
-		Scan(&t.ID, &t.Name, &t.InitialDomain, &created)
+	err := q.QueryRowContext(ctx, `SELECT id, name, initial_domain, quota_bytes, created_at FROM tenants WHERE id = ?`, id).
+		Scan(&t.ID, &t.Name, &t.InitialDomain, &t.Quota, &created)
 	if db.IsNoRows(err) {
 		return nil, errs.NotFoundf("TenantNotFound", "tenant %q was not found", id)
 	}
@@ -125,6 +128,46 @@ func (x *Directory) tenantByID(ctx context.Context, q db.Querier, id string) (*T
 	t.CreatedAt = db.Time(created)
 	t.Domains, err = x.listDomains(ctx, q, t.ID)
 	return t, err
+}
+
+// SetTenantQuota sets the tenant's quota in bytes (0: unlimited).
+func (x *Directory) SetTenantQuota(ctx context.Context, tenantID string, bytes int64) (*Tenant, error) {
+	if err := checkQuota(bytes); err != nil {
+		return nil, err
+	}
+	var t *Tenant
+	err := x.d.Write(ctx, func(tx *db.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE tenants SET quota_bytes = ? WHERE id = ?`, bytes, tenantID); err != nil {
+			return err
+		}
+		var err error
+		t, err = x.tenantByID(ctx, tx, tenantID)
+		return err
+	})
+	return t, err
+}
+
+// QuotaLimits returns the quota of the mailbox with the ExchangeGuid guid
+// (its recipient's, a mailbox or the MailUser a move is filling; 0 when
+// unlimited, when guid is an archive or when no recipient has it) and the
+// tenant's quota (0: unlimited).
+func (x *Directory) QuotaLimits(ctx context.Context, tenantID, guid string) (mailbox, tenant int64, err error) {
+	err = x.d.Read().QueryRowContext(ctx, `SELECT quota_bytes,
+		COALESCE((SELECT quota_bytes FROM recipients WHERE tenant_id = tenants.id AND exchange_guid = ?), 0)
+		FROM tenants WHERE id = ?`, strings.ToLower(guid), tenantID).Scan(&tenant, &mailbox)
+	if db.IsNoRows(err) {
+		return 0, 0, ErrTenantNotFound.Newf("tenant %q was not found", tenantID)
+	}
+	return mailbox, tenant, err
+}
+
+// checkQuota validates a quota in bytes.
+func checkQuota(bytes int64) error {
+	if bytes < 0 {
+		return ErrInvalidQuota.Newf("a quota of %d bytes is negative", bytes).
+			WithHint("pass a size such as 2GB, or unlimited (0)")
+	}
+	return nil
 }
 
 // ListTenants lists all tenants ordered by name.

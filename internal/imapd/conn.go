@@ -50,6 +50,9 @@ type filterConn struct {
 	dropGreeting atomic.Bool
 	readOnlySel  atomic.Bool // rewrite the next "OK [READ-WRITE] SELECT completed"
 	authed       atomic.Bool // the session has logged in
+	// quota answers the QUOTA commands for the logged-in session (nil:
+	// no quotas; see quota.go).
+	quota atomic.Pointer[func(tag, name, args string) []string]
 	bad          int         // invalid commands in a row (intercept.go); guarded by rmu
 	// capsUntil is set while go-imap may write a capability list (the
 	// greeting, "*" until written; CAPABILITY, LOGIN and AUTHENTICATE: the
@@ -238,8 +241,11 @@ func (c *filterConn) startTLS(tag string) error {
 
 // authenticated stops STARTTLS interception (it is only valid before
 // authentication) and the limit on invalid commands.
-func (c *filterConn) authenticated() {
+func (c *filterConn) authenticated(quota func(tag, name, args string) []string) {
 	c.intercept.Store(false)
+	if quota != nil {
+		c.quota.Store(&quota)
+	}
 	c.authed.Store(true)
 }
 
@@ -255,10 +261,11 @@ var (
 // added to the lists go-imap writes.
 const extraCaps = " ID"
 
-// addCaps returns a response line with extraCaps added to its capability
+// addCaps returns a response line with extraCaps (and, once logged in
+// with quotas, quotaCaps) added to its capability
 // list ("* CAPABILITY ..." or a [CAPABILITY ...] response code), or nil if
 // it has none.
-func addCaps(p []byte) []byte {
+func addCaps(p []byte, extraCaps string) []byte {
 	if rest, ok := bytes.CutPrefix(p, []byte("* CAPABILITY ")); ok && bytes.HasSuffix(rest, []byte("\r\n")) {
 		return append(append(p[:len(p)-2:len(p)-2], extraCaps...), "\r\n"...)
 	}
@@ -298,7 +305,11 @@ func (c *filterConn) Write(p []byte) (int, error) {
 		if *tag == "*" || bytes.HasPrefix(p, []byte(*tag+" ")) {
 			c.capsUntil.Store(nil) // the greeting or the command's completion
 		}
-		if q := addCaps(p); q != nil {
+		extra := extraCaps
+		if c.quota.Load() != nil {
+			extra += quotaCaps
+		}
+		if q := addCaps(p, extra); q != nil {
 			if _, err := c.Conn.Write(q); err != nil {
 				return 0, err
 			}

@@ -21,6 +21,9 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	if len(refs) == 0 {
 		return nil, nil
 	}
+	if err := s.checkCopyQuota(sel, refs, dstMB); err != nil {
+		return nil, err
+	}
 	res, err := s.srv.store.CopyAcross(s.ctx, sel.mb.ID, sel.folder.ID, uidSetOf(refs), dstMB.ID, dst.ID, false)
 	if err != nil {
 		return nil, s.imapError(err)
@@ -47,6 +50,11 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	refs := s.resolve(numSet)
 	if len(refs) == 0 {
 		return nil
+	}
+	if dstMB.ID != sel.mb.ID { // a move inside a mailbox adds nothing
+		if err := s.checkCopyQuota(sel, refs, dstMB); err != nil {
+			return err
+		}
 	}
 	res, err := s.srv.store.CopyAcross(s.ctx, sel.mb.ID, sel.folder.ID, uidSetOf(refs), dstMB.ID, dst.ID, true)
 	if err != nil {

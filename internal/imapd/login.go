@@ -38,7 +38,11 @@ func (s *session) Login(username, password string) error {
 	s.user = r.PrimarySmtpAddress
 	s.log = s.log.With("user", s.user)
 	if s.fc != nil {
-		s.fc.authenticated()
+		var q func(tag, name, args string) []string
+		if s.srv.quota != nil {
+			q = s.quotaCommand
+		}
+		s.fc.authenticated(q)
 	}
 	s.log.Debug("imap: logged in", "mailbox", mb.GUID)
 	return nil

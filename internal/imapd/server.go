@@ -17,6 +17,7 @@ import (
 
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/quota"
 )
 
 // DefaultAuthFailDelay is how long a failed LOGIN or AUTHENTICATE waits
@@ -44,6 +45,9 @@ type Options struct {
 	// AuthFailDelay delays the reply to a failed login; 0 means
 	// DefaultAuthFailDelay, a negative value no delay.
 	AuthFailDelay time.Duration
+	// Quota, when set, enables QUOTA (RFC 9208) and refuses APPEND, COPY
+	// and MOVE into a mailbox without room (quota.go).
+	Quota *quota.Checker
 }
 
 // Server is the IMAP server: it accepts connections on any number of
@@ -53,6 +57,7 @@ type Server struct {
 	log      *slog.Logger
 	store    *mailstore.Store
 	dir      *directory.Directory
+	quota    *quota.Checker
 	watchers *watchers
 
 	// Three go-imap servers differ only in their authentication policy:
@@ -88,7 +93,7 @@ func New(o Options) (*Server, error) {
 	if o.AuthFailDelay == 0 {
 		o.AuthFailDelay = DefaultAuthFailDelay
 	}
-	s := &Server{opts: o, log: o.Log, store: o.Store, dir: o.Dir, lns: map[net.Listener]struct{}{}}
+	s := &Server{opts: o, log: o.Log, store: o.Store, dir: o.Dir, quota: o.Quota, lns: map[net.Listener]struct{}{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.watchers = newWatchers(s.ctx, o.Store, o.Log)
 	s.strict, s.plain, s.secure = newChanListener(), newChanListener(), newChanListener()

@@ -126,6 +126,14 @@ func TestValidationRulesPerUser(t *testing.T) {
 					t.Fatal(err)
 				}
 			}},
+		{name: "QuotaExceeded/target-mailbox-quota", code: "QuotaExceeded", scope: true,
+			brk: func(r *rig, src *directory.Recipient) {
+				r.stamp(src, nil)
+				r.setTarget(src.Alias, directory.RecipientUpdate{Quota: ptr(int64(100))}) // smaller than the 5 source messages
+			},
+			fix: func(r *rig, src *directory.Recipient) {
+				r.setTarget(src.Alias, directory.RecipientUpdate{Quota: ptr(int64(0))})
+			}},
 		{name: "MailboxNotInScope", code: "MailboxNotInScope", scope: false,
 			brk: stampPlain,
 			fix: func(r *rig, src *directory.Recipient) { r.tr.AddToScope(t, r.s, src.Alias) }},

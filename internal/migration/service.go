@@ -18,6 +18,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/migration/source"
 	"github.com/tenantferry/tenantferry/internal/netguard"
+	"github.com/tenantferry/tenantferry/internal/quota"
 	"github.com/tenantferry/tenantferry/internal/replication"
 )
 
@@ -49,6 +50,10 @@ type Service struct {
 	// GW writes the calendars and address books an IMAP batch imports from
 	// its endpoint's CalDAV/CardDAV servers (dav.go); nil disables that.
 	GW *groupware.Service
+	// Quota, when set, makes a move whose source does not fit the target
+	// mailbox's or tenant's quota fail validation with QuotaExceeded
+	// before anything is copied (quota.go).
+	Quota *quota.Checker
 
 	tokMu  sync.Mutex
 	tokens map[string]*identity.TokenSource // endpoint id + secret hash → source

@@ -215,6 +215,9 @@ func (s *Service) validateUser(ctx context.Context, v *validation, p *plan, tena
 	v.run("OtherBatch", "the user is in no other active batch", func() error {
 		return s.otherBatch(ctx, tenantID, targetAddr, batchID)
 	})
+	v.run("Quota", "the source fits the target's mailbox and tenant quotas", func() error {
+		return s.checkQuota(ctx, tenantID, p.target, p.mailbox.Bytes, p.mailbox.ArchiveBytes)
+	})
 }
 
 // validateMailboxType checks a batch user's MailboxType against the source:

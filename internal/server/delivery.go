@@ -20,7 +20,7 @@ func (s *Server) setupDelivery(context.Context) error {
 	}
 	s.MailAuth = mailauth.New(mailauth.Options{DB: s.DB, Dir: s.Dir, ServerKey: s.ServerKey, Resolver: s.Resolver, Hostname: s.Cfg.Hostname, Log: s.Log})
 	svc := delivery.New(delivery.Options{DB: s.DB, Dir: s.Dir, Store: s.Store, Hostname: s.Cfg.Hostname, Transports: tm, Log: s.Log,
-		Auth: s.MailAuth, BindAddress: s.Cfg.SMTPBindAddress})
+		Auth: s.MailAuth, BindAddress: s.Cfg.SMTPBindAddress, Quota: s.Quota})
 	svc.InboundAuth = s.Cfg.InboundAuth
 	s.Admin.MailAuth = s.MailAuth
 	svc.Register(s.workers)

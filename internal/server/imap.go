@@ -46,6 +46,7 @@ func (s *Server) setupIMAP(context.Context) error {
 	srv, err := imapd.New(imapd.Options{
 		Dir:       s.Dir,
 		Store:     s.Store,
+		Quota:     s.Quota,
 		Log:       s.Log,
 		TLSConfig: tlsConfig,
 		AllowPlainAuth: func(c net.Conn) bool {

@@ -50,23 +50,26 @@ var (
 const DefaultMaxImportSize = 8 << 30
 
 // importLimit is how many bytes an import into the mailbox may bring: the
-// server limit, lowered by the mailbox's remaining quota when a quota hook
-// is set.
-func (c contentAdapter) importLimit(ctx context.Context, tenantID, guid string) (int64, error) {
-	limit := c.maxImport
+// server limit, lowered by the room left under the mailbox's and its
+// tenant's quotas. quotaErr is the refusal to return when the import is
+// over the limit because of a quota (nil when the server limit is the
+// lower).
+func (c contentAdapter) importLimit(ctx context.Context, tenantID, guid, name string) (limit int64, quotaErr func(size int64) error, err error) {
+	limit = c.maxImport
 	if limit <= 0 {
 		limit = DefaultMaxImportSize
 	}
-	if c.quota != nil {
-		left, err := c.quota(ctx, tenantID, guid)
-		if err != nil {
-			return 0, err
-		}
-		if left >= 0 && left < limit {
-			limit = left
-		}
+	if c.quota == nil {
+		return limit, nil, nil
 	}
-	return limit, nil
+	st, err := c.quota.Status(ctx, tenantID, guid)
+	if err != nil {
+		return 0, nil, err
+	}
+	if room := st.Room(); room >= 0 && room < limit {
+		return room, func(size int64) error { return st.Fits(name, size) }, nil
+	}
+	return limit, nil, nil
 }
 
 // Import loads messages into a mailbox. The upload declares its size, and
@@ -78,7 +81,7 @@ func (c contentAdapter) importLimit(ctx context.Context, tenantID, guid string) 
 // member checked (no sparse members, no paths leaving the directory, the
 // expanded total within the limit), and imported only once all of it
 // passed.
-func (c contentAdapter) Import(ctx context.Context, tenantID, guid, format, folder string, size int64, body io.Reader) (any, error) {
+func (c contentAdapter) Import(ctx context.Context, tenantID, guid, name, format, folder string, size int64, body io.Reader) (any, error) {
 	mb, err := c.st.Mailbox(ctx, tenantID, guid)
 	if err != nil {
 		return nil, err
@@ -90,11 +93,14 @@ func (c contentAdapter) Import(ctx context.Context, tenantID, guid, format, fold
 		return nil, ErrImportLengthRequired.Newf("the import upload does not declare its length").
 			WithHint("send the upload with a Content-Length header (the tenantferry CLI does)")
 	}
-	limit, err := c.importLimit(ctx, tenantID, guid)
+	limit, quotaErr, err := c.importLimit(ctx, tenantID, guid, name)
 	if err != nil {
 		return nil, err
 	}
 	if size > limit {
+		if quotaErr != nil {
+			return nil, quotaErr(size)
+		}
 		return nil, tooLarge(size, limit)
 	}
 	body = &exactReader{r: body, left: size}
@@ -109,7 +115,11 @@ func (c contentAdapter) Import(ctx context.Context, tenantID, guid, format, fold
 			return nil, derr
 		}
 		defer os.RemoveAll(dir)
-		if err := untar(body, dir, limit); err != nil {
+		over := func(n int64) error { return tooLarge(n, limit) }
+		if quotaErr != nil {
+			over = quotaErr
+		}
+		if err := untar(body, dir, limit, over); err != nil {
 			return nil, err
 		}
 		if format == ImportMaildir {
@@ -168,7 +178,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 // refusing absolute paths, parent references, sparse members and a total
 // of member sizes over limit; links and devices are ignored. Sizes are
 // checked from each member's header, before its bytes are read.
-func untar(r io.Reader, dir string, limit int64) error {
+func untar(r io.Reader, dir string, limit int64, over func(total int64) error) error {
 	tr := tar.NewReader(r)
 	var total int64
 	for {
@@ -198,7 +208,7 @@ func untar(r io.Reader, dir string, limit int64) error {
 			}
 		case tar.TypeReg:
 			if total += h.Size; h.Size < 0 || total > limit {
-				return tooLarge(total, limit)
+				return over(total)
 			}
 			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 				return err

@@ -20,6 +20,7 @@ func (s *Server) setupMigration(context.Context) error {
 	s.Migration.Source = s.Source // same-server moves run in-process, through the same checks
 	s.Migration.UseGuard(s.Guard)
 	s.Migration.GW = &groupware.Service{Dir: s.Dir, Store: s.Store}
+	s.Migration.Quota = s.Quota
 	if s.dav != nil {
 		s.dav.RemoteFreeBusy = s.Migration.RemoteFreeBusy // free/busy coexistence during migrations
 	}

@@ -45,6 +45,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/migration"
 	"github.com/tenantferry/tenantferry/internal/migration/source"
 	"github.com/tenantferry/tenantferry/internal/netguard"
+	"github.com/tenantferry/tenantferry/internal/quota"
 )
 
 // OperatorTokenFile is the name of the operator token file in the data dir.
@@ -64,7 +65,9 @@ type Server struct {
 	API       *api.Server
 	Blobs     *blobstore.Store
 	Store     *mailstore.Store
-	Jobs      *jobs.Runner
+	// Quota measures mailboxes and tenants against their quotas.
+	Quota *quota.Checker
+	Jobs  *jobs.Runner
 	// Delivery is the mail queue (routing, local delivery, forwarding).
 	Delivery *delivery.Service
 	// Source is the source side of moves, served as the replication API

@@ -9,6 +9,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/blobstore"
 	"github.com/tenantferry/tenantferry/internal/config"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/quota"
 )
 
 // setupStore opens the blob store and the mailbox store.
@@ -20,7 +21,8 @@ func (s *Server) setupStore() error {
 	s.closers = append(s.closers, func(context.Context) error { return bs.Close() })
 	s.Blobs = bs
 	s.Store = mailstore.New(s.DB, bs)
-	s.Admin.Content = contentAdapter{st: s.Store, tmpDir: filepath.Join(s.Cfg.DataDir, "tmp"), maxImport: s.Cfg.MaxImportSize}
+	s.Quota = &quota.Checker{Dir: s.Dir, Store: s.Store}
+	s.Admin.Content = contentAdapter{st: s.Store, tmpDir: filepath.Join(s.Cfg.DataDir, "tmp"), maxImport: s.Cfg.MaxImportSize, quota: s.Quota}
 	s.Admin.Storage = storageAdapter{s: s}
 	if err := os.MkdirAll(filepath.Join(s.Cfg.DataDir, "tmp"), 0o700); err != nil {
 		return err
@@ -51,10 +53,9 @@ type contentAdapter struct {
 	st        *mailstore.Store
 	tmpDir    string // for unpacking uploads
 	maxImport int64  // --max-import-size (0: DefaultMaxImportSize)
-	// quota, when set, returns how many more bytes the mailbox may hold
-	// (-1: no quota); imports are bounded by it too. Quotas (issue 10)
-	// plug in here.
-	quota func(ctx context.Context, tenantID, guid string) (int64, error)
+	// quota, when set, bounds imports by the room left in the mailbox and
+	// its tenant.
+	quota *quota.Checker
 }
 
 // Provision creates a mailbox's content with the default folders; an
@@ -84,8 +85,18 @@ func (c contentAdapter) Stats(ctx context.Context, tenantID, guid string) (any, 
 	}
 	out := struct {
 		ItemCount, TotalItemSize, UnreadItems int64
-		Folders                               []folderView
+		// Quota and TenantQuota are the limits (0: unlimited); TenantUsed
+		// is measured when the tenant has one.
+		Quota, TenantQuota, TenantUsed int64
+		Folders                        []folderView
 	}{ItemCount: st.Total.Messages, TotalItemSize: st.Total.Bytes, UnreadItems: st.Total.Unseen, Folders: []folderView{}}
+	if c.quota != nil {
+		q, err := c.quota.Status(ctx, tenantID, guid)
+		if err != nil {
+			return nil, err
+		}
+		out.Quota, out.TenantQuota, out.TenantUsed = q.MailboxLimit, q.TenantLimit, q.TenantUsed
+	}
 	for _, f := range st.Folders {
 		out.Folders = append(out.Folders, folderView{Name: f.Name, FolderPath: f.Path, FolderClass: f.Class, SpecialUse: f.SpecialUse,
 			ItemsInFolder: f.Counts.Messages, FolderSize: f.Counts.Bytes, UnreadItems: f.Counts.Unseen})

@@ -27,6 +27,7 @@ type session struct {
 	from    string
 	hasFrom bool
 	rcpts   []string
+	size    int64 // MAIL FROM's SIZE (RFC 1870), 0 when not declared
 	fails   int // failed AUTH attempts
 }
 
@@ -48,7 +49,7 @@ func (ss *session) Reset() {
 func (ss *session) Logout() error { return nil }
 
 // Mail implements smtp.Session (MAIL FROM).
-func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	if ss.s.opts.Submission {
 		if ss.user == nil {
 			return ss.reply("MAIL", errAuthRequired)
@@ -59,7 +60,10 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 			return ss.reply("MAIL", err)
 		}
 	}
-	ss.from, ss.hasFrom, ss.rcpts = from, true, nil
+	ss.from, ss.hasFrom, ss.rcpts, ss.size = from, true, nil, 0
+	if opts != nil {
+		ss.size = opts.Size
+	}
 	return nil
 }
 
@@ -70,7 +74,7 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	}
 	ctx, cancel := ss.ctx()
 	defer cancel()
-	if err := ss.s.svc.CheckRecipient(ctx, to, ss.user != nil); err != nil {
+	if err := ss.s.svc.CheckRecipient(ctx, to, ss.user != nil, ss.size); err != nil {
 		return ss.reply("RCPT", err)
 	}
 	ss.rcpts = append(ss.rcpts, to)

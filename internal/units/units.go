@@ -6,6 +6,7 @@ package units
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -50,4 +51,34 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// ParseBytes parses a size as admins write it: a byte count ("1048576"),
+// or a number with a unit B, KB, MB, GB or TB (also KiB, MiB, GiB, TiB;
+// all binary, 1 GB = 1024^3 bytes, as Exchange and Dovecot count
+// quotas), or "unlimited" (0). Fractions are allowed ("1.5GB").
+func ParseBytes(s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	if t == "UNLIMITED" {
+		return 0, nil
+	}
+	t, mult := cutUnit(t)
+	f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) || f*float64(mult) > math.MaxInt64/2 {
+		return 0, fmt.Errorf("%q is not a size: write a byte count, a number with KB, MB, GB or TB, or unlimited", s)
+	}
+	return int64(math.Round(f * float64(mult))), nil
+}
+
+// cutUnit splits an upper-cased size into its number and the unit's
+// multiplier.
+func cutUnit(t string) (string, int64) {
+	for i, u := range []string{"T", "G", "M", "K"} {
+		for _, suf := range []string{u + "IB", u + "B", u} {
+			if num, ok := strings.CutSuffix(t, suf); ok {
+				return num, int64(1) << (10 * (4 - i))
+			}
+		}
+	}
+	return strings.TrimSuffix(t, "B"), 1
 }
