@@ -52,13 +52,13 @@ type RecipientView struct {
 	ArchiveGuid          string
 	LegacyExchangeDN     string
 	EmailAddresses       []string
-	ExternalEmailAddress string   `json:",omitempty"`
+	ExternalEmailAddress string `json:",omitempty"`
 	// Quota is a mailbox's ProhibitSendReceiveQuota in bytes (0:
 	// unlimited).
-	Quota int64 `json:",omitempty"`
-	Members              []string `json:",omitempty"`
-	WhenCreated          time.Time
-	WhenChanged          time.Time
+	Quota       int64    `json:",omitempty"`
+	Members     []string `json:",omitempty"`
+	WhenCreated time.Time
+	WhenChanged time.Time
 }
 
 func recipientView(r *directory.Recipient) *RecipientView {

@@ -80,10 +80,10 @@ type newMessage struct {
 	// checkSize, when set, may refuse the message once its size is known,
 	// before anything is recorded (quota at the end of DATA).
 	checkSize func(size int64) error
-	parent                         int64 // parent recipient row (group expansion), 0 for none
-	depth                          int
-	auth                           authInfo
-	dedup                          func() string // the dedup key, once the content was read; nil for none
+	parent    int64 // parent recipient row (group expansion), 0 for none
+	depth     int
+	auth      authInfo
+	dedup     func() string // the dedup key, once the content was read; nil for none
 }
 
 // Enqueue makes a message durable and queues its delivery: it prepends our

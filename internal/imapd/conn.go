@@ -53,7 +53,7 @@ type filterConn struct {
 	// quota answers the QUOTA commands for the logged-in session (nil:
 	// no quotas; see quota.go).
 	quota atomic.Pointer[func(tag, name, args string) []string]
-	bad          int         // invalid commands in a row (intercept.go); guarded by rmu
+	bad   int // invalid commands in a row (intercept.go); guarded by rmu
 	// capsUntil is set while go-imap may write a capability list (the
 	// greeting, "*" until written; CAPABILITY, LOGIN and AUTHENTICATE: the
 	// command's tag, until its completion): addCaps extends it.

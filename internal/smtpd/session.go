@@ -28,7 +28,7 @@ type session struct {
 	hasFrom bool
 	rcpts   []string
 	size    int64 // MAIL FROM's SIZE (RFC 1870), 0 when not declared
-	fails   int // failed AUTH attempts
+	fails   int   // failed AUTH attempts
 }
 
 var (
