@@ -13,6 +13,8 @@
 package api
 
 import (
+	"github.com/tenantferry/tenantferry/internal/ratelimit"
+
 	"log/slog"
 	"net/http"
 
@@ -29,6 +31,9 @@ type Server struct {
 	Core    *admin.Core
 	Log     *slog.Logger
 	MaxBody int64
+	// Limits, when set, slows down token guessing (per client address):
+	// the admin API's and the web admin's sign-in.
+	Limits *ratelimit.Guard
 }
 
 // New returns an API server over the admin core.
@@ -52,8 +57,15 @@ var noContent = &struct{}{}
 func (s *Server) wrap(h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok := httpx.Bearer(r)
+		if err := s.Limits.Allow("api", r.RemoteAddr, ""); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		p, err := s.Core.Authenticate(r.Context(), tok)
 		if err != nil {
+			if e := errs.As(err); tok != "" && e != nil && e.Kind == errs.Unauthorized {
+				s.Limits.Failed("api", r.RemoteAddr, "")
+			}
 			s.writeError(w, r, err)
 			return
 		}

@@ -92,6 +92,10 @@ variables (e.g. TENANTFERRY_DB, TENANTFERRY_PUBLIC_URL), then flags.`,
 	f.StringArray("endpoint-deny", nil, "never connect migration endpoints or remote issuers to this CIDR or host (repeatable)")
 	f.Bool("inbound-auth", def.InboundAuth, "check SPF, DKIM, DMARC and ARC of mail arriving at the MX and apply DMARC policy")
 	f.String("smtp-bind-address", "", "local IP address outbound SMTP connects from (default: chosen by the system)")
+	f.Int64("auth-failures", def.AuthFailures, "failed logins (IMAP, SMTP AUTH, token endpoint, admin API) one client address may make per minute before it is locked out; an account may fail 3x as many")
+	f.Duration("auth-lockout", def.AuthLockout, "first lockout after too many failed logins; doubles at each further lockout, up to 1h")
+	f.Int64("max-conns-per-ip", def.MaxConnsPerIP, "open connections one client address may hold on each listener")
+	f.Int64("messages-per-hour", def.MessagesPerHour, "messages one authenticated account may submit per hour")
 	return c
 }
 

@@ -70,6 +70,16 @@ type Config struct {
 	// SMTPBindAddress is the local IP outbound SMTP connects from (the
 	// address SPF records must list); empty lets the system choose.
 	SMTPBindAddress string // --smtp-bind-address
+	// Abuse limits (internal/ratelimit; 0 takes its default): failed
+	// authentications per client address per minute before a lockout
+	// (an account may fail three times as many), the first lockout's
+	// length (doubling per lockout up to an hour), open connections per
+	// client address per listener, and messages per submitting account
+	// per hour.
+	AuthFailures    int64         // --auth-failures
+	AuthLockout     time.Duration // --auth-lockout
+	MaxConnsPerIP   int64         // --max-conns-per-ip
+	MessagesPerHour int64         // --messages-per-hour
 }
 
 // Default returns the defaults of the CLI contract.
@@ -92,6 +102,10 @@ func Default() Config {
 		LogFormat:          "text",
 		MaxImportSize:      8 << 30,
 		InboundAuth:        true,
+		AuthFailures:       10,
+		AuthLockout:        time.Minute,
+		MaxConnsPerIP:      50,
+		MessagesPerHour:    1000,
 	}
 }
 
@@ -130,6 +144,10 @@ func (c *Config) Keys() map[string]any {
 		"endpoint-deny":       &c.EndpointDeny,
 		"inbound-auth":        &c.InboundAuth,
 		"smtp-bind-address":   &c.SMTPBindAddress,
+		"auth-failures":       &c.AuthFailures,
+		"auth-lockout":        &c.AuthLockout,
+		"max-conns-per-ip":    &c.MaxConnsPerIP,
+		"messages-per-hour":   &c.MessagesPerHour,
 	}
 }
 

@@ -31,6 +31,8 @@
 package dav
 
 import (
+	"github.com/tenantferry/tenantferry/internal/ratelimit"
+
 	"context"
 	"errors"
 	"log/slog"
@@ -66,6 +68,9 @@ type Handler struct {
 	// migration (free/busy coexistence). Nil disables it; any error but a
 	// temporary one answers 404, as for an unknown address.
 	RemoteFreeBusy func(ctx context.Context, tenantID, address string, start, end time.Time) ([]byte, error)
+	// Limits, when set, slows down password guessing (per client address
+	// and per account).
+	Limits *ratelimit.Guard
 }
 
 // DefaultAuthFailDelay is how long wrong credentials wait for their 401,
@@ -121,9 +126,15 @@ func (q *request) serve() error {
 	if !ok {
 		return groupware.ErrAuthFailed.Newf("authentication required").WithHint("log in with the mailbox's e-mail address and password")
 	}
+	if err := q.h.Limits.Allow("dav", q.r.RemoteAddr, username); err != nil {
+		return err
+	}
 	u, err := q.h.GW.Authenticate(q.ctx, username, password)
 	if err != nil {
 		q.h.log().Info("dav: login failed", "user", username, "remote", q.r.RemoteAddr)
+		if errors.Is(err, groupware.ErrAuthFailed) {
+			q.h.Limits.Failed("dav", q.r.RemoteAddr, username)
+		}
 		q.h.failDelay(q.ctx)
 		return err
 	}

@@ -69,8 +69,8 @@ var (
 	errSendAs = newErr(550, "5.7.1", "sender address rejected: not an address of the authenticated user, and no SendAs permission on it (mailbox permission add --access-rights SendAs)")
 	// errFromSendAs: the same for an address in the From header field.
 	errFromSendAs = newErr(550, "5.7.1", "From header address rejected: not an address of the authenticated user, and no SendAs permission on it (mailbox permission add --access-rights SendAs)")
-	// errAuthFailed: wrong address or password.
-	errAuthFailed = newErr(535, "5.7.8", "authentication credentials invalid")
+	// ErrAuthFailed: wrong address or password.
+	ErrAuthFailed = newErr(535, "5.7.8", "authentication credentials invalid")
 	// errBadSRS: a bounce address in SRS form whose hash or age does not
 	// verify (forged, or too old).
 	errBadSRS = newErr(550, "5.1.1", "recipient address rejected: invalid or expired bounce address")
@@ -103,7 +103,7 @@ func AsError(err error) *Error {
 		case errs.Forbidden:
 			return newErr(550, "5.7.1", "%s", sanitize(e.Message, 200)).withCause(err)
 		case errs.Unauthorized:
-			return errAuthFailed.withCause(err)
+			return ErrAuthFailed.withCause(err)
 		case errs.TooLarge:
 			return newErr(552, "5.3.4", "message too large").withCause(err)
 		}

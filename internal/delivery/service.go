@@ -177,7 +177,7 @@ type User struct {
 func (s *Service) Login(ctx context.Context, username, password string) (*User, error) {
 	rec, err := s.dir.Login(ctx, username, password)
 	if errors.Is(err, directory.ErrLoginFailed) {
-		return nil, errAuthFailed
+		return nil, ErrAuthFailed
 	}
 	if err != nil {
 		return nil, internal(err, "check login")

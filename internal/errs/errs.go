@@ -32,6 +32,7 @@ const (
 	Conflict                 // state does not allow it: duplicates, in use (HTTP 409)
 	TooLarge                 // the request or item exceeds a limit (HTTP 413)
 	Unavailable              // a dependency is down; retry later (HTTP 503)
+	RateLimited              // too many attempts or messages; retry later (HTTP 429)
 )
 
 // Error is a coded error. Create it with New, or with one of the kind helpers.
@@ -57,7 +58,9 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Cause }
 
 // Temporary reports whether retrying later may succeed.
-func (e *Error) Temporary() bool { return e.Kind == Unavailable || e.Kind == Internal }
+func (e *Error) Temporary() bool {
+	return e.Kind == Unavailable || e.Kind == Internal || e.Kind == RateLimited
+}
 
 // WithHint returns a copy of e with the hint set.
 func (e *Error) WithHint(format string, args ...any) *Error {
@@ -180,6 +183,8 @@ func HTTPStatus(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case Unavailable:
 		return http.StatusServiceUnavailable
+	case RateLimited:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }
@@ -197,6 +202,8 @@ func FromHTTP(status int, code, message, hint string) *Error {
 		k = Forbidden
 	case http.StatusNotFound:
 		k = NotFound
+	case http.StatusTooManyRequests:
+		k = RateLimited
 	case http.StatusConflict:
 		k = Conflict
 	case http.StatusRequestEntityTooLarge:

@@ -157,10 +157,17 @@ func (i *Issuer) token(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	if err != nil {
 		return reply, basic, failFor(err)
 	}
+	if err := i.Limits.Allow("token", r.RemoteAddr, clientID); err != nil {
+		return reply, basic, fail(oauthUnavailable, errs.As(err))
+	}
 	roles, f := i.authenticate(ctx, tenantID, ref, clientID, secret)
 	if f != nil {
+		if f.oauth == oauthInvalidClient {
+			i.Limits.Failed("token", r.RemoteAddr, clientID)
+		}
 		return reply, basic, f
 	}
+	i.Limits.Succeeded("token", r.RemoteAddr, clientID)
 	tok, _, err := i.Issue(ctx, tenantID, clientID, audience, roles, DefaultTokenTTL)
 	if err != nil {
 		return reply, basic, failFor(err)

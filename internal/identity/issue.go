@@ -1,6 +1,8 @@
 package identity
 
 import (
+	"github.com/tenantferry/tenantferry/internal/ratelimit"
+
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -36,6 +38,9 @@ type Issuer struct {
 	// source server can check that a move's forwarding address lies in a
 	// domain the target tenant holds (docs/replication-api.md).
 	TenantDomains func(ctx context.Context, tenantID string) ([]string, error)
+	// Limits, when set, slows down client-secret guessing at the token
+	// endpoint (per client address and per client id).
+	Limits *ratelimit.Guard
 }
 
 // NewIssuer returns the issuer of this server, reachable at publicURL (the

@@ -37,6 +37,7 @@ var codeByKind = map[errs.Kind]imap.ResponseCode{
 	errs.Conflict:     imap.ResponseCodeCannot,
 	errs.TooLarge:     imap.ResponseCodeTooBig,
 	errs.Unavailable:  imap.ResponseCodeUnavailable,
+	errs.RateLimited:  imap.ResponseCodeLimit,
 }
 
 // imapError is the one place where errors become IMAP replies. A coded

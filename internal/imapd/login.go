@@ -17,15 +17,21 @@ import (
 // with the default folders on first login. Every failure looks the same to
 // the client: NO [AUTHENTICATIONFAILED] after a delay.
 func (s *session) Login(username, password string) error {
+	lim, remote := s.srv.opts.Limits, s.conn.NetConn().RemoteAddr().String()
+	if err := lim.Allow("imap", remote, username); err != nil {
+		return s.imapError(err)
+	}
 	r, err := s.srv.dir.Login(s.ctx, username, password)
 	if errors.Is(err, directory.ErrLoginFailed) {
 		s.log.Info("imap: login failed", "user", username)
+		lim.Failed("imap", remote, username)
 		s.authFailDelay()
 		return imapserver.ErrAuthFailed
 	}
 	if err != nil {
 		return s.imapError(err)
 	}
+	lim.Succeeded("imap", remote, username)
 	mb, err := s.mailbox(r)
 	if err != nil {
 		return s.imapError(err)

@@ -1,6 +1,8 @@
 package imapd
 
 import (
+	"github.com/tenantferry/tenantferry/internal/ratelimit"
+
 	"context"
 	"crypto/tls"
 	"errors"
@@ -45,6 +47,9 @@ type Options struct {
 	// AuthFailDelay delays the reply to a failed login; 0 means
 	// DefaultAuthFailDelay, a negative value no delay.
 	AuthFailDelay time.Duration
+	// Limits, when set, slows down password guessing (per client address
+	// and per account; LOGIN and AUTHENTICATE).
+	Limits *ratelimit.Guard
 	// Quota, when set, enables QUOTA (RFC 9208) and refuses APPEND, COPY
 	// and MOVE into a mailbox without room (quota.go).
 	Quota *quota.Checker

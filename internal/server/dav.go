@@ -13,7 +13,7 @@ import (
 // --allow-plaintext, as for IMAP.
 func (s *Server) setupDAV() {
 	s.Groupware = &groupware.Service{Dir: s.Dir, Store: s.Store}
-	s.dav = &dav.Handler{GW: s.Groupware, Log: s.Log, AllowPlain: dav.LoopbackOr(s.Cfg.AllowPlain)}
+	s.dav = &dav.Handler{GW: s.Groupware, Log: s.Log, AllowPlain: dav.LoopbackOr(s.Cfg.AllowPlain), Limits: s.Limits}
 }
 
 // front routes the DAV tree to the DAV handler and everything else to the

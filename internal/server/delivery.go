@@ -59,6 +59,7 @@ func (s *Server) setupSMTP(context.Context) error {
 		srv := smtpd.New(s.Delivery, smtpd.Options{
 			Name: l.name, Submission: l.submission, Hostname: s.Cfg.Hostname, TLS: tlsCfg,
 			AllowPlainAuth: s.Cfg.AllowPlain || IsLoopback(ln.Addr().String()), MaxMessageSize: s.Cfg.MaxMessageSize,
+			Limits: s.Limits,
 		}, s.Log)
 		s.starters = append(s.starters, func() {
 			s.wg.Add(1)

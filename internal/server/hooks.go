@@ -19,7 +19,16 @@ func (s *Server) listen(name, addr string) (net.Listener, error) {
 		return nil, err
 	}
 	s.listeners = append(s.listeners, namedListener{name: name, ln: ln})
-	return ln, nil
+	return s.Limits.Listener(ln, name, 0, connRefusals[name]), nil
+}
+
+// connRefusals are the lines a connection over --max-conns-per-ip gets
+// before it is closed, per listener (none on implicit-TLS ports).
+var connRefusals = map[string][]byte{
+	"imap":       []byte("* BYE too many connections from your address\r\n"),
+	"smtp":       []byte("421 4.7.0 too many connections from your address\r\n"),
+	"submission": []byte("421 4.7.0 too many connections from your address\r\n"),
+	"http":       []byte("HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
 }
 
 // Addr returns the bound address of a named listener ("imap", "smtp",

@@ -47,6 +47,7 @@ func (s *Server) setupIMAP(context.Context) error {
 		Dir:       s.Dir,
 		Store:     s.Store,
 		Quota:     s.Quota,
+		Limits:    s.Limits,
 		Log:       s.Log,
 		TLSConfig: tlsConfig,
 		AllowPlainAuth: func(c net.Conn) bool {

@@ -13,6 +13,8 @@
 package server
 
 import (
+	"github.com/tenantferry/tenantferry/internal/ratelimit"
+
 	"context"
 	"errors"
 	"fmt"
@@ -83,6 +85,10 @@ type Server struct {
 	MailAuth *mailauth.Service
 	// Groupware is the calendar and contacts core behind CalDAV/CardDAV.
 	Groupware *groupware.Service
+	// Limits slows down password and token guessing and bounds
+	// connections per address and messages per account (--auth-failures,
+	// --auth-lockout, --max-conns-per-ip, --messages-per-hour).
+	Limits *ratelimit.Guard
 	// Resolver answers DNS queries (--dns-resolver, or the system's).
 	Resolver  *dnsx.Resolver
 	PublicURL string
@@ -140,6 +146,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 	s.PublicURL = cfg.PublicURLFor(s.httpLn.Addr().String())
 
 	s.Metrics = newMetrics()
+	s.setupLimits()
 	s.Resolver = dnsx.New(cfg.DNSResolver)
 	// Endpoint names resolve through --dns-resolver when set, else through
 	// the system (which honours /etc/hosts).
@@ -155,6 +162,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 	s.Keys = identity.NewKeys(s.DB, s.ServerKey)
 	s.Issuer = identity.NewIssuer(s.DB, s.Keys, s.PublicURL)
 	s.Issuer.Log = log
+	s.Issuer.Limits = s.Limits
 	s.Issuer.TenantDomains = func(ctx context.Context, tenantID string) ([]string, error) {
 		t, err := s.Dir.GetTenant(ctx, tenantID)
 		if errors.Is(err, directory.ErrTenantNotFound) {
@@ -171,6 +179,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 	s.Admin = admin.New(s.Dir, s.PublicURL, log)
 	s.Admin.Guard, s.Admin.Resolver = s.Guard, s.Resolver
 	s.API = api.New(s.Admin, log)
+	s.API.Limits = s.Limits
 	if err := s.setupStore(); err != nil {
 		return nil, err
 	}

@@ -16,6 +16,11 @@ var (
 	errNeedMail     = &delivery.Error{Code: 503, Status: "5.5.1", Message: "MAIL FROM first"}
 	errNeedRcpt     = &delivery.Error{Code: 503, Status: "5.5.1", Message: "RCPT TO first"}
 	errAuthzDiffers = &delivery.Error{Code: 535, Status: "5.7.8", Message: "authorization identity must match the user"}
+	// errAuthRateLimited: too many failed AUTH attempts from the address
+	// or for the account (RFC 4954's temporary authentication failure).
+	errAuthRateLimited = &delivery.Error{Code: 454, Status: "4.7.0", Message: "too many failed authentications; try again later"}
+	// errMessageRate: the account is over its submission rate.
+	errMessageRate = &delivery.Error{Code: 450, Status: "4.7.1", Message: "message rate limit exceeded; try again later"}
 )
 
 // reply is the one place that turns an error into an SMTP reply: go-smtp's
@@ -42,6 +47,13 @@ func (ss *session) reply(cmd string, err error) error {
 		ss.log.Info("command refused", attrs...)
 	}
 	return &smtp.SMTPError{Code: de.Code, EnhancedCode: enhanced(de.Status, de.Code), Message: oneLine(de.Message)}
+}
+
+// withCause returns a copy of e that logs err as its cause.
+func withCause(e *delivery.Error, err error) *delivery.Error {
+	c := *e
+	c.Cause = err
+	return &c
 }
 
 // enhanced parses "5.1.1"; a malformed status becomes "C.0.0" for the

@@ -59,6 +59,9 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 		if err := ss.s.svc.CheckSender(ctx, ss.user, from); err != nil {
 			return ss.reply("MAIL", err)
 		}
+		if err := ss.s.opts.Limits.Message(ss.s.opts.Name, ss.remote, ss.user.Address); err != nil {
+			return ss.reply("MAIL", withCause(errMessageRate, err))
+		}
 	}
 	ss.from, ss.hasFrom, ss.rcpts, ss.size = from, true, nil, 0
 	if opts != nil {
@@ -176,8 +179,15 @@ func (a *authSession) Auth(mech string) (sasl.Server, error) {
 func (a *authSession) login(username, password string) error {
 	ctx, cancel := a.ctx()
 	defer cancel()
+	lim := a.s.opts.Limits
+	if err := lim.Allow(a.s.opts.Name, a.remote, username); err != nil {
+		return a.reply("AUTH", withCause(errAuthRateLimited, err))
+	}
 	u, err := a.s.svc.Login(ctx, username, password)
 	if err != nil {
+		if errors.Is(err, delivery.ErrAuthFailed) {
+			lim.Failed(a.s.opts.Name, a.remote, username)
+		}
 		a.fails++
 		select {
 		case <-time.After(time.Duration(min(a.fails, 5)) * 300 * time.Millisecond):
@@ -185,6 +195,7 @@ func (a *authSession) login(username, password string) error {
 		}
 		return a.reply("AUTH", err)
 	}
+	lim.Succeeded(a.s.opts.Name, a.remote, username)
 	a.user = u
 	a.log = a.log.With("user", u.Address)
 	a.log.Info("authenticated")

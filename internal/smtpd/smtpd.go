@@ -23,6 +23,8 @@
 package smtpd
 
 import (
+	"github.com/tenantferry/tenantferry/internal/ratelimit"
+
 	"context"
 	"crypto/tls"
 	"errors"
@@ -71,6 +73,10 @@ type Options struct {
 	MaxRecipients int
 	// ReadTimeout and WriteTimeout bound idle clients.
 	ReadTimeout, WriteTimeout time.Duration
+	// Limits, when set, slows down password guessing (AUTH, per client
+	// address and per account) and bounds each account's submission
+	// rate.
+	Limits *ratelimit.Guard
 }
 
 // Server is one SMTP listener.
