@@ -70,9 +70,13 @@ type Core struct {
 	// and consents may name (a refusal at creation is early feedback; the
 	// policy is enforced again when connecting).
 	Guard *netguard.Policy
-	// Resolver looks up domain verification records (--dns-resolver).
+	// Resolver looks up domain verification records and checks the
+	// records of `domain check` (--dns-resolver).
 	Resolver *dnsx.Resolver
-	Log      *slog.Logger
+	// Host is how clients and servers reach this server, for `domain
+	// dns` (set by the server).
+	Host Host
+	Log  *slog.Logger
 }
 
 // New returns an admin core.

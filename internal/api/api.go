@@ -110,6 +110,8 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	h("DELETE /api/v1/tenants/{t}/domains/{d}", s.removeDomain)
 	h("GET /api/v1/tenants/{t}/domains/{d}", s.showDomain)
 	h("POST /api/v1/tenants/{t}/domains/{d}/verify", s.verifyDomain)
+	h("GET /api/v1/tenants/{t}/domains/{d}/dns", s.domainDNS)
+	h("GET /api/v1/tenants/{t}/domains/{d}/check", s.checkDomainDNS)
 	h("POST /api/v1/tenants/{t}/domains/{d}/approve", s.approveDomain)
 	s.dkimRoutes(h)
 	s.recipientRoutes(h)

@@ -143,6 +143,44 @@ func (s *Server) showDomain(r *http.Request, p *admin.Principal) (any, error) {
 	return domainView(d), nil
 }
 
+// DNSRecordView is one record of `domain dns`, with its zone-file line.
+type DNSRecordView struct {
+	admin.DNSRecord
+	Zone string
+}
+
+// DNSCheckView is one result of `domain check`.
+type DNSCheckView struct {
+	DNSRecordView
+	Status string
+	Found  []string
+	Hint   string
+}
+
+func (s *Server) domainDNS(r *http.Request, p *admin.Principal) (any, error) {
+	recs, err := s.Core.DomainDNS(r.Context(), p, r.PathValue("t"), r.PathValue("d"))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DNSRecordView, len(recs))
+	for i, rec := range recs {
+		out[i] = DNSRecordView{rec, rec.Zone()}
+	}
+	return out, nil
+}
+
+func (s *Server) checkDomainDNS(r *http.Request, p *admin.Principal) (any, error) {
+	cks, err := s.Core.CheckDomainDNS(r.Context(), p, r.PathValue("t"), r.PathValue("d"))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DNSCheckView, len(cks))
+	for i, ck := range cks {
+		out[i] = DNSCheckView{DNSRecordView{ck.DNSRecord, ck.Zone()}, ck.Status, ck.Found, ck.Hint}
+	}
+	return out, nil
+}
+
 func (s *Server) verifyDomain(r *http.Request, p *admin.Principal) (any, error) {
 	d, err := s.Core.VerifyDomain(r.Context(), p, r.PathValue("t"), r.PathValue("d"))
 	if err != nil {

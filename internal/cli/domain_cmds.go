@@ -31,6 +31,10 @@ func (e *env) domainOwnershipCmds() []*cobra.Command {
 	return []*cobra.Command{
 		e.apiCmd("show DOMAIN", "Show a domain: its Status and the TXT record that proves ownership", cobra.ExactArgs(1), true, view{}, get(sub("/domains", true))),
 		e.apiCmd("verify DOMAIN", "Verify a pending domain: look up its TXT record in DNS and accept the domain when it is there", cobra.ExactArgs(1), true, view{}, action("verify")),
+		e.apiCmd("dns DOMAIN", "Print the DNS records to publish: MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, autoconfig/autodiscover and SRV", cobra.ExactArgs(1), true,
+			view{[]string{"Purpose", "Zone"}}, get(func(tp string, a []string) string { return tp + "/domains/" + esc(a[0]) + "/dns" })),
+		e.apiCmd("check DOMAIN", "Look the domain's records up in DNS and say what is missing or wrong, with a fix for each", cobra.ExactArgs(1), true,
+			view{[]string{"Purpose", "Name", "Type", "Status", "Hint"}}, get(func(tp string, a []string) string { return tp + "/domains/" + esc(a[0]) + "/check" })),
 		e.apiCmd("approve DOMAIN", "Accept a tenant's pending domain without DNS proof (operator token only)", cobra.ExactArgs(1), true, view{}, action("approve")),
 	}
 }

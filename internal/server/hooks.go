@@ -1,6 +1,8 @@
 package server
 
 import (
+	"strconv"
+
 	"context"
 	"net"
 )
@@ -29,6 +31,16 @@ var connRefusals = map[string][]byte{
 	"smtp":       []byte("421 4.7.0 too many connections from your address\r\n"),
 	"submission": []byte("421 4.7.0 too many connections from your address\r\n"),
 	"http":       []byte("HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+}
+
+// port returns the port of a named listener (0 when it is not enabled).
+func (s *Server) port(name string) int {
+	_, p, err := net.SplitHostPort(s.Addr(name))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(p)
+	return n
 }
 
 // Addr returns the bound address of a named listener ("imap", "smtp",

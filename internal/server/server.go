@@ -13,6 +13,8 @@
 package server
 
 import (
+	"github.com/tenantferry/tenantferry/internal/wellknown"
+
 	"github.com/tenantferry/tenantferry/internal/ratelimit"
 
 	"context"
@@ -197,6 +199,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 			return nil, err
 		}
 	}
+	s.Admin.Host = admin.Host{Hostname: cfg.Hostname, IMAPPort: s.port("imap"), IMAPSPort: s.port("imaps"),
+		SubmissionPort: s.port("submission"), TLS: cfg.TLSCert != ""}
 	return s, nil
 }
 
@@ -223,6 +227,10 @@ func (s *Server) routes() {
 	s.Issuer.Routes(s.mux)
 	s.setupWeb()
 	s.setupDAV()
+	(&wellknown.Handler{Host: func() admin.Host { return s.Admin.Host }, Hosted: func(ctx context.Context, d string) (bool, error) {
+		t, err := s.Dir.TenantOfDomain(ctx, nil, d)
+		return t != "", err
+	}}).Routes(s.mux)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.Handle("GET /metrics", s.Metrics.Handler())
 }
