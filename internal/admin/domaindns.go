@@ -93,7 +93,7 @@ func (c *Core) domainRecords(ctx context.Context, p *Principal, tenant string, d
 			}
 		}
 	}
-	add("DMARC", "_dmarc."+dom, "TXT", "v=DMARC1; p=quarantine; adkim=r; aspf=r; rua=mailto:postmaster@"+dom, true)
+	add("DMARC", "_dmarc."+dom, "TXT", "v=DMARC1; p=none; adkim=r; aspf=r; rua=mailto:postmaster@"+dom, true)
 	add("MTA-STS", "_mta-sts."+dom, "TXT", "v=STSv1; id="+mailauth.MTASTSID(mailauth.MTASTSPolicy(host, c.Host.TLS)), false)
 	add("MTA-STS", "mta-sts."+dom, "CNAME", host+".", false)
 	add("TLS-RPT", "_smtp._tls."+dom, "TXT", "v=TLSRPTv1; rua=mailto:postmaster@"+dom, false)

@@ -80,7 +80,7 @@ func TestDomainDNSAndClientSetup(t *testing.T) {
 	want := map[string]string{
 		"MX contoso.example":                     "10 mx.tenantferry.example.",
 		"TXT contoso.example":                    "v=spf1 mx ~all",
-		"TXT _dmarc.contoso.example":             "v=DMARC1; p=quarantine; adkim=r; aspf=r; rua=mailto:postmaster@contoso.example",
+		"TXT _dmarc.contoso.example":             "v=DMARC1; p=none; adkim=r; aspf=r; rua=mailto:postmaster@contoso.example",
 		"CNAME mta-sts.contoso.example":          "mx.tenantferry.example.",
 		"TXT _smtp._tls.contoso.example":         "v=TLSRPTv1; rua=mailto:postmaster@contoso.example",
 		"CNAME autoconfig.contoso.example":       "mx.tenantferry.example.",
