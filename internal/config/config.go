@@ -76,10 +76,19 @@ type Config struct {
 	// length (doubling per lockout up to an hour), open connections per
 	// client address per listener, and messages per submitting account
 	// per hour.
-	AuthFailures    int64         // --auth-failures
-	AuthLockout     time.Duration // --auth-lockout
-	MaxConnsPerIP   int64         // --max-conns-per-ip
-	MessagesPerHour int64         // --messages-per-hour
+	// ACME certificates (internal/certs): the account's contact, the CA's
+	// directory URL, a PEM bundle trusted for the directory (a private
+	// CA), how long before expiry a certificate is renewed and how often
+	// names and dates are looked at.
+	ACMEEmail         string        // --acme-email
+	ACMEDirectory     string        // --acme-directory
+	ACMECAFile        string        // --acme-ca-file
+	ACMERenewBefore   time.Duration // --acme-renew-before
+	ACMECheckInterval time.Duration // --acme-check-interval
+	AuthFailures      int64         // --auth-failures
+	AuthLockout       time.Duration // --auth-lockout
+	MaxConnsPerIP     int64         // --max-conns-per-ip
+	MessagesPerHour   int64         // --messages-per-hour
 }
 
 // Default returns the defaults of the CLI contract.
@@ -102,6 +111,8 @@ func Default() Config {
 		LogFormat:          "text",
 		MaxImportSize:      8 << 30,
 		InboundAuth:        true,
+		ACMERenewBefore:    30 * 24 * time.Hour,
+		ACMECheckInterval:  time.Hour,
 		AuthFailures:       10,
 		AuthLockout:        time.Minute,
 		MaxConnsPerIP:      50,
@@ -144,6 +155,11 @@ func (c *Config) Keys() map[string]any {
 		"endpoint-deny":       &c.EndpointDeny,
 		"inbound-auth":        &c.InboundAuth,
 		"smtp-bind-address":   &c.SMTPBindAddress,
+		"acme-email":          &c.ACMEEmail,
+		"acme-directory":      &c.ACMEDirectory,
+		"acme-ca-file":        &c.ACMECAFile,
+		"acme-renew-before":   &c.ACMERenewBefore,
+		"acme-check-interval": &c.ACMECheckInterval,
 		"auth-failures":       &c.AuthFailures,
 		"auth-lockout":        &c.AuthLockout,
 		"max-conns-per-ip":    &c.MaxConnsPerIP,
@@ -286,8 +302,20 @@ func (c *Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return ErrInvalidSetting.Newf("--tls-cert and --tls-key go together")
 	}
-	if c.IMAPS != "" && c.IMAPS != "off" && c.TLSCert == "" {
-		return ErrInvalidSetting.Newf("--imaps needs --tls-cert and --tls-key")
+	if c.IMAPS != "" && c.IMAPS != "off" && !c.HasTLS() {
+		return ErrInvalidSetting.Newf("--imaps needs --tls-cert and --tls-key, or --acme-email and --acme-directory")
+	}
+	if (c.ACMEEmail == "") != (c.ACMEDirectory == "") {
+		return ErrInvalidSetting.Newf("--acme-email and --acme-directory go together").
+			WithHint("e.g. --acme-email admin@example.com --acme-directory https://acme-v02.api.letsencrypt.org/directory")
+	}
+	if c.ACMEDirectory != "" && c.TLSCert != "" {
+		return ErrInvalidSetting.Newf("choose either certificate files (--tls-cert/--tls-key) or ACME (--acme-directory), not both")
+	}
+	if c.ACMEDirectory != "" {
+		if u, err := url.Parse(c.ACMEDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
+			return ErrInvalidSetting.Newf("--acme-directory %q is not an https:// URL", c.ACMEDirectory)
+		}
 	}
 	if _, err := c.TransportMap(); err != nil {
 		return err
@@ -298,6 +326,10 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// HasTLS reports whether the listeners have a certificate (files or
+// ACME).
+func (c *Config) HasTLS() bool { return c.TLSCert != "" || c.ACMEDirectory != "" }
 
 // PublicURLFor returns the public URL, derived from the bound HTTP address
 // when none was configured.
@@ -313,7 +345,7 @@ func (c *Config) PublicURLFor(boundHTTP string) string {
 		host = "127.0.0.1"
 	}
 	scheme := "http://"
-	if c.TLSCert != "" {
+	if c.HasTLS() {
 		scheme = "https://"
 	}
 	return scheme + net.JoinHostPort(host, port)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -37,14 +36,7 @@ func (s *Server) setupSMTP(context.Context) error {
 	if s.Source != nil {
 		s.Source.Releaser = s.Delivery // a finished or aborted completion releases held mail
 	}
-	var tlsCfg *tls.Config
-	if s.Cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(s.Cfg.TLSCert, s.Cfg.TLSKey)
-		if err != nil {
-			return fmt.Errorf("load TLS certificate %s: %w", s.Cfg.TLSCert, err)
-		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
+	tlsCfg := s.TLS
 	for _, l := range []struct {
 		name, addr string
 		submission bool

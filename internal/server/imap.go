@@ -15,14 +15,7 @@ import (
 // --allow-plaintext; elsewhere the server advertises LOGINDISABLED until
 // STARTTLS.
 func (s *Server) setupIMAP(context.Context) error {
-	var tlsConfig *tls.Config
-	if s.Cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(s.Cfg.TLSCert, s.Cfg.TLSKey)
-		if err != nil {
-			return fmt.Errorf("load TLS certificate %s: %w", s.Cfg.TLSCert, err)
-		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
+	tlsConfig := s.TLS
 	var lns []net.Listener
 	ln, err := s.listen("imap", s.Cfg.IMAP)
 	if err != nil {

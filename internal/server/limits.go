@@ -18,7 +18,7 @@ func (s *Server) setupLimits() {
 	s.Limits = ratelimit.New(cfg, s.Log)
 	s.Metrics.Registry.MustRegister(s.Limits.Collectors()...)
 	var refusal []byte
-	if s.Cfg.TLSCert == "" {
+	if !s.Cfg.HasTLS() {
 		refusal = connRefusals["http"]
 	}
 	s.httpLn = s.Limits.Listener(s.httpLn, "http", httpConnFactor*s.Limits.Config().ConnsPerIP, refusal)

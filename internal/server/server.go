@@ -13,6 +13,10 @@
 package server
 
 import (
+	"crypto/tls"
+
+	"github.com/tenantferry/tenantferry/internal/certs"
+
 	"github.com/tenantferry/tenantferry/internal/wellknown"
 
 	"github.com/tenantferry/tenantferry/internal/ratelimit"
@@ -87,6 +91,10 @@ type Server struct {
 	MailAuth *mailauth.Service
 	// Groupware is the calendar and contacts core behind CalDAV/CardDAV.
 	Groupware *groupware.Service
+	// Certs supplies the listeners' certificates (files or ACME), nil
+	// without TLS; TLS is the listeners' configuration over it.
+	Certs certs.Source
+	TLS   *tls.Config
 	// Limits slows down password and token guessing and bounds
 	// connections per address and messages per account (--auth-failures,
 	// --auth-lockout, --max-conns-per-ip, --messages-per-hour).
@@ -149,6 +157,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 
 	s.Metrics = newMetrics()
 	s.setupLimits()
+	if err := s.setupTLS(); err != nil {
+		return nil, err
+	}
 	s.Resolver = dnsx.New(cfg.DNSResolver)
 	// Endpoint names resolve through --dns-resolver when set, else through
 	// the system (which honours /etc/hosts).
@@ -200,7 +211,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 		}
 	}
 	s.Admin.Host = admin.Host{Hostname: cfg.Hostname, IMAPPort: s.port("imap"), IMAPSPort: s.port("imaps"),
-		SubmissionPort: s.port("submission"), TLS: cfg.TLSCert != ""}
+		SubmissionPort: s.port("submission"), TLS: s.TLS != nil}
 	return s, nil
 }
 
@@ -255,8 +266,9 @@ func (s *Server) Start(ctx context.Context) error {
 	s.httpSrv = &http.Server{Handler: s.Metrics.wrap(s.front()), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn)}
 	serve := func() error { return s.httpSrv.Serve(s.httpLn) }
-	if s.Cfg.TLSCert != "" {
-		serve = func() error { return s.httpSrv.ServeTLS(s.httpLn, s.Cfg.TLSCert, s.Cfg.TLSKey) }
+	if s.TLS != nil {
+		s.httpSrv.TLSConfig = s.TLS
+		serve = func() error { return s.httpSrv.ServeTLS(s.httpLn, "", "") }
 	} else if !IsLoopback(s.HTTPAddr()) && !s.Cfg.AllowPlain {
 		s.Log.Warn("serving plain HTTP on a non-loopback address: tokens and secrets cross the network unencrypted",
 			"http", s.HTTPAddr(), "fix", "configure --tls-cert/--tls-key, bind --http to 127.0.0.1 behind a TLS proxy, or acknowledge with --allow-plaintext")
