@@ -97,6 +97,7 @@ variables (e.g. TENANTFERRY_DB, TENANTFERRY_PUBLIC_URL), then flags.`,
 	f.String("acme-ca-file", "", "PEM bundle to trust for the ACME directory's HTTPS (a private CA)")
 	f.Duration("acme-renew-before", def.ACMERenewBefore, "renew a certificate this long before it expires")
 	f.Duration("acme-check-interval", def.ACMECheckInterval, "how often certificate names and expiry dates are checked")
+	f.String("outbound-ca-file", "", "PEM bundle trusted, besides the system's roots, to verify outbound SMTP servers under MTA-STS (a private PKI)")
 	f.Int64("auth-failures", def.AuthFailures, "failed logins (IMAP, SMTP AUTH, token endpoint, admin API) one client address may make per minute before it is locked out; an account may fail 3x as many")
 	f.Duration("auth-lockout", def.AuthLockout, "first lockout after too many failed logins; doubles at each further lockout, up to 1h")
 	f.Int64("max-conns-per-ip", def.MaxConnsPerIP, "open connections one client address may hold on each listener")

@@ -85,10 +85,14 @@ type Config struct {
 	ACMECAFile        string        // --acme-ca-file
 	ACMERenewBefore   time.Duration // --acme-renew-before
 	ACMECheckInterval time.Duration // --acme-check-interval
-	AuthFailures      int64         // --auth-failures
-	AuthLockout       time.Duration // --auth-lockout
-	MaxConnsPerIP     int64         // --max-conns-per-ip
-	MessagesPerHour   int64         // --messages-per-hour
+	// OutboundCAFile adds trusted roots for verifying next hops under
+	// MTA-STS and fetching their policies (a private PKI); the system's
+	// roots are always trusted.
+	OutboundCAFile  string        // --outbound-ca-file
+	AuthFailures    int64         // --auth-failures
+	AuthLockout     time.Duration // --auth-lockout
+	MaxConnsPerIP   int64         // --max-conns-per-ip
+	MessagesPerHour int64         // --messages-per-hour
 }
 
 // Default returns the defaults of the CLI contract.
@@ -160,6 +164,7 @@ func (c *Config) Keys() map[string]any {
 		"acme-ca-file":        &c.ACMECAFile,
 		"acme-renew-before":   &c.ACMERenewBefore,
 		"acme-check-interval": &c.ACMECheckInterval,
+		"outbound-ca-file":    &c.OutboundCAFile,
 		"auth-failures":       &c.AuthFailures,
 		"auth-lockout":        &c.AuthLockout,
 		"max-conns-per-ip":    &c.MaxConnsPerIP,

@@ -331,3 +331,35 @@ func dedupKey(env Envelope, body []byte) string {
 	h.Write(body)
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// RecipientStatus is where one recipient of a queued message stands.
+type RecipientStatus struct {
+	Recipient string
+	State     string // queued, held, delivered, relayed, expanded, bounced
+	Attempts  int
+	LastError string // the last temporary failure, if any
+	// Result is final: the mailbox GUID, the remote host with the TLS that
+	// protected the session ("mx.example:25 TLS 1.3 DANE"), or the bounce
+	// status.
+	Result string
+}
+
+// Status returns the recipients of the queued message with the queue id
+// (Queued.ID), in the order they were added; none when no message has it.
+func (s *Service) Status(ctx context.Context, queueID string) ([]RecipientStatus, error) {
+	rows, err := s.d.Read().QueryContext(ctx, `SELECT r.rcpt, r.state, r.attempts, r.last_error, r.result FROM queue_recipients r
+		JOIN queue_messages m ON m.id = r.message_id WHERE m.uid = ? ORDER BY r.id`, queueID)
+	if err != nil {
+		return nil, internal(err, "read queue status")
+	}
+	defer rows.Close()
+	var out []RecipientStatus
+	for rows.Next() {
+		var st RecipientStatus
+		if err := rows.Scan(&st.Recipient, &st.State, &st.Attempts, &st.LastError, &st.Result); err != nil {
+			return nil, internal(err, "read queue status")
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}

@@ -1,6 +1,10 @@
 package delivery
 
 import (
+	"crypto/x509"
+	"github.com/tenantferry/tenantferry/internal/dnsx"
+	"net/http"
+
 	"context"
 	"errors"
 	"log/slog"
@@ -55,6 +59,17 @@ type Options struct {
 	// Quota, when set, refuses mail for full mailboxes (RCPT, DATA and
 	// local delivery; see quota.go).
 	Quota *quota.Checker
+	// Resolver, when set, answers the TLSA and MTA-STS TXT lookups of
+	// outbound delivery (tlspolicy.go), and with ResolveHosts its MX and
+	// address lookups too (--dns-resolver; else the system's, which
+	// honours /etc/hosts).
+	Resolver     *dnsx.Resolver
+	ResolveHosts bool
+	// RootCAs verifies next hops under MTA-STS (nil: the system's roots).
+	RootCAs *x509.CertPool
+	// STSClient fetches MTA-STS policies over verified HTTPS; nil
+	// disables MTA-STS.
+	STSClient *http.Client
 }
 
 // Service is the delivery core. Create it with New, register its workers
@@ -74,6 +89,11 @@ type Service struct {
 	auth       *mailauth.Service
 	bind       net.IP
 	quota      *quota.Checker
+	resolver   *dnsx.Resolver
+	hostsDNS   bool // MX and addresses through resolver
+	rootCAs    *x509.CertPool
+	stsHTTP    *http.Client
+	sts        stsCache
 
 	// InboundAuth runs the SPF, DKIM, DMARC and ARC checks on mail arriving
 	// at the MX (it needs Options.Auth; default true when Auth is set).
@@ -116,14 +136,19 @@ func New(o Options) *Service {
 	if bs := o.Store.Blobs(); bs != nil {
 		bs.AddReferrer("delivery queue", ReferencedBlobs)
 	}
-	return &Service{
+	svc := &Service{
 		d: o.DB, dir: o.Dir, store: o.Store, blobs: o.Store.Blobs(), hostname: o.Hostname, transports: tm,
 		log: o.Log.With("component", "delivery"), m: newMetrics(),
 		Lifetime: DefaultLifetime, RetryBase: DefaultRetryBase, RetryMax: DefaultRetryMax, HoldRecheck: DefaultHoldRecheck,
 		MaxHops: DefaultMaxHops, MaxForwardDepth: DefaultMaxForwardDepth, Retention: DefaultRetention,
 		DialTimeout: 30 * time.Second, LookupMX: net.DefaultResolver.LookupMX,
 		auth: o.Auth, InboundAuth: o.Auth != nil, bind: net.ParseIP(o.BindAddress), quota: o.Quota,
+		resolver: o.Resolver, hostsDNS: o.Resolver != nil && o.ResolveHosts, rootCAs: o.RootCAs, stsHTTP: o.STSClient, sts: stsCache{m: map[string]*stsPolicy{}},
 	}
+	if svc.hostsDNS {
+		svc.LookupMX = o.Resolver.LookupMX
+	}
+	return svc
 }
 
 // Hostname returns the name this server uses in SMTP.

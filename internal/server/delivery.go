@@ -18,8 +18,13 @@ func (s *Server) setupDelivery(context.Context) error {
 		return err
 	}
 	s.MailAuth = mailauth.New(mailauth.Options{DB: s.DB, Dir: s.Dir, ServerKey: s.ServerKey, Resolver: s.Resolver, Hostname: s.Cfg.Hostname, Log: s.Log})
+	roots, sts, err := s.outboundTLS()
+	if err != nil {
+		return err
+	}
 	svc := delivery.New(delivery.Options{DB: s.DB, Dir: s.Dir, Store: s.Store, Hostname: s.Cfg.Hostname, Transports: tm, Log: s.Log,
-		Auth: s.MailAuth, BindAddress: s.Cfg.SMTPBindAddress, Quota: s.Quota})
+		Auth: s.MailAuth, BindAddress: s.Cfg.SMTPBindAddress, Quota: s.Quota,
+		Resolver: s.Resolver, ResolveHosts: s.Cfg.DNSResolver != "", RootCAs: roots, STSClient: sts})
 	svc.InboundAuth = s.Cfg.InboundAuth
 	s.Admin.MailAuth = s.MailAuth
 	svc.Register(s.workers)
