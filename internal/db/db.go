@@ -251,6 +251,17 @@ func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Ro
 // notifications that must not fire for rolled-back changes).
 func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 
+// Snapshot begins a read-only transaction on the reader pool that sees one
+// consistent state (repeatable read) through its rebinding methods; end it
+// with Rollback. Consistency checks read several packages' tables in it.
+func (d *DB) Snapshot(ctx context.Context) (*Tx, error) {
+	tx, err := d.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		return nil, err
+	}
+	return &Tx{Tx: tx, d: d}, nil
+}
+
 // Reader is the read side of the database as a Querier.
 type Reader struct{ d *DB }
 

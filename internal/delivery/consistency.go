@@ -1,8 +1,10 @@
 package delivery
 
 import (
+	"github.com/tenantferry/tenantferry/internal/blobstore"
+	"github.com/tenantferry/tenantferry/internal/db"
+
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
@@ -24,9 +26,6 @@ var queueChecks = []struct{ name, query string }{
 		`SELECT id FROM queue_recipients WHERE state IN ('delivered', 'relayed') AND result = ''`},
 	{"a queued message has no recipient row",
 		`SELECT m.id FROM queue_messages m WHERE NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.message_id = m.id)`},
-	{"an open message's bytes are missing",
-		`SELECT m.id FROM queue_messages m LEFT JOIN blobs b ON b.sha256 = m.sha256
-		  WHERE b.sha256 IS NULL AND EXISTS (SELECT 1 FROM queue_recipients r WHERE r.message_id = m.id AND r.state IN ('queued', 'held'))`},
 }
 
 // CheckConsistency checks the queue's invariants in one read snapshot:
@@ -35,14 +34,14 @@ var queueChecks = []struct{ name, query string }{
 // It returns ErrQueueInconsistent naming each broken invariant and up to
 // five offending row ids, or nil. Tests run it in their cleanup.
 func (s *Service) CheckConsistency(ctx context.Context) error {
-	tx, err := s.d.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	tx, err := s.d.Snapshot(ctx)
 	if err != nil {
 		return errs.Internalf(err, "begin queue consistency check")
 	}
 	defer tx.Rollback()
 	var bad []string
 	for _, c := range queueChecks {
-		rows, err := tx.QueryContext(ctx, s.d.Rebind(c.query+` LIMIT 5`))
+		rows, err := tx.QueryContext(ctx, c.query+` LIMIT 5`)
 		if err != nil {
 			return errs.Internalf(err, "queue consistency check %q", c.name)
 		}
@@ -63,8 +62,48 @@ func (s *Service) CheckConsistency(ctx context.Context) error {
 			bad = append(bad, fmt.Sprintf("%s (rows %s)", c.name, strings.Join(ids, ", ")))
 		}
 	}
+	msg, err := openMessageBlobs(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if msg != "" {
+		bad = append(bad, msg)
+	}
 	if len(bad) > 0 {
 		return ErrQueueInconsistent.Newf("the delivery queue is inconsistent: %s", strings.Join(bad, "; "))
 	}
 	return nil
+}
+
+// openMessageBlobs checks that the bytes of every open message (a
+// recipient queued or held) are in the blob store, through q; it
+// describes the broken ones ("" when none is).
+func openMessageBlobs(ctx context.Context, q db.Querier) (string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT m.id, m.sha256 FROM queue_messages m
+		WHERE EXISTS (SELECT 1 FROM queue_recipients r WHERE r.message_id = m.id AND r.state IN ('queued', 'held'))`)
+	if err != nil {
+		return "", errs.Internalf(err, "queue consistency check of message bytes")
+	}
+	var refs []blobstore.RowRef
+	for rows.Next() {
+		r := blobstore.RowRef{Size: -1}
+		if err := rows.Scan(&r.Row, &r.SHA256); err != nil {
+			rows.Close()
+			return "", errs.Internalf(err, "queue consistency check of message bytes")
+		}
+		refs = append(refs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", errs.Internalf(err, "queue consistency check of message bytes")
+	}
+	bad, err := blobstore.BadRefs(ctx, q, refs)
+	if err != nil || len(bad) == 0 {
+		return "", err
+	}
+	var ids []string
+	for _, r := range bad[:min(5, len(bad))] {
+		ids = append(ids, fmt.Sprint(r.Row))
+	}
+	return fmt.Sprintf("an open message's bytes are missing (rows %s)", strings.Join(ids, ", ")), nil
 }

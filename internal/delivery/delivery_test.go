@@ -132,8 +132,8 @@ func TestRouting(t *testing.T) {
 
 		body := message(sender, "erin", "e", "forwarded out")
 		qe := e.send(sender, []string{erin.PrimarySmtpAddress}, body)
-		if res := e.waitState(qe.ID, erin.PrimarySmtpAddress, delivery.StateRelayed); res != sk.Addr {
-			t.Fatalf("relayed via %q, want %s", res, sk.Addr)
+		if res := e.waitState(qe.ID, erin.PrimarySmtpAddress, delivery.StateRelayed); res != sk.Addr+" plaintext" {
+			t.Fatalf("relayed via %q, want %s plaintext (the sink offers no STARTTLS)", res, sk.Addr)
 		}
 		m := sk.messages()
 		if len(m) != 1 || m[0].From != sender || len(m[0].To) != 1 || m[0].To[0] != "erin@remote.test" || stripReceived(t, string(m[0].Data)) != body {

@@ -82,19 +82,13 @@ func (s *Service) hold(ctx context.Context, r *rcptRow, m *msgRow, mb *mailstore
 		return errMailboxUnavailable.withCause(errors.New("mailbox locked until the message expired"))
 	}
 	err := s.d.Write(ctx, func(tx *db.Tx) error {
-		q := `SELECT state FROM mailboxes WHERE tenant_id = ? AND guid = ?`
-		if tx.DB().Dialect == db.Postgres {
-			q += ` FOR UPDATE` // a state change waits for this hold, so its Release sees it
-		}
-		var st string
-		err := tx.QueryRowContext(ctx, q, mb.TenantID, mb.GUID).Scan(&st)
-		if db.IsNoRows(err) {
-			return errRetryNow
-		}
+		// Locked on PostgreSQL: a state change waits for this hold, so
+		// its Release sees it.
+		st, found, err := mailstore.LockedState(ctx, tx, mb.TenantID, mb.GUID)
 		if err != nil {
 			return err
 		}
-		if st := mailstore.MailboxState(st); st != mailstore.StateLocked && st != mailstore.StateRetired {
+		if !found || st != mailstore.StateLocked && st != mailstore.StateRetired {
 			return errRetryNow
 		}
 		if t, err := s.route(ctx, r.rcpt, m.relay, r.depth); err != nil || t.kind != targetLocal || !strings.EqualFold(t.rec.ExchangeGuid, mb.GUID) {

@@ -313,3 +313,57 @@ func (x *Directory) RevokeConsent(ctx context.Context, tenantID, appID string) e
 		return nil
 	})
 }
+
+// ClientTenant implements identity.Clients: the tenant ref names, by id,
+// name (any case), accepted domain or initial domain; "" when none.
+func (x *Directory) ClientTenant(ctx context.Context, ref string) (string, error) {
+	q := x.d.Read()
+	for _, query := range []string{
+		`SELECT id FROM tenants WHERE id = ?`,
+		`SELECT id FROM tenants WHERE name = ?`,
+		`SELECT id FROM tenants WHERE lower(name) = lower(?)`,
+		`SELECT tenant_id FROM domains WHERE domain = lower(?)`,
+		`SELECT id FROM tenants WHERE initial_domain = lower(?)`,
+	} {
+		var id string
+		err := q.QueryRowContext(ctx, query, ref).Scan(&id)
+		if err == nil {
+			return id, nil
+		}
+		if !db.IsNoRows(err) {
+			return "", err
+		}
+	}
+	return "", nil
+}
+
+// ClientApp implements identity.Clients.
+func (x *Directory) ClientApp(ctx context.Context, appID string) (tenantID, perms string, found bool, err error) {
+	err = x.d.Read().QueryRowContext(ctx, `SELECT tenant_id, permissions FROM apps WHERE app_id = ?`, appID).Scan(&tenantID, &perms)
+	if db.IsNoRows(err) {
+		return "", "", false, nil
+	}
+	return tenantID, perms, err == nil, err
+}
+
+// ClientSecrets implements identity.Clients.
+func (x *Directory) ClientSecrets(ctx context.Context, tenantID, appID string) ([]identity.ClientSecret, error) {
+	rows, err := x.d.Read().QueryContext(ctx, `SELECT secret_hash, hint, expires_at FROM app_secrets WHERE app_id = ? AND tenant_id = ?`, appID, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []identity.ClientSecret
+	for rows.Next() {
+		var cs identity.ClientSecret
+		var exp int64
+		if err := rows.Scan(&cs.Hash, &cs.Hint, &exp); err != nil {
+			return nil, err
+		}
+		cs.Expires = db.Time(exp)
+		out = append(out, cs)
+	}
+	return out, rows.Err()
+}
+
+var _ identity.Clients = (*Directory)(nil)

@@ -46,6 +46,7 @@ func newTestServer(t testing.TB, d *db.DB) *testServer {
 	s.url = s.srv.URL
 	s.keys = NewKeys(d, newServerKey(t))
 	s.issuer = NewIssuer(d, s.keys, s.url)
+	s.issuer.Clients = seededClients{d}
 	registerOtherRoutes(mux)
 	s.issuer.Routes(mux)
 	return s
@@ -166,4 +167,49 @@ func tokenPart(t testing.TB, token string, i int) map[string]any {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// seededClients is the tests' Clients over the rows seedTenant and the
+// app helpers insert. The directory, which owns those tables in the
+// server, cannot be imported here (it imports identity); it implements
+// the same lookups over the same tables (directory.ClientTenant, ...).
+type seededClients struct{ d *db.DB }
+
+func (c seededClients) ClientTenant(ctx context.Context, ref string) (string, error) {
+	for _, q := range []string{`SELECT id FROM tenants WHERE id = ?`, `SELECT id FROM tenants WHERE lower(name) = lower(?)`,
+		`SELECT tenant_id FROM domains WHERE domain = lower(?)`, `SELECT id FROM tenants WHERE initial_domain = lower(?)`} {
+		var id string
+		if err := c.d.Read().QueryRowContext(ctx, q, ref).Scan(&id); err == nil {
+			return id, nil
+		}
+	}
+	return "", nil
+}
+
+func (c seededClients) ClientApp(ctx context.Context, appID string) (string, string, bool, error) {
+	var tid, perms string
+	err := c.d.Read().QueryRowContext(ctx, `SELECT tenant_id, permissions FROM apps WHERE app_id = ?`, appID).Scan(&tid, &perms)
+	if db.IsNoRows(err) {
+		return "", "", false, nil
+	}
+	return tid, perms, err == nil, err
+}
+
+func (c seededClients) ClientSecrets(ctx context.Context, tenantID, appID string) ([]ClientSecret, error) {
+	rows, err := c.d.Read().QueryContext(ctx, `SELECT secret_hash, hint, expires_at FROM app_secrets WHERE app_id = ? AND tenant_id = ?`, appID, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ClientSecret
+	for rows.Next() {
+		var cs ClientSecret
+		var exp int64
+		if err := rows.Scan(&cs.Hash, &cs.Hint, &exp); err != nil {
+			return nil, err
+		}
+		cs.Expires = db.Time(exp)
+		out = append(out, cs)
+	}
+	return out, rows.Err()
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/httpx"
 )
@@ -235,44 +234,33 @@ func audienceFromScope(scope string) (string, *oauthFailure) {
 // its unexpired secrets; it returns the app's permissions as roles. A
 // secret is valid while now < expires_at.
 func (i *Issuer) authenticate(ctx context.Context, tenantID, ref, clientID, secret string) ([]string, *oauthFailure) {
-	q := i.d.Read()
-	var appTenant, perms string
-	err := q.QueryRowContext(ctx, `SELECT tenant_id, permissions FROM apps WHERE app_id = ?`, clientID).Scan(&appTenant, &perms)
-	if err != nil && !db.IsNoRows(err) {
+	appTenant, perms, found, err := i.Clients.ClientApp(ctx, clientID)
+	if err != nil {
 		return nil, failFor(errs.Internalf(err, "cannot read application %s", clientID))
 	}
-	if err != nil || tenantID == "" || appTenant != tenantID {
+	if !found || tenantID == "" || appTenant != tenantID {
 		CheckSecret(HashSecret(""), secret) // same work as a real check
 		return nil, badClient("AppNotFound", "check the client_id and that the application is registered in this tenant",
 			"application %s was not found in tenant %q", truncate(clientID, 64), truncate(ref, 100))
 	}
-	rows, err := q.QueryContext(ctx, `SELECT secret_hash, hint, expires_at FROM app_secrets WHERE app_id = ? AND tenant_id = ?`, clientID, tenantID)
+	secrets, err := i.Clients.ClientSecrets(ctx, tenantID, clientID)
 	if err != nil {
 		return nil, failFor(errs.Internalf(err, "cannot read the secrets of application %s", clientID))
 	}
-	defer rows.Close()
-	now := db.Millis(i.now())
-	valid, expired, expiredHint, expiredAt := false, false, "", int64(0)
-	for rows.Next() {
-		var hash, hint string
-		var exp int64
-		if err := rows.Scan(&hash, &hint, &exp); err != nil {
-			return nil, failFor(errs.Internalf(err, "cannot read the secrets of application %s", clientID))
-		}
-		if CheckSecret(hash, secret) {
-			if now < exp {
+	now := i.now()
+	valid, expired, expiredHint, expiredAt := false, false, "", time.Time{}
+	for _, cs := range secrets {
+		if CheckSecret(cs.Hash, secret) {
+			if now.Before(cs.Expires) {
 				valid = true
 			} else {
-				expired, expiredHint, expiredAt = true, hint, exp
+				expired, expiredHint, expiredAt = true, cs.Hint, cs.Expires
 			}
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, failFor(errs.Internalf(err, "cannot read the secrets of application %s", clientID))
-	}
 	if !valid && expired {
 		return nil, badClient("SecretExpired", "create a new client secret for the application and update the migration endpoint",
-			"the client secret %s... of application %s expired at %s", expiredHint, clientID, db.Time(expiredAt).Format(time.RFC3339))
+			"the client secret %s... of application %s expired at %s", expiredHint, clientID, expiredAt.UTC().Format(time.RFC3339))
 	}
 	if !valid {
 		return nil, badClient("InvalidClientSecret", "check the client secret; create a new one if it was lost",
@@ -295,25 +283,14 @@ func (i *Issuer) resolveTenant(ctx context.Context, ref string) (string, error) 
 	if ref == "" || len(ref) > 255 {
 		return "", notFound
 	}
-	q := i.d.Read()
-	ref = canonicalGUID(ref)
-	for _, query := range []string{
-		`SELECT id FROM tenants WHERE id = ?`,
-		`SELECT id FROM tenants WHERE name = ?`,
-		`SELECT id FROM tenants WHERE lower(name) = lower(?)`,
-		`SELECT tenant_id FROM domains WHERE domain = lower(?)`,
-		`SELECT id FROM tenants WHERE initial_domain = lower(?)`,
-	} {
-		var id string
-		err := q.QueryRowContext(ctx, query, ref).Scan(&id)
-		if err == nil {
-			return id, nil
-		}
-		if !db.IsNoRows(err) {
-			return "", errs.Internalf(err, "cannot look up tenant %q", ref)
-		}
+	id, err := i.Clients.ClientTenant(ctx, canonicalGUID(ref))
+	if err != nil {
+		return "", errs.Internalf(err, "cannot look up tenant %q", ref)
 	}
-	return "", notFound
+	if id == "" {
+		return "", notFound
+	}
+	return id, nil
 }
 
 // handleConfig serves the OpenID Provider configuration of a tenant, named

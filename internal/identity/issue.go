@@ -38,6 +38,9 @@ type Issuer struct {
 	// source server can check that a move's forwarding address lies in a
 	// domain the target tenant holds (docs/replication-api.md).
 	TenantDomains func(ctx context.Context, tenantID string) ([]string, error)
+	// Clients finds tenants and app registrations for the token
+	// endpoint (the directory). Required to serve tokens.
+	Clients Clients
 	// Limits, when set, slows down client-secret guessing at the token
 	// endpoint (per client address and per client id).
 	Limits *ratelimit.Guard

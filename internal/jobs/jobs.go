@@ -316,3 +316,22 @@ func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
 func (h minLevel) WithGroup(name string) slog.Handler {
 	return minLevel{h.Handler.WithGroup(name), h.min}
 }
+
+// Alive reports whether the job with id is still waiting or running
+// (available, pending, running, retryable or scheduled), through q. A job
+// that is gone (finished and cleaned up) is not alive.
+func Alive(ctx context.Context, q db.Querier, id int64) (bool, error) {
+	var state string
+	err := q.QueryRowContext(ctx, `SELECT state FROM river_job WHERE id = ?`, id).Scan(&state)
+	if db.IsNoRows(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	switch state {
+	case "available", "pending", "running", "retryable", "scheduled":
+		return true, nil
+	}
+	return false, nil
+}

@@ -1,8 +1,10 @@
 package mailstore
 
 import (
+	"github.com/tenantferry/tenantferry/internal/blobstore"
+	"github.com/tenantferry/tenantferry/internal/db"
+
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
@@ -28,8 +30,6 @@ var consistencyChecks = []struct{ name, query string }{
 		`SELECT i.id FROM items i JOIN folders f ON f.id = i.folder_id WHERE f.mailbox_id <> i.mailbox_id`},
 	{"an item lies in a deleted folder",
 		`SELECT i.id FROM items i JOIN folders f ON f.id = i.folder_id WHERE f.deleted`},
-	{"an item refers to no blob, or to one of another size",
-		`SELECT i.id FROM items i LEFT JOIN blobs b ON b.sha256 = i.sha256 WHERE b.sha256 IS NULL OR b.size <> i.size`},
 	{"a UID that was removed (tombstone) is live again in its folder",
 		`SELECT t.id FROM tombstones t JOIN items i ON i.folder_id = t.folder_id AND i.uid = t.uid`},
 	{`a folder's first \Recent UID is above its UIDNEXT`,
@@ -43,14 +43,14 @@ var consistencyChecks = []struct{ name, query string }{
 // size. It returns ErrInconsistent naming each broken invariant and up to
 // five offending row ids, or nil. Tests run it in their cleanup.
 func (s *Store) CheckConsistency(ctx context.Context) error {
-	tx, err := s.d.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	tx, err := s.d.Snapshot(ctx)
 	if err != nil {
 		return errs.Internalf(err, "begin consistency check")
 	}
 	defer tx.Rollback()
 	var bad []string
 	for _, c := range consistencyChecks {
-		rows, err := tx.QueryContext(ctx, s.d.Rebind(c.query+` LIMIT 5`))
+		rows, err := tx.QueryContext(ctx, c.query+` LIMIT 5`)
 		if err != nil {
 			return errs.Internalf(err, "consistency check %q", c.name)
 		}
@@ -71,8 +71,50 @@ func (s *Store) CheckConsistency(ctx context.Context) error {
 			bad = append(bad, fmt.Sprintf("%s (rows %s)", c.name, strings.Join(ids, ", ")))
 		}
 	}
+	refs, err := itemBlobRefs(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if msg, err := blobCheck(ctx, tx, refs, "an item refers to no blob, or to one of another size"); err != nil || msg != "" {
+		if err != nil {
+			return err
+		}
+		bad = append(bad, msg)
+	}
 	if len(bad) > 0 {
 		return ErrInconsistent.Newf("the mailbox store is inconsistent: %s", strings.Join(bad, "; "))
 	}
 	return nil
+}
+
+// itemBlobRefs lists every item's blob reference, through q.
+func itemBlobRefs(ctx context.Context, q db.Querier) ([]blobstore.RowRef, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, sha256, size FROM items`)
+	if err != nil {
+		return nil, errs.Internalf(err, "consistency check of blob references")
+	}
+	defer rows.Close()
+	var refs []blobstore.RowRef
+	for rows.Next() {
+		var r blobstore.RowRef
+		if err := rows.Scan(&r.Row, &r.SHA256, &r.Size); err != nil {
+			return nil, errs.Internalf(err, "consistency check of blob references")
+		}
+		refs = append(refs, r)
+	}
+	return refs, rows.Err()
+}
+
+// blobCheck asks the blob store which refs are broken and describes them
+// ("" when none is), with up to five row ids.
+func blobCheck(ctx context.Context, q db.Querier, refs []blobstore.RowRef, name string) (string, error) {
+	bad, err := blobstore.BadRefs(ctx, q, refs)
+	if err != nil || len(bad) == 0 {
+		return "", err
+	}
+	var ids []string
+	for _, r := range bad[:min(5, len(bad))] {
+		ids = append(ids, fmt.Sprint(r.Row))
+	}
+	return fmt.Sprintf("%s (rows %s)", name, strings.Join(ids, ", ")), nil
 }

@@ -469,3 +469,51 @@ func CountByClass(ctx context.Context, q db.Querier, tenantID string, guids ...s
 	}
 	return out, rows.Err()
 }
+
+// CountOrigins counts the items of the tenant's mailbox guid whose origin
+// key is one of origins, through q (the items_origin index; origins are
+// looked up 500 at a time).
+func CountOrigins(ctx context.Context, q db.Querier, tenantID, guid string, origins []string) (int64, error) {
+	var mbID int64
+	err := q.QueryRowContext(ctx, `SELECT id FROM mailboxes WHERE tenant_id = ? AND guid = ?`, tenantID, normalizeGUID(guid)).Scan(&mbID)
+	if db.IsNoRows(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, errs.Internalf(err, "count items by origin")
+	}
+	var total int64
+	for start := 0; start < len(origins); start += 500 {
+		chunk := origins[start:min(start+500, len(origins))]
+		args := []any{mbID}
+		for _, o := range chunk {
+			args = append(args, o)
+		}
+		var n int64
+		if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM items WHERE mailbox_id = ? AND origin IN (`+db.InList(len(chunk))+`)`, args...).Scan(&n); err != nil {
+			return 0, errs.Internalf(err, "count items by origin")
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// LockedState reads the state of the tenant's mailbox guid inside the
+// caller's transaction, locking its row on PostgreSQL (SELECT ... FOR
+// UPDATE) so that a state change waits for the transaction. found is
+// false when there is no such mailbox.
+func LockedState(ctx context.Context, tx *db.Tx, tenantID, guid string) (st MailboxState, found bool, err error) {
+	q := `SELECT state FROM mailboxes WHERE tenant_id = ? AND guid = ?`
+	if tx.DB().Dialect == db.Postgres {
+		q += ` FOR UPDATE`
+	}
+	var s string
+	err = tx.QueryRowContext(ctx, q, tenantID, normalizeGUID(guid)).Scan(&s)
+	if db.IsNoRows(err) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, errs.Internalf(err, "read mailbox state")
+	}
+	return MailboxState(s), true, nil
+}

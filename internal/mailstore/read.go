@@ -201,15 +201,13 @@ func (s *Store) OpenUID(ctx context.Context, mailboxID, folderID int64, uid uint
 }
 
 func (s *Store) openWhere(ctx context.Context, what, where string, args ...any) (*blobstore.Blob, error) {
-	var sha, loc string
-	var size int64
-	err := s.d.Read().QueryRowContext(ctx, `SELECT b.sha256, b.size, b.location FROM items i JOIN blobs b ON b.sha256 = i.sha256 WHERE `+where, args...).
-		Scan(&sha, &size, &loc)
+	var sha string
+	err := s.d.Read().QueryRowContext(ctx, `SELECT i.sha256 FROM items i WHERE `+where, args...).Scan(&sha)
 	if db.IsNoRows(err) {
 		return nil, errItemNotFound(what)
 	}
 	if err != nil {
 		return nil, errs.Internalf(err, "open message %s", what)
 	}
-	return s.blobs.OpenLocation(ctx, sha, size, loc)
+	return s.blobs.Open(ctx, sha)
 }

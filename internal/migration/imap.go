@@ -72,11 +72,11 @@ func forgetIMAP(ctx context.Context, tx *db.Tx, moveID string) (bool, error) {
 		return false, err
 	}
 	n, _ := res.RowsAffected()
-	var mirrored int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM imap_mirror WHERE move_id = ?`, moveID).Scan(&mirrored); err != nil {
+	mirrored, err := imapsrc.Mirrored(ctx, tx, moveID)
+	if err != nil {
 		return false, err
 	}
-	return n > 0 || mirrored > 0, imapsrc.Forget(ctx, tx, moveID)
+	return n > 0 || mirrored, imapsrc.Forget(ctx, tx, moveID)
 }
 
 // validateIMAPTarget checks that the CSV's EmailAddress is a UserMailbox of

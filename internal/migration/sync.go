@@ -1,6 +1,8 @@
 package migration
 
 import (
+	"github.com/tenantferry/tenantferry/internal/jobs"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -62,7 +64,7 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	if passing && m.PassJob != 0 && m.PassJob != job.ID {
 		// Another job holds the pass. While it lives, wait; a job that
 		// died (a killed process) leaves the pass to whoever comes next.
-		alive, err := s.jobAlive(ctx, m.PassJob)
+		alive, err := jobs.Alive(ctx, s.D.Read(), m.PassJob)
 		if err != nil {
 			return err
 		}
@@ -110,23 +112,6 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 		}
 	}
 	return err
-}
-
-// jobAlive reports whether a job is still waiting or running.
-func (s *Service) jobAlive(ctx context.Context, id int64) (bool, error) {
-	var state string
-	err := s.D.Read().QueryRowContext(ctx, `SELECT state FROM river_job WHERE id = ?`, id).Scan(&state)
-	if db.IsNoRows(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	switch state {
-	case "available", "pending", "running", "retryable", "scheduled":
-		return true, nil
-	}
-	return false, nil
 }
 
 // beginPass records the start of an initial pass: the move is Validating.
@@ -402,13 +387,14 @@ func (s *Service) countTarget(ctx context.Context, q db.Querier, m *Move, imap b
 	var n int64
 	by := map[string]int64{}
 	if imap {
-		err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM imap_items x JOIN mailboxes b ON b.tenant_id = ? AND b.guid = ?
-			JOIN items i ON i.mailbox_id = b.id AND i.origin = CAST(? AS TEXT) || CAST(x.id AS TEXT) WHERE x.move_id = ? AND x.deleted = ?`,
-			m.TenantID, m.ExchangeGuid, imapsrc.OriginPrefix, m.ID, false).Scan(&n)
-		by[mailstore.ClassNote] = n
+		origins, err := imapsrc.LiveOrigins(ctx, q, m.ID)
 		if err != nil {
 			return 0, "", err
 		}
+		if n, err = mailstore.CountOrigins(ctx, q, m.TenantID, m.ExchangeGuid, origins); err != nil {
+			return 0, "", err
+		}
+		by[mailstore.ClassNote] = n
 		d, err := davCounts(ctx, q, m.ID, by)
 		b, _ := json.Marshal(by)
 		return n + d, string(b), err

@@ -175,6 +175,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 	s.Keys = identity.NewKeys(s.DB, s.ServerKey)
 	s.Issuer = identity.NewIssuer(s.DB, s.Keys, s.PublicURL)
 	s.Issuer.Log = log
+	s.Issuer.Clients = s.Dir
 	s.Issuer.Limits = s.Limits
 	s.Issuer.TenantDomains = func(ctx context.Context, tenantID string) ([]string, error) {
 		t, err := s.Dir.GetTenant(ctx, tenantID)

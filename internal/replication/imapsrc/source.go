@@ -380,3 +380,32 @@ func Forget(ctx context.Context, tx *db.Tx, moveID string) error {
 	}
 	return nil
 }
+
+// Mirrored reports whether the move has mirror state (folders seen on the
+// IMAP source), through q.
+func Mirrored(ctx context.Context, q db.Querier, moveID string) (bool, error) {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM imap_mirror WHERE move_id = ?`, moveID).Scan(&n); err != nil {
+		return false, errs.Internalf(err, "read the IMAP mirror of move %s", moveID)
+	}
+	return n > 0, nil
+}
+
+// LiveOrigins returns the target origin keys (OriginPrefix + item id) of
+// the move's items the IMAP source still has, through q.
+func LiveOrigins(ctx context.Context, q db.Querier, moveID string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id FROM imap_items WHERE move_id = ? AND deleted = ?`, moveID, false)
+	if err != nil {
+		return nil, errs.Internalf(err, "read the IMAP items of move %s", moveID)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, errs.Internalf(err, "read the IMAP items of move %s", moveID)
+		}
+		out = append(out, OriginPrefix+strconv.FormatInt(id, 10))
+	}
+	return out, rows.Err()
+}
