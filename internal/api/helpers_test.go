@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"github.com/tenantferry/tenantferry/internal/testsupport/scenario"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,35 +32,6 @@ import (
 
 var bg = context.Background()
 
-// dialects runs f once per available database dialect.
-func dialects(t *testing.T, f func(t *testing.T, dialect db.Dialect)) {
-	t.Run("sqlite", func(t *testing.T) { f(t, db.SQLite) })
-	t.Run("postgres", func(t *testing.T) {
-		if os.Getenv(dbtest.EnvPostgres) == "" {
-			t.Skip("set " + dbtest.EnvPostgres + " to a PostgreSQL DSN to run the PostgreSQL variant")
-		}
-		f(t, db.Postgres)
-	})
-}
-
-// logBuf collects a server's log output.
-type logBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuf) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.buf.Bytes())
-}
-
 // tserver is a running server under test.
 type tserver struct {
 	*server.Server
@@ -67,14 +39,14 @@ type tserver struct {
 	Op      string // operator token
 	DataDir string
 	DSN     string
-	Logs    *logBuf
+	Logs    *scenario.LogBuffer
 	stopped bool
 }
 
 // startServer starts a server on dataDir with the database dsn ("" =
 // SQLite in dataDir) listening on addr ("" = a free loopback port), logging
 // at debug level into logs.
-func startServer(t *testing.T, dataDir, dsn, addr string, logs *logBuf) *tserver {
+func startServer(t *testing.T, dataDir, dsn, addr string, logs *scenario.LogBuffer) *tserver {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = dataDir
@@ -86,7 +58,7 @@ func startServer(t *testing.T, dataDir, dsn, addr string, logs *logBuf) *tserver
 	cfg.IMAP, cfg.SMTP, cfg.Submission = "off", "off", "off"
 	cfg.EndpointAllow = []string{"127.0.0.0/8"} // the test servers trust each other on loopback
 	if logs == nil {
-		logs = &logBuf{}
+		logs = &scenario.LogBuffer{}
 	}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, err := server.New(bg, cfg, log)

@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"github.com/tenantferry/tenantferry/internal/db/dbtest"
+
 	"fmt"
 	"strings"
 	"testing"
@@ -14,7 +16,7 @@ import (
 // TestInvalidRequests proves criterion 5: invalid requests each return
 // their stable code and status, never a 500, and change nothing.
 func TestInvalidRequests(t *testing.T) {
-	dialects(t, func(t *testing.T, dialect db.Dialect) {
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) {
 		s := newServer(t, dialect)
 		c, f := s.world(t)
 		p, tok := tp(c.Name), c.Token

@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"github.com/tenantferry/tenantferry/internal/db/dbtest"
+
 	"net/http"
 	"net/url"
 	"testing"
@@ -163,7 +165,7 @@ var deniedCodes = map[string]bool{
 // every read and write of a fabrikam object fails with 403/404 and changes
 // nothing.
 func TestIsolation(t *testing.T) {
-	dialects(t, func(t *testing.T, dialect db.Dialect) {
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) {
 		s := newServer(t, dialect)
 		c, f := s.world(t)
 		// Orgrel and endpoint names differ between the tenants ("contoso" vs
@@ -242,7 +244,7 @@ func TestIsolation(t *testing.T) {
 // belongs to one tenant; addresses only in accepted domains) and change
 // nothing in either tenant.
 func TestCrossTenantReferences(t *testing.T) {
-	dialects(t, func(t *testing.T, dialect db.Dialect) {
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) {
 		s := newServer(t, dialect)
 		c, f := s.world(t)
 		before, beforeC := s.snapshot(t, f), s.snapshot(t, c)

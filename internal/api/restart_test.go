@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"github.com/tenantferry/tenantferry/internal/testsupport/scenario"
+
 	"bytes"
 	"encoding/hex"
 	"fmt"
@@ -136,8 +138,8 @@ func grepLogs(t *testing.T, logs []byte, secrets secretSet) {
 // (same data dir and database) has all state, and no secret or password
 // appears in clear text in the database files, the tables or the logs.
 func TestRestartKeepsStateAndSecrets(t *testing.T) {
-	dialects(t, func(t *testing.T, dialect db.Dialect) {
-		dir, dsn, logs := t.TempDir(), dbtest.DSN(t, dialect), &logBuf{}
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) {
+		dir, dsn, logs := t.TempDir(), dbtest.DSN(t, dialect), &scenario.LogBuffer{}
 		s1 := startServer(t, dir, dsn, "", logs)
 		if s1.OperatorToken == "" || s1.OperatorToken != s1.Op {
 			t.Fatalf("first start: operator token %q, file %q", s1.OperatorToken, s1.Op)

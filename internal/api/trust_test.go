@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"github.com/tenantferry/tenantferry/internal/db/dbtest"
+
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -65,7 +67,7 @@ func tamper(t *testing.T, token string, f func(claims map[string]any)) string {
 // the app with A's issuer, accepts it; tokens of an unconsented app,
 // tampered, expired or for another audience are rejected.
 func TestCrossServerTrust(t *testing.T) {
-	dialects(t, func(t *testing.T, dialect db.Dialect) {
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) {
 		a := newServer(t, dialect) // target: fabrikam registers the app
 		b := newServer(t, dialect) // source: contoso consents
 		if a.URL == b.URL {

@@ -784,3 +784,17 @@ func BadRefs(ctx context.Context, q db.Querier, refs []RowRef) ([]RowRef, error)
 	}
 	return bad, nil
 }
+
+// CheckRefs is BadRefs as a consistency-check finding: "" when every ref
+// is good, else name followed by up to five of the referrers' rows.
+func CheckRefs(ctx context.Context, q db.Querier, refs []RowRef, name string) (string, error) {
+	bad, err := BadRefs(ctx, q, refs)
+	if err != nil || len(bad) == 0 {
+		return "", err
+	}
+	var ids []string
+	for _, r := range bad[:min(5, len(bad))] {
+		ids = append(ids, strconv.FormatInt(r.Row, 10))
+	}
+	return fmt.Sprintf("%s (rows %s)", name, strings.Join(ids, ", ")), nil
+}

@@ -97,13 +97,5 @@ func openMessageBlobs(ctx context.Context, q db.Querier) (string, error) {
 	if err := rows.Err(); err != nil {
 		return "", errs.Internalf(err, "queue consistency check of message bytes")
 	}
-	bad, err := blobstore.BadRefs(ctx, q, refs)
-	if err != nil || len(bad) == 0 {
-		return "", err
-	}
-	var ids []string
-	for _, r := range bad[:min(5, len(bad))] {
-		ids = append(ids, fmt.Sprint(r.Row))
-	}
-	return fmt.Sprintf("an open message's bytes are missing (rows %s)", strings.Join(ids, ", ")), nil
+	return blobstore.CheckRefs(ctx, q, refs, "an open message's bytes are missing")
 }

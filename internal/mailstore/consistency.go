@@ -75,7 +75,7 @@ func (s *Store) CheckConsistency(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if msg, err := blobCheck(ctx, tx, refs, "an item refers to no blob, or to one of another size"); err != nil || msg != "" {
+	if msg, err := blobstore.CheckRefs(ctx, tx, refs, "an item refers to no blob, or to one of another size"); err != nil || msg != "" {
 		if err != nil {
 			return err
 		}
@@ -103,18 +103,4 @@ func itemBlobRefs(ctx context.Context, q db.Querier) ([]blobstore.RowRef, error)
 		refs = append(refs, r)
 	}
 	return refs, rows.Err()
-}
-
-// blobCheck asks the blob store which refs are broken and describes them
-// ("" when none is), with up to five row ids.
-func blobCheck(ctx context.Context, q db.Querier, refs []blobstore.RowRef, name string) (string, error) {
-	bad, err := blobstore.BadRefs(ctx, q, refs)
-	if err != nil || len(bad) == 0 {
-		return "", err
-	}
-	var ids []string
-	for _, r := range bad[:min(5, len(bad))] {
-		ids = append(ids, fmt.Sprint(r.Row))
-	}
-	return fmt.Sprintf("%s (rows %s)", name, strings.Join(ids, ", ")), nil
 }

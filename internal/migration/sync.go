@@ -320,7 +320,7 @@ func (s *Service) runPass(ctx context.Context, b *Batch, m *Move, p *plan, k mai
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	job := &replication.Job{Source: p.client, SourceGUID: k.guid, MailboxID: mb.ID, LargeItemLimit: b.LargeItemLimit,
-		Sink:     s.sink(m.ID, string(k.kind)),
+		Sink:     s.sink(ctx, m.ID, string(k.kind)),
 		Progress: s.progress(pctx, cancel, m.ID)}
 	_, res, err := s.Engine.Pass(pctx, job, w)
 	return res, err
@@ -428,10 +428,10 @@ func (s *Service) loadWatermark(ctx context.Context, moveID, kind string, reset 
 }
 
 // sink persists a move's watermark and statistics in the engine's
-// transaction: they advance exactly with the data they describe.
-func (s *Service) sink(moveID, kind string) replication.Sink {
+// transaction: they advance exactly with the data they describe. Its
+// statements run under the pass's ctx.
+func (s *Service) sink(ctx context.Context, moveID, kind string) replication.Sink {
 	return func(tx *db.Tx, w replication.Watermark, d replication.Delta, skipped []replication.Skipped) error {
-		ctx := context.Background()
 		_, err := tx.ExecContext(ctx, `INSERT INTO sync_state (move_id, kind, folder_state, item_modseq, item_id, del_modseq, del_id, pass_upto, synced_upto)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (move_id, kind) DO UPDATE SET folder_state = excluded.folder_state, item_modseq = excluded.item_modseq, item_id = excluded.item_id,

@@ -199,7 +199,7 @@ func TestACMEWithPebble(t *testing.T) {
 // reloads them at once; a broken file keeps the previous certificate in
 // use and is logged.
 func TestTLSFileReload(t *testing.T) {
-	var logs lockedBuffer
+	var logs scenario.LogBuffer
 	cert, key := selfSigned(t)
 	s := scenario.StartWith(t, scenario.Options{SMTP: "off", Log: &logs}, func(c *scenario.Config) { c.TLSCert, c.TLSKey = cert, key })
 	served := func() string {

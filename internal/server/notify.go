@@ -1,6 +1,8 @@
 package server
 
 import (
+	"github.com/tenantferry/tenantferry/internal/units"
+
 	"context"
 	"fmt"
 	"strconv"
@@ -56,7 +58,7 @@ func (s *Server) notifySender(ctx context.Context, node string, out <-chan mails
 		conn, err := pgx.Connect(ctx, s.Cfg.DB)
 		if err != nil {
 			s.Log.Warn("event bridge: connect", "err", err)
-			sleepCtx(ctx, time.Second)
+			units.Sleep(ctx, time.Second)
 			continue
 		}
 		for err == nil {
@@ -101,14 +103,7 @@ func (s *Server) notifyListener(ctx context.Context, node string) {
 		}
 		if ctx.Err() == nil {
 			s.Log.Warn("event bridge: listen", "err", err)
-			sleepCtx(ctx, time.Second)
+			units.Sleep(ctx, time.Second)
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,24 +20,6 @@ import (
 
 	"github.com/tenantferry/tenantferry/internal/testsupport/scenario"
 )
-
-// lockedBuffer is a log sink safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // dialFrom connects to addr from the loopback address from (127.0.0.0/8:
 // a different client address on the same machine).
@@ -106,7 +87,7 @@ func smtpAuth(t *testing.T, from, addr, user, pass string) int {
 // address's; --messages-per-hour 2 refuses a third submitted message.
 func TestRateLimits(t *testing.T) {
 	ctx := context.Background()
-	var logs lockedBuffer
+	var logs scenario.LogBuffer
 	imapAddr, subAddr := scenario.FreeAddr(t), scenario.FreeAddr(t)
 	s := scenario.StartWith(t, scenario.Options{IMAP: imapAddr, Log: &logs}, func(c *scenario.Config) {
 		c.Submission = subAddr

@@ -48,7 +48,7 @@ func TestCrashSafety(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	dialects(t, func(t *testing.T, dialect db.Dialect) {
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) {
 		t.Run("kill-during-submit", func(t *testing.T) { killDuringSubmit(t, bin, dialect) })
 		t.Run("kill-during-delivery", func(t *testing.T) { killDuringDelivery(t, bin, dialect) })
 	})

@@ -1,6 +1,8 @@
 package smtpd_test
 
 import (
+	"github.com/tenantferry/tenantferry/internal/db/dbtest"
+
 	"testing"
 
 	"github.com/tenantferry/tenantferry/internal/db"
@@ -12,7 +14,7 @@ import (
 // but the message is queued and delivered once. Other bytes, or another
 // recipient, are another message.
 func TestResentMessageQueuedOnce(t *testing.T) {
-	dialects(t, func(t *testing.T, dialect db.Dialect) {
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) {
 		s := startServer(t, dialect, nil)
 		s.tenant("contoso")
 		alice, bob := s.mailbox("contoso", "alice"), s.mailbox("contoso", "bob")

@@ -1,6 +1,8 @@
 package smtpd_test
 
 import (
+	"github.com/tenantferry/tenantferry/internal/db/dbtest"
+
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -68,7 +70,7 @@ func emptyPacks(t *testing.T, dataDir string) []string {
 // file behind; after space is freed, delivery resumes and every accepted
 // message arrives once.
 func TestDiskFull(t *testing.T) {
-	dialects(t, func(t *testing.T, dialect db.Dialect) {
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) {
 		dir := mountTmpfs(t, "48m")
 		s := startServer(t, dialect, func(c *config.Config) { c.DataDir = filepath.Join(dir, "data") })
 		s.tenant("contoso")

@@ -36,17 +36,6 @@ var (
 	op = &admin.Principal{Operator: true}
 )
 
-// dialects runs f once per available database dialect.
-func dialects(t *testing.T, f func(t *testing.T, dialect db.Dialect)) {
-	t.Run("sqlite", func(t *testing.T) { f(t, db.SQLite) })
-	t.Run("postgres", func(t *testing.T) {
-		if os.Getenv(dbtest.EnvPostgres) == "" {
-			t.Skip("set " + dbtest.EnvPostgres + " to a PostgreSQL DSN to run the PostgreSQL variant")
-		}
-		f(t, db.Postgres)
-	})
-}
-
 // logBuf collects a server's log output; it is printed when a test fails.
 type logBuf struct {
 	mu  sync.Mutex

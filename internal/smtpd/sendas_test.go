@@ -1,6 +1,8 @@
 package smtpd_test
 
 import (
+	"github.com/tenantferry/tenantferry/internal/db/dbtest"
+
 	"os/exec"
 	"strings"
 	"testing"
@@ -18,7 +20,7 @@ func TestSendAs(t *testing.T) {
 	if _, err := exec.LookPath("swaks"); err != nil {
 		t.Skip("swaks is not installed (Debian package swaks; .ci/run installs it)")
 	}
-	dialects(t, func(t *testing.T, dialect db.Dialect) {
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) {
 		a := startServer(t, dialect, nil)
 		a.tenant("contoso")
 		a.tenant("fabrikam")

@@ -1,6 +1,8 @@
 package smtpd_test
 
 import (
+	"github.com/tenantferry/tenantferry/internal/db/dbtest"
+
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -33,7 +35,7 @@ import (
 // relay) and oversized messages (552 5.3.4, by SIZE and by DATA), queuing
 // nothing it refused.
 func TestMXListener(t *testing.T) {
-	dialects(t, func(t *testing.T, dialect db.Dialect) {
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) {
 		s := startServer(t, dialect, func(c *config.Config) { c.MaxMessageSize = 64 << 10 })
 		s.tenant("contoso")
 		alice := s.mailbox("contoso", "alice")
@@ -76,7 +78,7 @@ func TestMXListener(t *testing.T) {
 // (550 5.7.1), accepts PLAIN and LOGIN, and relays an authenticated
 // message to any domain (out through the transport map to a second server).
 func TestSubmission(t *testing.T) {
-	dialects(t, func(t *testing.T, dialect db.Dialect) {
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) {
 		b := startServer(t, dialect, func(c *config.Config) { c.Hostname = "mx-b.test" })
 		b.tenant("fabrikam")
 		bob := b.mailbox("fabrikam", "bob")

@@ -1,6 +1,8 @@
 package smtpd_test
 
 import (
+	"github.com/tenantferry/tenantferry/internal/db/dbtest"
+
 	"os/exec"
 	"strings"
 	"testing"
@@ -31,7 +33,7 @@ func TestSwaks(t *testing.T) {
 	if _, err := exec.LookPath("swaks"); err != nil {
 		t.Skip("swaks is not installed (Debian package swaks; .ci/run installs it)")
 	}
-	dialects(t, func(t *testing.T, dialect db.Dialect) {
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) {
 		b := startServer(t, dialect, func(c *config.Config) { c.Hostname = "mx-b.test" })
 		b.tenant("fabrikam")
 		bob := b.mailbox("fabrikam", "bob")
