@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"github.com/emersion/go-smtp"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -104,7 +106,7 @@ func (s *Service) checkInbound(ctx context.Context, env Envelope, sp *spool) ([]
 	v := s.auth.Check(ctx, mailauth.Inbound{IP: net.ParseIP(host), Helo: env.Trace.Helo, MailFrom: env.From}, sp.reader)
 	info := authInfo{results: v.Results(), chain: fmt.Sprintf("%s:%d", v.ARC, v.ARCInstance), junk: v.Action == mailauth.Quarantine}
 	if v.Action == mailauth.Reject {
-		return nil, info, newErr(550, "5.7.1", "message rejected: it fails the DMARC policy (p=reject) of %s", sanitize(v.FromDomain, 255))
+		return nil, info, newErr(550, smtp.EnhancedCode{5, 7, 1}, "message rejected: it fails the DMARC policy (p=reject) of %s", sanitize(v.FromDomain, 255))
 	}
 	return v.Header(s.hostname), info, nil
 }

@@ -111,7 +111,7 @@ func TestRouting(t *testing.T) {
 			status string
 		}{{"nobody" + dom, false, "5.1.1"}, {"x@foreign.test", false, "5.1.2"}, {"loop1" + dom, false, "5.4.6"}} {
 			_, err := e.svc.Resolve(bg, c.addr, c.relay)
-			if de := delivery.AsError(err); de == nil || de.Status != c.status {
+			if de := delivery.AsError(err); de == nil || de.StatusText() != c.status {
 				t.Fatalf("Resolve(%s) error = %v, want status %s", c.addr, err, c.status)
 			}
 		}
@@ -386,7 +386,7 @@ func TestCheckRecipient(t *testing.T) {
 		if err := e.svc.CheckSender(bg, u, strings.ToUpper(alice.PrimarySmtpAddress)); err != nil {
 			t.Fatalf("own address refused: %v", err)
 		}
-		if err := e.svc.CheckSender(bg, u, "ceo@contoso.tenantferry.test"); delivery.AsError(err).Status != "5.7.1" {
+		if err := e.svc.CheckSender(bg, u, "ceo@contoso.tenantferry.test"); delivery.AsError(err).StatusText() != "5.7.1" {
 			t.Fatalf("foreign sender: %v", err)
 		}
 		for _, bad := range [][2]string{{alice.PrimarySmtpAddress, "wrong"}, {"ghost@contoso.tenantferry.test", "x"}, {"mu@contoso.tenantferry.test", ""}} {

@@ -19,7 +19,7 @@ const maxDSNHeader = 64 << 10
 // queues a DSN to the envelope sender in the same transaction, so a row
 // bounces (and notifies) exactly once.
 func (s *Service) bounce(ctx context.Context, r *rcptRow, m *msgRow, reason *Error) error {
-	result := reason.Status + " " + reason.Message
+	result := reason.StatusText() + " " + reason.Message
 	if m.from == "" {
 		err := s.d.Write(ctx, func(tx *db.Tx) error {
 			_, err := finish(ctx, tx, r.id, StateBounced, result)
@@ -84,7 +84,7 @@ func BuildDSN(d DSN, now time.Time) []byte {
 	if reason == nil {
 		reason = errTemporary
 	}
-	status := sanitize(reason.Status, 16)
+	status := reason.StatusText()
 	text := sanitize(reason.Message, 500)
 	var b bytes.Buffer
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\r\n", args...) }

@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"github.com/emersion/go-smtp"
+
 	"errors"
 	"fmt"
 	"strings"
@@ -13,15 +15,20 @@ import (
 // an RFC 3463 enhanced status, a public message that is safe to show to the
 // client or put in a DSN, and an internal cause for the logs only.
 type Error struct {
-	Code    int    // SMTP reply code, e.g. 550
-	Status  string // RFC 3463 enhanced status code, e.g. "5.1.1"
-	Message string // public text
-	Cause   error  // logged detail, never shown
+	Code    int               // SMTP reply code, e.g. 550
+	Status  smtp.EnhancedCode // RFC 3463 enhanced status code, e.g. {5, 1, 1}
+	Message string            // public text
+	Cause   error             // logged detail, never shown
+}
+
+// StatusText renders the enhanced status code, e.g. "5.1.1".
+func (e *Error) StatusText() string {
+	return fmt.Sprintf("%d.%d.%d", e.Status[0], e.Status[1], e.Status[2])
 }
 
 // Error implements error with the public text and the cause.
 func (e *Error) Error() string {
-	s := fmt.Sprintf("%d %s %s", e.Code, e.Status, e.Message)
+	s := fmt.Sprintf("%d %s %s", e.Code, e.StatusText(), e.Message)
 	if e.Cause != nil {
 		s += ": " + e.Cause.Error()
 	}
@@ -35,9 +42,9 @@ func (e *Error) Unwrap() error { return e.Cause }
 func (e *Error) Temporary() bool { return e.Code/100 == 4 }
 
 // Reply returns the public reply line: "550 5.1.1 text".
-func (e *Error) Reply() string { return fmt.Sprintf("%d %s %s", e.Code, e.Status, e.Message) }
+func (e *Error) Reply() string { return fmt.Sprintf("%d %s %s", e.Code, e.StatusText(), e.Message) }
 
-func newErr(code int, status, format string, args ...any) *Error {
+func newErr(code int, status smtp.EnhancedCode, format string, args ...any) *Error {
 	return &Error{Code: code, Status: status, Message: fmt.Sprintf(format, args...)}
 }
 
@@ -52,30 +59,30 @@ func (e *Error) withCause(err error) *Error {
 var (
 	// errUnknownRecipient: the recipient's domain is hosted here, but nobody
 	// has the address.
-	errUnknownRecipient = newErr(550, "5.1.1", "recipient address rejected: no such user here")
+	errUnknownRecipient = newErr(550, smtp.EnhancedCode{5, 1, 1}, "recipient address rejected: no such user here")
 	// errRelayDenied: an unauthenticated client named a domain this server
 	// does not host.
-	errRelayDenied = newErr(554, "5.7.1", "relay access denied: this server accepts mail only for its own domains")
+	errRelayDenied = newErr(554, smtp.EnhancedCode{5, 7, 1}, "relay access denied: this server accepts mail only for its own domains")
 	// errTemporary: a database or other internal failure.
-	errTemporary = newErr(451, "4.3.0", "temporary local problem, please try again later")
+	errTemporary = newErr(451, smtp.EnhancedCode{4, 3, 0}, "temporary local problem, please try again later")
 	// errLoop: too many Received fields.
-	errLoop = newErr(554, "5.4.6", "mail loop detected: too many hops")
+	errLoop = newErr(554, smtp.EnhancedCode{5, 4, 6}, "mail loop detected: too many hops")
 	// errRoutingLoop: forwarding or group nesting deeper than allowed.
-	errRoutingLoop = newErr(554, "5.4.6", "routing loop detected while expanding the recipient")
+	errRoutingLoop = newErr(554, smtp.EnhancedCode{5, 4, 6}, "routing loop detected while expanding the recipient")
 	// errExpired: temporary failures until the lifetime ended.
-	errExpired = newErr(451, "4.4.7", "delivery time expired")
+	errExpired = newErr(451, smtp.EnhancedCode{4, 4, 7}, "delivery time expired")
 	// errSendAs: a submission sender (MAIL FROM) that is neither one of
 	// the user's addresses nor a mailbox the user holds SendAs on.
-	errSendAs = newErr(550, "5.7.1", "sender address rejected: not an address of the authenticated user, and no SendAs permission on it (mailbox permission add --access-rights SendAs)")
+	errSendAs = newErr(550, smtp.EnhancedCode{5, 7, 1}, "sender address rejected: not an address of the authenticated user, and no SendAs permission on it (mailbox permission add --access-rights SendAs)")
 	// errFromSendAs: the same for an address in the From header field.
-	errFromSendAs = newErr(550, "5.7.1", "From header address rejected: not an address of the authenticated user, and no SendAs permission on it (mailbox permission add --access-rights SendAs)")
+	errFromSendAs = newErr(550, smtp.EnhancedCode{5, 7, 1}, "From header address rejected: not an address of the authenticated user, and no SendAs permission on it (mailbox permission add --access-rights SendAs)")
 	// ErrAuthFailed: wrong address or password.
-	ErrAuthFailed = newErr(535, "5.7.8", "authentication credentials invalid")
+	ErrAuthFailed = newErr(535, smtp.EnhancedCode{5, 7, 8}, "authentication credentials invalid")
 	// errBadSRS: a bounce address in SRS form whose hash or age does not
 	// verify (forged, or too old).
-	errBadSRS = newErr(550, "5.1.1", "recipient address rejected: invalid or expired bounce address")
+	errBadSRS = newErr(550, smtp.EnhancedCode{5, 1, 1}, "recipient address rejected: invalid or expired bounce address")
 	// errNoForward: a MailUser without an external address.
-	errNoForward = newErr(550, "5.1.6", "recipient has moved and has no forwarding address")
+	errNoForward = newErr(550, smtp.EnhancedCode{5, 1, 6}, "recipient has moved and has no forwarding address")
 )
 
 // internal wraps an unexpected failure as a temporary error.
@@ -97,15 +104,15 @@ func AsError(err error) *Error {
 	if e := errs.As(err); e != nil {
 		switch e.Kind {
 		case errs.Invalid:
-			return newErr(550, "5.5.4", "%s", sanitize(e.Message, 200)).withCause(err)
+			return newErr(550, smtp.EnhancedCode{5, 5, 4}, "%s", sanitize(e.Message, 200)).withCause(err)
 		case errs.NotFound:
 			return errUnknownRecipient.withCause(err)
 		case errs.Forbidden:
-			return newErr(550, "5.7.1", "%s", sanitize(e.Message, 200)).withCause(err)
+			return newErr(550, smtp.EnhancedCode{5, 7, 1}, "%s", sanitize(e.Message, 200)).withCause(err)
 		case errs.Unauthorized:
 			return ErrAuthFailed.withCause(err)
 		case errs.TooLarge:
-			return newErr(552, "5.3.4", "message too large").withCause(err)
+			return newErr(552, smtp.EnhancedCode{5, 3, 4}, "message too large").withCause(err)
 		}
 	}
 	return errTemporary.withCause(err)

@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"github.com/emersion/go-smtp"
+
 	"context"
 	"errors"
 	"strings"
@@ -20,7 +22,7 @@ const OriginPrefix = "dlv:"
 
 // errMailboxUnavailable is the temporary failure for a mailbox that cannot
 // take mail right now.
-var errMailboxUnavailable = newErr(450, "4.2.1", "mailbox temporarily unavailable")
+var errMailboxUnavailable = newErr(450, smtp.EnhancedCode{4, 2, 1}, "mailbox temporarily unavailable")
 
 // deliverLocal appends the message to the Inbox of the target's primary
 // mailbox, marking the row delivered in the same transaction; a locked
@@ -63,7 +65,7 @@ func (s *Service) deliverLocal(ctx context.Context, r *rcptRow, m *msgRow, t *ta
 	case errors.Is(err, mailstore.ErrMailboxLocked), errors.Is(err, mailstore.ErrMailboxRetired):
 		return s.hold(ctx, r, m, mb)
 	case errors.Is(err, mailstore.ErrItemTooLarge):
-		return newErr(552, "5.2.3", "message exceeds the mailbox's maximum item size").withCause(err)
+		return newErr(552, smtp.EnhancedCode{5, 2, 3}, "message exceeds the mailbox's maximum item size").withCause(err)
 	case err != nil:
 		return errMailboxUnavailable.withCause(err)
 	}

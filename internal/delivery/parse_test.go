@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"bytes"
+	"github.com/emersion/go-smtp"
 	"io"
 	"net"
 	"strings"
@@ -120,7 +121,7 @@ func TestNextRetry(t *testing.T) {
 // TestBuildDSN parses a DSN as a MIME message: multipart/report with the
 // three RFC 3464 parts and the per-recipient fields.
 func TestBuildDSN(t *testing.T) {
-	reason := &delivery.Error{Code: 550, Status: "5.1.1", Message: "no such user\r\nInjected: header"}
+	reason := &delivery.Error{Code: 550, Status: smtp.EnhancedCode{5, 1, 1}, Message: "no such user\r\nInjected: header"}
 	raw := delivery.BuildDSN(delivery.DSN{ReportingMTA: "mx.test", QueueID: "Q1", From: "a@b.test", Recipient: "c@d.test",
 		Arrival: time.Now(), Reason: reason, Header: []byte("Subject: hi\r\nFrom: a@b.test\r\n\r\n"), MessageID: "<id@mx.test>"}, time.Now())
 	ent, err := gomessage.Read(bytes.NewReader(raw))

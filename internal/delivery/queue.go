@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"github.com/emersion/go-smtp"
+
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -92,7 +94,7 @@ type newMessage struct {
 // recipient in one transaction. Only then may the caller acknowledge.
 func (s *Service) Enqueue(ctx context.Context, env Envelope, body io.Reader) (*Queued, error) {
 	if len(env.To) == 0 {
-		return nil, newErr(554, "5.5.1", "no valid recipients")
+		return nil, newErr(554, smtp.EnhancedCode{5, 5, 1}, "no valid recipients")
 	}
 	id := newQueueID()
 	hdr := receivedHeader(s.hostname, id, env.Trace, env.To, time.Now())

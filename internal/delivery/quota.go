@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"github.com/emersion/go-smtp"
+
 	"context"
 	"errors"
 
@@ -12,8 +14,8 @@ import (
 // once the user has made room; a message larger than the quota itself can
 // never fit and gets the permanent 552 5.2.2.
 var (
-	errMailboxFull    = newErr(452, "4.2.2", "mailbox full: over quota, try again later")
-	errOverQuotaLimit = newErr(552, "5.2.2", "message larger than the mailbox's quota")
+	errMailboxFull    = newErr(452, smtp.EnhancedCode{4, 2, 2}, "mailbox full: over quota, try again later")
+	errOverQuotaLimit = newErr(552, smtp.EnhancedCode{5, 2, 2}, "message larger than the mailbox's quota")
 )
 
 // quotaRefusal returns nil when a message of size bytes fits the quota of

@@ -80,13 +80,13 @@ func (s *Service) nextHops(ctx context.Context, domain string) ([]string, bool, 
 		return []string{net.JoinHostPort(domain, "25")}, false, nil // RFC 5321 5.1: implicit MX
 	}
 	if err != nil {
-		return nil, false, newErr(451, "4.4.3", "cannot resolve the destination domain").withCause(err)
+		return nil, false, newErr(451, smtp.EnhancedCode{4, 4, 3}, "cannot resolve the destination domain").withCause(err)
 	}
 	if len(mxs) == 0 {
 		return []string{net.JoinHostPort(domain, "25")}, false, nil
 	}
 	if len(mxs) == 1 && (mxs[0].Host == "." || mxs[0].Host == "") {
-		return nil, false, newErr(556, "5.1.10", "the recipient domain does not accept mail (null MX)")
+		return nil, false, newErr(556, smtp.EnhancedCode{5, 1, 10}, "the recipient domain does not accept mail (null MX)")
 	}
 	hosts := make([]string, 0, len(mxs))
 	for _, mx := range mxs {
@@ -170,7 +170,7 @@ func (s *Service) dial(ctx context.Context, hostport string, tlsCfg *tls.Config)
 	}
 	conn, err := s.connect(ctx, &d, hostport)
 	if err != nil {
-		return nil, newErr(451, "4.4.1", "cannot connect to the destination server").withCause(err)
+		return nil, newErr(451, smtp.EnhancedCode{4, 4, 1}, "cannot connect to the destination server").withCause(err)
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
@@ -221,15 +221,15 @@ func (s *Service) connect(ctx context.Context, d *net.Dialer, hostport string) (
 func remoteError(host string, err error) *Error {
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
-		status := fmt.Sprintf("%d.%d.%d", se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2])
-		if se.EnhancedCode == smtp.EnhancedCodeNotSet || se.EnhancedCode == smtp.NoEnhancedCode || se.EnhancedCode[0] != se.Code/100 {
-			status = fmt.Sprintf("%d.0.0", se.Code/100)
+		status := se.EnhancedCode
+		if status == smtp.EnhancedCodeNotSet || status == smtp.NoEnhancedCode || status[0] != se.Code/100 {
+			status = smtp.EnhancedCode{se.Code / 100, 0, 0}
 		}
 		code := se.Code
 		if code/100 != 4 && code/100 != 5 {
-			code, status = 451, "4.4.0"
+			code, status = 451, smtp.EnhancedCode{4, 4, 0}
 		}
 		return newErr(code, status, "%s said: %d %s", host, se.Code, sanitize(se.Message, 300)).withCause(err)
 	}
-	return newErr(451, "4.4.2", "connection to the destination server failed").withCause(fmt.Errorf("%s: %w", host, err))
+	return newErr(451, smtp.EnhancedCode{4, 4, 2}, "connection to the destination server failed").withCause(fmt.Errorf("%s: %w", host, err))
 }

@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"github.com/emersion/go-smtp"
+
 	"context"
 	"fmt"
 	"strings"
@@ -74,7 +76,7 @@ func (s *Service) route(ctx context.Context, addr string, relay bool, depth int)
 		}
 		_, domain, ok := SplitAddress(addr)
 		if !ok {
-			return nil, newErr(550, "5.1.3", "bad recipient address syntax")
+			return nil, newErr(550, smtp.EnhancedCode{5, 1, 3}, "bad recipient address syntax")
 		}
 		rec, err := s.dir.ResolveAddress(ctx, addr)
 		if err != nil {
@@ -102,7 +104,7 @@ func (s *Service) route(ctx context.Context, addr string, relay bool, depth int)
 				continue
 			}
 			if !relay {
-				return nil, newErr(550, "5.1.2", "recipient domain is not hosted here")
+				return nil, newErr(550, smtp.EnhancedCode{5, 1, 2}, "recipient domain is not hosted here")
 			}
 			return &target{kind: targetRemote, addr: addr, via: via, fwdTenant: fwdTenant, fwdDomain: fwdDomain}, nil
 		}

@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"github.com/emersion/go-smtp"
+
 	"crypto/x509"
 	"github.com/tenantferry/tenantferry/internal/dnsx"
 	"net/http"
@@ -260,7 +262,7 @@ func (s *Service) CheckSender(ctx context.Context, u *User, from string) error {
 func (s *Service) CheckRecipient(ctx context.Context, addr string, relay bool, size int64) error {
 	_, domain, ok := SplitAddress(addr)
 	if !ok {
-		return newErr(501, "5.1.3", "bad recipient address syntax")
+		return newErr(501, smtp.EnhancedCode{5, 1, 3}, "bad recipient address syntax")
 	}
 	rec, err := s.dir.ResolveAddress(ctx, addr)
 	if err != nil {

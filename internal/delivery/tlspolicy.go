@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"github.com/emersion/go-smtp"
+
 	"bufio"
 	"context"
 	"crypto/sha256"
@@ -43,7 +45,7 @@ import (
 
 // errInsecure refuses a next hop that cannot meet the TLS policy.
 func errInsecure(format string, args ...any) *Error {
-	return newErr(451, "4.7.5", "cannot deliver securely: "+format, args...)
+	return newErr(451, smtp.EnhancedCode{4, 7, 5}, "cannot deliver securely: "+format, args...)
 }
 
 // tlsMode is what one next hop requires.

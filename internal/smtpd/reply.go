@@ -2,7 +2,6 @@ package smtpd
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 
 	"github.com/emersion/go-smtp"
@@ -12,15 +11,15 @@ import (
 
 // Protocol-level refusals of this adapter.
 var (
-	errAuthRequired = &delivery.Error{Code: 530, Status: "5.7.0", Message: "authentication required"}
-	errNeedMail     = &delivery.Error{Code: 503, Status: "5.5.1", Message: "MAIL FROM first"}
-	errNeedRcpt     = &delivery.Error{Code: 503, Status: "5.5.1", Message: "RCPT TO first"}
-	errAuthzDiffers = &delivery.Error{Code: 535, Status: "5.7.8", Message: "authorization identity must match the user"}
+	errAuthRequired = &delivery.Error{Code: 530, Status: smtp.EnhancedCode{5, 7, 0}, Message: "authentication required"}
+	errNeedMail     = &delivery.Error{Code: 503, Status: smtp.EnhancedCode{5, 5, 1}, Message: "MAIL FROM first"}
+	errNeedRcpt     = &delivery.Error{Code: 503, Status: smtp.EnhancedCode{5, 5, 1}, Message: "RCPT TO first"}
+	errAuthzDiffers = &delivery.Error{Code: 535, Status: smtp.EnhancedCode{5, 7, 8}, Message: "authorization identity must match the user"}
 	// errAuthRateLimited: too many failed AUTH attempts from the address
 	// or for the account (RFC 4954's temporary authentication failure).
-	errAuthRateLimited = &delivery.Error{Code: 454, Status: "4.7.0", Message: "too many failed authentications; try again later"}
+	errAuthRateLimited = &delivery.Error{Code: 454, Status: smtp.EnhancedCode{4, 7, 0}, Message: "too many failed authentications; try again later"}
 	// errMessageRate: the account is over its submission rate.
-	errMessageRate = &delivery.Error{Code: 450, Status: "4.7.1", Message: "message rate limit exceeded; try again later"}
+	errMessageRate = &delivery.Error{Code: 450, Status: smtp.EnhancedCode{4, 7, 1}, Message: "message rate limit exceeded; try again later"}
 )
 
 // reply is the one place that turns an error into an SMTP reply: go-smtp's
@@ -37,7 +36,7 @@ func (ss *session) reply(cmd string, err error) error {
 		return se
 	}
 	de := delivery.AsError(err)
-	attrs := []any{"cmd", cmd, "reply", de.Code, "status", de.Status}
+	attrs := []any{"cmd", cmd, "reply", de.Code, "status", de.StatusText()}
 	if de.Cause != nil {
 		attrs = append(attrs, "detail", de.Cause.Error())
 	}
@@ -56,24 +55,11 @@ func withCause(e *delivery.Error, err error) *delivery.Error {
 	return &c
 }
 
-// enhanced parses "5.1.1"; a malformed status becomes "C.0.0" for the
-// reply code's class.
-func enhanced(status string, code int) smtp.EnhancedCode {
-	parts := strings.Split(status, ".")
-	if len(parts) == 3 {
-		var ec smtp.EnhancedCode
-		ok := true
-		for i, p := range parts {
-			n, err := strconv.Atoi(p)
-			if err != nil || n < 0 || n > 999 {
-				ok = false
-				break
-			}
-			ec[i] = n
-		}
-		if ok && ec[0] == code/100 {
-			return ec
-		}
+// enhanced is status when its class matches the reply code's, else
+// "C.0.0" for the code's class.
+func enhanced(status smtp.EnhancedCode, code int) smtp.EnhancedCode {
+	if status[0] == code/100 {
+		return status
 	}
 	return smtp.EnhancedCode{code / 100, 0, 0}
 }
