@@ -75,6 +75,20 @@ func (c *Core) BatchCommand(ctx context.Context, p *Principal, tenant, name stri
 	return m.ViewBatch(ctx, b)
 }
 
+// SetBatch changes a batch's settings (Set-MigrationBatch).
+func (c *Core) SetBatch(ctx context.Context, p *Principal, tenant, name string, u migration.BatchUpdate) (*migration.BatchView, error) {
+	m, tid, err := c.migrationFor(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	b, err := m.SetBatch(ctx, tid, name, u)
+	if err != nil {
+		return nil, err
+	}
+	c.audit(ctx, p, tid, "batch.set", b.Name)
+	return m.ViewBatch(ctx, b)
+}
+
 // GetBatch returns a batch view.
 func (c *Core) GetBatch(ctx context.Context, p *Principal, tenant, name string) (*migration.BatchView, error) {
 	m, b, err := c.batch(ctx, p, tenant, name)

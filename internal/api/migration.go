@@ -61,6 +61,41 @@ func (r batchRequest) spec() (migration.BatchSpec, error) {
 	return s, nil
 }
 
+// batchSetRequest is the body of PATCH .../batches/{b} (batch set): times
+// in RFC 3339 ("" clears a schedule), the interval as a Go duration.
+type batchSetRequest struct {
+	StartAfter, CompleteAfter *string
+	AutoComplete              *bool
+	IncrementalSyncInterval   *string
+	LargeItemLimit            *int64
+	NotificationEmails        *string
+}
+
+func (r batchSetRequest) update() (migration.BatchUpdate, error) {
+	u := migration.BatchUpdate{AutoComplete: r.AutoComplete, LargeItemLimit: r.LargeItemLimit, NotificationEmails: r.NotificationEmails}
+	for _, f := range []struct {
+		name string
+		in   *string
+		out  **time.Time
+	}{{"StartAfter", r.StartAfter, &u.StartAfter}, {"CompleteAfter", r.CompleteAfter, &u.CompleteAfter}} {
+		if f.in != nil {
+			t, err := parseTime(f.name, *f.in)
+			if err != nil {
+				return u, err
+			}
+			*f.out = &t
+		}
+	}
+	if r.IncrementalSyncInterval != nil {
+		d, err := time.ParseDuration(*r.IncrementalSyncInterval)
+		if err != nil {
+			return u, errs.Invalidf("InvalidInterval", "IncrementalSyncInterval %q is not a duration", *r.IncrementalSyncInterval).WithHint("use e.g. 1h or 30m")
+		}
+		u.IncrementalSyncInterval = &d
+	}
+	return u, nil
+}
+
 func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 	t := "/api/v1/tenants/{t}"
 	h("GET "+t+"/move-registrations", func(r *http.Request, p *admin.Principal) (any, error) {
@@ -99,14 +134,35 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 	h("GET "+t+"/batches/{b}/report", func(r *http.Request, p *admin.Principal) (any, error) {
 		return s.Core.BatchReport(r.Context(), p, r.PathValue("t"), r.PathValue("b"), r.URL.Query().Get("user"))
 	})
+	h("PATCH "+t+"/batches/{b}", func(r *http.Request, p *admin.Principal) (any, error) {
+		var req batchSetRequest
+		if err := s.decode(r, &req); err != nil {
+			return nil, err
+		}
+		u, err := req.update()
+		if err != nil {
+			return nil, err
+		}
+		return s.Core.SetBatch(r.Context(), p, r.PathValue("t"), r.PathValue("b"), u)
+	})
 	h("POST "+t+"/batches/{b}/{action}", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req struct{ ApproveSkippedItems bool }
+		var req struct {
+			ApproveSkippedItems bool
+			CompleteAfter       string // complete: schedule instead of now
+		}
 		if r.ContentLength != 0 {
 			if err := s.decode(r, &req); err != nil {
 				return nil, err
 			}
 		}
 		action := admin.BatchAction(r.PathValue("action"))
+		if action == admin.BatchComplete && req.CompleteAfter != "" {
+			at, err := parseTime("CompleteAfter", req.CompleteAfter)
+			if err != nil {
+				return nil, err
+			}
+			return s.Core.SetBatch(r.Context(), p, r.PathValue("t"), r.PathValue("b"), migration.BatchUpdate{CompleteAfter: &at})
+		}
 		switch action {
 		case admin.BatchStart, admin.BatchStop, admin.BatchSyncNow, admin.BatchComplete, admin.BatchRemove:
 		default:

@@ -57,12 +57,14 @@ func (e *env) batchCmd() *cobra.Command {
 
 	action := func(verb, short string) *cobra.Command {
 		var approve bool
+		var at string
 		c := e.apiCmd(verb+" N", short, cobra.ExactArgs(1), true, view{},
 			func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
-				return c.do(ctx, http.MethodPost, tp+"/batches/"+esc(a[0])+"/"+verb, map[string]any{"ApproveSkippedItems": approve})
+				return c.do(ctx, http.MethodPost, tp+"/batches/"+esc(a[0])+"/"+verb, map[string]any{"ApproveSkippedItems": approve, "CompleteAfter": at})
 			})
 		if verb == "complete" {
 			c.Flags().BoolVar(&approve, "approve-skipped-items", false, "complete even if skipped items make the DataConsistencyScore Investigate")
+			c.Flags().StringVar(&at, "complete-after", "", "complete at this time (RFC 3339) instead of now")
 		}
 		return c
 	}
@@ -78,6 +80,7 @@ func (e *env) batchCmd() *cobra.Command {
 	report.Flags().StringVar(&user, "user", "", "only this user")
 	return group("batch", "Manage migration batches",
 		create,
+		e.batchSetCmd(),
 		action("start", "Start a batch"),
 		action("stop", "Stop a batch"),
 		action("sync-now", "Run an incremental sync now"),
@@ -151,3 +154,37 @@ func (e *env) prepareCmd() *cobra.Command {
 
 // watchPoll is how often batch watch refreshes.
 const watchPoll = time.Second
+
+// batchSetCmd is `batch set` (Set-MigrationBatch): only the flags given
+// are sent.
+func (e *env) batchSetCmd() *cobra.Command {
+	var startAfter, completeAfter, interval, notify string
+	var autoComplete bool
+	var lil int64
+	var c *cobra.Command
+	c = e.apiCmd("set N", "Change a batch: its schedule, auto-completion, incremental sync interval, large item limit, notification addresses",
+		cobra.ExactArgs(1), true, view{},
+		func(ctx context.Context, cl *client, tp string, a []string) ([]byte, error) {
+			body := map[string]any{}
+			for _, f := range []struct {
+				flag, field string
+				v           any
+			}{{"start-after", "StartAfter", startAfter}, {"complete-after", "CompleteAfter", completeAfter},
+				{"auto-complete", "AutoComplete", autoComplete}, {"incremental-sync-interval", "IncrementalSyncInterval", interval},
+				{"large-item-limit", "LargeItemLimit", lil}, {"notification-emails", "NotificationEmails", notify}} {
+				if c.Flags().Changed(f.flag) {
+					body[f.field] = f.v
+				}
+			}
+			return cl.do(ctx, http.MethodPatch, tp+"/batches/"+esc(a[0]), body)
+		})
+	f := c.Flags()
+	f.StringVar(&startAfter, "start-after", "", `start at this time (RFC 3339; "" clears it)`)
+	f.StringVar(&completeAfter, "complete-after", "", `complete at this time (RFC 3339; "" clears it)`)
+	f.BoolVar(&autoComplete, "auto-complete", false, "complete each user as soon as it is synced (or at --complete-after)")
+	f.StringVar(&interval, "incremental-sync-interval", "", "time between incremental syncs (at least 1m)")
+	f.Int64Var(&lil, "large-item-limit", 0, "skip items larger than this many bytes")
+	f.StringVar(&notify, "notification-emails", "", "addresses (comma-separated) that get the batch's reports")
+	c.Example = "  tenantferry batch set wave1 --tenant fabrikam --complete-after 2026-12-24T18:00:00Z --notification-emails it@fabrikam.example"
+	return c
+}

@@ -26,6 +26,7 @@ type BatchView struct {
 	CompleteAfter           *time.Time `json:",omitempty"`
 	IncrementalSyncInterval string
 	LargeItemLimit          int64
+	NotificationEmails      string `json:",omitempty"`
 	ApproveSkippedItems     bool
 	TotalCount              int
 	ActiveCount             int
@@ -102,7 +103,7 @@ func (s *Service) ViewBatch(ctx context.Context, b *Batch) (*BatchView, error) {
 	}
 	v := &BatchView{Id: b.ID, Identity: b.Name, Name: b.Name, Status: batchStatus(b, ms), Endpoint: b.EndpointName, TargetDeliveryDomain: b.TargetDeliveryDomain,
 		AutoStart: b.AutoStart, AutoComplete: b.AutoComplete, StartAfter: tp(b.StartAfter), CompleteAfter: tp(b.CompleteAfter),
-		IncrementalSyncInterval: b.IncrementalInterval.String(), LargeItemLimit: b.LargeItemLimit, ApproveSkippedItems: b.ApproveSkipped,
+		IncrementalSyncInterval: b.IncrementalInterval.String(), LargeItemLimit: b.LargeItemLimit, NotificationEmails: b.NotificationEmails, ApproveSkippedItems: b.ApproveSkipped,
 		TotalCount: len(ms), Counts: map[string]int{}, CreationDateTime: b.CreatedAt, StartDateTime: tp(b.StartedAt),
 		CompletionRequested: tp(b.CompletionRequested), RemovedDateTime: tp(b.RemovedAt)}
 	for _, m := range ms {

@@ -1,0 +1,107 @@
+package migration
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/directory"
+	"github.com/tenantferry/tenantferry/internal/errs"
+)
+
+// BatchUpdate is a Set-MigrationBatch: the settings to change, nil for
+// those that stay. A zero time clears a schedule.
+type BatchUpdate struct {
+	StartAfter, CompleteAfter *time.Time
+	AutoComplete              *bool
+	IncrementalSyncInterval   *time.Duration
+	LargeItemLimit            *int64
+	NotificationEmails        *string
+}
+
+// Errors of SetBatch.
+var (
+	// ErrNothingToChange: a set with no setting.
+	ErrNothingToChange = errs.Sentinel(errs.Invalid, "NothingToChange")
+	// ErrBatchCompleting: a completion schedule change for a batch whose
+	// completion was already requested.
+	ErrBatchCompleting = errs.Sentinel(errs.Conflict, "BatchCompleting")
+)
+
+// SetBatch changes a batch's settings (`batch set`): validated like at
+// creation, checked against the batch's state, written in one
+// transaction; the scheduler reads the new schedule at its next tick. A
+// StartAfter in the past starts a created batch then; a CompleteAfter
+// (with or without AutoComplete) completes the users once it passes.
+func (s *Service) SetBatch(ctx context.Context, tenantID, name string, u BatchUpdate) (*Batch, error) {
+	if u == (BatchUpdate{}) {
+		return nil, ErrNothingToChange.Newf("no setting of batch %s was given", name).
+			WithHint("pass --complete-after, --start-after, --auto-complete, --incremental-sync-interval, --large-item-limit or --notification-emails")
+	}
+	if err := checkBatchUpdate(u); err != nil {
+		return nil, err
+	}
+	return s.batchTx(ctx, tenantID, name, false, func(tx *db.Tx, b *Batch, _ []*Move) error {
+		if err := applyBatchUpdate(b, u); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE batches SET start_after = ?, complete_after = ?, auto_complete = ?, incremental_interval_ms = ?,
+			large_item_limit = ?, notification_emails = ? WHERE id = ?`, db.Millis(b.StartAfter), db.Millis(b.CompleteAfter), b.AutoComplete,
+			b.IncrementalInterval.Milliseconds(), b.LargeItemLimit, b.NotificationEmails, b.ID)
+		return err
+	})
+}
+
+// checkBatchUpdate validates the values of an update on their own.
+func checkBatchUpdate(u BatchUpdate) error {
+	if u.IncrementalSyncInterval != nil && *u.IncrementalSyncInterval < MinIncrementalSyncInterval {
+		return errs.Invalidf("InvalidInterval", "IncrementalSyncInterval %s is shorter than %s", *u.IncrementalSyncInterval, MinIncrementalSyncInterval).
+			WithHint("use at least %s", MinIncrementalSyncInterval)
+	}
+	if u.LargeItemLimit != nil && *u.LargeItemLimit <= 0 {
+		return errs.Invalidf("InvalidLargeItemLimit", "LargeItemLimit must be positive, not %d", *u.LargeItemLimit).
+			WithHint("give the largest item size to copy in bytes, e.g. 157286400")
+	}
+	if u.NotificationEmails != nil {
+		for _, a := range strings.FieldsFunc(*u.NotificationEmails, func(r rune) bool { return r == ',' || r == ';' || r == ' ' }) {
+			if _, err := directory.ParseSMTP("NotificationEmails", a); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// applyBatchUpdate changes b, refusing what its state does not allow.
+func applyBatchUpdate(b *Batch, u BatchUpdate) error {
+	if u.CompleteAfter != nil && !b.CompletionRequested.IsZero() {
+		return ErrBatchCompleting.Newf("the completion of batch %s was already requested", b.Name).
+			WithHint("a completing batch cannot be rescheduled; stop it first with 'tenantferry batch stop %s'", b.Name)
+	}
+	if u.StartAfter != nil && b.Control != ControlCreated {
+		return errs.Conflictf("BatchAlreadyStarted", "batch %s is %s: StartAfter applies to a batch not yet started", b.Name, strings.ToLower(b.Control))
+	}
+	if u.StartAfter != nil {
+		b.StartAfter = *u.StartAfter
+	}
+	if u.CompleteAfter != nil {
+		b.CompleteAfter = *u.CompleteAfter
+	}
+	if !b.CompleteAfter.IsZero() && !b.StartAfter.IsZero() && b.CompleteAfter.Before(b.StartAfter) {
+		return errs.Invalidf("InvalidSchedule", "CompleteAfter %s is before StartAfter %s", b.CompleteAfter.Format(time.RFC3339), b.StartAfter.Format(time.RFC3339))
+	}
+	if u.AutoComplete != nil {
+		b.AutoComplete = *u.AutoComplete
+	}
+	if u.IncrementalSyncInterval != nil {
+		b.IncrementalInterval = *u.IncrementalSyncInterval
+	}
+	if u.LargeItemLimit != nil {
+		b.LargeItemLimit = *u.LargeItemLimit
+	}
+	if u.NotificationEmails != nil {
+		b.NotificationEmails = *u.NotificationEmails
+	}
+	return nil
+}
