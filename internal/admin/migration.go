@@ -89,6 +89,20 @@ func (c *Core) SetBatch(ctx context.Context, p *Principal, tenant, name string, 
 	return m.ViewBatch(ctx, b)
 }
 
+// AddBatchUsers adds a CSV's users to a batch (batch add-users).
+func (c *Core) AddBatchUsers(ctx context.Context, p *Principal, tenant, name string, csv []byte) (*migration.BatchView, error) {
+	m, tid, err := c.migrationFor(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	b, err := m.AddUsers(ctx, tid, name, csv)
+	if err != nil {
+		return nil, err
+	}
+	c.audit(ctx, p, tid, "batch.add-users", b.Name)
+	return m.ViewBatch(ctx, b)
+}
+
 // GetBatch returns a batch view.
 func (c *Core) GetBatch(ctx context.Context, p *Principal, tenant, name string) (*migration.BatchView, error) {
 	m, b, err := c.batch(ctx, p, tenant, name)

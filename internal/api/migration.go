@@ -145,6 +145,16 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 		}
 		return s.Core.SetBatch(r.Context(), p, r.PathValue("t"), r.PathValue("b"), u)
 	})
+	h("POST "+t+"/batches/{b}/users", func(r *http.Request, p *admin.Principal) (any, error) {
+		var req struct{ Csv string }
+		if err := httpx.DecodeJSON(r, maxCSVBody, &req); err != nil {
+			return nil, err
+		}
+		if req.Csv == "" {
+			return nil, errs.Invalidf("InvalidCsv", "the CSV is empty").WithHint("pass --csv FILE with an EmailAddress column")
+		}
+		return s.Core.AddBatchUsers(r.Context(), p, r.PathValue("t"), r.PathValue("b"), []byte(req.Csv))
+	})
 	h("POST "+t+"/batches/{b}/{action}", func(r *http.Request, p *admin.Principal) (any, error) {
 		var req struct {
 			ApproveSkippedItems bool

@@ -81,6 +81,7 @@ func (e *env) batchCmd() *cobra.Command {
 	return group("batch", "Manage migration batches",
 		create,
 		e.batchSetCmd(),
+		e.batchAddUsersCmd(),
 		action("start", "Start a batch"),
 		action("stop", "Stop a batch"),
 		action("sync-now", "Run an incremental sync now"),
@@ -186,5 +187,20 @@ func (e *env) batchSetCmd() *cobra.Command {
 	f.Int64Var(&lil, "large-item-limit", 0, "skip items larger than this many bytes")
 	f.StringVar(&notify, "notification-emails", "", "addresses (comma-separated) that get the batch's reports")
 	c.Example = "  tenantferry batch set wave1 --tenant fabrikam --complete-after 2026-12-24T18:00:00Z --notification-emails it@fabrikam.example"
+	return c
+}
+
+// batchAddUsersCmd is `batch add-users N --csv F`.
+func (e *env) batchAddUsersCmd() *cobra.Command {
+	var csvFile string
+	c := e.apiCmd("add-users N", "Add the users of a CSV to a batch (queued at once in a started batch)", cobra.ExactArgs(1), true, view{},
+		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
+			csv, err := readCSV(csvFile)
+			if err != nil {
+				return nil, err
+			}
+			return c.do(ctx, http.MethodPost, tp+"/batches/"+esc(a[0])+"/users", map[string]any{"Csv": csv})
+		})
+	c.Flags().StringVar(&csvFile, "csv", "", "CSV file with an EmailAddress column (the users to add); required")
 	return c
 }

@@ -104,20 +104,8 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSp
 		if n > 0 {
 			return errs.Conflictf("BatchExists", "a migration batch named %q already exists", b.Name).WithHint("choose another name or remove the old batch")
 		}
-		var busy []string
-		for _, r := range rows {
-			var other string
-			err := tx.QueryRowContext(ctx, `SELECT b.name FROM moves m JOIN batches b ON b.id = m.batch_id WHERE m.tenant_id = ? AND m.email_key = ? AND m.active = ?`,
-				tenantID, strings.ToLower(r.EmailAddress), true).Scan(&other)
-			if err == nil {
-				busy = append(busy, r.EmailAddress+" (batch "+other+")")
-			} else if !db.IsNoRows(err) {
-				return err
-			}
-		}
-		if len(busy) > 0 {
-			return errs.Conflictf("UserInAnotherBatch", "these users are already in an active batch: %s", strings.Join(busy, ", ")).
-				WithHint("remove them from the CSV, or remove the other batch first")
+		if err := busyUsers(ctx, tx, tenantID, rows); err != nil {
+			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO batches (id, tenant_id, name, name_key, endpoint_id, endpoint_name, target_delivery_domain, auto_start,
 			auto_complete, start_after, complete_after, incremental_interval_ms, large_item_limit, notification_emails, control, created_at)
@@ -127,25 +115,8 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSp
 		if err != nil {
 			return err
 		}
-		for _, r := range rows {
-			id := uuid.NewString()
-			if _, err := tx.ExecContext(ctx, `INSERT INTO moves (id, batch_id, tenant_id, email, email_key, csv_line, mailbox_type, state, status_detail,
-				source_address, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				id, b.ID, tenantID, r.EmailAddress, strings.ToLower(r.EmailAddress), r.Line, r.MailboxType, StateQueued, "NotStarted",
-				r.SourceEmailAddress, now, now); err != nil {
-				if db.IsUnique(err) {
-					return errs.Conflictf("UserInAnotherBatch", "%s is already in an active batch", r.EmailAddress)
-				}
-				return err
-			}
-			if imap {
-				if err := s.storeCredentials(ctx, tx, id, r.UserName, r.Password); err != nil {
-					return err
-				}
-			}
-			if err := logMove(ctx, tx, id, "info", "created in batch "+b.Name+" from CSV line "+strconv.Itoa(r.Line)); err != nil {
-				return err
-			}
+		if _, err := s.insertMoves(ctx, tx, b, rows, imap); err != nil {
+			return err
 		}
 		if b.AutoStart && (b.StartAfter.IsZero() || !b.StartAfter.After(time.Now())) {
 			return s.startTx(ctx, tx, b)
@@ -156,6 +127,55 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSp
 		return nil, err
 	}
 	return s.getBatchByID(ctx, s.D.Read(), b.ID)
+}
+
+// busyUsers refuses CSV rows whose user is in an active batch already.
+func busyUsers(ctx context.Context, tx *db.Tx, tenantID string, rows []CSVRow) error {
+	var busy []string
+	for _, r := range rows {
+		var other string
+		err := tx.QueryRowContext(ctx, `SELECT b.name FROM moves m JOIN batches b ON b.id = m.batch_id WHERE m.tenant_id = ? AND m.email_key = ? AND m.active = ?`,
+			tenantID, strings.ToLower(r.EmailAddress), true).Scan(&other)
+		if err == nil {
+			busy = append(busy, r.EmailAddress+" (batch "+other+")")
+		} else if !db.IsNoRows(err) {
+			return err
+		}
+	}
+	if len(busy) > 0 {
+		return errs.Conflictf("UserInAnotherBatch", "these users are already in an active batch: %s", strings.Join(busy, ", ")).
+			WithHint("remove them from the CSV, or remove the other batch first")
+	}
+	return nil
+}
+
+// insertMoves adds a move per CSV row to the batch (with the IMAP
+// credentials of an IMAP batch) and returns their ids.
+func (s *Service) insertMoves(ctx context.Context, tx *db.Tx, b *Batch, rows []CSVRow, imap bool) ([]string, error) {
+	now := db.Now()
+	var ids []string
+	for _, r := range rows {
+		id := uuid.NewString()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO moves (id, batch_id, tenant_id, email, email_key, csv_line, mailbox_type, state, status_detail,
+			source_address, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, b.ID, b.TenantID, r.EmailAddress, strings.ToLower(r.EmailAddress), r.Line, r.MailboxType, StateQueued, "NotStarted",
+			r.SourceEmailAddress, now, now); err != nil {
+			if db.IsUnique(err) {
+				return nil, errs.Conflictf("UserInAnotherBatch", "%s is already in an active batch", r.EmailAddress)
+			}
+			return nil, err
+		}
+		if imap {
+			if err := s.storeCredentials(ctx, tx, id, r.UserName, r.Password); err != nil {
+				return nil, err
+			}
+		}
+		if err := logMove(ctx, tx, id, "info", "created in batch "+b.Name+" from CSV line "+strconv.Itoa(r.Line)); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }
 
 // GetBatch finds the tenant's batch by name (the active one, else the most

@@ -105,3 +105,50 @@ func applyBatchUpdate(b *Batch, u BatchUpdate) error {
 	}
 	return nil
 }
+
+// AddUsers adds the CSV's users to a batch (`batch add-users`), checked
+// like at creation (the CSV's format, users already in an active batch);
+// in a started batch they are queued at once. A batch whose completion
+// was requested takes no new users (BatchCompleting).
+func (s *Service) AddUsers(ctx context.Context, tenantID, name string, csv []byte) (*Batch, error) {
+	b, err := s.GetBatch(ctx, tenantID, name)
+	if err != nil {
+		return nil, err
+	}
+	ep, err := s.Dir.GetEndpoint(ctx, tenantID, b.EndpointID)
+	if err != nil {
+		return nil, err
+	}
+	imap := ep.Type == directory.EndpointIMAP
+	parse := ParseCSV
+	if imap {
+		parse = ParseIMAPCSV
+	}
+	rows, err := parse(csv)
+	if err != nil {
+		return nil, err
+	}
+	return s.batchTx(ctx, tenantID, b.ID, false, func(tx *db.Tx, b *Batch, _ []*Move) error {
+		if !b.CompletionRequested.IsZero() {
+			return ErrBatchCompleting.Newf("the completion of batch %s was already requested", b.Name).
+				WithHint("create another batch for these users")
+		}
+		if err := busyUsers(ctx, tx, tenantID, rows); err != nil {
+			return err
+		}
+		ids, err := s.insertMoves(ctx, tx, b, rows, imap)
+		if err != nil || b.Control != ControlStarted {
+			return err
+		}
+		now := db.Now()
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, `UPDATE moves SET queued_at = ?, status_detail = 'WaitingForJob' WHERE id = ?`, now, id); err != nil {
+				return err
+			}
+			if err := s.enqueueSync(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/migration"
 )
 
@@ -76,3 +78,46 @@ func TestSetBatch(t *testing.T) {
 }
 
 var short2 = int64(1 << 20)
+
+// TestAddUsers (issue 11 item 1, batch add-users): a user in another
+// active batch, or a bad CSV, is refused and adds nobody; new users of a
+// started batch sync at once; a completing batch takes nobody.
+func TestAddUsers(t *testing.T) {
+	r := newRig(t)
+	a, b, c := r.source("adda", 3, false, true), r.source("addb", 2, false, true), r.source("addc", 2, false, true)
+	for _, src := range []*directory.Recipient{a, b, c} {
+		r.stamp(src, nil)
+	}
+	r.batch("first", r.tr.Endpoint, r.addr("adda"))
+	r.batch("other", r.tr.Endpoint, r.addr("addc"))
+	r.waitUser("first", r.addr("adda"), migration.StateSynced)
+	for _, bad := range []struct {
+		csv  string
+		code string
+	}{
+		{"Email\n" + r.addr("addb") + "\n", "InvalidCsv"},
+		{"EmailAddress\n" + r.addr("addb") + "\n" + r.addr("addc") + "\n", "UserInAnotherBatch"},
+		{"EmailAddress\n" + r.addr("adda") + "\n", "UserInAnotherBatch"},
+	} {
+		if _, err := r.tgt.Admin.AddBatchUsers(r.ctx, r.tgt.Op, tgtName, "first", []byte(bad.csv)); !isCode(err, bad.code) {
+			t.Errorf("add-users %q: %v, want %s", bad.csv, err, bad.code)
+		}
+	}
+	if us, _ := r.tgt.Admin.BatchUsers(r.ctx, r.tgt.Op, tgtName, "first"); len(us) != 1 {
+		t.Fatalf("refused add-users changed the batch: %d users", len(us))
+	}
+	v, err := r.tgt.Admin.AddBatchUsers(r.ctx, r.tgt.Op, tgtName, "first", []byte("EmailAddress\n"+r.addr("addb")+"\n"))
+	if err != nil || v.TotalCount != 2 {
+		t.Fatalf("add-users: %+v %v", v, err)
+	}
+	u := r.waitUser("first", r.addr("addb"), migration.StateSynced)
+	if u.ItemsSynced != 2 {
+		t.Fatalf("added user synced %d items", u.ItemsSynced)
+	}
+	r.cmd("first", admin.BatchComplete, false)
+	r.waitUser("first", r.addr("addb"), migration.StateCompleted)
+	if _, err := r.tgt.Admin.AddBatchUsers(r.ctx, r.tgt.Op, tgtName, "first", []byte("EmailAddress\nlate@"+r.tr.TargetTenant.InitialDomain+"\n")); !isCode(err, "BatchCompleting") {
+		t.Errorf("add-users to a completing batch: %v", err)
+	}
+	r.sameContent(b)
+}
