@@ -210,3 +210,87 @@ func (c *Core) PrepareMailUsers(ctx context.Context, p *Principal, tenant, endpo
 	}
 	return rows, nil
 }
+
+// MigrationUserAction names a per-user command (migrationuser).
+type MigrationUserAction string
+
+// Per-user actions.
+const (
+	UserStop   MigrationUserAction = "stop"
+	UserStart  MigrationUserAction = "start"
+	UserRemove MigrationUserAction = "remove"
+)
+
+// MigrationUsers lists the users of the tenant's active batches
+// (Get-MigrationUser), each with its batch.
+func (c *Core) MigrationUsers(ctx context.Context, p *Principal, tenant string) ([]*migration.UserView, error) {
+	m, tid, err := c.migrationFor(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := m.MigrationUsers(ctx, tid)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*migration.UserView, 0, len(ms))
+	names := map[string]string{}
+	for _, mv := range ms {
+		v, err := c.userView(ctx, m, tid, mv, names)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// MigrationUser shows one user (Get-MigrationUserStatistics).
+func (c *Core) MigrationUser(ctx context.Context, p *Principal, tenant, addr string) (*migration.UserView, error) {
+	m, tid, err := c.migrationFor(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	mv, err := m.MigrationUser(ctx, tid, addr)
+	if err != nil {
+		return nil, err
+	}
+	return c.userView(ctx, m, tid, mv, map[string]string{})
+}
+
+// MigrationUserCommand stops, starts or removes one user.
+func (c *Core) MigrationUserCommand(ctx context.Context, p *Principal, tenant, addr string, action MigrationUserAction) (*migration.UserView, error) {
+	m, tid, err := c.migrationFor(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	var mv *migration.Move
+	switch action {
+	case UserStop:
+		mv, err = m.StopUser(ctx, tid, addr)
+	case UserStart:
+		mv, err = m.StartUser(ctx, tid, addr)
+	case UserRemove:
+		mv, err = m.RemoveUser(ctx, tid, addr)
+	default:
+		return nil, errs.Invalidf("InvalidAction", "unknown migration user action %q", action).WithHint("use stop, start or remove")
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.audit(ctx, p, tid, "migrationuser."+string(action), mv.Email)
+	return c.userView(ctx, m, tid, mv, map[string]string{})
+}
+
+// userView is a move's view with its batch's name (names caches them).
+func (c *Core) userView(ctx context.Context, m *migration.Service, tid string, mv *migration.Move, names map[string]string) (*migration.UserView, error) {
+	v := m.ViewUser(mv)
+	if _, ok := names[mv.BatchID]; !ok {
+		b, err := m.GetBatch(ctx, tid, mv.BatchID)
+		if err != nil {
+			return nil, err
+		}
+		names[mv.BatchID] = b.Name
+	}
+	v.Batch = names[mv.BatchID]
+	return v, nil
+}

@@ -145,6 +145,15 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 		}
 		return s.Core.SetBatch(r.Context(), p, r.PathValue("t"), r.PathValue("b"), u)
 	})
+	h("GET "+t+"/migration-users", func(r *http.Request, p *admin.Principal) (any, error) {
+		return s.Core.MigrationUsers(r.Context(), p, r.PathValue("t"))
+	})
+	h("GET "+t+"/migration-users/{u}", func(r *http.Request, p *admin.Principal) (any, error) {
+		return s.Core.MigrationUser(r.Context(), p, r.PathValue("t"), r.PathValue("u"))
+	})
+	h("POST "+t+"/migration-users/{u}/{action}", func(r *http.Request, p *admin.Principal) (any, error) {
+		return s.Core.MigrationUserCommand(r.Context(), p, r.PathValue("t"), r.PathValue("u"), admin.MigrationUserAction(r.PathValue("action")))
+	})
 	h("POST "+t+"/batches/{b}/users", func(r *http.Request, p *admin.Principal) (any, error) {
 		var req struct{ Csv string }
 		if err := httpx.DecodeJSON(r, maxCSVBody, &req); err != nil {

@@ -204,3 +204,23 @@ func (e *env) batchAddUsersCmd() *cobra.Command {
 	c.Flags().StringVar(&csvFile, "csv", "", "CSV file with an EmailAddress column (the users to add); required")
 	return c
 }
+
+// migrationUserCmd is `migrationuser` (Get/Stop/Start/Remove-MigrationUser):
+// one user of an active batch, by target address.
+func (e *env) migrationUserCmd() *cobra.Command {
+	userPath := func(tp string, a []string) string { return tp + "/migration-users/" + esc(a[0]) }
+	action := func(verb, short string) *cobra.Command {
+		return e.apiCmd(verb+" ADDRESS", short, cobra.ExactArgs(1), true, view{},
+			func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
+				return c.do(ctx, http.MethodPost, userPath(tp, a)+"/"+verb, nil)
+			})
+	}
+	return group("migrationuser", "Control one user of a migration batch",
+		e.apiCmd("list", "List the users of the tenant's active batches", cobra.NoArgs, true, view{append([]string{"Batch"}, userCols...)},
+			get(func(tp string, _ []string) string { return tp + "/migration-users" })),
+		e.apiCmd("show ADDRESS", "Show one user's status and statistics", cobra.ExactArgs(1), true, view{}, get(userPath)),
+		action("stop", "Stop one user (a syncing one after its current chunk)"),
+		action("start", "Resume one stopped or failed user (or sync a synced one now)"),
+		action("remove", "Take one user out of its batch; staged content of an unfinished move is deleted"),
+	)
+}

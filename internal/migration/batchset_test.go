@@ -121,3 +121,59 @@ func TestAddUsers(t *testing.T) {
 	}
 	r.sameContent(b)
 }
+
+// TestMigrationUserControl (issue 11 item 2, Stop/Start/Remove-MigrationUser):
+// one user of a batch is stopped, resumed and removed alone; the other
+// user is untouched; a removed user's staged content is gone and it may
+// join another batch; unknown users and actions get their codes.
+func TestMigrationUserControl(t *testing.T) {
+	r := newRig(t)
+	one, two := r.source("ctla", 3, false, true), r.source("ctlb", 2, false, true)
+	r.stamp(one, nil)
+	r.stamp(two, nil)
+	a1, a2 := r.addr("ctla"), r.addr("ctlb")
+	r.batch("ctl", r.tr.Endpoint, a1, a2)
+	r.waitUser("ctl", a1, migration.StateSynced)
+	r.waitUser("ctl", a2, migration.StateSynced)
+	cmd := func(addr string, a admin.MigrationUserAction) *migration.UserView {
+		t.Helper()
+		v, err := r.tgt.Admin.MigrationUserCommand(r.ctx, r.tgt.Op, tgtName, addr, a)
+		if err != nil {
+			t.Fatalf("migrationuser %s %s: %v", a, addr, err)
+		}
+		return v
+	}
+	if v := cmd(a1, admin.UserStop); v.Status != migration.StateStopped || v.Batch != "ctl" {
+		t.Fatalf("after stop: %+v", v)
+	}
+	if u := r.user("ctl", a2); u.Status != migration.StateSynced {
+		t.Fatalf("the other user: %s", u.Status)
+	}
+	cmd(a1, admin.UserStart)
+	r.waitUser("ctl", a1, migration.StateSynced)
+
+	users, err := r.tgt.Admin.MigrationUsers(r.ctx, r.tgt.Op, tgtName)
+	if err != nil || len(users) != 2 {
+		t.Fatalf("migrationuser list: %d users, %v", len(users), err)
+	}
+	cmd(a2, admin.UserRemove)
+	if _, err := r.tgt.Admin.MigrationUser(r.ctx, r.tgt.Op, tgtName, a2); !isCode(err, "MigrationUserNotFound") {
+		t.Fatalf("a removed user is still shown: %v", err)
+	}
+	if _, err := r.tgt.Store.Mailbox(r.ctx, r.tgtID(), two.ExchangeGuid); err == nil {
+		t.Fatal("the removed user's staged content is still there")
+	}
+	for _, c := range []struct {
+		addr   string
+		action admin.MigrationUserAction
+		code   string
+	}{{"nobody@" + r.tr.TargetTenant.InitialDomain, admin.UserStop, "MigrationUserNotFound"}, {a1, "bogus", "InvalidAction"}} {
+		if _, err := r.tgt.Admin.MigrationUserCommand(r.ctx, r.tgt.Op, tgtName, c.addr, c.action); !isCode(err, c.code) {
+			t.Errorf("%s %s: %v, want %s", c.action, c.addr, err, c.code)
+		}
+	}
+	// The removed user joins another batch and moves there.
+	r.batch("again", r.tr.Endpoint, a2)
+	r.waitUser("again", a2, migration.StateSynced)
+	r.sameContent(two)
+}

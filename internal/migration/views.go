@@ -133,7 +133,9 @@ type ErrorView struct {
 // UserView is one user of a batch as `batch users` prints it
 // (Get-MigrationUser / Get-MigrationUserStatistics).
 type UserView struct {
-	EmailAddress    string
+	EmailAddress string
+	// Batch names the user's batch (migrationuser list and show).
+	Batch           string `json:",omitempty"`
 	Status          string
 	StatusDetail    string
 	PercentComplete int

@@ -1,0 +1,155 @@
+package migration
+
+import (
+	"context"
+	"strings"
+
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/errs"
+)
+
+// Per-user control (Get/Stop/Start/Remove-MigrationUser): one user of an
+// active batch, found by its target address, acted on alone; the batch
+// and its other users are left as they are.
+
+// Errors of per-user control.
+var (
+	// ErrMigrationUserNotFound: no active batch of the tenant has the user.
+	ErrMigrationUserNotFound = errs.Sentinel(errs.NotFound, "MigrationUserNotFound")
+	// ErrUserBusy: the user is syncing or completing, which the command
+	// cannot interrupt.
+	ErrUserBusy = errs.Sentinel(errs.Conflict, "MigrationUserBusy")
+)
+
+// MigrationUsers lists the users of the tenant's active batches, by
+// address.
+func (s *Service) MigrationUsers(ctx context.Context, tenantID string) ([]*Move, error) {
+	rows, err := s.D.Read().QueryContext(ctx, `SELECT `+moveCols+` FROM moves WHERE tenant_id = ? AND active = ? ORDER BY email_key`, tenantID, true)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Move
+	for rows.Next() {
+		m, err := scanMove(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// MigrationUser finds the user addr in the tenant's active batches.
+func (s *Service) MigrationUser(ctx context.Context, tenantID, addr string) (*Move, error) {
+	return s.activeMove(ctx, s.D.Read(), tenantID, addr)
+}
+
+func (s *Service) activeMove(ctx context.Context, q db.Querier, tenantID, addr string) (*Move, error) {
+	m, err := scanMove(q.QueryRowContext(ctx, `SELECT `+moveCols+` FROM moves WHERE tenant_id = ? AND email_key = ? AND active = ?`,
+		tenantID, strings.ToLower(strings.TrimSpace(addr)), true))
+	if db.IsNoRows(err) {
+		return nil, ErrMigrationUserNotFound.Newf("%s is in no active migration batch of this tenant", addr).WithObject(addr).
+			WithHint("list the users with 'tenantferry migrationuser list'")
+	}
+	return m, err
+}
+
+// userTx runs f on the user's move and its batch in one write transaction
+// and returns the move as it is afterwards.
+func (s *Service) userTx(ctx context.Context, tenantID, addr string, f func(tx *db.Tx, b *Batch, m *Move) error) (*Move, error) {
+	var id string
+	err := s.D.Write(ctx, func(tx *db.Tx) error {
+		m, err := s.activeMove(ctx, tx, tenantID, addr)
+		if err != nil {
+			return err
+		}
+		b, err := s.getBatchByID(ctx, tx, m.BatchID)
+		if err != nil {
+			return err
+		}
+		id = m.ID
+		return f(tx, b, m)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.getMove(ctx, s.D.Read(), id)
+}
+
+// StopUser stops one user (Stop-MigrationUser): an idle one at once, a
+// syncing one after its current chunk; a completing one finishes.
+func (s *Service) StopUser(ctx context.Context, tenantID, addr string) (*Move, error) {
+	return s.userTx(ctx, tenantID, addr, func(tx *db.Tx, _ *Batch, m *Move) error {
+		switch m.State {
+		case StateQueued, StateSynced, StateFailed:
+			return s.setState(ctx, tx, m, StateStopped, "StoppedByAdmin")
+		case StateValidating, StateSyncing, StateIncrementalSyncing:
+			return s.setState(ctx, tx, m, StateStopping, "StopRequested")
+		case StateCompleting:
+			return ErrUserBusy.Newf("%s is completing", m.Email).WithObject(m.Email).WithHint("wait for the completion to finish")
+		}
+		return nil
+	})
+}
+
+// StartUser resumes one user of a started batch (Start-MigrationUser): a
+// stopped, failed or queued user is validated and synced again, a synced
+// one gets an incremental sync.
+func (s *Service) StartUser(ctx context.Context, tenantID, addr string) (*Move, error) {
+	return s.userTx(ctx, tenantID, addr, func(tx *db.Tx, b *Batch, m *Move) error {
+		if b.Control != ControlStarted {
+			return errs.Conflictf("BatchNotStarted", "migration batch %s of %s is %s", b.Name, m.Email, strings.ToLower(b.Control)).
+				WithHint("start the batch with 'tenantferry batch start %s'", b.Name)
+		}
+		switch m.State {
+		case StateQueued, StateFailed, StateStopped:
+			if _, err := tx.ExecContext(ctx, `UPDATE moves SET queued_at = ?, error_code = '', error_message = '' WHERE id = ?`, db.Now(), m.ID); err != nil {
+				return err
+			}
+			if err := s.setState(ctx, tx, m, StateQueued, "WaitingForJob"); err != nil {
+				return err
+			}
+			return s.enqueueSync(ctx, tx, m.ID)
+		case StateSynced:
+			return s.enqueueSync(ctx, tx, m.ID)
+		}
+		return ErrUserBusy.Newf("%s is %s", m.Email, m.State).WithObject(m.Email).WithHint("it is already running; stop it first to restart it")
+	})
+}
+
+// RemoveUser takes one user out of its batch (Remove-MigrationUser): not
+// while it syncs or completes; staged content of an unfinished move is
+// deleted and its registration at the source withdrawn; history stays,
+// and the user may join another batch.
+func (s *Service) RemoveUser(ctx context.Context, tenantID, addr string) (*Move, error) {
+	var staged *Move
+	var batch *Batch
+	m, err := s.userTx(ctx, tenantID, addr, func(tx *db.Tx, b *Batch, m *Move) error {
+		switch m.State {
+		case StateValidating, StateSyncing, StateIncrementalSyncing, StateStopping, StateCompleting:
+			return ErrUserBusy.Newf("%s is %s", m.Email, m.State).WithObject(m.Email).
+				WithHint("stop the user first ('tenantferry migrationuser stop %s'), then remove it", m.Email)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET active = ? WHERE id = ?`, false, m.ID); err != nil {
+			return err
+		}
+		imapMove, err := forgetIMAP(ctx, tx, m.ID)
+		if err != nil {
+			return err
+		}
+		msg := "removed from batch " + b.Name
+		if !m.Finished() && !imapMove {
+			staged, batch, msg = m, b, msg+"; staged content deleted"
+		}
+		return logMove(ctx, tx, m.ID, "info", msg)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if staged != nil {
+		s.dropStaging(ctx, staged)
+		s.unregister(ctx, batch, staged)
+	}
+	return m, nil
+}
