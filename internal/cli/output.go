@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,8 +29,8 @@ func (e *env) print(raw []byte, v view) error {
 		_, err := e.stdout.Write(buf.Bytes())
 		return err
 	}
-	if e.output != "table" {
-		return usageError("-o must be table or json, not %q", e.output)
+	if e.output != "table" && e.output != "csv" {
+		return usageError("-o must be table, json or csv, not %q", e.output)
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil
@@ -37,6 +38,9 @@ func (e *env) print(raw []byte, v view) error {
 	val, err := decodeOrdered(raw)
 	if err != nil {
 		return err
+	}
+	if e.output == "csv" {
+		return printCSV(e.stdout, val)
 	}
 	switch x := val.(type) {
 	case []any:
@@ -177,6 +181,51 @@ func printTable(w io.Writer, rows []any, cols []string) error {
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
+}
+
+// printCSV prints a list (or one object) as CSV (RFC 4180): a header of
+// every field, in the order the objects give them, then one row per
+// object; nested values as in table cells. Spreadsheets and scripts read
+// it (-o csv).
+func printCSV(w io.Writer, val any) error {
+	rows, ok := val.([]any)
+	if !ok {
+		rows = []any{val}
+	}
+	var cols []string
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if m, ok := r.(*omap); ok {
+			for _, k := range m.keys {
+				if !seen[k] {
+					seen[k] = true
+					cols = append(cols, k)
+				}
+			}
+		}
+	}
+	cw := csv.NewWriter(w)
+	if len(cols) == 0 { // a list of plain values
+		for _, r := range rows {
+			cw.Write([]string{format(r)})
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	cw.Write(cols)
+	for _, r := range rows {
+		m, ok := r.(*omap)
+		if !ok {
+			continue
+		}
+		cells := make([]string, len(cols))
+		for i, c := range cols {
+			cells[i] = format(m.vals[c])
+		}
+		cw.Write(cells)
+	}
+	cw.Flush()
+	return cw.Error()
 }
 
 // sortedKeys returns a map's keys in order (for stable output).
