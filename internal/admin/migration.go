@@ -219,6 +219,11 @@ const (
 	UserStop   MigrationUserAction = "stop"
 	UserStart  MigrationUserAction = "start"
 	UserRemove MigrationUserAction = "remove"
+	// UserComplete completes one user (with approve, approving its
+	// skipped items too).
+	UserComplete MigrationUserAction = "complete"
+	// UserApprove approves one user's skipped items.
+	UserApprove MigrationUserAction = "approve-skipped-items"
 )
 
 // MigrationUsers lists the users of the tenant's active batches
@@ -257,8 +262,9 @@ func (c *Core) MigrationUser(ctx context.Context, p *Principal, tenant, addr str
 	return c.userView(ctx, m, tid, mv, map[string]string{})
 }
 
-// MigrationUserCommand stops, starts or removes one user.
-func (c *Core) MigrationUserCommand(ctx context.Context, p *Principal, tenant, addr string, action MigrationUserAction) (*migration.UserView, error) {
+// MigrationUserCommand stops, starts, removes or completes one user, or
+// approves its skipped items (approve: complete with approval).
+func (c *Core) MigrationUserCommand(ctx context.Context, p *Principal, tenant, addr string, action MigrationUserAction, approve bool) (*migration.UserView, error) {
 	m, tid, err := c.migrationFor(ctx, p, tenant)
 	if err != nil {
 		return nil, err
@@ -271,8 +277,13 @@ func (c *Core) MigrationUserCommand(ctx context.Context, p *Principal, tenant, a
 		mv, err = m.StartUser(ctx, tid, addr)
 	case UserRemove:
 		mv, err = m.RemoveUser(ctx, tid, addr)
+	case UserComplete:
+		mv, err = m.CompleteUser(ctx, tid, addr, approve)
+	case UserApprove:
+		mv, err = m.ApproveSkippedItems(ctx, tid, addr)
 	default:
-		return nil, errs.Invalidf("InvalidAction", "unknown migration user action %q", action).WithHint("use stop, start or remove")
+		return nil, errs.Invalidf("InvalidAction", "unknown migration user action %q", action).
+			WithHint("use stop, start, remove, complete or approve-skipped-items")
 	}
 	if err != nil {
 		return nil, err

@@ -152,7 +152,13 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 		return s.Core.MigrationUser(r.Context(), p, r.PathValue("t"), r.PathValue("u"))
 	})
 	h("POST "+t+"/migration-users/{u}/{action}", func(r *http.Request, p *admin.Principal) (any, error) {
-		return s.Core.MigrationUserCommand(r.Context(), p, r.PathValue("t"), r.PathValue("u"), admin.MigrationUserAction(r.PathValue("action")))
+		var req struct{ ApproveSkippedItems bool }
+		if r.ContentLength != 0 {
+			if err := s.decode(r, &req); err != nil {
+				return nil, err
+			}
+		}
+		return s.Core.MigrationUserCommand(r.Context(), p, r.PathValue("t"), r.PathValue("u"), admin.MigrationUserAction(r.PathValue("action")), req.ApproveSkippedItems)
 	})
 	h("POST "+t+"/batches/{b}/users", func(r *http.Request, p *admin.Principal) (any, error) {
 		var req struct{ Csv string }

@@ -210,10 +210,15 @@ func (e *env) batchAddUsersCmd() *cobra.Command {
 func (e *env) migrationUserCmd() *cobra.Command {
 	userPath := func(tp string, a []string) string { return tp + "/migration-users/" + esc(a[0]) }
 	action := func(verb, short string) *cobra.Command {
-		return e.apiCmd(verb+" ADDRESS", short, cobra.ExactArgs(1), true, view{},
+		var approve bool
+		c := e.apiCmd(verb+" ADDRESS", short, cobra.ExactArgs(1), true, view{},
 			func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
-				return c.do(ctx, http.MethodPost, userPath(tp, a)+"/"+verb, nil)
+				return c.do(ctx, http.MethodPost, userPath(tp, a)+"/"+verb, map[string]any{"ApproveSkippedItems": approve})
 			})
+		if verb == "complete" {
+			c.Flags().BoolVar(&approve, "approve-skipped-items", false, "complete even if skipped items make the DataConsistencyScore Investigate")
+		}
+		return c
 	}
 	return group("migrationuser", "Control one user of a migration batch",
 		e.apiCmd("list", "List the users of the tenant's active batches", cobra.NoArgs, true, view{append([]string{"Batch"}, userCols...)},
@@ -222,5 +227,7 @@ func (e *env) migrationUserCmd() *cobra.Command {
 		action("stop", "Stop one user (a syncing one after its current chunk)"),
 		action("start", "Resume one stopped or failed user (or sync a synced one now)"),
 		action("remove", "Take one user out of its batch; staged content of an unfinished move is deleted"),
+		action("complete", "Complete one user now (cutover), the rest of its batch staying"),
+		action("approve-skipped-items", "Approve one user's skipped items; a completion they stopped goes on"),
 	)
 }

@@ -487,10 +487,11 @@ func (s *Service) unregister(ctx context.Context, b *Batch, m *Move) {
 	}
 }
 
-// completionDue reports whether a synced move of the batch should complete:
-// completion was requested, or AutoComplete and CompleteAfter allow it.
-func (s *Service) completionDue(b *Batch) bool {
-	if !b.CompletionRequested.IsZero() {
+// completionDue reports whether a synced move m of the batch should
+// complete: completion was requested (for the batch or the user), or
+// AutoComplete and CompleteAfter allow it.
+func (s *Service) completionDue(b *Batch, m *Move) bool {
+	if !b.CompletionRequested.IsZero() || m.CompleteRequested {
 		return true
 	}
 	return b.AutoComplete && (b.CompleteAfter.IsZero() || !b.CompleteAfter.After(time.Now()))

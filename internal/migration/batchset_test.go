@@ -1,6 +1,7 @@
 package migration_test
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/admin"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/migration"
+	"github.com/tenantferry/tenantferry/internal/testsupport/scenario"
 )
 
 func timePtr(t time.Time) *time.Time { return &t }
@@ -137,7 +139,7 @@ func TestMigrationUserControl(t *testing.T) {
 	r.waitUser("ctl", a2, migration.StateSynced)
 	cmd := func(addr string, a admin.MigrationUserAction) *migration.UserView {
 		t.Helper()
-		v, err := r.tgt.Admin.MigrationUserCommand(r.ctx, r.tgt.Op, tgtName, addr, a)
+		v, err := r.tgt.Admin.MigrationUserCommand(r.ctx, r.tgt.Op, tgtName, addr, a, false)
 		if err != nil {
 			t.Fatalf("migrationuser %s %s: %v", a, addr, err)
 		}
@@ -168,7 +170,7 @@ func TestMigrationUserControl(t *testing.T) {
 		action admin.MigrationUserAction
 		code   string
 	}{{"nobody@" + r.tr.TargetTenant.InitialDomain, admin.UserStop, "MigrationUserNotFound"}, {a1, "bogus", "InvalidAction"}} {
-		if _, err := r.tgt.Admin.MigrationUserCommand(r.ctx, r.tgt.Op, tgtName, c.addr, c.action); !isCode(err, c.code) {
+		if _, err := r.tgt.Admin.MigrationUserCommand(r.ctx, r.tgt.Op, tgtName, c.addr, c.action, false); !isCode(err, c.code) {
 			t.Errorf("%s %s: %v, want %s", c.action, c.addr, err, c.code)
 		}
 	}
@@ -176,4 +178,50 @@ func TestMigrationUserControl(t *testing.T) {
 	r.batch("again", r.tr.Endpoint, a2)
 	r.waitUser("again", a2, migration.StateSynced)
 	r.sameContent(two)
+}
+
+// TestMigrationUserCompleteAndApprove (issue 11 item 2): one user of a
+// batch is completed alone; its skipped items (1 of 31: Investigate)
+// stop the completion until `migrationuser approve-skipped-items`, which
+// lets it go on; the batch's other user stays Synced, and the batch
+// records no approval.
+func TestMigrationUserCompleteAndApprove(t *testing.T) {
+	r := newRig(t)
+	const limit = 16 << 10
+	inv, stay := r.source("invu", 30, false, true), r.source("stayu", 3, false, true)
+	scenario.Fill(t, r.s.Store, r.s.Content(srcName, inv.ExchangeGuid).ID, []scenario.Item{bigItem("invu", limit)})
+	r.stamp(inv, nil)
+	r.stamp(stay, nil)
+	ai, as := r.addr("invu"), r.addr("stayu")
+	r.batchSpec(migration.BatchSpec{Name: "one", Endpoint: r.tr.Endpoint, CSV: csvOf(ai, as), AutoStart: true, LargeItemLimit: limit})
+	r.waitUser("one", ai, migration.StateSynced)
+	r.waitUser("one", as, migration.StateSynced)
+	cmd := func(a admin.MigrationUserAction) {
+		t.Helper()
+		if _, err := r.tgt.Admin.MigrationUserCommand(r.ctx, r.tgt.Op, tgtName, ai, a, false); err != nil {
+			t.Fatalf("migrationuser %s: %v", a, err)
+		}
+	}
+	cmd(admin.UserComplete)
+	scenario.Eventually(t, 30*time.Second, "the completion stopped for approval", func() error {
+		v := r.user("one", ai)
+		if v.Status != migration.StateSynced || v.Error == nil || v.Error.Code != "SkippedItemsNeedApproval" {
+			return fmt.Errorf("%s %+v", v.Status, v.Error)
+		}
+		return nil
+	})
+	cmd(admin.UserApprove)
+	v := r.waitUser("one", ai, migration.StateCompletedWithWarnings)
+	if v.DataConsistencyScore != migration.ScoreInvestigate || v.ItemsSkipped != 1 || v.Error != nil {
+		t.Fatalf("after approval: %+v", v)
+	}
+	if u := r.user("one", as); u.Status != migration.StateSynced {
+		t.Fatalf("the other user of the batch: %s", u.Status)
+	}
+	if r.status("one").ApproveSkippedItems || r.status("one").CompletionRequested != nil {
+		t.Fatal("the user's completion and approval changed the batch")
+	}
+	if _, err := r.tgt.Admin.MigrationUserCommand(r.ctx, r.tgt.Op, tgtName, ai, admin.UserComplete, false); !isCode(err, "MigrationUserNotFound") && !isCode(err, "MigrationUserCompleted") {
+		t.Errorf("completing a completed user: %v", err)
+	}
 }

@@ -123,12 +123,18 @@ type Move struct {
 	LockEndedAt         time.Time
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
+	// CompleteRequested and ApproveSkipped are the user's own completion
+	// request and approval of skipped items (migrationuser), beside the
+	// batch's.
+	CompleteRequested bool
+	ApproveSkipped    bool
 }
 
 const moveCols = `id, batch_id, tenant_id, email, csv_line, mailbox_type, active, state, status_detail, error_code, error_message,
 	target_recipient_id, source_tenant_id, source_address, exchange_guid, archive_guid, items_total, items_synced, items_skipped, bytes_total,
 	bytes_transferred, consistency, completion_step, sync_gen, synced_gen, pass_job, queued_at, started_at, initial_sync_done_at, initial_sync_ms, last_sync_at,
-	last_sync_ms, completion_started_at, completed_at, lock_started_at, lock_ended_at, created_at, updated_at, items_by_class`
+	last_sync_ms, completion_started_at, completed_at, lock_started_at, lock_ended_at, created_at, updated_at, items_by_class,
+	complete_requested, approve_skipped`
 
 func scanMove(sc interface{ Scan(...any) error }) (*Move, error) {
 	m := &Move{}
@@ -137,7 +143,8 @@ func scanMove(sc interface{ Scan(...any) error }) (*Move, error) {
 	if err := sc.Scan(&m.ID, &m.BatchID, &m.TenantID, &m.Email, &m.CSVLine, &m.MailboxType, &m.Active, &m.State, &m.StatusDetail,
 		&m.ErrorCode, &m.ErrorMessage, &m.TargetRecipientID, &m.SourceTenantID, &m.SourceAddress, &m.ExchangeGuid, &m.ArchiveGuid,
 		&m.ItemsTotal, &m.ItemsSynced, &m.ItemsSkipped, &m.BytesTotal, &m.BytesTransferred, &m.Consistency, &m.CompletionStep,
-		&m.SyncGen, &m.SyncedGen, &m.PassJob, &q, &st, &isd, &ism, &ls, &lsm, &cs, &ca, &lks, &lke, &cr, &up, &byClass); err != nil {
+		&m.SyncGen, &m.SyncedGen, &m.PassJob, &q, &st, &isd, &ism, &ls, &lsm, &cs, &ca, &lks, &lke, &cr, &up, &byClass,
+		&m.CompleteRequested, &m.ApproveSkipped); err != nil {
 		return nil, err
 	}
 	if byClass != "" {

@@ -66,11 +66,10 @@ func (s *Service) tickBatch(ctx context.Context, b *Batch, now time.Time) error 
 	if err := s.notifyBatch(ctx, b, batchStatus(b, ms), ms); err != nil {
 		s.Log.Warn("batch report mail", "batch", b.Name, "err", err)
 	}
-	due := s.completionDue(b)
 	return s.D.Write(ctx, func(tx *db.Tx) error {
 		for _, m := range ms {
 			switch {
-			case m.State == StateSynced && due && m.ErrorCode == "":
+			case m.State == StateSynced && s.completionDue(b, m) && m.ErrorCode == "":
 				if err := s.enqueueComplete(ctx, tx, m.ID); err != nil {
 					return err
 				}

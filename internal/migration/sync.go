@@ -232,7 +232,7 @@ func (s *Service) endPass(ctx context.Context, m *Move, initial bool, gen int64,
 		if err := s.setState(ctx, tx, m, StateSynced, ""); err != nil {
 			return err
 		}
-		if b, err := s.getBatchByID(ctx, tx, m.BatchID); err == nil && s.completionDue(b) {
+		if b, err := s.getBatchByID(ctx, tx, m.BatchID); err == nil && s.completionDue(b, m) {
 			return s.enqueueComplete(ctx, tx, m.ID)
 		}
 		return nil

@@ -153,3 +153,57 @@ func (s *Service) RemoveUser(ctx context.Context, tenantID, addr string) (*Move,
 	}
 	return m, nil
 }
+
+// CompleteUser requests the completion of one user
+// (Complete-MigrationUser), with approve also approving its skipped
+// items: a synced user is queued for completion at once, a syncing one
+// when its pass ends. Its batch's other users are not completed.
+func (s *Service) CompleteUser(ctx context.Context, tenantID, addr string, approve bool) (*Move, error) {
+	return s.userTx(ctx, tenantID, addr, func(tx *db.Tx, b *Batch, m *Move) error {
+		if m.Finished() {
+			return errs.Conflictf("MigrationUserCompleted", "%s is already %s", m.Email, m.State).WithObject(m.Email)
+		}
+		if b.Control != ControlStarted {
+			return errs.Conflictf("BatchNotStarted", "migration batch %s of %s is %s", b.Name, m.Email, strings.ToLower(b.Control)).
+				WithHint("start the batch with 'tenantferry batch start %s'", b.Name)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET complete_requested = ?, approve_skipped = ? WHERE id = ?`, true, approve || m.ApproveSkipped, m.ID); err != nil {
+			return err
+		}
+		return s.queueUserCompletion(ctx, tx, m)
+	})
+}
+
+// ApproveSkippedItems approves one user's skipped items
+// (Set-MigrationUser -ApproveSkippedItems): a user whose completion
+// stopped for them (SkippedItemsNeedApproval) completes now; otherwise the
+// approval holds for its completion to come.
+func (s *Service) ApproveSkippedItems(ctx context.Context, tenantID, addr string) (*Move, error) {
+	return s.userTx(ctx, tenantID, addr, func(tx *db.Tx, b *Batch, m *Move) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET approve_skipped = ? WHERE id = ?`, true, m.ID); err != nil {
+			return err
+		}
+		if err := logMove(ctx, tx, m.ID, "info", "skipped items approved"); err != nil {
+			return err
+		}
+		if m.ErrorCode == "SkippedItemsNeedApproval" && s.completionDue(b, m) {
+			return s.queueUserCompletion(ctx, tx, m)
+		}
+		return nil
+	})
+}
+
+// queueUserCompletion queues the completion of a synced user (clearing the
+// error that stopped an earlier one); other states wait for their pass.
+func (s *Service) queueUserCompletion(ctx context.Context, tx *db.Tx, m *Move) error {
+	if m.State != StateSynced {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE moves SET error_code = '', error_message = '' WHERE id = ?`, m.ID); err != nil {
+		return err
+	}
+	if err := s.setState(ctx, tx, m, StateSynced, "CompletionQueued"); err != nil {
+		return err
+	}
+	return s.enqueueComplete(ctx, tx, m.ID)
+}

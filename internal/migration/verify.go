@@ -147,12 +147,17 @@ func (s *Service) judge(ctx context.Context, b *Batch, m *Move, score, report, p
 	if err != nil {
 		return nil, err
 	}
-	if score != ScorePoor && (score != ScoreInvestigate || cur.ApproveSkipped) {
+	mv, err := s.getMove(ctx, s.D.Read(), m.ID)
+	if err != nil {
+		return nil, err
+	}
+	if score != ScorePoor && (score != ScoreInvestigate || cur.ApproveSkipped || mv.ApproveSkipped) {
 		return nil, nil
 	}
 	code, hint := "DataConsistencyPoor", poorHint
 	if score == ScoreInvestigate {
-		code, hint = "SkippedItemsNeedApproval", "review the skipped items, then run 'tenantferry batch complete "+b.Name+" --approve-skipped-items'"
+		code, hint = "SkippedItemsNeedApproval", "review the skipped items, then run 'tenantferry migrationuser approve-skipped-items "+m.Email+
+			"' (or 'tenantferry batch complete "+b.Name+" --approve-skipped-items' for the whole batch)"
 	}
 	return errs.Conflictf(code, "completion of %s stopped: DataConsistencyScore is %s (%s)", m.Email, score, report).WithHint("%s", hint), nil
 }
