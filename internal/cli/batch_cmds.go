@@ -3,9 +3,11 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -68,16 +70,31 @@ func (e *env) batchCmd() *cobra.Command {
 		}
 		return c
 	}
-	var user string
+	var user, format string
 	report := e.apiCmd("report N", "Show the users' reports: statistics, skipped items, log", cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
 			q := ""
 			if user != "" {
 				q = "?user=" + url.QueryEscape(user)
 			}
-			return c.do(ctx, http.MethodGet, tp+"/batches/"+esc(a[0])+"/report"+q, nil)
+			switch format {
+			case "", "json":
+			case "csv":
+			default:
+				return nil, usageError("--format must be json or csv, not %q", format)
+			}
+			raw, err := c.do(ctx, http.MethodGet, tp+"/batches/"+esc(a[0])+"/report"+q, nil)
+			if err != nil || format != "csv" {
+				return raw, err
+			}
+			rows, err := reportRows(raw)
+			if err != nil {
+				return nil, err
+			}
+			return nil, printCSV(e.stdout, rows) // printed here: nothing left to print
 		})
 	report.Flags().StringVar(&user, "user", "", "only this user")
+	report.Flags().StringVar(&format, "format", "", "json (every detail) or csv (one row per user: statistics, skipped items, last log line)")
 	return group("batch", "Manage migration batches",
 		create,
 		e.batchSetCmd(),
@@ -230,4 +247,44 @@ func (e *env) migrationUserCmd() *cobra.Command {
 		action("complete", "Complete one user now (cutover), the rest of its batch staying"),
 		action("approve-skipped-items", "Approve one user's skipped items; a completion they stopped goes on"),
 	)
+}
+
+// reportRows turns `batch report` JSON into one row per user for CSV
+// (Exchange's "download report for users"): the statistics in the
+// report's order, then the number and a summary of the skipped items and
+// the last log line.
+func reportRows(raw []byte) (any, error) {
+	val, err := decodeOrdered(raw)
+	if err != nil {
+		return nil, err
+	}
+	users, _ := val.([]any)
+	for _, u := range users {
+		m, ok := u.(*omap)
+		if !ok {
+			continue
+		}
+		var parts []string
+		skipped, _ := m.vals["SkippedItems"].([]any)
+		for _, x := range skipped {
+			if sk, ok := x.(*omap); ok {
+				parts = append(parts, fmt.Sprintf("%s/%s (%s bytes, %s)", format(sk.vals["Folder"]), format(sk.vals["Subject"]), format(sk.vals["Size"]), format(sk.vals["Reason"])))
+			}
+		}
+		last := ""
+		if log, _ := m.vals["Report"].([]any); len(log) > 0 {
+			if l, ok := log[len(log)-1].(*omap); ok {
+				last = format(l.vals["Level"]) + ": " + format(l.vals["Message"])
+			}
+		}
+		keys := m.keys[:0]
+		for _, k := range m.keys {
+			if k != "SkippedItems" && k != "Report" {
+				keys = append(keys, k)
+			}
+		}
+		m.keys = append(keys, "SkippedItemCount", "SkippedItemList", "LastLogLine")
+		m.vals["SkippedItemCount"], m.vals["SkippedItemList"], m.vals["LastLogLine"] = fmt.Sprint(len(skipped)), strings.Join(parts, "; "), last
+	}
+	return val, nil
 }

@@ -34,3 +34,30 @@ func TestPrintCSV(t *testing.T) {
 		t.Error("-o yaml was accepted")
 	}
 }
+
+// TestReportRows: `batch report --format csv` flattens each user's report
+// into one row: its statistics in order, the skipped items counted and
+// summarized, the last log line.
+func TestReportRows(t *testing.T) {
+	raw := `[{"EmailAddress":"a@x","Status":"Synced","ItemsSkipped":1,
+		"SkippedItems":[{"Folder":"Inbox","Subject":"Big, one","Size":20000,"Reason":"LargeItem"}],
+		"Report":[{"Level":"info","Message":"created"},{"Level":"error","Message":"SkippedItemsNeedApproval"}]},
+		{"EmailAddress":"b@x","Status":"Completed","ItemsSkipped":0,"SkippedItems":[],"Report":[]}]`
+	rows, err := reportRows([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := printCSV(&out, rows); err != nil {
+		t.Fatal(err)
+	}
+	got, err := csv.NewReader(&out).ReadAll()
+	want := [][]string{
+		{"EmailAddress", "Status", "ItemsSkipped", "SkippedItemCount", "SkippedItemList", "LastLogLine"},
+		{"a@x", "Synced", "1", "1", "Inbox/Big, one (20000 bytes, LargeItem)", "error: SkippedItemsNeedApproval"},
+		{"b@x", "Completed", "0", "0", "", ""},
+	}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q %v\nwant %q", got, err, want)
+	}
+}
