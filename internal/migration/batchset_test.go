@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/db/dbtest"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/migration"
 	"github.com/tenantferry/tenantferry/internal/testsupport/scenario"
@@ -20,7 +22,11 @@ func timePtr(t time.Time) *time.Time { return &t }
 // CompleteAfter in the past makes the scheduler complete it; a completing
 // batch cannot be rescheduled.
 func TestSetBatch(t *testing.T) {
-	r := newRig(t)
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) { setBatch(t, dbtest.DSN(t, dialect)) })
+}
+
+func setBatch(t *testing.T, dsn string) {
+	r := newRigOn(t, scenario.Options{DB: dsn})
 	src := r.source("setb", 4, false, true)
 	r.stamp(src, nil)
 	addr := r.addr("setb")
@@ -85,7 +91,11 @@ var short2 = int64(1 << 20)
 // active batch, or a bad CSV, is refused and adds nobody; new users of a
 // started batch sync at once; a completing batch takes nobody.
 func TestAddUsers(t *testing.T) {
-	r := newRig(t)
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) { addUsers(t, dbtest.DSN(t, dialect)) })
+}
+
+func addUsers(t *testing.T, dsn string) {
+	r := newRigOn(t, scenario.Options{DB: dsn})
 	a, b, c := r.source("adda", 3, false, true), r.source("addb", 2, false, true), r.source("addc", 2, false, true)
 	for _, src := range []*directory.Recipient{a, b, c} {
 		r.stamp(src, nil)
@@ -129,7 +139,11 @@ func TestAddUsers(t *testing.T) {
 // user is untouched; a removed user's staged content is gone and it may
 // join another batch; unknown users and actions get their codes.
 func TestMigrationUserControl(t *testing.T) {
-	r := newRig(t)
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) { migrationUserControl(t, dbtest.DSN(t, dialect)) })
+}
+
+func migrationUserControl(t *testing.T, dsn string) {
+	r := newRigOn(t, scenario.Options{DB: dsn})
 	one, two := r.source("ctla", 3, false, true), r.source("ctlb", 2, false, true)
 	r.stamp(one, nil)
 	r.stamp(two, nil)
@@ -186,7 +200,11 @@ func TestMigrationUserControl(t *testing.T) {
 // lets it go on; the batch's other user stays Synced, and the batch
 // records no approval.
 func TestMigrationUserCompleteAndApprove(t *testing.T) {
-	r := newRig(t)
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) { migrationUserCompleteAndApprove(t, dbtest.DSN(t, dialect)) })
+}
+
+func migrationUserCompleteAndApprove(t *testing.T, dsn string) {
+	r := newRigOn(t, scenario.Options{DB: dsn})
 	const limit = 16 << 10
 	inv, stay := r.source("invu", 30, false, true), r.source("stayu", 3, false, true)
 	scenario.Fill(t, r.s.Store, r.s.Content(srcName, inv.ExchangeGuid).ID, []scenario.Item{bigItem("invu", limit)})
