@@ -76,8 +76,8 @@ func (e *env) rootCmd() *cobra.Command {
 			e.started = true
 			// Check -o before a command acts: a create must not succeed
 			// and then report a usage error.
-			if e.output != "table" && e.output != "json" {
-				return usageError("-o must be table or json, not %q", e.output)
+			if e.output != "table" && e.output != "json" && e.output != "csv" {
+				return usageError("-o must be table, json or csv, not %q", e.output)
 			}
 			return nil
 		},
