@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	sc "github.com/tenantferry/tenantferry/internal/testsupport/scenario"
 )
 
 // TestBatchAndUserVerbsCLI (issue 11 items 1–3) drives the new verbs
@@ -72,7 +74,7 @@ func TestBatchAndUserVerbsCLI(t *testing.T) {
 	}
 	tgt.run("migrationuser", "start", "--tenant", "fabrikam", addr("v3"))
 	tgt.run("migrationuser", "complete", "--tenant", "fabrikam", addr("v1"))
-	waitFor(t, 2*time.Minute, "v1 completed alone", func() error {
+	sc.Eventually(t, 2*time.Minute, "v1 completed alone", func() error {
 		if s1, s2 := status("v1"), status("v2"); s1 != "Completed" || s2 != "Synced" {
 			return fmt.Errorf("v1 %s, v2 %s", s1, s2)
 		}
@@ -88,18 +90,4 @@ func TestBatchAndUserVerbsCLI(t *testing.T) {
 	if err != nil || len(rep) != 4 || rep[0][len(rep[0])-1] != "LastLogLine" {
 		t.Fatalf("batch report --format csv: %q %v", rep, err)
 	}
-}
-
-// waitFor polls f until it returns nil or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s: %v", what, timeout, err)
 }

@@ -170,15 +170,9 @@ func printTable(w io.Writer, rows []any, cols []string) error {
 	}
 	fmt.Fprintln(tw, strings.Join(under, "\t"))
 	for _, r := range rows {
-		m, ok := r.(*omap)
-		if !ok {
-			continue
+		if m, ok := r.(*omap); ok {
+			fmt.Fprintln(tw, strings.Join(m.cells(cols), "\t"))
 		}
-		cells := make([]string, len(cols))
-		for i, c := range cols {
-			cells[i] = format(m.vals[c])
-		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }
@@ -214,18 +208,21 @@ func printCSV(w io.Writer, val any) error {
 	}
 	cw.Write(cols)
 	for _, r := range rows {
-		m, ok := r.(*omap)
-		if !ok {
-			continue
+		if m, ok := r.(*omap); ok {
+			cw.Write(m.cells(cols))
 		}
-		cells := make([]string, len(cols))
-		for i, c := range cols {
-			cells[i] = format(m.vals[c])
-		}
-		cw.Write(cells)
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// cells renders the object's values of cols, in order.
+func (m *omap) cells(cols []string) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = format(m.vals[c])
+	}
+	return out
 }
 
 // sortedKeys returns a map's keys in order (for stable output).

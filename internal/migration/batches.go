@@ -53,11 +53,7 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSp
 		return nil, err
 	}
 	imap := ep.Type == directory.EndpointIMAP
-	parse := ParseCSV
-	if imap {
-		parse = ParseIMAPCSV
-	}
-	rows, err := parse(spec.CSV)
+	rows, err := parseBatchCSV(imap, spec.CSV)
 	if err != nil {
 		return nil, err
 	}

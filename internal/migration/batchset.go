@@ -120,11 +120,7 @@ func (s *Service) AddUsers(ctx context.Context, tenantID, name string, csv []byt
 		return nil, err
 	}
 	imap := ep.Type == directory.EndpointIMAP
-	parse := ParseCSV
-	if imap {
-		parse = ParseIMAPCSV
-	}
-	rows, err := parse(csv)
+	rows, err := parseBatchCSV(imap, csv)
 	if err != nil {
 		return nil, err
 	}
@@ -151,4 +147,13 @@ func (s *Service) AddUsers(ctx context.Context, tenantID, name string, csv []byt
 		}
 		return nil
 	})
+}
+
+// parseBatchCSV parses a batch CSV: an IMAP batch's (with credentials) or
+// a native one's.
+func parseBatchCSV(imap bool, csv []byte) ([]CSVRow, error) {
+	if imap {
+		return ParseIMAPCSV(csv)
+	}
+	return ParseCSV(csv)
 }

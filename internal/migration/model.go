@@ -179,7 +179,12 @@ func (s *Service) getBatchByID(ctx context.Context, q db.Querier, id string) (*B
 }
 
 func (s *Service) batchMoves(ctx context.Context, q db.Querier, batchID string) ([]*Move, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+moveCols+` FROM moves WHERE batch_id = ? ORDER BY csv_line`, batchID)
+	return queryMoves(ctx, q, `SELECT `+moveCols+` FROM moves WHERE batch_id = ? ORDER BY csv_line`, batchID)
+}
+
+// queryMoves runs a query of moveCols and scans its moves.
+func queryMoves(ctx context.Context, q db.Querier, query string, args ...any) ([]*Move, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

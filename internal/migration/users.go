@@ -24,20 +24,7 @@ var (
 // MigrationUsers lists the users of the tenant's active batches, by
 // address.
 func (s *Service) MigrationUsers(ctx context.Context, tenantID string) ([]*Move, error) {
-	rows, err := s.D.Read().QueryContext(ctx, `SELECT `+moveCols+` FROM moves WHERE tenant_id = ? AND active = ? ORDER BY email_key`, tenantID, true)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Move
-	for rows.Next() {
-		m, err := scanMove(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return queryMoves(ctx, s.D.Read(), `SELECT `+moveCols+` FROM moves WHERE tenant_id = ? AND active = ? ORDER BY email_key`, tenantID, true)
 }
 
 // MigrationUser finds the user addr in the tenant's active batches.
