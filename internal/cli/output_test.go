@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"reflect"
 	"testing"
 )
@@ -59,5 +60,24 @@ func TestReportRows(t *testing.T) {
 	}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q %v\nwant %q", got, err, want)
+	}
+}
+
+// TestErrorsAsJSON: with -o json a failure is the API's error body on
+// stderr, so scripts parse success and failure alike; without it, the
+// "Code: message" line.
+func TestErrorsAsJSON(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Main([]string{"batch", "set", "-o", "json"}, nil, &out, &errb); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	var body struct{ Code, Message, Hint string }
+	if err := json.Unmarshal(errb.Bytes(), &body); err != nil || body.Code != "InvalidArgument" || body.Message == "" || out.Len() != 0 {
+		t.Fatalf("stderr %q (%v), stdout %q", errb.String(), err, out.String())
+	}
+	errb.Reset()
+	Main([]string{"batch", "set"}, nil, &out, &errb)
+	if !bytes.HasPrefix(errb.Bytes(), []byte("InvalidArgument: ")) {
+		t.Fatalf("stderr without -o json: %q", errb.String())
 	}
 }

@@ -9,6 +9,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -47,15 +48,26 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 			err = errs.New(errs.Internal, code, "%v", err)
 		}
-		printError(stderr, err)
+		printError(stderr, err, e.output == "json")
 		return 1
 	}
 	return 0
 }
 
-// printError prints "CODE: message" (and the hint) for an error.
-func printError(w io.Writer, err error) {
+// printError prints "CODE: message" (and the hint) for an error, or with
+// asJSON (-o json) the API's error body {"Code","Message","Hint"} for
+// scripts.
+func printError(w io.Writer, err error, asJSON bool) {
 	var ce *errs.Error
+	if asJSON {
+		body := struct{ Code, Message, Hint string }{Code: "CommandFailed", Message: err.Error()}
+		if errors.As(err, &ce) {
+			body.Code, body.Message, body.Hint = ce.Code, ce.Message, ce.Hint
+		}
+		b, _ := json.Marshal(body)
+		fmt.Fprintf(w, "%s\n", b)
+		return
+	}
 	if errors.As(err, &ce) {
 		fmt.Fprintf(w, "%s: %s\n", ce.Code, ce.Message)
 		if ce.Hint != "" {

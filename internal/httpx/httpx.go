@@ -41,6 +41,13 @@ func WriteError(w http.ResponseWriter, log *slog.Logger, r *http.Request, err er
 		}
 		e = &errs.Error{Code: e.Code, Kind: e.Kind, Message: e.Message + " (see the server log)"}
 	}
+	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+		// RFC 6750 section 3: the API takes bearer tokens.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tenantferry"`)
+	}
+	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "60")
+	}
 	WriteJSON(w, status, ErrorBody{Code: e.Code, Message: e.Message, Hint: e.Hint, Object: e.Object})
 }
 

@@ -193,6 +193,16 @@ func TestRateLimits(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
+			switch resp.StatusCode {
+			case 401: // RFC 6750
+				if h := resp.Header.Get("WWW-Authenticate"); h != `Bearer realm="tenantferry"` {
+					t.Errorf("401 with WWW-Authenticate %q", h)
+				}
+			case 429:
+				if resp.Header.Get("Retry-After") == "" {
+					t.Error("429 without Retry-After")
+				}
+			}
 			return resp.StatusCode
 		}
 		for i := 0; i < 4; i++ {
