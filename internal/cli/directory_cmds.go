@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -21,12 +24,35 @@ func (e *env) tenantCmd() *cobra.Command {
 		e.apiCmd("list", "List tenants", cobra.NoArgs, false, view{[]string{"Name", "Id", "InitialDomain"}}, get(func(string, []string) string { return "/api/v1/tenants" })),
 		e.apiCmd("show T", "Show a tenant", cobra.ExactArgs(1), false, view{}, get(tenantPath)),
 		e.tenantSetCmd(tenantPath),
-		e.apiCmd("delete T", "Delete a tenant and everything in it", cobra.ExactArgs(1), false, view{}, del(tenantPath)),
+		e.tenantDeleteCmd(tenantPath),
 		e.apiCmd("admin-token T", "Issue another tenant-admin token", cobra.ExactArgs(1), false, view{},
 			func(ctx context.Context, c *client, _ string, a []string) ([]byte, error) {
 				return c.do(ctx, http.MethodPost, tenantPath("", a)+"/admin-tokens", map[string]string{"Name": "cli"})
 			}),
 	)
+}
+
+// tenantDeleteCmd is `tenant delete T`: it deletes every mailbox and
+// object of the tenant, so it wants --yes, or the tenant's name typed at
+// the prompt, and says what it deleted.
+func (e *env) tenantDeleteCmd(tenantPath func(string, []string) string) *cobra.Command {
+	var yes bool
+	c := e.apiCmd("delete T", "Delete a tenant and everything in it (asks for confirmation, or --yes)", cobra.ExactArgs(1), false, view{},
+		func(ctx context.Context, c *client, _ string, a []string) ([]byte, error) {
+			if !yes {
+				fmt.Fprintf(e.stderr, "This deletes tenant %s with all its mailboxes, mail and settings. Type its name to confirm: ", a[0])
+				line, _ := bufio.NewReader(e.stdin).ReadString('\n')
+				if strings.TrimSpace(line) != a[0] {
+					return nil, usageError("tenant %s was not deleted: the name typed did not match (pass --yes to skip the question)", a[0])
+				}
+			}
+			if _, err := c.do(ctx, http.MethodDelete, tenantPath("", a), nil); err != nil {
+				return nil, err
+			}
+			return json.Marshal(map[string]string{"Deleted": a[0]})
+		})
+	c.Flags().BoolVar(&yes, "yes", false, "delete without asking")
+	return c
 }
 
 // tenantSetCmd is `tenant set T --quota SIZE` (operator).

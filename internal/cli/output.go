@@ -5,8 +5,10 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"github.com/tenantferry/tenantferry/internal/units"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -142,7 +144,7 @@ func printList(w io.Writer, m *omap) error {
 		}
 	}
 	for _, k := range m.keys {
-		fmt.Fprintf(w, "%-*s : %s\n", width, k, format(m.vals[k]))
+		fmt.Fprintf(w, "%-*s : %s\n", width, k, cell(k, m.vals[k]))
 	}
 	return nil
 }
@@ -171,7 +173,11 @@ func printTable(w io.Writer, rows []any, cols []string) error {
 	fmt.Fprintln(tw, strings.Join(under, "\t"))
 	for _, r := range rows {
 		if m, ok := r.(*omap); ok {
-			fmt.Fprintln(tw, strings.Join(m.cells(cols), "\t"))
+			cells := make([]string, len(cols))
+			for i, c := range cols {
+				cells[i] = cell(c, m.vals[c])
+			}
+			fmt.Fprintln(tw, strings.Join(cells, "\t"))
 		}
 	}
 	return tw.Flush()
@@ -214,6 +220,33 @@ func printCSV(w io.Writer, val any) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// cell renders a value for people (tables and lists; CSV and JSON keep
+// exact values): byte counts of fields named so as KiB/MiB/GiB, rates
+// per second, fractions to two decimals.
+func cell(key string, v any) string {
+	n, ok := v.(json.Number)
+	if !ok {
+		return format(v)
+	}
+	f, err := n.Float64()
+	if err != nil {
+		return format(v)
+	}
+	switch {
+	case strings.HasSuffix(key, "BytesPerSecond"):
+		return units.Bytes(int64(f)) + "/s"
+	case strings.HasSuffix(key, "Bytes") || strings.HasSuffix(key, "Size") || strings.HasPrefix(key, "Bytes") ||
+		strings.HasSuffix(key, "Quota") || key == "TenantUsed":
+		if f == 0 && strings.HasSuffix(key, "Quota") {
+			return "unlimited"
+		}
+		return units.Bytes(int64(f))
+	case strings.ContainsRune(n.String(), '.'):
+		return strconv.FormatFloat(f, 'f', 2, 64)
+	}
+	return n.String()
 }
 
 // cells renders the object's values of cols, in order.

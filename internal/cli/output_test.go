@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -79,5 +80,36 @@ func TestErrorsAsJSON(t *testing.T) {
 	Main([]string{"batch", "set"}, nil, &out, &errb)
 	if !bytes.HasPrefix(errb.Bytes(), []byte("InvalidArgument: ")) {
 		t.Fatalf("stderr without -o json: %q", errb.String())
+	}
+}
+
+// TestTenantDeleteConfirms: without --yes, `tenant delete` asks for the
+// tenant's name and refuses a mismatch before calling the server (none
+// runs here: a call would fail with a connection error instead).
+func TestTenantDeleteConfirms(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := Main([]string{"tenant", "delete", "contoso", "--server", "http://127.0.0.1:1", "--token", "x"}, strings.NewReader("fabrikam\n"), &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "Type its name to confirm") || !strings.Contains(errb.String(), "was not deleted") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// TestTableCells: tables and lists show sizes and rates for people and
+// floats to two decimals; CSV keeps the exact numbers.
+func TestTableCells(t *testing.T) {
+	raw := `[{"EmailAddress":"a@x","BytesTransferred":362016768,"CurrentBytesPerSecond":167392024.08522466,"Quota":0,"ItemsSynced":42,"Ratio":0.123456}]`
+	var out bytes.Buffer
+	if err := (&env{stdout: &out, output: "table"}).print([]byte(raw), view{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"345.2 MiB", "159.6 MiB/s", "unlimited", " 42 ", "0.12"} {
+		if !strings.Contains(out.String()+" ", want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	(&env{stdout: &out, output: "csv"}).print([]byte(raw), view{})
+	if !strings.Contains(out.String(), "362016768,167392024.08522466,0,42,0.123456") {
+		t.Errorf("csv changed the numbers:\n%s", out.String())
 	}
 }
