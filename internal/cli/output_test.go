@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"reflect"
@@ -111,5 +112,31 @@ func TestTableCells(t *testing.T) {
 	(&env{stdout: &out, output: "csv"}).print([]byte(raw), view{})
 	if !strings.Contains(out.String(), "362016768,167392024.08522466,0,42,0.123456") {
 		t.Errorf("csv changed the numbers:\n%s", out.String())
+	}
+}
+
+// TestWatchJSON: `batch watch -o json` prints each user as a JSON line
+// when it changes, until none is busy.
+func TestWatchJSON(t *testing.T) {
+	replies := []string{
+		`[{"EmailAddress":"a@x","Status":"Syncing","PercentComplete":10},{"EmailAddress":"b@x","Status":"Synced","PercentComplete":95}]`,
+		`[{"EmailAddress":"a@x","Status":"Syncing","PercentComplete":10},{"EmailAddress":"b@x","Status":"Synced","PercentComplete":95}]`,
+		`[{"EmailAddress":"a@x","Status":"Synced","PercentComplete":95},{"EmailAddress":"b@x","Status":"Synced","PercentComplete":95}]`,
+	}
+	i := 0
+	get := func() ([]byte, error) { r := replies[min(i, len(replies)-1)]; i++; return []byte(r), nil }
+	var out bytes.Buffer
+	if err := watchJSON(context.Background(), &out, get, false); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || i != 3 {
+		t.Fatalf("%d polls, lines:\n%s", i, out.String())
+	}
+	for _, l := range lines {
+		var u struct{ EmailAddress, Status string }
+		if err := json.Unmarshal([]byte(l), &u); err != nil || u.EmailAddress == "" {
+			t.Fatalf("not a JSON user line: %q", l)
+		}
 	}
 }

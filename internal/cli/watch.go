@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -62,8 +63,12 @@ func (e *env) watchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			get := func() ([]byte, error) { return cl.do(ctx, http.MethodGet, tp+"/batches/"+esc(a[0])+"/users", nil) }
+			if e.output == "json" {
+				return watchJSON(ctx, e.stdout, get, once)
+			}
 			fetch := func() ([]userStat, error) {
-				raw, err := cl.do(ctx, http.MethodGet, tp+"/batches/"+esc(a[0])+"/users", nil)
+				raw, err := get()
 				if err != nil {
 					return nil, err
 				}
@@ -76,6 +81,43 @@ func (e *env) watchCmd() *cobra.Command {
 	e.tenantFlag(c)
 	c.Flags().BoolVar(&once, "once", false, "print the current state once and exit")
 	return c
+}
+
+// watchJSON is `batch watch -o json`: one JSON object per line (the user
+// as `batch users -o json` shows it) whenever a user changes, until none
+// is busy.
+func watchJSON(ctx context.Context, w io.Writer, get func() ([]byte, error), once bool) error {
+	last := map[string]string{}
+	for {
+		raw, err := get()
+		if err != nil {
+			return err
+		}
+		var users []json.RawMessage
+		if err := json.Unmarshal(raw, &users); err != nil {
+			return err
+		}
+		anyBusy := false
+		for _, r := range users {
+			var u userStat
+			if err := json.Unmarshal(r, &u); err != nil {
+				return err
+			}
+			var compact bytes.Buffer
+			json.Compact(&compact, r)
+			if line := compact.String(); last[u.EmailAddress] != line {
+				fmt.Fprintln(w, line)
+				last[u.EmailAddress] = line
+			}
+			anyBusy = anyBusy || busy(u)
+		}
+		if once || !anyBusy {
+			return nil
+		}
+		if err := units.Sleep(ctx, watchPoll); err != nil {
+			return err
+		}
+	}
 }
 
 // isTerminal reports whether w is a terminal (progress bars redraw in
