@@ -140,3 +140,19 @@ func TestWatchJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingRequiredFlagsAtOnce: a command missing several required
+// flags names them all in one error, before anything is sent.
+func TestMissingRequiredFlagsAtOnce(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := Main([]string{"batch", "create", "--tenant", "x", "--server", "http://127.0.0.1:1", "--token", "t"}, nil, &out, &errb)
+	msg := errb.String()
+	if code != 1 || !strings.HasPrefix(msg, "InvalidArgument: ") {
+		t.Fatalf("exit %d: %q", code, msg)
+	}
+	for _, f := range []string{`"name"`, `"endpoint"`, `"csv"`} {
+		if !strings.Contains(msg, f) {
+			t.Errorf("the error does not name %s: %q", f, msg)
+		}
+	}
+}

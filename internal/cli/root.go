@@ -12,8 +12,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/spf13/pflag"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/tenantferry/tenantferry/internal/errs"
@@ -43,7 +45,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := root.Execute(); err != nil {
 		if errs.As(err) == nil {
 			code := "InvalidArgument" // parsing failed before the command ran
-			if e.started {
+			if e.started && !strings.HasPrefix(err.Error(), "required flag(s)") {
 				code = "CommandFailed"
 			}
 			err = errs.New(errs.Internal, code, "%v", err)
@@ -102,6 +104,7 @@ func (e *env) rootCmd() *cobra.Command {
 		e.appCmd(), e.consentCmd(), e.orgrelCmd(), e.endpointCmd(), e.batchCmd(), e.migrationUserCmd(), e.moveRegistrationCmd(), e.benchCmd(), e.demoCmd(), e.versionCmd())
 	root.Version = buildVersion().Version
 	root.SetVersionTemplate("tenantferry {{.Version}}\n")
+	markRequired(root)
 	return root
 }
 
@@ -114,4 +117,18 @@ func usageError(format string, args ...any) error {
 func (e *env) tenantFlag(c *cobra.Command) *cobra.Command {
 	c.Flags().StringVar(&e.tenant, "tenant", "", "tenant NAME, ID or DOMAIN (default: the tenant of a tenant-admin token)")
 	return c
+}
+
+// markRequired makes every flag whose help ends in "; required" required
+// by cobra, so that a command missing several names them all at once
+// (before anything is sent).
+func markRequired(c *cobra.Command) {
+	c.Flags().VisitAll(func(f *pflag.Flag) {
+		if strings.HasSuffix(f.Usage, "; required") {
+			c.MarkFlagRequired(f.Name)
+		}
+	})
+	for _, sub := range c.Commands() {
+		markRequired(sub)
+	}
 }
