@@ -441,13 +441,8 @@ func (s *Service) sink(ctx context.Context, moveID, kind string) replication.Sin
 			return err
 		}
 		if d != (replication.Delta{}) {
-			// Items that reached the source after the pass counted it
-			// (the final sync copies them) raise the total with them:
-			// ItemsSynced never exceeds ItemsTotal.
-			n := d.Items - d.Deleted
 			if _, err := tx.ExecContext(ctx, `UPDATE moves SET items_synced = items_synced + ?, bytes_transferred = bytes_transferred + ?,
-				items_total = CASE WHEN items_total < items_synced + ? THEN items_synced + ? ELSE items_total END,
-				items_skipped = items_skipped + ?, updated_at = ? WHERE id = ?`, n, d.Bytes, n, n, d.Skipped, db.Now(), moveID); err != nil {
+				items_skipped = items_skipped + ?, updated_at = ? WHERE id = ?`, d.Items-d.Deleted, d.Bytes, d.Skipped, db.Now(), moveID); err != nil {
 				return err
 			}
 		}
