@@ -5,7 +5,6 @@ import (
 	"github.com/tenantferry/tenantferry/internal/db"
 
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/tenantferry/tenantferry/internal/errs"
@@ -17,15 +16,15 @@ var ErrQueueInconsistent = errs.Sentinel(errs.Internal, "QueueInconsistent")
 
 // queueChecks are the queue's invariants as queries returning the rows
 // that break them.
-var queueChecks = []struct{ name, query string }{
-	{"a recipient row has an unknown state",
-		`SELECT id FROM queue_recipients WHERE state NOT IN ('queued', 'held', 'delivered', 'relayed', 'expanded', 'bounced')`},
-	{"a held row does not name the mailbox it waits for",
-		`SELECT id FROM queue_recipients WHERE state = 'held' AND (held_tenant = '' OR held_guid = '')`},
-	{"a delivered or relayed row has no result",
-		`SELECT id FROM queue_recipients WHERE state IN ('delivered', 'relayed') AND result = ''`},
-	{"a queued message has no recipient row",
-		`SELECT m.id FROM queue_messages m WHERE NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.message_id = m.id)`},
+var queueChecks = []db.Invariant{
+	{Name: "a recipient row has an unknown state",
+		Query: `SELECT id FROM queue_recipients WHERE state NOT IN ('queued', 'held', 'delivered', 'relayed', 'expanded', 'bounced')`},
+	{Name: "a held row does not name the mailbox it waits for",
+		Query: `SELECT id FROM queue_recipients WHERE state = 'held' AND (held_tenant = '' OR held_guid = '')`},
+	{Name: "a delivered or relayed row has no result",
+		Query: `SELECT id FROM queue_recipients WHERE state IN ('delivered', 'relayed') AND result = ''`},
+	{Name: "a queued message has no recipient row",
+		Query: `SELECT m.id FROM queue_messages m WHERE NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.message_id = m.id)`},
 }
 
 // CheckConsistency checks the queue's invariants in one read snapshot:
@@ -39,28 +38,9 @@ func (s *Service) CheckConsistency(ctx context.Context) error {
 		return errs.Internalf(err, "begin queue consistency check")
 	}
 	defer tx.Rollback()
-	var bad []string
-	for _, c := range queueChecks {
-		rows, err := tx.QueryContext(ctx, c.query+` LIMIT 5`)
-		if err != nil {
-			return errs.Internalf(err, "queue consistency check %q", c.name)
-		}
-		var ids []string
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return errs.Internalf(err, "queue consistency check %q", c.name)
-			}
-			ids = append(ids, fmt.Sprint(id))
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return errs.Internalf(err, "queue consistency check %q", c.name)
-		}
-		if len(ids) > 0 {
-			bad = append(bad, fmt.Sprintf("%s (rows %s)", c.name, strings.Join(ids, ", ")))
-		}
+	bad, err := db.CheckInvariants(ctx, tx, queueChecks)
+	if err != nil {
+		return errs.Internalf(err, "queue consistency check")
 	}
 	msg, err := openMessageBlobs(ctx, tx)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"github.com/tenantferry/tenantferry/internal/db"
 
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/tenantferry/tenantferry/internal/errs"
@@ -17,23 +16,23 @@ var ErrInconsistent = errs.Sentinel(errs.Internal, "StoreInconsistent")
 
 // consistencyChecks are the store's invariants as queries that return the
 // rows breaking them (at most a few each).
-var consistencyChecks = []struct{ name, query string }{
-	{"an item's MODSEQ is above its mailbox's highest MODSEQ",
-		`SELECT i.id FROM items i JOIN mailboxes m ON m.id = i.mailbox_id WHERE i.modseq > m.modseq`},
-	{"a tombstone's MODSEQ is above its mailbox's highest MODSEQ",
-		`SELECT t.id FROM tombstones t JOIN mailboxes m ON m.id = t.mailbox_id WHERE t.modseq > m.modseq`},
-	{"a folder's MODSEQ is above its mailbox's highest MODSEQ",
-		`SELECT f.id FROM folders f JOIN mailboxes m ON m.id = f.mailbox_id WHERE f.modseq > m.modseq`},
-	{"an item's UID is not below its folder's UIDNEXT",
-		`SELECT i.id FROM items i JOIN folders f ON f.id = i.folder_id WHERE i.uid >= f.uidnext`},
-	{"an item lies in a folder of another mailbox",
-		`SELECT i.id FROM items i JOIN folders f ON f.id = i.folder_id WHERE f.mailbox_id <> i.mailbox_id`},
-	{"an item lies in a deleted folder",
-		`SELECT i.id FROM items i JOIN folders f ON f.id = i.folder_id WHERE f.deleted`},
-	{"a UID that was removed (tombstone) is live again in its folder",
-		`SELECT t.id FROM tombstones t JOIN items i ON i.folder_id = t.folder_id AND i.uid = t.uid`},
-	{`a folder's first \Recent UID is above its UIDNEXT`,
-		`SELECT f.id FROM folders f WHERE f.recent_uid > f.uidnext`},
+var consistencyChecks = []db.Invariant{
+	{Name: "an item's MODSEQ is above its mailbox's highest MODSEQ",
+		Query: `SELECT i.id FROM items i JOIN mailboxes m ON m.id = i.mailbox_id WHERE i.modseq > m.modseq`},
+	{Name: "a tombstone's MODSEQ is above its mailbox's highest MODSEQ",
+		Query: `SELECT t.id FROM tombstones t JOIN mailboxes m ON m.id = t.mailbox_id WHERE t.modseq > m.modseq`},
+	{Name: "a folder's MODSEQ is above its mailbox's highest MODSEQ",
+		Query: `SELECT f.id FROM folders f JOIN mailboxes m ON m.id = f.mailbox_id WHERE f.modseq > m.modseq`},
+	{Name: "an item's UID is not below its folder's UIDNEXT",
+		Query: `SELECT i.id FROM items i JOIN folders f ON f.id = i.folder_id WHERE i.uid >= f.uidnext`},
+	{Name: "an item lies in a folder of another mailbox",
+		Query: `SELECT i.id FROM items i JOIN folders f ON f.id = i.folder_id WHERE f.mailbox_id <> i.mailbox_id`},
+	{Name: "an item lies in a deleted folder",
+		Query: `SELECT i.id FROM items i JOIN folders f ON f.id = i.folder_id WHERE f.deleted`},
+	{Name: "a UID that was removed (tombstone) is live again in its folder",
+		Query: `SELECT t.id FROM tombstones t JOIN items i ON i.folder_id = t.folder_id AND i.uid = t.uid`},
+	{Name: `a folder's first \Recent UID is above its UIDNEXT`,
+		Query: `SELECT f.id FROM folders f WHERE f.recent_uid > f.uidnext`},
 }
 
 // CheckConsistency checks the store's invariants over every mailbox in one
@@ -48,28 +47,9 @@ func (s *Store) CheckConsistency(ctx context.Context) error {
 		return errs.Internalf(err, "begin consistency check")
 	}
 	defer tx.Rollback()
-	var bad []string
-	for _, c := range consistencyChecks {
-		rows, err := tx.QueryContext(ctx, c.query+` LIMIT 5`)
-		if err != nil {
-			return errs.Internalf(err, "consistency check %q", c.name)
-		}
-		var ids []string
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return errs.Internalf(err, "consistency check %q", c.name)
-			}
-			ids = append(ids, fmt.Sprint(id))
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return errs.Internalf(err, "consistency check %q", c.name)
-		}
-		if len(ids) > 0 {
-			bad = append(bad, fmt.Sprintf("%s (rows %s)", c.name, strings.Join(ids, ", ")))
-		}
+	bad, err := db.CheckInvariants(ctx, tx, consistencyChecks)
+	if err != nil {
+		return errs.Internalf(err, "consistency check")
 	}
 	refs, err := itemBlobRefs(ctx, tx)
 	if err != nil {
