@@ -140,7 +140,7 @@ func TestFaultInjection(t *testing.T) {
 			d := time.Duration(500+rng.Intn(2500)) * time.Millisecond
 			px.stall(d)
 			faults = append(faults, fmt.Sprintf("%s: proxy stall %s", phase, d))
-			time.Sleep(d)
+			<-px.resumed() // the next fault comes after the stall
 		}
 	}
 	tgt.run("batch", "create", "--tenant", "fabrikam", "--name", "faults", "--endpoint", tr.endpoint, "--csv", csv,

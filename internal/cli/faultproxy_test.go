@@ -15,11 +15,11 @@ type faultProxy struct {
 	ln       net.Listener
 	upstream string
 
-	mu         sync.Mutex
-	conns      map[net.Conn]bool
-	stallUntil time.Time
-	resets     int
-	stalls     int
+	mu     sync.Mutex
+	conns  map[net.Conn]bool
+	resume chan struct{} // while stalled: closed when the stall ends
+	resets int
+	stalls int
 }
 
 // startFaultProxy listens on 127.0.0.1 and forwards to upstream until the
@@ -71,12 +71,12 @@ func (p *faultProxy) copy(dst, src net.Conn) {
 		if n > 0 {
 			for {
 				p.mu.Lock()
-				wait := time.Until(p.stallUntil)
+				resume := p.resume
 				p.mu.Unlock()
-				if wait <= 0 {
+				if resume == nil {
 					break
 				}
-				time.Sleep(min(wait, 50*time.Millisecond))
+				<-resume // the stall's end; a newer stall is looked at again
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
@@ -127,5 +127,27 @@ func (p *faultProxy) stall(d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stalls++
-	p.stallUntil = time.Now().Add(d)
+	resume := make(chan struct{})
+	p.resume = resume
+	time.AfterFunc(d, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		close(resume)
+		if p.resume == resume {
+			p.resume = nil
+		}
+	})
+}
+
+// resumed returns a channel closed when the current stall ends (already
+// closed when none is going on).
+func (p *faultProxy) resumed() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.resume != nil {
+		return p.resume
+	}
+	done := make(chan struct{})
+	close(done)
+	return done
 }
