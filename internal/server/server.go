@@ -148,7 +148,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 	if s.DB, err = db.Open(ctx, db.Options{DSN: cfg.DB, DataDir: cfg.DataDir}); err != nil {
 		return nil, err
 	}
-	s.closers = append(s.closers, func(context.Context) error { return s.DB.Close() })
+	d := s.DB // not s: a failing New returns a nil s, then closes what it opened
+	s.closers = append(s.closers, func(context.Context) error { return d.Close() })
 
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTP); err != nil {
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTP, err)
