@@ -41,6 +41,11 @@ type Batch struct {
 	bytes   int64            // total size of distinct items
 	started time.Time        // first write (see maxBatchAge)
 	closed  bool
+	// stage: a compaction's batch records each container of its own (S3
+	// object, private pack) as staged before writing to it; staged holds
+	// their names.
+	stage  bool
+	staged map[string]bool
 }
 
 type pending struct {
@@ -155,6 +160,9 @@ func (b *Batch) flushBuf() error {
 	}
 	if b.s.backend == S3 {
 		key := newObjectKey(s3PackPrefix)
+		if err := b.stageContainer("s3:" + key); err != nil {
+			return err
+		}
 		body := packObjectBody(b.buf, b.bufPos)
 		if err := b.upload(key, body); err != nil {
 			return err
@@ -177,6 +185,22 @@ func (b *Batch) flushBuf() error {
 		b.ends[p] = end
 	}
 	b.buf, b.bufIdx, b.bufPos = b.buf[:0], b.bufIdx[:0], b.bufPos[:0]
+	return nil
+}
+
+// stageContainer records name as staged when the batch is a
+// compaction's (see stateStaged).
+func (b *Batch) stageContainer(name string) error {
+	if !b.stage {
+		return nil
+	}
+	if err := b.s.stage(name); err != nil {
+		return err
+	}
+	if b.staged == nil {
+		b.staged = map[string]bool{}
+	}
+	b.staged[name] = true
 	return nil
 }
 
@@ -249,6 +273,11 @@ func (b *Batch) addLarge(prefix []byte, r io.Reader) (Ref, error) {
 		if err != nil {
 			return Ref{}, err
 		}
+		if err := b.stageContainer("pack:" + p.name); err != nil {
+			p.failed = true
+			b.privs = append(b.privs, p)
+			return Ref{}, err
+		}
 		b.private = p
 		b.privs = append(b.privs, p)
 	}
@@ -305,6 +334,9 @@ func (b *Batch) addLarge(prefix []byte, r io.Reader) (Ref, error) {
 // multipart upload.
 func (b *Batch) addLargeS3(h hash.Hash, prefix []byte, r io.Reader) (Ref, error) {
 	key := newObjectKey(s3LargePrefix)
+	if err := b.stageContainer("s3:" + key); err != nil {
+		return Ref{}, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s3Timeout)
 	defer cancel()
 	size, err := b.s.s3.putStream(ctx, key, io.MultiReader(bytes.NewReader(prefix), io.TeeReader(r, h)))
@@ -448,7 +480,7 @@ func (b *Batch) precommit(ctx context.Context, tx *db.Tx) error {
 		p.mu.Unlock()
 	}
 	maps.Copy(cs, b.objects)
-	if err := b.s.registerContainers(ctx, tx, cs); err != nil {
+	if err := b.s.registerContainers(ctx, tx, cs, b.staged); err != nil {
 		if errors.Is(err, ErrContainerRetired) {
 			for p := range b.ends {
 				p.mu.Lock()

@@ -52,6 +52,12 @@
 //     that was slow between writing and committing — on any node, for any
 //     time — can never commit a row pointing into a container that is or
 //     will be deleted.
+//   - A compaction stages each container of its own (S3 object, private
+//     pack) in blob_containers before writing to it, and its relocation
+//     promotes them to live. A staged container older than the round's
+//     grace belongs to a compaction that died: the round fences it and
+//     deletes it once it holds no blob, so a killed compaction's copies
+//     do not wait for the orphan grace.
 //   - GC never deletes a blobs row that a committed row references: the
 //     referencing packages (Referrer functions: mailstore's items,
 //     delivery's queue) are asked inside the deleting transaction, and a

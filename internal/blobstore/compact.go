@@ -33,7 +33,10 @@ type candidate struct {
 // Order per container: retire (fence) → copy → durable → relocate. A crash
 // before the relocation leaves the container dead with its blobs still
 // pointing into it; the next round sees it as interrupted and copies it
-// again (the first copies are orphans, removed later). Readers follow a
+// again; the containers the first attempt wrote were staged, and the round
+// fences them (fenceStaged) so that deleteRetired removes them (with pack
+// files, small blobs are copied to the shared pack, whose dead records
+// later compactions reclaim like any other). Readers follow a
 // relocated blob, see movingReader.
 func (s *Store) compact(ctx context.Context, o GCOptions, res *GCResult) error {
 	cands, err := s.candidates(ctx, o)
@@ -163,6 +166,7 @@ func (s *Store) compactGroup(ctx context.Context, group []candidate) (int, int64
 		s.w.abandon(claimed) // our own writer must not append to them
 	}
 	b := s.NewBatch()
+	b.stage = true
 	defer b.Close()
 	var copied int64
 	for _, lb := range blobs {

@@ -3,6 +3,7 @@ package blobstore
 import (
 	"context"
 	"sort"
+	"time"
 
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/errs"
@@ -18,14 +19,49 @@ const (
 	stateLive    = "live"    // referenced by committed rows; writers may commit into it
 	stateDead    = "dead"    // fenced: no commit may reference it; deleted once empty and past the reader grace
 	stateDeleted = "deleted" // its file or object is gone; the row stays as a fence
+	// stateStaged: written by a compaction that has not relocated into
+	// it yet. The relocation's commit promotes it to live; a later round
+	// fences one older than its grace (dead), so the copies of a
+	// compaction that died are deleted by the round that resumes it
+	// instead of waiting for the orphan sweep.
+	stateStaged = "staged"
 )
 
+// stage records a container a compaction is about to write, before the
+// first byte goes to it.
+func (s *Store) stage(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return s.d.Write(ctx, func(tx *db.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO blob_containers (name, state, size, created_at, dead_at) VALUES (?, ?, 0, ?, 0)`,
+			name, stateStaged, db.Now()); err != nil {
+			return errs.Internalf(err, "stage blob container %s", name)
+		}
+		return nil
+	})
+}
+
+// fenceStaged retires staged containers created before cutoff: their
+// compaction died or gave up (a live one relocates within moments of
+// writing). A relocation racing the fence finds its container dead and
+// fails; its sources stay retired and the next round copies them again.
+func (s *Store) fenceStaged(ctx context.Context, cutoff time.Time) error {
+	return s.d.Write(ctx, func(tx *db.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE blob_containers SET state = ?, dead_at = ? WHERE state = ? AND created_at <= ?`,
+			stateDead, db.Now(), stateStaged, db.Millis(cutoff)); err != nil {
+			return errs.Internalf(err, "fence abandoned compaction containers")
+		}
+		return nil
+	})
+}
+
 // registerContainers records the containers a commit references (name →
-// size written) and fails if one of them is not live. On PostgreSQL the
+// size written), promotes the staged ones (the commit's own compaction
+// wrote them) to live, and fails if one of them is not live. On PostgreSQL the
 // state is read FOR SHARE: a compaction that retires the container waits
 // for this transaction, and this transaction waits for a retirement in
 // progress, so one of the two always sees the other.
-func (s *Store) registerContainers(ctx context.Context, tx *db.Tx, cs map[string]int64) error {
+func (s *Store) registerContainers(ctx context.Context, tx *db.Tx, cs map[string]int64, staged map[string]bool) error {
 	names := make([]string, 0, len(cs))
 	for n := range cs {
 		names = append(names, n)
@@ -37,6 +73,12 @@ func (s *Store) registerContainers(ctx context.Context, tx *db.Tx, cs map[string
 	}
 	now := db.Now()
 	for _, n := range names {
+		if staged[n] {
+			if _, err := tx.ExecContext(ctx, `UPDATE blob_containers SET state = ?, size = ? WHERE name = ? AND state = ?`,
+				stateLive, cs[n], n, stateStaged); err != nil {
+				return errs.Internalf(err, "register blob container %s", n)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO blob_containers (name, state, size, created_at, dead_at) VALUES (?, ?, ?, ?, 0)
 			ON CONFLICT (name) DO NOTHING`, n, stateLive, cs[n], now); err != nil {
 			return errs.Internalf(err, "register blob container %s", n)

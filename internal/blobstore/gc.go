@@ -159,6 +159,9 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCResult, error) {
 	if err := s.deleteUnreferenced(ctx, o, res); err != nil {
 		return res, err
 	}
+	if err := s.fenceStaged(ctx, o.Now.Add(-o.Grace)); err != nil {
+		return res, err
+	}
 	if !o.NoCompact && s.backend != Database {
 		if err := s.compact(ctx, o, res); err != nil {
 			return res, err

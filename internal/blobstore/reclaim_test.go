@@ -320,3 +320,57 @@ func TestReadAcrossCompaction(t *testing.T) {
 		}
 	})
 }
+
+// TestAbandonedCompactionReclaimed: the copies of a compaction that died
+// between writing its containers and relocating into them (kill -9) are
+// deleted by the next round, without waiting for the orphan grace; and a
+// relocation that comes after its staged containers were fenced fails
+// rather than pointing rows into a container about to be deleted.
+func TestAbandonedCompactionReclaimed(t *testing.T) {
+	withContainers(t, blobstore.Options{SpillSize: 8 << 10, S3: &blobstore.S3Options{ObjectSize: 64 << 10, PartSize: 5 << 20}},
+		func(t *testing.T, e *blobtest.Env, s *blobstore.Store, refs referrer) {
+			ctx := context.Background()
+			b := s.NewCompactionBatch()
+			small := 3000 // S3: small items go to staged pack objects
+			if e.Name == "files" {
+				small = 9000 // small items would go to the shared pack, which is not the compaction's
+			}
+			for i := 0; i < 40; i++ {
+				if _, err := b.Add(bytes.NewReader(message(i, small+(i%4)*10000))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := b.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			written := e.StoredBytes(t)
+			if written == 0 {
+				t.Fatal("nothing written")
+			}
+			// A round whose grace covers the batch leaves it alone.
+			res, err := s.GC(ctx, blobstore.GCOptions{ReaderGrace: -1})
+			if err != nil || len(res.Errors) > 0 {
+				t.Fatalf("GC: %v %v", err, res.Errors)
+			}
+			if n := e.StoredBytes(t); n != written {
+				t.Fatalf("a young compaction's copies were touched: %d → %d bytes", written, n)
+			}
+			// Past the grace, the round fences and deletes them (the
+			// orphan grace, a day, has not passed).
+			res, err = s.GC(ctx, blobstore.GCOptions{Grace: -1, ReaderGrace: -1})
+			if err != nil || len(res.Errors) > 0 {
+				t.Fatalf("GC: %v %v", err, res.Errors)
+			}
+			if res.ContainersDeleted == 0 || res.OrphansDeleted != 0 {
+				t.Fatalf("abandoned compaction copies not deleted as retired containers: %+v", res)
+			}
+			if n := e.StoredBytes(t); n != 0 {
+				t.Fatalf("%d of %d bytes left after the round", n, written)
+			}
+			err = e.DB.Write(ctx, func(tx *db.Tx) error { return b.Commit(ctx, tx) })
+			if !errors.Is(err, blobstore.ErrContainerRetired) {
+				t.Fatalf("commit into fenced staged containers: %v, want BlobContainerRetired", err)
+			}
+			b.Close()
+		})
+}
