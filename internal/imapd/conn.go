@@ -50,9 +50,9 @@ type filterConn struct {
 	dropGreeting atomic.Bool
 	readOnlySel  atomic.Bool // rewrite the next "OK [READ-WRITE] SELECT completed"
 	authed       atomic.Bool // the session has logged in
-	// quota answers the QUOTA commands for the logged-in session (nil:
-	// no quotas; see quota.go).
-	quota atomic.Pointer[func(tag, name, args string) []string]
+	// ext answers the logged-in session's commands go-imap does not
+	// know (extcmd.go); nil before login.
+	ext atomic.Pointer[extCommands]
 	bad   int // invalid commands in a row (intercept.go); guarded by rmu
 	// capsUntil is set while go-imap may write a capability list (the
 	// greeting, "*" until written; CAPABILITY, LOGIN and AUTHENTICATE: the
@@ -241,11 +241,9 @@ func (c *filterConn) startTLS(tag string) error {
 
 // authenticated stops STARTTLS interception (it is only valid before
 // authentication) and the limit on invalid commands.
-func (c *filterConn) authenticated(quota func(tag, name, args string) []string) {
+func (c *filterConn) authenticated(ext *extCommands) {
 	c.intercept.Store(false)
-	if quota != nil {
-		c.quota.Store(&quota)
-	}
+	c.ext.Store(ext)
 	c.authed.Store(true)
 }
 
@@ -261,8 +259,8 @@ var (
 // added to the lists go-imap writes.
 const extraCaps = " ID"
 
-// addCaps returns a response line with extraCaps (and, once logged in
-// with quotas, quotaCaps) added to its capability
+// addCaps returns a response line with extraCaps (and, once logged in,
+// the session's extCommands caps) added to its capability
 // list ("* CAPABILITY ..." or a [CAPABILITY ...] response code), or nil if
 // it has none.
 func addCaps(p []byte, extraCaps string) []byte {
@@ -306,8 +304,8 @@ func (c *filterConn) Write(p []byte) (int, error) {
 			c.capsUntil.Store(nil) // the greeting or the command's completion
 		}
 		extra := extraCaps
-		if c.quota.Load() != nil {
-			extra += quotaCaps
+		if e := c.ext.Load(); e != nil {
+			extra += e.caps
 		}
 		if q := addCaps(p, extra); q != nil {
 			if _, err := c.Conn.Write(q); err != nil {

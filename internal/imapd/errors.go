@@ -92,3 +92,14 @@ func tryCreateError(name string) error {
 	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate,
 		Text: responseText("FolderNotFound: folder \"" + name + "\" does not exist (create it first)")}
 }
+
+// statusLine is the tagged status response of a command answered below
+// go-imap that failed with err (mapped by imapError).
+func (s *session) statusLine(tag string, err error) string {
+	ie := s.imapError(err).(*imap.Error)
+	line := tag + " " + string(ie.Type)
+	if ie.Code != "" {
+		line += " [" + string(ie.Code) + "]"
+	}
+	return line + " " + responseText(ie.Text)
+}

@@ -12,8 +12,10 @@ import (
 // imapserver does not know them or would end the connection:
 //
 //   - ID (RFC 2971), in every state: the server's identification.
-//   - GETQUOTAROOT, GETQUOTA and SETQUOTA (RFC 9208) once logged in, when
-//     quotas are enabled (quota.go).
+//   - Once logged in, the session's extension commands (extcmd.go): SORT
+//     and UID SORT with ESORT (sort.go), THREAD and UID THREAD
+//     (thread.go), and GETQUOTAROOT, GETQUOTA and SETQUOTA (RFC 9208)
+//     when quotas are enabled (quota.go).
 //   - An unknown command before authentication: BAD, where imapserver says
 //     BYE and disconnects at the first one. A client that sends
 //     maxBadCommands invalid commands in a row before authenticating is
@@ -124,13 +126,13 @@ func (c *filterConn) takeCommand(line []byte, full bool) (handled bool, err erro
 		c.bad = 0
 		c.srv.log.Debug("imap: client ID", "remote", c.RemoteAddr().String(), "id", responseText(args))
 		return true, c.reply("* ID "+serverID, tag+" OK ID completed")
-	case (name == "GETQUOTAROOT" || name == "GETQUOTA" || name == "SETQUOTA") && c.quota.Load() != nil:
+	case c.extHandler(name) != nil:
 		cmd, err := c.readCommand(line, full, true)
 		if err != nil {
 			return true, err
 		}
 		c.bad = 0
-		return true, c.reply((*c.quota.Load())(tag, name, string(cmd[len(tag)+1+len(name):]))...)
+		return true, c.reply(c.extHandler(name)(tag, name, string(cmd[len(tag)+1+len(name):]))...)
 	case !c.authed.Load() && !knownToGoIMAP(name):
 		return true, c.refuse(line, full, tag, "BAD [CLIENTBUG] unknown command "+responseText(name))
 	case name == "CAPABILITY" || name == "LOGIN":
@@ -144,6 +146,15 @@ func (c *filterConn) takeCommand(line []byte, full bool) (handled bool, err erro
 	c.bad = 0
 	c.command = name
 	return false, nil
+}
+
+// extHandler returns the logged-in session's handler of a command go-imap
+// does not know, or nil.
+func (c *filterConn) extHandler(name string) extCommand {
+	if e := c.ext.Load(); e != nil {
+		return e.handlers[name]
+	}
+	return nil
 }
 
 // refuse answers an invalid command with BAD after reading the rest of it

@@ -44,11 +44,7 @@ func (s *session) Login(username, password string) error {
 	s.user = r.PrimarySmtpAddress
 	s.log = s.log.With("user", s.user)
 	if s.fc != nil {
-		var q func(tag, name, args string) []string
-		if s.srv.quota != nil {
-			q = s.quotaCommand
-		}
-		s.fc.authenticated(q)
+		s.fc.authenticated(s.extCommands())
 	}
 	s.log.Debug("imap: logged in", "mailbox", mb.GUID)
 	return nil

@@ -18,6 +18,42 @@ import (
 // encoded words, transfer encodings and charsets, and the raw bytes too).
 // A message that cannot be read or parsed just does not match.
 func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
+	matches, err := s.searchMatches(criteria)
+	if err != nil {
+		return nil, err
+	}
+	data := &imap.SearchData{}
+	var seqs imap.SeqSet
+	var uids imap.UIDSet
+	for _, m := range matches {
+		uids.AddNum(imap.UID(m.ref.uid))
+		n := m.ref.seq
+		if kind == imapserver.NumKindUID {
+			n = m.ref.uid
+		} else {
+			seqs.AddNum(m.ref.seq)
+		}
+		if data.Min == 0 || n < data.Min {
+			data.Min = n
+		}
+		data.Max = max(data.Max, n)
+		data.Count++
+	}
+	if kind == imapserver.NumKindUID {
+		data.All = uids
+	} else {
+		data.All = seqs
+	}
+	if options != nil && options.ReturnSave {
+		s.searchRes = uids
+	}
+	return data, nil
+}
+
+// searchMatches returns the messages of the selected folder, as the
+// client sees it, that match criteria, in ascending order (SEARCH, SORT,
+// THREAD). A match keeps at most its header in memory.
+func (s *session) searchMatches(criteria *imap.SearchCriteria) ([]*candidate, error) {
 	sel, err := s.selectedFolder()
 	if err != nil {
 		return nil, err
@@ -36,10 +72,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		maxSeq, lastUID = max(maxSeq, r.seq), max(lastUID, r.uid)
 	}
 	c := s.staticCriteria(*criteria, maxSeq, lastUID)
-
-	data := &imap.SearchData{}
-	var seqs imap.SeqSet
-	var uids imap.UIDSet
+	var out []*candidate
 	for _, r := range refs {
 		it := byUID[r.uid]
 		if it == nil {
@@ -49,28 +82,12 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		if !m.match(&c) {
 			continue
 		}
-		uids.AddNum(imap.UID(r.uid))
-		n := r.seq
-		if kind == imapserver.NumKindUID {
-			n = r.uid
-		} else {
-			seqs.AddNum(r.seq)
+		if m.loaded == 2 {
+			m.raw, m.root, m.loaded = nil, nil, 0 // the whole message: read again if needed
 		}
-		if data.Min == 0 || n < data.Min {
-			data.Min = n
-		}
-		data.Max = max(data.Max, n)
-		data.Count++
+		out = append(out, m)
 	}
-	if kind == imapserver.NumKindUID {
-		data.All = uids
-	} else {
-		data.All = seqs
-	}
-	if options != nil && options.ReturnSave {
-		s.searchRes = uids
-	}
-	return data, nil
+	return out, nil
 }
 
 // staticCriteria resolves "*" and "$" in the number sets of c.

@@ -1,0 +1,36 @@
+package imapd
+
+// Commands of a logged-in session that go-imap's imapserver does not
+// know, answered below it by filterConn (intercept.go) from the session's
+// state. filterConn calls them from inside its Read, on the goroutine of
+// the session's command loop while it waits for the next command, so they
+// see the session exactly as go-imap's handlers do.
+
+// extCommand answers one command: tag, the upper-case command name ("UID
+// SORT" for UID commands) and its bytes after the name, literals included.
+// It returns the response lines, the tagged completion last.
+type extCommand func(tag, name, args string) []string
+
+// extCommands is what a logged-in session answers below go-imap.
+type extCommands struct {
+	handlers map[string]extCommand // by command name
+	caps     string                // capabilities they add (" A B")
+}
+
+// extCommands returns the session's extension commands: SORT, THREAD
+// (and their UID forms) always, the QUOTA commands when quotas apply.
+func (s *session) extCommands() *extCommands {
+	sortCmd := func(tag, name, args string) []string { return s.sortCommand(tag, name == "UID SORT", args) }
+	threadCmd := func(tag, name, args string) []string { return s.threadCommand(tag, name == "UID THREAD", args) }
+	e := &extCommands{
+		handlers: map[string]extCommand{"SORT": sortCmd, "UID SORT": sortCmd, "THREAD": threadCmd, "UID THREAD": threadCmd},
+		caps:     sortCaps,
+	}
+	if s.srv.quota != nil {
+		for _, n := range []string{"GETQUOTAROOT", "GETQUOTA", "SETQUOTA"} {
+			e.handlers[n] = s.quotaCommand
+		}
+		e.caps += quotaCaps
+	}
+	return e
+}

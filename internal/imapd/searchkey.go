@@ -1,0 +1,213 @@
+package imapd
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+// Search keys (RFC 3501 section 6.4.4, RFC 9051 section 6.4.4) for the
+// commands answered below go-imap that take them (SORT, THREAD). The keys
+// parse into go-imap's imap.SearchCriteria, so that SEARCH, SORT and
+// THREAD match messages with the same code (search.go).
+
+// searchKeys reads search keys up to the end of the arguments (or a
+// closing parenthesis of an enclosing list) into one criteria, all of
+// which must hold.
+func (r *argReader) searchKeys(c *imap.SearchCriteria) {
+	for r.err == "" {
+		r.searchKey(c)
+		if r.eof() || r.peek() == ')' {
+			return
+		}
+		r.sp()
+	}
+}
+
+// searchKeyFlags are the keys that test one flag: key → flag, and whether
+// the flag must be absent.
+var searchKeyFlags = map[string]struct {
+	flag imap.Flag
+	not  bool
+}{
+	"ANSWERED": {imap.FlagAnswered, false}, "DELETED": {imap.FlagDeleted, false},
+	"DRAFT": {imap.FlagDraft, false}, "FLAGGED": {imap.FlagFlagged, false},
+	"SEEN": {imap.FlagSeen, false}, "RECENT": {flagRecent, false}, "OLD": {flagRecent, true},
+	"UNANSWERED": {imap.FlagAnswered, true}, "UNDELETED": {imap.FlagDeleted, true},
+	"UNDRAFT": {imap.FlagDraft, true}, "UNFLAGGED": {imap.FlagFlagged, true}, "UNSEEN": {imap.FlagSeen, true},
+}
+
+// searchKeyHeaders are the keys that search a header field.
+var searchKeyHeaders = map[string]string{"BCC": "Bcc", "CC": "Cc", "FROM": "From", "SUBJECT": "Subject", "TO": "To"}
+
+// searchKey reads one search key into c.
+func (r *argReader) searchKey(c *imap.SearchCriteria) {
+	switch p := r.peek(); {
+	case p == '(':
+		r.pos++
+		r.searchKeys(c)
+		r.expect(')')
+		return
+	case p == '$' || p == '*' || p >= '0' && p <= '9':
+		switch set := r.seqSet().(type) {
+		case imap.SeqSet:
+			c.SeqNum = append(c.SeqNum, set)
+		case imap.UIDSet:
+			c.UID = append(c.UID, set) // "$"
+		}
+		return
+	}
+	key := strings.ToUpper(r.atom())
+	if f, ok := searchKeyFlags[key]; ok {
+		if f.not {
+			c.NotFlag = append(c.NotFlag, f.flag)
+		} else {
+			c.Flag = append(c.Flag, f.flag)
+		}
+		return
+	}
+	if h, ok := searchKeyHeaders[key]; ok {
+		r.sp()
+		c.Header = append(c.Header, imap.SearchCriteriaHeaderField{Key: h, Value: r.astring()})
+		return
+	}
+	switch key {
+	case "ALL":
+	case "NEW":
+		c.Flag = append(c.Flag, flagRecent)
+		c.NotFlag = append(c.NotFlag, imap.FlagSeen)
+	case "KEYWORD", "UNKEYWORD":
+		r.sp()
+		f := imap.Flag(r.atom())
+		if key == "KEYWORD" {
+			c.Flag = append(c.Flag, f)
+		} else {
+			c.NotFlag = append(c.NotFlag, f)
+		}
+	case "BODY", "TEXT":
+		r.sp()
+		if v := r.astring(); key == "BODY" {
+			c.Body = append(c.Body, v)
+		} else {
+			c.Text = append(c.Text, v)
+		}
+	case "HEADER":
+		r.sp()
+		name := r.astring()
+		r.sp()
+		c.Header = append(c.Header, imap.SearchCriteriaHeaderField{Key: name, Value: r.astring()})
+	case "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE":
+		r.sp()
+		if d := r.date(); r.err == "" {
+			dateKey(c, key, d)
+		}
+	case "LARGER", "SMALLER":
+		r.sp()
+		if n := r.number(); key == "LARGER" {
+			c.Larger = max(c.Larger, n)
+		} else if c.Smaller == 0 || n < c.Smaller {
+			c.Smaller = n
+		}
+	case "UID":
+		r.sp()
+		c.UID = append(c.UID, r.uidSet())
+	case "NOT":
+		r.sp()
+		var n imap.SearchCriteria
+		r.searchKey(&n)
+		c.Not = append(c.Not, n)
+	case "OR":
+		var pair [2]imap.SearchCriteria
+		r.sp()
+		r.searchKey(&pair[0])
+		r.sp()
+		r.searchKey(&pair[1])
+		c.Or = append(c.Or, pair)
+	default:
+		r.fail("unknown search key " + strconv.Quote(key))
+	}
+}
+
+// dateKey adds a date key; dates are days, so ON is [day, day+1).
+func dateKey(c *imap.SearchCriteria, key string, day time.Time) {
+	next := day.AddDate(0, 0, 1)
+	switch key {
+	case "SINCE":
+		c.Since = laterOf(c.Since, day)
+	case "BEFORE":
+		c.Before = earlierOf(c.Before, day)
+	case "ON":
+		c.Since, c.Before = laterOf(c.Since, day), earlierOf(c.Before, next)
+	case "SENTSINCE":
+		c.SentSince = laterOf(c.SentSince, day)
+	case "SENTBEFORE":
+		c.SentBefore = earlierOf(c.SentBefore, day)
+	case "SENTON":
+		c.SentSince, c.SentBefore = laterOf(c.SentSince, day), earlierOf(c.SentBefore, next)
+	}
+}
+
+// laterOf returns the later of two lower bounds (zero: none).
+func laterOf(a, b time.Time) time.Time {
+	if a.IsZero() || b.After(a) {
+		return b
+	}
+	return a
+}
+
+// earlierOf returns the earlier of two upper bounds (zero: none).
+func earlierOf(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// seqSet reads a sequence set ("1:4,7,9:*"; "*" is 0) or "$".
+func (r *argReader) seqSet() imap.NumSet {
+	if r.maybe('$') {
+		return imap.SearchRes()
+	}
+	var set imap.SeqSet
+	for r.err == "" {
+		a := r.seqNumber()
+		b := a
+		if r.maybe(':') {
+			b = r.seqNumber()
+		}
+		set = append(set, imap.SeqRange{Start: a, Stop: b})
+		if !r.maybe(',') {
+			break
+		}
+	}
+	return set
+}
+
+// uidSet reads a UID set or "$".
+func (r *argReader) uidSet() imap.UIDSet {
+	switch set := r.seqSet().(type) {
+	case imap.SeqSet:
+		uids := make(imap.UIDSet, len(set))
+		for i, rg := range set {
+			uids[i] = imap.UIDRange{Start: imap.UID(rg.Start), Stop: imap.UID(rg.Stop)}
+		}
+		return uids
+	case imap.UIDSet:
+		return set
+	}
+	return nil
+}
+
+// seqNumber reads a sequence number or "*" (0).
+func (r *argReader) seqNumber() uint32 {
+	if r.maybe('*') {
+		return 0
+	}
+	n := r.number()
+	if n <= 0 || n > 1<<32-1 {
+		r.fail("bad sequence number")
+	}
+	return uint32(n)
+}
