@@ -53,7 +53,7 @@ type filterConn struct {
 	// ext answers the logged-in session's commands go-imap does not
 	// know (extcmd.go); nil before login.
 	ext atomic.Pointer[extCommands]
-	bad   int // invalid commands in a row (intercept.go); guarded by rmu
+	bad int // invalid commands in a row (intercept.go); guarded by rmu
 	// capsUntil is set while go-imap may write a capability list (the
 	// greeting, "*" until written; CAPABILITY, LOGIN and AUTHENTICATE: the
 	// command's tag, until its completion): addCaps extends it.
