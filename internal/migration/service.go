@@ -58,9 +58,6 @@ type Service struct {
 	tokMu  sync.Mutex
 	tokens map[string]*identity.TokenSource // endpoint id + secret hash → source
 
-	slotMu sync.Mutex
-	slots  map[string]int // endpoint id → running moves
-
 	rates rateMeter
 
 	copiedItems, copiedBytes prometheus.Counter
@@ -74,7 +71,7 @@ func New(d *db.DB, dir *directory.Directory, st *mailstore.Store, publicURL stri
 	s := &Service{D: d, Dir: dir, Store: st, PublicURL: strings.TrimSuffix(publicURL, "/"), Log: log,
 		TokenHTTP: &http.Client{Timeout: time.Minute},
 		Engine:    &replication.Engine{Store: st, Log: log},
-		tokens:    map[string]*identity.TokenSource{}, slots: map[string]int{}}
+		tokens:    map[string]*identity.TokenSource{}}
 	strict, _ := netguard.New(nil, nil, nil)
 	s.UseGuard(strict)
 	s.copiedItems, s.copiedBytes = newCopyCounters()
@@ -150,24 +147,6 @@ func (TickArgs) Kind() string { return "migration_tick" }
 func (TickArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: jobs.QueueControl, MaxAttempts: 1,
 		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: pendingStates}}
-}
-
-// acquire takes a concurrency slot of an endpoint; false when the endpoint
-// is at its limit.
-func (s *Service) acquire(endpointID string, limit int) bool {
-	s.slotMu.Lock()
-	defer s.slotMu.Unlock()
-	if s.slots[endpointID] >= limit {
-		return false
-	}
-	s.slots[endpointID]++
-	return true
-}
-
-func (s *Service) release(endpointID string) {
-	s.slotMu.Lock()
-	defer s.slotMu.Unlock()
-	s.slots[endpointID]--
 }
 
 // client returns the connector of a native endpoint, with a cached token

@@ -30,7 +30,7 @@ type syncWorker struct {
 // Timeout lets a pass run as long as it needs (a multi-GB initial sync).
 func (w *syncWorker) Timeout(*river.Job[SyncArgs]) time.Duration { return -1 }
 
-// slotWait is how long a move waits for a free concurrency slot.
+// slotWait is how long a move waits for another job's pass to end.
 const slotWait = 2 * time.Second
 
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
@@ -81,10 +81,14 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	if initial {
 		limit = ep.MaxConcurrentMigrations
 	}
-	if !s.acquire(ep.ID, limit) {
-		return river.JobSnooze(slotWait)
+	slot, err := s.acquireSlot(ctx, ep.ID, m.ID, limit, job.ID)
+	if err != nil {
+		return err
 	}
-	defer s.release(ep.ID)
+	if slot == nil {
+		return river.JobSnooze(slotFallback) // woken by the release of a slot
+	}
+	defer slot.release()
 	// Claim the pass: this job and the requests it covers.
 	claimed := m.SyncGen
 	if err := s.D.Write(ctx, func(tx *db.Tx) error {

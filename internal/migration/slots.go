@@ -1,0 +1,190 @@
+package migration
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/errs"
+)
+
+// Concurrency slots of an endpoint (move_slots, move_slot_waiters): a
+// move holds one while a pass runs, and an endpoint runs at most its
+// limit of passes at once — MaxConcurrentMigrations for initial syncs,
+// MaxConcurrentIncrementalSyncs for incremental ones, each compared with
+// every pass the endpoint runs — on every node sharing the database.
+//
+// Invariants:
+//   - Taking a slot counts and inserts in one transaction serialized per
+//     endpoint (an advisory lock on PostgreSQL; SQLite has one writer),
+//     so two nodes can never both take the last slot.
+//   - A slot is leased: its holder renews it every slotRenew; a slot past
+//     its lease belonged to a dead node and is dropped by the next count.
+//     A move taken over after its node died re-takes its own slot.
+//   - A move that finds no slot is recorded as a waiter with its job and
+//     snoozes; releasing a slot wakes the oldest waiter's job at once
+//     (River's JobRetry), so a freed slot starts the next move without
+//     polling. The snooze (slotFallback) is only a safety net.
+
+// Slot timing.
+const (
+	slotLease    = 20 * time.Second
+	slotRenew    = 5 * time.Second
+	slotFallback = 30 * time.Second
+)
+
+// heldSlot is a slot a pass holds; release it when the pass ends.
+type heldSlot struct {
+	s                  *Service
+	moveID, endpointID string
+	stop               chan struct{}
+	done               chan struct{}
+}
+
+// lockEndpointSlots serializes slot changes of one endpoint in tx.
+func lockEndpointSlots(ctx context.Context, tx *db.Tx, d *db.DB, endpointID string) error {
+	if d.Dialect != db.Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext(?))`, "move_slots:"+endpointID)
+	return err
+}
+
+// acquireSlot takes a slot of the endpoint for the move if fewer than
+// limit passes hold one (nil, nil when none is free: the move is recorded
+// as a waiter for jobID, which the caller snoozes).
+func (s *Service) acquireSlot(ctx context.Context, endpointID, moveID string, limit int, jobID int64) (*heldSlot, error) {
+	node := s.nodeID()
+	got := false
+	err := s.D.Write(ctx, func(tx *db.Tx) error {
+		got = false
+		if err := lockEndpointSlots(ctx, tx, s.D, endpointID); err != nil {
+			return err
+		}
+		now := db.Now()
+		if _, err := tx.ExecContext(ctx, `DELETE FROM move_slots WHERE endpoint_id = ? AND expires_at < ?`, endpointID, now); err != nil {
+			return err
+		}
+		var held int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM move_slots WHERE endpoint_id = ? AND move_id <> ?`, endpointID, moveID).Scan(&held); err != nil {
+			return err
+		}
+		if held >= limit {
+			_, err := tx.ExecContext(ctx, `INSERT INTO move_slot_waiters (move_id, endpoint_id, job_id, since) VALUES (?, ?, ?, ?)
+				ON CONFLICT (move_id) DO UPDATE SET job_id = excluded.job_id, endpoint_id = excluded.endpoint_id`, moveID, endpointID, jobID, now)
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO move_slots (move_id, endpoint_id, node_id, expires_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (move_id) DO UPDATE SET endpoint_id = excluded.endpoint_id, node_id = excluded.node_id, expires_at = excluded.expires_at`,
+			moveID, endpointID, node, now+slotLease.Milliseconds()); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM move_slot_waiters WHERE move_id = ?`, moveID); err != nil {
+			return err
+		}
+		got = true
+		return nil
+	})
+	if err != nil {
+		return nil, errs.Internalf(err, "take a concurrency slot of endpoint %s", endpointID)
+	}
+	if !got {
+		return nil, nil
+	}
+	h := &heldSlot{s: s, moveID: moveID, endpointID: endpointID, stop: make(chan struct{}), done: make(chan struct{})}
+	go h.renew()
+	return h, nil
+}
+
+// renew extends the slot's lease until release.
+func (h *heldSlot) renew() {
+	defer close(h.done)
+	t := time.NewTicker(slotRenew)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), slotRenew)
+			err := h.s.D.Write(ctx, func(tx *db.Tx) error {
+				_, err := tx.ExecContext(ctx, `UPDATE move_slots SET expires_at = ? WHERE move_id = ?`, db.Now()+slotLease.Milliseconds(), h.moveID)
+				return err
+			})
+			cancel()
+			if err != nil {
+				h.s.Log.Warn("migration: renew concurrency slot", "move", h.moveID, "err", err)
+			}
+		}
+	}
+}
+
+// release frees the slot and wakes the oldest move waiting for one of
+// the endpoint's slots.
+func (h *heldSlot) release() {
+	close(h.stop)
+	<-h.done
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var waiter string
+	var jobID int64
+	err := h.s.D.Write(ctx, func(tx *db.Tx) error {
+		waiter, jobID = "", 0
+		if err := lockEndpointSlots(ctx, tx, h.s.D, h.endpointID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM move_slots WHERE move_id = ?`, h.moveID); err != nil {
+			return err
+		}
+		err := tx.QueryRowContext(ctx, `SELECT move_id, job_id FROM move_slot_waiters WHERE endpoint_id = ? ORDER BY since, move_id LIMIT 1`,
+			h.endpointID).Scan(&waiter, &jobID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		h.s.Log.Warn("migration: release concurrency slot", "move", h.moveID, "err", err)
+		return
+	}
+	if jobID != 0 {
+		h.s.wake(ctx, waiter, jobID)
+	}
+}
+
+// wake makes a waiting move's snoozed job available now. A job still
+// running (it is between recording itself as a waiter and snoozing) is
+// retried for a moment; a job that is gone leaves its waiter row, which
+// the move's next attempt replaces or removes.
+func (s *Service) wake(ctx context.Context, moveID string, jobID int64) {
+	if s.Jobs == nil {
+		return
+	}
+	for i := 0; i < 20; i++ {
+		row, err := s.Jobs.Client.JobRetry(ctx, jobID)
+		if err != nil {
+			s.Log.Debug("migration: wake a move waiting for a slot", "move", moveID, "job", jobID, "err", err)
+			return
+		}
+		if row.State != rivertype.JobStateRunning {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// nodeID names this process in move_slots.
+func (s *Service) nodeID() string {
+	if s.Jobs != nil {
+		return s.Jobs.NodeID
+	}
+	return "local"
+}
