@@ -11,7 +11,7 @@ import (
 // (read from the database at scrape time, so every node of a cluster
 // reports the same figures) and the items and bytes this node copied.
 func (s *Service) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{&stateCollector{s: s}, s.copiedItems, s.copiedBytes}
+	return []prometheus.Collector{&stateCollector{s: s}, s.copiedItems, s.copiedBytes, s.slotWaits, s.slotWakeups}
 }
 
 var moveStatesDesc = prometheus.NewDesc("tenantferry_migration_moves", "Move requests of active batches by state.", []string{"state"}, nil)
@@ -42,4 +42,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 func newCopyCounters() (items, bytes prometheus.Counter) {
 	return prometheus.NewCounter(prometheus.CounterOpts{Name: "tenantferry_migration_items_copied_total", Help: "Items written to target mailboxes by migration passes on this node."}),
 		prometheus.NewCounter(prometheus.CounterOpts{Name: "tenantferry_migration_bytes_copied_total", Help: "Bytes of items written to target mailboxes by migration passes on this node."})
+}
+
+func newSlotCounters() (waits, wakeups prometheus.Counter) {
+	return prometheus.NewCounter(prometheus.CounterOpts{Name: "tenantferry_migration_slot_waits_total",
+			Help: "Passes on this node that found their endpoint at its concurrency limit and waited."}),
+		prometheus.NewCounter(prometheus.CounterOpts{Name: "tenantferry_migration_slot_wakeups_total",
+			Help: "Waiting passes this node woke when it released an endpoint concurrency slot."})
 }

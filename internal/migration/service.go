@@ -61,6 +61,7 @@ type Service struct {
 	rates rateMeter
 
 	copiedItems, copiedBytes prometheus.Counter
+	slotWaits, slotWakeups   prometheus.Counter
 }
 
 // New returns the migration service.
@@ -75,6 +76,7 @@ func New(d *db.DB, dir *directory.Directory, st *mailstore.Store, publicURL stri
 	strict, _ := netguard.New(nil, nil, nil)
 	s.UseGuard(strict)
 	s.copiedItems, s.copiedBytes = newCopyCounters()
+	s.slotWaits, s.slotWakeups = newSlotCounters()
 	return s
 }
 

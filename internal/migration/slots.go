@@ -93,6 +93,7 @@ func (s *Service) acquireSlot(ctx context.Context, endpointID, moveID string, li
 		return nil, errs.Internalf(err, "take a concurrency slot of endpoint %s", endpointID)
 	}
 	if !got {
+		s.slotWaits.Inc()
 		return nil, nil
 	}
 	h := &heldSlot{s: s, moveID: moveID, endpointID: endpointID, stop: make(chan struct{}), done: make(chan struct{})}
@@ -171,6 +172,7 @@ func (s *Service) wake(ctx context.Context, moveID string, jobID int64) {
 			return
 		}
 		if row.State != rivertype.JobStateRunning {
+			s.slotWakeups.Inc()
 			return
 		}
 		select {
