@@ -9,6 +9,7 @@ package scenario
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -129,6 +131,12 @@ func StartWith(t testing.TB, o Options, edit func(*Config)) *Server {
 	}
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	s, err := server.New(context.Background(), cfg, log)
+	for try := 0; err != nil && o.SMTP == "" && errors.Is(err, syscall.EADDRINUSE) && try < 5; try++ {
+		// The SMTP port FreeAddr chose was taken meanwhile (by a test
+		// of another package running in parallel): choose again.
+		cfg.SMTP = FreeAddr(t)
+		s, err = server.New(context.Background(), cfg, log)
+	}
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}
