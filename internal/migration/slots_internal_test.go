@@ -2,6 +2,7 @@ package migration
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,12 +32,13 @@ func TestSlotsHoldAcrossNodes(t *testing.T) {
 			nodes = append(nodes, New(d, nil, nil, "", nil))
 		}
 		const limit, workers, rounds = 3, 12, 15
-		var holding, peak, waits atomic.Int64
+		var holding, peak, waits, finished atomic.Int64
 		var wg sync.WaitGroup
 		for w := range workers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				defer finished.Add(1)
 				s := nodes[w%2]
 				move := "move-" + string(rune('a'+w))
 				for taken := 0; taken < rounds; {
@@ -52,7 +54,12 @@ func TestSlotsHoldAcrossNodes(t *testing.T) {
 					n := holding.Add(1)
 					for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 					}
-					time.Sleep(3 * time.Millisecond) // the pass's work
+					// The pass's work: hold the slot until another mover has
+					// been refused meanwhile (or every other one is done).
+					seen, until := waits.Load(), time.Now().Add(time.Second)
+					for waits.Load() == seen && finished.Load() < workers-1 && time.Now().Before(until) {
+						runtime.Gosched()
+					}
 					holding.Add(-1)
 					h.release()
 					taken++
