@@ -305,3 +305,33 @@ func (c *Core) userView(ctx context.Context, m *migration.Service, tid string, m
 	v.Batch = names[mv.BatchID]
 	return v, nil
 }
+
+// SetMigrationUser changes one user's own CompleteAfter and item limits
+// (Set-MigrationUser).
+func (c *Core) SetMigrationUser(ctx context.Context, p *Principal, tenant, addr string, u migration.UserUpdate) (*migration.UserView, error) {
+	m, tid, err := c.migrationFor(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	mv, err := m.SetUser(ctx, tid, addr, u)
+	if err != nil {
+		return nil, err
+	}
+	c.audit(ctx, p, tid, "migrationuser.set", mv.Email)
+	return c.userView(ctx, m, tid, mv, map[string]string{})
+}
+
+// CreateMove creates and starts a single move (New-MoveRequest): a
+// one-user batch named for the user.
+func (c *Core) CreateMove(ctx context.Context, p *Principal, tenant string, spec migration.MoveSpec) (*migration.BatchView, error) {
+	m, tid, err := c.migrationFor(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	b, err := m.CreateMove(ctx, tid, spec)
+	if err != nil {
+		return nil, err
+	}
+	c.audit(ctx, p, tid, "move.create", b.Name)
+	return m.ViewBatch(ctx, b)
+}

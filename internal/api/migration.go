@@ -25,8 +25,14 @@ type batchRequest struct {
 	StartAfter              string
 	CompleteAfter           string
 	IncrementalSyncInterval string
-	LargeItemLimit          int64
-	NotificationEmails      string
+	// MaxItemSize is the size cap in bytes (0: 150 MiB); LargeItemLimit
+	// and BadItemLimit are counts of skipped items (absent or -1:
+	// unlimited).
+	MaxItemSize                  int64
+	LargeItemLimit, BadItemLimit *int64
+	NotificationEmails           string
+	// ReportInterval is a Go duration ("" or "0": no interval reports).
+	ReportInterval string
 }
 
 func parseTime(field, s string) (time.Time, error) {
@@ -42,7 +48,8 @@ func parseTime(field, s string) (time.Time, error) {
 
 func (r batchRequest) spec() (migration.BatchSpec, error) {
 	s := migration.BatchSpec{Name: r.Name, Endpoint: r.Endpoint, CSV: []byte(r.Csv), TargetDeliveryDomain: r.TargetDeliveryDomain,
-		AutoStart: r.AutoStart, AutoComplete: r.AutoComplete, LargeItemLimit: r.LargeItemLimit, NotificationEmails: r.NotificationEmails}
+		AutoStart: r.AutoStart, AutoComplete: r.AutoComplete, MaxItemSize: r.MaxItemSize, LargeItemLimit: r.LargeItemLimit, BadItemLimit: r.BadItemLimit,
+		NotificationEmails: r.NotificationEmails}
 	var err error
 	if s.StartAfter, err = parseTime("StartAfter", r.StartAfter); err != nil {
 		return s, err
@@ -51,8 +58,13 @@ func (r batchRequest) spec() (migration.BatchSpec, error) {
 		return s, err
 	}
 	if r.IncrementalSyncInterval != "" {
-		if s.IncrementalSyncInterval, err = time.ParseDuration(r.IncrementalSyncInterval); err != nil {
-			return s, errs.Invalidf("InvalidInterval", "IncrementalSyncInterval %q is not a duration", r.IncrementalSyncInterval).WithHint("use e.g. 1h or 30m")
+		if s.IncrementalSyncInterval, err = parseDuration("IncrementalSyncInterval", r.IncrementalSyncInterval); err != nil {
+			return s, err
+		}
+	}
+	if r.ReportInterval != "" {
+		if s.ReportInterval, err = parseDuration("ReportInterval", r.ReportInterval); err != nil {
+			return s, err
 		}
 	}
 	if r.Csv == "" {
@@ -67,12 +79,25 @@ type batchSetRequest struct {
 	StartAfter, CompleteAfter *string
 	AutoComplete              *bool
 	IncrementalSyncInterval   *string
+	MaxItemSize               *int64
 	LargeItemLimit            *int64
+	BadItemLimit              *int64
 	NotificationEmails        *string
+	ReportInterval            *string
+}
+
+// parseDuration parses a Go duration field ("0" included).
+func parseDuration(field, s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, errs.Invalidf("InvalidInterval", "%s %q is not a duration", field, s).WithObject(field).WithHint("use e.g. 1h or 30m")
+	}
+	return d, nil
 }
 
 func (r batchSetRequest) update() (migration.BatchUpdate, error) {
-	u := migration.BatchUpdate{AutoComplete: r.AutoComplete, LargeItemLimit: r.LargeItemLimit, NotificationEmails: r.NotificationEmails}
+	u := migration.BatchUpdate{AutoComplete: r.AutoComplete, MaxItemSize: r.MaxItemSize, LargeItemLimit: r.LargeItemLimit, BadItemLimit: r.BadItemLimit,
+		NotificationEmails: r.NotificationEmails}
 	for _, f := range []struct {
 		name string
 		in   *string
@@ -86,12 +111,62 @@ func (r batchSetRequest) update() (migration.BatchUpdate, error) {
 			*f.out = &t
 		}
 	}
-	if r.IncrementalSyncInterval != nil {
-		d, err := time.ParseDuration(*r.IncrementalSyncInterval)
-		if err != nil {
-			return u, errs.Invalidf("InvalidInterval", "IncrementalSyncInterval %q is not a duration", *r.IncrementalSyncInterval).WithHint("use e.g. 1h or 30m")
+	for _, f := range []struct {
+		name string
+		in   *string
+		out  **time.Duration
+	}{{"IncrementalSyncInterval", r.IncrementalSyncInterval, &u.IncrementalSyncInterval}, {"ReportInterval", r.ReportInterval, &u.ReportInterval}} {
+		if f.in != nil {
+			d, err := parseDuration(f.name, *f.in)
+			if err != nil {
+				return u, err
+			}
+			*f.out = &d
 		}
-		u.IncrementalSyncInterval = &d
+	}
+	return u, nil
+}
+
+// moveRequest is the body of POST .../moves (move, New-MoveRequest).
+type moveRequest struct {
+	EmailAddress, Endpoint, TargetDeliveryDomain string
+	UserName, Password                           string
+	SuspendWhenReadyToComplete                   bool
+	CompleteAfter                                string
+	MaxItemSize                                  int64
+	LargeItemLimit, BadItemLimit                 *int64
+	NotificationEmails                           string
+}
+
+func (r moveRequest) spec() (migration.MoveSpec, error) {
+	s := migration.MoveSpec{EmailAddress: r.EmailAddress, Endpoint: r.Endpoint, TargetDeliveryDomain: r.TargetDeliveryDomain,
+		UserName: r.UserName, Password: r.Password, SuspendWhenReadyToComplete: r.SuspendWhenReadyToComplete, MaxItemSize: r.MaxItemSize,
+		LargeItemLimit: r.LargeItemLimit, BadItemLimit: r.BadItemLimit, NotificationEmails: r.NotificationEmails}
+	if r.EmailAddress == "" {
+		return s, errs.Invalidf("MissingField", "the user's target address is required").WithObject("EmailAddress").
+			WithHint("pass the address, e.g. tenantferry move ann@fabrikam.example --endpoint contoso-ep")
+	}
+	var err error
+	s.CompleteAfter, err = parseTime("CompleteAfter", r.CompleteAfter)
+	return s, err
+}
+
+// userSetRequest is the body of PATCH .../migration-users/{u}
+// (migrationuser set): CompleteAfter in RFC 3339 ("" returns the user to
+// its batch's schedule), limits as counts (-1 unlimited, -2 the batch's).
+type userSetRequest struct {
+	CompleteAfter                *string
+	LargeItemLimit, BadItemLimit *int64
+}
+
+func (r userSetRequest) update() (migration.UserUpdate, error) {
+	u := migration.UserUpdate{LargeItemLimit: r.LargeItemLimit, BadItemLimit: r.BadItemLimit}
+	if r.CompleteAfter != nil {
+		t, err := parseTime("CompleteAfter", *r.CompleteAfter)
+		if err != nil {
+			return u, err
+		}
+		u.CompleteAfter = &t
 	}
 	return u, nil
 }
@@ -150,6 +225,28 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 	})
 	h("GET "+t+"/migration-users/{u}", func(r *http.Request, p *admin.Principal) (any, error) {
 		return s.Core.MigrationUser(r.Context(), p, r.PathValue("t"), r.PathValue("u"))
+	})
+	h("POST "+t+"/moves", func(r *http.Request, p *admin.Principal) (any, error) {
+		var req moveRequest
+		if err := s.decode(r, &req); err != nil {
+			return nil, err
+		}
+		spec, err := req.spec()
+		if err != nil {
+			return nil, err
+		}
+		return s.Core.CreateMove(r.Context(), p, r.PathValue("t"), spec)
+	})
+	h("PATCH "+t+"/migration-users/{u}", func(r *http.Request, p *admin.Principal) (any, error) {
+		var req userSetRequest
+		if err := s.decode(r, &req); err != nil {
+			return nil, err
+		}
+		u, err := req.update()
+		if err != nil {
+			return nil, err
+		}
+		return s.Core.SetMigrationUser(r.Context(), p, r.PathValue("t"), r.PathValue("u"), u)
 	})
 	h("POST "+t+"/migration-users/{u}/{action}", func(r *http.Request, p *admin.Principal) (any, error) {
 		var req struct{ ApproveSkippedItems bool }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/tenantferry/tenantferry/internal/errs"
 )
 
@@ -30,19 +31,22 @@ var batchCols = []string{"Name", "Status", "TotalCount", "SyncedCount", "Finaliz
 var userCols = []string{"EmailAddress", "Status", "PercentComplete", "ItemsSynced", "ItemsTotal", "ItemsSkipped", "MailItems", "CalendarItems", "ContactItems", "TaskItems", "DataConsistencyScore"}
 
 func (e *env) batchCmd() *cobra.Command {
-	var name, endpoint, csvFile, tdd, startAfter, completeAfter, interval, notify string
+	var name, endpoint, csvFile, tdd, startAfter, completeAfter, interval, notify, reportInterval string
 	var autoStart, autoComplete bool
-	var largeItemLimit int64
-	create := e.apiCmd("create", "Create a migration batch from a CSV", cobra.NoArgs, true, view{},
+	var maxItemSize, largeItemLimit, badItemLimit int64
+	var create *cobra.Command
+	create = e.apiCmd("create", "Create a migration batch from a CSV", cobra.NoArgs, true, view{},
 		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
 			csv, err := readCSV(csvFile)
 			if err != nil {
 				return nil, err
 			}
-			return c.do(ctx, http.MethodPost, tp+"/batches", map[string]any{"Name": name, "Endpoint": endpoint, "Csv": csv,
+			body := map[string]any{"Name": name, "Endpoint": endpoint, "Csv": csv,
 				"TargetDeliveryDomain": tdd, "AutoStart": autoStart, "AutoComplete": autoComplete, "StartAfter": startAfter,
-				"CompleteAfter": completeAfter, "IncrementalSyncInterval": interval, "LargeItemLimit": largeItemLimit,
-				"NotificationEmails": notify})
+				"CompleteAfter": completeAfter, "IncrementalSyncInterval": interval, "MaxItemSize": maxItemSize,
+				"NotificationEmails": notify, "ReportInterval": reportInterval}
+			changedFields(create, body, flagField{"large-item-limit", "LargeItemLimit", largeItemLimit}, flagField{"bad-item-limit", "BadItemLimit", badItemLimit})
+			return c.do(ctx, http.MethodPost, tp+"/batches", body)
 		})
 	f := create.Flags()
 	f.StringVar(&name, "name", "", "batch name; required")
@@ -54,8 +58,11 @@ func (e *env) batchCmd() *cobra.Command {
 	f.StringVar(&startAfter, "start-after", "", "start at this time (RFC 3339)")
 	f.StringVar(&completeAfter, "complete-after", "", "complete at this time (RFC 3339)")
 	f.StringVar(&interval, "incremental-sync-interval", "", "time between incremental syncs (default 24h, at least 1m)")
-	f.Int64Var(&largeItemLimit, "large-item-limit", 0, "skip items larger than this many bytes (default 150 MiB)")
+	itemLimitFlags(f, &maxItemSize, &largeItemLimit, &badItemLimit)
 	f.StringVar(&notify, "notification-emails", "", "addresses (comma-separated) that get the batch's reports when it is synced and when it is completed")
+	f.StringVar(&reportInterval, "report-interval", "", "also mail the report this often while the batch runs (e.g. 24h; at least 1m)")
+	create.Example = `  tenantferry batch create --tenant fabrikam --name wave1 --endpoint contoso-ep --csv wave1.csv \
+    --target-delivery-domain fabrikam.tenantferry.test --auto-start --large-item-limit 10 --notification-emails it@fabrikam.example`
 
 	action := func(verb, short string) *cobra.Command {
 		var approve bool
@@ -173,27 +180,45 @@ func (e *env) prepareCmd() *cobra.Command {
 // watchPoll is how often batch watch refreshes.
 const watchPoll = time.Second
 
+// flagField is a flag sent as a request field only when it was given.
+type flagField struct {
+	flag, field string
+	v           any
+}
+
+// changedFields puts into body the fields whose flags were given.
+func changedFields(c *cobra.Command, body map[string]any, fields ...flagField) {
+	for _, f := range fields {
+		if c.Flags().Changed(f.flag) {
+			body[f.field] = f.v
+		}
+	}
+}
+
+// itemLimitFlags declares --max-item-size, --large-item-limit and
+// --bad-item-limit (Exchange's counts; -1 unlimited).
+func itemLimitFlags(f *pflag.FlagSet, maxSize, large, bad *int64) {
+	f.Int64Var(maxSize, "max-item-size", 0, "skip items larger than this many bytes as large items (default 150 MiB)")
+	f.Int64Var(large, "large-item-limit", -1, "how many large items a user may skip before it fails (-1: unlimited)")
+	f.Int64Var(bad, "bad-item-limit", -1, "how many bad (unreadable or invalid) items a user may skip before it fails (-1: unlimited)")
+}
+
 // batchSetCmd is `batch set` (Set-MigrationBatch): only the flags given
 // are sent.
 func (e *env) batchSetCmd() *cobra.Command {
-	var startAfter, completeAfter, interval, notify string
+	var startAfter, completeAfter, interval, notify, reportInterval string
 	var autoComplete bool
-	var lil int64
+	var maxSize, large, bad int64
 	var c *cobra.Command
-	c = e.apiCmd("set N", "Change a batch: its schedule, auto-completion, incremental sync interval, large item limit, notification addresses",
+	c = e.apiCmd("set N", "Change a batch: its schedule, auto-completion, incremental sync interval, item limits, notification addresses, report interval",
 		cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, cl *client, tp string, a []string) ([]byte, error) {
 			body := map[string]any{}
-			for _, f := range []struct {
-				flag, field string
-				v           any
-			}{{"start-after", "StartAfter", startAfter}, {"complete-after", "CompleteAfter", completeAfter},
-				{"auto-complete", "AutoComplete", autoComplete}, {"incremental-sync-interval", "IncrementalSyncInterval", interval},
-				{"large-item-limit", "LargeItemLimit", lil}, {"notification-emails", "NotificationEmails", notify}} {
-				if c.Flags().Changed(f.flag) {
-					body[f.field] = f.v
-				}
-			}
+			changedFields(c, body, flagField{"start-after", "StartAfter", startAfter}, flagField{"complete-after", "CompleteAfter", completeAfter},
+				flagField{"auto-complete", "AutoComplete", autoComplete}, flagField{"incremental-sync-interval", "IncrementalSyncInterval", interval},
+				flagField{"max-item-size", "MaxItemSize", maxSize}, flagField{"large-item-limit", "LargeItemLimit", large},
+				flagField{"bad-item-limit", "BadItemLimit", bad}, flagField{"notification-emails", "NotificationEmails", notify},
+				flagField{"report-interval", "ReportInterval", reportInterval})
 			return cl.do(ctx, http.MethodPatch, tp+"/batches/"+esc(a[0]), body)
 		})
 	f := c.Flags()
@@ -201,9 +226,11 @@ func (e *env) batchSetCmd() *cobra.Command {
 	f.StringVar(&completeAfter, "complete-after", "", `complete at this time (RFC 3339; "" clears it)`)
 	f.BoolVar(&autoComplete, "auto-complete", false, "complete each user as soon as it is synced (or at --complete-after)")
 	f.StringVar(&interval, "incremental-sync-interval", "", "time between incremental syncs (at least 1m)")
-	f.Int64Var(&lil, "large-item-limit", 0, "skip items larger than this many bytes")
+	itemLimitFlags(f, &maxSize, &large, &bad)
 	f.StringVar(&notify, "notification-emails", "", "addresses (comma-separated) that get the batch's reports")
-	c.Example = "  tenantferry batch set wave1 --tenant fabrikam --complete-after 2026-12-24T18:00:00Z --notification-emails it@fabrikam.example"
+	f.StringVar(&reportInterval, "report-interval", "", "also mail the report this often while the batch runs (at least 1m; 0: only when synced and completed)")
+	c.Example = `  tenantferry batch set wave1 --tenant fabrikam --complete-after 2026-12-24T18:00:00Z --notification-emails it@fabrikam.example
+  tenantferry batch set wave1 --tenant fabrikam --large-item-limit 20 --bad-item-limit 5 --report-interval 12h`
 	return c
 }
 
@@ -237,7 +264,23 @@ func (e *env) migrationUserCmd() *cobra.Command {
 		}
 		return c
 	}
+	var completeAfter string
+	var large, bad int64
+	var set *cobra.Command
+	set = e.apiCmd("set ADDRESS", "Change one user's own CompleteAfter and item limits (they win over its batch's)", cobra.ExactArgs(1), true, view{},
+		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
+			body := map[string]any{}
+			changedFields(set, body, flagField{"complete-after", "CompleteAfter", completeAfter},
+				flagField{"large-item-limit", "LargeItemLimit", large}, flagField{"bad-item-limit", "BadItemLimit", bad})
+			return c.do(ctx, http.MethodPatch, userPath(tp, a), body)
+		})
+	set.Flags().StringVar(&completeAfter, "complete-after", "", `complete this user at this time (RFC 3339; "" returns it to its batch's schedule)`)
+	set.Flags().Int64Var(&large, "large-item-limit", -2, "large items this user may skip (-1: unlimited, -2: its batch's)")
+	set.Flags().Int64Var(&bad, "bad-item-limit", -2, "bad items this user may skip (-1: unlimited, -2: its batch's)")
+	set.Example = `  tenantferry migrationuser set --tenant fabrikam ann@fabrikam.example --large-item-limit 3
+  tenantferry migrationuser start --tenant fabrikam ann@fabrikam.example`
 	return group("migrationuser", "Control one user of a migration batch",
+		set,
 		e.apiCmd("list", "List the users of the tenant's active batches", cobra.NoArgs, true, view{append([]string{"Batch"}, userCols...)},
 			get(func(tp string, _ []string) string { return tp + "/migration-users" })),
 		e.apiCmd("show ADDRESS", "Show one user's status and statistics", cobra.ExactArgs(1), true, view{}, get(userPath)),
@@ -287,4 +330,32 @@ func reportRows(raw []byte) (any, error) {
 		m.vals["SkippedItemCount"], m.vals["SkippedItemList"], m.vals["LastLogLine"] = fmt.Sprint(len(skipped)), strings.Join(parts, "; "), last
 	}
 	return val, nil
+}
+
+// moveCmd is `move ADDRESS` (New-MoveRequest): a single move, run as a
+// one-user batch named move-ADDRESS and started at once.
+func (e *env) moveCmd() *cobra.Command {
+	var endpoint, tdd, user, password, completeAfter, notify string
+	var suspend bool
+	var maxSize, large, bad int64
+	var c *cobra.Command
+	c = e.apiCmd("move ADDRESS", "Move one mailbox (New-MoveRequest): a one-user batch named for it, started at once", cobra.ExactArgs(1), true, view{},
+		func(ctx context.Context, cl *client, tp string, a []string) ([]byte, error) {
+			body := map[string]any{"EmailAddress": a[0], "Endpoint": endpoint, "TargetDeliveryDomain": tdd, "UserName": user, "Password": password,
+				"SuspendWhenReadyToComplete": suspend, "CompleteAfter": completeAfter, "MaxItemSize": maxSize, "NotificationEmails": notify}
+			changedFields(c, body, flagField{"large-item-limit", "LargeItemLimit", large}, flagField{"bad-item-limit", "BadItemLimit", bad})
+			return cl.do(ctx, http.MethodPost, tp+"/moves", body)
+		})
+	f := c.Flags()
+	f.StringVar(&endpoint, "endpoint", "", "migration endpoint; required")
+	f.StringVar(&tdd, "target-delivery-domain", "", "target delivery domain; required except for an IMAP endpoint")
+	f.StringVar(&user, "user-name", "", "IMAP endpoint: the source login")
+	f.StringVar(&password, "password", "", "IMAP endpoint: the source password")
+	f.BoolVar(&suspend, "suspend-when-ready-to-complete", false, "stop at Synced; complete later with 'migrationuser complete'")
+	f.StringVar(&completeAfter, "complete-after", "", "complete at this time (RFC 3339) instead of once synced")
+	itemLimitFlags(f, &maxSize, &large, &bad)
+	f.StringVar(&notify, "notification-emails", "", "addresses (comma-separated) that get the move's reports")
+	c.Example = `  tenantferry move ann@fabrikam.tenantferry.test --tenant fabrikam --endpoint contoso-ep --target-delivery-domain fabrikam.tenantferry.test
+  tenantferry migrationuser show --tenant fabrikam ann@fabrikam.tenantferry.test`
+	return c
 }

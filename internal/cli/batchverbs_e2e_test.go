@@ -3,36 +3,57 @@ package cli_test
 import (
 	"encoding/csv"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/db/dbtest"
 	sc "github.com/tenantferry/tenantferry/internal/testsupport/scenario"
 )
 
 // TestBatchAndUserVerbsCLI (issue 11 items 1–3) drives the new verbs
-// through the tenantferry binary against two servers: `batch set` (bad
-// input refused with its code, a setting changed), `batch add-users` (a
-// user already in the batch refused, a new one synced), `migrationuser
-// list -o csv|show|stop|start|complete`, `batch complete --complete-after`
-// (the scheduler completes the rest), and `batch report --format csv`.
+// through the tenantferry binary against two servers, the target on
+// SQLite and on PostgreSQL: `batch set` (bad input refused with its code
+// and nothing changed; schedule, item limits, report interval), `batch
+// add-users` (a user already in the batch refused, a new one synced),
+// `migrationuser list -o csv|show|set|stop|start|complete`, `batch
+// complete --complete-after` (the scheduler completes the rest), `move
+// --suspend-when-ready-to-complete` (a one-user batch named for the user),
+// and `batch report --format csv`.
 func TestBatchAndUserVerbsCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end migration test")
 	}
+	t.Run("sqlite", func(t *testing.T) { batchAndUserVerbs(t, "") })
+	t.Run("postgres", func(t *testing.T) {
+		if os.Getenv(dbtest.EnvPostgres) == "" {
+			t.Skip("set " + dbtest.EnvPostgres + " to a PostgreSQL DSN to run the PostgreSQL variant")
+		}
+		batchAndUserVerbs(t, dbtest.DSN(t, db.Postgres))
+	})
+}
+
+// batchAndUserVerbs runs TestBatchAndUserVerbsCLI with the target on the
+// database dsn ("" for SQLite).
+func batchAndUserVerbs(t *testing.T, dsn string) {
 	nodes := newNodes(t, "A", "B")
 	a, b := nodes[0], nodes[1]
+	if dsn != "" {
+		b.extra = append(b.extra, "--db", dsn)
+	}
 	a.start("")
 	b.start("")
 	tr := setupTenants(t, a, b)
-	aliases := []string{"v1", "v2", "v3"}
+	aliases := []string{"v1", "v2", "v3", "v4"}
 	addr := func(alias string) string { return alias + "@fabrikam.tenantferry.test" }
 	for _, al := range aliases {
 		tr.src.run("mailbox", "create", "--tenant", "contoso", "--alias", al, "--password", "pw-"+al+"-Secret!")
 	}
 	tr.setupTrust(t, a, b, aliases...)
 	tgt := tr.tgt
-	all := writeCSV(t, b.dir, "all.csv", addr("v1"), addr("v2"), addr("v3"))
+	all := writeCSV(t, b.dir, "all.csv", addr("v1"), addr("v2"), addr("v3"), addr("v4"))
 	tgt.run("mailuser", "prepare", "--tenant", "fabrikam", "--endpoint", tr.endpoint, "--csv", all, "--target-delivery-domain", "fabrikam.tenantferry.test")
 	first := writeCSV(t, b.dir, "first.csv", addr("v1"), addr("v2"))
 	tgt.run("batch", "create", "--tenant", "fabrikam", "--name", "w", "--endpoint", tr.endpoint, "--csv", first,
@@ -41,7 +62,24 @@ func TestBatchAndUserVerbsCLI(t *testing.T) {
 
 	// batch set
 	tgt.fail("NothingToChange", "batch", "set", "--tenant", "fabrikam", "w")
-	tgt.fail("InvalidLargeItemLimit", "batch", "set", "--tenant", "fabrikam", "w", "--large-item-limit", "-5")
+	tgt.fail("InvalidItemLimit", "batch", "set", "--tenant", "fabrikam", "w", "--large-item-limit", "-5")
+	tgt.fail("InvalidItemLimit", "batch", "set", "--tenant", "fabrikam", "w", "--bad-item-limit", "-3")
+	tgt.fail("InvalidMaxItemSize", "batch", "set", "--tenant", "fabrikam", "w", "--max-item-size", "0")
+	tgt.fail("InvalidReportInterval", "batch", "set", "--tenant", "fabrikam", "w", "--report-interval", "5s")
+	tgt.fail("InvalidInterval", "batch", "set", "--tenant", "fabrikam", "w", "--report-interval", "weekly")
+	var lv struct {
+		MaxItemSize, LargeItemLimit, BadItemLimit int64
+		ReportInterval                            string
+	}
+	tgt.json(&lv, "batch", "show", "--tenant", "fabrikam", "w")
+	if lv.MaxItemSize != 150<<20 || lv.LargeItemLimit != -1 || lv.BadItemLimit != -1 || lv.ReportInterval != "0s" {
+		t.Fatalf("defaults, or refused settings changed the batch: %+v", lv)
+	}
+	tgt.json(&lv, "batch", "set", "--tenant", "fabrikam", "w", "--large-item-limit", "5", "--bad-item-limit", "0", "--report-interval", "12h",
+		"--max-item-size", "1048576")
+	if lv.MaxItemSize != 1<<20 || lv.LargeItemLimit != 5 || lv.BadItemLimit != 0 || lv.ReportInterval != "12h0m0s" {
+		t.Fatalf("batch set limits: %+v", lv)
+	}
 	tgt.fail("InvalidTime", "batch", "set", "--tenant", "fabrikam", "w", "--complete-after", "tomorrow")
 	tgt.fail("BatchNotFound", "batch", "set", "--tenant", "fabrikam", "nosuch", "--auto-complete=false")
 	var bv struct{ NotificationEmails string }
@@ -68,6 +106,23 @@ func TestBatchAndUserVerbsCLI(t *testing.T) {
 		tgt.json(&u, "migrationuser", "show", "--tenant", "fabrikam", addr(alias))
 		return u.Status
 	}
+	// migrationuser set: refusals change nothing; a limit of the user's own.
+	tgt.fail("NothingToChange", "migrationuser", "set", "--tenant", "fabrikam", addr("v2"))
+	tgt.fail("InvalidItemLimit", "migrationuser", "set", "--tenant", "fabrikam", addr("v2"), "--large-item-limit", "-5")
+	tgt.fail("InvalidTime", "migrationuser", "set", "--tenant", "fabrikam", addr("v2"), "--complete-after", "soon")
+	tgt.fail("MigrationUserNotFound", "migrationuser", "set", "--tenant", "fabrikam", "nobody@fabrikam.tenantferry.test", "--bad-item-limit", "1")
+	var uv struct {
+		LargeItemLimit, BadItemLimit *int64
+		CompleteAfter                *time.Time
+	}
+	tgt.json(&uv, "migrationuser", "show", "--tenant", "fabrikam", addr("v2"))
+	if uv.LargeItemLimit != nil || uv.BadItemLimit != nil || uv.CompleteAfter != nil {
+		t.Fatalf("refused settings changed the user: %+v", uv)
+	}
+	tgt.json(&uv, "migrationuser", "set", "--tenant", "fabrikam", addr("v2"), "--large-item-limit", "3")
+	if uv.LargeItemLimit == nil || *uv.LargeItemLimit != 3 || uv.BadItemLimit != nil {
+		t.Fatalf("migrationuser set: %+v", uv)
+	}
 	tgt.run("migrationuser", "stop", "--tenant", "fabrikam", addr("v3"))
 	if st := status("v3"); st != "Stopped" {
 		t.Fatalf("after stop: %s", st)
@@ -84,6 +139,25 @@ func TestBatchAndUserVerbsCLI(t *testing.T) {
 	// batch complete --complete-after: the scheduler completes the rest.
 	tgt.run("batch", "complete", "--tenant", "fabrikam", "w", "--complete-after", time.Now().Add(-time.Second).UTC().Format(time.RFC3339))
 	tgt.waitBatch("fabrikam", "w", 2*time.Minute, "Completed")
+
+	// move (New-MoveRequest): a one-user batch named for the user.
+	tgt.fail("InvalidTime", "move", "--tenant", "fabrikam", addr("v4"), "--endpoint", tr.endpoint, "--target-delivery-domain",
+		"fabrikam.tenantferry.test", "--complete-after", "later")
+	tgt.fail("EndpointNotFound", "move", "--tenant", "fabrikam", addr("v4"), "--endpoint", "nosuch", "--target-delivery-domain", "fabrikam.tenantferry.test")
+	var mv struct{ Name string }
+	tgt.json(&mv, "move", "--tenant", "fabrikam", addr("v4"), "--endpoint", tr.endpoint, "--target-delivery-domain", "fabrikam.tenantferry.test",
+		"--suspend-when-ready-to-complete")
+	if mv.Name != "move-"+addr("v4") {
+		t.Fatalf("move: batch %q", mv.Name)
+	}
+	sc.Eventually(t, 2*time.Minute, "the move suspended when ready to complete", func() error {
+		if st := status("v4"); st != "Synced" {
+			return fmt.Errorf("v4 %s", st)
+		}
+		return nil
+	})
+	tgt.run("migrationuser", "complete", "--tenant", "fabrikam", addr("v4"))
+	tgt.waitBatch("fabrikam", mv.Name, 2*time.Minute, "Completed")
 
 	// batch report --format csv: one row per user.
 	rep, err := csv.NewReader(strings.NewReader(tgt.run("batch", "report", "--tenant", "fabrikam", "w", "--format", "csv"))).ReadAll()

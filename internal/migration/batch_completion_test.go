@@ -81,7 +81,7 @@ func bigItem(alias string, limit int) scenario.Item {
 }
 
 // TestSkippedItems moves three users with one item over the batch's
-// LargeItemLimit each: the items are skipped and reported (folder,
+// MaxItemSize each: the items are skipped and reported (folder,
 // subject, date, size, reason) and counted; completion scores them per the
 // thresholds of verify.go: 1 of 1,001 items is Good (completes, with
 // warnings), 1 of 31 is Investigate (needs --approve-skipped-items: until
@@ -105,7 +105,7 @@ func TestSkippedItems(t *testing.T) {
 		r.stamp(u.src, nil)
 		addrs = append(addrs, r.addr(u.alias))
 	}
-	r.batchSpec(migration.BatchSpec{Name: "skip", Endpoint: r.tr.Endpoint, CSV: csvOf(addrs...), AutoStart: true, LargeItemLimit: limit})
+	r.batchSpec(migration.BatchSpec{Name: "skip", Endpoint: r.tr.Endpoint, CSV: csvOf(addrs...), AutoStart: true, MaxItemSize: limit})
 	for _, u := range users {
 		v := r.waitUser("skip", r.addr(u.alias), migration.StateSynced)
 		if v.ItemsSkipped != 1 || v.ItemsTotal != int64(u.small+1) || v.ItemsSynced != int64(u.small) {

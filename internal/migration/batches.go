@@ -16,7 +16,6 @@ import (
 const (
 	DefaultIncrementalSyncInterval = 24 * time.Hour
 	MinIncrementalSyncInterval     = time.Minute
-	DefaultLargeItemLimit          = 150 << 20
 )
 
 // BatchSpec describes a batch to create.
@@ -30,9 +29,18 @@ type BatchSpec struct {
 	StartAfter              time.Time
 	CompleteAfter           time.Time
 	IncrementalSyncInterval time.Duration
-	LargeItemLimit          int64
-	NotificationEmails      string
+	// MaxItemSize is the size cap in bytes (0: DefaultMaxItemSize);
+	// LargeItemLimit and BadItemLimit are counts (nil: LimitUnlimited).
+	MaxItemSize                  int64
+	LargeItemLimit, BadItemLimit *int64
+	NotificationEmails           string
+	// ReportInterval mails the batch's report this often while it runs
+	// (0: only when Synced and Completed).
+	ReportInterval time.Duration
 }
+
+// ErrBatchExists: a batch of that name is in the tenant (and not removed).
+var ErrBatchExists = errs.Sentinel(errs.Conflict, "BatchExists")
 
 func batchNotFound(name string) error {
 	return errs.NotFoundf("BatchNotFound", "no migration batch %q in this tenant", name).
@@ -78,12 +86,9 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSp
 	if iv < MinIncrementalSyncInterval {
 		return nil, errs.Invalidf("InvalidInterval", "IncrementalSyncInterval %s is shorter than %s", iv, MinIncrementalSyncInterval)
 	}
-	lil := spec.LargeItemLimit
-	if lil == 0 {
-		lil = DefaultLargeItemLimit
-	}
-	if lil < 0 {
-		return nil, errs.Invalidf("InvalidLargeItemLimit", "LargeItemLimit must be positive")
+	lim, err := spec.limits()
+	if err != nil {
+		return nil, err
 	}
 	if !spec.CompleteAfter.IsZero() && !spec.StartAfter.IsZero() && spec.CompleteAfter.Before(spec.StartAfter) {
 		return nil, errs.Invalidf("InvalidSchedule", "CompleteAfter %s is before StartAfter %s", spec.CompleteAfter.Format(time.RFC3339), spec.StartAfter.Format(time.RFC3339))
@@ -91,23 +96,25 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSp
 	now := db.Now()
 	b := &Batch{ID: uuid.NewString(), TenantID: tenantID, Name: spec.Name, EndpointID: ep.ID, EndpointName: ep.Name, TargetDeliveryDomain: tdd,
 		AutoStart: spec.AutoStart, AutoComplete: spec.AutoComplete, StartAfter: spec.StartAfter, CompleteAfter: spec.CompleteAfter,
-		IncrementalInterval: iv, LargeItemLimit: lil, NotificationEmails: spec.NotificationEmails, Control: ControlCreated, CreatedAt: db.Time(now)}
+		IncrementalInterval: iv, MaxItemSize: lim.MaxItemSize, LargeItemLimit: *lim.LargeItemLimit, BadItemLimit: *lim.BadItemLimit,
+		ReportInterval: spec.ReportInterval, NotificationEmails: spec.NotificationEmails, Control: ControlCreated, CreatedAt: db.Time(now)}
 	err = s.D.Write(ctx, func(tx *db.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM batches WHERE tenant_id = ? AND name_key = ? AND removed_at = 0`, tenantID, strings.ToLower(b.Name)).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
-			return errs.Conflictf("BatchExists", "a migration batch named %q already exists", b.Name).WithHint("choose another name or remove the old batch")
+			return ErrBatchExists.Newf("a migration batch named %q already exists", b.Name).WithObject(b.Name).WithHint("choose another name or remove the old batch")
 		}
 		if err := busyUsers(ctx, tx, tenantID, rows); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO batches (id, tenant_id, name, name_key, endpoint_id, endpoint_name, target_delivery_domain, auto_start,
-			auto_complete, start_after, complete_after, incremental_interval_ms, large_item_limit, notification_emails, control, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			auto_complete, start_after, complete_after, incremental_interval_ms, large_item_limit, notification_emails, control, created_at,
+			max_item_size, bad_item_limit, report_interval_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			b.ID, tenantID, b.Name, strings.ToLower(b.Name), ep.ID, ep.Name, tdd, b.AutoStart, b.AutoComplete, db.Millis(b.StartAfter), db.Millis(b.CompleteAfter),
-			iv.Milliseconds(), lil, b.NotificationEmails, ControlCreated, now)
+			iv.Milliseconds(), b.LargeItemLimit, b.NotificationEmails, ControlCreated, now, b.MaxItemSize, b.BadItemLimit, b.ReportInterval.Milliseconds())
 		if err != nil {
 			return err
 		}
@@ -385,9 +392,13 @@ func (s *Service) CompleteBatch(ctx context.Context, tenantID, name string, appr
 		if _, err := tx.ExecContext(ctx, `UPDATE batches SET completion_requested_at = ?, approve_skipped = ? WHERE id = ?`, db.Now(), approveSkipped || b.ApproveSkipped, b.ID); err != nil {
 			return err
 		}
+		b.CompletionRequested = time.Now()
 		for _, m := range ms {
 			if m.State != StateSynced && m.State != StateCompleting {
 				continue
+			}
+			if m.State == StateSynced && !s.completionDue(b, m) {
+				continue // its own CompleteAfter is later: the scheduler completes it then
 			}
 			if m.State == StateSynced {
 				if _, err := tx.ExecContext(ctx, `UPDATE moves SET error_code = '', error_message = '' WHERE id = ?`, m.ID); err != nil {
@@ -484,10 +495,18 @@ func (s *Service) unregister(ctx context.Context, b *Batch, m *Move) {
 }
 
 // completionDue reports whether a synced move m of the batch should
-// complete: completion was requested (for the batch or the user), or
+// complete: the user's completion was requested, its own CompleteAfter
+// passed, or (without one) the batch's completion was requested or
 // AutoComplete and CompleteAfter allow it.
 func (s *Service) completionDue(b *Batch, m *Move) bool {
-	if !b.CompletionRequested.IsZero() || m.CompleteRequested {
+	if m.CompleteRequested {
+		return true
+	}
+	if !m.CompleteAfter.IsZero() {
+		// The user's own schedule wins over its batch's.
+		return !m.CompleteAfter.After(time.Now())
+	}
+	if !b.CompletionRequested.IsZero() {
 		return true
 	}
 	return b.AutoComplete && (b.CompleteAfter.IsZero() || !b.CompleteAfter.After(time.Now()))

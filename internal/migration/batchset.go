@@ -16,8 +16,11 @@ type BatchUpdate struct {
 	StartAfter, CompleteAfter *time.Time
 	AutoComplete              *bool
 	IncrementalSyncInterval   *time.Duration
-	LargeItemLimit            *int64
-	NotificationEmails        *string
+	// MaxItemSize is the size cap in bytes; LargeItemLimit and
+	// BadItemLimit are counts (LimitUnlimited for none).
+	MaxItemSize, LargeItemLimit, BadItemLimit *int64
+	NotificationEmails                        *string
+	ReportInterval                            *time.Duration
 }
 
 // Errors of SetBatch.
@@ -37,7 +40,7 @@ var (
 func (s *Service) SetBatch(ctx context.Context, tenantID, name string, u BatchUpdate) (*Batch, error) {
 	if u == (BatchUpdate{}) {
 		return nil, ErrNothingToChange.Newf("no setting of batch %s was given", name).
-			WithHint("pass --complete-after, --start-after, --auto-complete, --incremental-sync-interval, --large-item-limit or --notification-emails")
+			WithHint("pass --complete-after, --start-after, --auto-complete, --incremental-sync-interval, --max-item-size, --large-item-limit, --bad-item-limit, --notification-emails or --report-interval")
 	}
 	if err := checkBatchUpdate(u); err != nil {
 		return nil, err
@@ -47,8 +50,9 @@ func (s *Service) SetBatch(ctx context.Context, tenantID, name string, u BatchUp
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE batches SET start_after = ?, complete_after = ?, auto_complete = ?, incremental_interval_ms = ?,
-			large_item_limit = ?, notification_emails = ? WHERE id = ?`, db.Millis(b.StartAfter), db.Millis(b.CompleteAfter), b.AutoComplete,
-			b.IncrementalInterval.Milliseconds(), b.LargeItemLimit, b.NotificationEmails, b.ID)
+			large_item_limit = ?, notification_emails = ?, max_item_size = ?, bad_item_limit = ?, report_interval_ms = ? WHERE id = ?`,
+			db.Millis(b.StartAfter), db.Millis(b.CompleteAfter), b.AutoComplete, b.IncrementalInterval.Milliseconds(), b.LargeItemLimit,
+			b.NotificationEmails, b.MaxItemSize, b.BadItemLimit, b.ReportInterval.Milliseconds(), b.ID)
 		return err
 	})
 }
@@ -59,12 +63,20 @@ func checkBatchUpdate(u BatchUpdate) error {
 		return errs.Invalidf("InvalidInterval", "IncrementalSyncInterval %s is shorter than %s", *u.IncrementalSyncInterval, MinIncrementalSyncInterval).
 			WithHint("use at least %s", MinIncrementalSyncInterval)
 	}
-	if u.LargeItemLimit != nil && *u.LargeItemLimit <= 0 {
-		return errs.Invalidf("InvalidLargeItemLimit", "LargeItemLimit must be positive, not %d", *u.LargeItemLimit).
-			WithHint("give the largest item size to copy in bytes, e.g. 157286400")
+	if err := checkMaxItemSize(u.MaxItemSize); err != nil {
+		return err
+	}
+	if err := checkItemLimit("LargeItemLimit", u.LargeItemLimit); err != nil {
+		return err
+	}
+	if err := checkItemLimit("BadItemLimit", u.BadItemLimit); err != nil {
+		return err
+	}
+	if err := checkReportInterval(u.ReportInterval); err != nil {
+		return err
 	}
 	if u.NotificationEmails != nil {
-		for _, a := range strings.FieldsFunc(*u.NotificationEmails, func(r rune) bool { return r == ',' || r == ';' || r == ' ' }) {
+		for _, a := range splitAddresses(*u.NotificationEmails) {
 			if _, err := directory.ParseSMTP("NotificationEmails", a); err != nil {
 				return err
 			}
@@ -91,18 +103,13 @@ func applyBatchUpdate(b *Batch, u BatchUpdate) error {
 	if !b.CompleteAfter.IsZero() && !b.StartAfter.IsZero() && b.CompleteAfter.Before(b.StartAfter) {
 		return errs.Invalidf("InvalidSchedule", "CompleteAfter %s is before StartAfter %s", b.CompleteAfter.Format(time.RFC3339), b.StartAfter.Format(time.RFC3339))
 	}
-	if u.AutoComplete != nil {
-		b.AutoComplete = *u.AutoComplete
-	}
-	if u.IncrementalSyncInterval != nil {
-		b.IncrementalInterval = *u.IncrementalSyncInterval
-	}
-	if u.LargeItemLimit != nil {
-		b.LargeItemLimit = *u.LargeItemLimit
-	}
-	if u.NotificationEmails != nil {
-		b.NotificationEmails = *u.NotificationEmails
-	}
+	setIf(&b.AutoComplete, u.AutoComplete)
+	setIf(&b.IncrementalInterval, u.IncrementalSyncInterval)
+	setIf(&b.MaxItemSize, u.MaxItemSize)
+	setIf(&b.LargeItemLimit, u.LargeItemLimit)
+	setIf(&b.BadItemLimit, u.BadItemLimit)
+	setIf(&b.NotificationEmails, u.NotificationEmails)
+	setIf(&b.ReportInterval, u.ReportInterval)
 	return nil
 }
 
@@ -156,4 +163,11 @@ func parseBatchCSV(imap bool, csv []byte) ([]CSVRow, error) {
 		return ParseIMAPCSV(csv)
 	}
 	return ParseCSV(csv)
+}
+
+// setIf sets *dst to *v when v is given.
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }

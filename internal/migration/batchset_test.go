@@ -35,14 +35,17 @@ func setBatch(t *testing.T, dsn string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	neg, short, bad := int64(-1), time.Second, "not-an-address"
+	neg, short, bad, zero := int64(-5), time.Second, "not-an-address", int64(0)
 	for _, c := range []struct {
 		name string
 		u    migration.BatchUpdate
 		code string
 	}{
 		{"nothing", migration.BatchUpdate{}, "NothingToChange"},
-		{"negative limit", migration.BatchUpdate{LargeItemLimit: &neg}, "InvalidLargeItemLimit"},
+		{"negative limit", migration.BatchUpdate{LargeItemLimit: &neg}, "InvalidItemLimit"},
+		{"negative bad item limit", migration.BatchUpdate{BadItemLimit: &neg}, "InvalidItemLimit"},
+		{"zero size cap", migration.BatchUpdate{MaxItemSize: &zero}, "InvalidMaxItemSize"},
+		{"short report interval", migration.BatchUpdate{ReportInterval: &short}, "InvalidReportInterval"},
 		{"short interval", migration.BatchUpdate{IncrementalSyncInterval: &short}, "InvalidInterval"},
 		{"bad address", migration.BatchUpdate{NotificationEmails: &bad}, "InvalidSmtpAddress"},
 		{"complete before start", migration.BatchUpdate{StartAfter: timePtr(time.Now().Add(2 * time.Hour)), CompleteAfter: timePtr(time.Now().Add(time.Hour))}, "InvalidSchedule"},
@@ -60,13 +63,13 @@ func setBatch(t *testing.T, dsn string) {
 	}
 
 	// StartAfter in the past: the scheduler starts the batch.
-	lil, emails := int64(64<<20), "it@fabrikam.example, ops@fabrikam.example"
+	mis, lil, bil, emails, ri := int64(64<<20), int64(3), int64(0), "it@fabrikam.example, ops@fabrikam.example", 6*time.Hour
 	v, err := r.tgt.Admin.SetBatch(r.ctx, r.tgt.Op, tgtName, "setb", migration.BatchUpdate{StartAfter: timePtr(time.Now().Add(-time.Minute)),
-		LargeItemLimit: &lil, NotificationEmails: &emails})
+		MaxItemSize: &mis, LargeItemLimit: &lil, BadItemLimit: &bil, NotificationEmails: &emails, ReportInterval: &ri})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.LargeItemLimit != lil || v.NotificationEmails != emails || v.StartAfter == nil {
+	if v.MaxItemSize != mis || v.LargeItemLimit != lil || v.BadItemLimit != bil || v.ReportInterval != "6h0m0s" || v.NotificationEmails != emails || v.StartAfter == nil {
 		t.Fatalf("after set: %+v", v)
 	}
 	r.waitUser("setb", addr, migration.StateSynced)
@@ -211,7 +214,7 @@ func migrationUserCompleteAndApprove(t *testing.T, dsn string) {
 	r.stamp(inv, nil)
 	r.stamp(stay, nil)
 	ai, as := r.addr("invu"), r.addr("stayu")
-	r.batchSpec(migration.BatchSpec{Name: "one", Endpoint: r.tr.Endpoint, CSV: csvOf(ai, as), AutoStart: true, LargeItemLimit: limit})
+	r.batchSpec(migration.BatchSpec{Name: "one", Endpoint: r.tr.Endpoint, CSV: csvOf(ai, as), AutoStart: true, MaxItemSize: limit})
 	r.waitUser("one", ai, migration.StateSynced)
 	r.waitUser("one", as, migration.StateSynced)
 	cmd := func(a admin.MigrationUserAction) {

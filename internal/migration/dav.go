@@ -13,6 +13,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/groupware"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/replication"
 	"github.com/tenantferry/tenantferry/internal/replication/davsrc"
 )
 
@@ -193,9 +194,13 @@ func (s *Service) davForget(ctx context.Context, m *Move, acc *groupware.Account
 // large) as a skipped item of the move.
 func (s *Service) davSkip(ctx context.Context, m *Move, col davsrc.Collection, o davsrc.Object, size int64, why error) error {
 	return s.D.Write(ctx, func(tx *db.Tx) error {
-		r, err := tx.ExecContext(ctx, `INSERT INTO move_skipped (move_id, kind, source_item, folder, subject, item_date, size, reason, at)
-			VALUES (?, 'groupware', ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (move_id, kind, source_item) DO NOTHING`,
-			m.ID, o.Href, col.String(), o.Name, size, why.Error(), db.Now())
+		class := replication.SkipBadItem
+		if errors.Is(why, groupware.ErrObjectTooLarge) {
+			class = replication.SkipLargeItem
+		}
+		r, err := tx.ExecContext(ctx, `INSERT INTO move_skipped (move_id, kind, source_item, folder, subject, item_date, size, reason, at, class)
+			VALUES (?, 'groupware', ?, ?, ?, 0, ?, ?, ?, ?) ON CONFLICT (move_id, kind, source_item) DO NOTHING`,
+			m.ID, o.Href, col.String(), o.Name, size, why.Error(), db.Now(), string(class))
 		if err != nil {
 			return err
 		}

@@ -55,26 +55,40 @@ type Batch struct {
 	StartAfter           time.Time
 	CompleteAfter        time.Time
 	IncrementalInterval  time.Duration
-	LargeItemLimit       int64
-	NotificationEmails   string
-	Control              string
-	ApproveSkipped       bool
-	CreatedAt            time.Time
-	StartedAt            time.Time
-	CompletionRequested  time.Time
-	RemovedAt            time.Time
+	// MaxItemSize is the size cap: larger items are skipped as large
+	// items. LargeItemLimit and BadItemLimit are how many skipped large
+	// and bad items a user may have before it fails (LimitUnlimited: no
+	// limit, the DataConsistencyScore decides).
+	MaxItemSize        int64
+	LargeItemLimit     int64
+	BadItemLimit       int64
+	NotificationEmails string
+	// ReportInterval is how often a running batch mails its report to
+	// NotificationEmails (0: only when Synced and Completed);
+	// LastReportAt is when the last interval report went.
+	ReportInterval      time.Duration
+	LastReportAt        time.Time
+	Control             string
+	ApproveSkipped      bool
+	CreatedAt           time.Time
+	StartedAt           time.Time
+	CompletionRequested time.Time
+	RemovedAt           time.Time
 }
 
 const batchCols = `id, tenant_id, name, endpoint_id, endpoint_name, target_delivery_domain, auto_start, auto_complete, start_after, complete_after,
-	incremental_interval_ms, large_item_limit, notification_emails, control, approve_skipped, created_at, started_at, completion_requested_at, removed_at`
+	incremental_interval_ms, large_item_limit, notification_emails, control, approve_skipped, created_at, started_at, completion_requested_at, removed_at,
+	max_item_size, bad_item_limit, report_interval_ms, last_report_at`
 
 func scanBatch(sc interface{ Scan(...any) error }) (*Batch, error) {
 	b := &Batch{}
-	var sa, ca, ii, cr, st, crq, rm int64
+	var sa, ca, ii, cr, st, crq, rm, ri, lr int64
 	if err := sc.Scan(&b.ID, &b.TenantID, &b.Name, &b.EndpointID, &b.EndpointName, &b.TargetDeliveryDomain, &b.AutoStart, &b.AutoComplete,
-		&sa, &ca, &ii, &b.LargeItemLimit, &b.NotificationEmails, &b.Control, &b.ApproveSkipped, &cr, &st, &crq, &rm); err != nil {
+		&sa, &ca, &ii, &b.LargeItemLimit, &b.NotificationEmails, &b.Control, &b.ApproveSkipped, &cr, &st, &crq, &rm,
+		&b.MaxItemSize, &b.BadItemLimit, &ri, &lr); err != nil {
 		return nil, err
 	}
+	b.ReportInterval, b.LastReportAt = time.Duration(ri)*time.Millisecond, db.Time(lr)
 	b.StartAfter, b.CompleteAfter, b.IncrementalInterval = db.Time(sa), db.Time(ca), time.Duration(ii)*time.Millisecond
 	b.CreatedAt, b.StartedAt, b.CompletionRequested, b.RemovedAt = db.Time(cr), db.Time(st), db.Time(crq), db.Time(rm)
 	return b, nil
@@ -128,23 +142,29 @@ type Move struct {
 	// batch's.
 	CompleteRequested bool
 	ApproveSkipped    bool
+	// CompleteAfter is the user's own completion time (Set-MigrationUser
+	// -CompleteAfter; zero: its batch's schedule). LargeItemLimit and
+	// BadItemLimit are its own limits (LimitBatch: its batch's).
+	CompleteAfter  time.Time
+	LargeItemLimit int64
+	BadItemLimit   int64
 }
 
 const moveCols = `id, batch_id, tenant_id, email, csv_line, mailbox_type, active, state, status_detail, error_code, error_message,
 	target_recipient_id, source_tenant_id, source_address, exchange_guid, archive_guid, items_total, items_synced, items_skipped, bytes_total,
 	bytes_transferred, consistency, completion_step, sync_gen, synced_gen, pass_job, queued_at, started_at, initial_sync_done_at, initial_sync_ms, last_sync_at,
 	last_sync_ms, completion_started_at, completed_at, lock_started_at, lock_ended_at, created_at, updated_at, items_by_class,
-	complete_requested, approve_skipped`
+	complete_requested, approve_skipped, complete_after, large_item_limit, bad_item_limit`
 
 func scanMove(sc interface{ Scan(...any) error }) (*Move, error) {
 	m := &Move{}
-	var q, st, isd, ism, ls, lsm, cs, ca, lks, lke, cr, up int64
+	var q, st, isd, ism, ls, lsm, cs, ca, lks, lke, cr, up, uca int64
 	var byClass string
 	if err := sc.Scan(&m.ID, &m.BatchID, &m.TenantID, &m.Email, &m.CSVLine, &m.MailboxType, &m.Active, &m.State, &m.StatusDetail,
 		&m.ErrorCode, &m.ErrorMessage, &m.TargetRecipientID, &m.SourceTenantID, &m.SourceAddress, &m.ExchangeGuid, &m.ArchiveGuid,
 		&m.ItemsTotal, &m.ItemsSynced, &m.ItemsSkipped, &m.BytesTotal, &m.BytesTransferred, &m.Consistency, &m.CompletionStep,
 		&m.SyncGen, &m.SyncedGen, &m.PassJob, &q, &st, &isd, &ism, &ls, &lsm, &cs, &ca, &lks, &lke, &cr, &up, &byClass,
-		&m.CompleteRequested, &m.ApproveSkipped); err != nil {
+		&m.CompleteRequested, &m.ApproveSkipped, &uca, &m.LargeItemLimit, &m.BadItemLimit); err != nil {
 		return nil, err
 	}
 	if byClass != "" {
@@ -153,7 +173,7 @@ func scanMove(sc interface{ Scan(...any) error }) (*Move, error) {
 	m.QueuedAt, m.StartedAt, m.InitialSyncDoneAt, m.LastSyncAt = db.Time(q), db.Time(st), db.Time(isd), db.Time(ls)
 	m.InitialSyncDuration, m.LastSyncDuration = time.Duration(ism)*time.Millisecond, time.Duration(lsm)*time.Millisecond
 	m.CompletionStartedAt, m.CompletedAt, m.LockStartedAt, m.LockEndedAt = db.Time(cs), db.Time(ca), db.Time(lks), db.Time(lke)
-	m.CreatedAt, m.UpdatedAt = db.Time(cr), db.Time(up)
+	m.CreatedAt, m.UpdatedAt, m.CompleteAfter = db.Time(cr), db.Time(up), db.Time(uca)
 	return m, nil
 }
 

@@ -18,13 +18,10 @@ import (
 // implements it; nil disables report mails).
 type Notifier func(ctx context.Context, from string, to []string, msg []byte) error
 
-// notifyPoints are the batch statuses that send a report to the batch's
-// NotificationEmails, once each: the end of the initial syncs and the end
-// of the completion (Exchange's two migration reports).
+// notifyBatch sends the batch's report to its NotificationEmails once at
+// each of Exchange's two points: the end of the initial syncs (Synced)
+// and the end of the completion (Completed).
 func (s *Service) notifyBatch(ctx context.Context, b *Batch, status string, ms []*Move) error {
-	if s.Notify == nil || strings.TrimSpace(b.NotificationEmails) == "" {
-		return nil
-	}
 	var col string
 	switch status {
 	case "Synced", "SyncedWithErrors":
@@ -34,8 +31,38 @@ func (s *Service) notifyBatch(ctx context.Context, b *Batch, status string, ms [
 	default:
 		return nil
 	}
+	return s.sendReport(ctx, b, status, ms, `UPDATE batches SET `+col+` = ? WHERE id = ? AND `+col+` = 0`, db.Now(), b.ID)
+}
+
+// intervalReport sends the report of a started batch with a
+// ReportInterval when that long passed since the last interval report
+// (or the start), at most once per interval across nodes.
+func (s *Service) intervalReport(ctx context.Context, b *Batch, status string, ms []*Move, now time.Time) error {
+	if b.ReportInterval <= 0 || b.Control != ControlStarted || b.StartedAt.IsZero() || status == "Completed" || status == "CompletedWithErrors" {
+		return nil
+	}
+	last := b.LastReportAt
+	if last.IsZero() {
+		last = b.StartedAt
+	}
+	if now.Sub(last) < b.ReportInterval {
+		return nil
+	}
+	return s.sendReport(ctx, b, status, ms, `UPDATE batches SET last_report_at = ? WHERE id = ? AND last_report_at = ?`,
+		db.Millis(now), b.ID, db.Millis(b.LastReportAt))
+}
+
+// sendReport mails the batch's report to its NotificationEmails when the
+// claim (an UPDATE of the batch with its arguments, a compare-and-set)
+// changes a row: concurrent ticks and nodes send it once. A report is a
+// courtesy: sending it twice after a crash would be worse than a lost
+// one, which `batch report` replaces.
+func (s *Service) sendReport(ctx context.Context, b *Batch, status string, ms []*Move, claim string, args ...any) error {
+	if s.Notify == nil || strings.TrimSpace(b.NotificationEmails) == "" {
+		return nil
+	}
 	var to []string
-	for _, a := range strings.FieldsFunc(b.NotificationEmails, func(r rune) bool { return r == ',' || r == ';' || r == ' ' }) {
+	for _, a := range splitAddresses(b.NotificationEmails) {
 		if addr, err := directory.ParseSMTP("NotificationEmails", a); err == nil {
 			to = append(to, addr)
 		}
@@ -49,12 +76,9 @@ func (s *Service) notifyBatch(ctx context.Context, b *Batch, status string, ms [
 	}
 	from := "postmaster@" + t.InitialDomain
 	msg := s.reportMail(b, status, ms, from, to)
-	// Claim first (compare-and-set, so concurrent ticks send it once): a
-	// report is a courtesy; sending it twice after a crash is worse than a
-	// lost one, which `batch report` replaces.
 	claimed := false
 	if err := s.D.Write(ctx, func(tx *db.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE batches SET `+col+` = ? WHERE id = ? AND `+col+` = 0`, db.Now(), b.ID)
+		res, err := tx.ExecContext(ctx, claim, args...)
 		if err == nil {
 			n, _ := res.RowsAffected()
 			claimed = n == 1
@@ -64,6 +88,11 @@ func (s *Service) notifyBatch(ctx context.Context, b *Batch, status string, ms [
 		return err
 	}
 	return s.Notify(ctx, from, to, msg)
+}
+
+// splitAddresses splits a NotificationEmails list.
+func splitAddresses(list string) []string {
+	return strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ';' || r == ' ' })
 }
 
 // reportMail renders a batch report as a plain-text message.

@@ -63,8 +63,12 @@ func (s *Service) tickBatch(ctx context.Context, b *Batch, now time.Time) error 
 	if err != nil {
 		return err
 	}
-	if err := s.notifyBatch(ctx, b, batchStatus(b, ms), ms); err != nil {
+	status := batchStatus(b, ms)
+	if err := s.notifyBatch(ctx, b, status, ms); err != nil {
 		s.Log.Warn("batch report mail", "batch", b.Name, "err", err)
+	}
+	if err := s.intervalReport(ctx, b, status, ms, now); err != nil {
+		s.Log.Warn("batch interval report mail", "batch", b.Name, "err", err)
 	}
 	return s.D.Write(ctx, func(tx *db.Tx) error {
 		for _, m := range ms {

@@ -207,6 +207,13 @@ const totalsFollowSynced = `items_total = CASE WHEN items_total < ? THEN ? ELSE 
 // and the completion when it is due.
 func (s *Service) endPass(ctx context.Context, m *Move, initial bool, gen int64, took time.Duration, total replication.Delta, imap bool) error {
 	err := s.D.Write(ctx, func(tx *db.Tx) error {
+		b, err := s.getBatchByID(ctx, tx, m.BatchID)
+		if err != nil {
+			return err
+		}
+		if err := s.checkSkippedLimits(ctx, tx, b, m); err != nil {
+			return err
+		}
 		synced, byClass, err := s.countTarget(ctx, tx, m, imap)
 		if err != nil {
 			return err
@@ -236,7 +243,7 @@ func (s *Service) endPass(ctx context.Context, m *Move, initial bool, gen int64,
 		if err := s.setState(ctx, tx, m, StateSynced, ""); err != nil {
 			return err
 		}
-		if b, err := s.getBatchByID(ctx, tx, m.BatchID); err == nil && s.completionDue(b, m) {
+		if s.completionDue(b, m) {
 			return s.enqueueComplete(ctx, tx, m.ID)
 		}
 		return nil
@@ -323,7 +330,7 @@ func (s *Service) runPass(ctx context.Context, b *Batch, m *Move, p *plan, k mai
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	job := &replication.Job{Source: p.client, SourceGUID: k.guid, MailboxID: mb.ID, LargeItemLimit: b.LargeItemLimit,
+	job := &replication.Job{Source: p.client, SourceGUID: k.guid, MailboxID: mb.ID, MaxItemSize: b.MaxItemSize,
 		Sink:     s.sink(ctx, m.ID, string(k.kind)),
 		Progress: s.progress(pctx, cancel, m.ID)}
 	_, res, err := s.Engine.Pass(pctx, job, w)
@@ -451,9 +458,9 @@ func (s *Service) sink(ctx context.Context, moveID, kind string) replication.Sin
 			}
 		}
 		for _, sk := range skipped {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO move_skipped (move_id, kind, source_item, folder, subject, item_date, size, reason, at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (move_id, kind, source_item) DO NOTHING`,
-				moveID, kind, sk.SourceItem, sk.Folder, sk.Subject, db.Millis(sk.Date), sk.Size, sk.Reason, db.Now()); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO move_skipped (move_id, kind, source_item, folder, subject, item_date, size, reason, at, class)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (move_id, kind, source_item) DO NOTHING`,
+				moveID, kind, sk.SourceItem, sk.Folder, sk.Subject, db.Millis(sk.Date), sk.Size, sk.Reason, db.Now(), string(sk.Class)); err != nil {
 				return err
 			}
 			if err := logMove(ctx, tx, moveID, "warning", fmt.Sprintf("skipped item %s in %s (%s, %d bytes): %s", sk.SourceItem, sk.Folder, sk.Subject, sk.Size, sk.Reason)); err != nil {

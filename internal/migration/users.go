@@ -2,7 +2,10 @@ package migration
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/errs"
@@ -193,4 +196,70 @@ func (s *Service) queueUserCompletion(ctx context.Context, tx *db.Tx, m *Move) e
 		return err
 	}
 	return s.enqueueComplete(ctx, tx, m.ID)
+}
+
+// UserUpdate is a Set-MigrationUser: the user's own settings to change,
+// nil for those that stay. A zero CompleteAfter returns the user to its
+// batch's schedule; LimitBatch returns a limit to its batch's.
+type UserUpdate struct {
+	CompleteAfter                *time.Time
+	LargeItemLimit, BadItemLimit *int64
+}
+
+// SetUser changes one user's own settings (`migrationuser set`): its
+// CompleteAfter wins over its batch's schedule (a synced user whose time
+// passed is queued for completion at once), and its item limits over its
+// batch's. A failed user stays failed until `migrationuser start`.
+func (s *Service) SetUser(ctx context.Context, tenantID, addr string, u UserUpdate) (*Move, error) {
+	if u == (UserUpdate{}) {
+		return nil, ErrNothingToChange.Newf("no setting of migration user %s was given", addr).
+			WithHint("pass --complete-after, --large-item-limit or --bad-item-limit")
+	}
+	for _, l := range []struct {
+		field string
+		v     *int64
+	}{{"LargeItemLimit", u.LargeItemLimit}, {"BadItemLimit", u.BadItemLimit}} {
+		if l.v != nil && *l.v != LimitBatch {
+			if err := checkItemLimit(l.field, l.v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return s.userTx(ctx, tenantID, addr, func(tx *db.Tx, b *Batch, m *Move) error {
+		if u.CompleteAfter != nil && (m.Finished() || m.State == StateCompleting) {
+			return errs.Conflictf("MigrationUserCompleted", "%s is %s: its completion can no longer be scheduled", m.Email, m.State).WithObject(m.Email)
+		}
+		setIf(&m.CompleteAfter, u.CompleteAfter)
+		setIf(&m.LargeItemLimit, u.LargeItemLimit)
+		setIf(&m.BadItemLimit, u.BadItemLimit)
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET complete_after = ?, large_item_limit = ?, bad_item_limit = ? WHERE id = ?`,
+			db.Millis(m.CompleteAfter), m.LargeItemLimit, m.BadItemLimit, m.ID); err != nil {
+			return err
+		}
+		if err := logMove(ctx, tx, m.ID, "info", userSettingsLine(m)); err != nil {
+			return err
+		}
+		if u.CompleteAfter != nil && b.Control == ControlStarted && m.ErrorCode == "" && s.completionDue(b, m) {
+			return s.queueUserCompletion(ctx, tx, m)
+		}
+		return nil
+	})
+}
+
+// userSettingsLine describes a user's own settings for its log.
+func userSettingsLine(m *Move) string {
+	limit := func(v int64) string {
+		switch v {
+		case LimitBatch:
+			return "the batch's"
+		case LimitUnlimited:
+			return "unlimited"
+		}
+		return strconv.FormatInt(v, 10)
+	}
+	ca := "the batch's"
+	if !m.CompleteAfter.IsZero() {
+		ca = m.CompleteAfter.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("settings changed: CompleteAfter %s, LargeItemLimit %s, BadItemLimit %s", ca, limit(m.LargeItemLimit), limit(m.BadItemLimit))
 }

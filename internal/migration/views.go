@@ -25,20 +25,27 @@ type BatchView struct {
 	StartAfter              *time.Time `json:",omitempty"`
 	CompleteAfter           *time.Time `json:",omitempty"`
 	IncrementalSyncInterval string
-	LargeItemLimit          int64
-	NotificationEmails      string `json:",omitempty"`
-	ApproveSkippedItems     bool
-	TotalCount              int
-	ActiveCount             int
-	SyncedCount             int
-	FinalizedCount          int
-	FailedCount             int
-	StoppedCount            int
-	Counts                  map[string]int
-	CreationDateTime        time.Time
-	StartDateTime           *time.Time `json:",omitempty"`
-	CompletionRequested     *time.Time `json:",omitempty"`
-	RemovedDateTime         *time.Time `json:",omitempty"`
+	// MaxItemSize is the size cap in bytes; LargeItemLimit and
+	// BadItemLimit are counts of skipped items (-1: unlimited).
+	MaxItemSize        int64
+	LargeItemLimit     int64
+	BadItemLimit       int64
+	NotificationEmails string `json:",omitempty"`
+	// ReportInterval is how often a running batch mails its report ("0s":
+	// only when Synced and Completed).
+	ReportInterval      string
+	ApproveSkippedItems bool
+	TotalCount          int
+	ActiveCount         int
+	SyncedCount         int
+	FinalizedCount      int
+	FailedCount         int
+	StoppedCount        int
+	Counts              map[string]int
+	CreationDateTime    time.Time
+	StartDateTime       *time.Time `json:",omitempty"`
+	CompletionRequested *time.Time `json:",omitempty"`
+	RemovedDateTime     *time.Time `json:",omitempty"`
 }
 
 func tp(t time.Time) *time.Time {
@@ -103,7 +110,8 @@ func (s *Service) ViewBatch(ctx context.Context, b *Batch) (*BatchView, error) {
 	}
 	v := &BatchView{Id: b.ID, Identity: b.Name, Name: b.Name, Status: batchStatus(b, ms), Endpoint: b.EndpointName, TargetDeliveryDomain: b.TargetDeliveryDomain,
 		AutoStart: b.AutoStart, AutoComplete: b.AutoComplete, StartAfter: tp(b.StartAfter), CompleteAfter: tp(b.CompleteAfter),
-		IncrementalSyncInterval: b.IncrementalInterval.String(), LargeItemLimit: b.LargeItemLimit, NotificationEmails: b.NotificationEmails, ApproveSkippedItems: b.ApproveSkipped,
+		IncrementalSyncInterval: b.IncrementalInterval.String(), MaxItemSize: b.MaxItemSize, LargeItemLimit: b.LargeItemLimit,
+		BadItemLimit: b.BadItemLimit, ReportInterval: b.ReportInterval.String(), NotificationEmails: b.NotificationEmails, ApproveSkippedItems: b.ApproveSkipped,
 		TotalCount: len(ms), Counts: map[string]int{}, CreationDateTime: b.CreatedAt, StartDateTime: tp(b.StartedAt),
 		CompletionRequested: tp(b.CompletionRequested), RemovedDateTime: tp(b.RemovedAt)}
 	for _, m := range ms {
@@ -168,6 +176,12 @@ type UserView struct {
 	CompletedTime               *time.Time `json:",omitempty"`
 	LockWindow                  string
 	LockWindowMs                int64
+	// CompleteAfter, LargeItemLimit and BadItemLimit are the user's own
+	// settings (migrationuser set); null, its batch's apply. (Always
+	// present, so that CSV reports have the same columns for every user.)
+	CompleteAfter  *time.Time
+	LargeItemLimit *int64
+	BadItemLimit   *int64
 }
 
 // ViewUser builds the UserView of a move.
@@ -182,6 +196,13 @@ func (s *Service) ViewUser(m *Move) *UserView {
 		ContactItems: m.ItemsByClass[mailstore.ClassContact], TaskItems: m.ItemsByClass[mailstore.ClassTask]}
 	if m.ErrorCode != "" {
 		v.Error = &ErrorView{Code: m.ErrorCode, Message: m.ErrorMessage}
+	}
+	v.CompleteAfter = tp(m.CompleteAfter)
+	if m.LargeItemLimit != LimitBatch {
+		v.LargeItemLimit = &m.LargeItemLimit
+	}
+	if m.BadItemLimit != LimitBatch {
+		v.BadItemLimit = &m.BadItemLimit
 	}
 	switch {
 	case m.Finished():

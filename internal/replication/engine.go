@@ -31,8 +31,23 @@ type Delta struct {
 	Skipped int64
 }
 
+// SkipClass is why an item was skipped, as Exchange counts them against
+// a move's LargeItemLimit and BadItemLimit.
+type SkipClass string
+
+// Skip classes.
+const (
+	// SkipLargeItem: the item is larger than the move's MaxItemSize or
+	// than the target accepts.
+	SkipLargeItem SkipClass = "LargeItem"
+	// SkipBadItem: the source could not read the item, or the target
+	// refused its content as invalid.
+	SkipBadItem SkipClass = "BadItem"
+)
+
 // Skipped describes an item the engine did not copy.
 type Skipped struct {
+	Class      SkipClass
 	SourceItem string
 	Folder     string
 	Subject    string
@@ -94,11 +109,11 @@ type PassResult struct {
 
 // Job is one mailbox to copy.
 type Job struct {
-	Source         Source
-	SourceGUID     string
-	MailboxID      int64 // target mailbox (staging or active)
-	LargeItemLimit int64 // items above are skipped (0: no limit)
-	Sink           Sink
+	Source      Source
+	SourceGUID  string
+	MailboxID   int64 // target mailbox (staging or active)
+	MaxItemSize int64 // items above are skipped as large items (0: no limit)
+	Sink        Sink
 	// Progress, when set, is called after every commit.
 	Progress func(Delta)
 	// OriginPrefix is put before a source item id to make the target

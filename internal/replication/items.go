@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/tenantferry/tenantferry/internal/db"
@@ -45,7 +46,7 @@ func (p *pass) syncItems(ctx context.Context) error {
 		defer close(pages)
 		after := p.w.Item
 		for {
-			r, err := p.j.Source.Items(ctx, p.j.SourceGUID, after, p.w.PassUpto, p.e.pageSize(), p.j.LargeItemLimit)
+			r, err := p.j.Source.Items(ctx, p.j.SourceGUID, after, p.w.PassUpto, p.e.pageSize(), p.j.MaxItemSize)
 			if err != nil {
 				listErr <- err
 				return
@@ -172,7 +173,7 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 			acts[i] = actUpdate
 		case !known:
 			acts[i] = actIgnore // its folder is gone; the item is gone too
-		case p.j.LargeItemLimit > 0 && it.Size > p.j.LargeItemLimit:
+		case p.j.MaxItemSize > 0 && it.Size > p.j.MaxItemSize:
 			acts[i] = actSkip
 		case it.Sha256 == "":
 			// A source that reports no hash (IMAP): the content must come.
@@ -211,7 +212,7 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 				c.delta.Updated++
 			}
 		case actSkip:
-			c.skipped = append(c.skipped, p.skippedItem(it, folder, "LargeItem: the item is larger than the batch's LargeItemLimit"))
+			c.skipped = append(c.skipped, p.skippedItem(it, folder, SkipLargeItem, fmt.Sprintf("LargeItem: the item is larger than the batch's MaxItemSize of %d bytes", p.j.MaxItemSize)))
 			c.delta.Skipped++
 		case actReuse, actFetch:
 			ai := mailstore.AppendItem{FolderID: folder.ID, Flags: it.Flags, InternalDate: db.Time(it.InternalDate), Origin: origins[i],
@@ -230,7 +231,7 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 					break // expunged since it was listed: its tombstone follows
 				}
 				if fr.Size == SizeUnreadable {
-					c.skipped = append(c.skipped, p.skippedItem(it, folder, "Corrupt: the source cannot read the item's content"))
+					c.skipped = append(c.skipped, p.skippedItem(it, folder, SkipBadItem, "Corrupt: the source cannot read the item's content"))
 					c.delta.Skipped++
 					break
 				}
@@ -245,7 +246,7 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 						WithHint("nothing to do: the sync is retried and transfers the item").WithCause(err)
 				}
 				if errors.Is(err, mailstore.ErrItemTooLarge) {
-					c.skipped = append(c.skipped, p.skippedItem(it, folder, "LargeItem: "+errs.As(err).Message))
+					c.skipped = append(c.skipped, p.skippedItem(it, folder, SkipLargeItem, "LargeItem: "+errs.As(err).Message))
 					c.delta.Skipped++
 					break
 				}
@@ -276,12 +277,12 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 	return nil
 }
 
-func (p *pass) skippedItem(it ItemInfo, folder *mailstore.Folder, reason string) Skipped {
+func (p *pass) skippedItem(it ItemInfo, folder *mailstore.Folder, class SkipClass, reason string) Skipped {
 	path := it.Folder
 	if folder != nil {
 		path = folder.Path
 	}
-	return Skipped{SourceItem: p.origin(it.Id), Folder: path, Subject: it.Subject, Date: db.Time(it.InternalDate), Size: it.Size, Reason: reason}
+	return Skipped{Class: class, SourceItem: p.origin(it.Id), Folder: path, Subject: it.Subject, Date: db.Time(it.InternalDate), Size: it.Size, Reason: reason}
 }
 
 // commit writes one chunk: updates, then the new items with the watermark.
