@@ -8,6 +8,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/httpx"
 	"github.com/tenantferry/tenantferry/internal/migration"
+	"github.com/tenantferry/tenantferry/internal/replication"
 )
 
 // maxCSVBody bounds requests that carry a CSV (the CSV itself is limited to
@@ -33,6 +34,33 @@ type batchRequest struct {
 	NotificationEmails           string
 	// ReportInterval is a Go duration ("" or "0": no interval reports).
 	ReportInterval string
+	// Since and Before bound the items' internal dates (RFC 3339 or
+	// YYYY-MM-DD, UTC); IncludeFolders and ExcludeFolders are folder
+	// rules (path globs or \SpecialUse).
+	Since, Before                  string
+	IncludeFolders, ExcludeFolders []string
+}
+
+// parseFilter builds a batch filter from its request fields.
+func parseFilter(since, before string, include, exclude []string) (*replication.Filter, error) {
+	f := &replication.Filter{IncludeFolders: include, ExcludeFolders: exclude}
+	for _, d := range []struct {
+		name, in string
+		out      *time.Time
+	}{{"Since", since, &f.Since}, {"Before", before, &f.Before}} {
+		if d.in == "" {
+			continue
+		}
+		t, err := time.Parse(time.DateOnly, d.in)
+		if err != nil {
+			if t, err = parseTime(d.name, d.in); err != nil {
+				return nil, errs.Invalidf("InvalidTime", "%s %q is neither a date (YYYY-MM-DD) nor an RFC 3339 time", d.name, d.in).
+					WithObject(d.name).WithHint("use e.g. 2024-01-01 or 2024-01-01T00:00:00Z")
+			}
+		}
+		*d.out = t
+	}
+	return f, nil
 }
 
 func parseTime(field, s string) (time.Time, error) {
@@ -66,6 +94,9 @@ func (r batchRequest) spec() (migration.BatchSpec, error) {
 		if s.ReportInterval, err = parseDuration("ReportInterval", r.ReportInterval); err != nil {
 			return s, err
 		}
+	}
+	if s.Filter, err = parseFilter(r.Since, r.Before, r.IncludeFolders, r.ExcludeFolders); err != nil {
+		return s, err
 	}
 	if r.Csv == "" {
 		return s, errs.Invalidf("InvalidCsv", "the CSV is empty").WithHint("pass --csv FILE with an EmailAddress column")
@@ -136,6 +167,8 @@ type moveRequest struct {
 	MaxItemSize                                  int64
 	LargeItemLimit, BadItemLimit                 *int64
 	NotificationEmails                           string
+	Since, Before                                string
+	IncludeFolders, ExcludeFolders               []string
 }
 
 func (r moveRequest) spec() (migration.MoveSpec, error) {
@@ -147,7 +180,10 @@ func (r moveRequest) spec() (migration.MoveSpec, error) {
 			WithHint("pass the address, e.g. tenantferry move ann@fabrikam.example --endpoint contoso-ep")
 	}
 	var err error
-	s.CompleteAfter, err = parseTime("CompleteAfter", r.CompleteAfter)
+	if s.CompleteAfter, err = parseTime("CompleteAfter", r.CompleteAfter); err != nil {
+		return s, err
+	}
+	s.Filter, err = parseFilter(r.Since, r.Before, r.IncludeFolders, r.ExcludeFolders)
 	return s, err
 }
 

@@ -34,6 +34,7 @@ func (e *env) batchCmd() *cobra.Command {
 	var name, endpoint, csvFile, tdd, startAfter, completeAfter, interval, notify, reportInterval string
 	var autoStart, autoComplete bool
 	var maxItemSize, largeItemLimit, badItemLimit int64
+	var flt filterArgs
 	var create *cobra.Command
 	create = e.apiCmd("create", "Create a migration batch from a CSV", cobra.NoArgs, true, view{},
 		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
@@ -45,6 +46,7 @@ func (e *env) batchCmd() *cobra.Command {
 				"TargetDeliveryDomain": tdd, "AutoStart": autoStart, "AutoComplete": autoComplete, "StartAfter": startAfter,
 				"CompleteAfter": completeAfter, "IncrementalSyncInterval": interval, "MaxItemSize": maxItemSize,
 				"NotificationEmails": notify, "ReportInterval": reportInterval}
+			flt.into(body)
 			changedFields(create, body, flagField{"large-item-limit", "LargeItemLimit", largeItemLimit}, flagField{"bad-item-limit", "BadItemLimit", badItemLimit})
 			return c.do(ctx, http.MethodPost, tp+"/batches", body)
 		})
@@ -61,6 +63,7 @@ func (e *env) batchCmd() *cobra.Command {
 	itemLimitFlags(f, &maxItemSize, &largeItemLimit, &badItemLimit)
 	f.StringVar(&notify, "notification-emails", "", "addresses (comma-separated) that get the batch's reports when it is synced and when it is completed")
 	f.StringVar(&reportInterval, "report-interval", "", "also mail the report this often while the batch runs (e.g. 24h; at least 1m)")
+	flt.flags(f)
 	create.Example = `  tenantferry batch create --tenant fabrikam --name wave1 --endpoint contoso-ep --csv wave1.csv \
     --target-delivery-domain fabrikam.tenantferry.test --auto-start --large-item-limit 10 --notification-emails it@fabrikam.example`
 
@@ -179,6 +182,23 @@ func (e *env) prepareCmd() *cobra.Command {
 
 // watchPoll is how often batch watch refreshes.
 const watchPoll = time.Second
+
+// filterArgs are the content filter flags of batch create and move.
+type filterArgs struct {
+	since, before    string
+	include, exclude []string
+}
+
+func (a *filterArgs) flags(f *pflag.FlagSet) {
+	f.StringVar(&a.since, "since", "", "copy only items whose internal date is on or after this date (YYYY-MM-DD or RFC 3339)")
+	f.StringVar(&a.before, "before", "", "copy only items whose internal date is before this date (YYYY-MM-DD or RFC 3339)")
+	f.StringArrayVar(&a.include, "include-folder", nil, `copy only these folders and their subfolders: a path glob ("Projects/*") or a special use ("\Sent"); repeatable`)
+	f.StringArrayVar(&a.exclude, "exclude-folder", nil, `never copy these folders and their subfolders: a path glob or a special use ("\Junk"); repeatable`)
+}
+
+func (a *filterArgs) into(body map[string]any) {
+	body["Since"], body["Before"], body["IncludeFolders"], body["ExcludeFolders"] = a.since, a.before, a.include, a.exclude
+}
 
 // flagField is a flag sent as a request field only when it was given.
 type flagField struct {
@@ -338,11 +358,13 @@ func (e *env) moveCmd() *cobra.Command {
 	var endpoint, tdd, user, password, completeAfter, notify string
 	var suspend bool
 	var maxSize, large, bad int64
+	var flt filterArgs
 	var c *cobra.Command
 	c = e.apiCmd("move ADDRESS", "Move one mailbox (New-MoveRequest): a one-user batch named for it, started at once", cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, cl *client, tp string, a []string) ([]byte, error) {
 			body := map[string]any{"EmailAddress": a[0], "Endpoint": endpoint, "TargetDeliveryDomain": tdd, "UserName": user, "Password": password,
 				"SuspendWhenReadyToComplete": suspend, "CompleteAfter": completeAfter, "MaxItemSize": maxSize, "NotificationEmails": notify}
+			flt.into(body)
 			changedFields(c, body, flagField{"large-item-limit", "LargeItemLimit", large}, flagField{"bad-item-limit", "BadItemLimit", bad})
 			return cl.do(ctx, http.MethodPost, tp+"/moves", body)
 		})
@@ -355,6 +377,7 @@ func (e *env) moveCmd() *cobra.Command {
 	f.StringVar(&completeAfter, "complete-after", "", "complete at this time (RFC 3339) instead of once synced")
 	itemLimitFlags(f, &maxSize, &large, &bad)
 	f.StringVar(&notify, "notification-emails", "", "addresses (comma-separated) that get the move's reports")
+	flt.flags(f)
 	c.Example = `  tenantferry move ann@fabrikam.tenantferry.test --tenant fabrikam --endpoint contoso-ep --target-delivery-domain fabrikam.tenantferry.test
   tenantferry migrationuser show --tenant fabrikam ann@fabrikam.tenantferry.test`
 	return c

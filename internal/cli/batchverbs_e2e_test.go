@@ -60,6 +60,28 @@ func batchAndUserVerbs(t *testing.T, dsn string) {
 		"--target-delivery-domain", "fabrikam.tenantferry.test", "--auto-start")
 	tgt.waitBatch("fabrikam", "w", 2*time.Minute, "Synced")
 
+	// batch create with a content filter: bad rules are refused, and a
+	// valid filter is kept and shown.
+	more := writeCSV(t, b.dir, "more-filter.csv", addr("v3"))
+	create := func(extra ...string) []string {
+		return append([]string{"batch", "create", "--tenant", "fabrikam", "--name", "f", "--endpoint", tr.endpoint, "--csv", more,
+			"--target-delivery-domain", "fabrikam.tenantferry.test"}, extra...)
+	}
+	tgt.fail("InvalidFilter", create("--exclude-folder", "Projects/[a")...)
+	tgt.fail("InvalidTime", create("--since", "2024-13-01")...)
+	tgt.fail("InvalidFilter", create("--since", "2025-01-01", "--before", "2024-01-01")...)
+	var fv struct {
+		Filter struct {
+			Since          time.Time
+			ExcludeFolders []string
+		}
+	}
+	tgt.json(&fv, create("--since", "2024-01-01", "--exclude-folder", `\Junk`, "--exclude-folder", "Private/*")...)
+	if !fv.Filter.Since.Equal(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)) || strings.Join(fv.Filter.ExcludeFolders, "|") != `\Junk|Private/*` {
+		t.Fatalf("batch create --since --exclude-folder: %+v", fv)
+	}
+	tgt.run("batch", "remove", "--tenant", "fabrikam", "f")
+
 	// batch set
 	tgt.fail("NothingToChange", "batch", "set", "--tenant", "fabrikam", "w")
 	tgt.fail("InvalidItemLimit", "batch", "set", "--tenant", "fabrikam", "w", "--large-item-limit", "-5")

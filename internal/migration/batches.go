@@ -1,6 +1,7 @@
 package migration
 
 import (
+	"encoding/json"
 	"context"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/replication"
 )
 
 // Defaults of a batch.
@@ -37,6 +39,9 @@ type BatchSpec struct {
 	// ReportInterval mails the batch's report this often while it runs
 	// (0: only when Synced and Completed).
 	ReportInterval time.Duration
+	// Filter limits what the moves copy (nil: everything); it cannot
+	// change once the batch exists.
+	Filter *replication.Filter
 }
 
 // ErrBatchExists: a batch of that name is in the tenant (and not removed).
@@ -90,6 +95,16 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSp
 	if err != nil {
 		return nil, err
 	}
+	if err := spec.Filter.Check(); err != nil {
+		return nil, err
+	}
+	filter := ""
+	if !spec.Filter.Empty() {
+		raw, _ := json.Marshal(spec.Filter)
+		filter = string(raw)
+	} else {
+		spec.Filter = nil
+	}
 	if !spec.CompleteAfter.IsZero() && !spec.StartAfter.IsZero() && spec.CompleteAfter.Before(spec.StartAfter) {
 		return nil, errs.Invalidf("InvalidSchedule", "CompleteAfter %s is before StartAfter %s", spec.CompleteAfter.Format(time.RFC3339), spec.StartAfter.Format(time.RFC3339))
 	}
@@ -97,7 +112,7 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSp
 	b := &Batch{ID: uuid.NewString(), TenantID: tenantID, Name: spec.Name, EndpointID: ep.ID, EndpointName: ep.Name, TargetDeliveryDomain: tdd,
 		AutoStart: spec.AutoStart, AutoComplete: spec.AutoComplete, StartAfter: spec.StartAfter, CompleteAfter: spec.CompleteAfter,
 		IncrementalInterval: iv, MaxItemSize: lim.MaxItemSize, LargeItemLimit: *lim.LargeItemLimit, BadItemLimit: *lim.BadItemLimit,
-		ReportInterval: spec.ReportInterval, NotificationEmails: spec.NotificationEmails, Control: ControlCreated, CreatedAt: db.Time(now)}
+		ReportInterval: spec.ReportInterval, NotificationEmails: spec.NotificationEmails, Filter: spec.Filter, Control: ControlCreated, CreatedAt: db.Time(now)}
 	err = s.D.Write(ctx, func(tx *db.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM batches WHERE tenant_id = ? AND name_key = ? AND removed_at = 0`, tenantID, strings.ToLower(b.Name)).Scan(&n); err != nil {
@@ -111,10 +126,10 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSp
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO batches (id, tenant_id, name, name_key, endpoint_id, endpoint_name, target_delivery_domain, auto_start,
 			auto_complete, start_after, complete_after, incremental_interval_ms, large_item_limit, notification_emails, control, created_at,
-			max_item_size, bad_item_limit, report_interval_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			max_item_size, bad_item_limit, report_interval_ms, item_filter)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			b.ID, tenantID, b.Name, strings.ToLower(b.Name), ep.ID, ep.Name, tdd, b.AutoStart, b.AutoComplete, db.Millis(b.StartAfter), db.Millis(b.CompleteAfter),
-			iv.Milliseconds(), b.LargeItemLimit, b.NotificationEmails, ControlCreated, now, b.MaxItemSize, b.BadItemLimit, b.ReportInterval.Milliseconds())
+			iv.Milliseconds(), b.LargeItemLimit, b.NotificationEmails, ControlCreated, now, b.MaxItemSize, b.BadItemLimit, b.ReportInterval.Milliseconds(), filter)
 		if err != nil {
 			return err
 		}

@@ -176,7 +176,7 @@ func (s *Service) complete(ctx context.Context, b *Batch, m *Move, client replic
 				return err
 			}
 		case stepVerify:
-			score, report, err := s.verify(ctx, m, client, kinds)
+			score, report, err := s.verify(ctx, b, m, client, kinds)
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/replication"
 )
 
 // Move request states (docs/architecture.md §5; the names follow Exchange).
@@ -66,8 +67,10 @@ type Batch struct {
 	// ReportInterval is how often a running batch mails its report to
 	// NotificationEmails (0: only when Synced and Completed);
 	// LastReportAt is when the last interval report went.
-	ReportInterval      time.Duration
-	LastReportAt        time.Time
+	ReportInterval time.Duration
+	LastReportAt   time.Time
+	// Filter limits what the batch's moves copy (nil: everything).
+	Filter              *replication.Filter
 	Control             string
 	ApproveSkipped      bool
 	CreatedAt           time.Time
@@ -78,15 +81,22 @@ type Batch struct {
 
 const batchCols = `id, tenant_id, name, endpoint_id, endpoint_name, target_delivery_domain, auto_start, auto_complete, start_after, complete_after,
 	incremental_interval_ms, large_item_limit, notification_emails, control, approve_skipped, created_at, started_at, completion_requested_at, removed_at,
-	max_item_size, bad_item_limit, report_interval_ms, last_report_at`
+	max_item_size, bad_item_limit, report_interval_ms, last_report_at, item_filter`
 
 func scanBatch(sc interface{ Scan(...any) error }) (*Batch, error) {
 	b := &Batch{}
 	var sa, ca, ii, cr, st, crq, rm, ri, lr int64
+	var filter string
 	if err := sc.Scan(&b.ID, &b.TenantID, &b.Name, &b.EndpointID, &b.EndpointName, &b.TargetDeliveryDomain, &b.AutoStart, &b.AutoComplete,
 		&sa, &ca, &ii, &b.LargeItemLimit, &b.NotificationEmails, &b.Control, &b.ApproveSkipped, &cr, &st, &crq, &rm,
-		&b.MaxItemSize, &b.BadItemLimit, &ri, &lr); err != nil {
+		&b.MaxItemSize, &b.BadItemLimit, &ri, &lr, &filter); err != nil {
 		return nil, err
+	}
+	if filter != "" {
+		b.Filter = &replication.Filter{}
+		if err := json.Unmarshal([]byte(filter), b.Filter); err != nil {
+			return nil, errs.Internalf(err, "batch %s: its filter", b.Name)
+		}
 	}
 	b.ReportInterval, b.LastReportAt = time.Duration(ri)*time.Millisecond, db.Time(lr)
 	b.StartAfter, b.CompleteAfter, b.IncrementalInterval = db.Time(sa), db.Time(ca), time.Duration(ii)*time.Millisecond

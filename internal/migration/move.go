@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/tenantferry/tenantferry/internal/replication"
 )
 
 // MoveSpec is a single move (New-MoveRequest): one user, moved by a
@@ -27,6 +29,7 @@ type MoveSpec struct {
 	LargeItemLimit             *int64
 	BadItemLimit               *int64
 	NotificationEmails         string
+	Filter                     *replication.Filter
 }
 
 // maxMoveNames is how many names CreateMove tries: move-ADDRESS, then
@@ -50,7 +53,7 @@ func (s *Service) CreateMove(ctx context.Context, tenantID string, spec MoveSpec
 	w.Flush()
 	bs := BatchSpec{Endpoint: spec.Endpoint, CSV: buf.Bytes(), TargetDeliveryDomain: spec.TargetDeliveryDomain, AutoStart: true,
 		AutoComplete: !spec.SuspendWhenReadyToComplete, CompleteAfter: spec.CompleteAfter, MaxItemSize: spec.MaxItemSize,
-		LargeItemLimit: spec.LargeItemLimit, BadItemLimit: spec.BadItemLimit, NotificationEmails: spec.NotificationEmails}
+		LargeItemLimit: spec.LargeItemLimit, BadItemLimit: spec.BadItemLimit, NotificationEmails: spec.NotificationEmails, Filter: spec.Filter}
 	for i := 1; i <= maxMoveNames; i++ {
 		bs.Name = "move-" + spec.EmailAddress
 		if i > 1 {

@@ -231,6 +231,13 @@ func (s *Service) endPass(ctx context.Context, m *Move, initial bool, gen int64,
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
 		}
+		if !b.Filter.Empty() {
+			// The source's size counts what the filter leaves out: after a
+			// pass the selection is what there is to copy.
+			if _, err := tx.ExecContext(ctx, `UPDATE moves SET items_total = items_synced + items_skipped WHERE id = ?`, m.ID); err != nil {
+				return err
+			}
+		}
 		kind := "incremental"
 		if initial {
 			kind = "initial"
@@ -330,7 +337,7 @@ func (s *Service) runPass(ctx context.Context, b *Batch, m *Move, p *plan, k mai
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	job := &replication.Job{Source: p.client, SourceGUID: k.guid, MailboxID: mb.ID, MaxItemSize: b.MaxItemSize,
+	job := &replication.Job{Source: p.client, SourceGUID: k.guid, MailboxID: mb.ID, MaxItemSize: b.MaxItemSize, Filter: b.Filter,
 		Sink:     s.sink(ctx, m.ID, string(k.kind)),
 		Progress: s.progress(pctx, cancel, m.ID)}
 	_, res, err := s.Engine.Pass(pctx, job, w)

@@ -17,8 +17,17 @@ import (
 //     (up to 5%); completing needs --approve-skipped-items;
 //   - Poor: an unexplained difference, or more than 5% skipped; completion
 //     is refused.
-func (s *Service) verify(ctx context.Context, m *Move, client replication.NativeSource, kinds []mailboxKind) (string, string, error) {
-	return s.verifyWith(ctx, m, kinds, client.Manifest, func(ctx context.Context, mailboxID int64) (*replication.ManifestReply, error) {
+//
+// A batch with a filter is compared with its selection, listed from the
+// source's item feed, rather than with the whole source.
+func (s *Service) verify(ctx context.Context, b *Batch, m *Move, client replication.NativeSource, kinds []mailboxKind) (string, string, error) {
+	src := client.Manifest
+	if !b.Filter.Empty() {
+		src = func(ctx context.Context, guid string) (*replication.ManifestReply, error) {
+			return replication.SelectionManifest(ctx, client, guid, b.Filter, s.Engine.ListPageSize())
+		}
+	}
+	return s.verifyWith(ctx, m, kinds, src, func(ctx context.Context, mailboxID int64) (*replication.ManifestReply, error) {
 		return replication.BuildManifest(ctx, s.Store, mailboxID, "", true)
 	})
 }

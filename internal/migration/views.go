@@ -7,6 +7,7 @@ import (
 
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/replication"
 )
 
 // BatchView is a batch as `batch show` prints it: settings, the derived
@@ -33,7 +34,9 @@ type BatchView struct {
 	NotificationEmails string `json:",omitempty"`
 	// ReportInterval is how often a running batch mails its report ("0s":
 	// only when Synced and Completed).
-	ReportInterval      string
+	ReportInterval string
+	// Filter is what the batch copies; absent, everything.
+	Filter              *FilterView `json:",omitempty"`
 	ApproveSkippedItems bool
 	TotalCount          int
 	ActiveCount         int
@@ -46,6 +49,21 @@ type BatchView struct {
 	StartDateTime       *time.Time `json:",omitempty"`
 	CompletionRequested *time.Time `json:",omitempty"`
 	RemovedDateTime     *time.Time `json:",omitempty"`
+}
+
+// FilterView shows a batch's filter.
+type FilterView struct {
+	Since          *time.Time `json:",omitempty"`
+	Before         *time.Time `json:",omitempty"`
+	IncludeFolders []string   `json:",omitempty"`
+	ExcludeFolders []string   `json:",omitempty"`
+}
+
+func viewFilter(f *replication.Filter) *FilterView {
+	if f.Empty() {
+		return nil
+	}
+	return &FilterView{Since: tp(f.Since), Before: tp(f.Before), IncludeFolders: f.IncludeFolders, ExcludeFolders: f.ExcludeFolders}
 }
 
 func tp(t time.Time) *time.Time {
@@ -111,7 +129,7 @@ func (s *Service) ViewBatch(ctx context.Context, b *Batch) (*BatchView, error) {
 	v := &BatchView{Id: b.ID, Identity: b.Name, Name: b.Name, Status: batchStatus(b, ms), Endpoint: b.EndpointName, TargetDeliveryDomain: b.TargetDeliveryDomain,
 		AutoStart: b.AutoStart, AutoComplete: b.AutoComplete, StartAfter: tp(b.StartAfter), CompleteAfter: tp(b.CompleteAfter),
 		IncrementalSyncInterval: b.IncrementalInterval.String(), MaxItemSize: b.MaxItemSize, LargeItemLimit: b.LargeItemLimit,
-		BadItemLimit: b.BadItemLimit, ReportInterval: b.ReportInterval.String(), NotificationEmails: b.NotificationEmails, ApproveSkippedItems: b.ApproveSkipped,
+		BadItemLimit: b.BadItemLimit, ReportInterval: b.ReportInterval.String(), Filter: viewFilter(b.Filter), NotificationEmails: b.NotificationEmails, ApproveSkippedItems: b.ApproveSkipped,
 		TotalCount: len(ms), Counts: map[string]int{}, CreationDateTime: b.CreatedAt, StartDateTime: tp(b.StartedAt),
 		CompletionRequested: tp(b.CompletionRequested), RemovedDateTime: tp(b.RemovedAt)}
 	for _, m := range ms {

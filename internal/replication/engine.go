@@ -82,6 +82,9 @@ type Engine struct {
 	ChunkBytes int64
 }
 
+// ListPageSize is the number of item changes listed per request.
+func (e *Engine) ListPageSize() int { return e.pageSize() }
+
 func (e *Engine) pageSize() int {
 	if e.PageSize > 0 {
 		return e.PageSize
@@ -129,6 +132,11 @@ type Job struct {
 	// items or has a special use. Without it the target is a staging copy
 	// the source owns entirely.
 	AdoptFolders bool
+	// Filter, when set, limits the copy to the items it selects (folders
+	// and internal dates): other folders are not created, other items not
+	// copied, and an item that leaves the selection (moved to an excluded
+	// folder) is deleted from the target.
+	Filter *Filter
 }
 
 // Pass applies every source change up to the source's current MODSEQ,
@@ -159,6 +167,7 @@ type pass struct {
 	res *PassResult
 
 	folders  *folderMap
+	sel      *selection   // the filter's folders (nil: every folder)
 	deleted  []FolderInfo // source folders deleted, applied at the end
 	recorder HashRecorder // the source, when it records hashes
 	fresh    bool         // the pass started from an empty watermark

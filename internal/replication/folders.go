@@ -41,6 +41,15 @@ func (p *pass) syncFolders(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if p.j.Filter.hasFolderRules() {
+		// Rules apply to paths, which need every folder, not only the
+		// changed ones.
+		all, err := liveFolders(ctx, p.j.Source, p.j.SourceGUID)
+		if err != nil {
+			return err
+		}
+		p.sel = p.j.Filter.selectFolders(all)
+	}
 	var live []FolderInfo
 	p.deleted = p.deleted[:0]
 	for _, f := range fr.Folders {
@@ -50,7 +59,9 @@ func (p *pass) syncFolders(ctx context.Context) error {
 			}
 			continue
 		}
-		live = append(live, f)
+		if p.sel == nil || p.sel.create[f.Id] {
+			live = append(live, f)
+		}
 	}
 	return p.applyFolders(ctx, live)
 }

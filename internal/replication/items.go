@@ -136,7 +136,7 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 	// Folders created after the pass started may be referenced: sync the
 	// hierarchy again once if a folder is unknown.
 	for _, it := range page.Items {
-		if _, ok := p.folders.byOrigin[it.Folder]; !ok {
+		if _, ok := p.folders.byOrigin[it.Folder]; !ok && !p.filteredOut(it.Folder) {
 			if err := p.syncFolders(ctx); err != nil {
 				return err
 			}
@@ -150,6 +150,7 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 		actReuse
 		actFetch
 		actIgnore
+		actDelete
 	)
 	acts := make([]int, len(page.Items))
 	var fetch []int64
@@ -168,9 +169,14 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 	}
 	for i, it := range page.Items {
 		_, known := p.folders.byOrigin[it.Folder]
+		selected := p.selected(it)
 		switch {
+		case existing[origins[i]].ID != 0 && !selected:
+			acts[i] = actDelete // it left the selection
 		case existing[origins[i]].ID != 0:
 			acts[i] = actUpdate
+		case !selected:
+			acts[i] = actIgnore // not part of the move
 		case !known:
 			acts[i] = actIgnore // its folder is gone; the item is gone too
 		case p.j.MaxItemSize > 0 && it.Size > p.j.MaxItemSize:
@@ -211,6 +217,9 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 				c.updates = append(c.updates, u)
 				c.delta.Updated++
 			}
+		case actDelete:
+			c.updates = append(c.updates, mailstore.ItemUpdate{ItemID: existing[origins[i]].ID, Delete: true})
+			c.delta.Deleted++
 		case actSkip:
 			c.skipped = append(c.skipped, p.skippedItem(it, folder, SkipLargeItem, fmt.Sprintf("LargeItem: the item is larger than the batch's MaxItemSize of %d bytes", p.j.MaxItemSize)))
 			c.delta.Skipped++
@@ -375,4 +384,22 @@ func (p *pass) syncDeletions(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// selected reports whether the job's filter selects a source item (its
+// folder and internal date).
+func (p *pass) selected(it ItemInfo) bool {
+	return !p.filteredOut(it.Folder) && p.j.Filter.DateOK(db.Time(it.InternalDate))
+}
+
+// filteredOut reports whether the job's filter leaves out a known source
+// folder's items (a folder the selection has not seen is not: it is new).
+func (p *pass) filteredOut(folder string) bool {
+	if p.sel == nil {
+		return false
+	}
+	if p.sel.items[folder] {
+		return false
+	}
+	return p.sel.known(folder)
 }

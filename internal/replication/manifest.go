@@ -2,10 +2,6 @@ package replication
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
-	"sort"
 	"strings"
 
 	"github.com/tenantferry/tenantferry/internal/mailstore"
@@ -69,12 +65,7 @@ func buildManifest(ctx context.Context, st *mailstore.Store, mailboxID int64, de
 			}
 		}
 		hs := byFolder[f.ID]
-		sort.Strings(hs)
-		h := sha256.New()
-		for _, x := range hs {
-			io.WriteString(h, x+"\n")
-		}
-		fm := FolderManifest{Folder: name, Path: f.Path, Count: int64(len(hs)), Bytes: sizes[f.ID], Digest: hex.EncodeToString(h.Sum(nil))}
+		fm := FolderManifest{Folder: name, Path: f.Path, Count: int64(len(hs)), Bytes: sizes[f.ID], Digest: Digest(hs)}
 		if detail != "" && detail == name {
 			fm.Hashes = hs
 		}

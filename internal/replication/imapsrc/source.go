@@ -54,12 +54,8 @@ package imapsrc
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
 	"log/slog"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,6 +94,9 @@ type Source struct {
 	// OnScan, when set, is called after every scan with the number and
 	// total size of the live messages the server holds.
 	OnScan func(items, bytes int64)
+	// Filter, when set, limits Manifest to the folders and dates it
+	// selects (the move's selection, which verification compares).
+	Filter *replication.Filter
 
 	mu         sync.Mutex
 	conn       *conn
@@ -328,8 +327,15 @@ func (s *Source) Manifest(ctx context.Context, guid string) (*replication.Manife
 		fs = append(fs, f)
 	}
 	rows.Close()
+	selected, err := s.selectedFolders(ctx, guid)
+	if err != nil {
+		return nil, err
+	}
 	for _, f := range fs {
-		rows, err := q.QueryContext(ctx, `SELECT sha256, size FROM imap_items WHERE folder_id = ? AND deleted = ?`, f.id, false)
+		if selected != nil && !selected[folderID(f.id)] {
+			continue
+		}
+		rows, err := q.QueryContext(ctx, `SELECT sha256, size, internal_date FROM imap_items WHERE folder_id = ? AND deleted = ?`, f.id, false)
 		if err != nil {
 			return nil, errs.Internalf(err, "list the IMAP mirror's items")
 		}
@@ -337,25 +343,42 @@ func (s *Source) Manifest(ctx context.Context, guid string) (*replication.Manife
 		var hs []string
 		for rows.Next() {
 			var h string
-			var size int64
-			if err := rows.Scan(&h, &size); err != nil {
+			var size, date int64
+			if err := rows.Scan(&h, &size, &date); err != nil {
 				rows.Close()
 				return nil, errs.Internalf(err, "list the IMAP mirror's items")
+			}
+			if !s.Filter.DateOK(db.Time(date)) {
+				continue
 			}
 			hs = append(hs, h)
 			fm.Count++
 			fm.Bytes += size
 		}
 		rows.Close()
-		sort.Strings(hs)
-		h := sha256.New()
-		for _, x := range hs {
-			io.WriteString(h, x+"\n")
-		}
-		fm.Digest = hex.EncodeToString(h.Sum(nil))
+		fm.Digest = replication.Digest(hs)
 		out.Folders = append(out.Folders, fm)
 	}
 	return out, nil
+}
+
+// selectedFolders returns the ids of the folders the Filter selects, nil
+// for all.
+func (s *Source) selectedFolders(ctx context.Context, guid string) (map[string]bool, error) {
+	if s.Filter.Empty() {
+		return nil, nil
+	}
+	fr, err := s.Folders(ctx, guid, 0)
+	if err != nil {
+		return nil, err
+	}
+	var live []replication.FolderInfo
+	for _, f := range fr.Folders {
+		if !f.Deleted {
+			live = append(live, f)
+		}
+	}
+	return s.Filter.ItemFolders(live), nil
 }
 
 // RecordHashes records the SHA-256 of copied content in the mirror, in the
