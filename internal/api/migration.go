@@ -36,14 +36,15 @@ type batchRequest struct {
 	ReportInterval string
 	// Since and Before bound the items' internal dates (RFC 3339 or
 	// YYYY-MM-DD, UTC); IncludeFolders and ExcludeFolders are folder
-	// rules (path globs or \SpecialUse).
-	Since, Before                  string
-	IncludeFolders, ExcludeFolders []string
+	// rules (path globs or \SpecialUse); MapFolders are "REGEX ->
+	// REPLACEMENT" renames.
+	Since, Before                              string
+	IncludeFolders, ExcludeFolders, MapFolders []string
 }
 
 // parseFilter builds a batch filter from its request fields.
-func parseFilter(since, before string, include, exclude []string) (*replication.Filter, error) {
-	f := &replication.Filter{IncludeFolders: include, ExcludeFolders: exclude}
+func parseFilter(since, before string, include, exclude, mapping []string) (*replication.Filter, error) {
+	f := &replication.Filter{IncludeFolders: include, ExcludeFolders: exclude, MapFolders: mapping}
 	for _, d := range []struct {
 		name, in string
 		out      *time.Time
@@ -95,7 +96,7 @@ func (r batchRequest) spec() (migration.BatchSpec, error) {
 			return s, err
 		}
 	}
-	if s.Filter, err = parseFilter(r.Since, r.Before, r.IncludeFolders, r.ExcludeFolders); err != nil {
+	if s.Filter, err = parseFilter(r.Since, r.Before, r.IncludeFolders, r.ExcludeFolders, r.MapFolders); err != nil {
 		return s, err
 	}
 	if r.Csv == "" {
@@ -168,7 +169,7 @@ type moveRequest struct {
 	LargeItemLimit, BadItemLimit                 *int64
 	NotificationEmails                           string
 	Since, Before                                string
-	IncludeFolders, ExcludeFolders               []string
+	IncludeFolders, ExcludeFolders, MapFolders   []string
 }
 
 func (r moveRequest) spec() (migration.MoveSpec, error) {
@@ -183,7 +184,7 @@ func (r moveRequest) spec() (migration.MoveSpec, error) {
 	if s.CompleteAfter, err = parseTime("CompleteAfter", r.CompleteAfter); err != nil {
 		return s, err
 	}
-	s.Filter, err = parseFilter(r.Since, r.Before, r.IncludeFolders, r.ExcludeFolders)
+	s.Filter, err = parseFilter(r.Since, r.Before, r.IncludeFolders, r.ExcludeFolders, r.MapFolders)
 	return s, err
 }
 

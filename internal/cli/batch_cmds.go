@@ -185,8 +185,8 @@ const watchPoll = time.Second
 
 // filterArgs are the content filter flags of batch create and move.
 type filterArgs struct {
-	since, before    string
-	include, exclude []string
+	since, before             string
+	include, exclude, mapping []string
 }
 
 func (a *filterArgs) flags(f *pflag.FlagSet) {
@@ -194,10 +194,11 @@ func (a *filterArgs) flags(f *pflag.FlagSet) {
 	f.StringVar(&a.before, "before", "", "copy only items whose internal date is before this date (YYYY-MM-DD or RFC 3339)")
 	f.StringArrayVar(&a.include, "include-folder", nil, `copy only these folders and their subfolders: a path glob ("Projects/*") or a special use ("\Sent"); repeatable`)
 	f.StringArrayVar(&a.exclude, "exclude-folder", nil, `never copy these folders and their subfolders: a path glob or a special use ("\Junk"); repeatable`)
+	f.StringArrayVar(&a.mapping, "map-folder", nil, `rename folders: "REGEX -> REPLACEMENT" on the source path, e.g. "^INBOX/(.*)$ -> $1"; the first match wins; repeatable`)
 }
 
 func (a *filterArgs) into(body map[string]any) {
-	body["Since"], body["Before"], body["IncludeFolders"], body["ExcludeFolders"] = a.since, a.before, a.include, a.exclude
+	body["Since"], body["Before"], body["IncludeFolders"], body["ExcludeFolders"], body["MapFolders"] = a.since, a.before, a.include, a.exclude, a.mapping
 }
 
 // flagField is a flag sent as a request field only when it was given.

@@ -1,8 +1,8 @@
 package migration
 
 import (
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"

@@ -26,7 +26,8 @@ import (
 
 // TestFilteredBatch (issue 11 item 4): a batch filtered by internal date
 // (Since 2023-01-01) and by folder (excluding \Junk by its special use
-// and the Private subtree by a glob) copies exactly the selected items,
+// and the Private subtree by a glob) and mapping Projects/* to Work/*
+// copies exactly the selected items, into the mapped folders,
 // checked over IMAP on the moved mailbox by content hash per folder; its
 // counts and verification are those of the selection (Perfect, 5 of 5),
 // not of the whole source; an item moved on the source into an excluded
@@ -51,8 +52,11 @@ func filteredBatch(t *testing.T, o scenario.Options) {
 			all = append(all, it)
 			if selected {
 				served := folder
-				if folder == "Inbox" {
+				switch folder {
+				case "Inbox":
 					served = "INBOX"
+				case "Projects/Alpha":
+					served = "Work/Alpha" // mapped
 				}
 				want[served] = append(want[served], hashOf(it.Data))
 			}
@@ -77,6 +81,8 @@ func filteredBatch(t *testing.T, o scenario.Options) {
 	}{
 		{"bad glob", replication.Filter{ExcludeFolders: []string{"Projects/[a"}}},
 		{"empty range", replication.Filter{Since: recent, Before: old}},
+		{"mapping without arrow", replication.Filter{MapFolders: []string{"^Projects/(.*)$ Work/$1"}}},
+		{"mapping with a bad regexp", replication.Filter{MapFolders: []string{"^Projects/(.*$ -> Work/$1"}}},
 	} {
 		_, err := r.tgt.Admin.CreateBatch(r.ctx, r.tgt.Op, tgtName, migration.BatchSpec{Name: "bad", Endpoint: r.tr.Endpoint, CSV: csvOf(addr),
 			TargetDeliveryDomain: r.tr.TargetDelivery, Filter: &c.f})
@@ -88,7 +94,8 @@ func filteredBatch(t *testing.T, o scenario.Options) {
 		t.Fatalf("refused batches were created: %d", len(bs))
 	}
 
-	f := &replication.Filter{Since: time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC), ExcludeFolders: []string{`\Junk`, "private"}}
+	f := &replication.Filter{Since: time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC), ExcludeFolders: []string{`\Junk`, "private"},
+		MapFolders: []string{"^Projects/(.*)$ -> Work/$1"}}
 	bv := r.batchSpec(migration.BatchSpec{Name: "flt", Endpoint: r.tr.Endpoint, CSV: csvOf(addr), AutoStart: true, Filter: f})
 	if bv.Filter == nil || len(bv.Filter.ExcludeFolders) != 2 || bv.Filter.Since == nil {
 		t.Fatalf("batch filter: %+v", bv.Filter)

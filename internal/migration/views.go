@@ -57,13 +57,14 @@ type FilterView struct {
 	Before         *time.Time `json:",omitempty"`
 	IncludeFolders []string   `json:",omitempty"`
 	ExcludeFolders []string   `json:",omitempty"`
+	MapFolders     []string   `json:",omitempty"`
 }
 
 func viewFilter(f *replication.Filter) *FilterView {
 	if f.Empty() {
 		return nil
 	}
-	return &FilterView{Since: tp(f.Since), Before: tp(f.Before), IncludeFolders: f.IncludeFolders, ExcludeFolders: f.ExcludeFolders}
+	return &FilterView{Since: tp(f.Since), Before: tp(f.Before), IncludeFolders: f.IncludeFolders, ExcludeFolders: f.ExcludeFolders, MapFolders: f.MapFolders}
 }
 
 func tp(t time.Time) *time.Time {

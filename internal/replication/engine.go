@@ -167,10 +167,11 @@ type pass struct {
 	res *PassResult
 
 	folders  *folderMap
-	sel      *selection   // the filter's folders (nil: every folder)
-	deleted  []FolderInfo // source folders deleted, applied at the end
-	recorder HashRecorder // the source, when it records hashes
-	fresh    bool         // the pass started from an empty watermark
+	sel      *selection        // the filter's folders (nil: every folder)
+	paths    map[string]string // source folder id → target path under the filter's mappings (nil: none)
+	deleted  []FolderInfo      // source folders deleted, applied at the end
+	recorder HashRecorder      // the source, when it records hashes
+	fresh    bool              // the pass started from an empty watermark
 }
 
 func (p *pass) run(ctx context.Context) error {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"io"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -24,11 +25,89 @@ import (
 // subtrees are copied (their parent folders are created, empty); an
 // excluded subtree is never copied, even inside an included one.
 //
+// MapFolders renames folders on the way: each rule is "REGEX -> REPLACEMENT"
+// (Go regexp syntax, $1 for a group) applied to the source path with "/"
+// between levels; the first rule that matches gives the target path
+// (e.g. `^INBOX/(.*)$ -> $1` lifts a Dovecot INBOX's subfolders to the
+// top). Missing parents of a mapped path are created.
+//
 // Items outside the selection are not skipped items: they are not part of
 // the move, and verification compares the target with the selection.
 type Filter struct {
 	Since, Before                  time.Time
 	IncludeFolders, ExcludeFolders []string
+	MapFolders                     []string `json:",omitempty"`
+}
+
+// mapArrow separates a MapFolders rule's pattern from its replacement.
+const mapArrow = " -> "
+
+// mapRule is a compiled MapFolders rule.
+type mapRule struct {
+	re   *regexp.Regexp
+	repl string
+}
+
+// mapRules compiles the MapFolders rules.
+func (f *Filter) mapRules() ([]mapRule, error) {
+	var out []mapRule
+	for _, r := range f.MapFolders {
+		pat, repl, ok := strings.Cut(r, mapArrow)
+		if !ok || strings.TrimSpace(pat) == "" {
+			return nil, ErrInvalidFilter.Newf("folder mapping %q is not of the form \"REGEX -> REPLACEMENT\"", r).WithObject(r).
+				WithHint(`write e.g. "^INBOX/(.*)$ -> $1" (spaces around ->)`)
+		}
+		re, err := regexp.Compile(strings.TrimSpace(pat))
+		if err != nil {
+			return nil, ErrInvalidFilter.Newf("folder mapping %q: the pattern is not a valid regular expression: %v", r, err).WithObject(r).
+				WithHint("use Go regexp syntax (RE2), e.g. ^Old/(.*)$")
+		}
+		out = append(out, mapRule{re: re, repl: strings.TrimSpace(repl)})
+	}
+	return out, nil
+}
+
+// mapPath applies the first matching rule to a source path; the result
+// is cleaned of empty levels, and a rule that maps to nothing leaves the
+// path as it is.
+func mapPath(rules []mapRule, p string) string {
+	for _, r := range rules {
+		if !r.re.MatchString(p) {
+			continue
+		}
+		var parts []string
+		for _, x := range strings.Split(r.re.ReplaceAllString(p, r.repl), mailstore.Delimiter) {
+			if x = strings.TrimSpace(x); x != "" {
+				parts = append(parts, x)
+			}
+		}
+		if len(parts) == 0 {
+			return p
+		}
+		return strings.Join(parts, mailstore.Delimiter)
+	}
+	return p
+}
+
+// targetPaths maps every live source folder to its target path under the
+// MapFolders rules (nil without rules).
+func (f *Filter) targetPaths(all []FolderInfo) (map[string]string, error) {
+	if f == nil || len(f.MapFolders) == 0 {
+		return nil, nil
+	}
+	rules, err := f.mapRules()
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]FolderInfo, len(all))
+	for _, fi := range all {
+		byID[fi.Id] = fi
+	}
+	out := make(map[string]string, len(all))
+	for _, fi := range all {
+		out[fi.Id] = mapPath(rules, folderPath(byID, fi))
+	}
+	return out, nil
 }
 
 // ErrInvalidFilter: a folder rule that is not a valid glob, or a date
@@ -37,7 +116,7 @@ var ErrInvalidFilter = errs.Sentinel(errs.Invalid, "InvalidFilter")
 
 // Empty reports whether f selects everything.
 func (f *Filter) Empty() bool {
-	return f == nil || (f.Since.IsZero() && f.Before.IsZero() && len(f.IncludeFolders) == 0 && len(f.ExcludeFolders) == 0)
+	return f == nil || (f.Since.IsZero() && f.Before.IsZero() && len(f.IncludeFolders) == 0 && len(f.ExcludeFolders) == 0 && len(f.MapFolders) == 0)
 }
 
 // Check validates the rules.
@@ -48,6 +127,9 @@ func (f *Filter) Check() error {
 	if !f.Since.IsZero() && !f.Before.IsZero() && !f.Since.Before(f.Before) {
 		return ErrInvalidFilter.Newf("the date range is empty: Since %s is not before Before %s", f.Since.Format(time.RFC3339), f.Before.Format(time.RFC3339)).
 			WithObject("Since").WithHint("pass --since earlier than --before")
+	}
+	if _, err := f.mapRules(); err != nil {
+		return err
 	}
 	for _, rules := range [][]string{f.IncludeFolders, f.ExcludeFolders} {
 		for _, r := range rules {
@@ -72,6 +154,12 @@ func (f *Filter) DateOK(t time.Time) bool {
 		return true
 	}
 	return (f.Since.IsZero() || !t.Before(f.Since)) && (f.Before.IsZero() || t.Before(f.Before))
+}
+
+// needsAllFolders reports whether a pass needs the whole folder list:
+// for folder rules or mappings, which work on paths.
+func (f *Filter) needsAllFolders() bool {
+	return f.hasFolderRules() || (f != nil && len(f.MapFolders) > 0)
 }
 
 // hasFolderRules reports whether the filter selects folders.

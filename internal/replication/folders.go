@@ -41,14 +41,19 @@ func (p *pass) syncFolders(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if p.j.Filter.hasFolderRules() {
+	if p.j.Filter.needsAllFolders() {
 		// Rules apply to paths, which need every folder, not only the
 		// changed ones.
 		all, err := liveFolders(ctx, p.j.Source, p.j.SourceGUID)
 		if err != nil {
 			return err
 		}
-		p.sel = p.j.Filter.selectFolders(all)
+		if p.j.Filter.hasFolderRules() {
+			p.sel = p.j.Filter.selectFolders(all)
+		}
+		if p.paths, err = p.j.Filter.targetPaths(all); err != nil {
+			return err
+		}
 	}
 	var live []FolderInfo
 	p.deleted = p.deleted[:0]
@@ -89,6 +94,9 @@ func (p *pass) applyFolders(ctx context.Context, live []FolderInfo) error {
 				parentPath = par.Path + mailstore.Delimiter
 			}
 			want := parentPath + f.Name
+			if mapped, ok := p.paths[f.Id]; ok {
+				want = mapped
+			}
 			cur, exists := p.folders.byOrigin[f.Id]
 			if exists && (cur.Path == want || p.keepsPlace(cur, f)) {
 				if err := p.syncProps(ctx, cur, f); err != nil {
