@@ -335,3 +335,13 @@ func (c *Core) CreateMove(ctx context.Context, p *Principal, tenant string, spec
 	c.audit(ctx, p, tid, "move.create", b.Name)
 	return m.ViewBatch(ctx, b)
 }
+
+// BatchDryRun lists what a batch's moves copy (per user, mailbox and
+// folder, under the batch's filter) without writing anything.
+func (c *Core) BatchDryRun(ctx context.Context, p *Principal, tenant, name, user string) ([]*migration.DryRunMailbox, error) {
+	m, tid, err := c.migrationFor(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return m.DryRun(ctx, tid, name, user)
+}

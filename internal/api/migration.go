@@ -246,6 +246,9 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 	h("GET "+t+"/batches/{b}/report", func(r *http.Request, p *admin.Principal) (any, error) {
 		return s.Core.BatchReport(r.Context(), p, r.PathValue("t"), r.PathValue("b"), r.URL.Query().Get("user"))
 	})
+	h("GET "+t+"/batches/{b}/dry-run", func(r *http.Request, p *admin.Principal) (any, error) {
+		return s.Core.BatchDryRun(r.Context(), p, r.PathValue("t"), r.PathValue("b"), r.URL.Query().Get("user"))
+	})
 	h("PATCH "+t+"/batches/{b}", func(r *http.Request, p *admin.Principal) (any, error) {
 		var req batchSetRequest
 		if err := s.decode(r, &req); err != nil {

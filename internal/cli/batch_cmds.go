@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/units"
 )
 
 // readCSV reads the --csv file.
@@ -119,6 +120,7 @@ func (e *env) batchCmd() *cobra.Command {
 		e.apiCmd("users N", "List a batch's users with statistics", cobra.ExactArgs(1), true, view{userCols},
 			get(func(tp string, a []string) string { return tp + "/batches/" + esc(a[0]) + "/users" })),
 		report,
+		e.batchDryRunCmd(),
 		e.watchCmd(),
 	)
 }
@@ -381,5 +383,50 @@ func (e *env) moveCmd() *cobra.Command {
 	flt.flags(f)
 	c.Example = `  tenantferry move ann@fabrikam.tenantferry.test --tenant fabrikam --endpoint contoso-ep --target-delivery-domain fabrikam.tenantferry.test
   tenantferry migrationuser show --tenant fabrikam ann@fabrikam.tenantferry.test`
+	return c
+}
+
+// batchDryRunCmd is `batch dry-run N [--user ADDR]`: what the moves copy,
+// per folder, under the batch's filter; nothing is written.
+func (e *env) batchDryRunCmd() *cobra.Command {
+	var user string
+	c := e.apiCmd("dry-run N", "List what the batch's moves copy per folder (items, bytes) under its filter, writing nothing", cobra.ExactArgs(1), true, view{},
+		func(ctx context.Context, cl *client, tp string, a []string) ([]byte, error) {
+			q := ""
+			if user != "" {
+				q = "?user=" + url.QueryEscape(user)
+			}
+			raw, err := cl.do(ctx, http.MethodGet, tp+"/batches/"+esc(a[0])+"/dry-run"+q, nil)
+			if err != nil || e.output != "table" {
+				return raw, err
+			}
+			var rows []struct {
+				EmailAddress, Mailbox string
+				Items, Bytes          int64
+				Folders               []struct {
+					Path, TargetPath string
+					Items, Bytes     int64
+				}
+				Error *struct{ Code, Message string }
+			}
+			if err := json.Unmarshal(raw, &rows); err != nil {
+				return nil, err
+			}
+			e.printf("%-32s %-8s %-28s %-28s %8s %10s\n", "EmailAddress", "Mailbox", "Folder", "TargetFolder", "Items", "Size")
+			for _, r := range rows {
+				if r.Error != nil {
+					e.printf("%-32s %-8s %s: %s\n", r.EmailAddress, r.Mailbox, r.Error.Code, r.Error.Message)
+					continue
+				}
+				for _, f := range r.Folders {
+					e.printf("%-32s %-8s %-28s %-28s %8d %10s\n", r.EmailAddress, r.Mailbox, f.Path, f.TargetPath, f.Items, units.Bytes(f.Bytes))
+				}
+				e.printf("%-32s %-8s %-28s %-28s %8d %10s\n", r.EmailAddress, r.Mailbox, "(total)", "", r.Items, units.Bytes(r.Bytes))
+			}
+			return nil, nil
+		})
+	c.Flags().StringVar(&user, "user", "", "only this user")
+	c.Example = "  tenantferry batch create --tenant fabrikam --name w1 --endpoint contoso-ep --csv w1.csv --since 2024-01-01 --exclude-folder '\\Junk'\n" +
+		"  tenantferry batch dry-run --tenant fabrikam w1"
 	return c
 }

@@ -21,7 +21,8 @@ import (
 // `migrationuser list -o csv|show|set|stop|start|complete`, `batch
 // complete --complete-after` (the scheduler completes the rest), `move
 // --suspend-when-ready-to-complete` (a one-user batch named for the user),
-// and `batch report --format csv`.
+// `batch create --since --exclude-folder` and `batch dry-run`, and
+// `batch report --format csv`.
 func TestBatchAndUserVerbsCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end migration test")
@@ -80,6 +81,19 @@ func batchAndUserVerbs(t *testing.T, dsn string) {
 	if !fv.Filter.Since.Equal(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)) || strings.Join(fv.Filter.ExcludeFolders, "|") != `\Junk|Private/*` {
 		t.Fatalf("batch create --since --exclude-folder: %+v", fv)
 	}
+	var dr []struct {
+		EmailAddress string
+		Items        int64
+		Folders      []struct{ Path, TargetPath string }
+	}
+	tgt.json(&dr, "batch", "dry-run", "--tenant", "fabrikam", "f")
+	if len(dr) != 1 || dr[0].EmailAddress != addr("v3") || len(dr[0].Folders) == 0 {
+		t.Fatalf("batch dry-run: %+v", dr)
+	}
+	if out := tgt.run("batch", "dry-run", "--tenant", "fabrikam", "f", "--user", addr("v3")); !strings.Contains(out, "(total)") {
+		t.Fatalf("batch dry-run table:\n%s", out)
+	}
+	tgt.fail("MigrationUserNotFound", "batch", "dry-run", "--tenant", "fabrikam", "f", "--user", addr("v1"))
 	tgt.run("batch", "remove", "--tenant", "fabrikam", "f")
 
 	// batch set

@@ -32,7 +32,9 @@ import (
 // counts and verification are those of the selection (Perfect, 5 of 5),
 // not of the whole source; an item moved on the source into an excluded
 // folder leaves the target at the next sync. An invalid rule or an empty date range is
-// refused with InvalidFilter and creates nothing.
+// refused with InvalidFilter and creates nothing. Before the batch starts,
+// its dry run lists the selection per folder (5 items: Inbox 3, Projects/
+// Alpha 2 into Work/Alpha) and writes nothing.
 func TestFilteredBatch(t *testing.T) {
 	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) {
 		filteredBatch(t, scenario.Options{DB: dbtest.DSN(t, dialect), IMAP: "127.0.0.1:0"})
@@ -96,10 +98,37 @@ func filteredBatch(t *testing.T, o scenario.Options) {
 
 	f := &replication.Filter{Since: time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC), ExcludeFolders: []string{`\Junk`, "private"},
 		MapFolders: []string{"^Projects/(.*)$ -> Work/$1"}}
-	bv := r.batchSpec(migration.BatchSpec{Name: "flt", Endpoint: r.tr.Endpoint, CSV: csvOf(addr), AutoStart: true, Filter: f})
+	bv := r.batchSpec(migration.BatchSpec{Name: "flt", Endpoint: r.tr.Endpoint, CSV: csvOf(addr), Filter: f})
 	if bv.Filter == nil || len(bv.Filter.ExcludeFolders) != 2 || bv.Filter.Since == nil {
 		t.Fatalf("batch filter: %+v", bv.Filter)
 	}
+	// The dry run lists the selection per folder, mapped, and writes nothing.
+	dr, err := r.tgt.Admin.BatchDryRun(r.ctx, r.tgt.Op, tgtName, "flt", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dr) != 1 || dr[0].Error != nil || dr[0].Items != 5 || dr[0].Mailbox != "primary" {
+		t.Fatalf("dry run: %+v", dr)
+	}
+	perFolder := map[string]string{}
+	for _, fp := range dr[0].Folders {
+		if fp.Items > 0 {
+			perFolder[fp.Path+" -> "+fp.TargetPath] = fmt.Sprint(fp.Items)
+		}
+	}
+	if fmt.Sprint(perFolder) != "map[Inbox -> Inbox:3 Projects/Alpha -> Work/Alpha:2]" {
+		t.Fatalf("dry run per folder: %v", perFolder)
+	}
+	if _, err := r.tgt.Admin.BatchDryRun(r.ctx, r.tgt.Op, tgtName, "flt", "nobody@"+r.tr.TargetTenant.InitialDomain); !isCode(err, "MigrationUserNotFound") {
+		t.Fatalf("dry run of an unknown user: %v", err)
+	}
+	if _, err := r.s.Store.Mailbox(r.ctx, r.tgtID(), src.ExchangeGuid); err == nil {
+		t.Fatal("the dry run created the target mailbox")
+	}
+	if u := r.user("flt", addr); u.Status != migration.StateQueued || u.ItemsSynced != 0 {
+		t.Fatalf("after the dry run: %s, %d items", u.Status, u.ItemsSynced)
+	}
+	r.cmd("flt", "start", false)
 	if u := r.waitUser("flt", addr, migration.StateSynced); u.ItemsSynced != 5 || u.ItemsTotal != 5 || u.ItemsSkipped != 0 {
 		t.Fatalf("synced: %d of %d, %d skipped; want the 5 selected", u.ItemsSynced, u.ItemsTotal, u.ItemsSkipped)
 	}
@@ -217,7 +246,8 @@ func seqRange(n uint32) []uint32 {
 }
 
 // TestFilteredIMAPBatch: an IMAP batch from Dovecot filtered by date and
-// by folder (Spam by its \Junk special use, Notes by name) copies exactly
+// by folder (Spam by its \Junk special use, Notes by name) lists the
+// selection in a dry run before it starts (read-only), then copies exactly
 // the selected messages (by content hash, over the target's copy), counts
 // them as its total, and completes Perfect against the selection of the
 // IMAP mirror.
@@ -247,8 +277,20 @@ func TestFilteredIMAPBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := &replication.Filter{Since: since, ExcludeFolders: []string{`\Junk`, "notes"}}
-	if _, err := s.Admin.CreateBatch(ctx, s.Op, "fabrikam", migration.BatchSpec{Name: "fimap", Endpoint: "dove", AutoStart: true, Filter: f,
+	if _, err := s.Admin.CreateBatch(ctx, s.Op, "fabrikam", migration.BatchSpec{Name: "fimap", Endpoint: "dove", Filter: f,
 		CSV: imapCSV([3]string{bob.PrimarySmtpAddress, "bob", bobPassword})}); err != nil {
+		t.Fatal(err)
+	}
+	dr, err := s.Admin.BatchDryRun(ctx, s.Op, "fabrikam", "fimap", "")
+	if err != nil || len(dr) != 1 || dr[0].Error != nil || dr[0].Items != int64(len(want)) {
+		t.Fatalf("dry run: %+v %v; want %d items", dr, err, len(want))
+	}
+	for _, fp := range dr[0].Folders {
+		if fp.Path == "Spam" || fp.Path == "Notes" {
+			t.Fatalf("the dry run lists the excluded folder %s", fp.Path)
+		}
+	}
+	if _, err := s.Admin.BatchCommand(ctx, s.Op, "fabrikam", "fimap", admin.BatchStart, false); err != nil {
 		t.Fatal(err)
 	}
 	us := waitIMAPUsers(t, s, "fimap", migration.StateSynced)
