@@ -345,3 +345,38 @@ func (c *Core) BatchDryRun(ctx context.Context, p *Principal, tenant, name, user
 	}
 	return m.DryRun(ctx, tid, name, user)
 }
+
+// MigrationTemplate returns the tenant's user mail template of a kind
+// (before or after the cutover).
+func (c *Core) MigrationTemplate(ctx context.Context, p *Principal, tenant, kind string) (*migration.Template, error) {
+	m, tid, err := c.migrationFor(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return m.GetTemplate(ctx, tid, kind)
+}
+
+// SetMigrationTemplate replaces (or, with an empty subject and body,
+// resets) the tenant's user mail template of a kind.
+func (c *Core) SetMigrationTemplate(ctx context.Context, p *Principal, tenant, kind, subject, body string) (*migration.Template, error) {
+	m, tid, err := c.migrationFor(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	t, err := m.SetTemplate(ctx, tid, kind, subject, body)
+	if err != nil {
+		return nil, err
+	}
+	c.audit(ctx, p, tid, "migrationtemplate.set", kind)
+	return t, nil
+}
+
+// RedeemPasswordLink sets a moved user's password through the one-time
+// link of its before-cutover mail (no principal: the link is the
+// credential).
+func (c *Core) RedeemPasswordLink(ctx context.Context, token, password string) (string, error) {
+	if c.Migration == nil {
+		return "", errs.New(errs.Unavailable, "MigrationUnavailable", "the migration service is not running on this server")
+	}
+	return c.Migration.RedeemPasswordLink(ctx, token, password)
+}

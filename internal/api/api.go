@@ -21,6 +21,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/admin"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/httpx"
+	"github.com/tenantferry/tenantferry/internal/migration"
 )
 
 // DefaultMaxBody bounds JSON request bodies.
@@ -119,6 +120,8 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	s.trustRoutes(h)
 	s.migrationRoutes(h)
 	s.storageRoutes(h)
+	mux.HandleFunc("GET "+migration.PasswordPath, s.passwordSet)
+	mux.HandleFunc("POST "+migration.PasswordPath, s.passwordSet)
 	mux.Handle("/api/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errs.NotFoundf("NoSuchRoute", "no API route %s %s", r.Method, r.URL.Path).
 			WithHint("see docs/api.md for the routes"))

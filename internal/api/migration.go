@@ -40,6 +40,10 @@ type batchRequest struct {
 	// REPLACEMENT" renames.
 	Since, Before                              string
 	IncludeFolders, ExcludeFolders, MapFolders []string
+	// NotifyUsers mails each user before and after its cutover;
+	// PasswordContinuity is none, carry or link.
+	NotifyUsers        bool
+	PasswordContinuity string
 }
 
 // parseFilter builds a batch filter from its request fields.
@@ -78,7 +82,7 @@ func parseTime(field, s string) (time.Time, error) {
 func (r batchRequest) spec() (migration.BatchSpec, error) {
 	s := migration.BatchSpec{Name: r.Name, Endpoint: r.Endpoint, CSV: []byte(r.Csv), TargetDeliveryDomain: r.TargetDeliveryDomain,
 		AutoStart: r.AutoStart, AutoComplete: r.AutoComplete, MaxItemSize: r.MaxItemSize, LargeItemLimit: r.LargeItemLimit, BadItemLimit: r.BadItemLimit,
-		NotificationEmails: r.NotificationEmails}
+		NotificationEmails: r.NotificationEmails, NotifyUsers: r.NotifyUsers, PasswordContinuity: r.PasswordContinuity}
 	var err error
 	if s.StartAfter, err = parseTime("StartAfter", r.StartAfter); err != nil {
 		return s, err
@@ -276,6 +280,22 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 			return nil, err
 		}
 		return s.Core.CreateMove(r.Context(), p, r.PathValue("t"), spec)
+	})
+	h("GET "+t+"/migration-templates/{kind}", func(r *http.Request, p *admin.Principal) (any, error) {
+		return s.Core.MigrationTemplate(r.Context(), p, r.PathValue("t"), r.PathValue("kind"))
+	})
+	h("PUT "+t+"/migration-templates/{kind}", func(r *http.Request, p *admin.Principal) (any, error) {
+		var req struct{ Subject, Body string }
+		if err := s.decode(r, &req); err != nil {
+			return nil, err
+		}
+		if req.Subject == "" && req.Body == "" {
+			return nil, errs.Invalidf("MissingField", "a template needs a Subject and a Body").WithHint("to return to the built-in text, DELETE the template")
+		}
+		return s.Core.SetMigrationTemplate(r.Context(), p, r.PathValue("t"), r.PathValue("kind"), req.Subject, req.Body)
+	})
+	h("DELETE "+t+"/migration-templates/{kind}", func(r *http.Request, p *admin.Principal) (any, error) {
+		return s.Core.SetMigrationTemplate(r.Context(), p, r.PathValue("t"), r.PathValue("kind"), "", "")
 	})
 	h("PATCH "+t+"/migration-users/{u}", func(r *http.Request, p *admin.Principal) (any, error) {
 		var req userSetRequest

@@ -32,8 +32,8 @@ var batchCols = []string{"Name", "Status", "TotalCount", "SyncedCount", "Finaliz
 var userCols = []string{"EmailAddress", "Status", "PercentComplete", "ItemsSynced", "ItemsTotal", "ItemsSkipped", "MailItems", "CalendarItems", "ContactItems", "TaskItems", "DataConsistencyScore"}
 
 func (e *env) batchCmd() *cobra.Command {
-	var name, endpoint, csvFile, tdd, startAfter, completeAfter, interval, notify, reportInterval string
-	var autoStart, autoComplete bool
+	var name, endpoint, csvFile, tdd, startAfter, completeAfter, interval, notify, reportInterval, pwc string
+	var autoStart, autoComplete, notifyUsers bool
 	var maxItemSize, largeItemLimit, badItemLimit int64
 	var flt filterArgs
 	var create *cobra.Command
@@ -46,7 +46,7 @@ func (e *env) batchCmd() *cobra.Command {
 			body := map[string]any{"Name": name, "Endpoint": endpoint, "Csv": csv,
 				"TargetDeliveryDomain": tdd, "AutoStart": autoStart, "AutoComplete": autoComplete, "StartAfter": startAfter,
 				"CompleteAfter": completeAfter, "IncrementalSyncInterval": interval, "MaxItemSize": maxItemSize,
-				"NotificationEmails": notify, "ReportInterval": reportInterval}
+				"NotificationEmails": notify, "ReportInterval": reportInterval, "NotifyUsers": notifyUsers, "PasswordContinuity": pwc}
 			flt.into(body)
 			changedFields(create, body, flagField{"large-item-limit", "LargeItemLimit", largeItemLimit}, flagField{"bad-item-limit", "BadItemLimit", badItemLimit})
 			return c.do(ctx, http.MethodPost, tp+"/batches", body)
@@ -65,6 +65,8 @@ func (e *env) batchCmd() *cobra.Command {
 	f.StringVar(&notify, "notification-emails", "", "addresses (comma-separated) that get the batch's reports when it is synced and when it is completed")
 	f.StringVar(&reportInterval, "report-interval", "", "also mail the report this often while the batch runs (e.g. 24h; at least 1m)")
 	flt.flags(f)
+	f.BoolVar(&notifyUsers, "notify-users", false, "mail each user before its cutover (to the source address) and after it (to the new mailbox), from the tenant's migration templates")
+	f.StringVar(&pwc, "password-continuity", "none", "none; carry (a same-server move keeps the user's password); link (the before-cutover mail carries a one-time set-password link; implies --notify-users)")
 	create.Example = `  tenantferry batch create --tenant fabrikam --name wave1 --endpoint contoso-ep --csv wave1.csv \
     --target-delivery-domain fabrikam.tenantferry.test --auto-start --large-item-limit 10 --notification-emails it@fabrikam.example`
 
@@ -429,4 +431,34 @@ func (e *env) batchDryRunCmd() *cobra.Command {
 	c.Example = "  tenantferry batch create --tenant fabrikam --name w1 --endpoint contoso-ep --csv w1.csv --since 2024-01-01 --exclude-folder '\\Junk'\n" +
 		"  tenantferry batch dry-run --tenant fabrikam w1"
 	return c
+}
+
+// templateCmd is `migration-template show|set|reset KIND`: the tenant's
+// texts of the mails to moved users (before and after the cutover).
+func (e *env) templateCmd() *cobra.Command {
+	path := func(tp string, a []string) string { return tp + "/migration-templates/" + esc(a[0]) }
+	var subject, file string
+	set := e.apiCmd("set KIND", "Replace the before or after template (Go text/template with .DisplayName .EmailAddress .SourceAddress .Tenant .CompleteAfter .Server .SetPasswordURL .LinkExpires)", cobra.ExactArgs(1), true, view{},
+		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
+			if file == "" {
+				return nil, usageError("--file FILE (the body) is required")
+			}
+			body, err := os.ReadFile(file)
+			if err != nil {
+				return nil, usageError("cannot read --file: %v", err)
+			}
+			return c.do(ctx, http.MethodPut, path(tp, a), map[string]string{"Subject": subject, "Body": string(body)})
+		})
+	set.Flags().StringVar(&subject, "subject", "", "the subject (a template too); required")
+	set.Flags().StringVar(&file, "file", "", "file with the body; required")
+	set.Example = `  tenantferry migration-template show before --tenant fabrikam -o json
+  tenantferry migration-template set before --tenant fabrikam --subject "Moving {{.EmailAddress}} on {{.CompleteAfter}}" --file before.txt`
+	return group("migration-template", "Show and change the mails to moved users (before and after their cutover; batch create --notify-users)",
+		e.apiCmd("show KIND", "Show the before or after template (the built-in one unless set)", cobra.ExactArgs(1), true, view{}, get(path)),
+		set,
+		e.apiCmd("reset KIND", "Return to the built-in template", cobra.ExactArgs(1), true, view{},
+			func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
+				return c.do(ctx, http.MethodDelete, path(tp, a), nil)
+			}),
+	)
 }

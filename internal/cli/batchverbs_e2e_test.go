@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,8 @@ import (
 // `migrationuser list -o csv|show|set|stop|start|complete`, `batch
 // complete --complete-after` (the scheduler completes the rest), `move
 // --suspend-when-ready-to-complete` (a one-user batch named for the user),
-// `batch create --since --exclude-folder` and `batch dry-run`, and
+// `batch create --since --exclude-folder` and `batch dry-run`,
+// `migration-template show|set|reset`, and
 // `batch report --format csv`.
 func TestBatchAndUserVerbsCLI(t *testing.T) {
 	if testing.Short() {
@@ -69,6 +71,37 @@ func batchAndUserVerbs(t *testing.T, dsn string) {
 			"--target-delivery-domain", "fabrikam.tenantferry.test"}, extra...)
 	}
 	tgt.fail("InvalidFilter", create("--exclude-folder", "Projects/[a")...)
+	tgt.fail("InvalidPasswordContinuity", create("--password-continuity", "carry")...) // the source is another server
+	tgt.fail("InvalidPasswordContinuity", create("--password-continuity", "telepathy")...)
+
+	// migration-template: refused texts change nothing; set, show, reset.
+	writeFile := func(name, text string) string {
+		p := filepath.Join(b.dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tpl := writeFile("before.txt", "Hello {{.DisplayName}}, your move is on {{.CompleteAfter}}.\n")
+	bad := writeFile("bad.txt", "Hello {{.Nobody}}\n")
+	tgt.fail("InvalidTemplate", "migration-template", "set", "--tenant", "fabrikam", "before", "--subject", "Move", "--file", bad)
+	tgt.fail("InvalidTemplate", "migration-template", "set", "--tenant", "fabrikam", "during", "--subject", "Move", "--file", tpl)
+	var tv struct {
+		Subject, Body string
+		Custom        bool
+	}
+	tgt.json(&tv, "migration-template", "show", "--tenant", "fabrikam", "before")
+	if tv.Custom || !strings.Contains(tv.Body, "{{.SetPasswordURL}}") {
+		t.Fatalf("built-in template: %+v", tv)
+	}
+	tgt.json(&tv, "migration-template", "set", "--tenant", "fabrikam", "before", "--subject", "Moving {{.EmailAddress}}", "--file", tpl)
+	if !tv.Custom || tv.Subject != "Moving {{.EmailAddress}}" || !strings.Contains(tv.Body, "{{.CompleteAfter}}") {
+		t.Fatalf("set template: %+v", tv)
+	}
+	tgt.json(&tv, "migration-template", "reset", "--tenant", "fabrikam", "before")
+	if tv.Custom {
+		t.Fatalf("reset template: %+v", tv)
+	}
 	tgt.fail("InvalidTime", create("--since", "2024-13-01")...)
 	tgt.fail("InvalidFilter", create("--since", "2025-01-01", "--before", "2024-01-01")...)
 	var fv struct {

@@ -38,7 +38,7 @@ var tableOwners = map[string]string{
 	"dkim_keys": "internal/mailauth",
 	"nodes":     "internal/jobs",
 	// migrations, target side
-	"batches": "internal/migration", "moves": "internal/migration", "move_slots": "internal/migration", "move_slot_waiters": "internal/migration", "move_log": "internal/migration", "move_skipped": "internal/migration",
+	"batches": "internal/migration", "moves": "internal/migration", "move_slots": "internal/migration", "move_slot_waiters": "internal/migration", "move_log": "internal/migration", "move_skipped": "internal/migration", "password_links": "internal/migration", "migration_templates": "internal/migration",
 	"sync_state": "internal/migration", "imap_credentials": "internal/migration", "dav_items": "internal/migration",
 	// migrations, source side and IMAP sources
 	"move_registrations": "internal/migration/source",

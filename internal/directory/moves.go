@@ -89,3 +89,26 @@ func (x *Directory) MarkShared(ctx context.Context, tx *db.Tx, tenantID, recipie
 		true, db.Now(), recipientID, tenantID, string(UserMailbox))
 	return err
 }
+
+// PasswordHash returns a recipient's password hash ("" for none). Only a
+// same-server move's source side calls it, through the move's trust path,
+// to carry the password to the target (SetPasswordHash).
+func (x *Directory) PasswordHash(ctx context.Context, tenantID, recipientID string) (string, error) {
+	r, err := x.getRecipient(ctx, x.d.Read(), tenantID, recipientID)
+	if err != nil {
+		return "", err
+	}
+	return r.passwordHash, nil
+}
+
+// SetPasswordHash gives a user mailbox of the tenant a password hash
+// carried from its source (a same-server move's completion), in tx;
+// idempotent. A shared mailbox keeps no password.
+func (x *Directory) SetPasswordHash(ctx context.Context, tx *db.Tx, tenantID, recipientID, hash string) error {
+	if hash == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE recipients SET password_hash = ?, updated_at = ? WHERE id = ? AND tenant_id = ? AND type = ? AND shared = ?`,
+		hash, db.Now(), recipientID, tenantID, string(UserMailbox), false)
+	return err
+}

@@ -42,6 +42,11 @@ type BatchSpec struct {
 	// Filter limits what the moves copy (nil: everything); it cannot
 	// change once the batch exists.
 	Filter *replication.Filter
+	// NotifyUsers mails each user before and after its cutover (from the
+	// tenant's templates); PasswordContinuity is "", "none", "carry"
+	// (same-server endpoints) or "link" (which implies NotifyUsers).
+	NotifyUsers        bool
+	PasswordContinuity string
 }
 
 // ErrBatchExists: a batch of that name is in the tenant (and not removed).
@@ -98,6 +103,10 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSp
 	if err := spec.Filter.Check(); err != nil {
 		return nil, err
 	}
+	pc, err := s.checkPasswordContinuity(spec.PasswordContinuity, ep)
+	if err != nil {
+		return nil, err
+	}
 	filter := ""
 	if !spec.Filter.Empty() {
 		raw, _ := json.Marshal(spec.Filter)
@@ -112,7 +121,8 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSp
 	b := &Batch{ID: uuid.NewString(), TenantID: tenantID, Name: spec.Name, EndpointID: ep.ID, EndpointName: ep.Name, TargetDeliveryDomain: tdd,
 		AutoStart: spec.AutoStart, AutoComplete: spec.AutoComplete, StartAfter: spec.StartAfter, CompleteAfter: spec.CompleteAfter,
 		IncrementalInterval: iv, MaxItemSize: lim.MaxItemSize, LargeItemLimit: *lim.LargeItemLimit, BadItemLimit: *lim.BadItemLimit,
-		ReportInterval: spec.ReportInterval, NotificationEmails: spec.NotificationEmails, Filter: spec.Filter, Control: ControlCreated, CreatedAt: db.Time(now)}
+		ReportInterval: spec.ReportInterval, NotificationEmails: spec.NotificationEmails, Filter: spec.Filter, Control: ControlCreated, CreatedAt: db.Time(now),
+		NotifyUsers: spec.NotifyUsers || pc == PasswordLink, PasswordContinuity: pc}
 	err = s.D.Write(ctx, func(tx *db.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM batches WHERE tenant_id = ? AND name_key = ? AND removed_at = 0`, tenantID, strings.ToLower(b.Name)).Scan(&n); err != nil {
@@ -126,10 +136,10 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSp
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO batches (id, tenant_id, name, name_key, endpoint_id, endpoint_name, target_delivery_domain, auto_start,
 			auto_complete, start_after, complete_after, incremental_interval_ms, large_item_limit, notification_emails, control, created_at,
-			max_item_size, bad_item_limit, report_interval_ms, item_filter)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			max_item_size, bad_item_limit, report_interval_ms, item_filter, notify_users, password_continuity)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			b.ID, tenantID, b.Name, strings.ToLower(b.Name), ep.ID, ep.Name, tdd, b.AutoStart, b.AutoComplete, db.Millis(b.StartAfter), db.Millis(b.CompleteAfter),
-			iv.Milliseconds(), b.LargeItemLimit, b.NotificationEmails, ControlCreated, now, b.MaxItemSize, b.BadItemLimit, b.ReportInterval.Milliseconds(), filter)
+			iv.Milliseconds(), b.LargeItemLimit, b.NotificationEmails, ControlCreated, now, b.MaxItemSize, b.BadItemLimit, b.ReportInterval.Milliseconds(), filter, b.NotifyUsers, b.PasswordContinuity)
 		if err != nil {
 			return err
 		}

@@ -89,6 +89,11 @@ func (w *completeWorker) Work(ctx context.Context, job *river.Job[CompleteArgs])
 	if !m.Active || b.Control == ControlRemoved {
 		return nil
 	}
+	// The user hears of the move before its source is locked (the
+	// scheduler usually told it when it was synced).
+	if err := s.notifyUser(ctx, b, m, TemplateBefore); err != nil {
+		s.Log.Warn("before-cutover mail", "user", m.Email, "err", err)
+	}
 	ep, err := s.Dir.GetEndpoint(ctx, m.TenantID, b.EndpointID)
 	if err != nil {
 		return s.fail(ctx, m, err)
@@ -197,6 +202,9 @@ func (s *Service) complete(ctx context.Context, b *Batch, m *Move, client replic
 			if err := s.carryIdentity(ctx, m, client); err != nil {
 				return err
 			}
+			if err := s.carryPassword(ctx, b, m, client); err != nil {
+				return err
+			}
 			if err := s.setStep(ctx, m, stepConvert, ""); err != nil {
 				return err
 			}
@@ -222,7 +230,11 @@ func (s *Service) complete(ctx context.Context, b *Batch, m *Move, client replic
 				return err
 			}
 		case stepDone:
-			return s.finish(ctx, m)
+			if err := s.finish(ctx, m); err != nil {
+				return err
+			}
+			s.notifyDone(ctx, b, m)
+			return nil
 		default:
 			return errs.Internalf(nil, "unknown completion step %q", m.CompletionStep)
 		}

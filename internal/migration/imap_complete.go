@@ -71,7 +71,11 @@ func (s *Service) completeIMAP(ctx context.Context, b *Batch, m *Move, ep *direc
 				return err
 			}
 		case stepDone:
-			return s.finishIMAP(ctx, m)
+			if err := s.finishIMAP(ctx, m); err != nil {
+				return err
+			}
+			s.notifyDone(ctx, b, m)
+			return nil
 		default:
 			return errs.Internalf(nil, "unknown completion step %q", m.CompletionStep)
 		}

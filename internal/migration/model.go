@@ -70,7 +70,11 @@ type Batch struct {
 	ReportInterval time.Duration
 	LastReportAt   time.Time
 	// Filter limits what the batch's moves copy (nil: everything).
-	Filter              *replication.Filter
+	Filter *replication.Filter
+	// NotifyUsers mails each user before and after its cutover;
+	// PasswordContinuity is PasswordNone, PasswordCarry or PasswordLink.
+	NotifyUsers         bool
+	PasswordContinuity  string
 	Control             string
 	ApproveSkipped      bool
 	CreatedAt           time.Time
@@ -81,7 +85,7 @@ type Batch struct {
 
 const batchCols = `id, tenant_id, name, endpoint_id, endpoint_name, target_delivery_domain, auto_start, auto_complete, start_after, complete_after,
 	incremental_interval_ms, large_item_limit, notification_emails, control, approve_skipped, created_at, started_at, completion_requested_at, removed_at,
-	max_item_size, bad_item_limit, report_interval_ms, last_report_at, item_filter`
+	max_item_size, bad_item_limit, report_interval_ms, last_report_at, item_filter, notify_users, password_continuity`
 
 func scanBatch(sc interface{ Scan(...any) error }) (*Batch, error) {
 	b := &Batch{}
@@ -89,7 +93,7 @@ func scanBatch(sc interface{ Scan(...any) error }) (*Batch, error) {
 	var filter string
 	if err := sc.Scan(&b.ID, &b.TenantID, &b.Name, &b.EndpointID, &b.EndpointName, &b.TargetDeliveryDomain, &b.AutoStart, &b.AutoComplete,
 		&sa, &ca, &ii, &b.LargeItemLimit, &b.NotificationEmails, &b.Control, &b.ApproveSkipped, &cr, &st, &crq, &rm,
-		&b.MaxItemSize, &b.BadItemLimit, &ri, &lr, &filter); err != nil {
+		&b.MaxItemSize, &b.BadItemLimit, &ri, &lr, &filter, &b.NotifyUsers, &b.PasswordContinuity); err != nil {
 		return nil, err
 	}
 	if filter != "" {
@@ -158,23 +162,26 @@ type Move struct {
 	CompleteAfter  time.Time
 	LargeItemLimit int64
 	BadItemLimit   int64
+	// UserNotifiedBefore and UserNotifiedAfter are when the user's
+	// before- and after-cutover mails went (zero: not yet).
+	UserNotifiedBefore, UserNotifiedAfter time.Time
 }
 
 const moveCols = `id, batch_id, tenant_id, email, csv_line, mailbox_type, active, state, status_detail, error_code, error_message,
 	target_recipient_id, source_tenant_id, source_address, exchange_guid, archive_guid, items_total, items_synced, items_skipped, bytes_total,
 	bytes_transferred, consistency, completion_step, sync_gen, synced_gen, pass_job, queued_at, started_at, initial_sync_done_at, initial_sync_ms, last_sync_at,
 	last_sync_ms, completion_started_at, completed_at, lock_started_at, lock_ended_at, created_at, updated_at, items_by_class,
-	complete_requested, approve_skipped, complete_after, large_item_limit, bad_item_limit`
+	complete_requested, approve_skipped, complete_after, large_item_limit, bad_item_limit, user_notified_before_at, user_notified_after_at`
 
 func scanMove(sc interface{ Scan(...any) error }) (*Move, error) {
 	m := &Move{}
-	var q, st, isd, ism, ls, lsm, cs, ca, lks, lke, cr, up, uca int64
+	var q, st, isd, ism, ls, lsm, cs, ca, lks, lke, cr, up, uca, unb, una int64
 	var byClass string
 	if err := sc.Scan(&m.ID, &m.BatchID, &m.TenantID, &m.Email, &m.CSVLine, &m.MailboxType, &m.Active, &m.State, &m.StatusDetail,
 		&m.ErrorCode, &m.ErrorMessage, &m.TargetRecipientID, &m.SourceTenantID, &m.SourceAddress, &m.ExchangeGuid, &m.ArchiveGuid,
 		&m.ItemsTotal, &m.ItemsSynced, &m.ItemsSkipped, &m.BytesTotal, &m.BytesTransferred, &m.Consistency, &m.CompletionStep,
 		&m.SyncGen, &m.SyncedGen, &m.PassJob, &q, &st, &isd, &ism, &ls, &lsm, &cs, &ca, &lks, &lke, &cr, &up, &byClass,
-		&m.CompleteRequested, &m.ApproveSkipped, &uca, &m.LargeItemLimit, &m.BadItemLimit); err != nil {
+		&m.CompleteRequested, &m.ApproveSkipped, &uca, &m.LargeItemLimit, &m.BadItemLimit, &unb, &una); err != nil {
 		return nil, err
 	}
 	if byClass != "" {
@@ -184,6 +191,7 @@ func scanMove(sc interface{ Scan(...any) error }) (*Move, error) {
 	m.InitialSyncDuration, m.LastSyncDuration = time.Duration(ism)*time.Millisecond, time.Duration(lsm)*time.Millisecond
 	m.CompletionStartedAt, m.CompletedAt, m.LockStartedAt, m.LockEndedAt = db.Time(cs), db.Time(ca), db.Time(lks), db.Time(lke)
 	m.CreatedAt, m.UpdatedAt, m.CompleteAfter = db.Time(cr), db.Time(up), db.Time(uca)
+	m.UserNotifiedBefore, m.UserNotifiedAfter = db.Time(unb), db.Time(una)
 	return m, nil
 }
 

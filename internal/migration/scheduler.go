@@ -70,6 +70,13 @@ func (s *Service) tickBatch(ctx context.Context, b *Batch, now time.Time) error 
 	if err := s.intervalReport(ctx, b, status, ms, now); err != nil {
 		s.Log.Warn("batch interval report mail", "batch", b.Name, "err", err)
 	}
+	for _, m := range ms {
+		if m.State == StateSynced && b.NotifyUsers && m.ErrorCode == "" {
+			if err := s.notifyUser(ctx, b, m, TemplateBefore); err != nil {
+				s.Log.Warn("before-cutover mail", "user", m.Email, "err", err)
+			}
+		}
+	}
 	return s.D.Write(ctx, func(tx *db.Tx) error {
 		for _, m := range ms {
 			switch {

@@ -36,7 +36,11 @@ type BatchView struct {
 	// only when Synced and Completed).
 	ReportInterval string
 	// Filter is what the batch copies; absent, everything.
-	Filter              *FilterView `json:",omitempty"`
+	Filter *FilterView `json:",omitempty"`
+	// NotifyUsers mails the users before and after their cutover;
+	// PasswordContinuity is "", "carry" or "link".
+	NotifyUsers         bool
+	PasswordContinuity  string
 	ApproveSkippedItems bool
 	TotalCount          int
 	ActiveCount         int
@@ -130,7 +134,7 @@ func (s *Service) ViewBatch(ctx context.Context, b *Batch) (*BatchView, error) {
 	v := &BatchView{Id: b.ID, Identity: b.Name, Name: b.Name, Status: batchStatus(b, ms), Endpoint: b.EndpointName, TargetDeliveryDomain: b.TargetDeliveryDomain,
 		AutoStart: b.AutoStart, AutoComplete: b.AutoComplete, StartAfter: tp(b.StartAfter), CompleteAfter: tp(b.CompleteAfter),
 		IncrementalSyncInterval: b.IncrementalInterval.String(), MaxItemSize: b.MaxItemSize, LargeItemLimit: b.LargeItemLimit,
-		BadItemLimit: b.BadItemLimit, ReportInterval: b.ReportInterval.String(), Filter: viewFilter(b.Filter), NotificationEmails: b.NotificationEmails, ApproveSkippedItems: b.ApproveSkipped,
+		BadItemLimit: b.BadItemLimit, ReportInterval: b.ReportInterval.String(), Filter: viewFilter(b.Filter), NotifyUsers: b.NotifyUsers, PasswordContinuity: b.PasswordContinuity, NotificationEmails: b.NotificationEmails, ApproveSkippedItems: b.ApproveSkipped,
 		TotalCount: len(ms), Counts: map[string]int{}, CreationDateTime: b.CreatedAt, StartDateTime: tp(b.StartedAt),
 		CompletionRequested: tp(b.CompletionRequested), RemovedDateTime: tp(b.RemovedAt)}
 	for _, m := range ms {

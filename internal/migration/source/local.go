@@ -200,3 +200,14 @@ func (l *Local) FreeBusy(ctx context.Context, ref string, start, end time.Time) 
 	}
 	return l.c.FreeBusy(ctx, g, ref, start, end)
 }
+
+// PasswordHash returns the password hash of a source mailbox's user,
+// authorized like every call of the move (the app's token, the published
+// scope): a same-server move carries it to the target at completion.
+func (l *Local) PasswordHash(ctx context.Context, guid string) (string, error) {
+	m, err := l.open(ctx, guid, true)
+	if err != nil {
+		return "", err
+	}
+	return l.c.Dir.PasswordHash(ctx, m.rec.TenantID, m.rec.ID)
+}
