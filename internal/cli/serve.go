@@ -84,6 +84,7 @@ variables (e.g. TENANTFERRY_DB, TENANTFERRY_PUBLIC_URL), then flags.`,
 	f.Int64("s3-cache-size", def.S3CacheSize, "bound of the local S3 read cache in bytes")
 	f.Duration("tombstone-retention", def.TombstoneRetention, "keep removals in the change feed this long; older IMAP/move consumers resync fully (0: forever)")
 	f.Duration("retired-retention", def.RetiredRetention, "keep a moved-away source mailbox's content this long (0: forever)")
+	f.Duration("report-retention", def.ReportRetention, "keep a removed migration batch's reports this long (0: forever)")
 	f.String("log-level", def.LogLevel, "log level: debug, info, warn, error")
 	f.String("log-format", def.LogFormat, "log format: text or json")
 	f.String("dns-resolver", "", "DNS server HOST:PORT for MX, TXT and TLSA lookups (default: the system's resolvers)")

@@ -51,8 +51,11 @@ type Config struct {
 	// RetiredRetention is how long the content of a moved-away source
 	// mailbox is kept before housekeeping deletes it (0: forever).
 	RetiredRetention time.Duration // --retired-retention
-	LogLevel         string        // --log-level: debug | info | warn | error
-	LogFormat        string        // --log-format: text | json
+	// ReportRetention is how long a removed migration batch's reports
+	// (users, statistics, skipped items, logs) stay queryable (0: forever).
+	ReportRetention time.Duration // --report-retention
+	LogLevel        string        // --log-level: debug | info | warn | error
+	LogFormat       string        // --log-format: text | json
 	// DNSResolver is the DNS server ("HOST:PORT") for MX, TXT and TLSA
 	// lookups; empty means the system's resolvers.
 	DNSResolver string // --dns-resolver
@@ -111,6 +114,7 @@ func Default() Config {
 		S3CacheSize:        1 << 30,
 		TombstoneRetention: 30 * 24 * time.Hour,
 		RetiredRetention:   30 * 24 * time.Hour,
+		ReportRetention:    90 * 24 * time.Hour,
 		LogLevel:           "info",
 		LogFormat:          "text",
 		MaxImportSize:      8 << 30,
@@ -145,6 +149,7 @@ func (c *Config) Keys() map[string]any {
 		"max-message-size":    &c.MaxMessageSize,
 		"blob-backend":        &c.BlobBackend,
 		"retired-retention":   &c.RetiredRetention,
+		"report-retention":    &c.ReportRetention,
 		"log-level":           &c.LogLevel,
 		"log-format":          &c.LogFormat,
 		"dns-resolver":        &c.DNSResolver,

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/db/dbtest"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/migration"
 	"github.com/tenantferry/tenantferry/internal/testsupport/scenario"
@@ -251,4 +253,42 @@ func TestBatchSchedule(t *testing.T) {
 	if st := r.status("later"); st.Status != "Completed" || st.CompletionRequested == nil {
 		t.Fatalf("after CompleteAfter: %+v", st)
 	}
+}
+
+// TestReportRetention (issue 11 item 3): a removed batch's reports stay
+// queryable by its Id until the report retention (serve
+// --report-retention, 90 days by default) passes; housekeeping then
+// deletes the batch with its users' rows (moves, logs), on SQLite and
+// PostgreSQL.
+func TestReportRetention(t *testing.T) {
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) {
+		r := newRigOn(t, scenario.Options{DB: dbtest.DSN(t, dialect)})
+		r.stamp(r.source("keep01", 3, false, true), nil)
+		addr := r.addr("keep01")
+		bv := r.batchSpec(migration.BatchSpec{Name: "keep", Endpoint: r.tr.Endpoint, CSV: csvOf(addr), AutoStart: true})
+		r.waitUser("keep", addr, migration.StateSynced)
+		r.cmd("keep", admin.BatchRemove, false)
+		now := time.Now()
+		moves := func() int {
+			var n int
+			if err := r.s.DB.Read().QueryRowContext(r.ctx, `SELECT COUNT(*) FROM moves WHERE batch_id = ?`, bv.Id).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if _, err := r.s.Housekeep(r.ctx, now.Add(89*24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := r.tgt.Admin.BatchReport(r.ctx, r.tgt.Op, tgtName, bv.Id, "")
+		if err != nil || len(rep) != 1 || moves() != 1 {
+			t.Fatalf("within the retention: %d users, %d moves, %v", len(rep), moves(), err)
+		}
+		res, err := r.s.Housekeep(r.ctx, now.Add(91*24*time.Hour))
+		if err != nil || res.RemovedBatches != 1 {
+			t.Fatalf("housekeeping past the retention: %+v %v", res, err)
+		}
+		if _, err := r.tgt.Admin.GetBatch(r.ctx, r.tgt.Op, tgtName, bv.Id); !isCode(err, "BatchNotFound") || moves() != 0 {
+			t.Fatalf("after the retention: %v, %d moves", err, moves())
+		}
+	})
 }

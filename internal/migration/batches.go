@@ -536,3 +536,20 @@ func (s *Service) completionDue(b *Batch, m *Move) bool {
 	}
 	return b.AutoComplete && (b.CompleteAfter.IsZero() || !b.CompleteAfter.After(time.Now()))
 }
+
+// PurgeRemovedBatches deletes the batches removed before cutoff with
+// their users' reports (moves, logs, skipped items, credentials: the
+// rows that cascade), and returns how many. Until then a removed batch's
+// reports stay queryable by its Id.
+func (s *Service) PurgeRemovedBatches(ctx context.Context, cutoff time.Time) (int64, error) {
+	var n int64
+	err := s.D.Write(ctx, func(tx *db.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM batches WHERE control = ? AND removed_at > 0 AND removed_at < ?`, ControlRemoved, db.Millis(cutoff))
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return n, err
+}

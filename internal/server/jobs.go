@@ -70,12 +70,15 @@ func (w *housekeepingWorker) Work(ctx context.Context, _ *river.Job[Housekeeping
 // HousekeepResult says what one housekeeping round did.
 type HousekeepResult struct {
 	RetiredMailboxes int                 // retired mailboxes deleted
+	RemovedBatches   int64               // removed batches (and their reports) deleted
 	Tombstones       int64               // tombstones purged
 	Storage          *blobstore.GCResult // blob GC and compaction
 }
 
 // Housekeep runs one housekeeping round as of now: retired mailboxes (the
 // sources of completed moves) older than their retention are deleted,
+// removed migration batches older than the report retention too
+// (migration),
 // tombstones older than theirs are purged (mailstore), then the blob
 // store's GC runs (blobstore: unreferenced blobs, compaction, retired and
 // orphaned containers). Each package does the work on its own tables.
@@ -98,6 +101,13 @@ func (s *Server) housekeep(ctx context.Context, gc blobstore.GCOptions) (*Housek
 			res.RetiredMailboxes++
 		}
 	}
+	if s.Cfg.ReportRetention > 0 && s.Migration != nil {
+		n, err := s.Migration.PurgeRemovedBatches(ctx, now.Add(-s.Cfg.ReportRetention))
+		if err != nil {
+			return res, err
+		}
+		res.RemovedBatches = n
+	}
 	if s.Cfg.TombstoneRetention > 0 {
 		n, err := s.Store.PurgeTombstones(ctx, now.Add(-s.Cfg.TombstoneRetention))
 		if err != nil {
@@ -110,8 +120,8 @@ func (s *Server) housekeep(ctx context.Context, gc blobstore.GCOptions) (*Housek
 	if err != nil {
 		return res, err
 	}
-	if res.RetiredMailboxes > 0 || res.Tombstones > 0 || st.BlobsDeleted > 0 || st.BytesReclaimed > 0 || len(st.Errors) > 0 {
-		s.Log.Info("housekeeping", "retired_mailboxes_deleted", res.RetiredMailboxes, "tombstones_purged", res.Tombstones,
+	if res.RetiredMailboxes > 0 || res.RemovedBatches > 0 || res.Tombstones > 0 || st.BlobsDeleted > 0 || st.BytesReclaimed > 0 || len(st.Errors) > 0 {
+		s.Log.Info("housekeeping", "retired_mailboxes_deleted", res.RetiredMailboxes, "removed_batches_deleted", res.RemovedBatches, "tombstones_purged", res.Tombstones,
 			"blobs_deleted", st.BlobsDeleted, "containers_compacted", st.ContainersCompacted, "containers_deleted", st.ContainersDeleted,
 			"orphans_deleted", st.OrphansDeleted, "bytes_reclaimed", st.BytesReclaimed, "errors", st.Errors)
 	}
