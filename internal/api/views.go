@@ -174,6 +174,8 @@ type EndpointView struct {
 	ApplicationId                 string
 	MaxConcurrentMigrations       int
 	MaxConcurrentIncrementalSyncs int
+	// MaxBytesPerSecond is the bandwidth cap all its passes share (0: none).
+	MaxBytesPerSecond int64
 	// Security is an IMAP endpoint's transport security ("" = the URL's
 	// default: implicit TLS for imaps://, STARTTLS when offered for imap://).
 	Security string `json:",omitempty"`
@@ -186,7 +188,7 @@ type EndpointView struct {
 func endpointView(e *directory.Endpoint) *EndpointView {
 	return &EndpointView{Identity: e.Name, Name: e.Name, EndpointType: e.Type, RemoteServer: e.RemoteServer, RemoteTenant: e.RemoteTenant,
 		ApplicationId: e.ApplicationId, MaxConcurrentMigrations: e.MaxConcurrentMigrations, MaxConcurrentIncrementalSyncs: e.MaxConcurrentIncrementalSyncs,
-		Security: e.Security, CalDAVURL: e.CalDAVURL, CardDAVURL: e.CardDAVURL, WhenCreated: e.CreatedAt}
+		MaxBytesPerSecond: e.MaxBytesPerSecond, Security: e.Security, CalDAVURL: e.CalDAVURL, CardDAVURL: e.CardDAVURL, WhenCreated: e.CreatedAt}
 }
 
 // listOf maps a slice through a view function, never returning null.

@@ -135,6 +135,7 @@ func (e *env) orgrelCmd() *cobra.Command {
 func (e *env) endpointCmd() *cobra.Command {
 	var name, typ, server, tenant, app, secret, secretFile, security, caldav, carddav string
 	var maxMig, maxInc int
+	var maxBPS int64
 	create := e.apiCmd("create", "Create a migration endpoint", cobra.NoArgs, true, view{},
 		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
 			s := ""
@@ -146,7 +147,7 @@ func (e *env) endpointCmd() *cobra.Command {
 			}
 			return c.do(ctx, http.MethodPost, tp+"/endpoints", map[string]any{"Name": name, "Type": typ, "RemoteServer": server,
 				"RemoteTenant": tenant, "ApplicationId": app, "Secret": s, "MaxConcurrentMigrations": maxMig,
-				"MaxConcurrentIncrementalSyncs": maxInc, "Security": security, "CalDAVURL": caldav, "CardDAVURL": carddav})
+				"MaxConcurrentIncrementalSyncs": maxInc, "Security": security, "CalDAVURL": caldav, "CardDAVURL": carddav, "MaxBytesPerSecond": maxBPS})
 		})
 	f := create.Flags()
 	f.StringVar(&name, "name", "", "endpoint name; required")
@@ -161,17 +162,22 @@ func (e *env) endpointCmd() *cobra.Command {
 	f.StringVar(&secretFile, "secret-file", "", "file holding the app's client secret")
 	f.IntVar(&maxMig, "max-concurrent-migrations", 0, "MaxConcurrentMigrations (default 100)")
 	f.IntVar(&maxInc, "max-concurrent-incremental-syncs", 0, "MaxConcurrentIncrementalSyncs (default 20)")
+	f.Int64Var(&maxBPS, "max-bytes-per-second", 0, "bandwidth cap the endpoint's passes share on every node, in bytes/s (0: none)")
 	var sServer, sTenant, sApp, sSecret, sSecretFile, sSecurity, sCalDAV, sCardDAV string
 	var sMig, sInc int
-	set := e.apiCmd("set N", "Change an endpoint: rotate its secret, move it, change limits", cobra.ExactArgs(1), true, view{},
+	var sBPS int64
+	var set *cobra.Command
+	set = e.apiCmd("set N", "Change an endpoint: rotate its secret, move it, change limits", cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
 			sec, err := readSecretFlag(sSecret, sSecretFile, "secret")
 			if err != nil {
 				return nil, err
 			}
-			return c.do(ctx, http.MethodPatch, tp+"/endpoints/"+esc(a[0]), map[string]any{"RemoteServer": sServer, "RemoteTenant": sTenant,
+			body := map[string]any{"RemoteServer": sServer, "RemoteTenant": sTenant,
 				"ApplicationId": sApp, "Secret": sec, "MaxConcurrentMigrations": sMig, "MaxConcurrentIncrementalSyncs": sInc,
-				"Security": sSecurity, "CalDAVURL": sCalDAV, "CardDAVURL": sCardDAV})
+				"Security": sSecurity, "CalDAVURL": sCalDAV, "CardDAVURL": sCardDAV}
+			changedFields(set, body, flagField{"max-bytes-per-second", "MaxBytesPerSecond", sBPS})
+			return c.do(ctx, http.MethodPatch, tp+"/endpoints/"+esc(a[0]), body)
 		})
 	sf := set.Flags()
 	sf.StringVar(&sServer, "remote-server", "", "new source server URL")
@@ -181,6 +187,7 @@ func (e *env) endpointCmd() *cobra.Command {
 	sf.StringVar(&sSecretFile, "secret-file", "", "file holding the new client secret")
 	sf.IntVar(&sMig, "max-concurrent-migrations", 0, "new MaxConcurrentMigrations")
 	sf.IntVar(&sInc, "max-concurrent-incremental-syncs", 0, "new MaxConcurrentIncrementalSyncs")
+	sf.Int64Var(&sBPS, "max-bytes-per-second", 0, "new bandwidth cap in bytes/s (0: none)")
 	sf.StringVar(&sSecurity, "security", "", "IMAP only: new Security (Ssl, Tls, None, or Auto for the URL's default)")
 	sf.StringVar(&sCalDAV, "caldav-url", "", "IMAP only: new CalDAV server URL (none: remove)")
 	sf.StringVar(&sCardDAV, "carddav-url", "", "IMAP only: new CardDAV server URL (none: remove)")

@@ -36,6 +36,9 @@ type Endpoint struct {
 	ApplicationId                 string
 	MaxConcurrentMigrations       int
 	MaxConcurrentIncrementalSyncs int
+	// MaxBytesPerSecond caps the bytes all the endpoint's passes transfer
+	// per second together, on every node (0: no cap).
+	MaxBytesPerSecond int64
 	// Security is the transport security of an IMAP endpoint: "" (imaps://
 	// implicit TLS; imap:// STARTTLS when offered, plain text only to a
 	// loopback address), Ssl, Tls (STARTTLS required) or None.
@@ -52,6 +55,9 @@ type Endpoint struct {
 	secretEnc []byte
 }
 
+// ErrInvalidBandwidth: a negative bandwidth cap.
+var ErrInvalidBandwidth = errs.Sentinel(errs.Invalid, "InvalidBandwidth")
+
 // IMAP endpoint security modes (Exchange's New-MigrationEndpoint -Security).
 var endpointSecurity = []string{"", "Ssl", "Tls", "None"}
 
@@ -65,6 +71,7 @@ type EndpointSpec struct {
 	Secret                        string
 	MaxConcurrentMigrations       int
 	MaxConcurrentIncrementalSyncs int
+	MaxBytesPerSecond             int64  // 0: no cap
 	Security                      string // IMAP only
 	CalDAVURL, CardDAVURL         string // IMAP only, optional
 }
@@ -83,6 +90,11 @@ func CheckServerURL(s string) (string, error) {
 // and ids) and seals the secret.
 func (x *Directory) fill(e *Endpoint, s EndpointSpec) (*Endpoint, error) {
 	e.Type, e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs = s.Type, s.MaxConcurrentMigrations, s.MaxConcurrentIncrementalSyncs
+	if s.MaxBytesPerSecond < 0 {
+		return nil, ErrInvalidBandwidth.Newf("MaxBytesPerSecond must be 0 (no cap) or more, not %d", s.MaxBytesPerSecond).WithObject("MaxBytesPerSecond").
+			WithHint("pass e.g. --max-bytes-per-second 52428800 (50 MiB/s), or 0 for no cap")
+	}
+	e.MaxBytesPerSecond = s.MaxBytesPerSecond
 	if e.Type == "" {
 		e.Type = EndpointExchangeRemoteMove
 	}
@@ -208,9 +220,10 @@ func (x *Directory) CreateEndpoint(ctx context.Context, tenantID string, s Endpo
 	e.CreatedAt, e.UpdatedAt = now, now
 	err = x.d.Write(ctx, func(tx *db.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (id, tenant_id, name, name_key, type, remote_server, remote_tenant, app_id, secret_enc,
-			max_migrations, max_incremental, security, caldav_url, carddav_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			max_migrations, max_incremental, security, caldav_url, carddav_url, created_at, updated_at, max_bytes_per_second)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.ID, tenantID, e.Name, strings.ToLower(e.Name), e.Type, e.RemoteServer, e.RemoteTenant, e.ApplicationId, e.secretEnc,
-			e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs, e.Security, e.CalDAVURL, e.CardDAVURL, db.Millis(now), db.Millis(now))
+			e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs, e.Security, e.CalDAVURL, e.CardDAVURL, db.Millis(now), db.Millis(now), e.MaxBytesPerSecond)
 		if db.IsUnique(err) {
 			return errs.Conflictf("EndpointExists", "a migration endpoint named %q already exists", e.Name)
 		}
@@ -230,6 +243,8 @@ type EndpointUpdate struct {
 	Secret                        string
 	MaxConcurrentMigrations       int
 	MaxConcurrentIncrementalSyncs int
+	// MaxBytesPerSecond changes the bandwidth cap (0 removes it); nil keeps.
+	MaxBytesPerSecond *int64
 	// Security changes an IMAP endpoint's security; "Auto" resets it to the
 	// URL's default.
 	Security string
@@ -252,7 +267,11 @@ func (x *Directory) UpdateEndpoint(ctx context.Context, tenantID, name string, u
 	}
 	spec := EndpointSpec{Name: cur.Name, Type: cur.Type, RemoteServer: cur.RemoteServer, RemoteTenant: cur.RemoteTenant,
 		ApplicationId: cur.ApplicationId, Secret: secret, MaxConcurrentMigrations: cur.MaxConcurrentMigrations,
-		MaxConcurrentIncrementalSyncs: cur.MaxConcurrentIncrementalSyncs, Security: cur.Security, CalDAVURL: cur.CalDAVURL, CardDAVURL: cur.CardDAVURL}
+		MaxConcurrentIncrementalSyncs: cur.MaxConcurrentIncrementalSyncs, Security: cur.Security, CalDAVURL: cur.CalDAVURL, CardDAVURL: cur.CardDAVURL,
+		MaxBytesPerSecond: cur.MaxBytesPerSecond}
+	if u.MaxBytesPerSecond != nil {
+		spec.MaxBytesPerSecond = *u.MaxBytesPerSecond
+	}
 	for _, f := range []struct {
 		dst *string
 		v   string
@@ -295,8 +314,9 @@ func (x *Directory) UpdateEndpoint(ctx context.Context, tenantID, name string, u
 	e.UpdatedAt = db.Time(db.Now())
 	err = x.d.Write(ctx, func(tx *db.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE endpoints SET remote_server = ?, remote_tenant = ?, app_id = ?, secret_enc = ?, max_migrations = ?,
-			max_incremental = ?, security = ?, caldav_url = ?, carddav_url = ?, updated_at = ? WHERE id = ? AND tenant_id = ?`, e.RemoteServer, e.RemoteTenant, e.ApplicationId, e.secretEnc,
-			e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs, e.Security, e.CalDAVURL, e.CardDAVURL, db.Millis(e.UpdatedAt), e.ID, tenantID)
+			max_incremental = ?, security = ?, caldav_url = ?, carddav_url = ?, updated_at = ?, max_bytes_per_second = ? WHERE id = ? AND tenant_id = ?`,
+			e.RemoteServer, e.RemoteTenant, e.ApplicationId, e.secretEnc, e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs, e.Security,
+			e.CalDAVURL, e.CardDAVURL, db.Millis(e.UpdatedAt), e.MaxBytesPerSecond, e.ID, tenantID)
 		return err
 	})
 	if err != nil {
@@ -306,13 +326,13 @@ func (x *Directory) UpdateEndpoint(ctx context.Context, tenantID, name string, u
 }
 
 const endpointCols = `id, tenant_id, name, type, remote_server, remote_tenant, app_id, secret_enc, max_migrations, max_incremental, security,
-	caldav_url, carddav_url, created_at, updated_at`
+	caldav_url, carddav_url, created_at, updated_at, max_bytes_per_second`
 
 func scanEndpoint(sc interface{ Scan(...any) error }) (*Endpoint, error) {
 	e := &Endpoint{}
 	var cr, up int64
 	if err := sc.Scan(&e.ID, &e.TenantID, &e.Name, &e.Type, &e.RemoteServer, &e.RemoteTenant, &e.ApplicationId, &e.secretEnc,
-		&e.MaxConcurrentMigrations, &e.MaxConcurrentIncrementalSyncs, &e.Security, &e.CalDAVURL, &e.CardDAVURL, &cr, &up); err != nil {
+		&e.MaxConcurrentMigrations, &e.MaxConcurrentIncrementalSyncs, &e.Security, &e.CalDAVURL, &e.CardDAVURL, &cr, &up, &e.MaxBytesPerSecond); err != nil {
 		return nil, err
 	}
 	e.CreatedAt, e.UpdatedAt = db.Time(cr), db.Time(up)

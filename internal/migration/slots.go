@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/riverqueue/river/rivertype"
+	"golang.org/x/time/rate"
 
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/replication"
 )
 
 // Concurrency slots of an endpoint (move_slots, move_slot_waiters): a
@@ -43,6 +45,11 @@ type heldSlot struct {
 	moveID, endpointID string
 	stop               chan struct{}
 	done               chan struct{}
+	// limiter is the pass's share of the endpoint's bandwidth cap (nil
+	// without one): the cap divided by the slots held on every node,
+	// recounted at each lease renewal.
+	limiter  *rate.Limiter
+	capacity int64
 }
 
 // lockEndpointSlots serializes slot changes of one endpoint in tx.
@@ -58,8 +65,15 @@ func lockEndpointSlots(ctx context.Context, tx *db.Tx, d *db.DB, endpointID stri
 // limit passes hold one (nil, nil when none is free: the move is recorded
 // as a waiter for jobID, which the caller snoozes).
 func (s *Service) acquireSlot(ctx context.Context, endpointID, moveID string, limit int, jobID int64) (*heldSlot, error) {
+	return s.acquireSlotCapped(ctx, endpointID, moveID, limit, 0, jobID)
+}
+
+// acquireSlotCapped is acquireSlot with the endpoint's bandwidth cap in
+// bytes/s (0: none), which the slot's limiter shares out.
+func (s *Service) acquireSlotCapped(ctx context.Context, endpointID, moveID string, limit int, capacity, jobID int64) (*heldSlot, error) {
 	node := s.nodeID()
 	got := false
+	var holders int
 	err := s.D.Write(ctx, func(tx *db.Tx) error {
 		got = false
 		if err := lockEndpointSlots(ctx, tx, s.D, endpointID); err != nil {
@@ -86,7 +100,7 @@ func (s *Service) acquireSlot(ctx context.Context, endpointID, moveID string, li
 		if _, err := tx.ExecContext(ctx, `DELETE FROM move_slot_waiters WHERE move_id = ?`, moveID); err != nil {
 			return err
 		}
-		got = true
+		got, holders = true, held+1
 		return nil
 	})
 	if err != nil {
@@ -96,9 +110,17 @@ func (s *Service) acquireSlot(ctx context.Context, endpointID, moveID string, li
 		s.slotWaits.Inc()
 		return nil, nil
 	}
-	h := &heldSlot{s: s, moveID: moveID, endpointID: endpointID, stop: make(chan struct{}), done: make(chan struct{})}
+	h := &heldSlot{s: s, moveID: moveID, endpointID: endpointID, stop: make(chan struct{}), done: make(chan struct{}), capacity: capacity}
+	if capacity > 0 {
+		h.limiter = rate.NewLimiter(share(capacity, holders), replication.ThrottleBurst)
+	}
 	go h.renew()
 	return h, nil
+}
+
+// share is one pass's part of a bandwidth cap held by holders passes.
+func share(capacity int64, holders int) rate.Limit {
+	return rate.Limit(float64(capacity) / float64(max(holders, 1)))
 }
 
 // renew extends the slot's lease until release.
@@ -112,11 +134,21 @@ func (h *heldSlot) renew() {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), slotRenew)
+			holders := 0
 			err := h.s.D.Write(ctx, func(tx *db.Tx) error {
-				_, err := tx.ExecContext(ctx, `UPDATE move_slots SET expires_at = ? WHERE move_id = ?`, db.Now()+slotLease.Milliseconds(), h.moveID)
-				return err
+				now := db.Now()
+				if _, err := tx.ExecContext(ctx, `UPDATE move_slots SET expires_at = ? WHERE move_id = ?`, now+slotLease.Milliseconds(), h.moveID); err != nil {
+					return err
+				}
+				if h.limiter == nil {
+					return nil
+				}
+				return tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM move_slots WHERE endpoint_id = ? AND expires_at >= ?`, h.endpointID, now).Scan(&holders)
 			})
 			cancel()
+			if err == nil && h.limiter != nil {
+				h.limiter.SetLimit(share(h.capacity, holders))
+			}
 			if err != nil {
 				h.s.Log.Warn("migration: renew concurrency slot", "move", h.moveID, "err", err)
 			}
@@ -189,4 +221,21 @@ func (s *Service) nodeID() string {
 		return s.Jobs.NodeID
 	}
 	return "local"
+}
+
+// throttleKey carries a pass's bandwidth limiter in its context.
+type throttleKey struct{}
+
+// withThrottle attaches a pass's limiter (nil: none) to ctx.
+func withThrottle(ctx context.Context, l *rate.Limiter) context.Context {
+	if l == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, throttleKey{}, l)
+}
+
+// throttleOf is the limiter of the pass running under ctx, or nil.
+func throttleOf(ctx context.Context) *rate.Limiter {
+	l, _ := ctx.Value(throttleKey{}).(*rate.Limiter)
+	return l
 }

@@ -1,6 +1,7 @@
 package migration_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/migration"
+	"github.com/tenantferry/tenantferry/internal/replication"
+	"github.com/tenantferry/tenantferry/internal/testsupport/scenario"
 )
 
 // TestEndpointLimitWakesWaiters: with MaxConcurrentMigrations 1, a batch
@@ -75,4 +78,46 @@ func counter(t *testing.T, r *rig, name string) float64 {
 	}
 	t.Fatalf("no counter %s", name)
 	return 0
+}
+
+// TestEndpointBandwidth (issue 11 item 6): an endpoint's
+// MaxBytesPerSecond bounds what its passes read from the source: a user
+// with 1 MiB of mail under a 256 KiB/s cap syncs every byte, no faster
+// than the cap allows (a one-sided bound: a slow machine only makes the
+// pass slower). A negative cap is refused.
+func TestEndpointBandwidth(t *testing.T) {
+	r := newRig(t)
+	const capBPS = 256 << 10
+	neg := int64(-5)
+	if _, err := r.tgt.Admin.UpdateEndpoint(r.ctx, r.tgt.Op, tgtName, r.tr.Endpoint, directory.EndpointUpdate{MaxBytesPerSecond: &neg}); !isCode(err, "InvalidBandwidth") {
+		t.Fatalf("negative cap: %v", err)
+	}
+	bps := int64(capBPS)
+	ep, err := r.tgt.Admin.UpdateEndpoint(r.ctx, r.tgt.Op, tgtName, r.tr.Endpoint, directory.EndpointUpdate{MaxBytesPerSecond: &bps})
+	if err != nil || ep.MaxBytesPerSecond != capBPS {
+		t.Fatalf("set the cap: %+v %v", ep, err)
+	}
+	src := r.source("bw", 0, false, true)
+	var big []scenario.Item
+	for i := range 8 {
+		big = append(big, scenario.Item{Folder: "Inbox", Date: time.Date(2024, 5, 1, 9, i, 0, 0, time.UTC),
+			Data: scenario.Message("sender@example.net", "bw@contoso.tenantferry.test", fmt.Sprintf("attachment %d", i), strings.Repeat("0123456789abcdef\r\n", (128<<10)/18))})
+	}
+	scenario.Fill(t, r.s.Store, r.s.Content(srcName, src.ExchangeGuid).ID, big)
+	r.stamp(src, nil)
+	addr := r.addr("bw")
+	r.batch("bw", r.tr.Endpoint, addr)
+	u := r.waitUser("bw", addr, migration.StateSynced)
+	took, err := time.ParseDuration(u.InitialSyncDuration)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.ItemsSynced != 8 || u.BytesTransferred < 1<<20 {
+		t.Fatalf("synced %d items, %d bytes", u.ItemsSynced, u.BytesTransferred)
+	}
+	minimum := time.Duration(float64(u.BytesTransferred-replication.ThrottleBurst) / capBPS * float64(time.Second))
+	if took < minimum {
+		t.Fatalf("%d bytes in %s: faster than the %d B/s cap allows (at least %s)", u.BytesTransferred, took, capBPS, minimum)
+	}
+	t.Logf("%d bytes in %s under a cap of %d B/s", u.BytesTransferred, took, capBPS)
 }

@@ -81,7 +81,7 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	if initial {
 		limit = ep.MaxConcurrentMigrations
 	}
-	slot, err := s.acquireSlot(ctx, ep.ID, m.ID, limit, job.ID)
+	slot, err := s.acquireSlotCapped(ctx, ep.ID, m.ID, limit, ep.MaxBytesPerSecond, job.ID)
 	if err != nil {
 		return err
 	}
@@ -89,6 +89,7 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 		return river.JobSnooze(slotFallback) // woken by the release of a slot
 	}
 	defer slot.release()
+	ctx = withThrottle(ctx, slot.limiter)
 	// Claim the pass: this job and the requests it covers.
 	claimed := m.SyncGen
 	if err := s.D.Write(ctx, func(tx *db.Tx) error {
@@ -337,7 +338,7 @@ func (s *Service) runPass(ctx context.Context, b *Batch, m *Move, p *plan, k mai
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	job := &replication.Job{Source: p.client, SourceGUID: k.guid, MailboxID: mb.ID, MaxItemSize: b.MaxItemSize, Filter: b.Filter,
+	job := &replication.Job{Source: p.client, SourceGUID: k.guid, MailboxID: mb.ID, MaxItemSize: b.MaxItemSize, Filter: b.Filter, Throttle: throttleOf(ctx),
 		Sink:     s.sink(ctx, m.ID, string(k.kind)),
 		Progress: s.progress(pctx, cancel, m.ID)}
 	_, res, err := s.Engine.Pass(pctx, job, w)

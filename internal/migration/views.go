@@ -313,10 +313,10 @@ func (s *Service) Report(ctx context.Context, m *Move) (*ReportView, error) {
 // process only).
 type rateMeter struct {
 	mu sync.Mutex
-	m  map[string]*rate
+	m  map[string]*moveRate
 }
 
-type rate struct {
+type moveRate struct {
 	start time.Time
 	bytes int64
 	last  time.Time
@@ -326,12 +326,12 @@ func (r *rateMeter) add(moveID string, n int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
-		r.m = map[string]*rate{}
+		r.m = map[string]*moveRate{}
 	}
 	now := time.Now()
 	x := r.m[moveID]
 	if x == nil || now.Sub(x.last) > 30*time.Second {
-		x = &rate{start: now}
+		x = &moveRate{start: now}
 		r.m[moveID] = x
 	}
 	x.bytes += n

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
@@ -132,6 +134,10 @@ type Job struct {
 	// items or has a special use. Without it the target is a staging copy
 	// the source owns entirely.
 	AdoptFolders bool
+	// Throttle, when set, bounds the rate content is read from the source
+	// (its burst at least ThrottleBurst): the job's share of an endpoint's
+	// bandwidth cap, which the caller may change while the pass runs.
+	Throttle *rate.Limiter
 	// Filter, when set, limits the copy to the items it selects (folders
 	// and internal dates): other folders are not created, other items not
 	// copied, and an item that leaves the selection (moved to an excluded

@@ -244,7 +244,7 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 					c.delta.Skipped++
 					break
 				}
-				ai.Content, ai.SHA256 = fr.Body, it.Sha256 // verified while it streams
+				ai.Content, ai.SHA256 = p.throttle(ctx, fr.Body), it.Sha256 // verified while it streams
 				c.delta.Fetched += it.Size
 			}
 			if err := c.batch.Add(ctx, ai); err != nil {
