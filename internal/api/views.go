@@ -180,15 +180,17 @@ type EndpointView struct {
 	// default: implicit TLS for imaps://, STARTTLS when offered for imap://).
 	Security string `json:",omitempty"`
 	// CalDAVURL and CardDAVURL: an IMAP endpoint's CalDAV/CardDAV servers.
-	CalDAVURL   string `json:",omitempty"`
-	CardDAVURL  string `json:",omitempty"`
+	CalDAVURL  string `json:",omitempty"`
+	CardDAVURL string `json:",omitempty"`
+	// OAuth is an IMAP endpoint's OAuth2 sign-in (absent: passwords).
+	OAuth       *directory.EndpointOAuth `json:",omitempty"`
 	WhenCreated time.Time
 }
 
 func endpointView(e *directory.Endpoint) *EndpointView {
 	return &EndpointView{Identity: e.Name, Name: e.Name, EndpointType: e.Type, RemoteServer: e.RemoteServer, RemoteTenant: e.RemoteTenant,
 		ApplicationId: e.ApplicationId, MaxConcurrentMigrations: e.MaxConcurrentMigrations, MaxConcurrentIncrementalSyncs: e.MaxConcurrentIncrementalSyncs,
-		MaxBytesPerSecond: e.MaxBytesPerSecond, Security: e.Security, CalDAVURL: e.CalDAVURL, CardDAVURL: e.CardDAVURL, WhenCreated: e.CreatedAt}
+		MaxBytesPerSecond: e.MaxBytesPerSecond, Security: e.Security, CalDAVURL: e.CalDAVURL, CardDAVURL: e.CardDAVURL, OAuth: e.OAuth, WhenCreated: e.CreatedAt}
 }
 
 // listOf maps a slice through a view function, never returning null.

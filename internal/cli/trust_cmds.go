@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func (e *env) appCmd() *cobra.Command {
@@ -136,6 +137,7 @@ func (e *env) endpointCmd() *cobra.Command {
 	var name, typ, server, tenant, app, secret, secretFile, security, caldav, carddav string
 	var maxMig, maxInc int
 	var maxBPS int64
+	var oauth, sOAuth oauthFlags
 	create := e.apiCmd("create", "Create a migration endpoint", cobra.NoArgs, true, view{},
 		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
 			s := ""
@@ -147,7 +149,8 @@ func (e *env) endpointCmd() *cobra.Command {
 			}
 			return c.do(ctx, http.MethodPost, tp+"/endpoints", map[string]any{"Name": name, "Type": typ, "RemoteServer": server,
 				"RemoteTenant": tenant, "ApplicationId": app, "Secret": s, "MaxConcurrentMigrations": maxMig,
-				"MaxConcurrentIncrementalSyncs": maxInc, "Security": security, "CalDAVURL": caldav, "CardDAVURL": carddav, "MaxBytesPerSecond": maxBPS})
+				"MaxConcurrentIncrementalSyncs": maxInc, "Security": security, "CalDAVURL": caldav, "CardDAVURL": carddav, "MaxBytesPerSecond": maxBPS,
+				"OAuthTokenURL": oauth.tokenURL, "OAuthScope": oauth.scope, "OAuthGrant": oauth.grant, "OAuthMechanism": oauth.mechanism})
 		})
 	f := create.Flags()
 	f.StringVar(&name, "name", "", "endpoint name; required")
@@ -163,6 +166,7 @@ func (e *env) endpointCmd() *cobra.Command {
 	f.IntVar(&maxMig, "max-concurrent-migrations", 0, "MaxConcurrentMigrations (default 100)")
 	f.IntVar(&maxInc, "max-concurrent-incremental-syncs", 0, "MaxConcurrentIncrementalSyncs (default 20)")
 	f.Int64Var(&maxBPS, "max-bytes-per-second", 0, "bandwidth cap the endpoint's passes share on every node, in bytes/s (0: none)")
+	oauth.flags(f, "")
 	var sServer, sTenant, sApp, sSecret, sSecretFile, sSecurity, sCalDAV, sCardDAV string
 	var sMig, sInc int
 	var sBPS int64
@@ -175,7 +179,8 @@ func (e *env) endpointCmd() *cobra.Command {
 			}
 			body := map[string]any{"RemoteServer": sServer, "RemoteTenant": sTenant,
 				"ApplicationId": sApp, "Secret": sec, "MaxConcurrentMigrations": sMig, "MaxConcurrentIncrementalSyncs": sInc,
-				"Security": sSecurity, "CalDAVURL": sCalDAV, "CardDAVURL": sCardDAV}
+				"Security": sSecurity, "CalDAVURL": sCalDAV, "CardDAVURL": sCardDAV,
+				"OAuthTokenURL": sOAuth.tokenURL, "OAuthScope": sOAuth.scope, "OAuthGrant": sOAuth.grant, "OAuthMechanism": sOAuth.mechanism}
 			changedFields(set, body, flagField{"max-bytes-per-second", "MaxBytesPerSecond", sBPS})
 			return c.do(ctx, http.MethodPatch, tp+"/endpoints/"+esc(a[0]), body)
 		})
@@ -188,6 +193,7 @@ func (e *env) endpointCmd() *cobra.Command {
 	sf.IntVar(&sMig, "max-concurrent-migrations", 0, "new MaxConcurrentMigrations")
 	sf.IntVar(&sInc, "max-concurrent-incremental-syncs", 0, "new MaxConcurrentIncrementalSyncs")
 	sf.Int64Var(&sBPS, "max-bytes-per-second", 0, "new bandwidth cap in bytes/s (0: none)")
+	sOAuth.flags(sf, "new ")
 	sf.StringVar(&sSecurity, "security", "", "IMAP only: new Security (Ssl, Tls, None, or Auto for the URL's default)")
 	sf.StringVar(&sCalDAV, "caldav-url", "", "IMAP only: new CalDAV server URL (none: remove)")
 	sf.StringVar(&sCardDAV, "carddav-url", "", "IMAP only: new CardDAV server URL (none: remove)")
@@ -210,4 +216,14 @@ func (e *env) moveRegistrationCmd() *cobra.Command {
 				return c.do(ctx, http.MethodPost, tp+"/move-registrations/"+esc(a[0])+"/cancel", struct{}{})
 			}),
 	)
+}
+
+// oauthFlags are an IMAP endpoint's OAuth2 sign-in flags.
+type oauthFlags struct{ tokenURL, scope, grant, mechanism string }
+
+func (o *oauthFlags) flags(f *pflag.FlagSet, prefix string) {
+	f.StringVar(&o.tokenURL, "oauth-token-url", "", "IMAP only: "+prefix+"OAuth2 token endpoint; users sign in with OAuth tokens (XOAUTH2/OAUTHBEARER) instead of passwords; --app-id and --secret-file are the OAuth client's (set: none removes it)")
+	f.StringVar(&o.scope, "oauth-scope", "", "IMAP only: "+prefix+"OAuth2 scopes, space-separated (e.g. https://mail.google.com/)")
+	f.StringVar(&o.grant, "oauth-grant", "", "IMAP only: "+prefix+"grant: refresh_token (default; a RefreshToken column per user in the batch CSV) or client_credentials (a service account)")
+	f.StringVar(&o.mechanism, "oauth-mechanism", "", "IMAP only: "+prefix+"SASL mechanism: XOAUTH2 (default) or OAUTHBEARER")
 }

@@ -49,14 +49,77 @@ type Endpoint struct {
 	// per-user login as IMAP.
 	CalDAVURL  string
 	CardDAVURL string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// OAuth, when set, signs an IMAP endpoint's users in with OAuth2
+	// tokens instead of passwords (ApplicationId and the secret are the
+	// OAuth client's id and secret).
+	OAuth     *EndpointOAuth
+	CreatedAt time.Time
+	UpdatedAt time.Time
 
 	secretEnc []byte
 }
 
 // ErrInvalidBandwidth: a negative bandwidth cap.
 var ErrInvalidBandwidth = errs.Sentinel(errs.Invalid, "InvalidBandwidth")
+
+// EndpointOAuth is an IMAP endpoint's OAuth2 sign-in (Gmail, Microsoft
+// 365): where tokens come from and how they are presented.
+type EndpointOAuth struct {
+	TokenURL string
+	Scope    string // space-separated scopes ("" for the provider's default)
+	// Grant is OAuthRefreshToken (a refresh token per user: the batch
+	// CSV's RefreshToken column) or OAuthClientCredentials (a service
+	// account's token for every user).
+	Grant string
+	// Mechanism is the SASL mechanism: OAuthXOAUTH2 or OAuthBearer.
+	Mechanism string
+}
+
+// OAuth grants and SASL mechanisms of IMAP endpoints.
+const (
+	OAuthRefreshToken      = "refresh_token"
+	OAuthClientCredentials = "client_credentials"
+	OAuthXOAUTH2           = "XOAUTH2"
+	OAuthBearer            = "OAUTHBEARER"
+)
+
+// ErrInvalidOAuth: an OAuth setting that is not valid.
+var ErrInvalidOAuth = errs.Sentinel(errs.Invalid, "InvalidOAuth")
+
+// checkOAuth validates an IMAP endpoint's OAuth settings (nil when the
+// token URL is empty).
+func checkOAuth(s EndpointSpec) (*EndpointOAuth, error) {
+	if s.OAuthTokenURL == "" {
+		if s.OAuthScope != "" || s.OAuthGrant != "" || s.OAuthMechanism != "" {
+			return nil, ErrInvalidOAuth.Newf("OAuth settings need the token URL").WithObject("OAuthTokenURL").
+				WithHint("pass --oauth-token-url https://oauth2.googleapis.com/token (the provider's token endpoint)")
+		}
+		return nil, nil
+	}
+	u, err := CheckServerURL(s.OAuthTokenURL)
+	if err != nil || !(strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://")) {
+		return nil, ErrInvalidOAuth.Newf("the OAuth token URL %q is not an absolute http(s) URL", s.OAuthTokenURL).WithObject(s.OAuthTokenURL).
+			WithHint("pass the provider's token endpoint, e.g. https://login.microsoftonline.com/TENANT/oauth2/v2.0/token")
+	}
+	o := &EndpointOAuth{TokenURL: u, Scope: strings.Join(strings.Fields(s.OAuthScope), " "), Grant: strings.ToLower(s.OAuthGrant), Mechanism: strings.ToUpper(s.OAuthMechanism)}
+	if o.Grant == "" {
+		o.Grant = OAuthRefreshToken
+	}
+	if o.Mechanism == "" {
+		o.Mechanism = OAuthXOAUTH2
+	}
+	if o.Grant != OAuthRefreshToken && o.Grant != OAuthClientCredentials {
+		return nil, ErrInvalidOAuth.Newf("OAuth grant %q is not known", s.OAuthGrant).WithObject(s.OAuthGrant).WithHint("use refresh_token or client_credentials")
+	}
+	if o.Mechanism != OAuthXOAUTH2 && o.Mechanism != OAuthBearer {
+		return nil, ErrInvalidOAuth.Newf("SASL mechanism %q is not known", s.OAuthMechanism).WithObject(s.OAuthMechanism).WithHint("use XOAUTH2 or OAUTHBEARER")
+	}
+	if strings.TrimSpace(s.ApplicationId) == "" {
+		return nil, ErrInvalidOAuth.Newf("an OAuth IMAP endpoint needs the OAuth client id").WithObject("ApplicationId").
+			WithHint("pass --app-id CLIENT_ID (and --secret-file with the client secret)")
+	}
+	return o, nil
+}
 
 // IMAP endpoint security modes (Exchange's New-MigrationEndpoint -Security).
 var endpointSecurity = []string{"", "Ssl", "Tls", "None"}
@@ -74,6 +137,9 @@ type EndpointSpec struct {
 	MaxBytesPerSecond             int64  // 0: no cap
 	Security                      string // IMAP only
 	CalDAVURL, CardDAVURL         string // IMAP only, optional
+	// OAuthTokenURL, OAuthScope, OAuthGrant and OAuthMechanism set up an
+	// IMAP endpoint's OAuth2 sign-in (EndpointOAuth; "" token URL: none).
+	OAuthTokenURL, OAuthScope, OAuthGrant, OAuthMechanism string
 }
 
 // CheckServerURL validates a remote server URL.
@@ -115,6 +181,9 @@ func (x *Directory) fill(e *Endpoint, s EndpointSpec) (*Endpoint, error) {
 	}
 	if s.Security != "" {
 		return nil, errs.Invalidf("InvalidSecurity", "Security applies to IMAP endpoints only").WithHint("leave --security out")
+	}
+	if s.OAuthTokenURL != "" {
+		return nil, ErrInvalidOAuth.Newf("OAuth sign-in applies to IMAP endpoints only").WithHint("leave --oauth-token-url out")
 	}
 	if s.CalDAVURL != "" || s.CardDAVURL != "" {
 		return nil, errs.Invalidf("InvalidDAVURL", "CalDAV and CardDAV URLs apply to IMAP endpoints only").
@@ -166,6 +235,11 @@ func (x *Directory) fillIMAP(e *Endpoint, s EndpointSpec, imapURL bool) (*Endpoi
 		return nil, errs.Invalidf("InvalidSecret", "the secret is longer than 4096 characters")
 	}
 	e.RemoteTenant, e.ApplicationId = strings.TrimSpace(s.RemoteTenant), s.ApplicationId
+	o, err := checkOAuth(s)
+	if err != nil {
+		return nil, err
+	}
+	e.OAuth = o
 	for _, f := range []struct {
 		name string
 		dst  *string
@@ -220,10 +294,12 @@ func (x *Directory) CreateEndpoint(ctx context.Context, tenantID string, s Endpo
 	e.CreatedAt, e.UpdatedAt = now, now
 	err = x.d.Write(ctx, func(tx *db.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO endpoints (id, tenant_id, name, name_key, type, remote_server, remote_tenant, app_id, secret_enc,
-			max_migrations, max_incremental, security, caldav_url, carddav_url, created_at, updated_at, max_bytes_per_second)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, tenantID, e.Name, strings.ToLower(e.Name), e.Type, e.RemoteServer, e.RemoteTenant, e.ApplicationId, e.secretEnc,
-			e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs, e.Security, e.CalDAVURL, e.CardDAVURL, db.Millis(now), db.Millis(now), e.MaxBytesPerSecond)
+			max_migrations, max_incremental, security, caldav_url, carddav_url, created_at, updated_at, max_bytes_per_second,
+			oauth_token_url, oauth_scope, oauth_grant, oauth_mechanism)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			append([]any{e.ID, tenantID, e.Name, strings.ToLower(e.Name), e.Type, e.RemoteServer, e.RemoteTenant, e.ApplicationId, e.secretEnc,
+				e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs, e.Security, e.CalDAVURL, e.CardDAVURL, db.Millis(now), db.Millis(now),
+				e.MaxBytesPerSecond}, e.oauthArgs()...)...)
 		if db.IsUnique(err) {
 			return errs.Conflictf("EndpointExists", "a migration endpoint named %q already exists", e.Name)
 		}
@@ -251,6 +327,9 @@ type EndpointUpdate struct {
 	// CalDAVURL and CardDAVURL change an IMAP endpoint's DAV servers;
 	// "none" removes one.
 	CalDAVURL, CardDAVURL string
+	// OAuthTokenURL ("none" removes the OAuth sign-in), OAuthScope,
+	// OAuthGrant and OAuthMechanism change an IMAP endpoint's OAuth2.
+	OAuthTokenURL, OAuthScope, OAuthGrant, OAuthMechanism string
 }
 
 // UpdateEndpoint changes an endpoint (Set-MigrationEndpoint): a new secret
@@ -269,6 +348,17 @@ func (x *Directory) UpdateEndpoint(ctx context.Context, tenantID, name string, u
 		ApplicationId: cur.ApplicationId, Secret: secret, MaxConcurrentMigrations: cur.MaxConcurrentMigrations,
 		MaxConcurrentIncrementalSyncs: cur.MaxConcurrentIncrementalSyncs, Security: cur.Security, CalDAVURL: cur.CalDAVURL, CardDAVURL: cur.CardDAVURL,
 		MaxBytesPerSecond: cur.MaxBytesPerSecond}
+	if cur.OAuth != nil {
+		spec.OAuthTokenURL, spec.OAuthScope, spec.OAuthGrant, spec.OAuthMechanism = cur.OAuth.TokenURL, cur.OAuth.Scope, cur.OAuth.Grant, cur.OAuth.Mechanism
+	}
+	if strings.EqualFold(u.OAuthTokenURL, "none") {
+		spec.OAuthTokenURL, spec.OAuthScope, spec.OAuthGrant, spec.OAuthMechanism = "", "", "", ""
+	} else {
+		setNonEmpty(&spec.OAuthTokenURL, u.OAuthTokenURL)
+		setNonEmpty(&spec.OAuthScope, u.OAuthScope)
+		setNonEmpty(&spec.OAuthGrant, u.OAuthGrant)
+		setNonEmpty(&spec.OAuthMechanism, u.OAuthMechanism)
+	}
 	if u.MaxBytesPerSecond != nil {
 		spec.MaxBytesPerSecond = *u.MaxBytesPerSecond
 	}
@@ -314,9 +404,10 @@ func (x *Directory) UpdateEndpoint(ctx context.Context, tenantID, name string, u
 	e.UpdatedAt = db.Time(db.Now())
 	err = x.d.Write(ctx, func(tx *db.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE endpoints SET remote_server = ?, remote_tenant = ?, app_id = ?, secret_enc = ?, max_migrations = ?,
-			max_incremental = ?, security = ?, caldav_url = ?, carddav_url = ?, updated_at = ?, max_bytes_per_second = ? WHERE id = ? AND tenant_id = ?`,
-			e.RemoteServer, e.RemoteTenant, e.ApplicationId, e.secretEnc, e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs, e.Security,
-			e.CalDAVURL, e.CardDAVURL, db.Millis(e.UpdatedAt), e.MaxBytesPerSecond, e.ID, tenantID)
+			max_incremental = ?, security = ?, caldav_url = ?, carddav_url = ?, updated_at = ?, max_bytes_per_second = ?,
+			oauth_token_url = ?, oauth_scope = ?, oauth_grant = ?, oauth_mechanism = ? WHERE id = ? AND tenant_id = ?`,
+			append([]any{e.RemoteServer, e.RemoteTenant, e.ApplicationId, e.secretEnc, e.MaxConcurrentMigrations, e.MaxConcurrentIncrementalSyncs, e.Security,
+				e.CalDAVURL, e.CardDAVURL, db.Millis(e.UpdatedAt), e.MaxBytesPerSecond}, append(e.oauthArgs(), e.ID, tenantID)...)...)
 		return err
 	})
 	if err != nil {
@@ -326,14 +417,19 @@ func (x *Directory) UpdateEndpoint(ctx context.Context, tenantID, name string, u
 }
 
 const endpointCols = `id, tenant_id, name, type, remote_server, remote_tenant, app_id, secret_enc, max_migrations, max_incremental, security,
-	caldav_url, carddav_url, created_at, updated_at, max_bytes_per_second`
+	caldav_url, carddav_url, created_at, updated_at, max_bytes_per_second, oauth_token_url, oauth_scope, oauth_grant, oauth_mechanism`
 
 func scanEndpoint(sc interface{ Scan(...any) error }) (*Endpoint, error) {
 	e := &Endpoint{}
 	var cr, up int64
+	var o EndpointOAuth
 	if err := sc.Scan(&e.ID, &e.TenantID, &e.Name, &e.Type, &e.RemoteServer, &e.RemoteTenant, &e.ApplicationId, &e.secretEnc,
-		&e.MaxConcurrentMigrations, &e.MaxConcurrentIncrementalSyncs, &e.Security, &e.CalDAVURL, &e.CardDAVURL, &cr, &up, &e.MaxBytesPerSecond); err != nil {
+		&e.MaxConcurrentMigrations, &e.MaxConcurrentIncrementalSyncs, &e.Security, &e.CalDAVURL, &e.CardDAVURL, &cr, &up, &e.MaxBytesPerSecond,
+		&o.TokenURL, &o.Scope, &o.Grant, &o.Mechanism); err != nil {
 		return nil, err
+	}
+	if o.TokenURL != "" {
+		e.OAuth = &o
 	}
 	e.CreatedAt, e.UpdatedAt = db.Time(cr), db.Time(up)
 	return e, nil
@@ -404,4 +500,19 @@ func (x *Directory) OpenSecret(sealed []byte) (string, error) {
 		return "", errs.Internalf(err, "a sealed secret cannot be opened (was the server key replaced?)")
 	}
 	return string(b), nil
+}
+
+// oauthArgs are the values of the endpoint's oauth_* columns.
+func (e *Endpoint) oauthArgs() []any {
+	if e.OAuth == nil {
+		return []any{"", "", "", ""}
+	}
+	return []any{e.OAuth.TokenURL, e.OAuth.Scope, e.OAuth.Grant, e.OAuth.Mechanism}
+}
+
+// setNonEmpty sets *dst to v unless v is empty.
+func setNonEmpty(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
 }

@@ -95,6 +95,10 @@ type Options struct {
 	// SpecialUse gives mailboxes of the inbox namespace a special-use
 	// attribute (RFC 6154), by name: {"Sent Messages": `\Sent`}.
 	SpecialUse map[string]string
+	// OAuth2, when set, adds an oauth2 passdb for the XOAUTH2 and
+	// OAUTHBEARER mechanisms (before the passwords): the lines of its
+	// configuration file (introspection_url = ..., and so on).
+	OAuth2 []string
 }
 
 // Instance is a private Dovecot configuration in its own directory.
@@ -188,7 +192,11 @@ func New(o Options) (*Instance, error) {
 	set("mail_location", "maildir:"+filepath.Join(in.Dir, "home", "%u", "Maildir"))
 	set("ssl", "no")
 	set("disable_plaintext_auth", "no")
-	set("auth_mechanisms", "plain login")
+	if len(o.OAuth2) > 0 {
+		set("auth_mechanisms", "plain login xoauth2 oauthbearer")
+	} else {
+		set("auth_mechanisms", "plain login")
+	}
 	if o.Listen != "" {
 		set("protocols", "imap")
 		set("listen", "127.0.0.1")
@@ -224,6 +232,13 @@ func New(o Options) (*Instance, error) {
 		fmt.Fprintf(&b, "  mailbox %s {\n    special_use = %s\n  }\n", quote(name), o.SpecialUse[name])
 	}
 	b.WriteString("}\n")
+	if len(o.OAuth2) > 0 {
+		conf := filepath.Join(in.Dir, "oauth2.conf.ext")
+		if err := os.WriteFile(conf, []byte(strings.Join(o.OAuth2, "\n")+"\n"), 0o644); err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(&b, "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s\n}\n", conf)
+	}
 	fmt.Fprintf(&b, "passdb {\n  driver = passwd-file\n  args = %s\n}\n", filepath.Join(in.Dir, "passwd"))
 	fmt.Fprintf(&b, "userdb {\n  driver = static\n  args = home=%s\n}\n", filepath.Join(in.Dir, "home", "%u"))
 	port := "0"

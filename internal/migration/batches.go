@@ -71,7 +71,7 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSp
 		return nil, err
 	}
 	imap := ep.Type == directory.EndpointIMAP
-	rows, err := parseBatchCSV(imap, spec.CSV)
+	rows, err := parseBatchCSV(ep, spec.CSV)
 	if err != nil {
 		return nil, err
 	}

@@ -127,7 +127,7 @@ func (s *Service) AddUsers(ctx context.Context, tenantID, name string, csv []byt
 		return nil, err
 	}
 	imap := ep.Type == directory.EndpointIMAP
-	rows, err := parseBatchCSV(imap, csv)
+	rows, err := parseBatchCSV(ep, csv)
 	if err != nil {
 		return nil, err
 	}
@@ -158,11 +158,14 @@ func (s *Service) AddUsers(ctx context.Context, tenantID, name string, csv []byt
 
 // parseBatchCSV parses a batch CSV: an IMAP batch's (with credentials) or
 // a native one's.
-func parseBatchCSV(imap bool, csv []byte) ([]CSVRow, error) {
-	if imap {
-		return ParseIMAPCSV(csv)
+func parseBatchCSV(ep *directory.Endpoint, csv []byte) ([]CSVRow, error) {
+	switch {
+	case ep.Type != directory.EndpointIMAP:
+		return ParseCSV(csv)
+	case ep.OAuth != nil && ep.OAuth.Grant == directory.OAuthClientCredentials:
+		return ParseIMAPCSVNoSecret(csv)
 	}
-	return ParseCSV(csv)
+	return ParseIMAPCSV(csv)
 }
 
 // setIf sets *dst to *v when v is given.

@@ -49,6 +49,8 @@ var (
 		"emailaddress": "EmailAddress",
 		"username":     "UserName",
 		"password":     "Password",
+		// An OAuth endpoint's per-user secret is its refresh token.
+		"refreshtoken": "Password",
 	}
 )
 
@@ -82,7 +84,21 @@ func ParseIMAPCSV(data []byte) ([]CSVRow, error) {
 	return parseCSV(data, true)
 }
 
+// ParseIMAPCSVNoSecret parses the CSV of a batch for an IMAP endpoint
+// whose users sign in without a secret of their own (OAuth
+// client-credentials: a service account): EmailAddress,UserName, with an
+// optional (ignored when empty) Password or RefreshToken column.
+func ParseIMAPCSVNoSecret(data []byte) ([]CSVRow, error) {
+	return parseCSVWith(data, true, false)
+}
+
 func parseCSV(data []byte, imap bool) ([]CSVRow, error) {
+	return parseCSVWith(data, imap, imap)
+}
+
+// parseCSVWith parses a batch CSV; secret requires an IMAP user's
+// Password (or RefreshToken).
+func parseCSVWith(data []byte, imap, secret bool) ([]CSVRow, error) {
 	cols, hint := csvColumns, csvHint
 	if imap {
 		cols, hint = imapColumns, imapCSVHint
@@ -124,7 +140,10 @@ func parseCSV(data []byte, imap bool) ([]CSVRow, error) {
 	}
 	required := []string{"EmailAddress"}
 	if imap {
-		required = append(required, "UserName", "Password")
+		required = append(required, "UserName")
+	}
+	if secret {
+		required = append(required, "Password")
 	}
 	for _, c := range required {
 		if _, ok := idx[c]; !ok {
@@ -173,8 +192,8 @@ func parseCSV(data []byte, imap bool) ([]CSVRow, error) {
 				return nil, invalidCSV(line, "UserName is empty for %s", row.EmailAddress)
 			case len(row.UserName) > 320 || !utf8.ValidString(row.UserName) || strings.ContainsAny(row.UserName, "\x00\r\n"):
 				return nil, invalidCSV(line, "UserName of %s is not a valid login name", row.EmailAddress)
-			case row.Password == "":
-				return nil, invalidCSV(line, "Password is empty for %s", row.EmailAddress)
+			case row.Password == "" && secret:
+				return nil, invalidCSV(line, "Password (or RefreshToken) is empty for %s", row.EmailAddress)
 			case len(row.Password) > 1024 || !utf8.ValidString(row.Password) || strings.ContainsAny(row.Password, "\x00\r\n"):
 				return nil, invalidCSV(line, "the Password of %s is not valid text of at most 1024 bytes without line breaks", row.EmailAddress)
 			}

@@ -35,7 +35,7 @@ type imapPlan struct {
 // imapServer is how to reach an IMAP endpoint's server (through the
 // endpoint policy).
 func (s *Service) imapServer(ep *directory.Endpoint) imapsrc.Server {
-	return imapsrc.Server{URL: ep.RemoteServer, Security: ep.Security, Dial: s.Guard.DialContext}
+	return imapsrc.Server{URL: ep.RemoteServer, Security: ep.Security, Dial: s.Guard.DialContext, OAuth: s.imapOAuth(ep)}
 }
 
 // storeCredentials seals a user's IMAP password with the server key.

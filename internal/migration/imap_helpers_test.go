@@ -53,9 +53,16 @@ const plainIMAP = "imap_capability = IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE M
 // known by their names only.
 func startDovecot(t *testing.T, users map[string]string, items map[string][]scenario.Item, settings ...string) *imapSource {
 	t.Helper()
+	return startDovecotWith(t, users, items, dovecot.Options{Settings: settings})
+}
+
+// startDovecotWith is startDovecot with more options (o's Listen, Users
+// and SpecialUse are set here).
+func startDovecotWith(t *testing.T, users map[string]string, items map[string][]scenario.Item, o dovecot.Options) *imapSource {
+	t.Helper()
 	addr := scenario.FreeAddr(t)
-	in, err := dovecot.New(dovecot.Options{Listen: addr, Users: users, Settings: settings,
-		SpecialUse: map[string]string{"Sent Messages": `\Sent`, "Spam": `\Junk`}})
+	o.Listen, o.Users, o.SpecialUse = addr, users, map[string]string{"Sent Messages": `\Sent`, "Spam": `\Junk`}
+	in, err := dovecot.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

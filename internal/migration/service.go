@@ -59,6 +59,7 @@ type Service struct {
 	tokens map[string]*identity.TokenSource // endpoint id + secret hash → source
 
 	rates rateMeter
+	oauth oauthTokens
 
 	copiedItems, copiedBytes prometheus.Counter
 	slotWaits, slotWakeups   prometheus.Counter

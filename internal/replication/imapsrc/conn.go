@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -44,6 +45,9 @@ type Server struct {
 	// Dial, when set, makes the TCP connection (the migration service
 	// passes its endpoint policy's); nil dials directly.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// OAuth, when set, signs users in with OAuth2 tokens: the password
+	// given to a login is then the user's OAuth secret (a refresh token).
+	OAuth *OAuth
 }
 
 // address returns host:port and whether the connection uses implicit TLS.
@@ -218,6 +222,9 @@ func Connect(ctx context.Context, srv Server) (*Probe, error) {
 func (c *conn) login(ctx context.Context, user, password string) error {
 	stop := context.AfterFunc(ctx, func() { c.c.Close() })
 	defer stop()
+	if c.srv.OAuth != nil {
+		return c.loginOAuth(ctx, user, password)
+	}
 	caps := c.c.Caps()
 	var err error
 	switch {
@@ -232,6 +239,13 @@ func (c *conn) login(ctx context.Context, user, password string) error {
 	if err == nil {
 		return nil
 	}
+	return c.loginError(ctx, user, err, "check the UserName and Password columns of the batch CSV for this user")
+}
+
+// loginError maps a failed login: a refusal is SourceLoginFailed (with
+// the hint), an unavailable server or a broken connection
+// EndpointUnreachable.
+func (c *conn) loginError(ctx context.Context, user string, err error, hint string) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -247,9 +261,23 @@ func (c *conn) login(ctx context.Context, user, password string) error {
 			return unreachable(c.srv.URL, "the IMAP server %s cannot log %s in now%s", c.srv.URL, user, code).WithCause(err)
 		}
 		return errs.Forbiddenf("SourceLoginFailed", "the IMAP server %s refused the credentials of user %s%s", c.srv.URL, user, code).
-			WithObject(user).WithHint("check the UserName and Password columns of the batch CSV for this user").WithCause(err)
+			WithObject(user).WithHint("%s", hint).WithCause(err)
+	}
+	if e := errs.As(err); e != nil {
+		return err // from the token source
 	}
 	return unreachable(c.srv.URL, "logging %s in at %s failed", user, c.srv.URL).WithCause(err)
+}
+
+// hostPort is the server's host and port (for OAUTHBEARER).
+func (c *conn) hostPort() (string, int) {
+	addr, _, err := c.srv.address()
+	if err != nil {
+		return "", 0
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	return host, p
 }
 
 // CheckLogin connects and logs a user in (the SourceLogin validation rule):

@@ -1,0 +1,171 @@
+package migration_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/directory"
+	"github.com/tenantferry/tenantferry/internal/dovecot"
+	"github.com/tenantferry/tenantferry/internal/migration"
+	"github.com/tenantferry/tenantferry/internal/testsupport/scenario"
+)
+
+// tokenServer is a small OAuth2 provider on 127.0.0.1: a token endpoint
+// (refresh_token grant, one refresh token per user, client id and secret
+// checked) and the introspection endpoint Dovecot's oauth2 passdb asks.
+type tokenServer struct {
+	*httptest.Server
+	clientID, clientSecret string
+	refresh                map[string]string // refresh token → user
+
+	mu                  sync.Mutex
+	active              map[string]string // access token → user
+	grants, refusedIntr int
+}
+
+func newTokenServer(t *testing.T, refresh map[string]string) *tokenServer {
+	ts := &tokenServer{clientID: "imap-client", clientSecret: "imap-client-secret", refresh: refresh, active: map[string]string{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /token", ts.token)
+	mux.HandleFunc("/introspect", ts.introspect) // POST (introspection), GET (tokeninfo)
+	ts.Server = httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func (ts *tokenServer) token(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	user, known := ts.refresh[r.PostForm.Get("refresh_token")]
+	if id != ts.clientID || secret != ts.clientSecret || r.PostForm.Get("grant_type") != "refresh_token" || !known {
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]string{"error": "invalid_grant"})
+		return
+	}
+	b := make([]byte, 16)
+	rand.Read(b)
+	tok := "at-" + hex.EncodeToString(b)
+	ts.mu.Lock()
+	ts.active[tok] = user
+	ts.grants++
+	ts.mu.Unlock()
+	json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": 3600})
+}
+
+func (ts *tokenServer) introspect(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	ts.mu.Lock()
+	user, ok := ts.active[r.Form.Get("token")]
+	if !ok {
+		ts.refusedIntr++
+	}
+	ts.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		json.NewEncoder(w).Encode(map[string]any{"active": false})
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{"active": true, "username": user})
+}
+
+// expireAll ends every access token issued so far (as their lifetime
+// would), although their holders think them valid for an hour.
+func (ts *tokenServer) expireAll() {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	clear(ts.active)
+}
+
+func (ts *tokenServer) counts() (grants, refused int) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.grants, ts.refusedIntr
+}
+
+// TestIMAPOAuthFromDovecot (issue 11 item 5): an IMAP endpoint with
+// OAuth2 sign-in (XOAUTH2, refresh_token grant, the client id and secret
+// of the endpoint) moves a user from a Dovecot whose oauth2 passdb asks a
+// token server on 127.0.0.1, byte-exact; once the server has expired the
+// access token (the client still thinks it valid), the next sync's login
+// is refused, a new token is fetched with the refresh token and the sync
+// goes on; the completion is Perfect. A user whose refresh token the
+// provider refuses fails with SourceTokenRefused, and the passwords of
+// the Dovecot users are never used.
+func TestIMAPOAuthFromDovecot(t *testing.T) {
+	skipWithoutDovecot(t)
+	ctx := context.Background()
+	ts := newTokenServer(t, map[string]string{"rt-bob": "bob"})
+	s := scenario.Start(t, scenario.Options{})
+	s.Tenant("fabrikam")
+	bob := s.Mailbox("fabrikam", "bob", "pw-bob-target", false)
+	alice := s.Mailbox("fabrikam", "alice", "pw-alice-target", false)
+	src := startDovecotWith(t, map[string]string{"bob": bobPassword, "alice": alicePassword}, map[string][]scenario.Item{"bob": bobItems()},
+		dovecot.Options{OAuth2: []string{
+			"introspection_mode = post",
+			"introspection_url = " + ts.URL + "/introspect",
+			"tokeninfo_url = " + ts.URL + "/introspect?token=",
+			"force_introspection = yes",
+			"username_attribute = username",
+			"active_attribute = active",
+			"active_value = true",
+		}})
+	if _, err := s.Admin.CreateEndpoint(ctx, s.Op, "fabrikam", directory.EndpointSpec{Name: "bad-oauth", Type: directory.EndpointIMAP,
+		RemoteServer: "imap://" + src.addr, OAuthTokenURL: ts.URL + "/token", OAuthGrant: "password"}); !isCode(err, "InvalidOAuth") {
+		t.Fatalf("an unknown grant: %v", err)
+	}
+	ep, err := s.Admin.CreateEndpoint(ctx, s.Op, "fabrikam", directory.EndpointSpec{Name: "dove-oauth", Type: directory.EndpointIMAP,
+		RemoteServer: "imap://" + src.addr, ApplicationId: ts.clientID, Secret: ts.clientSecret, OAuthTokenURL: ts.URL + "/token",
+		OAuthScope: "https://mail.example/"})
+	if err != nil || ep.OAuth == nil || ep.OAuth.Mechanism != directory.OAuthXOAUTH2 || ep.OAuth.Grant != directory.OAuthRefreshToken {
+		t.Fatalf("OAuth endpoint: %+v %v", ep, err)
+	}
+	csv := []byte("EmailAddress,UserName,RefreshToken\n" + bob.PrimarySmtpAddress + ",bob,rt-bob\n")
+	if _, err := s.Admin.CreateBatch(ctx, s.Op, "fabrikam", migration.BatchSpec{Name: "oauth", Endpoint: "dove-oauth", CSV: csv, AutoStart: true}); err != nil {
+		t.Fatal(err)
+	}
+	waitIMAPUsers(t, s, "oauth", migration.StateSynced)
+	sameAsDovecot(t, s, src, "bob", bob, "initial sync over XOAUTH2")
+	g1, _ := ts.counts()
+
+	// The provider ends the token; new mail arrives; the next sync's login
+	// is refused, then a refreshed token signs in.
+	ts.expireAll()
+	appendMsg(t, src.login(t, "bob"), "INBOX", "after the token expired", []imap.Flag{imap.FlagSeen})
+	if _, err := s.Admin.BatchCommand(ctx, s.Op, "fabrikam", "oauth", admin.BatchSyncNow, false); err != nil {
+		t.Fatal(err)
+	}
+	waitIMAPUsers(t, s, "oauth", migration.StateSynced)
+	sameAsDovecot(t, s, src, "bob", bob, "incremental sync after the refresh")
+	g2, refused := ts.counts()
+	if g2 <= g1 || refused == 0 {
+		t.Fatalf("token grants %d → %d, refused introspections %d: the expired token was not replaced", g1, g2, refused)
+	}
+	if _, err := s.Admin.BatchCommand(ctx, s.Op, "fabrikam", "oauth", admin.BatchComplete, false); err != nil {
+		t.Fatal(err)
+	}
+	if us := waitIMAPUsers(t, s, "oauth", migration.StateCompleted, migration.StateCompletedWithWarnings); us[0].DataConsistencyScore != migration.ScorePerfect {
+		t.Fatalf("completed %s, %s", us[0].Status, us[0].DataConsistencyScore)
+	}
+
+	bad := []byte("EmailAddress,UserName,RefreshToken\n" + alice.PrimarySmtpAddress + ",alice,rt-stolen\n")
+	if _, err := s.Admin.CreateBatch(ctx, s.Op, "fabrikam", migration.BatchSpec{Name: "oauth-bad", Endpoint: "dove-oauth", CSV: bad, AutoStart: true}); err != nil {
+		t.Fatal(err)
+	}
+	us := waitIMAPUsers(t, s, "oauth-bad", migration.StateFailed)
+	if us[0].Error == nil || us[0].Error.Code != "SourceTokenRefused" {
+		t.Fatalf("a refused refresh token: %+v", us[0].Error)
+	}
+}
