@@ -1,17 +1,17 @@
 package identity
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/tenantferry/tenantferry/internal/errs"
 )
@@ -23,12 +23,12 @@ const (
 	TokenRefreshMargin = 5 * time.Minute
 	// TokenRequestTimeout bounds one token request.
 	TokenRequestTimeout = 30 * time.Second
-	// maxTokenReply bounds a token endpoint reply.
-	maxTokenReply = 1 << 20
 )
 
-// TokenSource obtains access tokens with the client-credentials grant, for
-// the side of a migration endpoint that calls a remote server. It caches
+// TokenSource obtains access tokens with the client-credentials grant
+// (golang.org/x/oauth2/clientcredentials), for the side of a migration
+// endpoint that calls a remote server, and maps the endpoint's refusals
+// and failures to TokenRejected and EndpointUnreachable. It caches
 // the token until TokenRefreshMargin before it expires; concurrent callers
 // share one request. It is safe for concurrent use.
 type TokenSource struct {
@@ -99,100 +99,75 @@ func (s *TokenSource) now() time.Time {
 	return time.Now()
 }
 
-// flexSeconds decodes expires_in sent as a number or as a string.
-type flexSeconds int64
-
-func (f *flexSeconds) UnmarshalJSON(b []byte) error {
-	str := strings.Trim(string(b), `"`)
-	n, err := strconv.ParseFloat(str, 64)
-	if err != nil {
-		return fmt.Errorf("expires_in %s is not a number", truncate(string(b), 20))
-	}
-	*f = flexSeconds(n)
-	return nil
+// errorReply holds the fields of a token endpoint's error reply beyond
+// the OAuth ones golang.org/x/oauth2 reads (this server's own endpoint
+// adds a stable code and a hint).
+type errorReply struct {
+	Code string `json:"code"`
+	Hint string `json:"hint"`
 }
 
-// tokenResponse is a token endpoint reply, successful or not.
-type tokenResponse struct {
-	AccessToken string      `json:"access_token"`
-	TokenType   string      `json:"token_type"`
-	ExpiresIn   flexSeconds `json:"expires_in"`
-	Error       string      `json:"error"`
-	Description string      `json:"error_description"`
-	Code        string      `json:"code"`
-	Hint        string      `json:"hint"`
-}
-
-// fetch requests a new token and returns it with its lifetime.
+// fetch requests a new token with golang.org/x/oauth2's client-credentials
+// grant (client id and secret in the form, as Microsoft's endpoint takes
+// them) and returns it with its lifetime.
 func (s *TokenSource) fetch(ctx context.Context) (string, time.Duration, error) {
 	unreachable := func(cause error, format string, args ...any) *errs.Error {
 		return (&errs.Error{Code: "EndpointUnreachable", Kind: errs.Unavailable, Message: fmt.Sprintf(format, args...),
 			Hint: "check the remote server address of the migration endpoint and that the server is up; retry later", Object: s.tokenURL}).WithCause(cause)
 	}
+	if u, err := url.Parse(s.tokenURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", 0, errs.Invalidf("InvalidTokenURL", "token URL %q is not valid", s.tokenURL).
+			WithHint("set the remote server of the migration endpoint to an http(s) URL")
+	}
 	scope := s.resource
 	if !strings.HasSuffix(scope, ScopeDefaultSuffix) {
 		scope += ScopeDefaultSuffix
 	}
-	form := url.Values{
-		"grant_type":    {GrantClientCredentials},
-		"client_id":     {s.clientID},
-		"client_secret": {s.clientSecret},
-		"scope":         {scope},
-	}
+	cc := clientcredentials.Config{ClientID: s.clientID, ClientSecret: s.clientSecret, TokenURL: s.tokenURL, Scopes: []string{scope},
+		AuthStyle: oauth2.AuthStyleInParams}
 	ctx, cancel := context.WithTimeout(ctx, TokenRequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.tokenURL, bytes.NewBufferString(form.Encode()))
+	tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, s.client))
 	if err != nil {
-		return "", 0, errs.Invalidf("InvalidTokenURL", "token URL %q is not valid: %v", s.tokenURL, err).
-			WithHint("set the remote server of the migration endpoint to an http(s) URL")
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return "", 0, unreachable(err, "cannot reach the token endpoint %s: %v", s.tokenURL, unwrapURLError(err))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenReply))
-	if err != nil {
-		return "", 0, unreachable(err, "cannot read the reply of the token endpoint %s: %v", s.tokenURL, err)
-	}
-	var tr tokenResponse
-	jerr := json.Unmarshal(body, &tr)
-	if resp.StatusCode != http.StatusOK {
-		if jerr == nil && tr.Error != "" {
-			desc := tr.Description
+		var re *oauth2.RetrieveError
+		switch {
+		case errors.As(err, &re) && re.ErrorCode != "":
+			desc := re.ErrorDescription
 			if desc == "" {
 				desc = "no description"
 			}
 			e := errs.Unauthorizedf("TokenRejected", "token endpoint %s refused application %s: %s: %s",
-				s.tokenURL, s.clientID, tr.Error, desc).WithObject(s.clientID)
-			if tr.Code != "" {
-				e.Message += " [" + tr.Code + "]"
+				s.tokenURL, s.clientID, re.ErrorCode, desc).WithObject(s.clientID)
+			var extra errorReply
+			json.Unmarshal(re.Body, &extra)
+			if extra.Code != "" {
+				e.Message += " [" + extra.Code + "]"
 			}
-			hint := tr.Hint
+			hint := extra.Hint
 			if hint == "" {
 				hint = "check the application id, secret and remote tenant of the migration endpoint"
 			}
 			return "", 0, e.WithHint("%s", hint)
+		case re != nil && re.Response != nil && re.Response.StatusCode >= 500:
+			return "", 0, unreachable(nil, "token endpoint %s returned HTTP %s", s.tokenURL, re.Response.Status)
+		case re != nil && re.Response != nil:
+			return "", 0, errs.Unauthorizedf("TokenRejected", "token endpoint %s returned HTTP %s", s.tokenURL, re.Response.Status).
+				WithHint("check the remote server and remote tenant of the migration endpoint").WithObject(s.clientID)
 		}
-		if resp.StatusCode >= 500 {
-			return "", 0, unreachable(nil, "token endpoint %s returned HTTP %s", s.tokenURL, resp.Status)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return "", 0, unreachable(err, "cannot reach the token endpoint %s: %v", s.tokenURL, unwrapURLError(err))
 		}
-		return "", 0, errs.Unauthorizedf("TokenRejected", "token endpoint %s returned HTTP %s", s.tokenURL, resp.Status).
-			WithHint("check the remote server and remote tenant of the migration endpoint").WithObject(s.clientID)
+		return "", 0, unreachable(err, "token endpoint %s returned no usable access token: %v", s.tokenURL, err)
 	}
-	if jerr != nil || tr.AccessToken == "" {
-		return "", 0, unreachable(jerr, "token endpoint %s returned no access token", s.tokenURL)
+	if !strings.EqualFold(tok.TokenType, "Bearer") {
+		return "", 0, unreachable(nil, "token endpoint %s returned token type %q, not Bearer", s.tokenURL, truncate(tok.TokenType, 20))
 	}
-	if !strings.EqualFold(tr.TokenType, "Bearer") {
-		return "", 0, unreachable(nil, "token endpoint %s returned token type %q, not Bearer", s.tokenURL, truncate(tr.TokenType, 20))
-	}
-	lifetime := time.Duration(tr.ExpiresIn) * time.Second
+	lifetime := time.Duration(tok.ExpiresIn) * time.Second
 	if lifetime <= 0 {
 		lifetime = time.Minute // no expiry given: keep it briefly
 	}
-	return tr.AccessToken, lifetime, nil
+	return tok.AccessToken, lifetime, nil
 }
 
 // unwrapURLError drops the "Get URL:" prefix of a client error (the URL is
