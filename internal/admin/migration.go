@@ -224,6 +224,9 @@ const (
 	UserComplete MigrationUserAction = "complete"
 	// UserApprove approves one user's skipped items.
 	UserApprove MigrationUserAction = "approve-skipped-items"
+	// UserResync compares a user's whole source with its target again and
+	// repairs the differences (after a Poor DataConsistencyScore).
+	UserResync MigrationUserAction = "resync"
 )
 
 // MigrationUsers lists the users of the tenant's active batches
@@ -281,9 +284,11 @@ func (c *Core) MigrationUserCommand(ctx context.Context, p *Principal, tenant, a
 		mv, err = m.CompleteUser(ctx, tid, addr, approve)
 	case UserApprove:
 		mv, err = m.ApproveSkippedItems(ctx, tid, addr)
+	case UserResync:
+		mv, err = m.ResyncUser(ctx, tid, addr)
 	default:
 		return nil, errs.Invalidf("InvalidAction", "unknown migration user action %q", action).
-			WithHint("use stop, start, remove, complete or approve-skipped-items")
+			WithHint("use stop, start, remove, complete, approve-skipped-items or resync")
 	}
 	if err != nil {
 		return nil, err

@@ -314,6 +314,7 @@ func (e *env) migrationUserCmd() *cobra.Command {
 		action("remove", "Take one user out of its batch; staged content of an unfinished move is deleted"),
 		action("complete", "Complete one user now (cutover), the rest of its batch staying"),
 		action("approve-skipped-items", "Approve one user's skipped items; a completion they stopped goes on"),
+		action("resync", "Compare the user's whole source with the target again and repair the differences (after a Poor DataConsistencyScore)"),
 	)
 }
 

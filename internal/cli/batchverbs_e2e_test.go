@@ -19,7 +19,8 @@ import (
 // SQLite and on PostgreSQL: `batch set` (bad input refused with its code
 // and nothing changed; schedule, item limits, report interval), `batch
 // add-users` (a user already in the batch refused, a new one synced),
-// `migrationuser list -o csv|show|set|stop|start|complete`, `batch
+// `migrationuser list -o csv|show|set|approve-skipped-items|resync|stop|
+// start|complete`, `batch
 // complete --complete-after` (the scheduler completes the rest), `move
 // --suspend-when-ready-to-complete` (a one-user batch named for the user),
 // `batch create --since --exclude-folder` and `batch dry-run`,
@@ -71,6 +72,7 @@ func batchAndUserVerbs(t *testing.T, dsn string) {
 			"--target-delivery-domain", "fabrikam.tenantferry.test"}, extra...)
 	}
 	tgt.fail("InvalidFilter", create("--exclude-folder", "Projects/[a")...)
+	tgt.fail("InvalidFilter", create("--map-folder", "^(Projects -> Work")...)
 	tgt.fail("InvalidPasswordContinuity", create("--password-continuity", "carry")...) // the source is another server
 	tgt.fail("InvalidPasswordContinuity", create("--password-continuity", "telepathy")...)
 
@@ -192,6 +194,15 @@ func batchAndUserVerbs(t *testing.T, dsn string) {
 	if uv.LargeItemLimit == nil || *uv.LargeItemLimit != 3 || uv.BadItemLimit != nil {
 		t.Fatalf("migrationuser set: %+v", uv)
 	}
+	tgt.run("migrationuser", "approve-skipped-items", "--tenant", "fabrikam", addr("v2"))
+	tgt.run("migrationuser", "resync", "--tenant", "fabrikam", addr("v2"))
+	sc.Eventually(t, 2*time.Minute, "v2 resynced", func() error {
+		out := tgt.run("batch", "report", "--tenant", "fabrikam", "w", "--user", addr("v2"), "-o", "json")
+		if !strings.Contains(out, "resync done") {
+			return fmt.Errorf("no resync in the report yet")
+		}
+		return nil
+	})
 	tgt.run("migrationuser", "stop", "--tenant", "fabrikam", addr("v3"))
 	if st := status("v3"); st != "Stopped" {
 		t.Fatalf("after stop: %s", st)

@@ -3,6 +3,7 @@ package migration_test
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/db/dbtest"
 	"github.com/tenantferry/tenantferry/internal/directory"
+	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/migration"
 	"github.com/tenantferry/tenantferry/internal/testsupport/scenario"
 )
@@ -245,4 +247,70 @@ func migrationUserCompleteAndApprove(t *testing.T, dsn string) {
 	if _, err := r.tgt.Admin.MigrationUserCommand(r.ctx, r.tgt.Op, tgtName, ai, admin.UserComplete, false); !isCode(err, "MigrationUserNotFound") && !isCode(err, "MigrationUserCompleted") {
 		t.Errorf("completing a completed user: %v", err)
 	}
+}
+
+// TestPoorUserFixedWithMigrationUser (issue 11 acceptance): a user whose
+// staged copy lost items (deleted on the target behind the engine's back)
+// is refused at completion as Poor; `migrationuser resync` alone repairs
+// it (the next pass compares the whole source and copies what is
+// missing), and `migrationuser complete` then completes it Perfect, the
+// batch untouched. On SQLite and PostgreSQL.
+func TestPoorUserFixedWithMigrationUser(t *testing.T) {
+	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) {
+		r := newRigOn(t, scenario.Options{DB: dbtest.DSN(t, dialect)})
+		src := r.source("poorfix", 10, false, true)
+		r.stamp(src, nil)
+		addr := r.addr("poorfix")
+		r.batch("pf", r.tr.Endpoint, addr)
+		r.waitUser("pf", addr, migration.StateSynced)
+		mb, err := r.s.Store.Mailbox(r.ctx, r.tgtID(), src.ExchangeGuid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, _, err := r.s.Store.ItemChanges(r.ctx, mb.ID, mailstore.Cursor{}, 0, 100)
+		if err != nil || len(cs) != 10 {
+			t.Fatalf("staged items: %d %v", len(cs), err)
+		}
+		if _, err := r.s.Store.UpdateItems(r.ctx, mb.ID, []mailstore.ItemUpdate{{ItemID: cs[2].ItemID, Delete: true}, {ItemID: cs[7].ItemID, Delete: true}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		cmd := func(a admin.MigrationUserAction) {
+			t.Helper()
+			if _, err := r.tgt.Admin.MigrationUserCommand(r.ctx, r.tgt.Op, tgtName, addr, a, false); err != nil {
+				t.Fatalf("migrationuser %s: %v", a, err)
+			}
+		}
+		cmd(admin.UserComplete)
+		scenario.Eventually(t, 30*time.Second, "the completion refused as Poor", func() error {
+			u := r.user("pf", addr)
+			if u.Status != migration.StateSynced || u.Error == nil || u.Error.Code != "DataConsistencyPoor" || u.DataConsistencyScore != migration.ScorePoor {
+				return fmt.Errorf("%s %s %+v", u.Status, u.DataConsistencyScore, u.Error)
+			}
+			if !strings.Contains(u.Error.Message, "unexplained") {
+				return fmt.Errorf("message: %s", u.Error.Message)
+			}
+			return nil
+		})
+		cmd(admin.UserResync)
+		scenario.Eventually(t, 30*time.Second, "the resync", func() error {
+			rep, err := r.tgt.Admin.BatchReport(r.ctx, r.tgt.Op, tgtName, "pf", addr)
+			if err != nil {
+				return err
+			}
+			for _, l := range rep[0].Report {
+				if strings.Contains(l.Message, "resync done") && settled(rep[0].UserView, migration.StateSynced) && rep[0].Error == nil {
+					return nil
+				}
+			}
+			return fmt.Errorf("%s %s", rep[0].Status, rep[0].StatusDetail)
+		})
+		cmd(admin.UserComplete)
+		if u := r.waitUser("pf", addr, migration.StateCompleted); u.DataConsistencyScore != migration.ScorePerfect || u.ItemsSynced != 10 {
+			t.Fatalf("after the resync: %s, %d items", u.DataConsistencyScore, u.ItemsSynced)
+		}
+		r.sameContent(src)
+		if b := r.status("pf"); b.CompletionRequested != nil || b.ApproveSkippedItems {
+			t.Fatalf("the batch was touched: %+v", b)
+		}
+	})
 }

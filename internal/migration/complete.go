@@ -185,7 +185,7 @@ func (s *Service) complete(ctx context.Context, b *Batch, m *Move, client replic
 			if err != nil {
 				return err
 			}
-			block, err := s.judge(ctx, b, m, score, report, "investigate the report ('tenantferry batch report "+b.Name+" --user "+m.Email+"')")
+			block, err := s.judge(ctx, b, m, score, report, "investigate the report ('tenantferry batch report "+b.Name+" --user "+m.Email+"'), repair the target with 'tenantferry migrationuser resync "+m.Email+"' and complete again")
 			if err != nil {
 				return err
 			}

@@ -231,7 +231,7 @@ func (s *Service) runIMAPPass(ctx context.Context, b *Batch, m *Move, p *imapPla
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	job := &replication.Job{Source: src, SourceGUID: p.target.ExchangeGuid, MailboxID: p.mailbox.ID, MaxItemSize: b.MaxItemSize,
-		Sink: s.sink(ctx, m.ID, string(mailstore.KindPrimary)), OriginPrefix: imapsrc.OriginPrefix, AdoptFolders: true, Filter: b.Filter, Throttle: throttleOf(ctx),
+		Sink: s.sink(ctx, m.ID, string(mailstore.KindPrimary)), OriginPrefix: imapsrc.OriginPrefix, AdoptFolders: true, Filter: b.Filter, Throttle: throttleOf(ctx), Repair: m.RepairRequested,
 		Progress: s.progress(pctx, cancel, m.ID)}
 	_, res, err := s.Engine.Pass(pctx, job, w)
 	return res, err

@@ -55,7 +55,7 @@ func (s *Service) completeIMAP(ctx context.Context, b *Batch, m *Move, ep *direc
 			if score, report, err = s.judgeDAV(ctx, m, score, report); err != nil {
 				return err
 			}
-			block, err := s.judge(ctx, b, m, score, report, "investigate the report ('tenantferry batch report "+b.Name+" --user "+m.Email+"'), run 'tenantferry batch sync-now "+b.Name+"' and complete again")
+			block, err := s.judge(ctx, b, m, score, report, "investigate the report ('tenantferry batch report "+b.Name+" --user "+m.Email+"'), repair the target with 'tenantferry migrationuser resync "+m.Email+"' and complete again")
 			if err != nil {
 				return err
 			}

@@ -165,13 +165,16 @@ type Move struct {
 	// UserNotifiedBefore and UserNotifiedAfter are when the user's
 	// before- and after-cutover mails went (zero: not yet).
 	UserNotifiedBefore, UserNotifiedAfter time.Time
+	// RepairRequested makes the next pass a full comparison (ResyncUser).
+	RepairRequested bool
 }
 
 const moveCols = `id, batch_id, tenant_id, email, csv_line, mailbox_type, active, state, status_detail, error_code, error_message,
 	target_recipient_id, source_tenant_id, source_address, exchange_guid, archive_guid, items_total, items_synced, items_skipped, bytes_total,
 	bytes_transferred, consistency, completion_step, sync_gen, synced_gen, pass_job, queued_at, started_at, initial_sync_done_at, initial_sync_ms, last_sync_at,
 	last_sync_ms, completion_started_at, completed_at, lock_started_at, lock_ended_at, created_at, updated_at, items_by_class,
-	complete_requested, approve_skipped, complete_after, large_item_limit, bad_item_limit, user_notified_before_at, user_notified_after_at`
+	complete_requested, approve_skipped, complete_after, large_item_limit, bad_item_limit, user_notified_before_at, user_notified_after_at,
+	repair_requested`
 
 func scanMove(sc interface{ Scan(...any) error }) (*Move, error) {
 	m := &Move{}
@@ -181,7 +184,7 @@ func scanMove(sc interface{ Scan(...any) error }) (*Move, error) {
 		&m.ErrorCode, &m.ErrorMessage, &m.TargetRecipientID, &m.SourceTenantID, &m.SourceAddress, &m.ExchangeGuid, &m.ArchiveGuid,
 		&m.ItemsTotal, &m.ItemsSynced, &m.ItemsSkipped, &m.BytesTotal, &m.BytesTransferred, &m.Consistency, &m.CompletionStep,
 		&m.SyncGen, &m.SyncedGen, &m.PassJob, &q, &st, &isd, &ism, &ls, &lsm, &cs, &ca, &lks, &lke, &cr, &up, &byClass,
-		&m.CompleteRequested, &m.ApproveSkipped, &uca, &m.LargeItemLimit, &m.BadItemLimit, &unb, &una); err != nil {
+		&m.CompleteRequested, &m.ApproveSkipped, &uca, &m.LargeItemLimit, &m.BadItemLimit, &unb, &una, &m.RepairRequested); err != nil {
 		return nil, err
 	}
 	if byClass != "" {

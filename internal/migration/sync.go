@@ -232,6 +232,14 @@ func (s *Service) endPass(ctx context.Context, m *Move, initial bool, gen int64,
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
 		}
+		if m.RepairRequested {
+			if _, err := tx.ExecContext(ctx, `UPDATE moves SET repair_requested = ? WHERE id = ?`, false, m.ID); err != nil {
+				return err
+			}
+			if err := logMove(ctx, tx, m.ID, "info", "resync done: the target holds what the source holds"); err != nil {
+				return err
+			}
+		}
 		if !b.Filter.Empty() {
 			// The source's size counts what the filter leaves out: after a
 			// pass the selection is what there is to copy.
@@ -338,7 +346,7 @@ func (s *Service) runPass(ctx context.Context, b *Batch, m *Move, p *plan, k mai
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	job := &replication.Job{Source: p.client, SourceGUID: k.guid, MailboxID: mb.ID, MaxItemSize: b.MaxItemSize, Filter: b.Filter, Throttle: throttleOf(ctx),
+	job := &replication.Job{Source: p.client, SourceGUID: k.guid, MailboxID: mb.ID, MaxItemSize: b.MaxItemSize, Filter: b.Filter, Throttle: throttleOf(ctx), Repair: m.RepairRequested,
 		Sink:     s.sink(ctx, m.ID, string(k.kind)),
 		Progress: s.progress(pctx, cancel, m.ID)}
 	_, res, err := s.Engine.Pass(pctx, job, w)

@@ -263,3 +263,34 @@ func userSettingsLine(m *Move) string {
 	}
 	return fmt.Sprintf("settings changed: CompleteAfter %s, LargeItemLimit %s, BadItemLimit %s", ca, limit(m.LargeItemLimit), limit(m.BadItemLimit))
 }
+
+// ResyncUser requests a repair of one user (a full resynchronisation,
+// beyond Exchange's Start-MigrationUser): its next pass lists the whole
+// source again, copies what the target lacks and deletes what the source
+// no longer has; a Poor user is then verified again at its completion.
+// Not while the user syncs or completes.
+func (s *Service) ResyncUser(ctx context.Context, tenantID, addr string) (*Move, error) {
+	return s.userTx(ctx, tenantID, addr, func(tx *db.Tx, b *Batch, m *Move) error {
+		if b.Control != ControlStarted {
+			return errs.Conflictf("BatchNotStarted", "migration batch %s of %s is %s", b.Name, m.Email, strings.ToLower(b.Control)).
+				WithHint("start the batch with 'tenantferry batch start %s'", b.Name)
+		}
+		switch m.State {
+		case StateSynced, StateFailed, StateStopped, StateQueued:
+		default:
+			return ErrUserBusy.Newf("%s is %s", m.Email, m.State).WithObject(m.Email).WithHint("wait until it is Synced, or stop it first")
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET repair_requested = ?, error_code = '', error_message = '' WHERE id = ?`, true, m.ID); err != nil {
+			return err
+		}
+		if err := logMove(ctx, tx, m.ID, "info", "resync requested: the next pass compares the whole source with the target"); err != nil {
+			return err
+		}
+		if m.State != StateSynced {
+			if err := s.setState(ctx, tx, m, StateQueued, "WaitingForJob"); err != nil {
+				return err
+			}
+		}
+		return s.enqueueSync(ctx, tx, m.ID)
+	})
+}

@@ -138,6 +138,11 @@ type Job struct {
 	// (its burst at least ThrottleBurst): the job's share of an endpoint's
 	// bandwidth cap, which the caller may change while the pass runs.
 	Throttle *rate.Limiter
+	// Repair makes the pass a full comparison: every source item is
+	// listed again from the start of its feed (what the target lacks is
+	// copied, what it has is updated) and every target item whose source
+	// item is gone is deleted, whatever the watermark says.
+	Repair bool
 	// Filter, when set, limits the copy to the items it selects (folders
 	// and internal dates): other folders are not created, other items not
 	// copied, and an item that leaves the selection (moved to an excluded
@@ -153,7 +158,10 @@ func (e *Engine) Pass(ctx context.Context, j *Job, w Watermark) (Watermark, *Pas
 	if err != nil {
 		return w, nil, err
 	}
-	fresh := w.Item == (Cursor{}) && w.Del == (Cursor{})
+	if j.Repair {
+		w.Item, w.FolderState = Cursor{}, 0
+	}
+	fresh := !j.Repair && w.Item == (Cursor{}) && w.Del == (Cursor{})
 	w.PassUpto = st.HighestModSeq
 	p := &pass{e: e, j: j, w: w, res: &PassResult{}, fresh: fresh}
 	p.recorder, _ = j.Source.(HashRecorder)

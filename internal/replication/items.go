@@ -341,6 +341,9 @@ func (p *pass) commit(ctx context.Context, ch *chunk) error {
 // that purged the removals the watermark asks for answers ResyncRequired:
 // see resyncDeletions.
 func (p *pass) syncDeletions(ctx context.Context) error {
+	if p.j.Repair {
+		return p.resyncDeletions(ctx)
+	}
 	for {
 		r, err := p.j.Source.Deletions(ctx, p.j.SourceGUID, p.w.Del, p.w.PassUpto, 5000)
 		if errors.Is(err, mailstore.ErrResyncRequired) {
