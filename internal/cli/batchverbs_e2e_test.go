@@ -76,6 +76,27 @@ func batchAndUserVerbs(t *testing.T, dsn string) {
 	tgt.fail("InvalidPasswordContinuity", create("--password-continuity", "carry")...) // the source is another server
 	tgt.fail("InvalidPasswordContinuity", create("--password-continuity", "telepathy")...)
 
+	// An IMAP endpoint with OAuth2 sign-in: bad settings refused, good ones shown.
+	oauthEP := func(name string, extra ...string) []string {
+		return append([]string{"endpoint", "create", "--tenant", "fabrikam", "--name", name, "--type", "IMAP", "--remote-server", "imaps://imap.legacy.example",
+			"--app-id", "client-1", "--secret", "client-secret"}, extra...)
+	}
+	tgt.fail("InvalidOAuth", oauthEP("g1", "--oauth-token-url", "https://oauth.legacy.example/token", "--oauth-grant", "password")...)
+	tgt.fail("InvalidOAuth", oauthEP("g1", "--oauth-token-url", "ftp://oauth.legacy.example/token")...)
+	tgt.fail("InvalidOAuth", oauthEP("g1", "--oauth-scope", "mail")...)
+	var ov struct {
+		OAuth struct{ TokenURL, Scope, Grant, Mechanism string }
+	}
+	tgt.json(&ov, oauthEP("gmail", "--oauth-token-url", "https://oauth.legacy.example/token", "--oauth-scope", "https://mail.legacy.example/",
+		"--oauth-mechanism", "oauthbearer")...)
+	if ov.OAuth.Grant != "refresh_token" || ov.OAuth.Mechanism != "OAUTHBEARER" || ov.OAuth.Scope != "https://mail.legacy.example/" {
+		t.Fatalf("OAuth endpoint: %+v", ov)
+	}
+	tgt.json(&ov, "endpoint", "set", "--tenant", "fabrikam", "gmail", "--oauth-grant", "client_credentials")
+	if ov.OAuth.Grant != "client_credentials" || ov.OAuth.Mechanism != "OAUTHBEARER" {
+		t.Fatalf("endpoint set --oauth-grant: %+v", ov)
+	}
+
 	// migration-template: refused texts change nothing; set, show, reset.
 	writeFile := func(name, text string) string {
 		p := filepath.Join(b.dir, name)

@@ -15,6 +15,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/admin"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/dovecot"
+	"github.com/tenantferry/tenantferry/internal/mailgen"
 	"github.com/tenantferry/tenantferry/internal/migration"
 	"github.com/tenantferry/tenantferry/internal/testsupport/scenario"
 )
@@ -26,6 +27,7 @@ type tokenServer struct {
 	*httptest.Server
 	clientID, clientSecret string
 	refresh                map[string]string // refresh token → user
+	service                string            // the user a client-credentials token signs in
 
 	mu                  sync.Mutex
 	active              map[string]string // access token → user
@@ -50,7 +52,12 @@ func (ts *tokenServer) token(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	user, known := ts.refresh[r.PostForm.Get("refresh_token")]
-	if id != ts.clientID || secret != ts.clientSecret || r.PostForm.Get("grant_type") != "refresh_token" || !known {
+	if r.PostForm.Get("grant_type") == "client_credentials" {
+		user, known = ts.service, ts.service != ""
+	} else if r.PostForm.Get("grant_type") != "refresh_token" {
+		known = false
+	}
+	if id != ts.clientID || secret != ts.clientSecret || !known {
 		w.WriteHeader(http.StatusBadRequest)
 		json.NewEncoder(w).Encode(map[string]string{"error": "invalid_grant"})
 		return
@@ -101,18 +108,27 @@ func (ts *tokenServer) counts() (grants, refused int) {
 // token server on 127.0.0.1, byte-exact; once the server has expired the
 // access token (the client still thinks it valid), the next sync's login
 // is refused, a new token is fetched with the refresh token and the sync
-// goes on; the completion is Perfect. A user whose refresh token the
-// provider refuses fails with SourceTokenRefused, and the passwords of
-// the Dovecot users are never used.
+// goes on; the completion is Perfect. OAUTHBEARER (RFC 7628) signs a
+// user in the same way, and a client-credentials service account's token
+// signs in the user the provider lets it (and no other: SourceLoginFailed).
+// A user whose refresh token the provider refuses fails with
+// SourceTokenRefused. The Dovecot users' passwords are never used.
 func TestIMAPOAuthFromDovecot(t *testing.T) {
 	skipWithoutDovecot(t)
 	ctx := context.Background()
-	ts := newTokenServer(t, map[string]string{"rt-bob": "bob"})
+	ts := newTokenServer(t, map[string]string{"rt-bob": "bob", "rt-alice": "alice"})
+	ts.service = "carol"
+	small := func(seed int64, owner string) []scenario.Item {
+		return scenario.Generated(mailgen.Options{Seed: seed, Count: 12, Owner: owner + "@legacy.example", Median: 2000})
+	}
 	s := scenario.Start(t, scenario.Options{})
 	s.Tenant("fabrikam")
 	bob := s.Mailbox("fabrikam", "bob", "pw-bob-target", false)
 	alice := s.Mailbox("fabrikam", "alice", "pw-alice-target", false)
-	src := startDovecotWith(t, map[string]string{"bob": bobPassword, "alice": alicePassword}, map[string][]scenario.Item{"bob": bobItems()},
+	carol := s.Mailbox("fabrikam", "carol", "pw-carol-target", false)
+	dave := s.Mailbox("fabrikam", "dave", "pw-dave-target", false)
+	src := startDovecotWith(t, map[string]string{"bob": bobPassword, "alice": alicePassword, "carol": "carol-Pa55", "dave": "dave-Pa55"},
+		map[string][]scenario.Item{"bob": bobItems(), "alice": small(31, "alice"), "carol": small(32, "carol")},
 		dovecot.Options{OAuth2: []string{
 			"introspection_mode = post",
 			"introspection_url = " + ts.URL + "/introspect",
@@ -160,7 +176,45 @@ func TestIMAPOAuthFromDovecot(t *testing.T) {
 		t.Fatalf("completed %s, %s", us[0].Status, us[0].DataConsistencyScore)
 	}
 
-	bad := []byte("EmailAddress,UserName,RefreshToken\n" + alice.PrimarySmtpAddress + ",alice,rt-stolen\n")
+	// OAUTHBEARER (RFC 7628) with alice's refresh token; a service
+	// account's client-credentials token for carol (CSV without a secret).
+	for _, e := range []directory.EndpointSpec{
+		{Name: "dove-bearer", OAuthMechanism: "oauthbearer"},
+		{Name: "dove-svc", OAuthGrant: "client_credentials"},
+	} {
+		e.Type, e.RemoteServer, e.ApplicationId, e.Secret, e.OAuthTokenURL = directory.EndpointIMAP, "imap://"+src.addr, ts.clientID, ts.clientSecret, ts.URL+"/token"
+		if _, err := s.Admin.CreateEndpoint(ctx, s.Op, "fabrikam", e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, b := range []struct {
+		name, ep, csv string
+		rec           *directory.Recipient
+		user          string
+	}{
+		{"bearer", "dove-bearer", "EmailAddress,UserName,RefreshToken\n" + alice.PrimarySmtpAddress + ",alice,rt-alice\n", alice, "alice"},
+		{"svc", "dove-svc", "EmailAddress,UserName\n" + carol.PrimarySmtpAddress + ",carol\n", carol, "carol"},
+	} {
+		if _, err := s.Admin.CreateBatch(ctx, s.Op, "fabrikam", migration.BatchSpec{Name: b.name, Endpoint: b.ep, CSV: []byte(b.csv), AutoStart: true}); err != nil {
+			t.Fatalf("%s: %v", b.name, err)
+		}
+		waitIMAPUsers(t, s, b.name, migration.StateSynced)
+		sameAsDovecot(t, s, src, b.user, b.rec, b.name+" sign-in")
+	}
+	// The service account's token signs in carol only (the provider's
+	// introspection says so): dave's login is refused.
+	if _, err := s.Admin.CreateBatch(ctx, s.Op, "fabrikam", migration.BatchSpec{Name: "svc-other", Endpoint: "dove-svc",
+		CSV: []byte("EmailAddress,UserName\n" + dave.PrimarySmtpAddress + ",dave\n"), AutoStart: true}); err != nil {
+		t.Fatal(err)
+	}
+	if us := waitIMAPUsers(t, s, "svc-other", migration.StateFailed); us[0].Error == nil || us[0].Error.Code != "SourceLoginFailed" {
+		t.Fatalf("another user with the service token: %+v", us[0].Error)
+	}
+
+	if _, err := s.Admin.BatchCommand(ctx, s.Op, "fabrikam", "svc-other", admin.BatchRemove, false); err != nil {
+		t.Fatal(err)
+	}
+	bad := []byte("EmailAddress,UserName,RefreshToken\n" + dave.PrimarySmtpAddress + ",dave,rt-stolen\n")
 	if _, err := s.Admin.CreateBatch(ctx, s.Op, "fabrikam", migration.BatchSpec{Name: "oauth-bad", Endpoint: "dove-oauth", CSV: bad, AutoStart: true}); err != nil {
 		t.Fatal(err)
 	}
