@@ -34,8 +34,7 @@ var userCols = []string{"EmailAddress", "Status", "PercentComplete", "ItemsSynce
 func (e *env) batchCmd() *cobra.Command {
 	var name, endpoint, csvFile, tdd, startAfter, completeAfter, interval, notify, reportInterval, pwc string
 	var autoStart, autoComplete, notifyUsers bool
-	var maxItemSize, largeItemLimit, badItemLimit int64
-	var flt filterArgs
+	var content contentArgs
 	var create *cobra.Command
 	create = e.apiCmd("create", "Create a migration batch from a CSV", cobra.NoArgs, true, view{},
 		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
@@ -45,10 +44,9 @@ func (e *env) batchCmd() *cobra.Command {
 			}
 			body := map[string]any{"Name": name, "Endpoint": endpoint, "Csv": csv,
 				"TargetDeliveryDomain": tdd, "AutoStart": autoStart, "AutoComplete": autoComplete, "StartAfter": startAfter,
-				"CompleteAfter": completeAfter, "IncrementalSyncInterval": interval, "MaxItemSize": maxItemSize,
+				"CompleteAfter": completeAfter, "IncrementalSyncInterval": interval,
 				"NotificationEmails": notify, "ReportInterval": reportInterval, "NotifyUsers": notifyUsers, "PasswordContinuity": pwc}
-			flt.into(body)
-			changedFields(create, body, flagField{"large-item-limit", "LargeItemLimit", largeItemLimit}, flagField{"bad-item-limit", "BadItemLimit", badItemLimit})
+			content.into(create, body)
 			return c.do(ctx, http.MethodPost, tp+"/batches", body)
 		})
 	f := create.Flags()
@@ -61,10 +59,9 @@ func (e *env) batchCmd() *cobra.Command {
 	f.StringVar(&startAfter, "start-after", "", "start at this time (RFC 3339)")
 	f.StringVar(&completeAfter, "complete-after", "", "complete at this time (RFC 3339)")
 	f.StringVar(&interval, "incremental-sync-interval", "", "time between incremental syncs (default 24h, at least 1m)")
-	itemLimitFlags(f, &maxItemSize, &largeItemLimit, &badItemLimit)
+	content.flags(f)
 	f.StringVar(&notify, "notification-emails", "", "addresses (comma-separated) that get the batch's reports when it is synced and when it is completed")
 	f.StringVar(&reportInterval, "report-interval", "", "also mail the report this often while the batch runs (e.g. 24h; at least 1m)")
-	flt.flags(f)
 	f.BoolVar(&notifyUsers, "notify-users", false, "mail each user before its cutover (to the source address) and after it (to the new mailbox), from the tenant's migration templates")
 	f.StringVar(&pwc, "password-continuity", "none", "none; carry (a same-server move keeps the user's password); link (the before-cutover mail carries a one-time set-password link; implies --notify-users)")
 	create.Example = `  tenantferry batch create --tenant fabrikam --name wave1 --endpoint contoso-ep --csv wave1.csv \
@@ -203,6 +200,26 @@ func (a *filterArgs) flags(f *pflag.FlagSet) {
 
 func (a *filterArgs) into(body map[string]any) {
 	body["Since"], body["Before"], body["IncludeFolders"], body["ExcludeFolders"], body["MapFolders"] = a.since, a.before, a.include, a.exclude, a.mapping
+}
+
+// contentArgs are what batch create and move copy: the item limits and
+// the content filter.
+type contentArgs struct {
+	maxSize, large, bad int64
+	filter              filterArgs
+}
+
+func (a *contentArgs) flags(f *pflag.FlagSet) {
+	itemLimitFlags(f, &a.maxSize, &a.large, &a.bad)
+	a.filter.flags(f)
+}
+
+// into puts the flags into a request body (the counts only when given:
+// absent, they are unlimited).
+func (a *contentArgs) into(c *cobra.Command, body map[string]any) {
+	body["MaxItemSize"] = a.maxSize
+	a.filter.into(body)
+	changedFields(c, body, flagField{"large-item-limit", "LargeItemLimit", a.large}, flagField{"bad-item-limit", "BadItemLimit", a.bad})
 }
 
 // flagField is a flag sent as a request field only when it was given.
@@ -363,15 +380,13 @@ func reportRows(raw []byte) (any, error) {
 func (e *env) moveCmd() *cobra.Command {
 	var endpoint, tdd, user, password, completeAfter, notify string
 	var suspend bool
-	var maxSize, large, bad int64
-	var flt filterArgs
+	var content contentArgs
 	var c *cobra.Command
 	c = e.apiCmd("move ADDRESS", "Move one mailbox (New-MoveRequest): a one-user batch named for it, started at once", cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, cl *client, tp string, a []string) ([]byte, error) {
 			body := map[string]any{"EmailAddress": a[0], "Endpoint": endpoint, "TargetDeliveryDomain": tdd, "UserName": user, "Password": password,
-				"SuspendWhenReadyToComplete": suspend, "CompleteAfter": completeAfter, "MaxItemSize": maxSize, "NotificationEmails": notify}
-			flt.into(body)
-			changedFields(c, body, flagField{"large-item-limit", "LargeItemLimit", large}, flagField{"bad-item-limit", "BadItemLimit", bad})
+				"SuspendWhenReadyToComplete": suspend, "CompleteAfter": completeAfter, "NotificationEmails": notify}
+			content.into(c, body)
 			return cl.do(ctx, http.MethodPost, tp+"/moves", body)
 		})
 	f := c.Flags()
@@ -381,9 +396,8 @@ func (e *env) moveCmd() *cobra.Command {
 	f.StringVar(&password, "password", "", "IMAP endpoint: the source password")
 	f.BoolVar(&suspend, "suspend-when-ready-to-complete", false, "stop at Synced; complete later with 'migrationuser complete'")
 	f.StringVar(&completeAfter, "complete-after", "", "complete at this time (RFC 3339) instead of once synced")
-	itemLimitFlags(f, &maxSize, &large, &bad)
+	content.flags(f)
 	f.StringVar(&notify, "notification-emails", "", "addresses (comma-separated) that get the move's reports")
-	flt.flags(f)
 	c.Example = `  tenantferry move ann@fabrikam.tenantferry.test --tenant fabrikam --endpoint contoso-ep --target-delivery-domain fabrikam.tenantferry.test
   tenantferry migrationuser show --tenant fabrikam ann@fabrikam.tenantferry.test`
 	return c

@@ -88,9 +88,8 @@ func (s *Service) StopUser(ctx context.Context, tenantID, addr string) (*Move, e
 // one gets an incremental sync.
 func (s *Service) StartUser(ctx context.Context, tenantID, addr string) (*Move, error) {
 	return s.userTx(ctx, tenantID, addr, func(tx *db.Tx, b *Batch, m *Move) error {
-		if b.Control != ControlStarted {
-			return errs.Conflictf("BatchNotStarted", "migration batch %s of %s is %s", b.Name, m.Email, strings.ToLower(b.Control)).
-				WithHint("start the batch with 'tenantferry batch start %s'", b.Name)
+		if err := requireStarted(b, m); err != nil {
+			return err
 		}
 		switch m.State {
 		case StateQueued, StateFailed, StateStopped:
@@ -153,9 +152,8 @@ func (s *Service) CompleteUser(ctx context.Context, tenantID, addr string, appro
 		if m.Finished() {
 			return errs.Conflictf("MigrationUserCompleted", "%s is already %s", m.Email, m.State).WithObject(m.Email)
 		}
-		if b.Control != ControlStarted {
-			return errs.Conflictf("BatchNotStarted", "migration batch %s of %s is %s", b.Name, m.Email, strings.ToLower(b.Control)).
-				WithHint("start the batch with 'tenantferry batch start %s'", b.Name)
+		if err := requireStarted(b, m); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE moves SET complete_requested = ?, approve_skipped = ? WHERE id = ?`, true, approve || m.ApproveSkipped, m.ID); err != nil {
 			return err
@@ -271,9 +269,8 @@ func userSettingsLine(m *Move) string {
 // Not while the user syncs or completes.
 func (s *Service) ResyncUser(ctx context.Context, tenantID, addr string) (*Move, error) {
 	return s.userTx(ctx, tenantID, addr, func(tx *db.Tx, b *Batch, m *Move) error {
-		if b.Control != ControlStarted {
-			return errs.Conflictf("BatchNotStarted", "migration batch %s of %s is %s", b.Name, m.Email, strings.ToLower(b.Control)).
-				WithHint("start the batch with 'tenantferry batch start %s'", b.Name)
+		if err := requireStarted(b, m); err != nil {
+			return err
 		}
 		switch m.State {
 		case StateSynced, StateFailed, StateStopped, StateQueued:
@@ -293,4 +290,13 @@ func (s *Service) ResyncUser(ctx context.Context, tenantID, addr string) (*Move,
 		}
 		return s.enqueueSync(ctx, tx, m.ID)
 	})
+}
+
+// requireStarted refuses a per-user command in a batch not started.
+func requireStarted(b *Batch, m *Move) error {
+	if b.Control != ControlStarted {
+		return errs.Conflictf("BatchNotStarted", "migration batch %s of %s is %s", b.Name, m.Email, strings.ToLower(b.Control)).
+			WithHint("start the batch with 'tenantferry batch start %s'", b.Name)
+	}
+	return nil
 }

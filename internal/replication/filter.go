@@ -285,21 +285,13 @@ func SelectionManifest(ctx context.Context, src Source, guid string, f *Filter, 
 	}
 	items := f.ItemFolders(live)
 	hashes, sizes := map[string][]string{}, map[string]int64{}
-	for after := (Cursor{}); ; {
-		r, err := src.Items(ctx, guid, after, st.HighestModSeq, pageSize, 0)
-		if err != nil {
-			return nil, err
+	if err := eachItem(ctx, src, guid, st.HighestModSeq, pageSize, func(it ItemInfo) {
+		if items[it.Folder] && f.DateOK(db.Time(it.InternalDate)) {
+			hashes[it.Folder] = append(hashes[it.Folder], strings.ToLower(it.Sha256))
+			sizes[it.Folder] += it.Size
 		}
-		for _, it := range r.Items {
-			if items[it.Folder] && f.DateOK(db.Time(it.InternalDate)) {
-				hashes[it.Folder] = append(hashes[it.Folder], strings.ToLower(it.Sha256))
-				sizes[it.Folder] += it.Size
-			}
-		}
-		if !r.More || len(r.Items) == 0 {
-			break
-		}
-		after = r.Next
+	}); err != nil {
+		return nil, err
 	}
 	byID := map[string]FolderInfo{}
 	for _, fi := range live {
@@ -325,4 +317,22 @@ func Digest(hs []string) string {
 		io.WriteString(h, x+"\n")
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// eachItem calls f for every live item of a source mailbox up to MODSEQ
+// upto, listed from the start of its feed a page at a time.
+func eachItem(ctx context.Context, src Source, guid string, upto int64, pageSize int, f func(ItemInfo)) error {
+	for after := (Cursor{}); ; {
+		r, err := src.Items(ctx, guid, after, upto, pageSize, 0)
+		if err != nil {
+			return err
+		}
+		for _, it := range r.Items {
+			f(it)
+		}
+		if !r.More || len(r.Items) == 0 {
+			return nil
+		}
+		after = r.Next
+	}
 }

@@ -71,18 +71,10 @@ func PreviewSource(ctx context.Context, src Source, guid string, f *Filter, page
 		return nil, err
 	}
 	var items []PreviewItem
-	for after := (Cursor{}); ; {
-		r, err := src.Items(ctx, guid, after, st.HighestModSeq, pageSize, 0)
-		if err != nil {
-			return nil, err
-		}
-		for _, it := range r.Items {
-			items = append(items, PreviewItem{Folder: it.Folder, Date: db.Time(it.InternalDate), Size: it.Size})
-		}
-		if !r.More || len(r.Items) == 0 {
-			break
-		}
-		after = r.Next
+	if err := eachItem(ctx, src, guid, st.HighestModSeq, pageSize, func(it ItemInfo) {
+		items = append(items, PreviewItem{Folder: it.Folder, Date: db.Time(it.InternalDate), Size: it.Size})
+	}); err != nil {
+		return nil, err
 	}
 	return f.Preview(live, items)
 }
