@@ -19,8 +19,8 @@ import (
 // SQLite and on PostgreSQL: `batch set` (bad input refused with its code
 // and nothing changed; schedule, item limits, report interval), `batch
 // add-users` (a user already in the batch refused, a new one synced),
-// `migrationuser list -o csv|show|set|approve-skipped-items|resync|stop|
-// start|complete`, `batch
+// `migrationuser list -o csv|show|set|approve-skipped-items|resync|remove|
+// stop|start|complete`, `endpoint set --max-bytes-per-second`, `batch
 // complete --complete-after` (the scheduler completes the rest), `move
 // --suspend-when-ready-to-complete` (a one-user batch named for the user),
 // `batch create --since --exclude-folder` and `batch dry-run`,
@@ -182,6 +182,14 @@ func batchAndUserVerbs(t *testing.T, dsn string) {
 
 	// batch add-users
 	tgt.fail("UserInAnotherBatch", "batch", "add-users", "--tenant", "fabrikam", "w", "--csv", first)
+	tgt.fail("InvalidCsv", "batch", "add-users", "--tenant", "fabrikam", "w", "--csv", writeCSV(t, b.dir, "bad-row.csv", addr("v4"), "not-an-address"))
+	// The endpoint's bandwidth cap: refused below 0, set, shown.
+	tgt.fail("InvalidBandwidth", "endpoint", "set", "--tenant", "fabrikam", tr.endpoint, "--max-bytes-per-second", "-1")
+	var epv struct{ MaxBytesPerSecond int64 }
+	tgt.json(&epv, "endpoint", "set", "--tenant", "fabrikam", tr.endpoint, "--max-bytes-per-second", "500000000")
+	if epv.MaxBytesPerSecond != 500000000 {
+		t.Fatalf("endpoint set --max-bytes-per-second: %+v", epv)
+	}
 	tgt.run("batch", "add-users", "--tenant", "fabrikam", "w", "--csv", writeCSV(t, b.dir, "more.csv", addr("v3")))
 	if us := tgt.waitBatch("fabrikam", "w", 2*time.Minute, "Synced"); len(us) != 3 {
 		t.Fatalf("%d users after add-users", len(us))
@@ -224,6 +232,17 @@ func batchAndUserVerbs(t *testing.T, dsn string) {
 		}
 		return nil
 	})
+	// migrationuser remove: v4 joins the batch and leaves it again (it
+	// moves alone below).
+	tgt.run("batch", "add-users", "--tenant", "fabrikam", "w", "--csv", writeCSV(t, b.dir, "v4.csv", addr("v4")))
+	sc.Eventually(t, 2*time.Minute, "v4 synced in w", func() error {
+		if st := status("v4"); st != "Synced" {
+			return fmt.Errorf("v4 %s", st)
+		}
+		return nil
+	})
+	tgt.run("migrationuser", "remove", "--tenant", "fabrikam", addr("v4"))
+	tgt.fail("MigrationUserNotFound", "migrationuser", "show", "--tenant", "fabrikam", addr("v4"))
 	tgt.run("migrationuser", "stop", "--tenant", "fabrikam", addr("v3"))
 	if st := status("v3"); st != "Stopped" {
 		t.Fatalf("after stop: %s", st)

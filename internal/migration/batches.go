@@ -260,9 +260,14 @@ func (s *Service) BatchesOfEndpoint(ctx context.Context, tenantID, endpointID st
 	return out, rows.Err()
 }
 
-// Moves returns the move requests of a batch.
+// Moves returns the users of a batch: the active ones (a user taken out
+// with `migrationuser remove` is no longer one), or, for a removed batch,
+// all (its history).
 func (s *Service) Moves(ctx context.Context, b *Batch) ([]*Move, error) {
-	return s.batchMoves(ctx, s.D.Read(), b.ID)
+	if b.Control == ControlRemoved {
+		return s.batchMoves(ctx, s.D.Read(), b.ID)
+	}
+	return s.activeMoves(ctx, s.D.Read(), b.ID)
 }
 
 // modifiable returns the batch for a state-changing command.
@@ -301,7 +306,7 @@ func (s *Service) startTx(ctx context.Context, tx *db.Tx, b *Batch) error {
 		return err
 	}
 	b.Control = ControlStarted
-	ms, err := s.batchMoves(ctx, tx, b.ID)
+	ms, err := s.activeMoves(ctx, tx, b.ID)
 	if err != nil {
 		return err
 	}
@@ -355,7 +360,7 @@ func (s *Service) batchTx(ctx context.Context, tenantID, name string, started bo
 			return errs.Conflictf("BatchNotStarted", "migration batch %s is %s", b.Name, strings.ToLower(b.Control)).
 				WithHint("start it with 'tenantferry batch start %s'", b.Name)
 		}
-		ms, err := s.batchMoves(ctx, tx, b.ID)
+		ms, err := s.activeMoves(ctx, tx, b.ID)
 		if err != nil {
 			return err
 		}

@@ -141,8 +141,9 @@ func addUsers(t *testing.T, dsn string) {
 
 // TestMigrationUserControl (issue 11 item 2, Stop/Start/Remove-MigrationUser):
 // one user of a batch is stopped, resumed and removed alone; the other
-// user is untouched; a removed user's staged content is gone and it may
-// join another batch; unknown users and actions get their codes.
+// user is untouched; a removed user's staged content is gone, it leaves
+// the batch's users and counts, and it may join another batch; unknown
+// users and actions get their codes.
 func TestMigrationUserControl(t *testing.T) {
 	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) { migrationUserControl(t, dbtest.DSN(t, dialect)) })
 }
@@ -183,6 +184,14 @@ func migrationUserControl(t *testing.T, dsn string) {
 	}
 	if _, err := r.tgt.Store.Mailbox(r.ctx, r.tgtID(), two.ExchangeGuid); err == nil {
 		t.Fatal("the removed user's staged content is still there")
+	}
+	// A removed user is no longer one of the batch's: not in its users,
+	// counts or status (so the batch can still reach Completed).
+	if us, err := r.tgt.Admin.BatchUsers(r.ctx, r.tgt.Op, tgtName, "ctl"); err != nil || len(us) != 1 || us[0].EmailAddress != a1 {
+		t.Fatalf("batch users after remove: %d %v", len(us), err)
+	}
+	if b := r.status("ctl"); b.TotalCount != 1 || b.SyncedCount != 1 {
+		t.Fatalf("batch counts after remove: %+v", b)
 	}
 	for _, c := range []struct {
 		addr   string

@@ -34,7 +34,7 @@ func (s *Service) DryRun(ctx context.Context, tenantID, name, user string) ([]*D
 	if err != nil {
 		return nil, err
 	}
-	ms, err := s.batchMoves(ctx, s.D.Read(), b.ID)
+	ms, err := s.activeMoves(ctx, s.D.Read(), b.ID)
 	if err != nil {
 		return nil, err
 	}

@@ -223,6 +223,11 @@ func (s *Service) batchMoves(ctx context.Context, q db.Querier, batchID string) 
 	return queryMoves(ctx, q, `SELECT `+moveCols+` FROM moves WHERE batch_id = ? ORDER BY csv_line`, batchID)
 }
 
+// activeMoves returns the moves of a batch that are still its users.
+func (s *Service) activeMoves(ctx context.Context, q db.Querier, batchID string) ([]*Move, error) {
+	return queryMoves(ctx, q, `SELECT `+moveCols+` FROM moves WHERE batch_id = ? AND active = ? ORDER BY csv_line`, batchID, true)
+}
+
 // queryMoves runs a query of moveCols and scans its moves.
 func queryMoves(ctx context.Context, q db.Querier, query string, args ...any) ([]*Move, error) {
 	rows, err := q.QueryContext(ctx, query, args...)

@@ -59,7 +59,7 @@ func (s *Service) tickBatch(ctx context.Context, b *Batch, now time.Time) error 
 		_, err := s.CompleteBatch(ctx, b.TenantID, b.ID, false)
 		return err
 	}
-	ms, err := s.batchMoves(ctx, s.D.Read(), b.ID)
+	ms, err := s.activeMoves(ctx, s.D.Read(), b.ID)
 	if err != nil {
 		return err
 	}
