@@ -340,6 +340,12 @@ func TestScenarioSteps1to8(t *testing.T) {
 func scenario(t *testing.T, dsn string) {
 	s := serveIn(t, t.TempDir(), dsn)
 	op := s.as(t, s.op)
+	// healthcheck: the container probe answers 0 for a live server, and
+	// ServerUnhealthy for an address where nothing listens.
+	if out := op.run("healthcheck", "--url", s.url); !strings.Contains(out, "healthy: "+s.url) {
+		t.Fatalf("healthcheck: %q", out)
+	}
+	op.fail("ServerUnhealthy", "healthcheck", "--url", "http://"+deadAddr(t), "--timeout", "2s")
 
 	var contoso, fabrikam struct{ Id, Name, InitialDomain, AdminToken string }
 	op.json(&contoso, "tenant", "create", "contoso")
@@ -705,4 +711,16 @@ func TestCLIConventions(t *testing.T) {
 	}
 	fa.fail("RecipientNotFound", "mailbox", "show", "user01")
 	s.stop(t)
+}
+
+// deadAddr is a loopback address where nothing listens.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
