@@ -277,7 +277,10 @@ func (s *Service) ResyncUser(ctx context.Context, tenantID, addr string) (*Move,
 		default:
 			return ErrUserBusy.Newf("%s is %s", m.Email, m.State).WithObject(m.Email).WithHint("wait until it is Synced, or stop it first")
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE moves SET repair_requested = ?, error_code = '', error_message = '' WHERE id = ?`, true, m.ID); err != nil {
+		// The error that stopped a completion stays until the repair pass
+		// starts (which clears it): the scheduler does not complete the
+		// user before its copy is repaired.
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET repair_requested = ? WHERE id = ?`, true, m.ID); err != nil {
 			return err
 		}
 		if err := logMove(ctx, tx, m.ID, "info", "resync requested: the next pass compares the whole source with the target"); err != nil {
