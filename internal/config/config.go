@@ -51,6 +51,11 @@ type Config struct {
 	// RetiredRetention is how long the content of a moved-away source
 	// mailbox is kept before housekeeping deletes it (0: forever).
 	RetiredRetention time.Duration // --retired-retention
+	// MigrationWorkers, CompletionWorkers and DeliveryWorkers are this
+	// node's workers of each job queue (0: sized from the cores).
+	MigrationWorkers  int64 // --migration-workers
+	CompletionWorkers int64 // --completion-workers
+	DeliveryWorkers   int64 // --delivery-workers
 	// ReportRetention is how long a removed migration batch's reports
 	// (users, statistics, skipped items, logs) stay queryable (0: forever).
 	ReportRetention time.Duration // --report-retention
@@ -150,6 +155,9 @@ func (c *Config) Keys() map[string]any {
 		"blob-backend":        &c.BlobBackend,
 		"retired-retention":   &c.RetiredRetention,
 		"report-retention":    &c.ReportRetention,
+		"migration-workers":   &c.MigrationWorkers,
+		"completion-workers":  &c.CompletionWorkers,
+		"delivery-workers":    &c.DeliveryWorkers,
 		"log-level":           &c.LogLevel,
 		"log-format":          &c.LogFormat,
 		"dns-resolver":        &c.DNSResolver,

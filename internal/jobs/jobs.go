@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -40,8 +41,18 @@ import (
 const (
 	QueueDelivery  = "delivery"
 	QueueMigration = "migration"
-	QueueControl   = "control"
+	// QueueCompletion runs the completions of moves, apart from their
+	// sync passes: a cutover never waits behind long initial syncs.
+	QueueCompletion = "completion"
+	QueueControl    = "control"
 )
+
+// DefaultQueues sizes the queues from the machine's cores: delivery and
+// migration passes 4 per core (8 to 64), completions 1 per core (2 to 16).
+func DefaultQueues() map[string]int {
+	perCore := func(n, lo, hi int) int { return min(max(n*runtime.NumCPU(), lo), hi) }
+	return map[string]int{QueueDelivery: perCore(4, 8, 64), QueueMigration: perCore(4, 8, 64), QueueCompletion: perCore(1, 2, 16), QueueControl: 2}
+}
 
 // heartbeat timing.
 const (
@@ -62,7 +73,8 @@ type Runner struct {
 
 // Options configure New.
 type Options struct {
-	// Queues maps queue names to their worker counts; defaults apply when nil.
+	// Queues maps queue names to their worker counts (DefaultQueues when
+	// nil).
 	Queues map[string]int
 	// Periodic jobs to schedule.
 	Periodic []*river.PeriodicJob
@@ -79,7 +91,7 @@ func New(d *db.DB, workers *river.Workers, opts Options, log *slog.Logger) (*Run
 		log = slog.Default()
 	}
 	if opts.Queues == nil {
-		opts.Queues = map[string]int{QueueDelivery: 8, QueueMigration: 8, QueueControl: 2}
+		opts.Queues = DefaultQueues()
 	}
 	if opts.PollInterval == 0 {
 		opts.PollInterval = 100 * time.Millisecond

@@ -45,7 +45,13 @@ func newRig(t *testing.T) *rig {
 // listener, ...).
 func newRigOn(t *testing.T, o scenario.Options) *rig {
 	t.Helper()
-	s := scenario.Start(t, o)
+	return newRigWith(t, o, nil)
+}
+
+// newRigWith is newRigOn with the server's configuration edited last.
+func newRigWith(t *testing.T, o scenario.Options, edit func(*scenario.Config)) *rig {
+	t.Helper()
+	s := scenario.StartWith(t, o, edit)
 	s.Tenant(srcName)
 	s.Tenant(tgtName)
 	return &rig{t: t, ctx: context.Background(), s: s, tgt: s, tr: scenario.SetupTrust(t, s, srcName, s, tgtName)}

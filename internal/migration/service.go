@@ -136,7 +136,7 @@ func (CompleteArgs) Kind() string { return "move_complete" }
 // move Completing and the source locked): with retries at most
 // completionRetryMax apart, the attempts last about a year.
 func (CompleteArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: jobs.QueueMigration, MaxAttempts: 500000,
+	return river.InsertOpts{Queue: jobs.QueueCompletion, MaxAttempts: 500000,
 		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: pendingStates}}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/tenantferry/tenantferry/internal/admin"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/migration"
 	"github.com/tenantferry/tenantferry/internal/replication"
@@ -120,4 +121,44 @@ func TestEndpointBandwidth(t *testing.T) {
 		t.Fatalf("%d bytes in %s: faster than the %d B/s cap allows (at least %s)", u.BytesTransferred, took, capBPS, minimum)
 	}
 	t.Logf("%d bytes in %s under a cap of %d B/s", u.BytesTransferred, took, capBPS)
+}
+
+// TestCompletionsHaveTheirOwnQueue (issue 13 item 4): on a node with one
+// migration worker, busy with a long initial pass (a bandwidth cap slows
+// it), another user's completion still runs at once, on the completion
+// queue: that user is Completed while the long pass is still syncing.
+func TestCompletionsHaveTheirOwnQueue(t *testing.T) {
+	r := newRigWith(t, scenario.Options{}, func(c *scenario.Config) { c.MigrationWorkers, c.CompletionWorkers = 1, 1 })
+	quick := r.source("quick", 3, false, true)
+	r.stamp(quick, nil)
+	aq := r.addr("quick")
+	r.batch("q", r.tr.Endpoint, aq)
+	r.waitUser("q", aq, migration.StateSynced)
+
+	bps := int64(128 << 10)
+	if _, err := r.tgt.Admin.UpdateEndpoint(r.ctx, r.tgt.Op, tgtName, r.tr.Endpoint, directory.EndpointUpdate{MaxBytesPerSecond: &bps}); err != nil {
+		t.Fatal(err)
+	}
+	slow := r.source("slow", 0, false, true)
+	var big []scenario.Item
+	for i := range 6 {
+		big = append(big, scenario.Item{Folder: "Inbox", Date: time.Date(2024, 5, 1, 9, i, 0, 0, time.UTC),
+			Data: scenario.Message("sender@example.net", "slow@contoso.tenantferry.test", fmt.Sprintf("slow %d", i), strings.Repeat("0123456789abcdef\r\n", (128<<10)/18))})
+	}
+	scenario.Fill(t, r.s.Store, r.s.Content(srcName, slow.ExchangeGuid).ID, big)
+	r.stamp(slow, nil)
+	as := r.addr("slow")
+	r.batch("s", r.tr.Endpoint, as)
+	scenario.Eventually(t, 30*time.Second, "the slow pass running", func() error {
+		if u := r.user("s", as); u.Status != migration.StateSyncing {
+			return fmt.Errorf("%s", u.Status)
+		}
+		return nil
+	})
+	r.cmd("q", admin.BatchComplete, false)
+	r.waitUser("q", aq, migration.StateCompleted)
+	if u := r.user("s", as); u.Status != migration.StateSyncing {
+		t.Fatalf("the completion waited for the slow pass: it is %s", u.Status)
+	}
+	r.waitUser("s", as, migration.StateSynced)
 }

@@ -15,7 +15,14 @@ import (
 func (s *Server) setupJobs() error {
 	river.AddWorker(s.workers, &housekeepingWorker{s: s})
 	s.addPeriodic(time.Hour, HousekeepingArgs{})
-	r, err := jobs.New(s.DB, s.workers, jobs.Options{Periodic: s.periodic, Exclusive: s.DB.Dialect == db.SQLite}, s.Log)
+	queues := jobs.DefaultQueues()
+	for q, n := range map[string]int64{jobs.QueueMigration: s.Cfg.MigrationWorkers, jobs.QueueCompletion: s.Cfg.CompletionWorkers,
+		jobs.QueueDelivery: s.Cfg.DeliveryWorkers} {
+		if n > 0 {
+			queues[q] = int(min(n, 1000))
+		}
+	}
+	r, err := jobs.New(s.DB, s.workers, jobs.Options{Queues: queues, Periodic: s.periodic, Exclusive: s.DB.Dialect == db.SQLite}, s.Log)
 	if err != nil {
 		return err
 	}
