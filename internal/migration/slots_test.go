@@ -98,14 +98,7 @@ func TestEndpointBandwidth(t *testing.T) {
 	if err != nil || ep.MaxBytesPerSecond != capBPS {
 		t.Fatalf("set the cap: %+v %v", ep, err)
 	}
-	src := r.source("bw", 0, false, true)
-	var big []scenario.Item
-	for i := range 8 {
-		big = append(big, scenario.Item{Folder: "Inbox", Date: time.Date(2024, 5, 1, 9, i, 0, 0, time.UTC),
-			Data: scenario.Message("sender@example.net", "bw@contoso.tenantferry.test", fmt.Sprintf("attachment %d", i), strings.Repeat("0123456789abcdef\r\n", (128<<10)/18))})
-	}
-	scenario.Fill(t, r.s.Store, r.s.Content(srcName, src.ExchangeGuid).ID, big)
-	r.stamp(src, nil)
+	r.bigSource("bw", 8)
 	addr := r.addr("bw")
 	r.batch("bw", r.tr.Endpoint, addr)
 	u := r.waitUser("bw", addr, migration.StateSynced)
@@ -139,14 +132,7 @@ func TestCompletionsHaveTheirOwnQueue(t *testing.T) {
 	if _, err := r.tgt.Admin.UpdateEndpoint(r.ctx, r.tgt.Op, tgtName, r.tr.Endpoint, directory.EndpointUpdate{MaxBytesPerSecond: &bps}); err != nil {
 		t.Fatal(err)
 	}
-	slow := r.source("slow", 0, false, true)
-	var big []scenario.Item
-	for i := range 6 {
-		big = append(big, scenario.Item{Folder: "Inbox", Date: time.Date(2024, 5, 1, 9, i, 0, 0, time.UTC),
-			Data: scenario.Message("sender@example.net", "slow@contoso.tenantferry.test", fmt.Sprintf("slow %d", i), strings.Repeat("0123456789abcdef\r\n", (128<<10)/18))})
-	}
-	scenario.Fill(t, r.s.Store, r.s.Content(srcName, slow.ExchangeGuid).ID, big)
-	r.stamp(slow, nil)
+	r.bigSource("slow", 6)
 	as := r.addr("slow")
 	r.batch("s", r.tr.Endpoint, as)
 	scenario.Eventually(t, 30*time.Second, "the slow pass running", func() error {
@@ -161,4 +147,19 @@ func TestCompletionsHaveTheirOwnQueue(t *testing.T) {
 		t.Fatalf("the completion waited for the slow pass: it is %s", u.Status)
 	}
 	r.waitUser("s", as, migration.StateSynced)
+}
+
+// bigSource creates a stamped source mailbox in scope with n messages of
+// 128 KiB in its inbox.
+func (r *rig) bigSource(alias string, n int) *directory.Recipient {
+	r.t.Helper()
+	src := r.source(alias, 0, false, true)
+	var big []scenario.Item
+	for i := range n {
+		big = append(big, scenario.Item{Folder: "Inbox", Date: time.Date(2024, 5, 1, 9, i, 0, 0, time.UTC),
+			Data: scenario.Message("sender@example.net", alias+"@contoso.tenantferry.test", fmt.Sprintf("%s %d", alias, i), strings.Repeat("0123456789abcdef\r\n", (128<<10)/18))})
+	}
+	scenario.Fill(r.t, r.s.Store, r.s.Content(srcName, src.ExchangeGuid).ID, big)
+	r.stamp(src, nil)
+	return src
 }
