@@ -43,21 +43,17 @@ func TestEndpointLimitWakesWaiters(t *testing.T) {
 		t.Fatalf("with a limit of 1 and 3 users: %v waits, %v wakeups", waits, wakeups)
 	}
 	// The last pass releases its slot just after its user shows Synced.
-	deadline := time.Now().Add(30 * time.Second)
 	for _, table := range []string{"move_slots", "move_slot_waiters"} {
-		for {
+		scenario.Eventually(t, 30*time.Second, table+" empty after every user synced", func() error {
 			var n int
 			if err := r.s.DB.Read().QueryRowContext(r.ctx, `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
-				t.Fatal(err)
+				return err
 			}
-			if n == 0 {
-				break
+			if n != 0 {
+				return fmt.Errorf("%d rows left", n)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d rows left after every user synced", table, n)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 }
 

@@ -275,29 +275,22 @@ func liveFolders(ctx context.Context, src Source, guid string) ([]FolderInfo, er
 // range, listed from the source's item feed. Verification compares the
 // target with it instead of the whole source's Manifest.
 func SelectionManifest(ctx context.Context, src Source, guid string, f *Filter, pageSize int) (*ManifestReply, error) {
-	st, err := src.State(ctx, guid)
-	if err != nil {
-		return nil, err
-	}
-	live, err := liveFolders(ctx, src, guid)
-	if err != nil {
-		return nil, err
-	}
-	items := f.ItemFolders(live)
+	var items map[string]bool
 	hashes, sizes := map[string][]string{}, map[string]int64{}
-	if err := eachItem(ctx, src, guid, st.HighestModSeq, pageSize, func(it ItemInfo) {
+	high, live, err := listSource(ctx, src, guid, pageSize, func(live []FolderInfo) { items = f.ItemFolders(live) }, func(it ItemInfo) {
 		if items[it.Folder] && f.DateOK(db.Time(it.InternalDate)) {
 			hashes[it.Folder] = append(hashes[it.Folder], strings.ToLower(it.Sha256))
 			sizes[it.Folder] += it.Size
 		}
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	byID := map[string]FolderInfo{}
 	for _, fi := range live {
 		byID[fi.Id] = fi
 	}
-	out := &ManifestReply{HighestModSeq: st.HighestModSeq, Folders: []FolderManifest{}}
+	out := &ManifestReply{HighestModSeq: high, Folders: []FolderManifest{}}
 	for _, fi := range live {
 		if !items[fi.Id] {
 			continue
@@ -319,19 +312,29 @@ func Digest(hs []string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// eachItem calls f for every live item of a source mailbox up to MODSEQ
-// upto, listed from the start of its feed a page at a time.
-func eachItem(ctx context.Context, src Source, guid string, upto int64, pageSize int, f func(ItemInfo)) error {
+// listSource lists a source mailbox through its feeds: its live folders
+// (given to folders first), then every live item up to the MODSEQ it has
+// now (given to item); it returns that MODSEQ and the folders.
+func listSource(ctx context.Context, src Source, guid string, pageSize int, folders func([]FolderInfo), item func(ItemInfo)) (int64, []FolderInfo, error) {
+	st, err := src.State(ctx, guid)
+	if err != nil {
+		return 0, nil, err
+	}
+	live, err := liveFolders(ctx, src, guid)
+	if err != nil {
+		return 0, nil, err
+	}
+	folders(live)
 	for after := (Cursor{}); ; {
-		r, err := src.Items(ctx, guid, after, upto, pageSize, 0)
+		r, err := src.Items(ctx, guid, after, st.HighestModSeq, pageSize, 0)
 		if err != nil {
-			return err
+			return 0, nil, err
 		}
 		for _, it := range r.Items {
-			f(it)
+			item(it)
 		}
 		if !r.More || len(r.Items) == 0 {
-			return nil
+			return st.HighestModSeq, live, nil
 		}
 		after = r.Next
 	}

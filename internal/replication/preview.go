@@ -62,18 +62,11 @@ func (f *Filter) Preview(live []FolderInfo, items []PreviewItem) ([]FolderPrevie
 // PreviewSource lists a source mailbox through its feeds (folders, then
 // every live item up to its current MODSEQ) and previews it under f.
 func PreviewSource(ctx context.Context, src Source, guid string, f *Filter, pageSize int) ([]FolderPreview, error) {
-	st, err := src.State(ctx, guid)
-	if err != nil {
-		return nil, err
-	}
-	live, err := liveFolders(ctx, src, guid)
-	if err != nil {
-		return nil, err
-	}
 	var items []PreviewItem
-	if err := eachItem(ctx, src, guid, st.HighestModSeq, pageSize, func(it ItemInfo) {
+	_, live, err := listSource(ctx, src, guid, pageSize, func([]FolderInfo) {}, func(it ItemInfo) {
 		items = append(items, PreviewItem{Folder: it.Folder, Date: db.Time(it.InternalDate), Size: it.Size})
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	return f.Preview(live, items)
