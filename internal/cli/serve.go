@@ -88,6 +88,7 @@ variables (e.g. TENANTFERRY_DB, TENANTFERRY_PUBLIC_URL), then flags.`,
 	f.Int64("migration-workers", 0, "this node's workers for sync passes (0: 4 per core, 8 to 64; endpoint limits still apply deployment-wide)")
 	f.Int64("completion-workers", 0, "this node's workers for completions, a queue of their own (0: 1 per core, 2 to 16)")
 	f.Int64("delivery-workers", 0, "this node's workers for outbound delivery (0: 4 per core, 8 to 64)")
+	f.Duration("pass-slice", 0, "a sync pass that ran this long gives its worker to waiting moves and resumes later (0: 1m)")
 	f.String("log-level", def.LogLevel, "log level: debug, info, warn, error")
 	f.String("log-format", def.LogFormat, "log format: text or json")
 	f.String("dns-resolver", "", "DNS server HOST:PORT for MX, TXT and TLSA lookups (default: the system's resolvers)")

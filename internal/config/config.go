@@ -56,6 +56,9 @@ type Config struct {
 	MigrationWorkers  int64 // --migration-workers
 	CompletionWorkers int64 // --completion-workers
 	DeliveryWorkers   int64 // --delivery-workers
+	// PassSlice is how long a sync pass runs before it yields its worker
+	// to waiting moves (0: migration.DefaultPassSlice).
+	PassSlice time.Duration // --pass-slice
 	// ReportRetention is how long a removed migration batch's reports
 	// (users, statistics, skipped items, logs) stay queryable (0: forever).
 	ReportRetention time.Duration // --report-retention
@@ -158,6 +161,7 @@ func (c *Config) Keys() map[string]any {
 		"migration-workers":   &c.MigrationWorkers,
 		"completion-workers":  &c.CompletionWorkers,
 		"delivery-workers":    &c.DeliveryWorkers,
+		"pass-slice":          &c.PassSlice,
 		"log-level":           &c.LogLevel,
 		"log-format":          &c.LogFormat,
 		"dns-resolver":        &c.DNSResolver,

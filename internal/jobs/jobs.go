@@ -54,10 +54,17 @@ func DefaultQueues() map[string]int {
 	return map[string]int{QueueDelivery: perCore(4, 8, 64), QueueMigration: perCore(4, 8, 64), QueueCompletion: perCore(1, 2, 16), QueueControl: 2}
 }
 
-// heartbeat timing.
+// Heartbeat timing: a node writes its heartbeat every heartbeatEvery and
+// looks for dead nodes at each beat; a node whose heartbeat is older than
+// staleAfter is dead, and its running jobs are made available to the
+// others — a dead node's work resumes within staleAfter + heartbeatEvery.
 const (
-	heartbeatEvery = 3 * time.Second
-	staleAfter     = 15 * time.Second
+	heartbeatEvery = time.Second
+	staleAfter     = 5 * time.Second
+	// fullRescueEvery beats, rescue also looks at jobs of nodes that have
+	// no row at all (a safety net; a dead node's row stays until its jobs
+	// are rescued).
+	fullRescueEvery = 30
 )
 
 // Runner owns the River client of one server process.
@@ -193,13 +200,22 @@ func (r *Runner) heartbeat() {
 		if err != nil {
 			r.log.Warn("node heartbeat failed", "err", err)
 		}
-		if n++; n%4 == 0 {
+		n++
+		if stale, err := r.staleNodes(ctx); err != nil || stale || n%fullRescueEvery == 0 {
 			if err := r.rescue(ctx, false); err != nil {
 				r.log.Warn("rescuing jobs of dead nodes failed", "err", err)
 			}
 		}
 		cancel()
 	}
+}
+
+// staleNodes reports whether some node's heartbeat is older than
+// staleAfter: the cheap check made at every beat.
+func (r *Runner) staleNodes(ctx context.Context) (bool, error) {
+	var n int
+	err := r.d.Read().QueryRowContext(ctx, `SELECT COUNT(*) FROM nodes WHERE heartbeat_at <= ?`, db.Now()-staleAfter.Milliseconds()).Scan(&n)
+	return n > 0, err
 }
 
 // rescue makes jobs "running" on dead nodes available again. With exclusive
@@ -239,7 +255,10 @@ func (r *Runner) rescue(ctx context.Context, exclusive bool) error {
 		}
 		for lr.Next() {
 			var id string
-			lr.Scan(&id)
+			if err := lr.Scan(&id); err != nil {
+				lr.Close()
+				return err
+			}
 			live[id] = true
 		}
 		lr.Close()

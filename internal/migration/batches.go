@@ -310,6 +310,7 @@ func (s *Service) startTx(ctx context.Context, tx *db.Tx, b *Batch) error {
 	if err != nil {
 		return err
 	}
+	pos := 0
 	for _, m := range ms {
 		switch m.State {
 		case StateQueued, StateFailed, StateStopped, StateStopping:
@@ -319,9 +320,10 @@ func (s *Service) startTx(ctx context.Context, tx *db.Tx, b *Batch) error {
 			if err := s.setState(ctx, tx, m, StateQueued, "WaitingForJob"); err != nil {
 				return err
 			}
-			if err := s.enqueueSync(ctx, tx, m.ID); err != nil {
+			if err := s.enqueueInitial(ctx, tx, m.ID, pos); err != nil {
 				return err
 			}
+			pos++
 		case StateSynced:
 			if err := s.enqueueSync(ctx, tx, m.ID); err != nil {
 				return err
@@ -332,12 +334,30 @@ func (s *Service) startTx(ctx context.Context, tx *db.Tx, b *Batch) error {
 }
 
 // enqueueSync records a new sync request of a move and queues its job.
+// enqueueSync requests a pass of the move: an incremental one, or a
+// re-run; it waits behind the queued initial passes.
 func (s *Service) enqueueSync(ctx context.Context, tx *db.Tx, moveID string) error {
+	return s.enqueuePass(ctx, tx, moveID, -1)
+}
+
+// enqueueInitial queues the initial pass of a move at position pos of its
+// group (the users queued together): initial passes of all batches are
+// served round-robin (jobs.InsertFairTx).
+func (s *Service) enqueueInitial(ctx context.Context, tx *db.Tx, moveID string, pos int) error {
+	return s.enqueuePass(ctx, tx, moveID, pos)
+}
+
+func (s *Service) enqueuePass(ctx context.Context, tx *db.Tx, moveID string, pos int) error {
 	var gen int64
 	if err := tx.QueryRowContext(ctx, `UPDATE moves SET sync_gen = sync_gen + 1 WHERE id = ? RETURNING sync_gen`, moveID).Scan(&gen); err != nil {
 		return err
 	}
-	_, err := s.Jobs.InsertTx(ctx, tx, SyncArgs{MoveID: moveID, Gen: gen}, nil)
+	var err error
+	if pos < 0 {
+		_, err = s.Jobs.InsertTx(ctx, tx, SyncArgs{MoveID: moveID, Gen: gen}, nil)
+	} else {
+		_, err = s.Jobs.InsertFairTx(ctx, tx, SyncArgs{MoveID: moveID, Gen: gen}, nil, pos)
+	}
 	return err
 }
 

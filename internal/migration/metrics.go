@@ -11,7 +11,7 @@ import (
 // (read from the database at scrape time, so every node of a cluster
 // reports the same figures) and the items and bytes this node copied.
 func (s *Service) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{&stateCollector{s: s}, s.copiedItems, s.copiedBytes, s.slotWaits, s.slotWakeups}
+	return []prometheus.Collector{&stateCollector{s: s}, s.copiedItems, s.copiedBytes, s.slotWaits, s.slotWakeups, s.passYields}
 }
 
 var moveStatesDesc = prometheus.NewDesc("tenantferry_migration_moves", "Move requests of active batches by state.", []string{"state"}, nil)
@@ -49,4 +49,10 @@ func newSlotCounters() (waits, wakeups prometheus.Counter) {
 			Help: "Passes on this node that found their endpoint at its concurrency limit and waited."}),
 		prometheus.NewCounter(prometheus.CounterOpts{Name: "tenantferry_migration_slot_wakeups_total",
 			Help: "Waiting passes this node woke when it released an endpoint concurrency slot."})
+}
+
+// newYieldCounter counts passes that gave their worker back (passctl.go).
+func newYieldCounter() prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Name: "tenantferry_migration_pass_yields_total",
+		Help: "Passes on this node that yielded their worker to waiting moves at the end of a time slice."})
 }

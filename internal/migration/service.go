@@ -54,7 +54,11 @@ type Service struct {
 	// mailbox's or tenant's quota fail validation with QuotaExceeded
 	// before anything is copied (quota.go).
 	Quota *quota.Checker
+	// PassSlice is how long a pass runs before it yields its worker to
+	// waiting moves (DefaultPassSlice when zero; passctl.go).
+	PassSlice time.Duration
 
+	ctl    passCtl
 	tokMu  sync.Mutex
 	tokens map[string]*identity.TokenSource // endpoint id + secret hash → source
 
@@ -63,6 +67,7 @@ type Service struct {
 
 	copiedItems, copiedBytes prometheus.Counter
 	slotWaits, slotWakeups   prometheus.Counter
+	passYields               prometheus.Counter
 }
 
 // New returns the migration service.
@@ -78,6 +83,7 @@ func New(d *db.DB, dir *directory.Directory, st *mailstore.Store, publicURL stri
 	s.UseGuard(strict)
 	s.copiedItems, s.copiedBytes = newCopyCounters()
 	s.slotWaits, s.slotWakeups = newSlotCounters()
+	s.passYields = newYieldCounter()
 	return s
 }
 

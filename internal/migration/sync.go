@@ -35,6 +35,11 @@ const slotWait = 2 * time.Second
 
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	s := w.s
+	select {
+	case <-s.ctl.draining():
+		return river.JobSnooze(0) // fetched while the runner stops: for another node
+	default:
+	}
 	m, err := s.getMove(ctx, s.D.Read(), job.Args.MoveID)
 	if errors.Is(err, ErrMoveNotFound) {
 		return nil
@@ -100,6 +105,9 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return errStateChanged
 		}
+		if err := logMove(ctx, tx, m.ID, "info", "pass started on node "+s.nodeID()); err != nil {
+			return err
+		}
 		return tx.QueryRowContext(ctx, `SELECT sync_gen FROM moves WHERE id = ?`, m.ID).Scan(&claimed)
 	}); err != nil {
 		if errors.Is(err, ErrStateChanged) {
@@ -108,7 +116,15 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 		return err
 	}
 	m.PassJob = job.ID
-	err = s.syncMove(ctx, b, m, initial, claimed)
+	pctx, stopPass := s.passContext(ctx)
+	err = s.syncMove(pctx, b, m, initial, claimed)
+	stopPass()
+	if err != nil && handedOver(ctx, pctx) {
+		// Yielded or drained: back of the queue, for any node; the pass
+		// resumes from what it committed.
+		s.Log.Info("migration: pass handed over", "move", m.ID, "user", m.Email, "why", context.Cause(pctx))
+		return river.JobSnooze(0)
+	}
 	if err != nil && ctx.Err() == nil && job.Attempt >= job.MaxAttempts {
 		// The last attempt: the move fails with the error instead of
 		// waiting in its state forever.
@@ -280,11 +296,13 @@ func (s *Service) passFailed(ctx context.Context, m *Move, err error) error {
 	if errors.Is(err, ErrStateChanged) {
 		return nil // another worker (stop, completion) owns the move now
 	}
+	if ctx.Err() != nil {
+		// Shutting down, draining or yielding: whatever error the
+		// cancellation caused, the job runs again.
+		return ctx.Err()
+	}
 	if e := errs.As(err); e != nil && e.Kind != errs.Unavailable && e.Kind != errs.Internal {
 		return s.fail(ctx, m, err)
-	}
-	if ctx.Err() != nil {
-		return ctx.Err() // shutting down: the job runs again
 	}
 	// Show the failure while the queue retries: Error carries the code,
 	// StatusDetail says the move is retrying; the next good pass clears both.

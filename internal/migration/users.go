@@ -99,7 +99,7 @@ func (s *Service) StartUser(ctx context.Context, tenantID, addr string) (*Move, 
 			if err := s.setState(ctx, tx, m, StateQueued, "WaitingForJob"); err != nil {
 				return err
 			}
-			return s.enqueueSync(ctx, tx, m.ID)
+			return s.enqueueInitial(ctx, tx, m.ID, 0)
 		case StateSynced:
 			return s.enqueueSync(ctx, tx, m.ID)
 		}

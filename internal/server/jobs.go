@@ -38,6 +38,11 @@ func (s *Server) startJobs(ctx context.Context) error {
 		return err
 	}
 	s.closers = append(s.closers, func(ctx context.Context) error {
+		if s.Migration != nil {
+			// Hand running passes to the other nodes instead of waiting
+			// for them; completions and deliveries finish.
+			s.Migration.Drain()
+		}
 		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
 		return s.Jobs.Stop(sctx)

@@ -17,6 +17,7 @@ func (s *Server) setupMigration(context.Context) error {
 	s.Source = source.New(s.Dir, s.Store, s.Verifier, s.PublicURL, s.Log.With("component", "replication"))
 	replapi.New(s.Source, s.Source.Log).Routes(s.mux)
 	s.Migration = migration.New(s.DB, s.Dir, s.Store, s.PublicURL, s.Log.With("component", "migration"))
+	s.Migration.PassSlice = s.Cfg.PassSlice
 	s.Migration.Source = s.Source // same-server moves run in-process, through the same checks
 	s.Migration.UseGuard(s.Guard)
 	s.Migration.GW = &groupware.Service{Dir: s.Dir, Store: s.Store}
