@@ -122,7 +122,14 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	if err != nil && handedOver(ctx, pctx) {
 		// Yielded or drained: back of the queue, for any node; the pass
 		// resumes from what it committed.
-		s.Log.Info("migration: pass handed over", "move", m.ID, "user", m.Email, "why", context.Cause(pctx))
+		why := context.Cause(pctx)
+		s.Log.Info("migration: pass handed over", "move", m.ID, "user", m.Email, "why", why)
+		wctx := context.WithoutCancel(ctx)
+		if err := s.D.Write(wctx, func(tx *db.Tx) error {
+			return logMove(wctx, tx, m.ID, "info", "pass handed over: "+why.Error())
+		}); err != nil {
+			s.Log.Warn("migration: log a handed-over pass", "move", m.ID, "err", err)
+		}
 		return river.JobSnooze(0)
 	}
 	if err != nil && ctx.Err() == nil && job.Attempt >= job.MaxAttempts {
