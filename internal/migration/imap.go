@@ -180,9 +180,6 @@ func (s *Service) testIMAPEndpoint(ctx context.Context, tenantID string, ep *dir
 
 // syncIMAP validates an IMAP move and runs one pass.
 func (s *Service) syncIMAP(ctx context.Context, b *Batch, m *Move, ep *directory.Endpoint, initial bool, gen int64) error {
-	if err := s.beginPass(ctx, m, initial); err != nil {
-		return s.passFailed(ctx, m, err)
-	}
 	v := &validation{}
 	p := s.validateIMAPUser(ctx, v, ep, m)
 	if v.failed != nil {

@@ -59,6 +59,7 @@ type Service struct {
 	PassSlice time.Duration
 
 	ctl    passCtl
+	checks checkCache // source checks that passed (checkcache.go)
 	tokMu  sync.Mutex
 	tokens map[string]*identity.TokenSource // endpoint id + secret hash → source
 

@@ -95,9 +95,12 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	}
 	defer slot.release()
 	ctx = withThrottle(ctx, slot.limiter)
-	// Claim the pass: this job and the requests it covers.
+	// Claim the pass and, for an initial one, record its start (the move is
+	// Validating) in the same transaction: one commit less per move.
 	claimed := m.SyncGen
+	from, fromDetail := m.State, m.StatusDetail
 	if err := s.D.Write(ctx, func(tx *db.Tx) error {
+		m.State, m.StatusDetail = from, fromDetail // a retried transaction starts over
 		res, err := tx.ExecContext(ctx, `UPDATE moves SET pass_job = ? WHERE id = ? AND pass_job = ?`, job.ID, m.ID, m.PassJob)
 		if err != nil {
 			return err
@@ -106,6 +109,9 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 			return errStateChanged
 		}
 		if err := logMove(ctx, tx, m.ID, "info", "pass started on node "+s.nodeID()); err != nil {
+			return err
+		}
+		if err := s.beginPass(ctx, tx, m, initial); err != nil {
 			return err
 		}
 		return tx.QueryRowContext(ctx, `SELECT sync_gen FROM moves WHERE id = ?`, m.ID).Scan(&claimed)
@@ -117,7 +123,7 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	}
 	m.PassJob = job.ID
 	pctx, stopPass := s.passContext(ctx)
-	err = s.syncMove(pctx, b, m, initial, claimed)
+	err = s.syncMove(pctx, b, m, ep, initial, claimed)
 	stopPass()
 	if err != nil && handedOver(ctx, pctx) {
 		// Yielded or drained: back of the queue, for any node; the pass
@@ -142,35 +148,28 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	return err
 }
 
-// beginPass records the start of an initial pass: the move is Validating.
-func (s *Service) beginPass(ctx context.Context, m *Move, initial bool) error {
+// beginPass records the start of an initial pass in tx: the move is
+// Validating.
+func (s *Service) beginPass(ctx context.Context, tx *db.Tx, m *Move, initial bool) error {
 	if !initial {
 		return nil
 	}
-	return s.D.Write(ctx, func(tx *db.Tx) error {
-		if m.StartedAt.IsZero() {
-			if _, err := tx.ExecContext(ctx, `UPDATE moves SET started_at = ? WHERE id = ?`, db.Now(), m.ID); err != nil {
-				return err
-			}
+	if m.StartedAt.IsZero() {
+		if _, err := tx.ExecContext(ctx, `UPDATE moves SET started_at = ? WHERE id = ?`, db.Now(), m.ID); err != nil {
+			return err
 		}
-		return s.setState(ctx, tx, m, StateValidating, "")
-	})
+	}
+	return s.setState(ctx, tx, m, StateValidating, "")
 }
 
 // syncMove validates and runs one pass for every mailbox of the move.
-func (s *Service) syncMove(ctx context.Context, b *Batch, m *Move, initial bool, gen int64) error {
-	if ep, err := s.Dir.GetEndpoint(ctx, m.TenantID, b.EndpointID); err == nil && ep.Type == directory.EndpointIMAP {
+// ep is the batch's endpoint, read when the pass was claimed.
+func (s *Service) syncMove(ctx context.Context, b *Batch, m *Move, ep *directory.Endpoint, initial bool, gen int64) error {
+	if ep.Type == directory.EndpointIMAP {
 		return s.syncIMAP(ctx, b, m, ep, initial, gen)
 	}
-	if err := s.beginPass(ctx, m, initial); err != nil {
-		return s.passFailed(ctx, m, err)
-	}
 	v := &validation{}
-	ep, err := s.Dir.GetEndpoint(ctx, m.TenantID, b.EndpointID)
-	if err != nil {
-		return s.fail(ctx, m, err)
-	}
-	p := s.validateEndpoint(ctx, v, m.TenantID, ep)
+	p := s.validateEndpointWith(ctx, v, m.TenantID, ep, true)
 	s.validateUser(ctx, v, p, m.TenantID, m.Email, m.SourceAddress, b.TargetDeliveryDomain, b.ID)
 	validateMailboxType(v, p, m.Email, m.MailboxType)
 	if v.failed != nil {

@@ -73,6 +73,15 @@ func (v *validation) run(name, okMsg string, f func() error) bool {
 // validateEndpoint runs the endpoint checks: the endpoint's credentials,
 // the source's checks 1–3, and the target's Inbound relationship (check 5).
 func (s *Service) validateEndpoint(ctx context.Context, v *validation, tenantID string, ep *directory.Endpoint) *plan {
+	return s.validateEndpointWith(ctx, v, tenantID, ep, false)
+}
+
+// validateEndpointWith is validateEndpoint; with cached, a source check
+// that passed for the same endpoint (unchanged) within checkTTL is reused
+// instead of asked again — the passes of a batch share one check. Only
+// success is cached, and the source still authorizes every later call
+// (mailbox, register, pull), so a revoked consent fails the pass there.
+func (s *Service) validateEndpointWith(ctx context.Context, v *validation, tenantID string, ep *directory.Endpoint, cached bool) *plan {
 	p := &plan{endpoint: ep}
 	var authzErr error
 	v.run("EndpointCredentials", "the migration app obtained a token the source server accepts", func() error {
@@ -81,7 +90,16 @@ func (s *Service) validateEndpoint(ctx context.Context, v *validation, tenantID 
 			return err
 		}
 		p.client = c
+		key := checkKey(ep)
+		if cached {
+			if p.source = s.checks.get(key); p.source != nil {
+				return nil
+			}
+		}
 		p.source, err = c.Check(ctx)
+		if err == nil {
+			s.checks.put(key, p.source)
+		}
 		if isSourceAuthz(err) {
 			authzErr = err // the credentials are fine; the source refuses the app
 			return nil
