@@ -13,7 +13,7 @@ import (
 
 // maxCSVBody bounds requests that carry a CSV (the CSV itself is limited to
 // migration.MaxCSVBytes; JSON escaping adds to it).
-const maxCSVBody = 4 << 20
+const maxCSVBody = 16 << 20
 
 // batchRequest is the body of batch create.
 type batchRequest struct {

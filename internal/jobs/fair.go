@@ -71,7 +71,7 @@ func (r *Runner) fairHead(ctx context.Context, tx *db.Tx, queue string) (time.Ti
 		lim = fairLimit.Format(sqliteTime)
 	}
 	row := tx.QueryRowContext(ctx, `SELECT scheduled_at FROM river_job WHERE queue = ? AND state = 'available' AND scheduled_at < ?
-		ORDER BY scheduled_at, id LIMIT 1`, queue, lim)
+		ORDER BY priority, scheduled_at, id LIMIT 1`, queue, lim) // River's fetch order: its index serves it
 	var raw any
 	err := row.Scan(&raw)
 	if db.IsNoRows(err) {
