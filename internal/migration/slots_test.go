@@ -37,6 +37,14 @@ func TestEndpointLimitWakesWaiters(t *testing.T) {
 			t.Fatalf("%s: %d of 15 items", u, v.ItemsSynced)
 		}
 	}
+	// The batch's aggregate throughput adds up its users.
+	bv, err := r.tgt.Admin.GetBatch(r.ctx, r.tgt.Op, tgtName, "one-at-a-time")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bv.ItemsSynced != 45 || bv.BytesTransferred <= 0 || bv.ItemsPerSecond <= 0 || bv.BytesPerSecond <= 0 {
+		t.Fatalf("batch totals: %d items, %d bytes, %.1f items/s, %.0f B/s", bv.ItemsSynced, bv.BytesTransferred, bv.ItemsPerSecond, bv.BytesPerSecond)
+	}
 	waits, wakeups := counter(t, r, "tenantferry_migration_slot_waits_total"), counter(t, r, "tenantferry_migration_slot_wakeups_total")
 	t.Logf("slot waits %v, wakeups %v", waits, wakeups)
 	if waits == 0 || wakeups == 0 {

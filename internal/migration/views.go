@@ -53,6 +53,14 @@ type BatchView struct {
 	StartDateTime       *time.Time `json:",omitempty"`
 	CompletionRequested *time.Time `json:",omitempty"`
 	RemovedDateTime     *time.Time `json:",omitempty"`
+	// ItemsSynced and BytesTransferred add up the users';
+	// ItemsPerSecond and BytesPerSecond are the batch's aggregate
+	// throughput of initial syncs, on every node: from the first user's
+	// start to the last user's initial sync (or now, while some sync).
+	ItemsSynced      int64
+	BytesTransferred int64
+	ItemsPerSecond   float64
+	BytesPerSecond   float64
 }
 
 // FilterView shows a batch's filter.
@@ -152,7 +160,39 @@ func (s *Service) ViewBatch(ctx context.Context, b *Batch) (*BatchView, error) {
 			v.StoppedCount++
 		}
 	}
+	batchThroughput(v, ms, time.Now())
 	return v, nil
+}
+
+// batchThroughput fills the batch's totals and aggregate throughput from
+// its users' rows: items and bytes over the span from the first start to
+// the last initial sync (now while a user has started and not finished).
+func batchThroughput(v *BatchView, ms []*Move, now time.Time) {
+	var first, last time.Time
+	for _, m := range ms {
+		v.ItemsSynced += m.ItemsSynced
+		v.BytesTransferred += m.BytesTransferred
+		if m.StartedAt.IsZero() {
+			continue
+		}
+		if first.IsZero() || m.StartedAt.Before(first) {
+			first = m.StartedAt
+		}
+		end := m.InitialSyncDoneAt
+		if end.IsZero() {
+			if m.State != StateValidating && m.State != StateSyncing {
+				continue // failed or stopped before its initial sync ended
+			}
+			end = now
+		}
+		if end.After(last) {
+			last = end
+		}
+	}
+	if span := last.Sub(first).Seconds(); !first.IsZero() && span > 0 {
+		v.ItemsPerSecond = float64(v.ItemsSynced) / span
+		v.BytesPerSecond = float64(v.BytesTransferred) / span
+	}
 }
 
 // ErrorView is a move's error.
