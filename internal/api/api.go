@@ -4,9 +4,9 @@
 //   - Handlers only translate: decode the request, call one admin.Core
 //     method with the authenticated principal, encode the result. No rule
 //     lives here.
-//   - Every error reply is {"Code","Message","Hint","Object"} with the status
-//     from errs.HTTPStatus; bad input never yields a 500. Internal causes are
-//     logged, never sent.
+//   - Every error reply is an RFC 9457 problem (httpx.Problem,
+//     application/problem+json) with the status from errs.HTTPStatus; bad
+//     input never yields a 500. Internal causes are logged, never sent.
 //   - Request bodies are bounded (MaxBody) and strictly decoded: unknown
 //     fields and trailing data are errors.
 //   - Field names are PascalCase as Exchange prints them.

@@ -617,7 +617,10 @@ func TestCLIConventions(t *testing.T) {
 		"--mailbox-move-capability", "Sideways")
 	op.fail("NameTooLong", "mailbox", "create", "--tenant", "contoso", "--alias", strings.Repeat("a", 65), "--password", "x")
 	op.fail("MissingField", "mailbox", "create", "--tenant", "contoso", "--alias", "nopw")
-	op.fail("NotAcceptedDomain", "mailbox", "create", "--tenant", "contoso", "--alias", "x", "--password", "x", "--primary-smtp", "x@fabrikam.tenantferry.test")
+	// The problem's detail and Hint (RFC 9457 reply) reach the user.
+	if s := op.fail("NotAcceptedDomain", "mailbox", "create", "--tenant", "contoso", "--alias", "x", "--password", "x", "--primary-smtp", "x@fabrikam.tenantferry.test"); !regexp.MustCompile(`^NotAcceptedDomain: .*fabrikam\.tenantferry\.test.*\n  hint: \S`).MatchString(s) {
+		t.Fatalf("NotAcceptedDomain without its message and hint: %q", s)
+	}
 	op.fail("InvalidGuid", "mailuser", "create", "--tenant", "contoso", "--name", "m", "--alias", "m", "--primary-smtp", "m@contoso.tenantferry.test",
 		"--external-email", "m@example.org", "--exchange-guid", "nope")
 	op.fail("InvalidArgument", "mailbox", "list", "--tenant", "contoso", "--no-such-flag")
