@@ -19,6 +19,7 @@ import (
 	"net/http"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/httpx"
 	"github.com/tenantferry/tenantferry/internal/migration"
@@ -129,13 +130,13 @@ func (s *Server) Routes(mux *http.ServeMux) {
 }
 
 func (s *Server) whoami(r *http.Request, p *admin.Principal) (any, error) {
-	v := map[string]any{"Operator": p.Operator, "TokenName": p.Name}
+	v := &apitypes.Whoami{Operator: p.Operator, TokenName: p.Name}
 	if !p.Operator {
 		t, err := s.Core.Tenant(r.Context(), p, p.TenantID)
 		if err != nil {
 			return nil, err
 		}
-		v["Tenant"] = tenantView(t, "")
+		v.Tenant = tenantView(t, "")
 	}
 	return v, nil
 }

@@ -19,7 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/tenantferry/tenantferry/internal/api"
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/config"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/db/dbtest"
@@ -207,19 +207,19 @@ func tp(tenant string) string { return "/api/v1/tenants/" + url.PathEscape(tenan
 
 // tenantObjs are the objects populate creates in one tenant.
 type tenantObjs struct {
-	api.TenantView
+	apitypes.TenantView
 	Token       string // tenant-admin token
 	Domain      string // custom accepted domain
 	Password    string // of Mailbox
-	Mailbox     api.RecipientView
-	MailUser    api.RecipientView
-	Group       api.RecipientView
-	App         api.AppView
+	Mailbox     apitypes.RecipientView
+	MailUser    apitypes.RecipientView
+	Group       apitypes.RecipientView
+	App         apitypes.AppView
 	AppSecret   string
 	ConsentApp  string // AppId of the app the tenant consented to
-	OrgRel      api.OrgRelView
+	OrgRel      apitypes.OrgRelView
 	OrgRelID    string
-	Endpoint    api.EndpointView
+	Endpoint    apitypes.EndpointView
 	EndpointID  string
 	EndpointSec string
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tenantferry/tenantferry/internal/api"
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/db"
 )
 
@@ -170,7 +171,7 @@ func TestInvalidRequests(t *testing.T) {
 			t.Fatalf("only %d cases", len(cases))
 		}
 		before, beforeF := s.snapshot(t, c), s.snapshot(t, f)
-		var tenants []api.TenantView
+		var tenants []apitypes.TenantView
 		s.call(t, "GET", "/api/v1/tenants", s.Op, nil).ok(t, &tenants)
 		for i, tc := range cases {
 			t.Run(fmt.Sprintf("%02d %s", i, tc.name), func(t *testing.T) {
@@ -187,7 +188,7 @@ func TestInvalidRequests(t *testing.T) {
 		if after := s.snapshot(t, f); after != beforeF {
 			t.Fatal("fabrikam changed")
 		}
-		var after []api.TenantView
+		var after []apitypes.TenantView
 		s.call(t, "GET", "/api/v1/tenants", s.Op, nil).ok(t, &after)
 		if len(after) != len(tenants) {
 			t.Fatalf("%d tenants, want %d", len(after), len(tenants))

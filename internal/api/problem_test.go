@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tenantferry/tenantferry/internal/api"
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/db/dbtest"
 )
@@ -50,7 +50,7 @@ func TestProblemDetails(t *testing.T) {
 
 		// Bodies a hand-written request sends: no Content-Type at all, or
 		// JSON with a charset parameter.
-		var v api.TenantView
+		var v apitypes.TenantView
 		s.call(t, "POST", "/api/v1/tenants", s.Op, raw{"", []byte(`{"Name":"northwind"}`)}).ok(t, &v)
 		s.call(t, "POST", "/api/v1/tenants", s.Op, raw{"application/json; charset=utf-8", []byte(`{"Name":"tailspin"}`)}).ok(t, &v)
 		if v.Name != "tailspin" {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/httpx"
 )
@@ -131,12 +132,9 @@ func (e *env) tenantPath(ctx context.Context, c *client) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		var w struct {
-			Operator bool
-			Tenant   struct{ Id string }
-		}
+		var w apitypes.Whoami
 		json.Unmarshal(b, &w)
-		if w.Operator || w.Tenant.Id == "" {
+		if w.Operator || w.Tenant == nil || w.Tenant.Id == "" {
 			return "", usageError("--tenant is required with the operator token")
 		}
 		t = w.Tenant.Id
