@@ -129,7 +129,7 @@ func (e *env) endpointTestCmd() *cobra.Command {
 	var mailbox, tdd string
 	c := e.apiCmd("test N", "Test an endpoint (and a mailbox): one line per check", cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
-			raw, err := c.do(ctx, http.MethodPost, tp+"/endpoints/"+esc(a[0])+"/test", map[string]string{"TestMailbox": mailbox, "TargetDeliveryDomain": tdd})
+			raw, err := c.do(ctx, http.MethodPost, tp+"/endpoints/"+esc(a[0])+"/test", apitypes.EndpointTest{TestMailbox: mailbox, TargetDeliveryDomain: tdd})
 			if err != nil {
 				return nil, err
 			}
@@ -455,7 +455,7 @@ func (e *env) templateCmd() *cobra.Command {
 			if err != nil {
 				return nil, usageError("cannot read --file: %v", err)
 			}
-			return c.do(ctx, http.MethodPut, path(tp, a), map[string]string{"Subject": subject, "Body": string(body)})
+			return c.do(ctx, http.MethodPut, path(tp, a), apitypes.MigrationTemplateSet{Subject: subject, Body: string(body)})
 		})
 	set.Flags().StringVar(&subject, "subject", "", "the subject (a template too); required")
 	set.Flags().StringVar(&file, "file", "", "file with the body; required")
