@@ -134,8 +134,8 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	s.handle(mux, "GET "+migration.PasswordPath, http.HandlerFunc(s.passwordSet))
 	s.handle(mux, "POST "+migration.PasswordPath, http.HandlerFunc(s.passwordSet))
 	mux.Handle("/api/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, errs.NotFoundf("NoSuchRoute", "no API route %s %s", r.Method, r.URL.Path).
-			WithHint("see docs/api.md for the routes"))
+		s.writeError(w, r, httpx.ErrNoSuchRoute.Newf("no API route %s %s", r.Method, r.URL.Path).
+			WithHint("the routes are in the OpenAPI document at %s (and docs/api.md)", OpenAPIPath))
 	}))
 }
 

@@ -285,7 +285,7 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 		switch action {
 		case admin.BatchStart, admin.BatchStop, admin.BatchSyncNow, admin.BatchComplete, admin.BatchRemove:
 		default:
-			return nil, errs.NotFoundf("NoSuchRoute", "unknown batch action %q", action).WithHint("use start, stop, sync-now, complete or remove")
+			return nil, httpx.ErrNoSuchRoute.Newf("unknown batch action %q", action).WithHint("use start, stop, sync-now, complete or remove")
 		}
 		return s.Core.BatchCommand(r.Context(), p, r.PathValue("t"), r.PathValue("b"), action, req.ApproveSkippedItems)
 	})

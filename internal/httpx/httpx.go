@@ -34,6 +34,8 @@ var (
 	ErrUnknownField = errs.Sentinel(errs.Invalid, "UnknownField")
 	// ErrRequestTooLarge: the body exceeds the endpoint's limit (413).
 	ErrRequestTooLarge = errs.Sentinel(errs.TooLarge, "RequestTooLarge")
+	// ErrNoSuchRoute: no route of the API has that method and path (404).
+	ErrNoSuchRoute = errs.Sentinel(errs.NotFound, "NoSuchRoute")
 )
 
 // JSONMediaType is the media type of request and reply bodies.

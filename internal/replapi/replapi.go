@@ -24,7 +24,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/httpx"
 	"github.com/tenantferry/tenantferry/internal/migration/source"
 	"github.com/tenantferry/tenantferry/internal/replication"
@@ -64,7 +63,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+m+"unlock", s.handleMailbox(true, s.unlock))
 	mux.HandleFunc("POST "+m+"finalize", s.handleMailbox(true, s.finalize))
 	mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
-		httpx.WriteError(w, s.Log, r, errs.NotFoundf("NoSuchRoute", "no replication API route %s %s", r.Method, r.URL.Path).
+		httpx.WriteError(w, s.Log, r, httpx.ErrNoSuchRoute.Newf("no replication API route %s %s", r.Method, r.URL.Path).
 			WithHint("see docs/replication-api.md"))
 	})
 }
