@@ -11,7 +11,8 @@
 //   - No route reads anything before the core authorized the token
 //     (checks 1–3), and no mailbox route before it placed the mailbox in
 //     a published scope (check 4).
-//   - Every error reply is {"Code","Message","Hint","Object"} with the
+//   - Every error reply is an RFC 9457 problem (httpx.Problem,
+//     application/problem+json: detail, Code, Hint, Object) with the
 //     status from errs.HTTPStatus; bad input never yields a 500. Request
 //     bodies are bounded and strictly decoded.
 package replapi
