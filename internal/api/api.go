@@ -4,9 +4,9 @@
 //   - Handlers only translate: decode the request, call one admin.Core
 //     method with the authenticated principal, encode the result. No rule
 //     lives here.
-//   - Every error reply is {"Code","Message","Hint","Object"} with the status
-//     from errs.HTTPStatus; bad input never yields a 500. Internal causes are
-//     logged, never sent.
+//   - Every error reply is an RFC 9457 problem (httpx.Problem,
+//     application/problem+json) with the status from errs.HTTPStatus; bad
+//     input never yields a 500. Internal causes are logged, never sent.
 //   - Request bodies are bounded (MaxBody) and strictly decoded: unknown
 //     fields and trailing data are errors.
 //   - Field names are PascalCase as Exchange prints them.
@@ -17,8 +17,11 @@ import (
 
 	"log/slog"
 	"net/http"
+	"slices"
+	"sync"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/httpx"
 	"github.com/tenantferry/tenantferry/internal/migration"
@@ -35,6 +38,13 @@ type Server struct {
 	// Limits, when set, slows down token guessing (per client address):
 	// the admin API's and the web admin's sign-in.
 	Limits *ratelimit.Guard
+
+	// routes are the patterns Routes registered, in order: the route
+	// table the OpenAPI document describes.
+	routes  []string
+	spec    []byte
+	specErr error
+	once    sync.Once
 }
 
 // New returns an API server over the admin core.
@@ -98,7 +108,7 @@ func (s *Server) decode(r *http.Request, v any) error {
 
 // Routes registers the admin API on mux.
 func (s *Server) Routes(mux *http.ServeMux) {
-	h := func(pattern string, f handlerFunc) { mux.Handle(pattern, s.wrap(f)) }
+	h := func(pattern string, f handlerFunc) { s.handle(mux, pattern, s.wrap(f)) }
 	h("GET /api/v1/whoami", s.whoami)
 	h("POST /api/v1/tenants", s.createTenant)
 	h("GET /api/v1/tenants", s.listTenants)
@@ -120,22 +130,33 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	s.trustRoutes(h)
 	s.migrationRoutes(h)
 	s.storageRoutes(h)
-	mux.HandleFunc("GET "+migration.PasswordPath, s.passwordSet)
-	mux.HandleFunc("POST "+migration.PasswordPath, s.passwordSet)
+	s.handle(mux, "GET "+OpenAPIPath, http.HandlerFunc(s.openAPI))
+	s.handle(mux, "GET "+migration.PasswordPath, http.HandlerFunc(s.passwordSet))
+	s.handle(mux, "POST "+migration.PasswordPath, http.HandlerFunc(s.passwordSet))
 	mux.Handle("/api/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, errs.NotFoundf("NoSuchRoute", "no API route %s %s", r.Method, r.URL.Path).
-			WithHint("see docs/api.md for the routes"))
+		s.writeError(w, r, httpx.ErrNoSuchRoute.Newf("no API route %s %s", r.Method, r.URL.Path).
+			WithHint("the routes are in the OpenAPI document at %s (and docs/api.md)", OpenAPIPath))
 	}))
 }
 
+// handle registers a route on mux and records it in the route table.
+func (s *Server) handle(mux *http.ServeMux, pattern string, h http.Handler) {
+	s.routes = append(s.routes, pattern)
+	mux.Handle(pattern, h)
+}
+
+// RouteTable returns the "METHOD /path" patterns Routes registered, in
+// order (the catch-all that answers NoSuchRoute aside).
+func (s *Server) RouteTable() []string { return slices.Clone(s.routes) }
+
 func (s *Server) whoami(r *http.Request, p *admin.Principal) (any, error) {
-	v := map[string]any{"Operator": p.Operator, "TokenName": p.Name}
+	v := &apitypes.Whoami{Operator: p.Operator, TokenName: p.Name}
 	if !p.Operator {
 		t, err := s.Core.Tenant(r.Context(), p, p.TenantID)
 		if err != nil {
 			return nil, err
 		}
-		v["Tenant"] = tenantView(t, "")
+		v.Tenant = tenantView(t, "")
 	}
 	return v, nil
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/mailauth"
 )
 
@@ -15,30 +16,11 @@ func (s *Server) dkimRoutes(h func(string, handlerFunc)) {
 	h("POST /api/v1/tenants/{t}/domains/{d}/dkim/rotate", s.rotateDkim)
 }
 
-// DkimKeyView is the JSON form of a DKIM key: its state and the DNS record
-// to publish.
-type DkimKeyView struct {
-	Domain     string
-	Selector   string
-	Algorithm  string
-	Status     string // Active, Retiring, Retired
-	Created    time.Time
-	RetiringAt *time.Time `json:",omitempty"` // when a rotation replaced it
-	RetiredAt  *time.Time `json:",omitempty"` // end of the grace period: unpublish after
-	// DnsRecordName, DnsRecordType and DnsRecordValue are the TXT record
-	// to publish (while Active or Retiring); ZoneLine is the same in
-	// zone-file syntax.
-	DnsRecordName  string
-	DnsRecordType  string
-	DnsRecordValue string
-	ZoneLine       string
-}
-
-func dkimViews(ks []*mailauth.Key) []DkimKeyView {
+func dkimViews(ks []*mailauth.Key) []apitypes.DkimKeyView {
 	now := time.Now()
-	out := make([]DkimKeyView, 0, len(ks))
+	out := make([]apitypes.DkimKeyView, 0, len(ks))
 	for _, k := range ks {
-		v := DkimKeyView{Domain: k.Domain, Selector: k.Selector, Algorithm: string(k.Algorithm), Status: k.State(now), Created: k.CreatedAt.UTC(),
+		v := apitypes.DkimKeyView{Domain: k.Domain, Selector: k.Selector, Algorithm: string(k.Algorithm), Status: k.State(now), Created: k.CreatedAt.UTC(),
 			DnsRecordName: k.RecordName(), DnsRecordType: "TXT", DnsRecordValue: k.RecordValue(), ZoneLine: k.ZoneLine()}
 		if !k.RetiringAt.IsZero() {
 			a, b := k.RetiringAt.UTC(), k.RetiredAt.UTC()
@@ -58,7 +40,7 @@ func (s *Server) listDkim(r *http.Request, p *admin.Principal) (any, error) {
 }
 
 func (s *Server) addDkim(r *http.Request, p *admin.Principal) (any, error) {
-	var req struct{ Algorithm string }
+	var req apitypes.DkimAdd
 	if r.ContentLength != 0 {
 		if err := s.decode(r, &req); err != nil {
 			return nil, err
@@ -72,7 +54,7 @@ func (s *Server) addDkim(r *http.Request, p *admin.Principal) (any, error) {
 }
 
 func (s *Server) rotateDkim(r *http.Request, p *admin.Principal) (any, error) {
-	var req struct{ Grace string }
+	var req apitypes.DkimRotate
 	if r.ContentLength != 0 {
 		if err := s.decode(r, &req); err != nil {
 			return nil, err

@@ -19,10 +19,11 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/tenantferry/tenantferry/internal/api"
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/config"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/db/dbtest"
+	"github.com/tenantferry/tenantferry/internal/httpx"
 	"github.com/tenantferry/tenantferry/internal/server"
 )
 
@@ -109,7 +110,9 @@ type raw struct {
 // reply is an HTTP reply.
 type reply struct {
 	Status int
+	Header http.Header
 	Body   []byte
+	Path   string // the request's (escaped) path
 }
 
 // call sends a request to the server; body is nil, a raw, or a value sent
@@ -153,7 +156,7 @@ func do(t *testing.T, method, u, token string, body any) reply {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return reply{Status: resp.StatusCode, Body: b}
+	return reply{Status: resp.StatusCode, Header: resp.Header, Body: b, Path: req.URL.EscapedPath()}
 }
 
 // ok decodes a 2xx reply into v (when not nil), failing otherwise.
@@ -169,20 +172,23 @@ func (r reply) ok(t *testing.T, v any) {
 	}
 }
 
-// errorBody is the JSON of an error reply.
-type errorBody struct {
-	Code    string
-	Message string
-	Hint    string
-	Object  string
-}
+// errorBody is the JSON of an error reply: an RFC 9457 problem.
+type errorBody = httpx.Problem
 
-// errBody decodes an error reply.
+// errBody decodes an error reply, failing unless it is a complete problem
+// (RFC 9457) served as application/problem+json: type, title, status (the
+// reply's), detail and instance (the request path) with the Code it names.
 func (r reply) errBody(t *testing.T) errorBody {
 	t.Helper()
 	var e errorBody
 	if err := json.Unmarshal(r.Body, &e); err != nil || e.Code == "" {
 		t.Fatalf("status %d: not an error body: %s", r.Status, r.Body)
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("status %d %s: Content-Type %q, want application/problem+json", r.Status, e.Code, ct)
+	}
+	if e.Type != "https://tenantferry.dev/problems/"+e.Code || e.Title == "" || e.Status != r.Status || e.Detail == "" || e.Instance != r.Path {
+		t.Fatalf("status %d, path %s: incomplete problem %s", r.Status, r.Path, r.Body)
 	}
 	return e
 }
@@ -192,10 +198,7 @@ func (r reply) wantErr(t *testing.T, status int, code string) {
 	t.Helper()
 	e := r.errBody(t)
 	if r.Status != status || e.Code != code {
-		t.Fatalf("got %d %s (%s), want %d %s", r.Status, e.Code, e.Message, status, code)
-	}
-	if e.Message == "" {
-		t.Fatalf("%s has no message", code)
+		t.Fatalf("got %d %s (%s), want %d %s", r.Status, e.Code, e.Detail, status, code)
 	}
 }
 
@@ -204,19 +207,19 @@ func tp(tenant string) string { return "/api/v1/tenants/" + url.PathEscape(tenan
 
 // tenantObjs are the objects populate creates in one tenant.
 type tenantObjs struct {
-	api.TenantView
+	apitypes.TenantView
 	Token       string // tenant-admin token
 	Domain      string // custom accepted domain
 	Password    string // of Mailbox
-	Mailbox     api.RecipientView
-	MailUser    api.RecipientView
-	Group       api.RecipientView
-	App         api.AppView
+	Mailbox     apitypes.RecipientView
+	MailUser    apitypes.RecipientView
+	Group       apitypes.RecipientView
+	App         apitypes.AppView
 	AppSecret   string
 	ConsentApp  string // AppId of the app the tenant consented to
-	OrgRel      api.OrgRelView
+	OrgRel      apitypes.OrgRelView
 	OrgRelID    string
-	Endpoint    api.EndpointView
+	Endpoint    apitypes.EndpointView
 	EndpointID  string
 	EndpointSec string
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tenantferry/tenantferry/internal/api"
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/db"
 )
 
@@ -47,7 +48,10 @@ func TestInvalidRequests(t *testing.T) {
 			{"trailing data", "POST", "/api/v1/tenants", s.Op, js(`{"Name":"a"} {"Name":"b"}`), 400, "InvalidJson"},
 			{"empty body", "POST", "/api/v1/tenants", s.Op, js(``), 400, "InvalidJson"},
 			{"unknown field", "POST", "/api/v1/tenants", s.Op, js(`{"Nmae":"northwind"}`), 400, "UnknownField"},
-			{"not JSON content type", "POST", "/api/v1/tenants", s.Op, raw{"text/plain", []byte(`{"Name":"northwind"}`)}, 400, "UnsupportedMediaType"},
+			{"not JSON content type", "POST", "/api/v1/tenants", s.Op, raw{"text/plain", []byte(`{"Name":"northwind"}`)}, 415, "UnsupportedMediaType"},
+			{"form content type (curl -d)", "POST", "/api/v1/tenants", s.Op, raw{"application/x-www-form-urlencoded", []byte(`{"Name":"northwind"}`)}, 415, "UnsupportedMediaType"},
+			{"JSON-like content type", "PATCH", mu, tok, raw{"application/jsonx", []byte(`{"DisplayName":"x"}`)}, 415, "UnsupportedMediaType"},
+			{"unparsable content type", "POST", "/api/v1/tenants", s.Op, raw{"application/json; charset", []byte(`{"Name":"northwind"}`)}, 415, "UnsupportedMediaType"},
 			{"oversized body", "POST", "/api/v1/tenants", s.Op, huge, 413, "RequestTooLarge"},
 			{"oversized mailbox body", "POST", mb, tok, js(`{"Alias":"x","Password":"` + strings.Repeat("p", 2<<20) + `"}`), 413, "RequestTooLarge"},
 			{"wrong type in nested field", "POST", p + "/endpoints", tok, js(`{"Name":"x","MaxConcurrentMigrations":"ten"}`), 400, "InvalidJson"},
@@ -167,7 +171,7 @@ func TestInvalidRequests(t *testing.T) {
 			t.Fatalf("only %d cases", len(cases))
 		}
 		before, beforeF := s.snapshot(t, c), s.snapshot(t, f)
-		var tenants []api.TenantView
+		var tenants []apitypes.TenantView
 		s.call(t, "GET", "/api/v1/tenants", s.Op, nil).ok(t, &tenants)
 		for i, tc := range cases {
 			t.Run(fmt.Sprintf("%02d %s", i, tc.name), func(t *testing.T) {
@@ -184,7 +188,7 @@ func TestInvalidRequests(t *testing.T) {
 		if after := s.snapshot(t, f); after != beforeF {
 			t.Fatal("fabrikam changed")
 		}
-		var after []api.TenantView
+		var after []apitypes.TenantView
 		s.call(t, "GET", "/api/v1/tenants", s.Op, nil).ok(t, &after)
 		if len(after) != len(tenants) {
 			t.Fatalf("%d tenants, want %d", len(after), len(tenants))

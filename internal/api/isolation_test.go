@@ -196,7 +196,7 @@ func TestIsolation(t *testing.T) {
 				t.Fatalf("%s %s: status %d, want 403 or 404: %s", tc.method, tc.path, r.Status, r.Body)
 			}
 			if e := r.errBody(t); !deniedCodes[e.Code] {
-				t.Fatalf("%s %s: code %s (%s)", tc.method, tc.path, e.Code, e.Message)
+				t.Fatalf("%s %s: code %s (%s)", tc.method, tc.path, e.Code, e.Detail)
 			}
 			return r
 		}

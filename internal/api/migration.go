@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/httpx"
 	"github.com/tenantferry/tenantferry/internal/migration"
@@ -14,37 +15,6 @@ import (
 // maxCSVBody bounds requests that carry a CSV (the CSV itself is limited to
 // migration.MaxCSVBytes; JSON escaping adds to it).
 const maxCSVBody = 16 << 20
-
-// batchRequest is the body of batch create.
-type batchRequest struct {
-	Name                    string
-	Endpoint                string
-	Csv                     string
-	TargetDeliveryDomain    string
-	AutoStart               bool
-	AutoComplete            bool
-	StartAfter              string
-	CompleteAfter           string
-	IncrementalSyncInterval string
-	// MaxItemSize is the size cap in bytes (0: 150 MiB); LargeItemLimit
-	// and BadItemLimit are counts of skipped items (absent or -1:
-	// unlimited).
-	MaxItemSize                  int64
-	LargeItemLimit, BadItemLimit *int64
-	NotificationEmails           string
-	// ReportInterval is a Go duration ("" or "0": no interval reports).
-	ReportInterval string
-	// Since and Before bound the items' internal dates (RFC 3339 or
-	// YYYY-MM-DD, UTC); IncludeFolders and ExcludeFolders are folder
-	// rules (path globs or \SpecialUse); MapFolders are "REGEX ->
-	// REPLACEMENT" renames.
-	Since, Before                              string
-	IncludeFolders, ExcludeFolders, MapFolders []string
-	// NotifyUsers mails each user before and after its cutover;
-	// PasswordContinuity is none, carry or link.
-	NotifyUsers        bool
-	PasswordContinuity string
-}
 
 // parseFilter builds a batch filter from its request fields.
 func parseFilter(since, before string, include, exclude, mapping []string) (*replication.Filter, error) {
@@ -79,7 +49,8 @@ func parseTime(field, s string) (time.Time, error) {
 	return t, nil
 }
 
-func (r batchRequest) spec() (migration.BatchSpec, error) {
+// batchSpec validates a batch create request into the migration's spec.
+func batchSpec(r apitypes.BatchCreate) (migration.BatchSpec, error) {
 	s := migration.BatchSpec{Name: r.Name, Endpoint: r.Endpoint, CSV: []byte(r.Csv), TargetDeliveryDomain: r.TargetDeliveryDomain,
 		AutoStart: r.AutoStart, AutoComplete: r.AutoComplete, MaxItemSize: r.MaxItemSize, LargeItemLimit: r.LargeItemLimit, BadItemLimit: r.BadItemLimit,
 		NotificationEmails: r.NotificationEmails, NotifyUsers: r.NotifyUsers, PasswordContinuity: r.PasswordContinuity}
@@ -109,19 +80,6 @@ func (r batchRequest) spec() (migration.BatchSpec, error) {
 	return s, nil
 }
 
-// batchSetRequest is the body of PATCH .../batches/{b} (batch set): times
-// in RFC 3339 ("" clears a schedule), the interval as a Go duration.
-type batchSetRequest struct {
-	StartAfter, CompleteAfter *string
-	AutoComplete              *bool
-	IncrementalSyncInterval   *string
-	MaxItemSize               *int64
-	LargeItemLimit            *int64
-	BadItemLimit              *int64
-	NotificationEmails        *string
-	ReportInterval            *string
-}
-
 // parseDuration parses a Go duration field ("0" included).
 func parseDuration(field, s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
@@ -131,7 +89,8 @@ func parseDuration(field, s string) (time.Duration, error) {
 	return d, nil
 }
 
-func (r batchSetRequest) update() (migration.BatchUpdate, error) {
+// batchUpdate validates a batch set request.
+func batchUpdate(r apitypes.BatchSet) (migration.BatchUpdate, error) {
 	u := migration.BatchUpdate{AutoComplete: r.AutoComplete, MaxItemSize: r.MaxItemSize, LargeItemLimit: r.LargeItemLimit, BadItemLimit: r.BadItemLimit,
 		NotificationEmails: r.NotificationEmails}
 	for _, f := range []struct {
@@ -163,20 +122,8 @@ func (r batchSetRequest) update() (migration.BatchUpdate, error) {
 	return u, nil
 }
 
-// moveRequest is the body of POST .../moves (move, New-MoveRequest).
-type moveRequest struct {
-	EmailAddress, Endpoint, TargetDeliveryDomain string
-	UserName, Password                           string
-	SuspendWhenReadyToComplete                   bool
-	CompleteAfter                                string
-	MaxItemSize                                  int64
-	LargeItemLimit, BadItemLimit                 *int64
-	NotificationEmails                           string
-	Since, Before                                string
-	IncludeFolders, ExcludeFolders, MapFolders   []string
-}
-
-func (r moveRequest) spec() (migration.MoveSpec, error) {
+// moveSpec validates a move request.
+func moveSpec(r apitypes.Move) (migration.MoveSpec, error) {
 	s := migration.MoveSpec{EmailAddress: r.EmailAddress, Endpoint: r.Endpoint, TargetDeliveryDomain: r.TargetDeliveryDomain,
 		UserName: r.UserName, Password: r.Password, SuspendWhenReadyToComplete: r.SuspendWhenReadyToComplete, MaxItemSize: r.MaxItemSize,
 		LargeItemLimit: r.LargeItemLimit, BadItemLimit: r.BadItemLimit, NotificationEmails: r.NotificationEmails}
@@ -192,15 +139,8 @@ func (r moveRequest) spec() (migration.MoveSpec, error) {
 	return s, err
 }
 
-// userSetRequest is the body of PATCH .../migration-users/{u}
-// (migrationuser set): CompleteAfter in RFC 3339 ("" returns the user to
-// its batch's schedule), limits as counts (-1 unlimited, -2 the batch's).
-type userSetRequest struct {
-	CompleteAfter                *string
-	LargeItemLimit, BadItemLimit *int64
-}
-
-func (r userSetRequest) update() (migration.UserUpdate, error) {
+// userUpdate validates a migration user set request.
+func userUpdate(r apitypes.MigrationUserSet) (migration.UserUpdate, error) {
 	u := migration.UserUpdate{LargeItemLimit: r.LargeItemLimit, BadItemLimit: r.BadItemLimit}
 	if r.CompleteAfter != nil {
 		t, err := parseTime("CompleteAfter", *r.CompleteAfter)
@@ -224,11 +164,11 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 		return s.Core.CancelMoveRegistration(r.Context(), p, r.PathValue("t"), r.PathValue("id"))
 	})
 	h("POST "+t+"/batches", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req batchRequest
+		var req apitypes.BatchCreate
 		if err := httpx.DecodeJSON(r, maxCSVBody, &req); err != nil {
 			return nil, err
 		}
-		spec, err := req.spec()
+		spec, err := batchSpec(req)
 		if err != nil {
 			return nil, err
 		}
@@ -254,11 +194,11 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 		return s.Core.BatchDryRun(r.Context(), p, r.PathValue("t"), r.PathValue("b"), r.URL.Query().Get("user"))
 	})
 	h("PATCH "+t+"/batches/{b}", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req batchSetRequest
+		var req apitypes.BatchSet
 		if err := s.decode(r, &req); err != nil {
 			return nil, err
 		}
-		u, err := req.update()
+		u, err := batchUpdate(req)
 		if err != nil {
 			return nil, err
 		}
@@ -271,11 +211,11 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 		return s.Core.MigrationUser(r.Context(), p, r.PathValue("t"), r.PathValue("u"))
 	})
 	h("POST "+t+"/moves", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req moveRequest
+		var req apitypes.Move
 		if err := s.decode(r, &req); err != nil {
 			return nil, err
 		}
-		spec, err := req.spec()
+		spec, err := moveSpec(req)
 		if err != nil {
 			return nil, err
 		}
@@ -285,7 +225,7 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 		return s.Core.MigrationTemplate(r.Context(), p, r.PathValue("t"), r.PathValue("kind"))
 	})
 	h("PUT "+t+"/migration-templates/{kind}", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req struct{ Subject, Body string }
+		var req apitypes.MigrationTemplateSet
 		if err := s.decode(r, &req); err != nil {
 			return nil, err
 		}
@@ -298,18 +238,18 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 		return s.Core.SetMigrationTemplate(r.Context(), p, r.PathValue("t"), r.PathValue("kind"), "", "")
 	})
 	h("PATCH "+t+"/migration-users/{u}", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req userSetRequest
+		var req apitypes.MigrationUserSet
 		if err := s.decode(r, &req); err != nil {
 			return nil, err
 		}
-		u, err := req.update()
+		u, err := userUpdate(req)
 		if err != nil {
 			return nil, err
 		}
 		return s.Core.SetMigrationUser(r.Context(), p, r.PathValue("t"), r.PathValue("u"), u)
 	})
 	h("POST "+t+"/migration-users/{u}/{action}", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req struct{ ApproveSkippedItems bool }
+		var req apitypes.MigrationUserAction
 		if r.ContentLength != 0 {
 			if err := s.decode(r, &req); err != nil {
 				return nil, err
@@ -318,7 +258,7 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 		return s.Core.MigrationUserCommand(r.Context(), p, r.PathValue("t"), r.PathValue("u"), admin.MigrationUserAction(r.PathValue("action")), req.ApproveSkippedItems)
 	})
 	h("POST "+t+"/batches/{b}/users", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req struct{ Csv string }
+		var req apitypes.BatchAddUsers
 		if err := httpx.DecodeJSON(r, maxCSVBody, &req); err != nil {
 			return nil, err
 		}
@@ -328,10 +268,7 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 		return s.Core.AddBatchUsers(r.Context(), p, r.PathValue("t"), r.PathValue("b"), []byte(req.Csv))
 	})
 	h("POST "+t+"/batches/{b}/{action}", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req struct {
-			ApproveSkippedItems bool
-			CompleteAfter       string // complete: schedule instead of now
-		}
+		var req apitypes.BatchAction
 		if r.ContentLength != 0 {
 			if err := s.decode(r, &req); err != nil {
 				return nil, err
@@ -348,12 +285,12 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 		switch action {
 		case admin.BatchStart, admin.BatchStop, admin.BatchSyncNow, admin.BatchComplete, admin.BatchRemove:
 		default:
-			return nil, errs.NotFoundf("NoSuchRoute", "unknown batch action %q", action).WithHint("use start, stop, sync-now, complete or remove")
+			return nil, httpx.ErrNoSuchRoute.Newf("unknown batch action %q", action).WithHint("use start, stop, sync-now, complete or remove")
 		}
 		return s.Core.BatchCommand(r.Context(), p, r.PathValue("t"), r.PathValue("b"), action, req.ApproveSkippedItems)
 	})
 	h("POST "+t+"/endpoints/{name}/test", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req struct{ TestMailbox, TargetDeliveryDomain string }
+		var req apitypes.EndpointTest
 		if r.ContentLength != 0 {
 			if err := s.decode(r, &req); err != nil {
 				return nil, err
@@ -362,12 +299,7 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 		return s.Core.TestEndpoint(r.Context(), p, r.PathValue("t"), r.PathValue("name"), req.TestMailbox, req.TargetDeliveryDomain)
 	})
 	h("POST "+t+"/mailusers/prepare", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req struct {
-			Endpoint             string
-			Csv                  string
-			TargetDeliveryDomain string
-			DryRun               bool
-		}
+		var req apitypes.MailUsersPrepare
 		if err := httpx.DecodeJSON(r, maxCSVBody, &req); err != nil {
 			return nil, err
 		}

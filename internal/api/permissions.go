@@ -4,25 +4,12 @@ import (
 	"net/http"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/directory"
 )
 
-// PermissionView is a mailbox permission as Get-MailboxPermission prints
-// it: the mailbox (Identity), the user it is granted to and the right.
-type PermissionView struct {
-	Identity     string // the mailbox's primary SMTP address
-	User         string // the user's primary SMTP address
-	AccessRights string // FullAccess | SendAs
-}
-
-// permissionRequest is the body of a permission grant.
-type permissionRequest struct {
-	User         string
-	AccessRights string
-}
-
-func permissionView(p directory.Permission) *PermissionView {
-	return &PermissionView{Identity: p.Mailbox.PrimarySmtpAddress, User: p.User.PrimarySmtpAddress, AccessRights: p.Right}
+func permissionView(p directory.Permission) *apitypes.PermissionView {
+	return &apitypes.PermissionView{Identity: p.Mailbox.PrimarySmtpAddress, User: p.User.PrimarySmtpAddress, AccessRights: p.Right}
 }
 
 // permissionRoutes registers the mailbox permission routes:
@@ -37,14 +24,14 @@ func (s *Server) permissionRoutes(h func(string, handlerFunc)) {
 		if err != nil {
 			return nil, err
 		}
-		out := make([]*PermissionView, len(ps))
+		out := make([]*apitypes.PermissionView, len(ps))
 		for i := range ps {
 			out[i] = permissionView(ps[i])
 		}
 		return out, nil
 	})
 	h("POST "+base, func(r *http.Request, p *admin.Principal) (any, error) {
-		var req permissionRequest
+		var req apitypes.PermissionAdd
 		if err := s.decode(r, &req); err != nil {
 			return nil, err
 		}

@@ -5,28 +5,10 @@ import (
 	"strings"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
 )
-
-// recipientRequest is the body of mailbox, mailuser and group create/set.
-type recipientRequest struct {
-	Name                 string
-	Alias                string
-	DisplayName          *string
-	FirstName            *string
-	LastName             *string
-	PrimarySmtpAddress   string
-	Password             *string
-	Archive              bool
-	ExchangeGuid         *string
-	ArchiveGuid          *string
-	ExternalEmailAddress *string
-	AddAddresses         []string
-	RemoveAddresses      []string
-	Type                 string // groups: security | distribution; mailboxes: user (default) | shared
-	Quota                *int64 // mailboxes: ProhibitSendReceiveQuota in bytes (0: unlimited)
-}
 
 func deref(p *string) string {
 	if p == nil {
@@ -63,7 +45,7 @@ func (s *Server) kindRoutes(h func(string, handlerFunc), path string, types ...d
 		return noContent, s.Core.DeleteRecipient(r.Context(), p, r.PathValue("t"), r.PathValue("id"), types...)
 	})
 	h("POST "+base, func(r *http.Request, p *admin.Principal) (any, error) {
-		var req recipientRequest
+		var req apitypes.Recipient
 		if err := s.decode(r, &req); err != nil {
 			return nil, err
 		}
@@ -111,7 +93,7 @@ func (s *Server) kindRoutes(h func(string, handlerFunc), path string, types ...d
 		return created{recipientView(rc)}, nil
 	})
 	h("PATCH "+base+"/{id}", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req recipientRequest
+		var req apitypes.Recipient
 		if err := s.decode(r, &req); err != nil {
 			return nil, err
 		}
@@ -154,14 +136,14 @@ func (s *Server) recipientRoutes(h func(string, handlerFunc)) {
 		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"Identity": rc.Alias, "PrimarySmtpAddress": rc.PrimarySmtpAddress, "ExchangeGuid": rc.ExchangeGuid, "Statistics": st}, nil
+		return &apitypes.MailboxStats{Identity: rc.Alias, PrimarySmtpAddress: rc.PrimarySmtpAddress, ExchangeGuid: rc.ExchangeGuid, Statistics: st}, nil
 	})
 	h("POST /api/v1/tenants/{t}/mailboxes/{id}/import", func(r *http.Request, p *admin.Principal) (any, error) {
 		q := r.URL.Query()
 		return s.Core.ImportMailbox(r.Context(), p, r.PathValue("t"), r.PathValue("id"), q.Get("format"), q.Get("folder"), q.Get("archive") == "1", r.ContentLength, r.Body)
 	})
 	h("POST /api/v1/tenants/{t}/groups/{id}/members", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req struct{ Member string }
+		var req apitypes.GroupMemberAdd
 		if err := s.decode(r, &req); err != nil {
 			return nil, err
 		}

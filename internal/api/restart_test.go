@@ -15,7 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/tenantferry/tenantferry/internal/api"
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/db/dbtest"
 	"github.com/tenantferry/tenantferry/internal/identity"
@@ -165,7 +165,7 @@ func TestRestartKeepsStateAndSecrets(t *testing.T) {
 		// token, a password change, a mailbox created with a password, an
 		// access token from the token endpoint, and refused requests that
 		// carry secrets.
-		var tv api.TenantView
+		var tv apitypes.TenantView
 		s1.call(t, "POST", tp("contoso")+"/admin-tokens", s1.Op, map[string]string{"Name": "second"}).ok(t, &tv)
 		secrets["second admin token"] = tv.AdminToken
 		newPW := "NewPw-" + uuid.NewString()
@@ -218,7 +218,7 @@ func TestRestartKeepsStateAndSecrets(t *testing.T) {
 		if r, err := s2.Dir.GetRecipient(bg, c.Id, "user02"); err != nil || !r.CheckPassword(pw2) {
 			t.Fatalf("user02 after restart: %v", err)
 		}
-		var ts []api.TenantView
+		var ts []apitypes.TenantView
 		s2.call(t, "GET", "/api/v1/tenants", s2.Op, nil).ok(t, &ts)
 		if len(ts) != 2 {
 			t.Fatalf("%d tenants after restart", len(ts))

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 )
 
 // storageRoutes registers the operator's storage routes.
@@ -17,11 +18,11 @@ func (s *Server) storageStats(r *http.Request, p *admin.Principal) (any, error) 
 }
 
 func (s *Server) storageGC(r *http.Request, p *admin.Principal) (any, error) {
-	var req admin.StorageGCRequest
+	var req apitypes.StorageGC
 	if r.ContentLength != 0 {
 		if err := s.decode(r, &req); err != nil {
 			return nil, err
 		}
 	}
-	return s.Core.StorageGC(r.Context(), p, req)
+	return s.Core.StorageGC(r.Context(), p, admin.StorageGCRequest{NoCompact: req.NoCompact, Grace: req.Grace, ReaderGrace: req.ReaderGrace})
 }

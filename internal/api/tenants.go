@@ -2,15 +2,15 @@ package api
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
 )
 
 func (s *Server) createTenant(r *http.Request, p *admin.Principal) (any, error) {
-	var req struct{ Name string }
+	var req apitypes.TenantCreate
 	if err := s.decode(r, &req); err != nil {
 		return nil, err
 	}
@@ -26,7 +26,7 @@ func (s *Server) listTenants(r *http.Request, p *admin.Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*TenantView, 0, len(ts))
+	out := make([]*apitypes.TenantView, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, tenantView(t, ""))
 	}
@@ -41,15 +41,8 @@ func (s *Server) showTenant(r *http.Request, p *admin.Principal) (any, error) {
 	return tenantView(t, ""), nil
 }
 
-// tenantSetRequest is the body of PATCH /api/v1/tenants/{t}.
-type tenantSetRequest struct {
-	// Quota is the tenant's quota over all its mailboxes in bytes (0:
-	// unlimited).
-	Quota *int64
-}
-
 func (s *Server) setTenant(r *http.Request, p *admin.Principal) (any, error) {
-	var req tenantSetRequest
+	var req apitypes.TenantSet
 	if err := s.decode(r, &req); err != nil {
 		return nil, err
 	}
@@ -68,7 +61,7 @@ func (s *Server) deleteTenant(r *http.Request, p *admin.Principal) (any, error) 
 }
 
 func (s *Server) adminToken(r *http.Request, p *admin.Principal) (any, error) {
-	var req struct{ Name string }
+	var req apitypes.AdminTokenCreate
 	if r.ContentLength != 0 {
 		if err := s.decode(r, &req); err != nil {
 			return nil, err
@@ -89,28 +82,17 @@ func (s *Server) listDomains(r *http.Request, p *admin.Principal) (any, error) {
 	return domainViews(ds), nil
 }
 
-// DomainView is the JSON form of a tenant's domain.
-type DomainView struct {
-	DomainName string
-	Default    bool       // the initial domain
-	Status     string     // Verified | Pending
-	VerifiedBy string     `json:",omitempty"` // initial | dns | operator | upgrade
-	VerifiedAt *time.Time `json:",omitempty"`
-	// VerificationRecord is the TXT record that proves ownership (what to
-	// publish while the domain is pending).
-	VerificationRecord directory.VerificationRecord
-}
-
-func domainView(d *directory.Domain) DomainView {
-	v := DomainView{DomainName: d.Name, Default: d.Initial, Status: d.Status, VerifiedBy: d.VerifiedBy, VerificationRecord: d.Record}
+func domainView(d *directory.Domain) apitypes.DomainView {
+	v := apitypes.DomainView{DomainName: d.Name, Default: d.Initial, Status: d.Status, VerifiedBy: d.VerifiedBy,
+		VerificationRecord: apitypes.VerificationRecord{Name: d.Record.Name, Type: d.Record.Type, Value: d.Record.Value}}
 	if !d.VerifiedAt.IsZero() {
 		v.VerifiedAt = &d.VerifiedAt
 	}
 	return v
 }
 
-func domainViews(ds []*directory.Domain) []DomainView {
-	out := make([]DomainView, len(ds))
+func domainViews(ds []*directory.Domain) []apitypes.DomainView {
+	out := make([]apitypes.DomainView, len(ds))
 	for i, d := range ds {
 		out[i] = domainView(d)
 	}
@@ -118,10 +100,7 @@ func domainViews(ds []*directory.Domain) []DomainView {
 }
 
 func (s *Server) addDomain(r *http.Request, p *admin.Principal) (any, error) {
-	var req struct {
-		DomainName string
-		Verified   bool // operator only: accept without DNS proof
-	}
+	var req apitypes.DomainAdd
 	if err := s.decode(r, &req); err != nil {
 		return nil, err
 	}
@@ -143,18 +122,8 @@ func (s *Server) showDomain(r *http.Request, p *admin.Principal) (any, error) {
 	return domainView(d), nil
 }
 
-// DNSRecordView is one record of `domain dns`, with its zone-file line.
-type DNSRecordView struct {
-	admin.DNSRecord
-	Zone string
-}
-
-// DNSCheckView is one result of `domain check`.
-type DNSCheckView struct {
-	DNSRecordView
-	Status string
-	Found  []string
-	Hint   string
+func dnsRecordView(rec admin.DNSRecord) apitypes.DNSRecordView {
+	return apitypes.DNSRecordView{Purpose: rec.Purpose, Name: rec.Name, Type: rec.Type, Value: rec.Value, Required: rec.Required, Zone: rec.Zone()}
 }
 
 func (s *Server) domainDNS(r *http.Request, p *admin.Principal) (any, error) {
@@ -162,9 +131,9 @@ func (s *Server) domainDNS(r *http.Request, p *admin.Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]DNSRecordView, len(recs))
+	out := make([]apitypes.DNSRecordView, len(recs))
 	for i, rec := range recs {
-		out[i] = DNSRecordView{rec, rec.Zone()}
+		out[i] = dnsRecordView(rec)
 	}
 	return out, nil
 }
@@ -174,9 +143,9 @@ func (s *Server) checkDomainDNS(r *http.Request, p *admin.Principal) (any, error
 	if err != nil {
 		return nil, err
 	}
-	out := make([]DNSCheckView, len(cks))
+	out := make([]apitypes.DNSCheckView, len(cks))
 	for i, ck := range cks {
-		out[i] = DNSCheckView{DNSRecordView{ck.DNSRecord, ck.Zone()}, ck.Status, ck.Found, ck.Hint}
+		out[i] = apitypes.DNSCheckView{DNSRecordView: dnsRecordView(ck.DNSRecord), Status: ck.Status, Found: ck.Found, Hint: ck.Hint}
 	}
 	return out, nil
 }

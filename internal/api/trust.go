@@ -5,23 +5,12 @@ import (
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
 )
 
-// orgRelRequest is the body of orgrel create/set.
-type orgRelRequest struct {
-	Name                       string
-	DomainNames                []string
-	Enabled                    *bool
-	MailboxMoveEnabled         *bool
-	MailboxMoveCapability      []string
-	OAuthApplicationId         *string
-	MailboxMovePublishedScopes []string
-	FreeBusyAccessEnabled      *bool
-}
-
-func (o orgRelRequest) spec() directory.OrgRelSpec {
+func orgRelSpec(o apitypes.OrgRel) directory.OrgRelSpec {
 	return directory.OrgRelSpec{Name: o.Name, DomainNames: o.DomainNames, Enabled: o.Enabled, MailboxMoveEnabled: o.MailboxMoveEnabled,
 		MailboxMoveCapability: o.MailboxMoveCapability, OAuthApplicationId: o.OAuthApplicationId, MailboxMovePublishedScopes: o.MailboxMovePublishedScopes,
 		FreeBusyAccessEnabled: o.FreeBusyAccessEnabled}
@@ -30,10 +19,7 @@ func (o orgRelRequest) spec() directory.OrgRelSpec {
 func (s *Server) trustRoutes(h func(string, handlerFunc)) {
 	t := "/api/v1/tenants/{t}"
 	h("POST "+t+"/apps", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req struct {
-			Name        string
-			Permissions []string
-		}
+		var req apitypes.AppCreate
 		if err := s.decode(r, &req); err != nil {
 			return nil, err
 		}
@@ -61,7 +47,7 @@ func (s *Server) trustRoutes(h func(string, handlerFunc)) {
 		return noContent, s.Core.DeleteApp(r.Context(), p, r.PathValue("t"), r.PathValue("app"))
 	})
 	h("POST "+t+"/apps/{app}/secrets", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req struct{ Expires string }
+		var req apitypes.AppSecretAdd
 		if r.ContentLength != 0 {
 			if err := s.decode(r, &req); err != nil {
 				return nil, err
@@ -87,15 +73,11 @@ func (s *Server) trustRoutes(h func(string, handlerFunc)) {
 		if err != nil {
 			return nil, err
 		}
-		return map[string]string{"ConsentUrl": u}, nil
+		return &apitypes.ConsentURL{ConsentUrl: u}, nil
 	})
 
 	h("POST "+t+"/consents", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req struct {
-			AppId       string
-			Issuer      string
-			Permissions []string
-		}
+		var req apitypes.ConsentGrant
 		if err := s.decode(r, &req); err != nil {
 			return nil, err
 		}
@@ -120,25 +102,25 @@ func (s *Server) trustRoutes(h func(string, handlerFunc)) {
 	})
 
 	h("POST "+t+"/orgrels", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req orgRelRequest
+		var req apitypes.OrgRel
 		if err := s.decode(r, &req); err != nil {
 			return nil, err
 		}
-		o, err := s.Core.CreateOrgRel(r.Context(), p, r.PathValue("t"), req.spec())
+		o, err := s.Core.CreateOrgRel(r.Context(), p, r.PathValue("t"), orgRelSpec(req))
 		if err != nil {
 			return nil, err
 		}
 		return created{orgRelView(o)}, nil
 	})
 	h("PATCH "+t+"/orgrels/{name}", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req orgRelRequest
+		var req apitypes.OrgRel
 		if err := s.decode(r, &req); err != nil {
 			return nil, err
 		}
 		if req.Name != "" {
 			return nil, errs.Invalidf("ReadOnlyField", "Name cannot be changed")
 		}
-		o, err := s.Core.UpdateOrgRel(r.Context(), p, r.PathValue("t"), r.PathValue("name"), req.spec())
+		o, err := s.Core.UpdateOrgRel(r.Context(), p, r.PathValue("t"), r.PathValue("name"), orgRelSpec(req))
 		if err != nil {
 			return nil, err
 		}
@@ -163,11 +145,11 @@ func (s *Server) trustRoutes(h func(string, handlerFunc)) {
 	})
 
 	h("POST "+t+"/endpoints", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req directory.EndpointSpec
+		var req apitypes.EndpointCreate
 		if err := s.decode(r, &req); err != nil {
 			return nil, err
 		}
-		e, err := s.Core.CreateEndpoint(r.Context(), p, r.PathValue("t"), req)
+		e, err := s.Core.CreateEndpoint(r.Context(), p, r.PathValue("t"), endpointSpec(req))
 		if err != nil {
 			return nil, err
 		}
@@ -188,11 +170,11 @@ func (s *Server) trustRoutes(h func(string, handlerFunc)) {
 		return endpointView(e), nil
 	})
 	h("PATCH "+t+"/endpoints/{name}", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req directory.EndpointUpdate
+		var req apitypes.EndpointUpdate
 		if err := s.decode(r, &req); err != nil {
 			return nil, err
 		}
-		e, err := s.Core.UpdateEndpoint(r.Context(), p, r.PathValue("t"), r.PathValue("name"), req)
+		e, err := s.Core.UpdateEndpoint(r.Context(), p, r.PathValue("t"), r.PathValue("name"), endpointUpdate(req))
 		if err != nil {
 			return nil, err
 		}
@@ -201,4 +183,21 @@ func (s *Server) trustRoutes(h func(string, handlerFunc)) {
 	h("DELETE "+t+"/endpoints/{name}", func(r *http.Request, p *admin.Principal) (any, error) {
 		return noContent, s.Core.DeleteEndpoint(r.Context(), p, r.PathValue("t"), r.PathValue("name"))
 	})
+}
+
+// endpointSpec is the directory's form of an endpoint create request.
+func endpointSpec(r apitypes.EndpointCreate) directory.EndpointSpec {
+	return directory.EndpointSpec{Name: r.Name, Type: r.Type, RemoteServer: r.RemoteServer, RemoteTenant: r.RemoteTenant,
+		ApplicationId: r.ApplicationId, Secret: r.Secret, MaxConcurrentMigrations: r.MaxConcurrentMigrations,
+		MaxConcurrentIncrementalSyncs: r.MaxConcurrentIncrementalSyncs, MaxBytesPerSecond: r.MaxBytesPerSecond, Security: r.Security,
+		CalDAVURL: r.CalDAVURL, CardDAVURL: r.CardDAVURL, OAuthTokenURL: r.OAuthTokenURL, OAuthScope: r.OAuthScope,
+		OAuthGrant: r.OAuthGrant, OAuthMechanism: r.OAuthMechanism}
+}
+
+// endpointUpdate is the directory's form of an endpoint set request.
+func endpointUpdate(r apitypes.EndpointUpdate) directory.EndpointUpdate {
+	return directory.EndpointUpdate{RemoteServer: r.RemoteServer, RemoteTenant: r.RemoteTenant, ApplicationId: r.ApplicationId,
+		Secret: r.Secret, MaxConcurrentMigrations: r.MaxConcurrentMigrations, MaxConcurrentIncrementalSyncs: r.MaxConcurrentIncrementalSyncs,
+		MaxBytesPerSecond: r.MaxBytesPerSecond, Security: r.Security, CalDAVURL: r.CalDAVURL, CardDAVURL: r.CardDAVURL,
+		OAuthTokenURL: r.OAuthTokenURL, OAuthScope: r.OAuthScope, OAuthGrant: r.OAuthGrant, OAuthMechanism: r.OAuthMechanism}
 }

@@ -8,7 +8,9 @@
 //     and imports of this module only mailstore, db, errs and the
 //     utility packages failpoint and httpx;
 //   - no protocol adapter (api, replapi, imapd, smtpd, web, cli) imports
-//     internal/db: adapters translate, the cores own the storage.
+//     internal/db: adapters translate, the cores own the storage;
+//   - internal/apitypes, the admin API's request and reply bodies shared
+//     by server and client, imports no package of the module.
 package archtest
 
 import (
@@ -52,6 +54,8 @@ var Rules = func() []Rule {
 		Allowed:       []string{"internal/mailstore", "internal/db", "internal/errs", "internal/failpoint", "internal/httpx"},
 		Why:           "the engine and wire format see a source only through replication.Source; the source side lives in internal/migration/source",
 	}}
+	rs = append(rs, Rule{Package: "internal/apitypes", Allowed: []string{},
+		Why: "the admin API's shared request and reply types are a leaf: a client needs none of the server's code"})
 	for _, a := range []string{"api", "replapi", "imapd", "smtpd", "web", "cli"} {
 		rs = append(rs, Rule{Package: "internal/" + a, Forbidden: []string{"internal/db"},
 			Why: "protocol adapters only translate; storage belongs to the cores"})

@@ -35,6 +35,7 @@ func TestRulesCatchViolations(t *testing.T) {
 			"internal/replapi":   {"internal/httpx"}, "internal/imapd": {"internal/mailstore"},
 			"internal/smtpd": nil, "internal/web": nil, "internal/cli": {"internal/server"},
 			"internal/server": {"internal/db"}, "internal/admin": {"internal/db"},
+			"internal/apitypes": nil,
 		}
 	}
 	if v := Check(clean(), Rules); len(v) != 0 {
@@ -60,6 +61,9 @@ func TestRulesCatchViolations(t *testing.T) {
 		{"the replication adapter imports db", func(g Graph) {
 			g["internal/replapi"] = append(g["internal/replapi"], "internal/db")
 		}, "internal/replapi imports internal/db"},
+		{"the shared API types import the server's code", func(g Graph) {
+			g["internal/apitypes"] = append(g["internal/apitypes"], "internal/directory")
+		}, "internal/apitypes imports internal/directory, which is not among"},
 		{"a ruled package disappears", func(g Graph) { delete(g, "internal/web") }, "internal/web: package not found"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

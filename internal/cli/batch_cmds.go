@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/units"
 )
@@ -42,11 +43,11 @@ func (e *env) batchCmd() *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			body := map[string]any{"Name": name, "Endpoint": endpoint, "Csv": csv,
-				"TargetDeliveryDomain": tdd, "AutoStart": autoStart, "AutoComplete": autoComplete, "StartAfter": startAfter,
-				"CompleteAfter": completeAfter, "IncrementalSyncInterval": interval,
-				"NotificationEmails": notify, "ReportInterval": reportInterval, "NotifyUsers": notifyUsers, "PasswordContinuity": pwc}
-			content.into(create, body)
+			body := apitypes.BatchCreate{Name: name, Endpoint: endpoint, Csv: csv,
+				TargetDeliveryDomain: tdd, AutoStart: autoStart, AutoComplete: autoComplete, StartAfter: startAfter,
+				CompleteAfter: completeAfter, IncrementalSyncInterval: interval,
+				NotificationEmails: notify, ReportInterval: reportInterval, NotifyUsers: notifyUsers, PasswordContinuity: pwc}
+			content.into(create, &body.ItemLimits, &body.ContentFilter)
 			return c.do(ctx, http.MethodPost, tp+"/batches", body)
 		})
 	f := create.Flags()
@@ -72,7 +73,7 @@ func (e *env) batchCmd() *cobra.Command {
 		var at string
 		c := e.apiCmd(verb+" N", short, cobra.ExactArgs(1), true, view{},
 			func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
-				return c.do(ctx, http.MethodPost, tp+"/batches/"+esc(a[0])+"/"+verb, map[string]any{"ApproveSkippedItems": approve, "CompleteAfter": at})
+				return c.do(ctx, http.MethodPost, tp+"/batches/"+esc(a[0])+"/"+verb, apitypes.BatchAction{ApproveSkippedItems: approve, CompleteAfter: at})
 			})
 		if verb == "complete" {
 			c.Flags().BoolVar(&approve, "approve-skipped-items", false, "complete even if skipped items make the DataConsistencyScore Investigate")
@@ -128,7 +129,7 @@ func (e *env) endpointTestCmd() *cobra.Command {
 	var mailbox, tdd string
 	c := e.apiCmd("test N", "Test an endpoint (and a mailbox): one line per check", cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
-			raw, err := c.do(ctx, http.MethodPost, tp+"/endpoints/"+esc(a[0])+"/test", map[string]string{"TestMailbox": mailbox, "TargetDeliveryDomain": tdd})
+			raw, err := c.do(ctx, http.MethodPost, tp+"/endpoints/"+esc(a[0])+"/test", apitypes.EndpointTest{TestMailbox: mailbox, TargetDeliveryDomain: tdd})
 			if err != nil {
 				return nil, err
 			}
@@ -171,8 +172,8 @@ func (e *env) prepareCmd() *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			return c.do(ctx, http.MethodPost, tp+"/mailusers/prepare", map[string]any{"Endpoint": endpoint, "Csv": csv,
-				"TargetDeliveryDomain": tdd, "DryRun": dryRun})
+			return c.do(ctx, http.MethodPost, tp+"/mailusers/prepare", apitypes.MailUsersPrepare{Endpoint: endpoint, Csv: csv,
+				TargetDeliveryDomain: tdd, DryRun: dryRun})
 		})
 	c.Flags().StringVar(&endpoint, "endpoint", "", "migration endpoint of the source; required")
 	c.Flags().StringVar(&csvFile, "csv", "", "CSV with EmailAddress (target) and optional SourceEmailAddress; required")
@@ -198,8 +199,8 @@ func (a *filterArgs) flags(f *pflag.FlagSet) {
 	f.StringArrayVar(&a.mapping, "map-folder", nil, `rename folders: "REGEX -> REPLACEMENT" on the source path, e.g. "^INBOX/(.*)$ -> $1"; the first match wins; repeatable`)
 }
 
-func (a *filterArgs) into(body map[string]any) {
-	body["Since"], body["Before"], body["IncludeFolders"], body["ExcludeFolders"], body["MapFolders"] = a.since, a.before, a.include, a.exclude, a.mapping
+func (a *filterArgs) into(f *apitypes.ContentFilter) {
+	f.Since, f.Before, f.IncludeFolders, f.ExcludeFolders, f.MapFolders = a.since, a.before, a.include, a.exclude, a.mapping
 }
 
 // contentArgs are what batch create and move copy: the item limits and
@@ -216,25 +217,19 @@ func (a *contentArgs) flags(f *pflag.FlagSet) {
 
 // into puts the flags into a request body (the counts only when given:
 // absent, they are unlimited).
-func (a *contentArgs) into(c *cobra.Command, body map[string]any) {
-	body["MaxItemSize"] = a.maxSize
-	a.filter.into(body)
-	changedFields(c, body, flagField{"large-item-limit", "LargeItemLimit", a.large}, flagField{"bad-item-limit", "BadItemLimit", a.bad})
+func (a *contentArgs) into(c *cobra.Command, l *apitypes.ItemLimits, f *apitypes.ContentFilter) {
+	l.MaxItemSize = a.maxSize
+	l.LargeItemLimit, l.BadItemLimit = ifChanged(c, "large-item-limit", a.large), ifChanged(c, "bad-item-limit", a.bad)
+	a.filter.into(f)
 }
 
-// flagField is a flag sent as a request field only when it was given.
-type flagField struct {
-	flag, field string
-	v           any
-}
-
-// changedFields puts into body the fields whose flags were given.
-func changedFields(c *cobra.Command, body map[string]any, fields ...flagField) {
-	for _, f := range fields {
-		if c.Flags().Changed(f.flag) {
-			body[f.field] = f.v
-		}
+// ifChanged returns the flag's value for a request field sent only when
+// the flag was given (nil: absent, the server keeps or defaults it).
+func ifChanged[T any](c *cobra.Command, flag string, v T) *T {
+	if !c.Flags().Changed(flag) {
+		return nil
 	}
+	return &v
 }
 
 // itemLimitFlags declares --max-item-size, --large-item-limit and
@@ -255,12 +250,11 @@ func (e *env) batchSetCmd() *cobra.Command {
 	c = e.apiCmd("set N", "Change a batch: its schedule, auto-completion, incremental sync interval, item limits, notification addresses, report interval",
 		cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, cl *client, tp string, a []string) ([]byte, error) {
-			body := map[string]any{}
-			changedFields(c, body, flagField{"start-after", "StartAfter", startAfter}, flagField{"complete-after", "CompleteAfter", completeAfter},
-				flagField{"auto-complete", "AutoComplete", autoComplete}, flagField{"incremental-sync-interval", "IncrementalSyncInterval", interval},
-				flagField{"max-item-size", "MaxItemSize", maxSize}, flagField{"large-item-limit", "LargeItemLimit", large},
-				flagField{"bad-item-limit", "BadItemLimit", bad}, flagField{"notification-emails", "NotificationEmails", notify},
-				flagField{"report-interval", "ReportInterval", reportInterval})
+			body := apitypes.BatchSet{StartAfter: ifChanged(c, "start-after", startAfter), CompleteAfter: ifChanged(c, "complete-after", completeAfter),
+				AutoComplete: ifChanged(c, "auto-complete", autoComplete), IncrementalSyncInterval: ifChanged(c, "incremental-sync-interval", interval),
+				MaxItemSize: ifChanged(c, "max-item-size", maxSize), LargeItemLimit: ifChanged(c, "large-item-limit", large),
+				BadItemLimit: ifChanged(c, "bad-item-limit", bad), NotificationEmails: ifChanged(c, "notification-emails", notify),
+				ReportInterval: ifChanged(c, "report-interval", reportInterval)}
 			return cl.do(ctx, http.MethodPatch, tp+"/batches/"+esc(a[0]), body)
 		})
 	f := c.Flags()
@@ -285,7 +279,7 @@ func (e *env) batchAddUsersCmd() *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			return c.do(ctx, http.MethodPost, tp+"/batches/"+esc(a[0])+"/users", map[string]any{"Csv": csv})
+			return c.do(ctx, http.MethodPost, tp+"/batches/"+esc(a[0])+"/users", apitypes.BatchAddUsers{Csv: csv})
 		})
 	c.Flags().StringVar(&csvFile, "csv", "", "CSV file with an EmailAddress column (the users to add); required")
 	return c
@@ -299,7 +293,7 @@ func (e *env) migrationUserCmd() *cobra.Command {
 		var approve bool
 		c := e.apiCmd(verb+" ADDRESS", short, cobra.ExactArgs(1), true, view{},
 			func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
-				return c.do(ctx, http.MethodPost, userPath(tp, a)+"/"+verb, map[string]any{"ApproveSkippedItems": approve})
+				return c.do(ctx, http.MethodPost, userPath(tp, a)+"/"+verb, apitypes.MigrationUserAction{ApproveSkippedItems: approve})
 			})
 		if verb == "complete" {
 			c.Flags().BoolVar(&approve, "approve-skipped-items", false, "complete even if skipped items make the DataConsistencyScore Investigate")
@@ -311,9 +305,8 @@ func (e *env) migrationUserCmd() *cobra.Command {
 	var set *cobra.Command
 	set = e.apiCmd("set ADDRESS", "Change one user's own CompleteAfter and item limits (they win over its batch's)", cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
-			body := map[string]any{}
-			changedFields(set, body, flagField{"complete-after", "CompleteAfter", completeAfter},
-				flagField{"large-item-limit", "LargeItemLimit", large}, flagField{"bad-item-limit", "BadItemLimit", bad})
+			body := apitypes.MigrationUserSet{CompleteAfter: ifChanged(set, "complete-after", completeAfter),
+				LargeItemLimit: ifChanged(set, "large-item-limit", large), BadItemLimit: ifChanged(set, "bad-item-limit", bad)}
 			return c.do(ctx, http.MethodPatch, userPath(tp, a), body)
 		})
 	set.Flags().StringVar(&completeAfter, "complete-after", "", `complete this user at this time (RFC 3339; "" returns it to its batch's schedule)`)
@@ -384,9 +377,9 @@ func (e *env) moveCmd() *cobra.Command {
 	var c *cobra.Command
 	c = e.apiCmd("move ADDRESS", "Move one mailbox (New-MoveRequest): a one-user batch named for it, started at once", cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, cl *client, tp string, a []string) ([]byte, error) {
-			body := map[string]any{"EmailAddress": a[0], "Endpoint": endpoint, "TargetDeliveryDomain": tdd, "UserName": user, "Password": password,
-				"SuspendWhenReadyToComplete": suspend, "CompleteAfter": completeAfter, "NotificationEmails": notify}
-			content.into(c, body)
+			body := apitypes.Move{EmailAddress: a[0], Endpoint: endpoint, TargetDeliveryDomain: tdd, UserName: user, Password: password,
+				SuspendWhenReadyToComplete: suspend, CompleteAfter: completeAfter, NotificationEmails: notify}
+			content.into(c, &body.ItemLimits, &body.ContentFilter)
 			return cl.do(ctx, http.MethodPost, tp+"/moves", body)
 		})
 	f := c.Flags()
@@ -462,7 +455,7 @@ func (e *env) templateCmd() *cobra.Command {
 			if err != nil {
 				return nil, usageError("cannot read --file: %v", err)
 			}
-			return c.do(ctx, http.MethodPut, path(tp, a), map[string]string{"Subject": subject, "Body": string(body)})
+			return c.do(ctx, http.MethodPut, path(tp, a), apitypes.MigrationTemplateSet{Subject: subject, Body: string(body)})
 		})
 	set.Flags().StringVar(&subject, "subject", "", "the subject (a template too); required")
 	set.Flags().StringVar(&file, "file", "", "file with the body; required")

@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/httpx"
 )
 
 // DefaultServer is the API URL used when neither --server nor
@@ -96,13 +98,29 @@ func (c *client) doRaw(ctx context.Context, method, path, contentType string, bo
 		return nil, err
 	}
 	if resp.StatusCode >= 300 {
-		var eb struct{ Code, Message, Hint, Object string }
-		if json.Unmarshal(b, &eb) != nil || eb.Code == "" {
-			return nil, errs.FromHTTP(resp.StatusCode, "", fmt.Sprintf("server replied %s", resp.Status), "")
-		}
-		return nil, errs.FromHTTP(resp.StatusCode, eb.Code, eb.Message, eb.Hint)
+		return nil, replyError(resp, b)
 	}
 	return b, nil
+}
+
+// replyError rebuilds the coded error of an error reply: an RFC 9457
+// problem (httpx.Problem), or the {Code, Message, Hint} body of servers
+// before it.
+func replyError(resp *http.Response, b []byte) error {
+	var p struct {
+		httpx.Problem
+		Message string // servers before problem+json
+	}
+	if json.Unmarshal(b, &p) != nil || p.Code == "" {
+		return errs.FromHTTP(resp.StatusCode, "", fmt.Sprintf("server replied %s", resp.Status), "")
+	}
+	msg := p.Detail
+	if msg == "" {
+		msg = p.Message
+	}
+	e := errs.FromHTTP(resp.StatusCode, p.Code, msg, p.Hint)
+	e.Object = p.Object
+	return e
 }
 
 // tenantPath returns /api/v1/tenants/{tenant} for the --tenant flag, or the
@@ -114,12 +132,9 @@ func (e *env) tenantPath(ctx context.Context, c *client) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		var w struct {
-			Operator bool
-			Tenant   struct{ Id string }
-		}
+		var w apitypes.Whoami
 		json.Unmarshal(b, &w)
-		if w.Operator || w.Tenant.Id == "" {
+		if w.Operator || w.Tenant == nil || w.Tenant.Id == "" {
 			return "", usageError("--tenant is required with the operator token")
 		}
 		t = w.Tenant.Id

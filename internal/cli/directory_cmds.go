@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/units"
 )
 
@@ -19,7 +20,7 @@ func (e *env) tenantCmd() *cobra.Command {
 	return group("tenant", "Manage tenants (operator)",
 		e.apiCmd("create NAME", "Create a tenant; prints its admin token once", cobra.ExactArgs(1), false, view{},
 			func(ctx context.Context, c *client, _ string, a []string) ([]byte, error) {
-				return c.do(ctx, http.MethodPost, "/api/v1/tenants", map[string]string{"Name": a[0]})
+				return c.do(ctx, http.MethodPost, "/api/v1/tenants", apitypes.TenantCreate{Name: a[0]})
 			}),
 		e.apiCmd("list", "List tenants", cobra.NoArgs, false, view{[]string{"Name", "Id", "InitialDomain"}}, get(func(string, []string) string { return "/api/v1/tenants" })),
 		e.apiCmd("show T", "Show a tenant", cobra.ExactArgs(1), false, view{}, get(tenantPath)),
@@ -27,7 +28,7 @@ func (e *env) tenantCmd() *cobra.Command {
 		e.tenantDeleteCmd(tenantPath),
 		e.apiCmd("admin-token T", "Issue another tenant-admin token", cobra.ExactArgs(1), false, view{},
 			func(ctx context.Context, c *client, _ string, a []string) ([]byte, error) {
-				return c.do(ctx, http.MethodPost, tenantPath("", a)+"/admin-tokens", map[string]string{"Name": "cli"})
+				return c.do(ctx, http.MethodPost, tenantPath("", a)+"/admin-tokens", apitypes.AdminTokenCreate{Name: "cli"})
 			}),
 	)
 }
@@ -60,28 +61,27 @@ func (e *env) tenantSetCmd(tenantPath func(string, []string) string) *cobra.Comm
 	var quota string
 	c := e.apiCmd("set T", "Change a tenant: its quota over all its mailboxes", cobra.ExactArgs(1), false, view{},
 		func(ctx context.Context, c *client, _ string, a []string) ([]byte, error) {
-			body := map[string]any{}
-			if err := quotaFlag(body, quota); err != nil {
+			q, err := quotaFlag(quota)
+			if err != nil {
 				return nil, err
 			}
-			return c.do(ctx, http.MethodPatch, tenantPath("", a), body)
+			return c.do(ctx, http.MethodPatch, tenantPath("", a), apitypes.TenantSet{Quota: q})
 		})
 	c.Flags().StringVar(&quota, "quota", "", "quota over all the tenant's mailboxes: 50GB, 500MB, a byte count, or unlimited")
 	c.Example = "  tenantferry tenant set contoso --quota 500GB"
 	return c
 }
 
-// quotaFlag sets body["Quota"] from a --quota value, when given.
-func quotaFlag(body map[string]any, val string) error {
+// quotaFlag parses a --quota value (nil when not given).
+func quotaFlag(val string) (*int64, error) {
 	if val == "" {
-		return nil
+		return nil, nil
 	}
 	n, err := units.ParseBytes(val)
 	if err != nil {
-		return usageError("--quota: %v", err)
+		return nil, usageError("--quota: %v", err)
 	}
-	body["Quota"] = n
-	return nil
+	return &n, nil
 }
 
 func (e *env) domainCmd() *cobra.Command {
@@ -122,12 +122,8 @@ func (e *env) mailboxCmd() *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			body := map[string]any{"Alias": alias, "Name": name, "PrimarySmtpAddress": primary, "Archive": archive}
-			optional(body, "Password", pw)
-			optional(body, "Type", mbType)
-			optional(body, "DisplayName", display)
-			optional(body, "FirstName", first)
-			optional(body, "LastName", last)
+			body := apitypes.Recipient{Alias: alias, Name: name, PrimarySmtpAddress: primary, Archive: archive, Password: optional(pw),
+				Type: mbType, DisplayName: optional(display), FirstName: optional(first), LastName: optional(last)}
 			return c.do(ctx, http.MethodPost, tp+"/mailboxes", body)
 		})
 	f := create.Flags()
@@ -149,24 +145,16 @@ func (e *env) mailboxCmd() *cobra.Command {
 	var sAdd, sRemove []string
 	set := e.apiCmd("set ID", "Change a mailbox", cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
-			body := map[string]any{}
 			pw, err := readSecretFlag(sp, sPwFile, "password")
 			if err != nil {
 				return nil, err
 			}
-			optional(body, "Password", pw)
-			optional(body, "DisplayName", sDisplay)
-			optional(body, "FirstName", sFirst)
-			optional(body, "LastName", sLast)
-			if err := quotaFlag(body, sQuota); err != nil {
+			q, err := quotaFlag(sQuota)
+			if err != nil {
 				return nil, err
 			}
-			if len(sAdd) > 0 {
-				body["AddAddresses"] = sAdd
-			}
-			if len(sRemove) > 0 {
-				body["RemoveAddresses"] = sRemove
-			}
+			body := apitypes.Recipient{Password: optional(pw), DisplayName: optional(sDisplay), FirstName: optional(sFirst),
+				LastName: optional(sLast), Quota: q, AddAddresses: sAdd, RemoveAddresses: sRemove}
 			return c.do(ctx, http.MethodPatch, tp+"/mailboxes/"+esc(a[0]), body)
 		})
 	f = set.Flags()
@@ -185,11 +173,12 @@ func (e *env) mailboxCmd() *cobra.Command {
 	return group("mailbox", "Manage user and shared mailboxes", cmds...)
 }
 
-// optional sets body[k] = v when v is not empty.
-func optional(body map[string]any, k, v string) {
-	if v != "" {
-		body[k] = v
+// optional returns a request field sent only when v is not empty.
+func optional(v string) *string {
+	if v == "" {
+		return nil
 	}
+	return &v
 }
 
 func (e *env) mailuserCmd() *cobra.Command {
@@ -197,14 +186,8 @@ func (e *env) mailuserCmd() *cobra.Command {
 	var add []string
 	create := e.apiCmd("create", "Create a mail user", cobra.NoArgs, true, view{},
 		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
-			body := map[string]any{"Name": name, "Alias": alias, "PrimarySmtpAddress": primary, "ExternalEmailAddress": external}
-			optional(body, "DisplayName", display)
-			optional(body, "ExchangeGuid", eg)
-			optional(body, "ArchiveGuid", ag)
-			optional(body, "Password", password)
-			if len(add) > 0 {
-				body["AddAddresses"] = add
-			}
+			body := apitypes.Recipient{Name: name, Alias: alias, PrimarySmtpAddress: primary, ExternalEmailAddress: &external,
+				DisplayName: optional(display), ExchangeGuid: optional(eg), ArchiveGuid: optional(ag), Password: optional(password), AddAddresses: add}
 			return c.do(ctx, http.MethodPost, tp+"/mailusers", body)
 		})
 	f := create.Flags()
@@ -222,19 +205,12 @@ func (e *env) mailuserCmd() *cobra.Command {
 	var sAdd, sRemove []string
 	set := e.apiCmd("set ID", "Change a mail user", cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
-			body := map[string]any{}
-			if err := quotaFlag(body, sQuota); err != nil {
+			q, err := quotaFlag(sQuota)
+			if err != nil {
 				return nil, err
 			}
-			optional(body, "ExchangeGuid", sEG)
-			optional(body, "ArchiveGuid", sAG)
-			optional(body, "ExternalEmailAddress", sExt)
-			if len(sAdd) > 0 {
-				body["AddAddresses"] = sAdd
-			}
-			if len(sRemove) > 0 {
-				body["RemoveAddresses"] = sRemove
-			}
+			body := apitypes.Recipient{Quota: q, ExchangeGuid: optional(sEG), ArchiveGuid: optional(sAG), ExternalEmailAddress: optional(sExt),
+				AddAddresses: sAdd, RemoveAddresses: sRemove}
 			return c.do(ctx, http.MethodPatch, tp+"/mailusers/"+esc(a[0]), body)
 		})
 	f = set.Flags()
@@ -253,14 +229,14 @@ func (e *env) groupCmd() *cobra.Command {
 	var name, alias, typ string
 	create := e.apiCmd("create", "Create a mail-enabled group", cobra.NoArgs, true, view{},
 		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
-			return c.do(ctx, http.MethodPost, tp+"/groups", map[string]any{"Name": name, "Alias": alias, "Type": typ})
+			return c.do(ctx, http.MethodPost, tp+"/groups", apitypes.Recipient{Name: name, Alias: alias, Type: typ})
 		})
 	create.Flags().StringVar(&name, "name", "", "group name; required")
 	create.Flags().StringVar(&alias, "alias", "", "alias (default: from the name)")
 	create.Flags().StringVar(&typ, "type", "", "security or distribution; required")
 	add := e.apiCmd("add-member G M", "Add member M to group G", cobra.ExactArgs(2), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
-			return c.do(ctx, http.MethodPost, tp+"/groups/"+esc(a[0])+"/members", map[string]string{"Member": a[1]})
+			return c.do(ctx, http.MethodPost, tp+"/groups/"+esc(a[0])+"/members", apitypes.GroupMemberAdd{Member: a[1]})
 		})
 	remove := e.apiCmd("remove-member G M", "Remove member M from group G", cobra.ExactArgs(2), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {

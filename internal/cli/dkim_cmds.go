@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 )
 
 // dkimCols are the table columns of `domain dkim` output: the state and
@@ -18,14 +20,14 @@ func (e *env) dkimCmd() *cobra.Command {
 	add := e.apiCmd("add DOMAIN", "Create the DKIM keys of an accepted domain and print the DNS records to publish",
 		cobra.ExactArgs(1), true, view{dkimCols},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
-			return c.do(ctx, http.MethodPost, path(tp, a), map[string]string{"Algorithm": alg})
+			return c.do(ctx, http.MethodPost, path(tp, a), apitypes.DkimAdd{Algorithm: alg})
 		})
 	add.Flags().StringVar(&alg, "algorithm", "both", "key type: ed25519, rsa (2048 bits) or both (mail then carries both signatures)")
 	var grace string
 	rotate := e.apiCmd("rotate DOMAIN", "Replace a domain's DKIM keys; the old selectors stay published for the grace period",
 		cobra.ExactArgs(1), true, view{dkimCols},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
-			return c.do(ctx, http.MethodPost, path(tp, a)+"/rotate", map[string]string{"Grace": grace})
+			return c.do(ctx, http.MethodPost, path(tp, a)+"/rotate", apitypes.DkimRotate{Grace: grace})
 		})
 	rotate.Flags().StringVar(&grace, "grace", "", "how long the old selectors stay published (default 168h)")
 	list := e.apiCmd("list DOMAIN", "List a domain's DKIM keys (Active, Retiring, Retired) with their DNS records",

@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 )
 
 // Domain ownership: a domain a tenant adds is Pending until the tenant
@@ -16,7 +18,7 @@ func (e *env) domainAddCmd() *cobra.Command {
 	var verified bool
 	c := e.apiCmd("add DOMAIN", "Add a domain: Pending until verified by its DNS TXT record (shown) or approved by the operator", cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
-			return c.do(ctx, http.MethodPost, tp+"/domains", map[string]any{"DomainName": a[0], "Verified": verified})
+			return c.do(ctx, http.MethodPost, tp+"/domains", apitypes.DomainAdd{DomainName: a[0], Verified: verified})
 		})
 	c.Flags().BoolVar(&verified, "verified", false, "accept the domain at once, without DNS proof (operator token only)")
 	return c

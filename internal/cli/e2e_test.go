@@ -617,7 +617,10 @@ func TestCLIConventions(t *testing.T) {
 		"--mailbox-move-capability", "Sideways")
 	op.fail("NameTooLong", "mailbox", "create", "--tenant", "contoso", "--alias", strings.Repeat("a", 65), "--password", "x")
 	op.fail("MissingField", "mailbox", "create", "--tenant", "contoso", "--alias", "nopw")
-	op.fail("NotAcceptedDomain", "mailbox", "create", "--tenant", "contoso", "--alias", "x", "--password", "x", "--primary-smtp", "x@fabrikam.tenantferry.test")
+	// The problem's detail and Hint (RFC 9457 reply) reach the user.
+	if s := op.fail("NotAcceptedDomain", "mailbox", "create", "--tenant", "contoso", "--alias", "x", "--password", "x", "--primary-smtp", "x@fabrikam.tenantferry.test"); !regexp.MustCompile(`^NotAcceptedDomain: .*fabrikam\.tenantferry\.test.*\n  hint: \S`).MatchString(s) {
+		t.Fatalf("NotAcceptedDomain without its message and hint: %q", s)
+	}
 	op.fail("InvalidGuid", "mailuser", "create", "--tenant", "contoso", "--name", "m", "--alias", "m", "--primary-smtp", "m@contoso.tenantferry.test",
 		"--external-email", "m@example.org", "--exchange-guid", "nope")
 	op.fail("InvalidArgument", "mailbox", "list", "--tenant", "contoso", "--no-such-flag")
@@ -686,6 +689,33 @@ func TestCLIConventions(t *testing.T) {
 	ca.json(&ts, "tenant", "list")
 	if len(ts) != 1 || ts[0].Name != "contoso" {
 		t.Fatalf("tenant admin's tenant list: %+v", ts)
+	}
+	// Optional request fields (pointers in apitypes) are sent only when
+	// given: a quota set changes the quota and nothing else.
+	var quota struct {
+		Quota       int64
+		DisplayName string
+	}
+	op.json(&quota, "tenant", "set", "contoso", "--quota", "5GB")
+	if quota.Quota <= 0 {
+		t.Fatalf("tenant set --quota: %+v", quota)
+	}
+	ca.run("mailbox", "set", "user01", "--display-name", "User One")
+	ca.json(&quota, "mailbox", "set", "user01", "--quota", "2GB")
+	if quota.Quota <= 0 || quota.DisplayName != "User One" {
+		t.Fatalf("mailbox set --quota: %+v", quota)
+	}
+	tmpl := filepath.Join(s.dir, "before.txt")
+	if err := os.WriteFile(tmpl, []byte("Hello {{.DisplayName}}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var tpl struct {
+		Subject, Body string
+		Custom        bool
+	}
+	ca.json(&tpl, "migration-template", "set", "before", "--subject", "Moving {{.EmailAddress}}", "--file", tmpl)
+	if !tpl.Custom || tpl.Subject != "Moving {{.EmailAddress}}" || tpl.Body != "Hello {{.DisplayName}}" {
+		t.Fatalf("migration-template set: %+v", tpl)
 	}
 	// ... and cannot reach another tenant, nor act as the operator.
 	ca.fail("TenantAccessDenied", "mailbox", "show", "--tenant", "fabrikam", "user01")

@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 )
 
 // permissionCols are the columns of `mailbox permission list`.
@@ -25,7 +27,7 @@ func (e *env) permissionCmd() *cobra.Command {
 	path := func(tp, mailbox string) string { return tp + "/mailboxes/" + esc(mailbox) + "/permissions" }
 	add := flags(e.apiCmd("add MAILBOX", "Grant a user FullAccess or SendAs on a mailbox", cobra.ExactArgs(1), true, view{permissionCols},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
-			return c.do(ctx, http.MethodPost, path(tp, a[0]), map[string]any{"User": user, "AccessRights": right})
+			return c.do(ctx, http.MethodPost, path(tp, a[0]), apitypes.PermissionAdd{User: user, AccessRights: right})
 		}))
 	add.Example = `  tenantferry mailbox permission add --tenant contoso sales --user user01@contoso.example --access-rights FullAccess
   tenantferry mailbox permission add --tenant contoso sales --user user01@contoso.example --access-rights SendAs`

@@ -57,8 +57,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // printError prints "CODE: message" (and the hint) for an error, or with
-// asJSON (-o json) the API's error body {"Code","Message","Hint"} for
-// scripts.
+// asJSON (-o json) {"Code","Message","Hint"} for scripts (the CLI's own
+// form of any failure, API problems included: Message is the problem's
+// detail).
 func printError(w io.Writer, err error, asJSON bool) {
 	var ce *errs.Error
 	if asJSON {

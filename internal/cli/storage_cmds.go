@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 )
 
 func (e *env) storageCmd() *cobra.Command {
@@ -12,7 +14,7 @@ func (e *env) storageCmd() *cobra.Command {
 	var grace, readerGrace string
 	gc := e.apiCmd("gc", "Reclaim space now: retired mailboxes and tombstones past retention, unreferenced blobs, compaction, orphans", cobra.NoArgs, false, view{},
 		func(ctx context.Context, c *client, _ string, _ []string) ([]byte, error) {
-			return c.do(ctx, http.MethodPost, "/api/v1/storage/gc", map[string]any{"NoCompact": noCompact, "Grace": grace, "ReaderGrace": readerGrace})
+			return c.do(ctx, http.MethodPost, "/api/v1/storage/gc", apitypes.StorageGC{NoCompact: noCompact, Grace: grace, ReaderGrace: readerGrace})
 		})
 	gc.Flags().BoolVar(&noCompact, "no-compact", false, "do not compact pack files or objects")
 	gc.Flags().StringVar(&grace, "grace", "", "collect unreferenced blobs and compact containers this old (e.g. 0s for mail deleted just now; default 1h)")

@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/tenantferry/tenantferry/internal/apitypes"
 )
 
 func (e *env) appCmd() *cobra.Command {
@@ -15,7 +17,7 @@ func (e *env) appCmd() *cobra.Command {
 	var perms []string
 	create := e.apiCmd("create", "Register a migration app (prints AppId and Issuer)", cobra.NoArgs, true, view{},
 		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
-			return c.do(ctx, http.MethodPost, tp+"/apps", map[string]any{"Name": name, "Permissions": perms})
+			return c.do(ctx, http.MethodPost, tp+"/apps", apitypes.AppCreate{Name: name, Permissions: perms})
 		})
 	create.Flags().StringVar(&name, "name", "", "display name; required")
 	create.Flags().StringArrayVar(&perms, "permission", nil, "permission to request (Mailbox.Migration); repeatable")
@@ -26,9 +28,7 @@ func (e *env) appCmd() *cobra.Command {
 			if app == "" {
 				return nil, usageError("--app is required")
 			}
-			body := map[string]any{}
-			optional(body, "Expires", expires)
-			return c.do(ctx, http.MethodPost, tp+"/apps/"+esc(app)+"/secrets", body)
+			return c.do(ctx, http.MethodPost, tp+"/apps/"+esc(app)+"/secrets", apitypes.AppSecretAdd{Expires: expires})
 		})
 	secretAdd.Flags().StringVar(&app, "app", "", "AppId; required")
 	secretAdd.Flags().StringVar(&expires, "expires", "", "lifetime, e.g. 720h (default 4320h = 180 days)")
@@ -60,7 +60,7 @@ func (e *env) consentCmd() *cobra.Command {
 	var perms []string
 	grant := e.apiCmd("grant", "Consent to a migration app (creates its service principal)", cobra.NoArgs, true, view{},
 		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
-			return c.do(ctx, http.MethodPost, tp+"/consents", map[string]any{"AppId": app, "Issuer": issuer, "Permissions": perms})
+			return c.do(ctx, http.MethodPost, tp+"/consents", apitypes.ConsentGrant{AppId: app, Issuer: issuer, Permissions: perms})
 		})
 	grant.Flags().StringVar(&app, "app-id", "", "AppId of the target tenant's migration app; required")
 	grant.Flags().StringVar(&issuer, "issuer", "", "issuer URL printed by 'app create'; required")
@@ -74,7 +74,7 @@ func (e *env) consentCmd() *cobra.Command {
 
 // orgRelFlags binds the organization relationship flags and returns a
 // function building the request body from the flags that were set.
-func orgRelFlags(c *cobra.Command) func() map[string]any {
+func orgRelFlags(c *cobra.Command) func() apitypes.OrgRel {
 	var name, domains, caps, app, scopes string
 	var enabled, moveEnabled, freeBusy bool
 	f := c.Flags()
@@ -88,36 +88,29 @@ func orgRelFlags(c *cobra.Command) func() map[string]any {
 	f.StringVar(&app, "oauth-app-id", "", "AppId of the migration app (RemoteOutbound)")
 	f.StringVar(&scopes, "published-scopes", "", "security group(s) whose members may move, comma-separated")
 	f.BoolVar(&freeBusy, "free-busy-access-enabled", false, "share free/busy times with the partner during the migration (CalDAV free-busy queries for not-yet-moved users)")
-	return func() map[string]any {
-		body := map[string]any{}
-		optional(body, "Name", name)
-		if f.Changed("domain-names") {
-			body["DomainNames"] = strings.Split(domains, ",")
+	list := func(flag, v string) []string {
+		if !f.Changed(flag) {
+			return nil
 		}
+		return strings.Split(v, ",")
+	}
+	return func() apitypes.OrgRel {
+		body := apitypes.OrgRel{Name: name, DomainNames: list("domain-names", domains),
+			FreeBusyAccessEnabled: ifChanged(c, "free-busy-access-enabled", freeBusy),
+			MailboxMoveCapability: list("mailbox-move-capability", caps), OAuthApplicationId: ifChanged(c, "oauth-app-id", app),
+			MailboxMovePublishedScopes: list("published-scopes", scopes)}
 		if f.Changed("enabled") || name != "" {
-			body["Enabled"] = enabled
+			body.Enabled = &enabled
 		}
 		if f.Changed("mailbox-move-enabled") || name != "" {
-			body["MailboxMoveEnabled"] = moveEnabled
-		}
-		if f.Changed("free-busy-access-enabled") {
-			body["FreeBusyAccessEnabled"] = freeBusy
-		}
-		if f.Changed("mailbox-move-capability") {
-			body["MailboxMoveCapability"] = strings.Split(caps, ",")
-		}
-		if f.Changed("oauth-app-id") {
-			body["OAuthApplicationId"] = app
-		}
-		if f.Changed("published-scopes") {
-			body["MailboxMovePublishedScopes"] = strings.Split(scopes, ",")
+			body.MailboxMoveEnabled = &moveEnabled
 		}
 		return body
 	}
 }
 
 func (e *env) orgrelCmd() *cobra.Command {
-	var createBody, setBody func() map[string]any
+	var createBody, setBody func() apitypes.OrgRel
 	create := e.apiCmd("create", "Create an organization relationship", cobra.NoArgs, true, view{},
 		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
 			return c.do(ctx, http.MethodPost, tp+"/orgrels", createBody())
@@ -147,10 +140,10 @@ func (e *env) endpointCmd() *cobra.Command {
 					return nil, err
 				}
 			}
-			return c.do(ctx, http.MethodPost, tp+"/endpoints", map[string]any{"Name": name, "Type": typ, "RemoteServer": server,
-				"RemoteTenant": tenant, "ApplicationId": app, "Secret": s, "MaxConcurrentMigrations": maxMig,
-				"MaxConcurrentIncrementalSyncs": maxInc, "Security": security, "CalDAVURL": caldav, "CardDAVURL": carddav, "MaxBytesPerSecond": maxBPS,
-				"OAuthTokenURL": oauth.tokenURL, "OAuthScope": oauth.scope, "OAuthGrant": oauth.grant, "OAuthMechanism": oauth.mechanism})
+			return c.do(ctx, http.MethodPost, tp+"/endpoints", apitypes.EndpointCreate{Name: name, Type: typ, RemoteServer: server,
+				RemoteTenant: tenant, ApplicationId: app, Secret: s, MaxConcurrentMigrations: maxMig,
+				MaxConcurrentIncrementalSyncs: maxInc, Security: security, CalDAVURL: caldav, CardDAVURL: carddav, MaxBytesPerSecond: maxBPS,
+				OAuthTokenURL: oauth.tokenURL, OAuthScope: oauth.scope, OAuthGrant: oauth.grant, OAuthMechanism: oauth.mechanism})
 		})
 	f := create.Flags()
 	f.StringVar(&name, "name", "", "endpoint name; required")
@@ -177,11 +170,11 @@ func (e *env) endpointCmd() *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			body := map[string]any{"RemoteServer": sServer, "RemoteTenant": sTenant,
-				"ApplicationId": sApp, "Secret": sec, "MaxConcurrentMigrations": sMig, "MaxConcurrentIncrementalSyncs": sInc,
-				"Security": sSecurity, "CalDAVURL": sCalDAV, "CardDAVURL": sCardDAV,
-				"OAuthTokenURL": sOAuth.tokenURL, "OAuthScope": sOAuth.scope, "OAuthGrant": sOAuth.grant, "OAuthMechanism": sOAuth.mechanism}
-			changedFields(set, body, flagField{"max-bytes-per-second", "MaxBytesPerSecond", sBPS})
+			body := apitypes.EndpointUpdate{RemoteServer: sServer, RemoteTenant: sTenant,
+				ApplicationId: sApp, Secret: sec, MaxConcurrentMigrations: sMig, MaxConcurrentIncrementalSyncs: sInc,
+				Security: sSecurity, CalDAVURL: sCalDAV, CardDAVURL: sCardDAV,
+				OAuthTokenURL: sOAuth.tokenURL, OAuthScope: sOAuth.scope, OAuthGrant: sOAuth.grant, OAuthMechanism: sOAuth.mechanism,
+				MaxBytesPerSecond: ifChanged(set, "max-bytes-per-second", sBPS)}
 			return c.do(ctx, http.MethodPatch, tp+"/endpoints/"+esc(a[0]), body)
 		})
 	sf := set.Flags()

@@ -24,15 +24,16 @@ type Kind int
 
 // Kinds of errors. Each maps to one HTTP status in HTTPStatus.
 const (
-	Internal     Kind = iota // a bug or an unexpected failure (HTTP 500)
-	Invalid                  // bad input (HTTP 400)
-	Unauthorized             // missing or bad credentials (HTTP 401)
-	Forbidden                // authenticated, but not allowed (HTTP 403)
-	NotFound                 // no such object, or not visible to the caller (HTTP 404)
-	Conflict                 // state does not allow it: duplicates, in use (HTTP 409)
-	TooLarge                 // the request or item exceeds a limit (HTTP 413)
-	Unavailable              // a dependency is down; retry later (HTTP 503)
-	RateLimited              // too many attempts or messages; retry later (HTTP 429)
+	Internal         Kind = iota // a bug or an unexpected failure (HTTP 500)
+	Invalid                      // bad input (HTTP 400)
+	Unauthorized                 // missing or bad credentials (HTTP 401)
+	Forbidden                    // authenticated, but not allowed (HTTP 403)
+	NotFound                     // no such object, or not visible to the caller (HTTP 404)
+	Conflict                     // state does not allow it: duplicates, in use (HTTP 409)
+	TooLarge                     // the request or item exceeds a limit (HTTP 413)
+	Unavailable                  // a dependency is down; retry later (HTTP 503)
+	RateLimited                  // too many attempts or messages; retry later (HTTP 429)
+	UnsupportedMedia             // a request body of a media type the endpoint does not take (HTTP 415)
 )
 
 // Error is a coded error. Create it with New, or with one of the kind helpers.
@@ -185,6 +186,8 @@ func HTTPStatus(err error) int {
 		return http.StatusServiceUnavailable
 	case RateLimited:
 		return http.StatusTooManyRequests
+	case UnsupportedMedia:
+		return http.StatusUnsupportedMediaType
 	}
 	return http.StatusInternalServerError
 }
@@ -208,6 +211,8 @@ func FromHTTP(status int, code, message, hint string) *Error {
 		k = Conflict
 	case http.StatusRequestEntityTooLarge:
 		k = TooLarge
+	case http.StatusUnsupportedMediaType:
+		k = UnsupportedMedia
 	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
 		k = Unavailable
 	}

@@ -20,9 +20,9 @@ import (
 func call(t *testing.T, url, token string) (int, string) {
 	t.Helper()
 	status, b := raw(t, url, token)
-	var body struct{ Code, Message, Hint string }
+	var body struct{ Code, Hint, Detail string }
 	json.Unmarshal([]byte(b), &body)
-	if status >= 300 && (body.Message == "" || body.Hint == "") {
+	if status >= 300 && (body.Detail == "" || body.Hint == "") {
 		t.Fatalf("%s: %d %s without message or hint", url, status, body.Code)
 	}
 	return status, body.Code

@@ -11,7 +11,8 @@
 //   - No route reads anything before the core authorized the token
 //     (checks 1–3), and no mailbox route before it placed the mailbox in
 //     a published scope (check 4).
-//   - Every error reply is {"Code","Message","Hint","Object"} with the
+//   - Every error reply is an RFC 9457 problem (httpx.Problem,
+//     application/problem+json: detail, Code, Hint, Object) with the
 //     status from errs.HTTPStatus; bad input never yields a 500. Request
 //     bodies are bounded and strictly decoded.
 package replapi
@@ -24,7 +25,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/httpx"
 	"github.com/tenantferry/tenantferry/internal/migration/source"
 	"github.com/tenantferry/tenantferry/internal/replication"
@@ -64,7 +64,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+m+"unlock", s.handleMailbox(true, s.unlock))
 	mux.HandleFunc("POST "+m+"finalize", s.handleMailbox(true, s.finalize))
 	mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
-		httpx.WriteError(w, s.Log, r, errs.NotFoundf("NoSuchRoute", "no replication API route %s %s", r.Method, r.URL.Path).
+		httpx.WriteError(w, s.Log, r, httpx.ErrNoSuchRoute.Newf("no replication API route %s %s", r.Method, r.URL.Path).
 			WithHint("see docs/replication-api.md"))
 	})
 }

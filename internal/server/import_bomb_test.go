@@ -35,9 +35,9 @@ func upload(t *testing.T, s *scenario.Server, format string, body []byte, size i
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var e struct{ Code, Message, Hint string }
+	var e struct{ Code, Detail, Hint string }
 	json.NewDecoder(resp.Body).Decode(&e)
-	if resp.StatusCode >= 300 && (e.Message == "" || e.Hint == "") {
+	if resp.StatusCode >= 300 && (e.Detail == "" || e.Hint == "") {
 		t.Fatalf("%d %s without message or hint", resp.StatusCode, e.Code)
 	}
 	return resp.StatusCode, e.Code

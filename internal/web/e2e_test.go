@@ -250,12 +250,13 @@ func TestWebAdminInChromium(t *testing.T) {
 	if _, err := s.Dir.GetTenant(ctx, "northwind"); err != nil || northwindToken == "" {
 		t.Fatalf("tenant northwind: %v (token %q)", err, northwindToken)
 	}
-	// Creating it again shows the API's coded error.
+	// Creating it again shows the API's coded error: the problem's Code
+	// and detail (not a bare HTTP status).
 	b.do("create tenant twice", 30*time.Second,
 		chromedp.SendKeys(chromedp.CSS("#new-tenant-name"), "northwind"),
 		chromedp.Click(chromedp.CSS("#create-tenant")),
 		chromedp.WaitVisible(chromedp.CSS("#tenant-notice .error")))
-	if e := b.text("#tenant-notice .error"); !codedError.MatchString(e) {
+	if e := b.text("#tenant-notice .error"); !codedError.MatchString(e) || !strings.HasPrefix(e, "TenantExists: ") || !strings.Contains(e, "northwind") {
 		t.Errorf("duplicate tenant error shown as %q", e)
 	}
 

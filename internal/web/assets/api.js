@@ -22,10 +22,12 @@ if (location.hash.startsWith('#token=')) {
   history.replaceState(null, '', location.pathname + location.search + '#/');
 }
 
-// APIError is a coded error reply of the API.
+// APIError is a coded error reply of the API: an RFC 9457 problem
+// (application/problem+json) whose detail is the message, with the
+// extension members Code, Hint and Object.
 export class APIError extends Error {
   constructor(status, body) {
-    super((body && body.Message) || 'HTTP ' + status);
+    super((body && (body.detail || body.Message)) || 'HTTP ' + status);
     this.status = status;
     this.code = (body && body.Code) || 'HTTP' + status;
     this.hint = (body && body.Hint) || '';
@@ -53,7 +55,7 @@ export async function api(method, path, body, tok) {
   try {
     res = await fetch('/api/v1/' + path, init);
   } catch (e) {
-    throw new APIError(0, { Code: 'ServerUnreachable', Message: 'the server did not answer (' + e.message + ')', Hint: 'check that tenantferry serve is running' });
+    throw new APIError(0, { Code: 'ServerUnreachable', detail: 'the server did not answer (' + e.message + ')', Hint: 'check that tenantferry serve is running' });
   }
   if (res.status === 204) return null;
   const text = await res.text();
@@ -61,8 +63,8 @@ export async function api(method, path, body, tok) {
   try {
     data = text ? JSON.parse(text) : null;
   } catch (_) {
-    if (!res.ok) throw new APIError(res.status, { Code: 'HTTP' + res.status, Message: text.slice(0, 300) });
-    throw new APIError(res.status, { Code: 'InvalidReply', Message: 'the server sent a reply that is not JSON' });
+    if (!res.ok) throw new APIError(res.status, { Code: 'HTTP' + res.status, detail: text.slice(0, 300) });
+    throw new APIError(res.status, { Code: 'InvalidReply', detail: 'the server sent a reply that is not JSON' });
   }
   if (!res.ok) throw new APIError(res.status, data);
   return data;
