@@ -75,9 +75,19 @@ func (e *env) batchCmd() *cobra.Command {
 			func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
 				return c.do(ctx, http.MethodPost, tp+"/batches/"+esc(a[0])+"/"+verb, apitypes.BatchAction{ApproveSkippedItems: approve, CompleteAfter: at})
 			})
-		if verb == "complete" {
+		switch verb {
+		case "complete":
 			c.Flags().BoolVar(&approve, "approve-skipped-items", false, "complete even if skipped items make the DataConsistencyScore Investigate")
 			c.Flags().StringVar(&at, "complete-after", "", "complete at this time (RFC 3339) instead of now")
+			c.Example = `  tenantferry batch complete --tenant fabrikam wave1
+  tenantferry batch complete --tenant fabrikam wave1 --complete-after 2026-12-05T22:00:00Z --yes`
+			return e.confirmed(c, confirmation{typed: true, warn: func(n string) string {
+				return "Completing batch " + n + " cuts its users over: each source mailbox becomes a MailUser forwarding to the target; this cannot be undone"
+			}})
+		case "remove":
+			return e.confirmed(c, confirmation{warn: func(n string) string {
+				return "This removes batch " + n + " (its reports stay; staged copies of unfinished moves are deleted)"
+			}})
 		}
 		return c
 	}
@@ -295,8 +305,16 @@ func (e *env) migrationUserCmd() *cobra.Command {
 			func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
 				return c.do(ctx, http.MethodPost, userPath(tp, a)+"/"+verb, apitypes.MigrationUserAction{ApproveSkippedItems: approve})
 			})
-		if verb == "complete" {
+		switch verb {
+		case "complete":
 			c.Flags().BoolVar(&approve, "approve-skipped-items", false, "complete even if skipped items make the DataConsistencyScore Investigate")
+			return e.confirmed(c, confirmation{warn: func(n string) string {
+				return "This cuts " + n + " over now: its source mailbox becomes a MailUser forwarding here; this cannot be undone"
+			}})
+		case "remove":
+			return e.confirmed(c, confirmation{warn: func(n string) string {
+				return "This takes " + n + " out of its batch; the staged copy of an unfinished move is deleted"
+			}})
 		}
 		return c
 	}

@@ -150,7 +150,7 @@ func batchAndUserVerbs(t *testing.T, dsn string) {
 		t.Fatalf("batch dry-run table:\n%s", out)
 	}
 	tgt.fail("MigrationUserNotFound", "batch", "dry-run", "--tenant", "fabrikam", "f", "--user", addr("v1"))
-	tgt.run("batch", "remove", "--tenant", "fabrikam", "f")
+	tgt.run("batch", "remove", "--tenant", "fabrikam", "f", "--yes")
 
 	// batch set
 	tgt.fail("NothingToChange", "batch", "set", "--tenant", "fabrikam", "w")
@@ -241,14 +241,14 @@ func batchAndUserVerbs(t *testing.T, dsn string) {
 		}
 		return nil
 	})
-	tgt.run("migrationuser", "remove", "--tenant", "fabrikam", addr("v4"))
+	tgt.run("migrationuser", "remove", "--tenant", "fabrikam", addr("v4"), "--yes")
 	tgt.fail("MigrationUserNotFound", "migrationuser", "show", "--tenant", "fabrikam", addr("v4"))
 	tgt.run("migrationuser", "stop", "--tenant", "fabrikam", addr("v3"))
 	if st := status("v3"); st != "Stopped" {
 		t.Fatalf("after stop: %s", st)
 	}
 	tgt.run("migrationuser", "start", "--tenant", "fabrikam", addr("v3"))
-	tgt.run("migrationuser", "complete", "--tenant", "fabrikam", addr("v1"))
+	tgt.run("migrationuser", "complete", "--tenant", "fabrikam", addr("v1"), "--yes")
 	sc.Eventually(t, 2*time.Minute, "v1 completed alone", func() error {
 		if s1, s2 := status("v1"), status("v2"); s1 != "Completed" || s2 != "Synced" {
 			return fmt.Errorf("v1 %s, v2 %s", s1, s2)
@@ -257,7 +257,7 @@ func batchAndUserVerbs(t *testing.T, dsn string) {
 	})
 
 	// batch complete --complete-after: the scheduler completes the rest.
-	tgt.run("batch", "complete", "--tenant", "fabrikam", "w", "--complete-after", time.Now().Add(-time.Second).UTC().Format(time.RFC3339))
+	tgt.run("batch", "complete", "--tenant", "fabrikam", "w", "--complete-after", time.Now().Add(-time.Second).UTC().Format(time.RFC3339), "--yes")
 	tgt.waitBatch("fabrikam", "w", 2*time.Minute, "Completed")
 
 	// move (New-MoveRequest): a one-user batch named for the user.
@@ -276,7 +276,7 @@ func batchAndUserVerbs(t *testing.T, dsn string) {
 		}
 		return nil
 	})
-	tgt.run("migrationuser", "complete", "--tenant", "fabrikam", addr("v4"))
+	tgt.run("migrationuser", "complete", "--tenant", "fabrikam", addr("v4"), "--yes")
 	tgt.waitBatch("fabrikam", mv.Name, 2*time.Minute, "Completed")
 
 	// batch report --format csv: one row per user.

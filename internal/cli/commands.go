@@ -83,7 +83,8 @@ func (e *env) crud(noun, path string, cols []string) []*cobra.Command {
 	return []*cobra.Command{
 		e.apiCmd("list", "List "+plural(noun), cobra.NoArgs, true, view{cols}, get(sub(path, false))),
 		e.apiCmd("show ID", "Show a "+noun, cobra.ExactArgs(1), true, view{}, get(sub(path, true))),
-		e.apiCmd("delete ID", "Delete a "+noun, cobra.ExactArgs(1), true, view{}, del(sub(path, true))),
+		e.confirmed(e.apiCmd("delete ID", "Delete a "+noun, cobra.ExactArgs(1), true, view{}, del(sub(path, true))),
+			confirmation{warn: func(n string) string { return "This deletes " + noun + " " + n }}),
 	}
 }
 

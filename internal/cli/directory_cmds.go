@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -37,23 +35,18 @@ func (e *env) tenantCmd() *cobra.Command {
 // object of the tenant, so it wants --yes, or the tenant's name typed at
 // the prompt, and says what it deleted.
 func (e *env) tenantDeleteCmd(tenantPath func(string, []string) string) *cobra.Command {
-	var yes bool
-	c := e.apiCmd("delete T", "Delete a tenant and everything in it (asks for confirmation, or --yes)", cobra.ExactArgs(1), false, view{},
+	c := e.apiCmd("delete T", "Delete a tenant and everything in it", cobra.ExactArgs(1), false, view{},
 		func(ctx context.Context, c *client, _ string, a []string) ([]byte, error) {
-			if !yes {
-				fmt.Fprintf(e.stderr, "This deletes tenant %s with all its mailboxes, mail and settings. Type its name to confirm: ", a[0])
-				line, _ := bufio.NewReader(e.stdin).ReadString('\n')
-				if strings.TrimSpace(line) != a[0] {
-					return nil, usageError("tenant %s was not deleted: the name typed did not match (pass --yes to skip the question)", a[0])
-				}
-			}
 			if _, err := c.do(ctx, http.MethodDelete, tenantPath("", a), nil); err != nil {
 				return nil, err
 			}
 			return json.Marshal(map[string]string{"Deleted": a[0]})
 		})
-	c.Flags().BoolVar(&yes, "yes", false, "delete without asking")
-	return c
+	c.Example = `  tenantferry tenant delete northwind
+  tenantferry tenant delete northwind --yes    # in a script`
+	return e.confirmed(c, confirmation{typed: true, warn: func(n string) string {
+		return "This deletes tenant " + n + " with all its mailboxes, mail and settings"
+	}})
 }
 
 // tenantSetCmd is `tenant set T --quota SIZE` (operator).
@@ -89,7 +82,8 @@ func (e *env) domainCmd() *cobra.Command {
 		append([]*cobra.Command{
 			e.domainAddCmd(),
 			e.apiCmd("list", "List the tenant's domains (Verified or Pending)", cobra.NoArgs, true, view{[]string{"DomainName", "Status", "Default", "VerifiedBy"}}, get(sub("/domains", false))),
-			e.apiCmd("remove DOMAIN", "Remove an accepted domain or a pending one", cobra.ExactArgs(1), true, view{}, del(sub("/domains", true))),
+			e.confirmed(e.apiCmd("remove DOMAIN", "Remove an accepted domain or a pending one", cobra.ExactArgs(1), true, view{}, del(sub("/domains", true))),
+				confirmation{warn: func(n string) string { return "This removes domain " + n + "; mail to its addresses is no longer accepted" }}),
 			e.dkimCmd(),
 		}, e.domainOwnershipCmds()...)...,
 	)

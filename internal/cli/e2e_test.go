@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	tfcli "github.com/tenantferry/tenantferry/internal/cli"
 	"net"
 	"net/http"
 	"os"
@@ -632,6 +633,28 @@ func TestCLIConventions(t *testing.T) {
 	op.fail("InvalidArgument", "endpoint", "create", "--tenant", "contoso", "--name", "x", // unreadable secret file
 		"--remote-server", s.url, "--remote-tenant", "x.example", "--app-id", uuid.NewString(), "--secret-file", filepath.Join(s.dir, "missing.txt"))
 	s.as(t, "tfa_bogus").fail("InvalidToken", "tenant", "list")
+	// One exit code per class of failure (tfcli.Exit*), for scripts.
+	for _, c := range []struct {
+		token string
+		exit  int
+		args  []string
+	}{
+		{s.op, tfcli.ExitUsage, []string{"mailbox", "list", "--tenant", "contoso", "--no-such-flag"}},
+		{s.op, tfcli.ExitUsage, []string{"tenant", "create", "North_Wind"}},
+		{"tfa_bogus", tfcli.ExitAuth, []string{"tenant", "list"}},
+		{contoso.AdminToken, tfcli.ExitAuth, []string{"mailbox", "list", "--tenant", "fabrikam"}},
+		{s.op, tfcli.ExitNotFound, []string{"mailbox", "show", "--tenant", "contoso", "nobody"}},
+		{s.op, tfcli.ExitConflict, []string{"tenant", "create", "contoso"}},
+		{s.op, tfcli.ExitUsage, []string{"mailbox", "delete", "--tenant", "contoso", "user01"}}, // not confirmed: nothing deleted
+	} {
+		if r := cli(t, s.dir, s.as(t, c.token).env(), c.args...); r.code != c.exit {
+			t.Errorf("tenantferry %s: exit %d, want %d (%s)", strings.Join(c.args, " "), r.code, c.exit, r.stderr)
+		}
+	}
+	if r := cli(t, s.dir, []string{"TENANTFERRY_SERVER=http://127.0.0.1:1", "TENANTFERRY_TOKEN=x"}, "tenant", "list"); r.code != tfcli.ExitError {
+		t.Errorf("unreachable server: exit %d, want %d", r.code, tfcli.ExitError)
+	}
+	op.run("mailbox", "show", "--tenant", "contoso", "user01") // the refused delete left it
 	r := cli(t, s.dir, []string{"TENANTFERRY_SERVER=http://127.0.0.1:1", "TENANTFERRY_TOKEN=x"}, "tenant", "list")
 	if r.code == 0 || !strings.HasPrefix(r.stderr, "ServerUnreachable: ") {
 		t.Fatalf("unreachable server: %d %q", r.code, r.stderr)
@@ -736,7 +759,7 @@ func TestCLIConventions(t *testing.T) {
 	fa.fail("RecipientNotFound", "group", "show", "MigrationScope")
 
 	// Deletions print nothing and succeed.
-	if out := fa.run("mailbox", "delete", "user01"); strings.TrimSpace(out) != "" {
+	if out := fa.run("mailbox", "delete", "user01", "--yes"); strings.TrimSpace(out) != "" {
 		t.Fatalf("mailbox delete printed %q", out)
 	}
 	fa.fail("RecipientNotFound", "mailbox", "show", "user01")

@@ -150,11 +150,11 @@ func TestFaultInjection(t *testing.T) {
 		inject("sync")
 	}
 	tgt.waitBatch("fabrikam", "faults", 3*time.Minute, "Synced")
-	tgt.try("batch", "complete", "--tenant", "fabrikam", "faults")
+	tgt.try("batch", "complete", "--tenant", "fabrikam", "faults", "--yes")
 	for i := 0; i < 4; i++ {
 		inject("completion")
 	}
-	tgt.try("batch", "complete", "--tenant", "fabrikam", "faults") // in case the first request died with a server
+	tgt.try("batch", "complete", "--tenant", "fabrikam", "faults", "--yes") // in case the first request died with a server
 	us := tgt.waitBatch("fabrikam", "faults", 3*time.Minute, "Completed")
 	close(stop)
 	wg.Wait()

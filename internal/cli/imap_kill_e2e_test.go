@@ -90,7 +90,7 @@ func TestIMAPMigrationKill9(t *testing.T) {
 	if us[0].ItemsSynced != int64(want.Count()) || us[0].ItemsTotal != int64(want.Count()) {
 		t.Fatalf("statistics after the kills: %+v, want %d items", us[0], want.Count())
 	}
-	adm.run("batch", "complete", "--tenant", "fabrikam", "kill")
+	adm.run("batch", "complete", "--tenant", "fabrikam", "kill", "--yes")
 	us = adm.waitBatch("fabrikam", "kill", 2*time.Minute, "Completed")
 	if us[0].DataConsistencyScore != "Perfect" {
 		t.Fatalf("completed with %+v", us[0])

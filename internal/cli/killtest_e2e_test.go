@@ -202,7 +202,7 @@ func TestMigrationKill9(t *testing.T) {
 	phase = time.Now()
 	b.stop()
 	b.start("completion.lock")
-	tgt.try("batch", "complete", "--tenant", "fabrikam", "kill-k1") // the server may die before it answers
+	tgt.try("batch", "complete", "--tenant", "fabrikam", "kill-k1", "--yes") // the server may die before it answers
 	b.awaitFailpoint("completion.lock", time.Minute)
 	killed("target at completion.lock", users[0])
 	for _, fp := range []string{"completion.finalsync", "replication.chunk.after", "completion.verify", "completion.activate",
@@ -219,7 +219,7 @@ func TestMigrationKill9(t *testing.T) {
 	phase = time.Now()
 	a.stop()
 	a.start("source.lock")
-	tgt.run("batch", "complete", "--tenant", "fabrikam", "kill-k2")
+	tgt.run("batch", "complete", "--tenant", "fabrikam", "kill-k2", "--yes")
 	a.awaitFailpoint("source.lock", time.Minute)
 	killed("source at source.lock", users[1])
 	a.start("")
@@ -237,7 +237,7 @@ func TestMigrationKill9(t *testing.T) {
 	a.start("source.finalize.converted")
 	b.stop()
 	b.start("completion.convert")
-	tgt.try("batch", "complete", "--tenant", "fabrikam", "kill-k3") // the server may die before it answers
+	tgt.try("batch", "complete", "--tenant", "fabrikam", "kill-k3", "--yes") // the server may die before it answers
 	b.awaitFailpoint("completion.convert", time.Minute)
 	killed("target at completion.convert", users[2])
 	const heldSubject = "held during the cutover"

@@ -217,7 +217,7 @@ func TestCrossServerMigrationCLI(t *testing.T) {
 		t.Fatalf("failed user: %+v", failed[0])
 	}
 	checkUserFields(t, tgt, "wave0")
-	tgt.run("batch", "remove", "--tenant", "fabrikam", "wave0")
+	tgt.run("batch", "remove", "--tenant", "fabrikam", "wave0", "--yes")
 
 	// Step 10–11: the batch, started at once, watched until Synced.
 	syncStart := time.Now()
@@ -281,7 +281,7 @@ func TestCrossServerMigrationCLI(t *testing.T) {
 	}
 
 	// Acceptance 3: complete.
-	tgt.run("batch", "complete", "--tenant", "fabrikam", "wave1")
+	tgt.run("batch", "complete", "--tenant", "fabrikam", "wave1", "--yes")
 	tgt.runFor(5*time.Minute, "batch", "watch", "--tenant", "fabrikam", "wave1")
 	us = tgt.waitBatch("fabrikam", "wave1", 3*time.Minute, "Completed")
 	for _, u := range us {
@@ -335,7 +335,7 @@ func TestCrossServerMigrationCLI(t *testing.T) {
 	}
 
 	// Step 13: remove the batch; its history stays queryable.
-	tgt.run("batch", "remove", "--tenant", "fabrikam", "wave1")
+	tgt.run("batch", "remove", "--tenant", "fabrikam", "wave1", "--yes")
 	var rep []struct {
 		EmailAddress string
 		Report       []struct{ Message string }

@@ -117,7 +117,7 @@ func TestTwoNodesShareABatch(t *testing.T) {
 
 	us := tgt.waitBatch("fabrikam", "shared", 10*time.Minute, "Synced")
 	t.Logf("every user Synced %s after the kill", time.Since(killedAt).Round(time.Millisecond))
-	tgt.run("batch", "complete", "--tenant", "fabrikam", "shared")
+	tgt.run("batch", "complete", "--tenant", "fabrikam", "shared", "--yes")
 	us = tgt.waitBatch("fabrikam", "shared", 10*time.Minute, "Completed")
 	for _, u := range us {
 		if u.DataConsistencyScore != "Perfect" || u.ItemsSynced != items[u.EmailAddress] || u.Error != nil {

@@ -70,7 +70,7 @@ func TestReportRows(t *testing.T) {
 // "Code: message" line.
 func TestErrorsAsJSON(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := Main([]string{"batch", "set", "-o", "json"}, nil, &out, &errb); code != 1 {
+	if code := Main([]string{"batch", "set", "-o", "json"}, nil, &out, &errb); code != ExitUsage {
 		t.Fatalf("exit %d", code)
 	}
 	var body struct{ Code, Message, Hint string }
@@ -90,7 +90,7 @@ func TestErrorsAsJSON(t *testing.T) {
 func TestTenantDeleteConfirms(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := Main([]string{"tenant", "delete", "contoso", "--server", "http://127.0.0.1:1", "--token", "x"}, strings.NewReader("fabrikam\n"), &out, &errb)
-	if code != 1 || !strings.Contains(errb.String(), "Type its name to confirm") || !strings.Contains(errb.String(), "was not deleted") {
+	if code != ExitUsage || !strings.Contains(errb.String(), "Type its name to confirm") || !strings.Contains(errb.String(), "contoso was left as it is") {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
 	}
 }
@@ -147,7 +147,7 @@ func TestMissingRequiredFlagsAtOnce(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := Main([]string{"batch", "create", "--tenant", "x", "--server", "http://127.0.0.1:1", "--token", "t"}, nil, &out, &errb)
 	msg := errb.String()
-	if code != 1 || !strings.HasPrefix(msg, "InvalidArgument: ") {
+	if code != ExitUsage || !strings.HasPrefix(msg, "InvalidArgument: ") {
 		t.Fatalf("exit %d: %q", code, msg)
 	}
 	for _, f := range []string{`"name"`, `"endpoint"`, `"csv"`} {

@@ -67,6 +67,6 @@ func TestSharedMailboxAndPermissions(t *testing.T) {
 	}
 	src.fail("PermissionNotFound", "mailbox", "permission", "remove", "--tenant", "contoso", "sales", "--user", "user01", "--access-rights", "SendAs")
 	// Deleting the user withdraws its permissions.
-	src.run("mailbox", "delete", "--tenant", "contoso", "user01")
+	src.run("mailbox", "delete", "--tenant", "contoso", "user01", "--yes")
 	list(0)
 }

@@ -48,12 +48,16 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			if e.started && !strings.HasPrefix(err.Error(), "required flag(s)") {
 				code = "CommandFailed"
 			}
-			err = errs.New(errs.Internal, code, "%v", err)
+			kind := errs.Internal
+			if code == "InvalidArgument" {
+				kind = errs.Invalid
+			}
+			err = errs.New(kind, code, "%v", err)
 		}
 		printError(stderr, err, e.output == "json")
-		return 1
+		return exitCode(err)
 	}
-	return 0
+	return ExitOK
 }
 
 // printError prints "CODE: message" (and the hint) for an error, or with

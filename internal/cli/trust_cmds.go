@@ -51,7 +51,8 @@ func (e *env) appCmd() *cobra.Command {
 		create, group("secret", "Manage app secrets", secretAdd), consentURL,
 		e.apiCmd("list", "List apps", cobra.NoArgs, true, view{cols}, get(sub("/apps", false))),
 		e.apiCmd("show APPID", "Show an app", cobra.ExactArgs(1), true, view{}, get(sub("/apps", true))),
-		e.apiCmd("delete APPID", "Delete an app", cobra.ExactArgs(1), true, view{}, del(sub("/apps", true))),
+		e.confirmed(e.apiCmd("delete APPID", "Delete an app", cobra.ExactArgs(1), true, view{}, del(sub("/apps", true))),
+			confirmation{warn: func(n string) string { return "This deletes app " + n + " and its secrets; endpoints using it stop working" }}),
 	)
 }
 
