@@ -83,7 +83,9 @@ func (e *env) domainCmd() *cobra.Command {
 			e.domainAddCmd(),
 			e.apiCmd("list", "List the tenant's domains (Verified or Pending)", cobra.NoArgs, true, view{[]string{"DomainName", "Status", "Default", "VerifiedBy"}}, get(sub("/domains", false))),
 			e.confirmed(e.apiCmd("remove DOMAIN", "Remove an accepted domain or a pending one", cobra.ExactArgs(1), true, view{}, del(sub("/domains", true))),
-				confirmation{warn: func(n string) string { return "This removes domain " + n + "; mail to its addresses is no longer accepted" }}),
+				confirmation{warn: func(n string) string {
+					return "This removes domain " + n + "; mail to its addresses is no longer accepted"
+				}}),
 			e.dkimCmd(),
 		}, e.domainOwnershipCmds()...)...,
 	)

@@ -52,7 +52,9 @@ func (e *env) appCmd() *cobra.Command {
 		e.apiCmd("list", "List apps", cobra.NoArgs, true, view{cols}, get(sub("/apps", false))),
 		e.apiCmd("show APPID", "Show an app", cobra.ExactArgs(1), true, view{}, get(sub("/apps", true))),
 		e.confirmed(e.apiCmd("delete APPID", "Delete an app", cobra.ExactArgs(1), true, view{}, del(sub("/apps", true))),
-			confirmation{warn: func(n string) string { return "This deletes app " + n + " and its secrets; endpoints using it stop working" }}),
+			confirmation{warn: func(n string) string {
+				return "This deletes app " + n + " and its secrets; endpoints using it stop working"
+			}}),
 	)
 }
 
