@@ -102,14 +102,23 @@ func (m *Metrics) Handler() http.Handler {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), m.token) != 1 {
+		if subtle.ConstantTimeCompare(bearer(r), m.token) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tenantferry metrics"`)
 			http.Error(w, "401 Unauthorized: /metrics needs Authorization: Bearer <the token of --metrics-token-file>", http.StatusUnauthorized)
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// bearer returns the token of an Authorization: Bearer header (the
+// scheme is case-insensitive, RFC 6750 §2.1), or nil.
+func bearer(r *http.Request) []byte {
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "Bearer ") {
+		return nil
+	}
+	return []byte(strings.TrimSpace(h[7:]))
 }
 
 type statusWriter struct {

@@ -173,6 +173,13 @@ func TestMetricsToken(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, "tenantferry_build_info{") {
 		t.Errorf("with the token: %d\n%.300s", code, body)
 	}
+	req, _ := http.NewRequest(http.MethodGet, s.PublicURL+"/metrics", nil)
+	req.Header.Set("Authorization", "bearer s3cret-scrape-token") // the scheme is case-insensitive
+	if resp, err := httpFrom("127.0.0.1").Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("with a lower-case scheme: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	// The 401s are counted like any request, under the /metrics route.
 	if v, _ := sample(body, `tenantferry_http_requests_total{code="401",method="GET",route="/metrics"}`); v != 3 {
 		t.Errorf("401s of /metrics counted %v times, want 3", v)
