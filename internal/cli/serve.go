@@ -107,6 +107,7 @@ variables (e.g. TENANTFERRY_DB, TENANTFERRY_PUBLIC_URL), then flags.`,
 	f.Duration("auth-lockout", def.AuthLockout, "first lockout after too many failed logins; doubles at each further lockout, up to 1h")
 	f.Int64("max-conns-per-ip", def.MaxConnsPerIP, "open connections one client address may hold on each listener")
 	f.Int64("messages-per-hour", def.MessagesPerHour, "messages one authenticated account may submit per hour")
+	f.String("metrics-token-file", "", "file holding a token GET /metrics then requires (Authorization: Bearer TOKEN); default: /metrics is open")
 	return c
 }
 

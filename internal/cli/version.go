@@ -5,52 +5,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tenantferry/tenantferry/internal/buildinfo"
 	"github.com/tenantferry/tenantferry/internal/errs"
 )
 
-// buildInfo is what `tenantferry version` reports, read from the Go build
-// information embedded in the binary (module version, VCS revision and
-// time, Go version); nothing is stamped by hand.
-type buildInfo struct {
-	// Version is the module version ("(devel)" for a build from a checkout).
-	Version string
-	// Revision and Time are the VCS commit and its time, when the binary
-	// was built from a git checkout; Modified says the tree had changes.
-	Revision, Time string
-	Modified       bool
-	// GoVersion, OS and Arch describe the toolchain and the platform.
-	GoVersion, OS, Arch string
-}
+// buildInfo is what `tenantferry version` reports (internal/buildinfo).
+type buildInfo = buildinfo.Info
 
 // buildVersion reads the binary's build information.
-func buildVersion() buildInfo {
-	b := buildInfo{Version: "(devel)", GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return b
-	}
-	if v := bi.Main.Version; v != "" {
-		b.Version = v
-	}
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			b.Revision = s.Value
-		case "vcs.time":
-			b.Time = s.Value
-		case "vcs.modified":
-			b.Modified = s.Value == "true"
-		}
-	}
-	return b
-}
+func buildVersion() buildInfo { return buildinfo.Read() }
 
 // versionCmd is `tenantferry version`: the build information, as a table
 // or with -o json.

@@ -104,6 +104,9 @@ type Config struct {
 	AuthLockout     time.Duration // --auth-lockout
 	MaxConnsPerIP   int64         // --max-conns-per-ip
 	MessagesPerHour int64         // --messages-per-hour
+	// MetricsTokenFile holds the bearer token GET /metrics requires;
+	// empty leaves /metrics open (the default).
+	MetricsTokenFile string // --metrics-token-file
 }
 
 // Default returns the defaults of the CLI contract.
@@ -186,6 +189,7 @@ func (c *Config) Keys() map[string]any {
 		"auth-lockout":        &c.AuthLockout,
 		"max-conns-per-ip":    &c.MaxConnsPerIP,
 		"messages-per-hour":   &c.MessagesPerHour,
+		"metrics-token-file":  &c.MetricsTokenFile,
 	}
 }
 

@@ -73,6 +73,7 @@ type Runner struct {
 	NodeID string
 	d      *db.DB
 	log    *slog.Logger
+	queues []string // this node's queues (the queue-depth metric's)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -107,7 +108,7 @@ func New(d *db.DB, workers *river.Workers, opts Options, log *slog.Logger) (*Run
 	for q, n := range opts.Queues {
 		queues[q] = river.QueueConfig{MaxWorkers: n}
 	}
-	r := &Runner{NodeID: "tf-" + uuid.NewString()[:13], d: d, log: log, stop: make(chan struct{})}
+	r := &Runner{NodeID: "tf-" + uuid.NewString()[:13], d: d, log: log, stop: make(chan struct{}), queues: sortedKeys(opts.Queues)}
 	cfg := &river.Config{
 		ID:                   r.NodeID,
 		Queues:               queues,

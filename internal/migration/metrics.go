@@ -21,7 +21,13 @@ type stateCollector struct{ s *Service }
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- moveStatesDesc }
 
-// Collect implements prometheus.Collector.
+// moveStates are the states reported even when no move is in them (a
+// dashboard's series then exist from the start, at zero).
+var moveStates = []string{StateQueued, StateValidating, StateSyncing, StateSynced, StateIncrementalSyncing, StateCompleting,
+	StateCompleted, StateCompletedWithWarnings, StateFailed, StateStopping, StateStopped, StateRemoving}
+
+// Collect implements prometheus.Collector: every state of moveStates (0
+// when empty) and any other state found.
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -30,12 +36,20 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	defer rows.Close()
+	counts := map[string]float64{}
 	for rows.Next() {
 		var state string
 		var n float64
 		if rows.Scan(&state, &n) == nil {
-			ch <- prometheus.MustNewConstMetric(moveStatesDesc, prometheus.GaugeValue, n, state)
+			counts[state] = n
 		}
+	}
+	for _, st := range moveStates {
+		ch <- prometheus.MustNewConstMetric(moveStatesDesc, prometheus.GaugeValue, counts[st], st)
+		delete(counts, st)
+	}
+	for st, n := range counts {
+		ch <- prometheus.MustNewConstMetric(moveStatesDesc, prometheus.GaugeValue, n, st)
 	}
 }
 

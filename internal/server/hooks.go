@@ -21,7 +21,7 @@ func (s *Server) listen(name, addr string) (net.Listener, error) {
 		return nil, err
 	}
 	s.listeners = append(s.listeners, namedListener{name: name, ln: ln})
-	return s.Limits.Listener(ln, name, 0, connRefusals[name]), nil
+	return s.Metrics.countConns(s.Limits.Listener(ln, name, 0, connRefusals[name]), name), nil
 }
 
 // connRefusals are the lines a connection over --max-conns-per-ip gets

@@ -27,6 +27,7 @@ func (s *Server) setupJobs() error {
 		return err
 	}
 	s.Jobs = r
+	s.Metrics.Registry.MustRegister(r.Collector())
 	if s.Migration != nil {
 		s.Migration.Jobs = r
 	}

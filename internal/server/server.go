@@ -156,7 +156,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (s *Server, e
 	}
 	s.PublicURL = cfg.PublicURLFor(s.httpLn.Addr().String())
 
-	s.Metrics = newMetrics()
+	token, err := readMetricsToken(cfg.MetricsTokenFile)
+	if err != nil {
+		return nil, err
+	}
+	s.Metrics = newMetrics(token)
 	s.setupLimits()
 	if err := s.setupTLS(); err != nil {
 		return nil, err
