@@ -625,9 +625,9 @@ func TestCLIConventions(t *testing.T) {
 	op.fail("InvalidGuid", "mailuser", "create", "--tenant", "contoso", "--name", "m", "--alias", "m", "--primary-smtp", "m@contoso.tenantferry.test",
 		"--external-email", "m@example.org", "--exchange-guid", "nope")
 	op.fail("InvalidArgument", "mailbox", "list", "--tenant", "contoso", "--no-such-flag")
-	op.fail("InvalidArgument", "mailbox", "list", "--tenant", "contoso", "-o", "yaml")
+	op.fail("InvalidArgument", "mailbox", "list", "--tenant", "contoso", "-o", "xml")
 	// A bad -o is refused before anything is done.
-	op.fail("InvalidArgument", "mailbox", "create", "--tenant", "contoso", "--alias", "user02", "--password", "x", "-o", "yaml")
+	op.fail("InvalidArgument", "mailbox", "create", "--tenant", "contoso", "--alias", "user02", "--password", "x", "-o", "xml")
 	op.fail("RecipientNotFound", "mailbox", "show", "--tenant", "contoso", "user02")
 	op.fail("InvalidArgument", "mailbox", "list")                                          // the operator must name a tenant
 	op.fail("InvalidArgument", "endpoint", "create", "--tenant", "contoso", "--name", "x", // unreadable secret file
@@ -655,6 +655,21 @@ func TestCLIConventions(t *testing.T) {
 		t.Errorf("unreachable server: exit %d, want %d", r.code, tfcli.ExitError)
 	}
 	op.run("mailbox", "show", "--tenant", "contoso", "user01") // the refused delete left it
+	// Dynamic completion asks the server: tenants for --tenant, the
+	// tenant's mailboxes for a mailbox argument (cobra's __complete is what
+	// the shell scripts of `tenantferry completion` call).
+	for args, want := range map[string][]string{
+		"mailbox show --tenant contoso u": {"user01"},
+		"mailbox list --tenant ":          {"contoso", "fabrikam"},
+		"tenant delete con":               {"contoso"},
+	} {
+		a := strings.Split(args, " ")
+		out := op.run(append([]string{"__complete"}, a...)...)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if got := lines[:len(lines)-1]; strings.Join(got, ",") != strings.Join(want, ",") || lines[len(lines)-1] != ":4" {
+			t.Errorf("completion of %q: %q, want %q and :4", args, out, want)
+		}
+	}
 	r := cli(t, s.dir, []string{"TENANTFERRY_SERVER=http://127.0.0.1:1", "TENANTFERRY_TOKEN=x"}, "tenant", "list")
 	if r.code == 0 || !strings.HasPrefix(r.stderr, "ServerUnreachable: ") {
 		t.Fatalf("unreachable server: %d %q", r.code, r.stderr)

@@ -31,11 +31,14 @@ func (e *env) print(raw []byte, v view) error {
 		_, err := e.stdout.Write(buf.Bytes())
 		return err
 	}
-	if e.output != "table" && e.output != "csv" {
-		return usageError("-o must be table, json or csv, not %q", e.output)
+	if e.output != "table" && e.output != "csv" && e.output != "yaml" {
+		return usageError("-o must be table, json, yaml or csv, not %q", e.output)
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil
+	}
+	if e.output == "yaml" {
+		return printYAML(e.stdout, raw)
 	}
 	val, err := decodeOrdered(raw)
 	if err != nil {

@@ -126,7 +126,7 @@ func TestWatchJSON(t *testing.T) {
 	i := 0
 	get := func() ([]byte, error) { r := replies[min(i, len(replies)-1)]; i++; return []byte(r), nil }
 	var out bytes.Buffer
-	if err := watchJSON(context.Background(), &out, get, false); err != nil {
+	if err := watchJSON(context.Background(), &out, get, false, false); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -154,5 +154,23 @@ func TestMissingRequiredFlagsAtOnce(t *testing.T) {
 		if !strings.Contains(msg, f) {
 			t.Errorf("the error does not name %s: %q", f, msg)
 		}
+	}
+}
+
+// TestYAMLOutput: -o yaml keeps the reply's field order and numbers, and
+// a failure with -o yaml is the error object as YAML on stderr.
+func TestYAMLOutput(t *testing.T) {
+	raw := `[{"EmailAddress":"a@x","ItemsSynced":42,"Ratio":0.5,"Error":null,"Folders":["Inbox","Sent Items"],"Ok":true}]`
+	var out bytes.Buffer
+	if err := (&env{stdout: &out, output: "yaml"}).print([]byte(raw), view{}); err != nil {
+		t.Fatal(err)
+	}
+	want := "- EmailAddress: a@x\n  ItemsSynced: 42\n  Ratio: 0.5\n  Error: null\n  Folders:\n    - Inbox\n    - Sent Items\n  Ok: true\n"
+	if out.String() != want {
+		t.Fatalf("yaml:\n%s\nwant:\n%s", out.String(), want)
+	}
+	var errb bytes.Buffer
+	if code := Main([]string{"batch", "set", "-o", "yaml"}, nil, &out, &errb); code != ExitUsage || !strings.HasPrefix(errb.String(), "Code: InvalidArgument\nMessage: ") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
 	}
 }

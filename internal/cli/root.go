@@ -54,24 +54,27 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 			err = errs.New(kind, code, "%v", err)
 		}
-		printError(stderr, err, e.output == "json")
+		printError(stderr, err, e.output)
 		return exitCode(err)
 	}
 	return ExitOK
 }
 
 // printError prints "CODE: message" (and the hint) for an error, or with
-// asJSON (-o json) {"Code","Message","Hint"} for scripts (the CLI's own
-// form of any failure, API problems included: Message is the problem's
-// detail).
-func printError(w io.Writer, err error, asJSON bool) {
+// -o json / -o yaml the object {"Code","Message","Hint"} for scripts (the
+// CLI's own form of any failure, API problems included: Message is the
+// problem's detail).
+func printError(w io.Writer, err error, output string) {
 	var ce *errs.Error
-	if asJSON {
+	if output == "json" || output == "yaml" {
 		body := struct{ Code, Message, Hint string }{Code: "CommandFailed", Message: err.Error()}
 		if errors.As(err, &ce) {
 			body.Code, body.Message, body.Hint = ce.Code, ce.Message, ce.Hint
 		}
 		b, _ := json.Marshal(body)
+		if output == "yaml" && printYAML(w, b) == nil {
+			return
+		}
 		fmt.Fprintf(w, "%s\n", b)
 		return
 	}
@@ -95,8 +98,8 @@ func (e *env) rootCmd() *cobra.Command {
 			e.started = true
 			// Check -o before a command acts: a create must not succeed
 			// and then report a usage error.
-			if e.output != "table" && e.output != "json" && e.output != "csv" {
-				return usageError("-o must be table, json or csv, not %q", e.output)
+			if e.output != "table" && e.output != "json" && e.output != "csv" && e.output != "yaml" {
+				return usageError("-o must be table, json, yaml or csv, not %q", e.output)
 			}
 			return nil
 		},
@@ -104,12 +107,13 @@ func (e *env) rootCmd() *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&e.server, "server", "", "server URL (env TENANTFERRY_SERVER, default http://127.0.0.1:8080)")
 	pf.StringVar(&e.token, "token", "", "API token (env TENANTFERRY_TOKEN, default: ./tenantferry-data/operator.token)")
-	pf.StringVarP(&e.output, "output", "o", "table", "output format: table, json or csv")
+	pf.StringVarP(&e.output, "output", "o", "table", "output format: table, json, yaml or csv")
 	root.AddCommand(e.serveCmd(), e.storageCmd(), e.tenantCmd(), e.domainCmd(), e.mailboxCmd(), e.mailuserCmd(), e.groupCmd(),
 		e.appCmd(), e.consentCmd(), e.orgrelCmd(), e.endpointCmd(), e.batchCmd(), e.migrationUserCmd(), e.moveCmd(), e.templateCmd(), e.moveRegistrationCmd(), e.benchCmd(), e.demoCmd(), e.versionCmd(), e.healthcheckCmd())
 	root.Version = buildVersion().Version
 	root.SetVersionTemplate("tenantferry {{.Version}}\n")
 	markRequired(root)
+	e.addCompletions(root)
 	return root
 }
 

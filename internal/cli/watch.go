@@ -64,8 +64,8 @@ func (e *env) watchCmd() *cobra.Command {
 				return err
 			}
 			get := func() ([]byte, error) { return cl.do(ctx, http.MethodGet, tp+"/batches/"+esc(a[0])+"/users", nil) }
-			if e.output == "json" {
-				return watchJSON(ctx, e.stdout, get, once)
+			if e.output == "json" || e.output == "yaml" {
+				return watchJSON(ctx, e.stdout, get, once, e.output == "yaml")
 			}
 			fetch := func() ([]userStat, error) {
 				raw, err := get()
@@ -85,8 +85,8 @@ func (e *env) watchCmd() *cobra.Command {
 
 // watchJSON is `batch watch -o json`: one JSON object per line (the user
 // as `batch users -o json` shows it) whenever a user changes, until none
-// is busy.
-func watchJSON(ctx context.Context, w io.Writer, get func() ([]byte, error), once bool) error {
+// is busy; with asYAML (-o yaml) one YAML document per change instead.
+func watchJSON(ctx context.Context, w io.Writer, get func() ([]byte, error), once, asYAML bool) error {
 	last := map[string]string{}
 	for {
 		raw, err := get()
@@ -106,8 +106,12 @@ func watchJSON(ctx context.Context, w io.Writer, get func() ([]byte, error), onc
 			var compact bytes.Buffer
 			json.Compact(&compact, r)
 			if line := compact.String(); last[u.EmailAddress] != line {
-				fmt.Fprintln(w, line)
 				last[u.EmailAddress] = line
+				if !asYAML {
+					fmt.Fprintln(w, line)
+				} else if _, err := fmt.Fprintln(w, "---"); err != nil || printYAML(w, compact.Bytes()) != nil {
+					return fmt.Errorf("watch: write a YAML document")
+				}
 			}
 			anyBusy = anyBusy || busy(u)
 		}
