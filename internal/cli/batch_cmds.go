@@ -105,6 +105,9 @@ func (e *env) batchCmd() *cobra.Command {
 				return nil, usageError("--format must be json or csv, not %q", format)
 			}
 			raw, err := c.do(ctx, http.MethodGet, tp+"/batches/"+esc(a[0])+"/report"+q, nil)
+			if err == nil && format == "" && e.output == "table" {
+				return nil, printReport(e.stdout, raw) // printed here: summary, skipped items, log lines
+			}
 			if err != nil || format != "csv" {
 				return raw, err
 			}

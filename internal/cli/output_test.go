@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -172,5 +173,29 @@ func TestYAMLOutput(t *testing.T) {
 	var errb bytes.Buffer
 	if code := Main([]string{"batch", "set", "-o", "yaml"}, nil, &out, &errb); code != ExitUsage || !strings.HasPrefix(errb.String(), "Code: InvalidArgument\nMessage: ") {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// TestReportTable: `batch report` in a terminal is a summary per user, its
+// skipped items as a table and its log one line per entry, with sizes
+// for people — not the whole log in one table cell.
+func TestReportTable(t *testing.T) {
+	raw := `[{"EmailAddress":"a@x","Status":"Synced","ItemsTotal":3,"ItemsSynced":2,"ItemsSkipped":1,"BytesTransferred":362016768,"Error":null,
+	"SkippedItems":[{"Mailbox":"Primary","Folder":"Inbox","Subject":"Big one","Date":"2024-05-01T09:00:00Z","Size":20000000,"Reason":"LargeItem"}],
+	"Report":[{"Time":"2026-12-04T10:00:00Z","Level":"info","Message":"Queued → Validating"},{"Time":"2026-12-04T10:00:02Z","Level":"warning","Message":"skipped Big one"}]}]`
+	var out bytes.Buffer
+	if err := printReport(&out, []byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, re := range []string{`(?m)^a@x$`, `(?m)^  Status\s+: Synced$`, `(?m)^  BytesTransferred\s+: 345\.2 MiB$`,
+		`(?m)^  Skipped items \(1\):$`, `(?m)^    LargeItem\s+Primary\s+Inbox\s+Big one\s+2024-05-01T09:00:00Z\s+19\.1 MiB$`,
+		`(?m)^  Log \(2 entries\):$`, `(?m)^    2026-12-04T10:00:00Z  info     Queued → Validating$`, `(?m)^    2026-12-04T10:00:02Z  warning  skipped Big one$`} {
+		if !regexp.MustCompile(re).MatchString(got) {
+			t.Errorf("report lacks %s:\n%s", re, got)
+		}
+	}
+	if strings.Contains(got, "Error") {
+		t.Errorf("an empty error is shown:\n%s", got)
 	}
 }
