@@ -31,3 +31,13 @@ var (
 	// ErrAppNotConsented: the tenant has not consented to the app.
 	ErrAppNotConsented = errs.Sentinel(errs.NotFound, "AppNotConsented")
 )
+
+// Errors of the paginated lists (Page).
+var (
+	// ErrInvalidLimit: a page size that is not a number from 1 to
+	// MaxPageSize.
+	ErrInvalidLimit = errs.Sentinel(errs.Invalid, "InvalidLimit")
+	// ErrInvalidCursor: a cursor this server did not issue for that list
+	// (tampered with, of another list, or of another tenant).
+	ErrInvalidCursor = errs.Sentinel(errs.Invalid, "InvalidCursor")
+)
