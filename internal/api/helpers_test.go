@@ -110,6 +110,7 @@ type raw struct {
 type reply struct {
 	Status int
 	Body   []byte
+	Header http.Header
 }
 
 // call sends a request to the server; body is nil, a raw, or a value sent
@@ -153,7 +154,7 @@ func do(t *testing.T, method, u, token string, body any) reply {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return reply{Status: resp.StatusCode, Body: b}
+	return reply{Status: resp.StatusCode, Body: b, Header: resp.Header}
 }
 
 // ok decodes a 2xx reply into v (when not nil), failing otherwise.
@@ -249,7 +250,7 @@ func (s *tserver) populate(t *testing.T, o, partner *tenantObjs) {
 		"ExternalEmailAddress": "mu01@" + partner.InitialDomain, "ExchangeGuid": uuid.NewString(),
 		"AddAddresses": []string{"X500:/o=" + partner.Name + "/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=mu01"}}).ok(t, &o.MailUser)
 	s.call(t, "POST", p+"/groups", tok, map[string]any{"Name": "MigrationScope", "Type": "security"}).ok(t, &o.Group)
-	s.call(t, "POST", p+"/groups/MigrationScope/members", tok, map[string]any{"Member": "user01"}).ok(t, &o.Group)
+	s.call(t, "POST", p+"/groups/MigrationScope/members", tok, map[string]any{"Member": "user01"}).ok(t, nil)
 	s.call(t, "POST", p+"/apps", tok, map[string]any{"Name": "Mailbox migration", "Permissions": []string{"Mailbox.Migration"}}).ok(t, &o.App)
 	var sec struct{ SecretText string }
 	s.call(t, "POST", p+"/apps/"+o.App.AppId+"/secrets", tok, map[string]any{"Expires": "720h"}).ok(t, &sec)

@@ -39,11 +39,15 @@ func deref(p *string) string {
 func (s *Server) kindRoutes(h func(string, handlerFunc), path string, types ...directory.RecipientType) {
 	base := "/api/v1/tenants/{t}/" + path
 	h("GET "+base, func(r *http.Request, p *admin.Principal) (any, error) {
-		rs, err := s.Core.ListRecipients(r.Context(), p, r.PathValue("t"), types...)
+		pg, err := pageOf(r)
 		if err != nil {
 			return nil, err
 		}
-		return listOf(rs, recipientView), nil
+		rs, next, err := s.Core.ListRecipientsPage(r.Context(), p, r.PathValue("t"), pg, types...)
+		if err != nil {
+			return nil, err
+		}
+		return paged{listOf(rs, recipientView), next}, nil
 	})
 	h("GET "+base+"/{id}", func(r *http.Request, p *admin.Principal) (any, error) {
 		if types[0].IsGroup() {
@@ -168,16 +172,45 @@ func (s *Server) recipientRoutes(h func(string, handlerFunc)) {
 		if req.Member == "" {
 			return nil, errs.Invalidf("MissingField", "Member is required")
 		}
-		if err := s.Core.AddMember(r.Context(), p, r.PathValue("t"), r.PathValue("id"), req.Member); err != nil {
-			return nil, err
-		}
-		g, err := s.Core.GetGroup(r.Context(), p, r.PathValue("t"), r.PathValue("id"))
+		ch, err := s.Core.AddMember(r.Context(), p, r.PathValue("t"), r.PathValue("id"), req.Member)
 		if err != nil {
 			return nil, err
 		}
-		return groupView(g), nil
+		return memberChangeView(ch, "Added"), nil
 	})
 	h("DELETE /api/v1/tenants/{t}/groups/{id}/members/{m}", func(r *http.Request, p *admin.Principal) (any, error) {
-		return noContent, s.Core.RemoveMember(r.Context(), p, r.PathValue("t"), r.PathValue("id"), r.PathValue("m"))
+		ch, err := s.Core.RemoveMember(r.Context(), p, r.PathValue("t"), r.PathValue("id"), r.PathValue("m"))
+		if err != nil {
+			return nil, err
+		}
+		return memberChangeView(ch, "Removed"), nil
 	})
+	h("GET /api/v1/tenants/{t}/groups/{id}/members", func(r *http.Request, p *admin.Principal) (any, error) {
+		pg, err := pageOf(r)
+		if err != nil {
+			return nil, err
+		}
+		ms, next, err := s.Core.GroupMembers(r.Context(), p, r.PathValue("t"), r.PathValue("id"), pg)
+		if err != nil {
+			return nil, err
+		}
+		return paged{listOf(ms, recipientView), next}, nil
+	})
+}
+
+// MemberChangeView is the reply of a group membership change: the group
+// and the one member added or removed, never the group's other members.
+type MemberChangeView struct {
+	Group    string // the group's PrimarySmtpAddress
+	GroupId  string
+	Change   string // Added or Removed
+	Member   string // the member's PrimarySmtpAddress
+	MemberId string
+	// MemberType is the member's RecipientTypeDetails.
+	MemberType string
+}
+
+func memberChangeView(ch *directory.MemberChange, change string) *MemberChangeView {
+	return &MemberChangeView{Group: ch.Group.PrimarySmtpAddress, GroupId: ch.Group.ID, Change: change,
+		Member: ch.Member.PrimarySmtpAddress, MemberId: ch.Member.ID, MemberType: ch.Member.TypeDetails()}
 }

@@ -21,7 +21,7 @@ func (e *env) tenantCmd() *cobra.Command {
 			func(ctx context.Context, c *client, _ string, a []string) ([]byte, error) {
 				return c.do(ctx, http.MethodPost, "/api/v1/tenants", map[string]string{"Name": a[0]})
 			}),
-		e.apiCmd("list", "List tenants", cobra.NoArgs, false, view{[]string{"Name", "Id", "InitialDomain"}}, get(func(string, []string) string { return "/api/v1/tenants" })),
+		e.listCmd("list", "List tenants", cobra.NoArgs, false, view{[]string{"Name", "Id", "InitialDomain"}}, func(string, []string) string { return "/api/v1/tenants" }),
 		e.apiCmd("show T", "Show a tenant", cobra.ExactArgs(1), false, view{}, get(tenantPath)),
 		e.tenantSetCmd(tenantPath),
 		e.tenantDeleteCmd(tenantPath),
@@ -258,14 +258,16 @@ func (e *env) groupCmd() *cobra.Command {
 	create.Flags().StringVar(&name, "name", "", "group name; required")
 	create.Flags().StringVar(&alias, "alias", "", "alias (default: from the name)")
 	create.Flags().StringVar(&typ, "type", "", "security or distribution; required")
-	add := e.apiCmd("add-member G M", "Add member M to group G", cobra.ExactArgs(2), true, view{},
+	add := e.apiCmd("add-member G M", "Add member M to group G (prints the change, not the group)", cobra.ExactArgs(2), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
 			return c.do(ctx, http.MethodPost, tp+"/groups/"+esc(a[0])+"/members", map[string]string{"Member": a[1]})
 		})
-	remove := e.apiCmd("remove-member G M", "Remove member M from group G", cobra.ExactArgs(2), true, view{},
+	remove := e.apiCmd("remove-member G M", "Remove member M from group G (prints the change)", cobra.ExactArgs(2), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
 			return c.do(ctx, http.MethodDelete, tp+"/groups/"+esc(a[0])+"/members/"+esc(a[1]), nil)
 		})
-	cmds := append([]*cobra.Command{create, add, remove}, e.crud("group", "/groups", []string{"Name", "Alias", "PrimarySmtpAddress", "RecipientTypeDetails"})...)
+	members := e.listCmd("members G", "List the direct members of group G", cobra.ExactArgs(1), true, view{recipientCols},
+		func(tp string, a []string) string { return tp + "/groups/" + esc(a[0]) + "/members" })
+	cmds := append([]*cobra.Command{create, add, remove, members}, e.crud("group", "/groups", []string{"Name", "Alias", "PrimarySmtpAddress", "RecipientTypeDetails"})...)
 	return group("group", "Manage groups", cmds...)
 }
