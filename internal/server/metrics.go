@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tenantferry/tenantferry/internal/identity"
 )
 
 // Metrics is the server's Prometheus registry and its collectors.
@@ -25,6 +27,12 @@ func newMetrics() *Metrics {
 	m.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tenantferry_http_request_seconds", Help: "HTTP request duration by route.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 4, 8)}, []string{"route"})
 	m.Registry.MustRegister(m.httpRequests, m.httpDuration)
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tenantferry_password_hashes_in_flight",
+		Help: "argon2id password hashes and verifications running now (at most tenantferry_password_hash_limit)."},
+		func() float64 { n, _ := identity.PasswordHashStats(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tenantferry_password_hash_limit",
+			Help: "How many argon2id password hashes may run at once (the CPUs, at least 2)."},
+			func() float64 { return float64(identity.PasswordHashLimit()) }))
 	return m
 }
 
