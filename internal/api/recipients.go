@@ -1,6 +1,9 @@
 package api
 
 import (
+	"bytes"
+	"io"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -164,6 +167,7 @@ func (s *Server) recipientRoutes(h func(string, handlerFunc)) {
 		q := r.URL.Query()
 		return s.Core.ImportMailbox(r.Context(), p, r.PathValue("t"), r.PathValue("id"), q.Get("format"), q.Get("folder"), q.Get("archive") == "1", r.ContentLength, r.Body)
 	})
+	h("POST /api/v1/tenants/{t}/mailboxes/bulk", s.createMailboxesCSV)
 	h("POST /api/v1/tenants/{t}/groups/{id}/members", func(r *http.Request, p *admin.Principal) (any, error) {
 		var req struct{ Member string }
 		if err := s.decode(r, &req); err != nil {
@@ -213,4 +217,30 @@ type MemberChangeView struct {
 func memberChangeView(ch *directory.MemberChange, change string) *MemberChangeView {
 	return &MemberChangeView{Group: ch.Group.PrimarySmtpAddress, GroupId: ch.Group.ID, Change: change,
 		Member: ch.Member.PrimarySmtpAddress, MemberId: ch.Member.ID, MemberType: ch.Member.TypeDetails()}
+}
+
+// MaxBulkBody bounds the CSV file of a bulk mailbox creation.
+const MaxBulkBody = 64 << 20
+
+// createMailboxesCSV is POST .../mailboxes/bulk: a text/csv body of
+// mailboxes (docs/api.md), all created or, with a reply listing every bad
+// row, none.
+func (s *Server) createMailboxesCSV(r *http.Request, p *admin.Principal) (any, error) {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "text/csv" {
+		return nil, errs.Invalidf("UnsupportedMediaType", "the mailbox file must be sent as text/csv, not %q", r.Header.Get("Content-Type")).
+			WithHint("send the CSV file with Content-Type: text/csv (tenantferry mailbox create --csv FILE does)")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBulkBody+1))
+	if err != nil {
+		return nil, errs.Invalidf("InvalidCsv", "the mailbox file could not be read: %v", err)
+	}
+	if len(body) > MaxBulkBody {
+		return nil, errs.New(errs.TooLarge, "RequestTooLarge", "the mailbox file exceeds %d bytes", MaxBulkBody).
+			WithHint("split it into smaller files")
+	}
+	res, err := s.Core.CreateMailboxesCSV(r.Context(), p, r.PathValue("t"), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	return created{res}, nil
 }

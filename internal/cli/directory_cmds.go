@@ -114,10 +114,21 @@ func readSecretFlag(val, file, name string) (string, error) {
 var recipientCols = []string{"Name", "Alias", "PrimarySmtpAddress", "RecipientTypeDetails", "ExchangeGuid"}
 
 func (e *env) mailboxCmd() *cobra.Command {
-	var alias, name, display, first, last, primary, password, passwordFile, mbType string
+	var alias, name, display, first, last, primary, password, passwordFile, mbType, csvFile string
 	var archive bool
-	create := e.apiCmd("create", "Create a user or shared mailbox", cobra.NoArgs, true, view{},
+	create := e.apiCmd("create", "Create a user or shared mailbox, or many from a CSV file", cobra.NoArgs, true, view{},
 		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
+			if csvFile != "" {
+				if alias != "" || name != "" || primary != "" || password != "" || passwordFile != "" || mbType != "" || archive {
+					return nil, usageError("--csv takes every mailbox from the file: leave out the other flags")
+				}
+				f, err := os.Open(csvFile)
+				if err != nil {
+					return nil, usageError("cannot read --csv: %v", err)
+				}
+				defer f.Close()
+				return c.doRaw(ctx, http.MethodPost, tp+"/mailboxes/bulk", "text/csv", f)
+			}
 			pw, err := readSecretFlag(password, passwordFile, "password")
 			if err != nil {
 				return nil, err
@@ -141,7 +152,11 @@ func (e *env) mailboxCmd() *cobra.Command {
 	f.StringVar(&passwordFile, "password-file", "", "file holding the password")
 	f.BoolVar(&archive, "archive", false, "also create an archive mailbox")
 	f.StringVar(&mbType, "type", "", "user (default; needs a password) or shared (no password; grant access with `mailbox permission add`)")
+	f.StringVar(&csvFile, "csv", "", "create the mailboxes of a CSV file with the header Address,DisplayName,Password,PasswordHash,Quota "+
+		"(Address required; Password or an argon2id PasswordHash optional: without one the mailbox cannot log in until a password is set); "+
+		"all rows are checked first and nothing is created unless all are good")
 	create.Example = `  tenantferry mailbox create --tenant contoso --alias user01 --password-file pw.txt --archive
+  tenantferry mailbox create --tenant contoso --csv mailboxes.csv
   tenantferry mailbox create --tenant contoso --alias sales --type shared
   tenantferry mailbox permission add --tenant contoso sales --user user01@contoso.example --access-rights FullAccess`
 
