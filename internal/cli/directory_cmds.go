@@ -129,6 +129,9 @@ func (e *env) mailboxCmd() *cobra.Command {
 				defer f.Close()
 				return c.doRaw(ctx, http.MethodPost, tp+"/mailboxes/bulk", "text/csv", f)
 			}
+			if alias == "" {
+				return nil, usageError(`required flag(s) "alias" not set (or pass --csv FILE)`)
+			}
 			pw, err := readSecretFlag(password, passwordFile, "password")
 			if err != nil {
 				return nil, err
@@ -142,7 +145,7 @@ func (e *env) mailboxCmd() *cobra.Command {
 			return c.do(ctx, http.MethodPost, tp+"/mailboxes", body)
 		})
 	f := create.Flags()
-	f.StringVar(&alias, "alias", "", "alias (local part of the default address); required")
+	f.StringVar(&alias, "alias", "", "alias (local part of the default address); required without --csv")
 	f.StringVar(&name, "name", "", "name (default: alias)")
 	f.StringVar(&display, "display-name", "", "display name")
 	f.StringVar(&first, "first-name", "", "first name")

@@ -84,37 +84,76 @@ func (s *Store) CreateMailbox(ctx context.Context, nm NewMailbox) (*Mailbox, err
 	}
 	var mb *Mailbox
 	err = s.d.Write(ctx, func(tx *db.Tx) error {
-		now := db.Now()
-		var modseq int64
-		if nm.DefaultFolders {
-			modseq = 1
-		}
-		var id int64
-		err := tx.QueryRowContext(ctx, `INSERT INTO mailboxes (tenant_id, guid, kind, state, modseq, next_uidvalidity, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			nm.TenantID, guid, nm.Kind, nm.State, modseq, max(time.Now().Unix(), 1), now, now).Scan(&id)
-		if db.IsUnique(err) {
-			return errs.Conflictf("MailboxExists", "tenant %s already has a mailbox %s", nm.TenantID, guid).WithObject(guid).
-				WithHint("use the existing mailbox, or delete it first")
-		}
-		if err != nil {
-			return errs.Internalf(err, "create mailbox %s", guid)
-		}
-		if nm.DefaultFolders {
-			m := &mutation{ctx: ctx, tx: tx, mb: id, modseq: modseq}
-			for _, df := range DefaultFolders {
-				if _, err := m.insertFolder("", df.Name, df.Name, FolderOptions{Class: df.Class, SpecialUse: df.SpecialUse}); err != nil {
-					return err
-				}
-			}
-		}
-		mb = &Mailbox{ID: id, TenantID: nm.TenantID, GUID: guid, Kind: nm.Kind, State: nm.State, ModSeq: modseq, CreatedAt: db.Time(now)}
-		return nil
+		mb, err = insertMailbox(ctx, tx, nm, guid)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return mb, nil
+}
+
+// insertMailbox writes a new mailbox (and its default folders) in tx.
+func insertMailbox(ctx context.Context, tx *db.Tx, nm NewMailbox, guid string) (*Mailbox, error) {
+	now := db.Now()
+	var modseq int64
+	if nm.DefaultFolders {
+		modseq = 1
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO mailboxes (tenant_id, guid, kind, state, modseq, next_uidvalidity, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		nm.TenantID, guid, nm.Kind, nm.State, modseq, max(time.Now().Unix(), 1), now, now).Scan(&id)
+	if db.IsUnique(err) {
+		return nil, errs.Conflictf("MailboxExists", "tenant %s already has a mailbox %s", nm.TenantID, guid).WithObject(guid).
+			WithHint("use the existing mailbox, or delete it first")
+	}
+	if err != nil {
+		return nil, errs.Internalf(err, "create mailbox %s", guid)
+	}
+	if nm.DefaultFolders {
+		m := &mutation{ctx: ctx, tx: tx, mb: id, modseq: modseq}
+		for _, df := range DefaultFolders {
+			if _, err := m.insertFolder("", df.Name, df.Name, FolderOptions{Class: df.Class, SpecialUse: df.SpecialUse}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &Mailbox{ID: id, TenantID: nm.TenantID, GUID: guid, Kind: nm.Kind, State: nm.State, ModSeq: modseq, CreatedAt: db.Time(now)}, nil
+}
+
+// EnsureMailboxes is EnsureMailbox for many mailboxes of a tenant (a bulk
+// creation): the missing ones are created with the default folders, 200
+// per transaction instead of one transaction each.
+func (s *Store) EnsureMailboxes(ctx context.Context, tenantID string, guids []string, kind MailboxKind) error {
+	for lo := 0; lo < len(guids); lo += 200 {
+		chunk := guids[lo:min(lo+200, len(guids))]
+		err := s.d.Write(ctx, func(tx *db.Tx) error {
+			for _, g := range chunk {
+				u, err := uuid.Parse(normalizeGUID(g))
+				if err != nil {
+					return errs.Invalidf("InvalidMailboxGuid", "%q is not a GUID", g).WithObject(g)
+				}
+				var one int
+				err = tx.QueryRowContext(ctx, `SELECT 1 FROM mailboxes WHERE tenant_id = ? AND guid = ?`, tenantID, u.String()).Scan(&one)
+				if err == nil {
+					continue
+				}
+				if !db.IsNoRows(err) {
+					return errs.Internalf(err, "read mailbox %s", g)
+				}
+				nm := NewMailbox{TenantID: tenantID, GUID: u.String(), Kind: kind, State: StateActive, DefaultFolders: true}
+				if _, err := insertMailbox(ctx, tx, nm, u.String()); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // EnsureMailbox returns the active content of a mailbox, creating it with
