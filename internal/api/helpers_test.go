@@ -46,7 +46,7 @@ type tserver struct {
 // startServer starts a server on dataDir with the database dsn ("" =
 // SQLite in dataDir) listening on addr ("" = a free loopback port), logging
 // at debug level into logs.
-func startServer(t *testing.T, dataDir, dsn, addr string, logs *scenario.LogBuffer) *tserver {
+func startServer(t testing.TB, dataDir, dsn, addr string, logs *scenario.LogBuffer) *tserver {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = dataDir
@@ -80,12 +80,12 @@ func startServer(t *testing.T, dataDir, dsn, addr string, logs *scenario.LogBuff
 }
 
 // newServer starts a server on a fresh data dir and database of the dialect.
-func newServer(t *testing.T, dialect db.Dialect) *tserver {
+func newServer(t testing.TB, dialect db.Dialect) *tserver {
 	t.Helper()
 	return startServer(t, t.TempDir(), dbtest.DSN(t, dialect), "", nil)
 }
 
-func (s *tserver) stop(t *testing.T) {
+func (s *tserver) stop(t testing.TB) {
 	if s.stopped {
 		return
 	}
@@ -115,12 +115,12 @@ type reply struct {
 
 // call sends a request to the server; body is nil, a raw, or a value sent
 // as JSON.
-func (s *tserver) call(t *testing.T, method, path, token string, body any) reply {
+func (s *tserver) call(t testing.TB, method, path, token string, body any) reply {
 	t.Helper()
 	return do(t, method, s.URL+path, token, body)
 }
 
-func do(t *testing.T, method, u, token string, body any) reply {
+func do(t testing.TB, method, u, token string, body any) reply {
 	t.Helper()
 	var rd io.Reader
 	ct := ""
@@ -158,7 +158,7 @@ func do(t *testing.T, method, u, token string, body any) reply {
 }
 
 // ok decodes a 2xx reply into v (when not nil), failing otherwise.
-func (r reply) ok(t *testing.T, v any) {
+func (r reply) ok(t testing.TB, v any) {
 	t.Helper()
 	if r.Status < 200 || r.Status > 299 {
 		t.Fatalf("status %d: %s", r.Status, r.Body)
@@ -223,7 +223,7 @@ type tenantObjs struct {
 }
 
 // createTenant creates a tenant with the operator token.
-func (s *tserver) createTenant(t *testing.T, name string) *tenantObjs {
+func (s *tserver) createTenant(t testing.TB, name string) *tenantObjs {
 	t.Helper()
 	o := &tenantObjs{}
 	s.call(t, "POST", "/api/v1/tenants", s.Op, map[string]string{"Name": name}).ok(t, &o.TenantView)

@@ -123,35 +123,84 @@ func insertMailbox(ctx context.Context, tx *db.Tx, nm NewMailbox, guid string) (
 }
 
 // EnsureMailboxes is EnsureMailbox for many mailboxes of a tenant (a bulk
-// creation): the missing ones are created with the default folders, 200
-// per transaction instead of one transaction each.
+// creation): the missing ones are created with the default folders, the
+// same rows CreateMailbox writes, ensureChunk per transaction with one
+// INSERT per mailbox and one for all their folders.
 func (s *Store) EnsureMailboxes(ctx context.Context, tenantID string, guids []string, kind MailboxKind) error {
-	for lo := 0; lo < len(guids); lo += 200 {
-		chunk := guids[lo:min(lo+200, len(guids))]
-		err := s.d.Write(ctx, func(tx *db.Tx) error {
-			for _, g := range chunk {
-				u, err := uuid.Parse(normalizeGUID(g))
-				if err != nil {
-					return errs.Invalidf("InvalidMailboxGuid", "%q is not a GUID", g).WithObject(g)
-				}
-				var one int
-				err = tx.QueryRowContext(ctx, `SELECT 1 FROM mailboxes WHERE tenant_id = ? AND guid = ?`, tenantID, u.String()).Scan(&one)
-				if err == nil {
-					continue
-				}
-				if !db.IsNoRows(err) {
-					return errs.Internalf(err, "read mailbox %s", g)
-				}
-				nm := NewMailbox{TenantID: tenantID, GUID: u.String(), Kind: kind, State: StateActive, DefaultFolders: true}
-				if _, err := insertMailbox(ctx, tx, nm, u.String()); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+	norm := make([]string, len(guids))
+	for i, g := range guids {
+		u, err := uuid.Parse(normalizeGUID(g))
 		if err != nil {
+			return errs.Invalidf("InvalidMailboxGuid", "%q is not a GUID", g).WithObject(g)
+		}
+		norm[i] = u.String()
+	}
+	for lo := 0; lo < len(norm); lo += ensureChunk {
+		chunk := norm[lo:min(lo+ensureChunk, len(norm))]
+		if err := s.d.Write(ctx, func(tx *db.Tx) error { return ensureMailboxes(ctx, tx, tenantID, chunk, kind) }); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// ensureChunk is the number of mailboxes EnsureMailboxes writes per
+// transaction (their folders stay under the databases' bind-variable
+// limits in one INSERT).
+const ensureChunk = 100
+
+// ensureMailboxes creates the missing mailboxes of guids in tx.
+func ensureMailboxes(ctx context.Context, tx *db.Tx, tenantID string, guids []string, kind MailboxKind) error {
+	args := []any{tenantID}
+	for _, g := range guids {
+		args = append(args, g)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT guid FROM mailboxes WHERE tenant_id = ? AND guid IN (`+db.InList(len(guids))+`)`, args...)
+	if err != nil {
+		return errs.Internalf(err, "read mailboxes")
+	}
+	exists := map[string]bool{}
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			rows.Close()
+			return err
+		}
+		exists[g] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	now := db.Now()
+	// Folder k of a new mailbox gets UIDVALIDITY first+k, as insertFolder
+	// allocates them one by one.
+	first := max(time.Now().Unix(), 1)
+	var vals []string
+	var fargs []any
+	for _, g := range guids {
+		if exists[g] {
+			continue
+		}
+		var id int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO mailboxes (tenant_id, guid, kind, state, modseq, next_uidvalidity, created_at, updated_at)
+			VALUES (?, ?, ?, ?, 1, ?, ?, ?) RETURNING id`, tenantID, g, kind, StateActive, first+int64(len(DefaultFolders)), now, now).Scan(&id)
+		if err != nil {
+			return errs.Internalf(err, "create mailbox %s", g)
+		}
+		for k, df := range DefaultFolders {
+			vals = append(vals, "(?, ?, '', ?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?, NULL, ?, '')")
+			fargs = append(fargs, id, uuid.NewString(), df.Name, strings.ToLower(df.Name), df.Name, strings.ToLower(df.Name), df.Class, df.SpecialUse,
+				first+int64(k), false, true, now)
+		}
+	}
+	if len(vals) == 0 {
+		return nil
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO folders (mailbox_id, stable_id, parent_id, name, name_key, path, path_key, class, special_use,
+		uidvalidity, uidnext, modseq, deleted, subscribed, origin, created_at, props) VALUES `+strings.Join(vals, ", "), fargs...)
+	if err != nil {
+		return errs.Internalf(err, "create default folders")
 	}
 	return nil
 }
