@@ -3,11 +3,13 @@ package api_test
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/db/dbtest"
+	"github.com/tenantferry/tenantferry/internal/identity"
 )
 
 // BenchmarkBulkCreate creates 5,000 mailboxes from one CSV file over the
@@ -45,7 +47,37 @@ func BenchmarkBulkCreate(b *testing.B) {
 					}
 				}
 				b.ReportMetric(float64(rows*b.N)/spent.Seconds(), "mailboxes/s")
+				if withPw {
+					// The ceiling in the same run: bare password hashes,
+					// as many at once as the process allows.
+					b.ReportMetric(hashRate(b, 200), "hashes/s")
+				}
 			})
 		}
 	}
+}
+
+// hashRate hashes n passwords on PasswordHashLimit goroutines and returns
+// hashes per second.
+func hashRate(b *testing.B, n int) float64 {
+	start := time.Now()
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range identity.PasswordHashLimit() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if _, err := identity.HashPassword(fmt.Sprint("pw-", i)); err != nil {
+					b.Error(err)
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds()
 }

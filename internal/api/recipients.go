@@ -232,7 +232,7 @@ func (s *Server) createMailboxesCSV(r *http.Request, p *admin.Principal) (any, e
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBulkBody+1))
 	if err != nil {
-		return nil, errs.Invalidf("InvalidCsv", "the mailbox file could not be read: %v", err)
+		return nil, directory.ErrInvalidCSV.Newf("the mailbox file could not be read: %v", err).WithHint("send the whole file again")
 	}
 	if len(body) > MaxBulkBody {
 		return nil, errs.New(errs.TooLarge, "RequestTooLarge", "the mailbox file exceeds %d bytes", MaxBulkBody).

@@ -149,7 +149,9 @@ func (s *Store) EnsureMailboxes(ctx context.Context, tenantID string, guids []st
 // limits in one INSERT).
 const ensureChunk = 100
 
-// ensureMailboxes creates the missing mailboxes of guids in tx.
+// ensureMailboxes creates the missing mailboxes of guids in tx: one query
+// for the existing ones, one INSERT for the mailboxes, one for their
+// folders.
 func ensureMailboxes(ctx context.Context, tx *db.Tx, tenantID string, guids []string, kind MailboxKind) error {
 	args := []any{tenantID}
 	for _, g := range guids {
@@ -176,26 +178,30 @@ func ensureMailboxes(ctx context.Context, tx *db.Tx, tenantID string, guids []st
 	// Folder k of a new mailbox gets UIDVALIDITY first+k, as insertFolder
 	// allocates them one by one.
 	first := max(time.Now().Unix(), 1)
+	var mvals []string
+	var margs []any
+	for _, g := range guids {
+		if !exists[g] {
+			mvals = append(mvals, "(?, ?, ?, ?, 1, ?, ?, ?)")
+			margs = append(margs, tenantID, g, kind, StateActive, first+int64(len(DefaultFolders)), now, now)
+		}
+	}
+	if len(mvals) == 0 {
+		return nil
+	}
+	ids, err := insertReturningIDs(ctx, tx, `INSERT INTO mailboxes (tenant_id, guid, kind, state, modseq, next_uidvalidity, created_at, updated_at)
+		VALUES `+strings.Join(mvals, ", ")+` RETURNING id`, margs...)
+	if err != nil {
+		return errs.Internalf(err, "create mailboxes")
+	}
 	var vals []string
 	var fargs []any
-	for _, g := range guids {
-		if exists[g] {
-			continue
-		}
-		var id int64
-		err := tx.QueryRowContext(ctx, `INSERT INTO mailboxes (tenant_id, guid, kind, state, modseq, next_uidvalidity, created_at, updated_at)
-			VALUES (?, ?, ?, ?, 1, ?, ?, ?) RETURNING id`, tenantID, g, kind, StateActive, first+int64(len(DefaultFolders)), now, now).Scan(&id)
-		if err != nil {
-			return errs.Internalf(err, "create mailbox %s", g)
-		}
+	for _, id := range ids {
 		for k, df := range DefaultFolders {
 			vals = append(vals, "(?, ?, '', ?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?, NULL, ?, '')")
 			fargs = append(fargs, id, uuid.NewString(), df.Name, strings.ToLower(df.Name), df.Name, strings.ToLower(df.Name), df.Class, df.SpecialUse,
 				first+int64(k), false, true, now)
 		}
-	}
-	if len(vals) == 0 {
-		return nil
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO folders (mailbox_id, stable_id, parent_id, name, name_key, path, path_key, class, special_use,
 		uidvalidity, uidnext, modseq, deleted, subscribed, origin, created_at, props) VALUES `+strings.Join(vals, ", "), fargs...)
@@ -203,6 +209,25 @@ func ensureMailboxes(ctx context.Context, tx *db.Tx, tenantID string, guids []st
 		return errs.Internalf(err, "create default folders")
 	}
 	return nil
+}
+
+// insertReturningIDs runs a multi-row INSERT ... RETURNING id and returns
+// the ids.
+func insertReturningIDs(ctx context.Context, tx *db.Tx, query string, args ...any) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // EnsureMailbox returns the active content of a mailbox, creating it with
