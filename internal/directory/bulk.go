@@ -174,7 +174,7 @@ func (x *Directory) CreateMailboxes(ctx context.Context, tenantID string, rows [
 			WithHint("fix the rows listed and run the command again").WithCause(bad)
 	}
 	res := &BulkResult{}
-	if err := hashRows(brs); err != nil {
+	if err := hashRows(ctx, brs); err != nil {
 		return nil, err
 	}
 	for _, b := range brs {
@@ -332,8 +332,8 @@ func queryStrings(ctx context.Context, q db.Querier, query string, args ...any) 
 }
 
 // hashRows hashes the rows' passwords, as many at once as the process
-// has hash slots.
-func hashRows(brs []*bulkRow) error {
+// has hash slots; it stops when ctx ends (a client that gave up).
+func hashRows(ctx context.Context, brs []*bulkRow) error {
 	work := make(chan *bulkRow)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -343,6 +343,9 @@ func hashRows(brs []*bulkRow) error {
 		go func() {
 			defer wg.Done()
 			for b := range work {
+				if ctx.Err() != nil {
+					continue
+				}
 				h, err := identity.HashPassword(b.Password)
 				mu.Lock()
 				if err != nil && first == nil {
@@ -360,6 +363,9 @@ func hashRows(brs []*bulkRow) error {
 	}
 	close(work)
 	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
 	return first
 }
 
