@@ -73,6 +73,17 @@ func (c *Core) ListRecipients(ctx context.Context, p *Principal, tenant string, 
 	return c.Dir.ListRecipients(ctx, t.ID, types...)
 }
 
+// ListRecipientsPage returns one page of the tenant's recipients of the
+// types and the cursor of the next page ("" after the last). The cursor is
+// bound to the tenant and the types.
+func (c *Core) ListRecipientsPage(ctx context.Context, p *Principal, tenant string, pg directory.Page, types ...directory.RecipientType) ([]*directory.Recipient, string, error) {
+	t, err := c.Tenant(ctx, p, tenant)
+	if err != nil {
+		return nil, "", err
+	}
+	return c.Dir.ListRecipientsPage(ctx, t.ID, pg, types...)
+}
+
 // UpdateRecipient applies a set command.
 func (c *Core) UpdateRecipient(ctx context.Context, p *Principal, tenant, ref string, u directory.RecipientUpdate, types ...directory.RecipientType) (*directory.Recipient, error) {
 	t, err := c.Tenant(ctx, p, tenant)
@@ -162,30 +173,43 @@ func (c *Core) GetGroup(ctx context.Context, p *Principal, tenant, ref string) (
 	return &GroupView{Recipient: g, Members: ms}, nil
 }
 
-// AddMember adds a member to a group.
-func (c *Core) AddMember(ctx context.Context, p *Principal, tenant, group, member string) error {
-	t, err := c.Tenant(ctx, p, tenant)
+// GroupMembers returns one page of a group's direct members and the cursor
+// of the next page ("" after the last).
+func (c *Core) GroupMembers(ctx context.Context, p *Principal, tenant, ref string, pg directory.Page) ([]*directory.Recipient, string, error) {
+	g, err := c.GetRecipient(ctx, p, tenant, ref, directory.SecurityGroup, directory.DistributionGroup)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	if err := c.Dir.AddMember(ctx, t.ID, group, member); err != nil {
-		return err
-	}
-	c.audit(ctx, p, t.ID, "group.add-member", group+" += "+member)
-	return nil
+	return c.Dir.MembersPage(ctx, g.TenantID, g.ID, pg)
 }
 
-// RemoveMember removes a member from a group.
-func (c *Core) RemoveMember(ctx context.Context, p *Principal, tenant, group, member string) error {
+// AddMember adds a member to a group and returns the change alone (never
+// the group's other members): its cost does not grow with the group.
+func (c *Core) AddMember(ctx context.Context, p *Principal, tenant, group, member string) (*directory.MemberChange, error) {
 	t, err := c.Tenant(ctx, p, tenant)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := c.Dir.RemoveMember(ctx, t.ID, group, member); err != nil {
-		return err
+	ch, err := c.Dir.AddGroupMember(ctx, t.ID, group, member)
+	if err != nil {
+		return nil, err
 	}
-	c.audit(ctx, p, t.ID, "group.remove-member", group+" -= "+member)
-	return nil
+	c.audit(ctx, p, t.ID, "group.add-member", auditName(ch.Group)+" += "+auditName(ch.Member))
+	return ch, nil
+}
+
+// RemoveMember removes a member from a group and returns the change.
+func (c *Core) RemoveMember(ctx context.Context, p *Principal, tenant, group, member string) (*directory.MemberChange, error) {
+	t, err := c.Tenant(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := c.Dir.RemoveGroupMember(ctx, t.ID, group, member)
+	if err != nil {
+		return nil, err
+	}
+	c.audit(ctx, p, t.ID, "group.remove-member", auditName(ch.Group)+" -= "+auditName(ch.Member))
+	return ch, nil
 }
 
 // ErrNoArchive: an archive operation on a mailbox without an archive.

@@ -48,6 +48,27 @@ func (c *Core) ListTenants(ctx context.Context, p *Principal) ([]*directory.Tena
 	return c.Dir.ListTenants(ctx)
 }
 
+// ListTenantsPage returns one page of the tenants the principal can see
+// and the cursor of the next page ("" after the last). A tenant admin sees
+// its own tenant, on one page.
+func (c *Core) ListTenantsPage(ctx context.Context, p *Principal, pg directory.Page) ([]*directory.Tenant, string, error) {
+	if p != nil && !p.Operator {
+		if pg.Cursor != "" {
+			return nil, "", directory.ErrInvalidCursor.Newf("the cursor is not one of this list").
+				WithHint("a tenant admin's tenant list has one page: leave the cursor out")
+		}
+		t, err := c.Tenant(ctx, p, p.TenantID)
+		if err != nil {
+			return nil, "", err
+		}
+		return []*directory.Tenant{t}, "", nil
+	}
+	if err := requireOperator(p); err != nil {
+		return nil, "", err
+	}
+	return c.Dir.ListTenantsPage(ctx, pg)
+}
+
 // DeleteTenant removes a tenant (operator only).
 func (c *Core) DeleteTenant(ctx context.Context, p *Principal, ref string) error {
 	if err := requireOperator(p); err != nil {

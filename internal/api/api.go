@@ -22,6 +22,7 @@ import (
 
 	"github.com/tenantferry/tenantferry/internal/admin"
 	"github.com/tenantferry/tenantferry/internal/apitypes"
+	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/httpx"
 	"github.com/tenantferry/tenantferry/internal/migration"
@@ -61,6 +62,36 @@ type handlerFunc func(r *http.Request, p *admin.Principal) (any, error)
 // created marks a result that should be sent with 201 Created.
 type created struct{ v any }
 
+// paged is one page of a list: the items are the reply's body (a JSON
+// array, as an unpaginated list was), the cursor of the next page goes in
+// the NextCursorHeader and a Link rel="next" header (none after the last
+// page).
+type paged struct {
+	items any
+	next  string
+}
+
+// NextCursorHeader names the reply header that carries the cursor of a
+// list's next page.
+const NextCursorHeader = "X-Next-Cursor"
+
+// pageOf reads the limit and cursor query parameters of a list request.
+func pageOf(r *http.Request) (directory.Page, error) {
+	q := r.URL.Query()
+	return directory.ParsePage(q.Get("limit"), q.Get("cursor"))
+}
+
+// setNext announces the next page of a list reply.
+func setNext(w http.ResponseWriter, r *http.Request, next string) {
+	if next == "" {
+		return
+	}
+	q := r.URL.Query()
+	q.Set("cursor", next)
+	w.Header().Set(NextCursorHeader, next)
+	w.Header().Set("Link", "<"+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
+}
+
 // noContent is returned by handlers of deletions.
 var noContent = &struct{}{}
 
@@ -88,6 +119,10 @@ func (s *Server) wrap(h handlerFunc) http.HandlerFunc {
 		status := http.StatusOK
 		if c, ok := v.(created); ok {
 			status, v = http.StatusCreated, c.v
+		}
+		if pg, ok := v.(paged); ok {
+			setNext(w, r, pg.next)
+			v = pg.items
 		}
 		if v == noContent {
 			w.WriteHeader(http.StatusNoContent)

@@ -58,6 +58,8 @@ func routeCases(p string, f *tenantObjs) []isolationCase {
 		{"group delete", "DELETE", p + "/groups/" + g, nil},
 		{"group add-member", "POST", p + "/groups/" + g + "/members", map[string]any{"Member": mu}},
 		{"group remove-member", "DELETE", p + "/groups/" + g + "/members/" + mb, nil},
+		{"group members", "GET", p + "/groups/" + g + "/members", nil},
+		{"mailbox bulk create", "POST", p + "/mailboxes/bulk", raw{"text/csv", []byte("Address\nintruder@" + f.InitialDomain + "\n")}},
 		{"app list", "GET", p + "/apps", nil},
 		{"app show", "GET", p + "/apps/" + f.App.AppId, nil},
 		{"app create", "POST", p + "/apps", map[string]any{"Name": "x", "Permissions": []string{"Mailbox.Migration"}}},

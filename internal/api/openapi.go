@@ -121,6 +121,9 @@ func operation(g *schemas, pattern string) jsonObject {
 	case "import":
 		op["requestBody"] = jsonObject{"required": true, "description": "the mbox, or a tar of the directory, with a Content-Length",
 			"content": jsonObject{"application/octet-stream": jsonObject{"schema": jsonObject{}}}}
+	case "csv":
+		op["requestBody"] = jsonObject{"required": true, "description": "the CSV file: a header row, then one mailbox a row (docs/api.md)",
+			"content": jsonObject{"text/csv": jsonObject{"schema": jsonObject{"type": "string"}}}}
 	}
 	if d.reply == nil {
 		responses["204"] = jsonObject{"description": "done"}
@@ -134,8 +137,15 @@ func operation(g *schemas, pattern string) jsonObject {
 	if t := reflect.TypeOf(d.reply); t != objectType {
 		schema = g.of(t)
 	}
-	responses[statusKey(status)] = jsonObject{"description": http.StatusText(status),
+	resp := jsonObject{"description": http.StatusText(status),
 		"content": jsonObject{httpx.JSONMediaType: jsonObject{"schema": schema}}}
+	if d.paged {
+		resp["headers"] = jsonObject{
+			NextCursorHeader: jsonObject{"description": "the cursor of the next page; absent on the last page", "schema": jsonObject{"type": "string"}},
+			"Link":           jsonObject{"description": `the next page's URL, rel="next"; absent on the last page`, "schema": jsonObject{"type": "string"}},
+		}
+	}
+	responses[statusKey(status)] = resp
 	return op
 }
 
@@ -174,6 +184,10 @@ func parameters(pattern string, d routeDoc) []any {
 	}
 	for _, q := range d.query {
 		out = append(out, paramObject(q, "query"))
+	}
+	if d.paged {
+		out = append(out, paramObject(param{name: "limit", desc: "rows per page: 1 to 1000, default 100"}, "query"),
+			paramObject(param{name: "cursor", desc: "the " + NextCursorHeader + " of the previous page"}, "query"))
 	}
 	return out
 }

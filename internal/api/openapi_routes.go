@@ -25,6 +25,9 @@ type routeDoc struct {
 	query []param
 	// special marks a route whose bodies are not JSON (see specialOp).
 	special string
+	// paged marks a list that comes a page at a time (limit and cursor
+	// query parameters, the next page's cursor in NextCursorHeader).
+	paged bool
 }
 
 // param is a query or path parameter.
@@ -64,7 +67,7 @@ var actionEnums = map[string][]string{
 // recipientDocs describes the CRUD routes of one recipient kind.
 func recipientDocs(docs map[string]routeDoc, path, what string) {
 	base := "/api/v1/tenants/{t}/" + path
-	docs["GET "+base] = routeDoc{summary: "List the tenant's " + what + "s", reply: []apitypes.RecipientView{}}
+	docs["GET "+base] = routeDoc{summary: "List the tenant's " + what + "s", reply: []apitypes.RecipientView{}, paged: true}
 	docs["POST "+base] = routeDoc{summary: "Create a " + what, body: apitypes.Recipient{}, reply: apitypes.RecipientView{}, status: http.StatusCreated}
 	docs["GET "+base+"/{id}"] = routeDoc{summary: "Show a " + what, reply: apitypes.RecipientView{}}
 	docs["PATCH "+base+"/{id}"] = routeDoc{summary: "Change a " + what, body: apitypes.Recipient{}, reply: apitypes.RecipientView{}}
@@ -84,7 +87,7 @@ var routeDocs = func() map[string]routeDoc {
 		"GET /api/v1/storage/stats":          {summary: "Blob storage figures (operator)", reply: object{}},
 		"POST /api/v1/storage/gc":            {summary: "Reclaim space now (operator)", body: apitypes.StorageGC{}, optional: true, reply: object{}},
 		"POST /api/v1/tenants":               {summary: "Create a tenant (operator); the reply carries its AdminToken once", body: apitypes.TenantCreate{}, reply: apitypes.TenantView{}, status: http.StatusCreated},
-		"GET /api/v1/tenants":                {summary: "List tenants (a tenant admin sees its own)", reply: []apitypes.TenantView{}},
+		"GET /api/v1/tenants":                {summary: "List tenants (a tenant admin sees its own)", reply: []apitypes.TenantView{}, paged: true},
 		"GET " + t:                           {summary: "Show a tenant", reply: apitypes.TenantView{}},
 		"PATCH " + t:                         {summary: "Change a tenant's quota (operator)", body: apitypes.TenantSet{}, reply: apitypes.TenantView{}},
 		"DELETE " + t:                        {summary: "Delete a tenant (operator)"},
@@ -105,8 +108,11 @@ var routeDocs = func() map[string]routeDoc {
 		"POST " + t + "/mailboxes/{id}/import": {summary: "Import an mbox, or a tar of a maildir or of .eml files, into a mailbox (with a Content-Length)", special: "import",
 			reply: object{}, query: []param{{name: "format", desc: "the upload's format", enum: []string{"mbox", "maildir", "emldir"}},
 				{name: "folder", desc: "the target folder"}, {name: "archive", desc: "1: into the archive mailbox", enum: []string{"1"}}}},
-		"POST " + t + "/groups/{id}/members":                         {summary: "Add a member to a group", body: apitypes.GroupMemberAdd{}, reply: apitypes.RecipientView{}},
-		"DELETE " + t + "/groups/{id}/members/{m}":                   {summary: "Remove a member from a group"},
+		"POST " + t + "/groups/{id}/members":       {summary: "Add a member to a group (the reply is the change only)", body: apitypes.GroupMemberAdd{}, reply: apitypes.MemberChangeView{}},
+		"DELETE " + t + "/groups/{id}/members/{m}": {summary: "Remove a member from a group (the reply is the change only)", reply: apitypes.MemberChangeView{}},
+		"GET " + t + "/groups/{id}/members":        {summary: "List a group's members", reply: []apitypes.RecipientView{}, paged: true},
+		"POST " + t + "/mailboxes/bulk": {summary: "Create many mailboxes from a CSV file (all or, listing every bad row, none)", special: "csv",
+			reply: admin.BulkCreated{}, status: http.StatusCreated},
 		"GET " + t + "/mailboxes/{id}/permissions":                   {summary: "List the permissions granted on a mailbox", reply: []apitypes.PermissionView{}},
 		"POST " + t + "/mailboxes/{id}/permissions":                  {summary: "Grant FullAccess or SendAs on a mailbox", body: apitypes.PermissionAdd{}, reply: apitypes.PermissionView{}},
 		"DELETE " + t + "/mailboxes/{id}/permissions/{user}/{right}": {summary: "Withdraw a permission"},

@@ -1,6 +1,9 @@
 package api
 
 import (
+	"bytes"
+	"io"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -8,6 +11,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/apitypes"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/httpx"
 )
 
 func deref(p *string) string {
@@ -21,11 +25,15 @@ func deref(p *string) string {
 func (s *Server) kindRoutes(h func(string, handlerFunc), path string, types ...directory.RecipientType) {
 	base := "/api/v1/tenants/{t}/" + path
 	h("GET "+base, func(r *http.Request, p *admin.Principal) (any, error) {
-		rs, err := s.Core.ListRecipients(r.Context(), p, r.PathValue("t"), types...)
+		pg, err := pageOf(r)
 		if err != nil {
 			return nil, err
 		}
-		return listOf(rs, recipientView), nil
+		rs, next, err := s.Core.ListRecipientsPage(r.Context(), p, r.PathValue("t"), pg, types...)
+		if err != nil {
+			return nil, err
+		}
+		return paged{listOf(rs, recipientView), next}, nil
 	})
 	h("GET "+base+"/{id}", func(r *http.Request, p *admin.Principal) (any, error) {
 		if types[0].IsGroup() {
@@ -142,6 +150,7 @@ func (s *Server) recipientRoutes(h func(string, handlerFunc)) {
 		q := r.URL.Query()
 		return s.Core.ImportMailbox(r.Context(), p, r.PathValue("t"), r.PathValue("id"), q.Get("format"), q.Get("folder"), q.Get("archive") == "1", r.ContentLength, r.Body)
 	})
+	h("POST /api/v1/tenants/{t}/mailboxes/bulk", s.createMailboxesCSV)
 	h("POST /api/v1/tenants/{t}/groups/{id}/members", func(r *http.Request, p *admin.Principal) (any, error) {
 		var req apitypes.GroupMemberAdd
 		if err := s.decode(r, &req); err != nil {
@@ -150,16 +159,59 @@ func (s *Server) recipientRoutes(h func(string, handlerFunc)) {
 		if req.Member == "" {
 			return nil, errs.Invalidf("MissingField", "Member is required")
 		}
-		if err := s.Core.AddMember(r.Context(), p, r.PathValue("t"), r.PathValue("id"), req.Member); err != nil {
-			return nil, err
-		}
-		g, err := s.Core.GetGroup(r.Context(), p, r.PathValue("t"), r.PathValue("id"))
+		ch, err := s.Core.AddMember(r.Context(), p, r.PathValue("t"), r.PathValue("id"), req.Member)
 		if err != nil {
 			return nil, err
 		}
-		return groupView(g), nil
+		return memberChangeView(ch, "Added"), nil
 	})
 	h("DELETE /api/v1/tenants/{t}/groups/{id}/members/{m}", func(r *http.Request, p *admin.Principal) (any, error) {
-		return noContent, s.Core.RemoveMember(r.Context(), p, r.PathValue("t"), r.PathValue("id"), r.PathValue("m"))
+		ch, err := s.Core.RemoveMember(r.Context(), p, r.PathValue("t"), r.PathValue("id"), r.PathValue("m"))
+		if err != nil {
+			return nil, err
+		}
+		return memberChangeView(ch, "Removed"), nil
 	})
+	h("GET /api/v1/tenants/{t}/groups/{id}/members", func(r *http.Request, p *admin.Principal) (any, error) {
+		pg, err := pageOf(r)
+		if err != nil {
+			return nil, err
+		}
+		ms, next, err := s.Core.GroupMembers(r.Context(), p, r.PathValue("t"), r.PathValue("id"), pg)
+		if err != nil {
+			return nil, err
+		}
+		return paged{listOf(ms, recipientView), next}, nil
+	})
+}
+
+func memberChangeView(ch *directory.MemberChange, change string) *apitypes.MemberChangeView {
+	return &apitypes.MemberChangeView{Group: ch.Group.PrimarySmtpAddress, GroupId: ch.Group.ID, Change: change,
+		Member: ch.Member.PrimarySmtpAddress, MemberId: ch.Member.ID, MemberType: ch.Member.TypeDetails()}
+}
+
+// MaxBulkBody bounds the CSV file of a bulk mailbox creation.
+const MaxBulkBody = 64 << 20
+
+// createMailboxesCSV is POST .../mailboxes/bulk: a text/csv body of
+// mailboxes (docs/api.md), all created or, with a reply listing every bad
+// row, none.
+func (s *Server) createMailboxesCSV(r *http.Request, p *admin.Principal) (any, error) {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "text/csv" {
+		return nil, httpx.ErrUnsupportedMediaType.Newf("the mailbox file must be sent as text/csv, not %q", r.Header.Get("Content-Type")).
+			WithHint("send the CSV file with Content-Type: text/csv (tenantferry mailbox create --csv FILE does)")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBulkBody+1))
+	if err != nil {
+		return nil, directory.ErrInvalidCSV.Newf("the mailbox file could not be read: %v", err).WithHint("send the whole file again")
+	}
+	if len(body) > MaxBulkBody {
+		return nil, errs.New(errs.TooLarge, "RequestTooLarge", "the mailbox file exceeds %d bytes", MaxBulkBody).
+			WithHint("split it into smaller files")
+	}
+	res, err := s.Core.CreateMailboxesCSV(r.Context(), p, r.PathValue("t"), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	return created{res}, nil
 }

@@ -22,15 +22,15 @@ func (s *Server) createTenant(r *http.Request, p *admin.Principal) (any, error) 
 }
 
 func (s *Server) listTenants(r *http.Request, p *admin.Principal) (any, error) {
-	ts, err := s.Core.ListTenants(r.Context(), p)
+	pg, err := pageOf(r)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*apitypes.TenantView, 0, len(ts))
-	for _, t := range ts {
-		out = append(out, tenantView(t, ""))
+	ts, next, err := s.Core.ListTenantsPage(r.Context(), p, pg)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return paged{listOf(ts, func(t *directory.Tenant) *apitypes.TenantView { return tenantView(t, "") }), next}, nil
 }
 
 func (s *Server) showTenant(r *http.Request, p *admin.Principal) (any, error) {

@@ -80,3 +80,15 @@ type PermissionView struct {
 	User         string // the user's primary SMTP address
 	AccessRights string // FullAccess | SendAs
 }
+
+// MemberChangeView is the reply of a group membership change: the group
+// and the one member added or removed, never the group's other members.
+type MemberChangeView struct {
+	Group    string // the group's PrimarySmtpAddress
+	GroupId  string
+	Change   string // Added or Removed
+	Member   string // the member's PrimarySmtpAddress
+	MemberId string
+	// MemberType is the member's RecipientTypeDetails.
+	MemberType string
+}

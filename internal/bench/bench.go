@@ -249,7 +249,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := src.Admin.AddMember(ctx, op, "contoso", ts.ScopeGroup, "bench"); err != nil {
+	if _, err := src.Admin.AddMember(ctx, op, "contoso", ts.ScopeGroup, "bench"); err != nil {
 		return nil, err
 	}
 	csv := []byte("EmailAddress\nbench@" + ts.TargetTenant.InitialDomain + "\n")

@@ -59,7 +59,7 @@ func groupwarePhase(ctx context.Context, src, tgt *server.Server, op *admin.Prin
 	res.GWRawSeconds = raw.Seconds()
 	res.GWRawItemsPerSec = float64(res.GWObjects) / raw.Seconds()
 
-	if err := src.Admin.AddMember(ctx, op, "contoso", ts.ScopeGroup, "benchgw"); err != nil {
+	if _, err := src.Admin.AddMember(ctx, op, "contoso", ts.ScopeGroup, "benchgw"); err != nil {
 		return err
 	}
 	csv := []byte("EmailAddress\nbenchgw@" + ts.TargetTenant.InitialDomain + "\n")

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -71,9 +72,69 @@ func (c *client) do(ctx context.Context, method, path string, body any) ([]byte,
 
 // doRaw sends a request with a raw body of the given content type.
 func (c *client) doRaw(ctx context.Context, method, path, contentType string, body io.Reader) ([]byte, error) {
+	b, _, err := c.send(ctx, method, path, contentType, body)
+	return b, err
+}
+
+// page fetches one page of a list (limit 0: the server's default page
+// size) and returns it with the cursor of the next page ("" after the
+// last).
+func (c *client) page(ctx context.Context, path string, limit int, cursor string) ([]byte, string, error) {
+	q := url.Values{}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	b, h, err := c.send(ctx, http.MethodGet, path, "", nil)
+	if err != nil {
+		return nil, "", err
+	}
+	return b, h.Get(nextCursorHeader), nil
+}
+
+// all fetches every page of a list, in the largest pages the server
+// gives, and returns them as one JSON array.
+func (c *client) all(ctx context.Context, path string) ([]byte, error) {
+	var rows []json.RawMessage
+	cursor := ""
+	for {
+		b, next, err := c.page(ctx, path, maxPageSize, cursor)
+		if err != nil {
+			return nil, err
+		}
+		var page []json.RawMessage
+		if err := json.Unmarshal(b, &page); err != nil {
+			return nil, fmt.Errorf("the reply of %s is not a list: %w", path, err)
+		}
+		rows = append(rows, page...)
+		if next == "" {
+			if rows == nil {
+				rows = []json.RawMessage{}
+			}
+			return json.Marshal(rows)
+		}
+		cursor = next
+	}
+}
+
+// nextCursorHeader and maxPageSize are the API's pagination (docs/api.md):
+// the reply header with the next page's cursor and the largest page.
+const (
+	nextCursorHeader = "X-Next-Cursor"
+	maxPageSize      = 1000
+)
+
+// send sends a request and returns the reply's body and header. API errors
+// come back as *errs.Error.
+func (c *client) send(ctx context.Context, method, path, contentType string, body io.Reader) ([]byte, http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)
@@ -89,18 +150,18 @@ func (c *client) doRaw(ctx context.Context, method, path, contentType string, bo
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, errs.New(errs.Unavailable, "ServerUnreachable", "cannot reach the tenantferry server at %s: %v", c.base, err).
+		return nil, nil, errs.New(errs.Unavailable, "ServerUnreachable", "cannot reach the tenantferry server at %s: %v", c.base, err).
 			WithHint("start it with 'tenantferry serve' or pass --server URL")
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if resp.StatusCode >= 300 {
-		return nil, replyError(resp, b)
+		return nil, nil, replyError(resp, b)
 	}
-	return b, nil
+	return b, resp.Header, nil
 }
 
 // replyError rebuilds the coded error of an error reply: an RFC 9457

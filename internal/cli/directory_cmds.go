@@ -20,7 +20,7 @@ func (e *env) tenantCmd() *cobra.Command {
 			func(ctx context.Context, c *client, _ string, a []string) ([]byte, error) {
 				return c.do(ctx, http.MethodPost, "/api/v1/tenants", apitypes.TenantCreate{Name: a[0]})
 			}),
-		e.apiCmd("list", "List tenants", cobra.NoArgs, false, view{[]string{"Name", "Id", "InitialDomain"}}, get(func(string, []string) string { return "/api/v1/tenants" })),
+		e.listCmd("list", "List tenants", cobra.NoArgs, false, view{[]string{"Name", "Id", "InitialDomain"}}, func(string, []string) string { return "/api/v1/tenants" }),
 		e.apiCmd("show T", "Show a tenant", cobra.ExactArgs(1), false, view{}, get(tenantPath)),
 		e.tenantSetCmd(tenantPath),
 		e.tenantDeleteCmd(tenantPath),
@@ -110,10 +110,24 @@ func readSecretFlag(val, file, name string) (string, error) {
 var recipientCols = []string{"Name", "Alias", "PrimarySmtpAddress", "RecipientTypeDetails", "ExchangeGuid"}
 
 func (e *env) mailboxCmd() *cobra.Command {
-	var alias, name, display, first, last, primary, password, passwordFile, mbType string
+	var alias, name, display, first, last, primary, password, passwordFile, mbType, csvFile string
 	var archive bool
-	create := e.apiCmd("create", "Create a user or shared mailbox", cobra.NoArgs, true, view{},
+	create := e.apiCmd("create", "Create a user or shared mailbox, or many from a CSV file", cobra.NoArgs, true, view{},
 		func(ctx context.Context, c *client, tp string, _ []string) ([]byte, error) {
+			if csvFile != "" {
+				if alias != "" || name != "" || primary != "" || password != "" || passwordFile != "" || mbType != "" || archive {
+					return nil, usageError("--csv takes every mailbox from the file: leave out the other flags")
+				}
+				f, err := os.Open(csvFile)
+				if err != nil {
+					return nil, usageError("cannot read --csv: %v", err)
+				}
+				defer f.Close()
+				return c.doRaw(ctx, http.MethodPost, tp+"/mailboxes/bulk", "text/csv", f)
+			}
+			if alias == "" {
+				return nil, usageError(`required flag(s) "alias" not set (or pass --csv FILE)`)
+			}
 			pw, err := readSecretFlag(password, passwordFile, "password")
 			if err != nil {
 				return nil, err
@@ -123,7 +137,7 @@ func (e *env) mailboxCmd() *cobra.Command {
 			return c.do(ctx, http.MethodPost, tp+"/mailboxes", body)
 		})
 	f := create.Flags()
-	f.StringVar(&alias, "alias", "", "alias (local part of the default address); required")
+	f.StringVar(&alias, "alias", "", "alias (local part of the default address); required without --csv")
 	f.StringVar(&name, "name", "", "name (default: alias)")
 	f.StringVar(&display, "display-name", "", "display name")
 	f.StringVar(&first, "first-name", "", "first name")
@@ -133,7 +147,11 @@ func (e *env) mailboxCmd() *cobra.Command {
 	f.StringVar(&passwordFile, "password-file", "", "file holding the password")
 	f.BoolVar(&archive, "archive", false, "also create an archive mailbox")
 	f.StringVar(&mbType, "type", "", "user (default; needs a password) or shared (no password; grant access with `mailbox permission add`)")
+	f.StringVar(&csvFile, "csv", "", "create the mailboxes of a CSV file with the header Address,DisplayName,Password,PasswordHash,Quota "+
+		"(Address required; Password or an argon2id PasswordHash optional: without one the mailbox cannot log in until a password is set); "+
+		"all rows are checked first and nothing is created unless all are good")
 	create.Example = `  tenantferry mailbox create --tenant contoso --alias user01 --password-file pw.txt --archive
+  tenantferry mailbox create --tenant contoso --csv mailboxes.csv
   tenantferry mailbox create --tenant contoso --alias sales --type shared
   tenantferry mailbox permission add --tenant contoso sales --user user01@contoso.example --access-rights FullAccess`
 
@@ -230,14 +248,16 @@ func (e *env) groupCmd() *cobra.Command {
 	create.Flags().StringVar(&name, "name", "", "group name; required")
 	create.Flags().StringVar(&alias, "alias", "", "alias (default: from the name)")
 	create.Flags().StringVar(&typ, "type", "", "security or distribution; required")
-	add := e.apiCmd("add-member G M", "Add member M to group G", cobra.ExactArgs(2), true, view{},
+	add := e.apiCmd("add-member G M", "Add member M to group G (prints the change, not the group)", cobra.ExactArgs(2), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
 			return c.do(ctx, http.MethodPost, tp+"/groups/"+esc(a[0])+"/members", apitypes.GroupMemberAdd{Member: a[1]})
 		})
-	remove := e.apiCmd("remove-member G M", "Remove member M from group G", cobra.ExactArgs(2), true, view{},
+	remove := e.apiCmd("remove-member G M", "Remove member M from group G (prints the change)", cobra.ExactArgs(2), true, view{},
 		func(ctx context.Context, c *client, tp string, a []string) ([]byte, error) {
 			return c.do(ctx, http.MethodDelete, tp+"/groups/"+esc(a[0])+"/members/"+esc(a[1]), nil)
 		})
-	cmds := append([]*cobra.Command{create, add, remove}, e.crud("group", "/groups", []string{"Name", "Alias", "PrimarySmtpAddress", "RecipientTypeDetails"})...)
+	members := e.listCmd("members G", "List the direct members of group G", cobra.ExactArgs(1), true, view{recipientCols},
+		func(tp string, a []string) string { return tp + "/groups/" + esc(a[0]) + "/members" })
+	cmds := append([]*cobra.Command{create, add, remove, members}, e.crud("group", "/groups", []string{"Name", "Alias", "PrimarySmtpAddress", "RecipientTypeDetails"})...)
 	return group("group", "Manage groups", cmds...)
 }

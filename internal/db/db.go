@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -57,7 +58,14 @@ type DB struct {
 	DSN string
 
 	rebindCache sync.Map // string -> string (PostgreSQL only)
+	// statements counts the statements run through Tx and Reader.
+	statements atomic.Int64
 }
+
+// Statements returns how many statements have run through the rebinding
+// methods of Tx and Reader since Open: tests measure the queries an
+// operation costs (a list page, a group change) by the difference.
+func (d *DB) Statements() int64 { return d.statements.Load() }
 
 // Options configure Open.
 type Options struct {
@@ -234,16 +242,19 @@ func (t *Tx) DB() *DB { return t.d }
 
 // ExecContext runs a statement inside the transaction.
 func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	t.d.statements.Add(1)
 	return t.Tx.ExecContext(ctx, t.d.Rebind(q), args...)
 }
 
 // QueryContext runs a query inside the transaction.
 func (t *Tx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	t.d.statements.Add(1)
 	return t.Tx.QueryContext(ctx, t.d.Rebind(q), args...)
 }
 
 // QueryRowContext runs a single-row query inside the transaction.
 func (t *Tx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	t.d.statements.Add(1)
 	return t.Tx.QueryRowContext(ctx, t.d.Rebind(q), args...)
 }
 
@@ -274,16 +285,19 @@ func (r Reader) DB() *DB { return r.d }
 // ExecContext runs a statement on the writer pool (a Reader may still need to
 // run an occasional write outside a transaction, e.g. a touch).
 func (r Reader) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	r.d.statements.Add(1)
 	return r.d.W.ExecContext(ctx, r.d.Rebind(q), args...)
 }
 
 // QueryContext runs a query on the reader pool.
 func (r Reader) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	r.d.statements.Add(1)
 	return r.d.R.QueryContext(ctx, r.d.Rebind(q), args...)
 }
 
 // QueryRowContext runs a single-row query on the reader pool.
 func (r Reader) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	r.d.statements.Add(1)
 	return r.d.R.QueryRowContext(ctx, r.d.Rebind(q), args...)
 }
 

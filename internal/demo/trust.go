@@ -62,7 +62,7 @@ func (d *run) step5Scope(ctx context.Context) error {
 			continue
 		}
 		d.p.cmd("tenantferry --server $SRC group add-member --tenant contoso %s %s", d.scope, u.alias)
-		if err := s.Admin.AddMember(ctx, s.admin, s.tenant, d.scope, u.alias); err != nil {
+		if _, err := s.Admin.AddMember(ctx, s.admin, s.tenant, d.scope, u.alias); err != nil {
 			return err
 		}
 		members = append(members, u.alias)

@@ -20,7 +20,7 @@ import (
 var ctx = context.Background()
 
 // newDir returns a directory over d with a fresh random server key.
-func newDir(t *testing.T, d *db.DB) *directory.Directory {
+func newDir(t testing.TB, d *db.DB) *directory.Directory {
 	t.Helper()
 	key := make([]byte, 32)
 	rand.Read(key)

@@ -31,3 +31,32 @@ var (
 	// ErrAppNotConsented: the tenant has not consented to the app.
 	ErrAppNotConsented = errs.Sentinel(errs.NotFound, "AppNotConsented")
 )
+
+// Errors of the paginated lists (Page).
+var (
+	// ErrInvalidLimit: a page size that is not a number from 1 to
+	// MaxPageSize.
+	ErrInvalidLimit = errs.Sentinel(errs.Invalid, "InvalidLimit")
+	// ErrInvalidCursor: a cursor this server did not issue for that list
+	// (tampered with, of another list, or of another tenant).
+	ErrInvalidCursor = errs.Sentinel(errs.Invalid, "InvalidCursor")
+)
+
+// Errors of bulk creation (CreateMailboxes, ReadMailboxCSV).
+var (
+	// ErrInvalidCSV: a mailbox file that is not a CSV with a header of
+	// BulkColumns.
+	ErrInvalidCSV = errs.Sentinel(errs.Invalid, "InvalidCsv")
+	// ErrTooManyRows: more than MaxBulkRows rows in one bulk creation.
+	ErrTooManyRows = errs.Sentinel(errs.TooLarge, "TooManyRows")
+	// ErrInvalidRows: a refused bulk creation; its message lists every bad
+	// row (row, column, code, message, hint) and errors.As finds them as
+	// RowErrors. Nothing was created.
+	ErrInvalidRows = errs.Sentinel(errs.Invalid, "InvalidRows")
+	// ErrDuplicateRow: a row repeating the alias or address of an earlier
+	// row of the same file.
+	ErrDuplicateRow = errs.Sentinel(errs.Invalid, "DuplicateRow")
+	// ErrAmbiguousPassword: a row giving both a Password and a
+	// PasswordHash.
+	ErrAmbiguousPassword = errs.Sentinel(errs.Invalid, "AmbiguousPassword")
+)

@@ -21,11 +21,30 @@ func GroupTypeOf(s string) (RecipientType, error) {
 		WithHint("pass --type security or --type distribution")
 }
 
-// AddMember adds a recipient of the tenant to a group of the tenant. Groups
-// may be nested; a membership that would make a group contain itself is
-// refused.
+// MemberChange is the outcome of a group membership change: the group and
+// the member added or removed (each with its proxies, never the group's
+// other members).
+type MemberChange struct {
+	Group  *Recipient
+	Member *Recipient
+}
+
+// AddMember adds a recipient of the tenant to a group of the tenant (see
+// AddGroupMember).
 func (x *Directory) AddMember(ctx context.Context, tenantID, groupRef, memberRef string) error {
-	return x.d.Write(ctx, func(tx *db.Tx) error {
+	_, err := x.AddGroupMember(ctx, tenantID, groupRef, memberRef)
+	return err
+}
+
+// AddGroupMember adds a recipient of the tenant to a group of the tenant
+// and returns the change. Groups may be nested; a membership that would
+// make a group contain itself is refused. Its cost does not depend on the
+// group's size: it resolves both references, checks the membership by its
+// primary key and inserts one row (a nested group's own members are walked
+// for the cycle check).
+func (x *Directory) AddGroupMember(ctx context.Context, tenantID, groupRef, memberRef string) (*MemberChange, error) {
+	var ch *MemberChange
+	err := x.d.Write(ctx, func(tx *db.Tx) error {
 		g, err := x.getRecipient(ctx, tx, tenantID, groupRef, SecurityGroup, DistributionGroup)
 		if err != nil {
 			return err
@@ -50,14 +69,28 @@ func (x *Directory) AddMember(ctx context.Context, tenantID, groupRef, memberRef
 		if n > 0 {
 			return errs.Conflictf("AlreadyMember", "%s is already a member of %s", m.Name, g.Name).WithObject(m.PrimarySmtpAddress)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO group_members (group_id, member_id, tenant_id) VALUES (?, ?, ?)`, g.ID, m.ID, tenantID)
-		return err
+		if _, err = tx.ExecContext(ctx, `INSERT INTO group_members (group_id, member_id, tenant_id) VALUES (?, ?, ?)`, g.ID, m.ID, tenantID); err != nil {
+			return err
+		}
+		ch = &MemberChange{Group: g, Member: m}
+		return nil
 	})
+	return ch, err
 }
 
-// RemoveMember removes a direct member from a group.
+// RemoveMember removes a direct member from a group (see
+// RemoveGroupMember).
 func (x *Directory) RemoveMember(ctx context.Context, tenantID, groupRef, memberRef string) error {
-	return x.d.Write(ctx, func(tx *db.Tx) error {
+	_, err := x.RemoveGroupMember(ctx, tenantID, groupRef, memberRef)
+	return err
+}
+
+// RemoveGroupMember removes a direct member from a group and returns the
+// change; like AddGroupMember, its cost does not depend on the group's
+// size.
+func (x *Directory) RemoveGroupMember(ctx context.Context, tenantID, groupRef, memberRef string) (*MemberChange, error) {
+	var ch *MemberChange
+	err := x.d.Write(ctx, func(tx *db.Tx) error {
 		g, err := x.getRecipient(ctx, tx, tenantID, groupRef, SecurityGroup, DistributionGroup)
 		if err != nil {
 			return err
@@ -73,30 +106,10 @@ func (x *Directory) RemoveMember(ctx context.Context, tenantID, groupRef, member
 		if n, _ := res.RowsAffected(); n == 0 {
 			return errs.NotFoundf("NotAMember", "%s is not a direct member of %s", m.Name, g.Name)
 		}
+		ch = &MemberChange{Group: g, Member: m}
 		return nil
 	})
-}
-
-// Members returns the direct members of a group of the tenant.
-func (x *Directory) Members(ctx context.Context, tenantID, groupID string) ([]*Recipient, error) {
-	q := x.d.Read()
-	rows, err := q.QueryContext(ctx, `SELECT member_id FROM group_members WHERE group_id = ? AND tenant_id = ?`, groupID, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	ids, err := scanStrings(rows)
-	if err != nil {
-		return nil, err
-	}
-	var out []*Recipient
-	for _, id := range ids {
-		r, err := x.getRecipient(ctx, q, tenantID, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, nil
+	return ch, err
 }
 
 // ExpandGroup returns the non-group recipients reachable from a group

@@ -337,9 +337,14 @@ func (x *Directory) getRecipient(ctx context.Context, q db.Querier, tenantID, re
 		row = q.QueryRowContext(ctx, `SELECT `+recipientCols+` FROM recipients WHERE tenant_id = ? AND (lower(legacy_dn) = ? OR id IN
 			(SELECT recipient_id FROM proxies WHERE prefix = 'x500' AND addr_key = ? AND tenant_id = ?))`, tenantID, key, key, tenantID)
 	default:
-		row = q.QueryRowContext(ctx, `SELECT `+recipientCols+` FROM recipients WHERE tenant_id = ? AND
-			(id = ? OR exchange_guid = ? OR alias_key = ? OR name_key = ?) ORDER BY CASE WHEN id = ? THEN 0 WHEN alias_key = ? THEN 1 ELSE 2 END LIMIT 1`,
-			tenantID, key, key, key, key, key, key)
+		// One indexed lookup per kind of reference, in order of
+		// preference (an OR of them scans the tenant's recipients).
+		row = q.QueryRowContext(ctx, `SELECT `+recipientCols+` FROM (
+			SELECT `+recipientCols+`, 0 AS pref FROM recipients WHERE tenant_id = ? AND id = ?
+			UNION ALL SELECT `+recipientCols+`, 1 FROM recipients WHERE tenant_id = ? AND alias_key = ?
+			UNION ALL SELECT `+recipientCols+`, 2 FROM recipients WHERE tenant_id = ? AND exchange_guid = ?
+			UNION ALL SELECT `+recipientCols+`, 3 FROM recipients WHERE tenant_id = ? AND name_key = ?) refs ORDER BY pref LIMIT 1`,
+			tenantID, key, tenantID, key, tenantID, key, tenantID, key)
 	}
 	r, err := scanRecipient(row)
 	if db.IsNoRows(err) {
@@ -361,43 +366,6 @@ func (x *Directory) getRecipient(ctx context.Context, q db.Querier, tenantID, re
 		return nil, err
 	}
 	return r, nil
-}
-
-// ListRecipients lists the tenant's recipients of the given types (all when
-// none), ordered by name.
-func (x *Directory) ListRecipients(ctx context.Context, tenantID string, types ...RecipientType) ([]*Recipient, error) {
-	q := x.d.Read()
-	args := []any{tenantID}
-	where := ""
-	if len(types) > 0 {
-		where = " AND type IN (" + db.InList(len(types)) + ")"
-		for _, t := range types {
-			args = append(args, string(t))
-		}
-	}
-	rows, err := q.QueryContext(ctx, `SELECT `+recipientCols+` FROM recipients WHERE tenant_id = ?`+where+` ORDER BY name_key`, args...)
-	if err != nil {
-		return nil, err
-	}
-	var out []*Recipient
-	for rows.Next() {
-		r, err := scanRecipient(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	for _, r := range out {
-		if r.Proxies, err = loadProxies(ctx, q, r.ID); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 // RecipientUpdate holds the changes of a set command; nil fields stay.

@@ -170,28 +170,6 @@ func checkQuota(bytes int64) error {
 	return nil
 }
 
-// ListTenants lists all tenants ordered by name.
-func (x *Directory) ListTenants(ctx context.Context) ([]*Tenant, error) {
-	q := x.d.Read()
-	rows, err := q.QueryContext(ctx, `SELECT id FROM tenants ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	ids, err := scanStrings(rows)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*Tenant, 0, len(ids))
-	for _, id := range ids {
-		t, err := x.tenantByID(ctx, q, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, nil
-}
-
 // DeleteTenant removes a tenant and every directory object of it.
 func (x *Directory) DeleteTenant(ctx context.Context, tenantID string) error {
 	return x.d.Write(ctx, func(tx *db.Tx) error {

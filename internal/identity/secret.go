@@ -66,39 +66,29 @@ const (
 )
 
 // HashPassword returns an argon2id hash of a mailbox password in PHC string
-// format.
+// format. It waits for one of the process's password hash slots (see
+// PasswordHashLimit).
 func HashPassword(password string) (string, error) {
 	if password == "" {
 		return "", errors.New("identity: empty password")
 	}
 	salt := make([]byte, 16)
 	rand.Read(salt)
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := argon(password, phc{m: argonMemory, t: argonTime, p: argonThreads, salt: salt, keyLen: argonKeyLen})
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
 
-// CheckPassword reports whether password matches a HashPassword value.
+// CheckPassword reports whether password matches a HashPassword value (or
+// another argon2id PHC string that CheckPasswordHash accepts). It waits for
+// one of the process's password hash slots (see PasswordHashLimit).
 func CheckPassword(hash, password string) bool {
-	parts := strings.Split(hash, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false
-	}
-	var m, t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
-		return false
-	}
-	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
+	h, err := parsePHC(hash)
 	if err != nil {
 		return false
 	}
-	want, err := base64.RawStdEncoding.DecodeString(parts[5])
-	if err != nil || len(want) == 0 {
-		return false
-	}
-	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1
+	got := argon(password, h)
+	return subtle.ConstantTimeCompare(got, h.key) == 1
 }
 
 // ServerKeyFile is the name of the server key file in the data directory.

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,5 +146,36 @@ func TestServerKeyFile(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, ServerKeyFile), []byte("not hex\n"), 0o600)
 	if _, err := LoadOrCreateServerKey(dir); err == nil {
 		t.Fatal("a corrupt server key was accepted")
+	}
+}
+
+// TestCheckPasswordHash: pre-computed hashes are accepted as argon2id PHC
+// strings within the accepted costs only.
+func TestCheckPasswordHash(t *testing.T) {
+	h, err := HashPassword("s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckPasswordHash(h); err != nil {
+		t.Fatalf("own hash refused: %v", err)
+	}
+	for _, bad := range []string{
+		"", "plain", "$2b$10$abcdefghijklmnopqrstuv", "$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5aw",
+		"$argon2id$v=16$m=19456,t=2,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5aw",
+		"$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5aw", // 4 GiB per check
+		"$argon2id$v=19$m=19456,t=2,p=1x$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5aw",
+		"$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$a2V5a2V5a2V5a2V5a2V5aw",       // 4-byte salt
+		"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$a2V5",                    // 3-byte key
+		"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ=$a2V5a2V5a2V5a2V5a2V5aw", // padded
+	} {
+		if err := CheckPasswordHash(bad); !errors.Is(err, ErrInvalidPasswordHash) {
+			t.Errorf("%q: %v, want InvalidPasswordHash", bad, err)
+		}
+		if CheckPassword(bad, "s3cret") {
+			t.Errorf("%q verified a password", bad)
+		}
+	}
+	if !CheckPassword(h, "s3cret") || CheckPassword(h, "other") {
+		t.Fatal("CheckPassword does not verify its own hash")
 	}
 }

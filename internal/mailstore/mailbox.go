@@ -84,37 +84,150 @@ func (s *Store) CreateMailbox(ctx context.Context, nm NewMailbox) (*Mailbox, err
 	}
 	var mb *Mailbox
 	err = s.d.Write(ctx, func(tx *db.Tx) error {
-		now := db.Now()
-		var modseq int64
-		if nm.DefaultFolders {
-			modseq = 1
-		}
-		var id int64
-		err := tx.QueryRowContext(ctx, `INSERT INTO mailboxes (tenant_id, guid, kind, state, modseq, next_uidvalidity, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			nm.TenantID, guid, nm.Kind, nm.State, modseq, max(time.Now().Unix(), 1), now, now).Scan(&id)
-		if db.IsUnique(err) {
-			return errs.Conflictf("MailboxExists", "tenant %s already has a mailbox %s", nm.TenantID, guid).WithObject(guid).
-				WithHint("use the existing mailbox, or delete it first")
-		}
-		if err != nil {
-			return errs.Internalf(err, "create mailbox %s", guid)
-		}
-		if nm.DefaultFolders {
-			m := &mutation{ctx: ctx, tx: tx, mb: id, modseq: modseq}
-			for _, df := range DefaultFolders {
-				if _, err := m.insertFolder("", df.Name, df.Name, FolderOptions{Class: df.Class, SpecialUse: df.SpecialUse}); err != nil {
-					return err
-				}
-			}
-		}
-		mb = &Mailbox{ID: id, TenantID: nm.TenantID, GUID: guid, Kind: nm.Kind, State: nm.State, ModSeq: modseq, CreatedAt: db.Time(now)}
-		return nil
+		mb, err = insertMailbox(ctx, tx, nm, guid)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return mb, nil
+}
+
+// insertMailbox writes a new mailbox (and its default folders) in tx.
+func insertMailbox(ctx context.Context, tx *db.Tx, nm NewMailbox, guid string) (*Mailbox, error) {
+	now := db.Now()
+	var modseq int64
+	if nm.DefaultFolders {
+		modseq = 1
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO mailboxes (tenant_id, guid, kind, state, modseq, next_uidvalidity, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		nm.TenantID, guid, nm.Kind, nm.State, modseq, max(time.Now().Unix(), 1), now, now).Scan(&id)
+	if db.IsUnique(err) {
+		return nil, errs.Conflictf("MailboxExists", "tenant %s already has a mailbox %s", nm.TenantID, guid).WithObject(guid).
+			WithHint("use the existing mailbox, or delete it first")
+	}
+	if err != nil {
+		return nil, errs.Internalf(err, "create mailbox %s", guid)
+	}
+	if nm.DefaultFolders {
+		m := &mutation{ctx: ctx, tx: tx, mb: id, modseq: modseq}
+		for _, df := range DefaultFolders {
+			if _, err := m.insertFolder("", df.Name, df.Name, FolderOptions{Class: df.Class, SpecialUse: df.SpecialUse}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &Mailbox{ID: id, TenantID: nm.TenantID, GUID: guid, Kind: nm.Kind, State: nm.State, ModSeq: modseq, CreatedAt: db.Time(now)}, nil
+}
+
+// EnsureMailboxes is EnsureMailbox for many mailboxes of a tenant (a bulk
+// creation): the missing ones are created with the default folders, the
+// same rows CreateMailbox writes, ensureChunk per transaction with one
+// INSERT per mailbox and one for all their folders.
+func (s *Store) EnsureMailboxes(ctx context.Context, tenantID string, guids []string, kind MailboxKind) error {
+	norm := make([]string, len(guids))
+	for i, g := range guids {
+		u, err := uuid.Parse(normalizeGUID(g))
+		if err != nil {
+			return errs.Invalidf("InvalidMailboxGuid", "%q is not a GUID", g).WithObject(g)
+		}
+		norm[i] = u.String()
+	}
+	for lo := 0; lo < len(norm); lo += ensureChunk {
+		chunk := norm[lo:min(lo+ensureChunk, len(norm))]
+		if err := s.d.Write(ctx, func(tx *db.Tx) error { return ensureMailboxes(ctx, tx, tenantID, chunk, kind) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureChunk is the number of mailboxes EnsureMailboxes writes per
+// transaction (their folders stay under the databases' bind-variable
+// limits in one INSERT).
+const ensureChunk = 100
+
+// ensureMailboxes creates the missing mailboxes of guids in tx: one query
+// for the existing ones, one INSERT for the mailboxes, one for their
+// folders.
+func ensureMailboxes(ctx context.Context, tx *db.Tx, tenantID string, guids []string, kind MailboxKind) error {
+	args := []any{tenantID}
+	for _, g := range guids {
+		args = append(args, g)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT guid FROM mailboxes WHERE tenant_id = ? AND guid IN (`+db.InList(len(guids))+`)`, args...)
+	if err != nil {
+		return errs.Internalf(err, "read mailboxes")
+	}
+	exists := map[string]bool{}
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			rows.Close()
+			return err
+		}
+		exists[g] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	now := db.Now()
+	// Folder k of a new mailbox gets UIDVALIDITY first+k, as insertFolder
+	// allocates them one by one.
+	first := max(time.Now().Unix(), 1)
+	var mvals []string
+	var margs []any
+	for _, g := range guids {
+		if !exists[g] {
+			mvals = append(mvals, "(?, ?, ?, ?, 1, ?, ?, ?)")
+			margs = append(margs, tenantID, g, kind, StateActive, first+int64(len(DefaultFolders)), now, now)
+		}
+	}
+	if len(mvals) == 0 {
+		return nil
+	}
+	ids, err := insertReturningIDs(ctx, tx, `INSERT INTO mailboxes (tenant_id, guid, kind, state, modseq, next_uidvalidity, created_at, updated_at)
+		VALUES `+strings.Join(mvals, ", ")+` RETURNING id`, margs...)
+	if err != nil {
+		return errs.Internalf(err, "create mailboxes")
+	}
+	var vals []string
+	var fargs []any
+	for _, id := range ids {
+		for k, df := range DefaultFolders {
+			vals = append(vals, "(?, ?, '', ?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?, NULL, ?, '')")
+			fargs = append(fargs, id, uuid.NewString(), df.Name, strings.ToLower(df.Name), df.Name, strings.ToLower(df.Name), df.Class, df.SpecialUse,
+				first+int64(k), false, true, now)
+		}
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO folders (mailbox_id, stable_id, parent_id, name, name_key, path, path_key, class, special_use,
+		uidvalidity, uidnext, modseq, deleted, subscribed, origin, created_at, props) VALUES `+strings.Join(vals, ", "), fargs...)
+	if err != nil {
+		return errs.Internalf(err, "create default folders")
+	}
+	return nil
+}
+
+// insertReturningIDs runs a multi-row INSERT ... RETURNING id and returns
+// the ids.
+func insertReturningIDs(ctx context.Context, tx *db.Tx, query string, args ...any) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // EnsureMailbox returns the active content of a mailbox, creating it with

@@ -143,7 +143,7 @@ func TestValidationRulesPerUser(t *testing.T) {
 				if _, err := r.s.Admin.CreateRecipient(r.ctx, r.s.Op, srcName, directory.RecipientSpec{Type: directory.SecurityGroup, Alias: "Wave1", Name: "Wave1"}); err != nil {
 					t.Fatal(err)
 				}
-				if err := r.s.Admin.AddMember(r.ctx, r.s.Op, srcName, "Wave1", src.Alias); err != nil {
+				if _, err := r.s.Admin.AddMember(r.ctx, r.s.Op, srcName, "Wave1", src.Alias); err != nil {
 					t.Fatal(err)
 				}
 				r.tr.AddToScope(t, r.s, "Wave1")

@@ -48,7 +48,7 @@ func TestSourceAuthorization(t *testing.T) {
 	if _, err := s.Admin.CreateRecipient(ctx, s.Op, "contoso", directory.RecipientSpec{Type: directory.SecurityGroup, Alias: "Wave2", Name: "Wave2"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Admin.AddMember(ctx, s.Op, "contoso", "Wave2", "nested"); err != nil {
+	if _, err := s.Admin.AddMember(ctx, s.Op, "contoso", "Wave2", "nested"); err != nil {
 		t.Fatal(err)
 	}
 	tr.AddToScope(t, s, "Wave2")

@@ -15,6 +15,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/buildinfo"
 	"github.com/tenantferry/tenantferry/internal/config"
 	"github.com/tenantferry/tenantferry/internal/dav"
+	"github.com/tenantferry/tenantferry/internal/identity"
 )
 
 // Metrics is the server's Prometheus registry and its collectors.
@@ -71,6 +72,12 @@ func newMetrics(token []byte) *Metrics {
 	for _, c := range m.conns {
 		m.Registry.MustRegister(c.opened, c.open)
 	}
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tenantferry_password_hashes_in_flight",
+		Help: "argon2id password hashes and verifications running now (at most tenantferry_password_hash_limit)."},
+		func() float64 { n, _ := identity.PasswordHashStats(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tenantferry_password_hash_limit",
+			Help: "How many argon2id password hashes may run at once (the CPUs, at least 2)."},
+			func() float64 { return float64(identity.PasswordHashLimit()) }))
 	return m
 }
 

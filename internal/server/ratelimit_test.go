@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/google/uuid"
 
+	"github.com/tenantferry/tenantferry/internal/identity"
 	"github.com/tenantferry/tenantferry/internal/testsupport/scenario"
 )
 
@@ -249,6 +250,8 @@ func TestRateLimits(t *testing.T) {
 		`tenantferry_ratelimit_refusals_total{limit="auth_address",protocol="imap"} 1`,
 		`tenantferry_ratelimit_refusals_total{limit="connections",protocol="imap"} 1`,
 		`tenantferry_ratelimit_refusals_total{limit="messages",protocol="submission"} 1`,
+		fmt.Sprintf("tenantferry_password_hash_limit %d", identity.PasswordHashLimit()),
+		"tenantferry_password_hashes_in_flight ",
 	} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("/metrics lacks %s", want)

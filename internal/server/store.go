@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tenantferry/tenantferry/internal/admin"
 	"github.com/tenantferry/tenantferry/internal/blobstore"
 	"github.com/tenantferry/tenantferry/internal/config"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
@@ -67,6 +68,14 @@ func (c contentAdapter) Provision(ctx context.Context, tenantID, guid string, ar
 	}
 	_, err := c.st.EnsureMailbox(ctx, tenantID, guid, kind)
 	return err
+}
+
+var _ admin.BulkContent = contentAdapter{}
+
+// ProvisionMany creates the content of many new primary mailboxes (a bulk
+// creation) in chunked transactions.
+func (c contentAdapter) ProvisionMany(ctx context.Context, tenantID string, guids []string) error {
+	return c.st.EnsureMailboxes(ctx, tenantID, guids, mailstore.KindPrimary)
 }
 
 // Stats returns folder statistics of a mailbox.

@@ -45,7 +45,7 @@ func TestSwaks(t *testing.T) {
 		alice, carol := a.mailbox("contoso", "alice"), a.mailbox("contoso", "carol")
 		team := a.recipient("contoso", directory.RecipientSpec{Type: directory.DistributionGroup, Alias: "team"})
 		for _, m := range []string{"alice", "carol"} {
-			if err := a.Admin.AddMember(bg, op, "contoso", "team", m); err != nil {
+			if _, err := a.Admin.AddMember(bg, op, "contoso", "team", m); err != nil {
 				t.Fatal(err)
 			}
 		}

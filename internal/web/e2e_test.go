@@ -195,6 +195,13 @@ func TestWebAdminInChromium(t *testing.T) {
 	s := scenario.Start(t, scenario.Options{})
 	s.Tenant("contoso")
 	s.Tenant("fabrikam")
+	// More tenants than an API page holds: the tenants page follows the
+	// list's cursor to show the last of them.
+	for i := 0; i < 100; i++ {
+		if _, err := s.Dir.CreateTenant(ctx, fmt.Sprintf("zz-paged-%03d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// Names that would be markup if anything rendered them as HTML.
 	const hostile = `<img src=x onerror="window.__pwned=1">`
 	u := s.Mailbox("contoso", "user01", "pw-user01", false)
@@ -234,7 +241,8 @@ func TestWebAdminInChromium(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#token")),
 		chromedp.SendKeys(chromedp.CSS("#token"), opToken),
 		chromedp.Click(chromedp.CSS("#signin")),
-		chromedp.WaitVisible(chromedp.CSS(`#tenants tr[data-tenant="contoso"]`)))
+		chromedp.WaitVisible(chromedp.CSS(`#tenants tr[data-tenant="contoso"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#tenants tr[data-tenant="zz-paged-099"]`)))
 	if got := b.text("#whoami"); got != "Operator" {
 		t.Errorf("signed in as %q", got)
 	}

@@ -253,7 +253,8 @@ func SetupTrust(t testing.TB, src *Server, srcTenant string, tgt *Server, tgtTen
 func (tr *Trust) AddToScope(t testing.TB, src *Server, aliases ...string) {
 	t.Helper()
 	for _, a := range aliases {
-		must(t, src.Admin.AddMember(context.Background(), src.Op, tr.SourceTenant.Name, tr.ScopeGroup, a))
+		_, err := src.Admin.AddMember(context.Background(), src.Op, tr.SourceTenant.Name, tr.ScopeGroup, a)
+		must(t, err)
 	}
 }
 

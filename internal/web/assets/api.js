@@ -67,5 +67,18 @@ export async function api(method, path, body, tok) {
     throw new APIError(res.status, { Code: 'InvalidReply', detail: 'the server sent a reply that is not JSON' });
   }
   if (!res.ok) throw new APIError(res.status, data);
+  // Lists come a page at a time (docs/api.md, Lists): fetch the rest.
+  const next = method === 'GET' && Array.isArray(data) ? res.headers.get('X-Next-Cursor') : null;
+  if (next) return data.concat(await api(method, withCursor(path, next), body, tok));
   return data;
+}
+
+// withCursor returns a list path asking for the page at cursor, in the
+// largest pages the server gives.
+function withCursor(path, cursor) {
+  const [p, q] = path.split('?');
+  const params = new URLSearchParams(q || '');
+  params.set('limit', '1000');
+  params.set('cursor', cursor);
+  return p + '?' + params.toString();
 }
