@@ -114,6 +114,7 @@ func (e *env) rootCmd() *cobra.Command {
 	root.SetVersionTemplate("tenantferry {{.Version}}\n")
 	markRequired(root)
 	e.addCompletions(root)
+	addExamples(root)
 	return root
 }
 
