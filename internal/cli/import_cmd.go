@@ -13,7 +13,7 @@ import (
 )
 
 func (e *env) importCmd() *cobra.Command {
-	var mbox, maildir, emlDir, folder string
+	var mbox, maildir, emlDir, folder, progress string
 	var archive bool
 	c := e.apiCmd("import ID", "Import an mbox file, a maildir or a directory of .eml files into a mailbox", cobra.ExactArgs(1), true, view{},
 		func(ctx context.Context, cl *client, tp string, a []string) ([]byte, error) {
@@ -63,6 +63,13 @@ func (e *env) importCmd() *cobra.Command {
 				go func() { pw.CloseWithError(tarDir(pw, dir)) }()
 				body = sizedBody{pr, int64(n)}
 			}
+			if progress == "always" || (progress == "auto" && isTerminal(e.stderr)) {
+				pg := newUploadProgress(e.stderr, body.n, isTerminal(e.stderr))
+				body.Reader = pg.reader(body.Reader)
+				defer pg.done()
+			} else if progress != "never" && progress != "auto" {
+				return nil, usageError("--progress must be auto, always or never, not %q", progress)
+			}
 			return cl.doRaw(ctx, http.MethodPost, tp+"/mailboxes/"+esc(a[0])+"/import?"+q.Encode(), "application/octet-stream", body)
 		})
 	f := c.Flags()
@@ -71,6 +78,7 @@ func (e *env) importCmd() *cobra.Command {
 	f.StringVar(&emlDir, "eml-dir", "", "directory of message files, one message per file")
 	f.StringVar(&folder, "folder", "", "destination folder (default Inbox)")
 	f.BoolVar(&archive, "archive", false, "import into the mailbox's archive")
+	f.StringVar(&progress, "progress", "auto", "show the upload's progress on stderr: auto (on a terminal), always or never")
 	return c
 }
 
