@@ -2,8 +2,11 @@ package admin
 
 import (
 	"context"
+	"fmt"
+	"sort"
 	"strings"
 
+	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/migration"
 )
@@ -144,19 +147,60 @@ func (c *Core) ListBatches(ctx context.Context, p *Principal, tenant string) ([]
 
 // BatchUsers returns the users of a batch with their statistics.
 func (c *Core) BatchUsers(ctx context.Context, p *Principal, tenant, name string) ([]*migration.UserView, error) {
+	var all []*migration.UserView
+	pg := directory.Page{Limit: directory.MaxPageSize}
+	for {
+		us, next, err := c.BatchUsersPage(ctx, p, tenant, name, pg)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, us...)
+		if next == "" {
+			return all, nil
+		}
+		pg.Cursor = next
+	}
+}
+
+// BatchUsersPage returns one page of a batch's users in CSV order (keyset
+// on the time they were added, the CSV line and the move's id) and the cursor of the next page (""
+// after the last). A cursor is bound to its batch and tenant.
+func (c *Core) BatchUsersPage(ctx context.Context, p *Principal, tenant, name string, pg directory.Page) ([]*migration.UserView, string, error) {
+	size, err := directory.PageSize(pg)
+	if err != nil {
+		return nil, "", err
+	}
 	m, b, err := c.batch(ctx, p, tenant, name)
 	if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	list := "batch-users:" + b.ID
+	after, err := c.Dir.OpenCursor(pg.Cursor, list, b.TenantID)
+	if err != nil {
+		return nil, "", err
 	}
 	ms, err := m.Moves(ctx, b)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	out := make([]*migration.UserView, 0, len(ms))
+	// Users added later (batch add-users) follow those of the first CSV.
+	key := func(mv *migration.Move) string {
+		return fmt.Sprintf("%013d/%010d/%s", mv.CreatedAt.UnixMilli(), mv.CSVLine, mv.ID)
+	}
+	sort.Slice(ms, func(i, j int) bool { return key(ms[i]) < key(ms[j]) })
+	out := []*migration.UserView{}
+	last := ""
 	for _, mv := range ms {
-		out = append(out, m.ViewUser(mv))
+		if key(mv) <= after {
+			continue
+		}
+		if len(out) == size {
+			next, err := c.Dir.SealCursor(list, b.TenantID, last)
+			return out, next, err
+		}
+		out, last = append(out, m.ViewUser(mv)), key(mv)
 	}
-	return out, nil
+	return out, "", nil
 }
 
 // BatchReport returns the reports of a batch's users (all, or one).

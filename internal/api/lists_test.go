@@ -163,3 +163,46 @@ func TestMemberChangeReply(t *testing.T) {
 		}
 	})
 }
+
+// TestBatchUsersPages: a batch's users come in pages in CSV order, across
+// users added later; the cursor is bound to the batch and its tenant.
+func TestBatchUsersPages(t *testing.T) {
+	s := newServer(t, db.SQLite)
+	c, f := s.world(t)
+	cp := tp(c.Name)
+	var csv strings.Builder
+	csv.WriteString("EmailAddress\n")
+	for i := 0; i < 5; i++ {
+		fmt.Fprintf(&csv, "u%02d@%s\n", i, c.Domain)
+	}
+	s.call(t, "POST", cp+"/batches", c.Token, map[string]any{"Name": "paged", "Endpoint": c.Endpoint.Name,
+		"Csv": csv.String(), "TargetDeliveryDomain": c.InitialDomain}).ok(t, nil)
+	s.call(t, "POST", cp+"/batches/paged/users", c.Token, map[string]any{"Csv": "EmailAddress\nlate@" + c.Domain + "\n"}).ok(t, nil)
+	var got []string
+	next, pages := "", 0
+	for {
+		path := cp + "/batches/paged/users?limit=2"
+		if next != "" {
+			path += "&cursor=" + url.QueryEscape(next)
+		}
+		r := s.call(t, "GET", path, c.Token, nil)
+		var us []struct{ EmailAddress string }
+		r.ok(t, &us)
+		for _, u := range us {
+			got = append(got, strings.Split(u.EmailAddress, "@")[0])
+		}
+		pages++
+		if next = r.Header.Get(api.NextCursorHeader); next == "" {
+			break
+		}
+		if pages == 1 {
+			// The cursor of contoso's batch, on fabrikam's batch and on
+			// contoso's other batch: refused.
+			s.call(t, "GET", tp(f.Name)+"/batches/wave1/users?cursor="+url.QueryEscape(next), f.Token, nil).wantErr(t, http.StatusBadRequest, "InvalidCursor")
+			s.call(t, "GET", cp+"/batches/wave1/users?cursor="+url.QueryEscape(next), c.Token, nil).wantErr(t, http.StatusBadRequest, "InvalidCursor")
+		}
+	}
+	if pages != 3 || strings.Join(got, ",") != "u00,u01,u02,u03,u04,late" {
+		t.Fatalf("%d pages: %v", pages, got)
+	}
+}

@@ -185,7 +185,15 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 		return s.Core.GetBatch(r.Context(), p, r.PathValue("t"), r.PathValue("b"))
 	})
 	h("GET "+t+"/batches/{b}/users", func(r *http.Request, p *admin.Principal) (any, error) {
-		return s.Core.BatchUsers(r.Context(), p, r.PathValue("t"), r.PathValue("b"))
+		pg, err := pageOf(r)
+		if err != nil {
+			return nil, err
+		}
+		us, next, err := s.Core.BatchUsersPage(r.Context(), p, r.PathValue("t"), r.PathValue("b"), pg)
+		if err != nil {
+			return nil, err
+		}
+		return paged{us, next}, nil
 	})
 	h("GET "+t+"/batches/{b}/report", func(r *http.Request, p *admin.Principal) (any, error) {
 		return s.Core.BatchReport(r.Context(), p, r.PathValue("t"), r.PathValue("b"), r.URL.Query().Get("user"))

@@ -145,7 +145,7 @@ var routeDocs = func() map[string]routeDoc {
 		"GET " + t + "/batches":                         {summary: "List migration batches", reply: []migration.BatchView{}},
 		"GET " + t + "/batches/{b}":                     {summary: "Show a migration batch", reply: migration.BatchView{}},
 		"PATCH " + t + "/batches/{b}":                   {summary: "Change a batch (Set-MigrationBatch)", body: apitypes.BatchSet{}, reply: migration.BatchView{}},
-		"GET " + t + "/batches/{b}/users":               {summary: "The users of a batch", reply: []migration.UserView{}},
+		"GET " + t + "/batches/{b}/users":               {summary: "The users of a batch, in CSV order", reply: []migration.UserView{}, paged: true},
 		"POST " + t + "/batches/{b}/users":              {summary: "Add users to a batch", body: apitypes.BatchAddUsers{}, reply: migration.BatchView{}},
 		"GET " + t + "/batches/{b}/report":              {summary: "The users' reports: skipped items and log", reply: []migration.ReportView{}, query: users},
 		"GET " + t + "/batches/{b}/dry-run":             {summary: "What the moves would copy under the batch's filter", reply: []migration.DryRunMailbox{}, query: users},

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"time"
 
@@ -63,7 +62,7 @@ func (e *env) watchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			get := func() ([]byte, error) { return cl.do(ctx, http.MethodGet, tp+"/batches/"+esc(a[0])+"/users", nil) }
+			get := func() ([]byte, error) { return cl.all(ctx, tp+"/batches/"+esc(a[0])+"/users") }
 			if e.output == "json" || e.output == "yaml" {
 				return watchJSON(ctx, e.stdout, get, once, e.output == "yaml")
 			}

@@ -123,3 +123,20 @@ func typesKey(types []RecipientType) string {
 	sort.Strings(ks)
 	return "recipients:" + strings.Join(ks, ",")
 }
+
+// PageSize is the number of rows a page asks for, checked (ErrInvalidLimit
+// outside 1 to MaxPageSize; 0 is DefaultPageSize).
+func PageSize(p Page) (int, error) { return p.size() }
+
+// SealCursor returns the cursor of the position after the sort key after
+// in another package's list (list names it, e.g. "batch-users:ID"), sealed
+// and bound to the tenant as the directory's own cursors are.
+func (x *Directory) SealCursor(list, tenantID, after string) (string, error) {
+	return x.encodeCursor(list, tenantID, after)
+}
+
+// OpenCursor returns the sort key a SealCursor cursor of the list names
+// ("" for no cursor); any other cursor is ErrInvalidCursor.
+func (x *Directory) OpenCursor(cursor, list, tenantID string) (string, error) {
+	return x.decodeCursor(cursor, list, tenantID)
+}
