@@ -779,6 +779,10 @@ func TestCLIConventions(t *testing.T) {
 	}
 	fa.fail("RecipientNotFound", "mailbox", "show", "user01")
 	s.stop(t)
+	// serve said where the web admin and the API are.
+	if out := s.stdout.String(); !strings.Contains(out, "web admin: "+s.url+"/ui/") || !strings.Contains(out, "admin API: "+s.url+"/api/v1/ (OpenAPI document: "+s.url+"/api/v1/openapi.json)") {
+		t.Errorf("serve's output lacks the UI and API URLs:\n%s", out)
+	}
 }
 
 // deadAddr is a loopback address where nothing listens.

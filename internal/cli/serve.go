@@ -145,6 +145,7 @@ func (e *env) runServe(ctx context.Context, cfg config.Config) error {
 	}
 	fmt.Fprintf(e.stdout, "tenantferry serving: http %s (public %s)%s\n", s.HTTPAddr(), s.PublicURL, s.ListenerSummary())
 	fmt.Fprintf(e.stdout, "web admin: %s/ui/ (sign in with an admin token)\n", s.PublicURL)
+	fmt.Fprintf(e.stdout, "admin API: %s/api/v1/ (OpenAPI document: %s/api/v1/openapi.json)\n", s.PublicURL, s.PublicURL)
 	<-ctx.Done()
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
