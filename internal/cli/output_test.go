@@ -34,8 +34,8 @@ func TestPrintCSV(t *testing.T) {
 			t.Errorf("%s: %q (%v), want %q", c.name, got, err, c.want)
 		}
 	}
-	if err := (&env{stdout: &bytes.Buffer{}, output: "yaml"}).print([]byte(`[]`), view{}); err == nil {
-		t.Error("-o yaml was accepted")
+	if err := (&env{stdout: &bytes.Buffer{}, output: "xml"}).print([]byte(`[]`), view{}); err == nil {
+		t.Error("-o xml was accepted")
 	}
 }
 
