@@ -15,6 +15,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/mailgen"
 	"github.com/tenantferry/tenantferry/internal/server"
+	"github.com/tenantferry/tenantferry/internal/units"
 )
 
 // The batch benchmark (tenantferry bench --mailboxes N): one batch of N
@@ -270,7 +271,7 @@ func (r *batchRun) setup(ctx context.Context) error {
 	}
 	r.res.EndpointLimit = ep.MaxConcurrentMigrations
 	fmt.Fprintf(r.progress, "generating %d mailboxes of up to %s (median %d B, %.0f%% with %d KiB attachments)...\n",
-		o.Mailboxes, mb_(o.Size), o.Median, o.AttachShare*100, o.AttachKB)
+		o.Mailboxes, units.Bytes(o.Size), o.Median, o.AttachShare*100, o.AttachKB)
 	t0 := time.Now()
 	for i := range o.Mailboxes {
 		n, b, err := r.sourceMailbox(ctx, alias(i), o.mailgenOptions(o.Seed+int64(i), "", 1<<30), o.Size)

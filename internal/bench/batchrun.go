@@ -229,12 +229,15 @@ func (r *batchRun) nodeStats(ctx context.Context) error {
 	return nil
 }
 
-// jobNodes returns, per move, the node that ran its first finished sync
-// job (the initial pass) and the node that ran its completion.
+// jobNodes returns, per move, the node that ran its first sync job (the
+// initial pass) and the node that ran its completion: the last attempt's
+// node of each job that ran.
 func (r *batchRun) jobNodes(ctx context.Context) (firstPass, completion map[string]string, err error) {
 	syncKind, completeKind := migration.SyncArgs{}.Kind(), migration.CompleteArgs{}.Kind()
 	firstPass, completion = map[string]string{}, map[string]string{}
-	params := river.NewJobListParams().Kinds(syncKind, completeKind).States(rivertype.JobStateCompleted).
+	// Running too: River records a job's completion asynchronously, a
+	// moment after the work (and the move's state) committed.
+	params := river.NewJobListParams().Kinds(syncKind, completeKind).States(rivertype.JobStateCompleted, rivertype.JobStateRunning).
 		OrderBy(river.JobListOrderByID, river.SortOrderAsc).First(10000)
 	for {
 		page, err := r.tg.ctl.Jobs.Client.JobList(ctx, params)
