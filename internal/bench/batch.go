@@ -101,6 +101,15 @@ type BatchResult struct {
 	// most users seen in Validating or Syncing at once by the polls.
 	MaxConcurrent int
 	MaxSampled    int
+	// Where a user's initial pass spends its time, from the histories:
+	// → Validating to → Syncing (validation, source lookups, registering
+	// the move) and → Syncing to → Synced (listing and copying).
+	ValidateMs, CopyMs Spread
+	// BenchCPUSeconds is the CPU time of the benchmark's own process
+	// during the initial sync: the source server (and the nodes when they
+	// run in-process). Each node's is in NodeStats; the rest of the
+	// machine's 2 × SyncSeconds went to the database and other work.
+	BenchCPUSeconds float64
 
 	CompletionSeconds float64 // bulk complete command to last Completed
 	LockWindowMs      Spread
@@ -125,13 +134,16 @@ type Spread struct{ Min, Median, Max int64 }
 
 // NodeStat is one target node's share of the batch.
 type NodeStat struct {
-	Name        string
-	PID         int
-	PeakRSSMB   float64 // VmHWM of its process (in-process nodes: the benchmark's process, source included)
-	Moves       int     // initial passes it ran
-	Completions int     // completions it ran
-	ItemsCopied int64   // from its /metrics (all passes)
-	BytesCopied int64
+	Name      string
+	PID       int
+	PeakRSSMB float64 // VmHWM of its process (in-process nodes: the benchmark's process, source included)
+	// SyncCPUSeconds is its process's CPU time during the initial sync
+	// (0 in-process: see BenchCPUSeconds).
+	SyncCPUSeconds float64
+	Moves          int   // initial passes it ran
+	Completions    int   // completions it ran
+	ItemsCopied    int64 // from its /metrics (all passes)
+	BytesCopied    int64
 }
 
 func (o *BatchOptions) defaults() error {
@@ -178,6 +190,7 @@ type batchRun struct {
 	op       *admin.Principal
 	ts       *admin.TrustSetup
 	items    map[string]int // generated items per target address
+	syncCPU  []float64      // each child node's CPU seconds during the initial sync
 	res      *BatchResult
 }
 

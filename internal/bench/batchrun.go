@@ -68,6 +68,7 @@ func (r *batchRun) sync(ctx context.Context) error {
 	fmt.Fprintf(r.progress, "batch of %d users on %d target node(s) (%s, %s, blobs %s, MaxConcurrentMigrations %d)...\n",
 		r.o.Mailboxes, r.o.Nodes, res.NodeMode, res.DB, res.TargetBlobs, res.EndpointLimit)
 	resetPeakRSS()
+	self0, nodes0 := cpuSeconds("/proc/self/stat"), r.tg.cpu()
 	t0 := time.Now()
 	if _, err := ctl.Admin.CreateBatch(ctx, r.op, "fabrikam", migration.BatchSpec{Name: "bench", Endpoint: r.ts.Endpoint, CSV: r.csv(r.addresses()),
 		TargetDeliveryDomain: r.ts.TargetTenant.InitialDomain, AutoStart: true}); err != nil {
@@ -86,6 +87,11 @@ func (r *batchRun) sync(ctx context.Context) error {
 		return err
 	}
 	res.BatchSeconds = time.Since(t0).Seconds()
+	res.BenchCPUSeconds = cpuSeconds("/proc/self/stat") - self0
+	r.syncCPU = r.tg.cpu()
+	for i := range r.syncCPU {
+		r.syncCPU[i] -= nodes0[i]
+	}
 	var starts, ends []time.Time
 	for _, u := range us {
 		if u.StartTime == nil {
@@ -108,10 +114,13 @@ func (r *batchRun) sync(ctx context.Context) error {
 		return err
 	}
 	res.MaxConcurrent = peakOverlap(rep)
+	res.ValidateMs, res.CopyMs = phases(rep)
 	fmt.Fprintf(r.progress, "  %d items, %s: %.1f MB/s, %.0f items/s (first start to last Synced %.2fs; batch created to last Synced %.2fs)\n",
 		res.Items, mb_(res.Bytes), res.MBps, res.ItemsPerSec, res.SyncSeconds, res.BatchSeconds)
 	fmt.Fprintf(r.progress, "  starts spread over %.2fs, Synced over %.2fs; at most %d initial passes at once (%d seen by polling)\n",
 		res.StartSpreadSeconds, res.SyncedSpreadSeconds, res.MaxConcurrent, res.MaxSampled)
+	fmt.Fprintf(r.progress, "  per pass: validating %d/%d/%d ms, copying %d/%d/%d ms (min/median/max); CPU of the benchmark process %.1fs\n",
+		res.ValidateMs.Min, res.ValidateMs.Median, res.ValidateMs.Max, res.CopyMs.Min, res.CopyMs.Median, res.CopyMs.Max, res.BenchCPUSeconds)
 	return nil
 }
 
@@ -152,6 +161,26 @@ func peakOverlap(rep []*migration.ReportView) int {
 		peak = max(peak, running)
 	}
 	return peak
+}
+
+// phases returns the spreads of each user's validation (→ Validating to
+// → Syncing) and copy (→ Syncing to → Synced) in its first pass.
+func phases(rep []*migration.ReportView) (validate, copying Spread) {
+	var vs, cs []int64
+	for _, u := range rep {
+		var at [3]time.Time
+		for _, l := range u.Report {
+			for i, st := range []string{migration.StateValidating, migration.StateSyncing, migration.StateSynced} {
+				if at[i].IsZero() && strings.HasSuffix(l.Message, "→ "+st) {
+					at[i] = l.Time
+				}
+			}
+		}
+		if !at[0].IsZero() && !at[1].IsZero() && !at[2].IsZero() {
+			vs, cs = append(vs, at[1].Sub(at[0]).Milliseconds()), append(cs, at[2].Sub(at[1]).Milliseconds())
+		}
+	}
+	return spread(vs), spread(cs)
 }
 
 // complete completes the batch in bulk and checks every user.
@@ -209,7 +238,7 @@ func (r *batchRun) nodeStats(ctx context.Context) error {
 	for i := range r.o.Nodes {
 		st := NodeStat{Name: nodeName(i), PeakRSSMB: rss[i]}
 		if len(r.tg.procs) > 0 {
-			st.PID = r.tg.procs[i].cmd.Process.Pid
+			st.PID, st.SyncCPUSeconds = r.tg.procs[i].cmd.Process.Pid, r.syncCPU[i]
 		}
 		for _, n := range firstPass {
 			if idx, ok := ids[n]; ok && idx == i {
@@ -223,8 +252,8 @@ func (r *batchRun) nodeStats(ctx context.Context) error {
 		}
 		st.ItemsCopied, st.BytesCopied = copied(r.tg.urls[i])
 		r.res.NodeStats = append(r.res.NodeStats, st)
-		fmt.Fprintf(r.progress, "  %s: %d initial passes, %d completions, %d items (%s) copied; peak RSS %.0f MB\n",
-			st.Name, st.Moves, st.Completions, st.ItemsCopied, mb_(st.BytesCopied), st.PeakRSSMB)
+		fmt.Fprintf(r.progress, "  %s: %d initial passes, %d completions, %d items (%s) copied; CPU during the sync %.1fs; peak RSS %.0f MB\n",
+			st.Name, st.Moves, st.Completions, st.ItemsCopied, mb_(st.BytesCopied), st.SyncCPUSeconds, st.PeakRSSMB)
 	}
 	return nil
 }

@@ -343,6 +343,33 @@ func (t *targets) peakRSS() []float64 {
 	return out
 }
 
+// cpu returns the CPU seconds (user + system) each child node used so
+// far (nil in-process).
+func (t *targets) cpu() []float64 {
+	var out []float64
+	for _, p := range t.procs {
+		out = append(out, cpuSeconds(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid)))
+	}
+	return out
+}
+
+// cpuSeconds reads utime + stime from a /proc/PID/stat file (Linux counts
+// them in USER_HZ, 100 per second).
+func cpuSeconds(stat string) float64 {
+	b, err := os.ReadFile(stat)
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // the command may hold spaces
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	k, _ := strconv.ParseFloat(f[12], 64)
+	return (u + k) / 100
+}
+
 // copied reads a node's items and bytes copied by migration passes from
 // its /metrics (per process: in-process nodes share one registry each).
 func copied(base string) (items, bytes int64) {
