@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -73,8 +74,12 @@ type BatchOptions struct {
 	S3Endpoint        string
 	S3Bucket          string
 	S3CredentialsFile string
-	Dir               string    // work directory (default a temporary one, removed)
-	Log               io.Writer // server logs (warnings and errors)
+	// CPUProfile, when set, receives a CPU profile of the benchmark's
+	// process from the batch's creation to the end of its completion (the
+	// source server, and the nodes when they run in-process).
+	CPUProfile io.Writer
+	Dir        string    // work directory (default a temporary one, removed)
+	Log        io.Writer // server logs (warnings and errors)
 }
 
 // BatchResult is what the batch benchmark measured. Times of users are
@@ -111,6 +116,13 @@ type BatchResult struct {
 	// run in-process). Each node's is in NodeStats; the rest of the
 	// machine's 2 × SyncSeconds went to the database and other work.
 	BenchCPUSeconds float64
+	// SourceRoutes is what the source server answered during the initial
+	// sync, per route of its HTTP API (the replication API): requests and
+	// their summed durations, busiest first.
+	SourceRoutes []RouteStat
+	// TargetRoutes is the same for the target nodes' HTTP APIs (summed
+	// over the nodes): the token endpoint and keys the source fetches.
+	TargetRoutes []RouteStat
 
 	CompletionSeconds float64 // bulk complete command to last Completed
 	LockWindowMs      Spread
@@ -234,10 +246,29 @@ func RunBatch(ctx context.Context, o BatchOptions, progress io.Writer) (*BatchRe
 	}
 	defer tg.stop()
 	r.tg, r.res.NodeMode = tg, tg.mode()
-	for _, step := range []func(context.Context) error{r.setup, r.sync, r.complete, r.nodeStats, r.reference} {
-		if err := step(ctx); err != nil {
+	if err := r.setup(ctx); err != nil {
+		return nil, err
+	}
+	if o.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(o.CPUProfile); err != nil {
 			return nil, err
 		}
+	}
+	err = r.sync(ctx)
+	if err == nil {
+		err = r.complete(ctx)
+	}
+	if o.CPUProfile != nil {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := r.nodeStats(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.reference(ctx); err != nil {
+		return nil, err
 	}
 	r.res.LoadAvgEnd = loadAvg()
 	return r.res, nil

@@ -68,7 +68,7 @@ func (r *batchRun) sync(ctx context.Context) error {
 	fmt.Fprintf(r.progress, "batch of %d users on %d target node(s) (%s, %s, blobs %s, MaxConcurrentMigrations %d)...\n",
 		r.o.Mailboxes, r.o.Nodes, res.NodeMode, res.DB, res.TargetBlobs, res.EndpointLimit)
 	resetPeakRSS()
-	self0, nodes0 := cpuSeconds("/proc/self/stat"), r.tg.cpu()
+	self0, nodes0, routes0, troutes0 := cpuSeconds("/proc/self/stat"), r.tg.cpu(), routeStats(r.src.PublicURL), r.tg.routes()
 	t0 := time.Now()
 	if _, err := ctl.Admin.CreateBatch(ctx, r.op, "fabrikam", migration.BatchSpec{Name: "bench", Endpoint: r.ts.Endpoint, CSV: r.csv(r.addresses()),
 		TargetDeliveryDomain: r.ts.TargetTenant.InitialDomain, AutoStart: true}); err != nil {
@@ -88,6 +88,8 @@ func (r *batchRun) sync(ctx context.Context) error {
 	}
 	res.BatchSeconds = time.Since(t0).Seconds()
 	res.BenchCPUSeconds = cpuSeconds("/proc/self/stat") - self0
+	res.SourceRoutes = routeDelta(routes0, routeStats(r.src.PublicURL))
+	res.TargetRoutes = routeDelta(troutes0, r.tg.routes())
 	r.syncCPU = r.tg.cpu()
 	for i := range r.syncCPU {
 		r.syncCPU[i] -= nodes0[i]
@@ -119,6 +121,18 @@ func (r *batchRun) sync(ctx context.Context) error {
 		res.Items, mb_(res.Bytes), res.MBps, res.ItemsPerSec, res.SyncSeconds, res.BatchSeconds)
 	fmt.Fprintf(r.progress, "  starts spread over %.2fs, Synced over %.2fs; at most %d initial passes at once (%d seen by polling)\n",
 		res.StartSpreadSeconds, res.SyncedSpreadSeconds, res.MaxConcurrent, res.MaxSampled)
+	for _, side := range []struct {
+		name   string
+		routes []RouteStat
+	}{{"source", res.SourceRoutes}, {"target", res.TargetRoutes}} {
+		for i, rt := range side.routes {
+			if i == 6 {
+				break
+			}
+			fmt.Fprintf(r.progress, "  %s %-52s %7d requests (%.1f per user), %.1f ms each\n", side.name, rt.Route, rt.Requests,
+				float64(rt.Requests)/float64(r.o.Mailboxes), rt.Seconds*1000/float64(rt.Requests))
+		}
+	}
 	fmt.Fprintf(r.progress, "  per pass: validating %d/%d/%d ms, copying %d/%d/%d ms (min/median/max); CPU of the benchmark process %.1fs\n",
 		res.ValidateMs.Min, res.ValidateMs.Median, res.ValidateMs.Max, res.CopyMs.Min, res.CopyMs.Median, res.CopyMs.Max, res.BenchCPUSeconds)
 	return nil

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -419,4 +420,71 @@ func (t *targets) stop() {
 	if t.drop != nil {
 		t.drop()
 	}
+}
+
+// RouteStat is the time a server spent answering one HTTP route.
+type RouteStat struct {
+	Route    string
+	Requests int64
+	Seconds  float64 // summed request durations (concurrent requests add up)
+}
+
+// routeStats reads the per-route request counts and summed durations
+// from a server's /metrics.
+func routeStats(base string) map[string]RouteStat {
+	out := map[string]RouteStat{}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		name, rest, ok := strings.Cut(line, `{route="`)
+		if !ok || (name != "tenantferry_http_request_seconds_sum" && name != "tenantferry_http_request_seconds_count") {
+			continue
+		}
+		route, val, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			continue
+		}
+		v, _ := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		st := out[route]
+		st.Route = route
+		if strings.HasSuffix(name, "_sum") {
+			st.Seconds = v
+		} else {
+			st.Requests = int64(v)
+		}
+		out[route] = st
+	}
+	return out
+}
+
+// routes sums routeStats over the target nodes.
+func (t *targets) routes() map[string]RouteStat {
+	sum := map[string]RouteStat{}
+	for _, u := range t.urls {
+		for r, st := range routeStats(u) {
+			cur := sum[r]
+			cur.Route, cur.Requests, cur.Seconds = r, cur.Requests+st.Requests, cur.Seconds+st.Seconds
+			sum[r] = cur
+		}
+	}
+	return sum
+}
+
+// routeDelta is after − before, busiest route first.
+func routeDelta(before, after map[string]RouteStat) []RouteStat {
+	var out []RouteStat
+	for r, a := range after {
+		b := before[r]
+		if d := (RouteStat{Route: r, Requests: a.Requests - b.Requests, Seconds: a.Seconds - b.Seconds}); d.Requests > 0 {
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seconds > out[j].Seconds })
+	return out
 }

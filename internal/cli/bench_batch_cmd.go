@@ -30,7 +30,7 @@ func (b *batchFlags) register(f *pflag.FlagSet, envDB string) {
 }
 
 // runBatchBench runs the batch mode and prints its result.
-func (e *env) runBatchBench(cmd *cobra.Command, o bench.Options, b batchFlags, jsonOut bool) error {
+func (e *env) runBatchBench(cmd *cobra.Command, o bench.Options, b batchFlags, cpuProfile string, jsonOut bool) error {
 	size, err := units.ParseBytes(b.size)
 	if err != nil || size <= 0 {
 		return usageError("--size: %q is not a size such as 200KB or 100MB", b.size)
@@ -42,6 +42,14 @@ func (e *env) runBatchBench(cmd *cobra.Command, o bench.Options, b batchFlags, j
 		if bo.NodeBinary, err = os.Executable(); err != nil {
 			return err
 		}
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return usageError("--cpuprofile: %v", err)
+		}
+		defer f.Close()
+		bo.CPUProfile = f
 	}
 	res, err := bench.RunBatch(cmd.Context(), bo, e.stderr)
 	if err != nil {

@@ -47,6 +47,9 @@ run. --median, --attach-share, --attach-kb and --seed shape the messages
 (--attach-share 0 for small mailboxes without attachments).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if bo.mailboxes > 0 {
+				return e.runBatchBench(cmd, o, bo, cpuProfile, jsonOut)
+			}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
 				if err != nil {
@@ -57,9 +60,6 @@ run. --median, --attach-share, --attach-kb and --seed shape the messages
 					return err
 				}
 				defer pprof.StopCPUProfile()
-			}
-			if bo.mailboxes > 0 {
-				return e.runBatchBench(cmd, o, bo, jsonOut)
 			}
 			for _, name := range []string{"size", "nodes", "db", "endpoint-limit", "migration-workers", "reference", "in-process"} {
 				if cmd.Flags().Changed(name) {
@@ -116,7 +116,7 @@ dsync no-change      %.3fs
 	f.IntVar(&o.GWTasks, "gw-tasks", 500, "tasks in the groupware mailbox")
 	f.IntVar(&o.GWContacts, "gw-contacts", 2000, "contacts in the groupware mailbox")
 	f.BoolVar(&jsonOut, "json", false, "print the result as JSON")
-	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (batch mode: of this process from the batch's creation to its completion)")
 	bo.register(f, e.getenv("TENANTFERRY_DB"))
 	f.BoolVar(&o.DSync, "dsync", bench.DSyncAvailable(), "also measure Dovecot's dsync reference (doveadm backup -R over imapc; default on when doveadm is installed)")
 	return c
