@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/db/dbtest"
+	"github.com/tenantferry/tenantferry/internal/migration"
 )
 
 // checkBatch checks that a batch run produced every figure and attributed
@@ -93,5 +94,23 @@ func TestRunBatchTwoNodes(t *testing.T) {
 		if n.PID == 0 {
 			t.Errorf("%s: no process id", n.Name)
 		}
+	}
+}
+
+// TestPeakOverlapAndPhases checks the history arithmetic on a hand-made
+// report: two passes overlap, a third starts when the first ends.
+func TestPeakOverlapAndPhases(t *testing.T) {
+	at := func(ms int) time.Time { return time.UnixMilli(int64(ms)) }
+	user := func(start, syncing, end int) *migration.ReportView {
+		return &migration.ReportView{Report: []migration.LogLine{{Time: at(start), Message: "Queued → Validating"},
+			{Time: at(syncing), Message: "Validating → Syncing"}, {Time: at(end), Message: "Syncing → Synced"}}}
+	}
+	rep := []*migration.ReportView{user(0, 10, 100), user(50, 60, 150), user(100, 130, 200)}
+	if got := peakOverlap(rep); got != 2 {
+		t.Errorf("peak %d, want 2", got)
+	}
+	v, c := phases(rep)
+	if v != (Spread{10, 10, 30}) || c != (Spread{70, 90, 90}) {
+		t.Errorf("validating %+v, copying %+v", v, c)
 	}
 }
