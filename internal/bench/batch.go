@@ -107,6 +107,9 @@ type BatchResult struct {
 	// most users seen in Validating or Syncing at once by the polls.
 	MaxConcurrent int
 	MaxSampled    int
+	// MeanConcurrent is the passes' summed durations over SyncSeconds:
+	// how many ran on average (below the limit: slots stood idle).
+	MeanConcurrent float64
 	// Where a user's initial pass spends its time, from the histories:
 	// → Validating to → Syncing (validation, source lookups, registering
 	// the move) and → Syncing to → Synced (listing and copying).

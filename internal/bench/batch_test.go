@@ -106,8 +106,8 @@ func TestPeakOverlapAndPhases(t *testing.T) {
 			{Time: at(syncing), Message: "Validating → Syncing"}, {Time: at(end), Message: "Syncing → Synced"}}}
 	}
 	rep := []*migration.ReportView{user(0, 10, 100), user(50, 60, 150), user(100, 130, 200)}
-	if got := peakOverlap(rep); got != 2 {
-		t.Errorf("peak %d, want 2", got)
+	if got, busy := peakOverlap(rep); got != 2 || busy != 300*time.Millisecond {
+		t.Errorf("peak %d, want 2; busy %v, want 300ms", got, busy)
 	}
 	v, c := phases(rep)
 	if v != (Spread{10, 10, 30}) || c != (Spread{70, 90, 90}) {

@@ -115,12 +115,14 @@ func (r *batchRun) sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	res.MaxConcurrent = peakOverlap(rep)
+	var busy time.Duration
+	res.MaxConcurrent, busy = peakOverlap(rep)
+	res.MeanConcurrent = busy.Seconds() / res.SyncSeconds
 	res.ValidateMs, res.CopyMs = phases(rep)
 	fmt.Fprintf(r.progress, "  %d items, %s: %.1f MB/s, %.0f items/s (first start to last Synced %.2fs; batch created to last Synced %.2fs)\n",
 		res.Items, mb_(res.Bytes), res.MBps, res.ItemsPerSec, res.SyncSeconds, res.BatchSeconds)
-	fmt.Fprintf(r.progress, "  starts spread over %.2fs, Synced over %.2fs; at most %d initial passes at once (%d seen by polling)\n",
-		res.StartSpreadSeconds, res.SyncedSpreadSeconds, res.MaxConcurrent, res.MaxSampled)
+	fmt.Fprintf(r.progress, "  starts spread over %.2fs, Synced over %.2fs; at most %d initial passes at once (%d seen by polling), %.1f on average\n",
+		res.StartSpreadSeconds, res.SyncedSpreadSeconds, res.MaxConcurrent, res.MaxSampled, res.MeanConcurrent)
 	for _, side := range []struct {
 		name   string
 		routes []RouteStat
@@ -142,8 +144,9 @@ func sortTimes(ts []time.Time) { sort.Slice(ts, func(i, j int) bool { return ts[
 
 // peakOverlap is the most initial passes that overlapped, from each
 // user's history: its first "→ Validating" to its first "→ Synced" (a
-// pass that ends frees its slot before one starting at the same instant).
-func peakOverlap(rep []*migration.ReportView) int {
+// pass that ends frees its slot before one starting at the same instant);
+// busy is the sum of those passes' durations.
+func peakOverlap(rep []*migration.ReportView) (peak int, busy time.Duration) {
 	type edge struct {
 		at    time.Time
 		delta int
@@ -161,6 +164,7 @@ func peakOverlap(rep []*migration.ReportView) int {
 		}
 		if !start.IsZero() && !end.IsZero() {
 			edges = append(edges, edge{start, +1}, edge{end, -1})
+			busy += end.Sub(start)
 		}
 	}
 	sort.Slice(edges, func(i, j int) bool {
@@ -169,12 +173,12 @@ func peakOverlap(rep []*migration.ReportView) int {
 		}
 		return edges[i].delta < edges[j].delta
 	})
-	running, peak := 0, 0
+	running := 0
 	for _, e := range edges {
 		running += e.delta
 		peak = max(peak, running)
 	}
-	return peak
+	return peak, busy
 }
 
 // phases returns the spreads of each user's validation (→ Validating to

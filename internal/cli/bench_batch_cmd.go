@@ -64,12 +64,12 @@ func (e *env) runBatchBench(cmd *cobra.Command, o bench.Options, b batchFlags, c
 initial sync         %.1f MB/s, %.0f items/s (first start to last Synced %.2fs; batch created to last Synced %.2fs)
 start spread         %.2fs (first to last start)
 Synced spread        %.2fs (first to last Synced)
-passes at once       %d (from the users' histories; %d seen by polling)
+passes at once       %d (from the users' histories; %d seen by polling), %.1f on average
 per pass             validating %d/%d/%d ms, copying %d/%d/%d ms (min/median/max); CPU during the sync: %.1fs benchmark process (source%s)
 bulk completion      %.2fs; lock windows min %d ms, median %d ms, max %d ms (DataConsistencyScore %s for all)
 `, res.Mailboxes, units.Count(res.Items), float64(res.Bytes)/1e6, res.Nodes, res.NodeMode, res.DB, res.TargetBlobs, res.EndpointLimit,
 		res.MBps, res.ItemsPerSec, res.SyncSeconds, res.BatchSeconds, res.StartSpreadSeconds, res.SyncedSpreadSeconds,
-		res.MaxConcurrent, res.MaxSampled, res.ValidateMs.Min, res.ValidateMs.Median, res.ValidateMs.Max, res.CopyMs.Min, res.CopyMs.Median, res.CopyMs.Max,
+		res.MaxConcurrent, res.MaxSampled, res.MeanConcurrent, res.ValidateMs.Min, res.ValidateMs.Median, res.ValidateMs.Max, res.CopyMs.Min, res.CopyMs.Median, res.CopyMs.Max,
 		res.BenchCPUSeconds, map[bool]string{true: " and nodes", false: ""}[res.NodeMode == "in-process"], res.CompletionSeconds, res.LockWindowMs.Min, res.LockWindowMs.Median, res.LockWindowMs.Max, res.Consistency)
 	for _, n := range res.NodeStats {
 		fmt.Fprintf(e.stdout, "%-20s %d initial passes, %d completions, %s items (%.1f MB) copied; CPU during the sync %.1fs; peak RSS %.0f MB\n",
