@@ -5,6 +5,10 @@
 // loopback HTTP, and reports throughput, no-change and small-change
 // incremental passes, the completion lock window and peak memory — as
 // ratios against the reference measured in the same run (docs/architecture.md §9).
+// Its batch mode (RunBatch, batch.go) moves N generated mailboxes in one
+// batch to K target nodes on one database and blob store and reports the
+// wave: aggregate throughput, start and Synced spreads, completion lock
+// windows, passes at once, and each node's share and peak RSS.
 //
 // Invariants: the benchmark uses the product's real code paths (servers,
 // replication API, engine, jobs, fsync on) and never asserts timings; it

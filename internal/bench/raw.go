@@ -19,30 +19,43 @@ import (
 // generate streams generated messages into a mailbox through the batch
 // write path and returns their total size.
 func generate(ctx context.Context, st *mailstore.Store, mailboxID int64, o mailgen.Options) (int64, error) {
+	_, total, err := generateUpTo(ctx, st, mailboxID, o, 0)
+	return total, err
+}
+
+// generateUpTo is generate that, with limit > 0, stops before the first
+// message that would take the mailbox past limit bytes (a mailbox gets at
+// least one message). It returns the messages and bytes stored.
+func generateUpTo(ctx context.Context, st *mailstore.Store, mailboxID int64, o mailgen.Options, limit int64) (int, int64, error) {
 	g := mailgen.New(o)
 	folders := map[string]int64{}
 	var total int64
+	n := 0
 	b := st.NewAppendBatch(mailboxID)
 	defer func() { b.Close() }()
 	for m, ok := g.Next(); ok; m, ok = g.Next() {
+		if limit > 0 && n > 0 && total+int64(len(m.Data)) > limit {
+			break
+		}
 		fid, ok := folders[m.Folder]
 		if !ok {
 			f, err := st.FolderByPath(ctx, mailboxID, m.Folder)
 			if err != nil {
 				if f, err = st.CreateFolder(ctx, mailboxID, m.Folder, mailstore.FolderOptions{}); err != nil {
-					return 0, err
+					return 0, 0, err
 				}
 			}
 			fid = f.ID
 			folders[m.Folder] = fid
 		}
 		if err := b.Add(ctx, mailstore.AppendItem{FolderID: fid, Content: bytes.NewReader(m.Data), Flags: m.Flags, InternalDate: m.Date}); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		total += int64(len(m.Data))
+		n++
 		if b.Len() >= 1000 || b.Bytes() >= 64<<20 {
 			if _, err := b.Commit(ctx, nil); err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 			b.Close()
 			b = st.NewAppendBatch(mailboxID)
@@ -50,10 +63,10 @@ func generate(ctx context.Context, st *mailstore.Store, mailboxID int64, o mailg
 	}
 	if b.Len() > 0 {
 		if _, err := b.Commit(ctx, nil); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
-	return total, nil
+	return n, total, nil
 }
 
 // rawLoopback measures the reference: every message of the mailbox read
@@ -147,8 +160,12 @@ func rawLoopback(ctx context.Context, st *mailstore.Store, mailboxID int64, path
 func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
 // peakRSSMB returns the process's peak resident memory (VmHWM) in MB.
-func peakRSSMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
+func peakRSSMB() float64 { return vmHWM("/proc/self/status") }
+
+// vmHWM reads the peak resident memory (VmHWM) in MB from a
+// /proc/PID/status file (0 when it cannot).
+func vmHWM(status string) float64 {
+	b, err := os.ReadFile(status)
 	if err != nil {
 		return 0
 	}

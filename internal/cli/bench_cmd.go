@@ -12,6 +12,7 @@ import (
 
 func (e *env) benchCmd() *cobra.Command {
 	var o bench.Options
+	var bo batchFlags
 	var jsonOut bool
 	var cpuProfile string
 	c := &cobra.Command{
@@ -28,9 +29,27 @@ to the raw limit and to dsync, the no-change and small incremental pass
 times, the completion lock window and peak RSS. Defaults give the docs/architecture.md §9
 mailbox: 10,000 messages, median 8 KiB, 5% with attachments, ~500 MB.
 Then a second mailbox of 5,000 events, 500 tasks and 2,000 contacts moves
-the same way: the groupware line (objects/s, and against the raw limit).`,
+the same way: the groupware line (objects/s, and against the raw limit).
+
+With --mailboxes N, the batch mode instead: N generated mailboxes of --size
+each move in one batch from an in-process source server to --nodes target
+nodes sharing one database (PostgreSQL for more than one node: --db, or
+TENANTFERRY_DB; the benchmark works in a fresh schema it drops afterwards)
+and one blob store (a shared directory, or the S3 bucket of
+--target-blob-backend s3). On PostgreSQL the nodes are 'serve' child
+processes of this binary (--in-process keeps them in this process), so the
+peak RSS per node is its own. The batch is completed in bulk once every user
+is Synced; it prints aggregate MB/s and items/s (first start to last
+Synced), the start and Synced spreads, the most passes at once, the
+completion lock windows, and each node's passes, completions and peak RSS;
+--reference also moves one mailbox of the same total item count in the same
+run. --median, --attach-share, --attach-kb and --seed shape the messages
+(--attach-share 0 for small mailboxes without attachments).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if bo.mailboxes > 0 {
+				return e.runBatchBench(cmd, o, bo, cpuProfile, jsonOut)
+			}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
 				if err != nil {
@@ -41,6 +60,11 @@ the same way: the groupware line (objects/s, and against the raw limit).`,
 					return err
 				}
 				defer pprof.StopCPUProfile()
+			}
+			for _, name := range []string{"size", "nodes", "db", "endpoint-limit", "migration-workers", "reference", "in-process"} {
+				if cmd.Flags().Changed(name) {
+					return usageError("--%s belongs to the batch mode: add --mailboxes N", name)
+				}
 			}
 			res, err := bench.Run(cmd.Context(), o, e.stderr)
 			if err != nil {
@@ -92,7 +116,8 @@ dsync no-change      %.3fs
 	f.IntVar(&o.GWTasks, "gw-tasks", 500, "tasks in the groupware mailbox")
 	f.IntVar(&o.GWContacts, "gw-contacts", 2000, "contacts in the groupware mailbox")
 	f.BoolVar(&jsonOut, "json", false, "print the result as JSON")
-	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (batch mode: of this process from the batch's creation to its completion)")
+	bo.register(f, e.getenv("TENANTFERRY_DB"))
 	f.BoolVar(&o.DSync, "dsync", bench.DSyncAvailable(), "also measure Dovecot's dsync reference (doveadm backup -R over imapc; default on when doveadm is installed)")
 	return c
 }
