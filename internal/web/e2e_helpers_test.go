@@ -93,9 +93,15 @@ func TestBatchHelpersInChromium(t *testing.T) {
 		dom.webText('pass --csv FILE with an EmailAddress column'),
 		dom.webText('pass --complete-after, --start-after or --report-interval'),
 		dom.webText('raise the limit with --large-item-limit 5'),
-		dom.webText('no flag here: a-b--c stays')]`)
+		dom.webText('no flag here: a-b--c stays'),
+		dom.webText("stop the batch first ('tenantferry batch stop wave1'), then remove it"),
+		dom.webText("stop the user first ('tenantferry migrationuser stop a@x.test'), then remove it"),
+		dom.webText("run 'tenantferry mailuser set ann --exchange-guid G'")]`)
 	want := []string{"Fill in Target delivery domain", "Fill in Endpoint", "Fill in Csv with an EmailAddress column",
-		"Fill in Complete after, Start after, Report interval", "raise the limit with Large item limit 5", "no flag here: a-b--c stays"}
+		"Fill in Complete after, Start after, Report interval", "raise the limit with Large item limit 5", "no flag here: a-b--c stays",
+		"stop the batch first (the Stop button of the batch), then remove it",
+		"stop the user first (the Stop command of the user's Actions menu), then remove it",
+		"run 'tenantferry mailuser set ann --exchange-guid G'"}
 	for i := range want {
 		if texts[i] != want[i] {
 			t.Errorf("webText #%d = %q, want %q", i, texts[i], want[i])

@@ -107,14 +107,22 @@ export function flagLabel(flag, scope) {
 }
 
 // webText rewrites an API message or hint written for the CLI for the web:
-// "pass --flag VALUE[, e.g. X]" becomes "Fill in FIELD", any other --flag
-// the field's name.
+// "pass --flag VALUE[, e.g. X]" becomes "Fill in FIELD", a quoted batch or
+// migrationuser command the page's button, any other --flag the field's
+// name (other quoted 'tenantferry ...' commands stay as written).
 export function webText(s, scope) {
   if (!s) return s;
   const one = '--[a-z0-9-]+(?: [A-Z][A-Z_]*(?![a-z]))?';
   const flags = new RegExp('pass (' + one + '(?:(?:, | or |,? and )' + one + ')*)(?:,? e\\.g\\. [^\\s,;)]+)?', 'g');
   let out = String(s).replace(flags, (_, list) => 'fill in ' + list.match(/--[a-z0-9-]+/g).map((f) => flagLabel(f.slice(2), scope)).join(', '));
-  out = out.replace(/(^|[^\w-])--([a-z][a-z0-9-]*)/g, (_, pre, f) => pre + flagLabel(f, scope));
+  // A quoted batch or migrationuser command is a button of the batch page.
+  const cmds = { start: 'Start', stop: 'Stop', 'sync-now': 'Sync now', complete: 'Complete', remove: 'Remove', resync: 'Resync',
+    'approve-skipped-items': 'Approve skipped items', report: 'Download report (CSV)' };
+  out = out.replace(/'tenantferry (batch|migrationuser) ([a-z-]+)[^']*'/g, (m, kind, verb) => (cmds[verb]
+    ? 'the ' + cmds[verb] + (kind === 'batch' ? ' button of the batch' : ' command of the user\'s Actions menu') : m));
+  // Other quoted CLI commands stay whole (a mangled command helps no one).
+  out = out.split(/('tenantferry [^']*')/).map((part, i) => (i % 2 ? part
+    : part.replace(/(^|[^\w-])--([a-z][a-z0-9-]*)/g, (_, pre, f) => pre + flagLabel(f, scope)))).join('');
   return out.replace(/^fill in/, 'Fill in');
 }
 
