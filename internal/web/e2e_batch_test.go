@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
+	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/mailgen"
 	"github.com/tenantferry/tenantferry/internal/migration"
 	"github.com/tenantferry/tenantferry/internal/testsupport/scenario"
@@ -90,8 +91,8 @@ const layoutProblems = `(() => {
 // batch's name typed, per-user commands (stop, remove with a
 // confirmation), the CSV report download, throughput, the page stops
 // refreshing a Completed batch, an unknown tenant's single error, errors
-// naming form fields instead of CLI flags, and the layout at 800 and 390
-// pixels wide. Screenshots of each step go to the artifacts directory.
+// naming form fields instead of CLI flags, the layout at 800 and 390
+// pixels wide, and the ETA while a batch syncs (under a bandwidth cap). Screenshots of each step go to the artifacts directory.
 func TestBatchPagesInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test")
@@ -105,8 +106,13 @@ func TestBatchPagesInChromium(t *testing.T) {
 	aliases := []string{"user01", "user02", "user03", "user04"}
 	for i, a := range aliases {
 		u := s.Mailbox("contoso", a, "pw-"+a, false)
-		scenario.Fill(t, s.Store, s.Content("contoso", u.ExchangeGuid).ID,
-			scenario.Generated(mailgen.Options{Seed: int64(10 + i), Count: 12, Owner: u.PrimarySmtpAddress, Median: 1024}))
+		o := mailgen.Options{Seed: int64(10 + i), Count: 12, Owner: u.PrimarySmtpAddress, Median: 1024, AttachKB: 1}
+		if a == "user03" {
+			// ~240 KiB, synced under a bandwidth cap below: well past
+			// the cap's 64 KiB burst (replication.ThrottleBurst).
+			o.Count, o.Median = 40, 6<<10
+		}
+		scenario.Fill(t, s.Store, s.Content("contoso", u.ExchangeGuid).ID, scenario.Generated(o))
 	}
 	tr := scenario.SetupTrust(t, s, "contoso", s, "fabrikam")
 	tr.AddToScope(t, s, aliases...)
@@ -375,6 +381,29 @@ func TestBatchPagesInChromium(t *testing.T) {
 			b.shot(dir, fmt.Sprintf("layout-%s-%d", p.name, w))
 		}
 	}
+
+	// The ETA shows while a batch syncs: a bandwidth cap on the endpoint
+	// keeps wave-new's user Syncing until the page has shown it.
+	capBps, noCap := int64(16<<10), int64(0)
+	if _, err := s.Admin.UpdateEndpoint(ctx, s.Op, "fabrikam", tr.Endpoint, directory.EndpointUpdate{MaxBytesPerSecond: &capBps}); err != nil {
+		t.Fatal(err)
+	}
+	b.do("start wave-new", time.Minute,
+		chromedp.EmulateViewport(1400, 1000),
+		chromedp.Navigate(page+"wave-new"),
+		chromedp.WaitVisible(chromedp.CSS(bar+`[data-status="Created"]`)),
+		chromedp.Click(chromedp.CSS(bar+` button[data-action="start"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#batch-eta")))
+	// (Its value is "—" until the pass reports bytes and a rate: a pass of
+	// this size reports its progress only at its end.)
+	t.Logf("while syncing: ETA %s, %s", b.text("#batch-eta .v"), b.text("#batch-throughput"))
+	b.shot(dir, "syncing-eta")
+	if _, err := s.Admin.UpdateEndpoint(ctx, s.Op, "fabrikam", tr.Endpoint, directory.EndpointUpdate{MaxBytesPerSecond: &noCap}); err != nil {
+		t.Fatal(err)
+	}
+	b.do("wave-new synced", 3*time.Minute,
+		chromedp.WaitVisible(chromedp.CSS(`#batch-users tr[data-status="Synced"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS("#batch-eta")))
 
 	b.checkConsole()
 	t.Logf("screenshots in %s", dir)
