@@ -88,11 +88,12 @@ const layoutProblems = `(() => {
 // TestBatchPagesInChromium drives the batch pages in headless Chromium
 // against a real server: the commands shown follow each batch's state
 // (Created, Stopped, Synced, Completed, Removed), Complete needs the
-// batch's name typed, per-user commands (stop, remove with a
-// confirmation), the CSV report download, throughput, the page stops
-// refreshing a Completed batch, an unknown tenant's single error, errors
-// naming form fields instead of CLI flags, the layout at 800 and 390
-// pixels wide, and the ETA while a batch syncs (under a bandwidth cap). Screenshots of each step go to the artifacts directory.
+// batch's name typed, per-user commands (stop, remove with a confirmation,
+// complete with the address typed), the CSV report download, throughput,
+// the page stops refreshing a Completed batch, an unknown tenant's single
+// error, errors naming form fields instead of CLI flags, the layout at 800
+// and 390 pixels wide, and the ETA while a batch syncs (under a bandwidth
+// cap). Screenshots of each step go to the artifacts directory.
 func TestBatchPagesInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test")
@@ -394,8 +395,8 @@ func TestBatchPagesInChromium(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(bar+`[data-status="Created"]`)),
 		chromedp.Click(chromedp.CSS(bar+` button[data-action="start"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#batch-eta")))
-	// (Its value is "—" until the pass reports bytes and a rate: a pass of
-	// this size reports its progress only at its end.)
+	// (It reads "estimating…" until the pass reports bytes and a rate: a
+	// pass of this size reports its progress only at its end.)
 	t.Logf("while syncing: ETA %s, %s", b.text("#batch-eta .v"), b.text("#batch-throughput"))
 	b.shot(dir, "syncing-eta")
 	if _, err := s.Admin.UpdateEndpoint(ctx, s.Op, "fabrikam", tr.Endpoint, directory.EndpointUpdate{MaxBytesPerSecond: &noCap}); err != nil {
@@ -404,6 +405,23 @@ func TestBatchPagesInChromium(t *testing.T) {
 	b.do("wave-new synced", 3*time.Minute,
 		chromedp.WaitVisible(chromedp.CSS(`#batch-users tr[data-status="Synced"]`)),
 		chromedp.WaitNotPresent(chromedp.CSS("#batch-eta")))
+
+	// A user's Complete needs its address typed too.
+	u3 := `#batch-users tr[data-user="` + addr("user03") + `"]`
+	b.do("complete user03", 3*time.Minute,
+		chromedp.Click(chromedp.CSS(u3+" details.menu summary")),
+		chromedp.WaitVisible(chromedp.CSS(u3+` button[data-action="complete"]`)),
+		chromedp.Click(chromedp.CSS(u3+` button[data-action="complete"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#confirm-typed")))
+	if !eval[bool](b, `document.querySelector('#confirm-ok').disabled`) {
+		t.Errorf("a user's Complete enabled before the address is typed")
+	}
+	b.do("complete user03: confirm", 3*time.Minute,
+		chromedp.SendKeys(chromedp.CSS("#confirm-typed"), addr("user03")),
+		chromedp.WaitEnabled(chromedp.CSS("#confirm-ok")),
+		chromedp.Click(chromedp.CSS("#confirm-ok")),
+		chromedp.WaitVisible(chromedp.CSS(u3+`[data-status="Completed"]`)))
+	b.shot(dir, "user-completed")
 
 	b.checkConsole()
 	t.Logf("screenshots in %s", dir)

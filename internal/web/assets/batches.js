@@ -182,7 +182,7 @@ function summary(b, users) {
     h('div', { class: 'stat', id: 'batch-throughput' },
       h('div', { class: 'v' }, rate(b.BytesPerSecond)),
       h('div', { class: 'k' }, 'Throughput \u00b7 ', (Number(b.ItemsPerSecond) || 0).toFixed(1), ' items/s')),
-    syncing ? stat('ETA', left === null ? '\u2014' : fmtDuration(left), 'batch-eta') : null);
+    syncing ? stat('ETA', left === null ? 'estimating\u2026' : fmtDuration(left), 'batch-eta') : null);
 }
 
 // batchPage shows one batch live: summary, the commands its state allows,
