@@ -425,9 +425,15 @@ func TestWebAdminInChromium(t *testing.T) {
 	b.do("start", 3*time.Minute,
 		chromedp.Click(chromedp.CSS(`.batch-actions button[data-action="start"]`)),
 		chromedp.WaitVisible(chromedp.CSS(row2+`[data-status="Synced"]`)))
+	// Complete asks for the batch's name to be typed (approve skipped
+	// items is in the same dialog).
 	b.do("complete", 3*time.Minute,
-		chromedp.Click(chromedp.CSS(".batch-actions input.approve")),
 		chromedp.Click(chromedp.CSS(`.batch-actions button[data-action="complete"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#confirm-typed")),
+		chromedp.SendKeys(chromedp.CSS("#confirm-typed"), "wave2"),
+		chromedp.Click(chromedp.CSS("#confirm-approve")),
+		chromedp.WaitEnabled(chromedp.CSS("#confirm-ok")),
+		chromedp.Click(chromedp.CSS("#confirm-ok")),
 		chromedp.WaitVisible(chromedp.CSS(row2+`[data-status="Completed"]`)))
 	if got := b.text(row2 + " .pct"); got != "100%" {
 		t.Errorf("completed user's progress shown %q", got)

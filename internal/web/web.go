@@ -8,7 +8,17 @@
 //     every change goes through the JSON admin API (/api/v1/...), i.e. the
 //     admin core, with the admin token the user pastes into the page (kept
 //     in the tab's sessionStorage, sent as a Bearer token). Errors shown to
-//     the user are the API's coded errors ("CODE: message" and the hint).
+//     the user are the API's coded errors ("CODE: message" and the hint),
+//     in the web's words: a hint naming a CLI flag names the form's field
+//     ("pass --target-delivery-domain" reads "Fill in Target delivery
+//     domain"), a quoted batch command the page's button.
+//   - A command is offered only in the states the server accepts it in
+//     (assets/batchactions.js mirrors internal/migration); the server stays
+//     the judge. Completing a batch or a user (the irreversible cutover)
+//     needs its name typed in a dialog; removing one, a confirmation.
+//   - The live batch page polls once a second until the batch is Completed
+//     or Removed; the report downloads as the CSV `batch report --format
+//     csv` prints, built in the page from the JSON report.
 //   - Everything is embedded (go:embed): plain HTML, CSS and vanilla
 //     JavaScript, no build step, no external network, no CDN.
 //   - Nothing the page shows is interpreted as markup: the server renders

@@ -1,7 +1,12 @@
-// Migration batches: list, create from a CSV, commands, the live batch page
-// (polls the users every second) and the per-user report.
+// Migration batches: list, create from a CSV, commands (only those the
+// batch's or user's state allows, the cutover confirmed by typing the
+// batch's name), the live batch page (polls every second until the batch is
+// Completed or Removed; throughput and ETA) and the per-user report.
 import { h, replace, route, table, props, errorBox, fmtTime, fmtBytes, field, busy, badge } from './dom.js';
 import { api, seg } from './api.js';
+import {
+  allowedBatchActions, allowedUserActions, actionTitle, confirmBatch, runUserAction, downloadReport, finalStatus, rate, eta, fmtDuration,
+} from './batchactions.js';
 
 // PollInterval is how often the batch page refreshes, in milliseconds.
 const PollInterval = 1000;
@@ -10,33 +15,42 @@ function batchPath(ctx, name) {
   return 'tenants/' + seg(ctx.tenant) + '/batches' + (name === undefined ? '' : '/' + seg(name));
 }
 
-// actions renders the batch commands; done(result|error) reports back.
-function actions(ctx, b, done) {
-  const approve = h('input', { type: 'checkbox', class: 'approve', id: 'approve-' + b.Name });
-  const run = (action, confirmText) => async (e) => {
-    if (confirmText && !confirm(confirmText)) return;
-    await busy(e.target, async () => {
+// actions renders the commands batch b allows in its Status (none on a
+// Removed batch); done(result|error, action) reports back. Complete asks
+// for the batch's name to be typed, Remove for a confirmation.
+function actions(ctx, b, done, extra) {
+  const run = (action) => async (e) => {
+    const btn = e.currentTarget;
+    const body = await confirmBatch(b, action);
+    if (!body) return;
+    await busy(btn, async () => {
       try {
-        const body = action === 'complete' ? { ApproveSkippedItems: approve.checked } : undefined;
-        done(await api('POST', batchPath(ctx, b.Name) + '/' + action, body), null, action);
+        done(await api('POST', batchPath(ctx, b.Name) + '/' + action, Object.keys(body).length ? body : undefined), null, action);
       } catch (err) { done(null, err, action); }
     });
   };
-  const btn = (action, title, cls, confirmText) => h('button', { type: 'button', class: cls, dataset: { action }, onclick: run(action, confirmText) }, title);
-  return h('div', { class: 'actions batch-actions' },
-    btn('start', 'Start'), btn('stop', 'Stop'), btn('sync-now', 'Sync now'),
-    btn('complete', 'Complete', 'primary'),
-    h('label', { class: 'check', for: approve.id }, approve, 'approve skipped items'),
-    btn('remove', 'Remove', 'danger', 'Remove batch ' + b.Name + '? Its history and reports stay queryable.'));
+  const cls = { complete: 'primary', remove: 'danger' };
+  return h('div', { class: 'actions batch-actions', dataset: { status: b.Status } },
+    allowedBatchActions(b.Status).map((action) => h('button', { type: 'button', class: cls[action], dataset: { action }, onclick: run(action) }, actionTitle(action))),
+    extra || null);
 }
 
-// batchesView lists the tenant's batches and creates new ones.
+// menu is a compact per-row menu: a summary that opens the row's buttons
+// (open tells whether it starts open; toggled(open) follows it).
+function menu(title, buttons, open, toggled) {
+  if (buttons.length === 0) return h('span', { class: 'muted' }, '\u2014');
+  const d = h('details', { class: 'menu' }, h('summary', null, title), h('div', { class: 'actions' }, buttons));
+  d.open = !!open;
+  d.addEventListener('toggle', () => toggled && toggled(d.open));
+  return d;
+}
+
+// batchesView lists the tenant's batches and creates new ones. An unknown
+// tenant (or any failure to list) is one error, without the form.
 export async function batchesView(main, ctx) {
   const notice = h('div', { id: 'batch-notice' });
   const list = h('div');
-  const load = async () => {
-    const bs = await api('GET', batchPath(ctx));
-    if (!ctx.live()) return;
+  const draw = (bs) => {
     replace(list, table([
       { title: 'Name', get: (b) => h('a', { href: route('t', ctx.tenant, 'batches', b.Name) }, b.Name) },
       { title: 'Status', get: (b) => badge(b.Status) },
@@ -47,14 +61,24 @@ export async function batchesView(main, ctx) {
       { title: 'Finalized', cls: 'num', get: (b) => String(b.FinalizedCount) },
       { title: 'Failed', cls: 'num', get: (b) => String(b.FailedCount) },
       { title: 'Created', get: (b) => fmtTime(b.CreationDateTime) },
-      { title: '', get: (b) => actions(ctx, b, (r, err, action) => {
-        replace(notice, err ? errorBox(err) : h('div', { class: 'notice' }, 'Batch ', b.Name, ': ', action, ' accepted; status ', r.Status, '.'));
-        load().catch((e) => replace(notice, errorBox(e)));
-      }) },
+      { title: '', cls: 'row-actions', get: (b) => (allowedBatchActions(b.Status).length === 0 ? h('span', { class: 'muted' }, '\u2014')
+        : menu('Actions', [actions(ctx, b, (r, err, action) => {
+          replace(notice, err ? errorBox(err) : h('div', { class: 'notice' }, 'Batch ', b.Name, ': ', action, ' accepted; status ', r.Status, '.'));
+          load().catch((e) => replace(notice, errorBox(e)));
+        })])) },
     ], bs, { id: 'batches', row: (b) => ({ dataset: { batch: b.Name, status: b.Status } }), empty: 'No migration batches.' }));
   };
-  replace(main, h('h1', null, 'Migration batches'), notice, list, h('h2', { class: 'spaced' }, 'New batch'), await createForm(ctx, notice));
-  await load();
+  const load = async () => {
+    const bs = await api('GET', batchPath(ctx));
+    if (ctx.live()) draw(bs);
+  };
+  // The list first: when it fails (an unknown tenant), the page shows that
+  // one error and no form.
+  draw(await api('GET', batchPath(ctx)));
+  if (!ctx.live()) return;
+  const form = await createForm(ctx, notice);
+  if (!ctx.live()) return;
+  replace(main, h('h1', null, 'Migration batches'), notice, list, h('h2', { class: 'spaced' }, 'New batch'), form);
 }
 
 // createForm builds the batch create form (the fields of `batch create`).
@@ -66,14 +90,14 @@ async function createForm(ctx, notice) {
   } catch (err) {
     replace(notice, errorBox(err));
   }
-  const name = h('input', { id: 'batch-name', placeholder: 'wave1', autocomplete: 'off' });
-  const ep = h('select', { id: 'batch-endpoint' }, endpoints.map((e) => h('option', { value: e.Name }, e.Name + ' (' + e.RemoteTenant + ')')));
-  const csv = h('input', { id: 'batch-csv', type: 'file', accept: '.csv,text/csv' });
-  const tdd = h('input', { id: 'batch-tdd', placeholder: tenant ? tenant.InitialDomain : 'fabrikam.tenantferry.test', autocomplete: 'off' });
-  const autoStart = h('input', { id: 'batch-autostart', type: 'checkbox', checked: true });
-  const autoComplete = h('input', { id: 'batch-autocomplete', type: 'checkbox' });
+  const name = h('input', { id: 'batch-name', placeholder: 'wave1', autocomplete: 'off', dataset: { flag: 'name' } });
+  const ep = h('select', { id: 'batch-endpoint', dataset: { flag: 'endpoint' } }, endpoints.map((e) => h('option', { value: e.Name }, e.Name + ' (' + e.RemoteTenant + ')')));
+  const csv = h('input', { id: 'batch-csv', type: 'file', accept: '.csv,text/csv', dataset: { flag: 'csv' } });
+  const tdd = h('input', { id: 'batch-tdd', placeholder: tenant ? tenant.InitialDomain : 'fabrikam.tenantferry.test', autocomplete: 'off', dataset: { flag: 'target-delivery-domain' } });
+  const autoStart = h('input', { id: 'batch-autostart', type: 'checkbox', checked: true, dataset: { flag: 'auto-start' } });
+  const autoComplete = h('input', { id: 'batch-autocomplete', type: 'checkbox', dataset: { flag: 'auto-complete' } });
   const btn = h('button', { id: 'batch-create', class: 'primary', type: 'submit' }, 'Create batch');
-  return h('form', {
+  const form = h('form', {
     class: 'grid card', id: 'batch-form',
     onsubmit: async (e) => {
       e.preventDefault();
@@ -86,14 +110,15 @@ async function createForm(ctx, notice) {
             AutoStart: autoStart.checked, AutoComplete: autoComplete.checked,
           });
           location.hash = route('t', ctx.tenant, 'batches', b.Name);
-        } catch (err) { replace(notice, errorBox(err)); }
+        } catch (err) { replace(notice, errorBox(err, form)); }
       });
     },
   }, field('Name', name), field('Endpoint', ep),
-  field('CSV file (EmailAddress column)', csv), field('Target delivery domain', tdd),
+  field('CSV file', csv), field('Target delivery domain', tdd),
   h('span'), h('label', { class: 'check', for: autoStart.id }, autoStart, 'Start automatically (auto-start)'),
   h('span'), h('label', { class: 'check', for: autoComplete.id }, autoComplete, 'Complete automatically (auto-complete)'),
   h('div', { class: 'actions' }, btn));
+  return form;
 }
 
 function progress(u) {
@@ -102,17 +127,40 @@ function progress(u) {
   return h('div', { class: cls }, h('progress', { max: '100', value: String(pct) }, pct + '%'), h('span', { class: 'pct' }, pct + '%'));
 }
 
-// usersTable renders the users of a batch with their progress.
-function usersTable(ctx, batch, us) {
+// usersTable renders the users of a batch with their progress, rate and
+// the commands each allows (a menu per row); ui holds the open menu across
+// refreshes and onAction(user, action, result|null, error) reports back.
+function usersTable(ctx, b, us, ui, onAction) {
+  const userMenu = (u) => {
+    const acts = allowedUserActions(u, b.Status);
+    const buttons = acts.map((action) => h('button', {
+      type: 'button', class: action === 'remove' ? 'danger' : null, dataset: { action },
+      onclick: async (e) => {
+        const btn = e.currentTarget;
+        await busy(btn, async () => {
+          try {
+            const r = await runUserAction(ctx.tenant, u, action);
+            if (r) onAction(u, action, r, null);
+          } catch (err) { onAction(u, action, null, err); }
+        });
+      },
+    }, actionTitle(action)));
+    return menu('Actions', buttons, ui.open === u.EmailAddress, (open) => {
+      if (open) ui.open = u.EmailAddress;
+      else if (ui.open === u.EmailAddress) ui.open = null;
+    });
+  };
   return table([
-    { title: 'EmailAddress', get: (u) => h('a', { href: route('t', ctx.tenant, 'batches', batch, 'users', u.EmailAddress) }, u.EmailAddress) },
+    { title: 'EmailAddress', get: (u) => h('a', { href: route('t', ctx.tenant, 'batches', b.Name, 'users', u.EmailAddress) }, u.EmailAddress) },
     { title: 'Status', cls: 'status', get: (u) => badge(u.Status) },
     { title: 'StatusDetail', cls: 'detail', get: (u) => u.StatusDetail || '' },
     { title: 'Progress', get: progress },
     { title: 'Items', cls: 'num items', get: (u) => u.ItemsSynced + ' / ' + u.ItemsTotal + (u.ItemsSkipped ? ' (' + u.ItemsSkipped + ' skipped)' : '') },
     { title: 'Transferred', cls: 'num', get: (u) => fmtBytes(u.BytesTransferred) + ' / ' + fmtBytes(u.BytesTotal) },
+    { title: 'Rate', cls: 'num rate', get: (u) => (/Syncing|Validating/.test(u.Status) ? rate(u.CurrentBytesPerSecond) : (u.AverageBytesPerSecond ? rate(u.AverageBytesPerSecond) + ' avg' : '')) },
     { title: 'Consistency', get: (u) => badge(u.DataConsistencyScore) },
     { title: 'Error', cls: 'err', get: (u) => (u.Error ? h('code', { title: u.Error.Message }, u.Error.Code) : '') },
+    { title: '', cls: 'row-actions', get: userMenu },
   ], us, {
     id: 'batch-users',
     row: (u) => ({ dataset: { user: u.EmailAddress, status: u.Status, percent: String(u.PercentComplete) } }),
@@ -120,48 +168,101 @@ function usersTable(ctx, batch, us) {
   });
 }
 
-function summary(b) {
-  const stat = (k, v) => h('div', { class: 'stat' }, h('div', { class: 'v' }, String(v)), h('div', { class: 'k' }, k));
+// summary shows a batch's counts, its throughput and, while it syncs, the
+// estimated time left (eta: the bytes left over the current rate).
+function summary(b, users) {
+  const stat = (k, v, id) => h('div', { class: 'stat', id }, h('div', { class: 'v' }, String(v)), h('div', { class: 'k' }, k));
+  const syncing = b.Status === 'Syncing' || users.some((u) => /Syncing|Validating/.test(u.Status));
+  const left = syncing ? eta(b, users) : null;
   return h('div', { class: 'summary', id: 'batch-summary' },
     h('div', { class: 'stat' }, h('div', { class: 'v', id: 'batch-status' }, badge(b.Status)), h('div', { class: 'k' }, 'Status')),
     stat('Total', b.TotalCount), stat('Active', b.ActiveCount), stat('Synced', b.SyncedCount),
-    stat('Finalized', b.FinalizedCount), stat('Failed', b.FailedCount), stat('Stopped', b.StoppedCount));
+    stat('Finalized', b.FinalizedCount), stat('Failed', b.FailedCount), stat('Stopped', b.StoppedCount),
+    stat('Items synced', b.ItemsSynced || 0, 'batch-items'), stat('Transferred', fmtBytes(b.BytesTransferred), 'batch-bytes'),
+    h('div', { class: 'stat', id: 'batch-throughput' },
+      h('div', { class: 'v' }, rate(b.BytesPerSecond)),
+      h('div', { class: 'k' }, 'Throughput \u00b7 ', (Number(b.ItemsPerSecond) || 0).toFixed(1), ' items/s')),
+    syncing ? stat('ETA', left === null ? 'estimating\u2026' : fmtDuration(left), 'batch-eta') : null);
 }
 
-// batchPage shows one batch live: summary, commands and per-user progress,
-// refreshed every second while the page is open.
+// batchPage shows one batch live: summary, the commands its state allows,
+// the report download and per-user progress and commands, refreshed every
+// second while the page is open and the batch can still change.
 export async function batchPage(main, ctx, name) {
-  const b = await api('GET', batchPath(ctx, name));
+  let b = await api('GET', batchPath(ctx, name));
   if (!ctx.live()) return;
+  let users = [];
+  const ui = { open: null };
   const notice = h('div', { id: 'batch-notice' });
-  const head = h('div', null, summary(b));
-  const users = h('div');
+  const head = h('div', null, summary(b, users));
+  const bar = h('div');
+  const usersBox = h('div');
   const pollErr = h('div');
   const stamp = h('span', { class: 'live', id: 'batch-updated' }, 'live');
+  let polling = false;
   const info = props([['Endpoint', b.Endpoint], ['TargetDeliveryDomain', b.TargetDeliveryDomain], ['AutoStart', String(b.AutoStart)],
     ['AutoComplete', String(b.AutoComplete)], ['IncrementalSyncInterval', b.IncrementalSyncInterval], ['Created', fmtTime(b.CreationDateTime)]], 'batch-props');
-  replace(main, h('h1', null, 'Batch ', b.Name, ' ', stamp), notice, head,
-    actions(ctx, b, (r, err, action) => {
-      replace(notice, err ? errorBox(err) : h('div', { class: 'notice' }, 'Batch ', r.Name, ': ', action, ' accepted.'));
-      if (!err && action === 'remove') location.hash = route('t', ctx.tenant, 'batches');
+  const report = h('button', {
+    type: 'button', id: 'batch-report-csv',
+    onclick: async (e) => busy(e.currentTarget, async () => {
+      try { await downloadReport(ctx.tenant, name); } catch (err) { replace(notice, errorBox(err)); }
     }),
-    h('h2', { class: 'spaced' }, 'Users'), pollErr, users, h('h3', null, 'Settings'), h('div', { class: 'card' }, info));
-  // Refresh on a timer that re-arms after each answer, so requests never pile
-  // up; it stops when the user leaves the page.
-  const tick = async () => {
+  }, 'Download report (CSV)');
+  const drawBar = () => replace(bar, actions(ctx, b, (r, err, action) => {
+    replace(notice, err ? errorBox(err) : h('div', { class: 'notice' }, 'Batch ', r.Name, ': ', action, ' accepted.'));
+    if (!err && action === 'remove') { location.hash = route('t', ctx.tenant, 'batches'); return; }
+    if (r) { b = r; drawBar(); }
+    refresh();
+  }, report));
+  const draw = () => {
+    replace(head, summary(b, users));
+    replace(usersBox, usersTable(ctx, b, users, ui, (u, action, r, err) => {
+      replace(notice, err ? errorBox(err) : h('div', { class: 'notice' }, u.EmailAddress, ': ', action, ' accepted; status ', r.Status, '.'));
+      ui.open = null;
+      refresh();
+    }));
+  };
+  const fetchAll = async () => {
+    const [nb, us] = await Promise.all([api('GET', batchPath(ctx, name)), api('GET', batchPath(ctx, name) + '/users')]);
     if (!ctx.live()) return;
+    const changed = nb.Status !== b.Status;
+    b = nb;
+    users = us;
+    if (changed) drawBar();
+    draw();
+    replace(pollErr);
+  };
+  // Refresh on a timer that re-arms after each answer, so requests never pile
+  // up; it stops when the user leaves the page or the batch is Completed or
+  // Removed (a command restarts it).
+  const tick = async () => {
+    if (!ctx.live()) { polling = false; return; }
     try {
-      const [nb, us] = await Promise.all([api('GET', batchPath(ctx, name)), api('GET', batchPath(ctx, name) + '/users')]);
-      if (!ctx.live()) return;
-      replace(head, summary(nb));
-      replace(users, usersTable(ctx, name, us));
-      replace(pollErr);
+      await fetchAll();
       stamp.textContent = 'live \u00b7 updated ' + new Date().toLocaleTimeString();
     } catch (err) {
       if (ctx.live()) replace(pollErr, errorBox(err));
     }
-    if (ctx.live()) setTimeout(tick, PollInterval);
+    if (ctx.live() && !finalStatus(b.Status)) {
+      setTimeout(tick, PollInterval);
+      return;
+    }
+    polling = false;
+    if (ctx.live()) {
+      stamp.className = 'live stopped';
+      stamp.textContent = 'batch ' + b.Status + ' \u00b7 not refreshing';
+    }
   };
+  const refresh = () => {
+    if (polling) return;
+    polling = true;
+    stamp.className = 'live';
+    tick();
+  };
+  drawBar();
+  replace(main, h('h1', null, 'Batch ', b.Name, ' ', stamp), notice, head, bar,
+    h('h2', { class: 'spaced' }, 'Users'), pollErr, usersBox, h('h3', null, 'Settings'), h('div', { class: 'card' }, info));
+  polling = true;
   await tick();
 }
 

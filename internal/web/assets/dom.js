@@ -83,13 +83,47 @@ export function props(pairs, id) {
   return dl;
 }
 
-// errorBox shows an API error as "CODE: message" with its hint.
-export function errorBox(err) {
+// errorBox shows an API error as "CODE: message" with its hint, both in
+// the web's words (webText): scope, the form the error is about (default:
+// the whole page), names the fields.
+export function errorBox(err, scope) {
   const code = (err && err.code) || 'Error';
-  const msg = (err && err.message) || String(err);
+  const msg = webText((err && err.message) || String(err), scope);
   return h('div', { class: 'error', role: 'alert' },
     h('span', { class: 'code' }, code), ': ', h('span', { class: 'msg' }, msg),
-    err && err.hint ? h('div', { class: 'hint' }, err.hint) : null);
+    err && err.hint ? h('div', { class: 'hint' }, webText(err.hint, scope)) : null);
+}
+
+// flagLabel names the form field of a CLI flag: the label of the input
+// marked data-flag="FLAG" in scope, else the flag's words
+// (--target-delivery-domain: "Target delivery domain").
+export function flagLabel(flag, scope) {
+  const root = scope || document;
+  const input = root.querySelector('[data-flag="' + flag.replace(/[^a-z0-9-]/g, '') + '"]');
+  const label = input && input.id ? root.querySelector('label[for="' + input.id + '"]') : null;
+  if (label && label.textContent.trim()) return label.textContent.trim();
+  const words = flag.replace(/-/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+// webText rewrites an API message or hint written for the CLI for the web:
+// "pass --flag VALUE[, e.g. X]" becomes "Fill in FIELD", a quoted batch or
+// migrationuser command the page's button, any other --flag the field's
+// name (other quoted 'tenantferry ...' commands stay as written).
+export function webText(s, scope) {
+  if (!s) return s;
+  const one = '--[a-z0-9-]+(?: [A-Z][A-Z_]*(?![a-z]))?';
+  const flags = new RegExp('pass (' + one + '(?:(?:, | or |,? and )' + one + ')*)(?:,? e\\.g\\. [^\\s,;)]+)?', 'g');
+  let out = String(s).replace(flags, (_, list) => 'fill in ' + list.match(/--[a-z0-9-]+/g).map((f) => flagLabel(f.slice(2), scope)).join(', '));
+  // A quoted batch or migrationuser command is a button of the batch page.
+  const cmds = { start: 'Start', stop: 'Stop', 'sync-now': 'Sync now', complete: 'Complete', remove: 'Remove', resync: 'Resync',
+    'approve-skipped-items': 'Approve skipped items', report: 'Download report (CSV)' };
+  out = out.replace(/'tenantferry (batch|migrationuser) ([a-z-]+)[^']*'/g, (m, kind, verb) => (cmds[verb]
+    ? 'the ' + cmds[verb] + (kind === 'batch' ? ' button of the batch' : ' command of the user\'s Actions menu') : m));
+  // Other quoted CLI commands stay whole (a mangled command helps no one).
+  out = out.split(/('tenantferry [^']*')/).map((part, i) => (i % 2 ? part
+    : part.replace(/(^|[^\w-])--([a-z][a-z0-9-]*)/g, (_, pre, f) => pre + flagLabel(f, scope)))).join('');
+  return out.replace(/^fill in/, 'Fill in');
 }
 
 // fmtTime formats an RFC 3339 time for display ('' when absent).
@@ -99,13 +133,14 @@ export function fmtTime(s) {
   return isNaN(d) ? String(s) : d.toLocaleString();
 }
 
-// fmtBytes formats a byte count.
+// fmtBytes formats a byte count in binary units as the CLI does
+// (internal/units.Bytes): B, then KiB and MiB with one decimal, GiB with two.
 export function fmtBytes(n) {
   n = Number(n) || 0;
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
-  return (i === 0 ? n : n.toFixed(n < 10 ? 1 : 0)) + ' ' + units[i];
+  if (n >= 2 ** 30) return (n / 2 ** 30).toFixed(2) + ' GiB';
+  if (n >= 2 ** 20) return (n / 2 ** 20).toFixed(1) + ' MiB';
+  if (n >= 2 ** 10) return (n / 2 ** 10).toFixed(1) + ' KiB';
+  return Math.round(n) + ' B';
 }
 
 // stateClass maps a move, batch or check state to a badge colour.
@@ -131,4 +166,36 @@ export function field(label, input) {
 export async function busy(btn, f) {
   btn.disabled = true;
   try { return await f(); } finally { btn.disabled = false; }
+}
+
+// ask shows a modal confirmation dialog and resolves to true when the
+// admin confirms, false on Cancel or Escape. opts: title, text, ok (the
+// button's title), danger, typed (a text the admin must type before OK
+// enables: the irreversible commands), extra (more nodes, e.g. a checkbox).
+export function ask(opts) {
+  return new Promise((resolve) => {
+    const ok = h('button', { type: 'button', class: opts.danger ? 'danger' : 'primary', id: 'confirm-ok' }, opts.ok || 'OK');
+    const cancel = h('button', { type: 'button', id: 'confirm-cancel' }, 'Cancel');
+    const input = opts.typed ? h('input', { id: 'confirm-typed', autocomplete: 'off', spellcheck: 'false' }) : null;
+    const dlg = h('dialog', { class: 'confirm', id: 'confirm' }, h('h2', null, opts.title || 'Confirm'), h('p', null, opts.text || ''),
+      input ? [h('label', { for: input.id }, 'Type ', h('strong', null, opts.typed), ' to confirm'), input] : null,
+      opts.extra || null, h('div', { class: 'actions' }, cancel, ok));
+    let done = false;
+    const finish = (v) => {
+      if (done) return;
+      done = true;
+      if (dlg.open) dlg.close();
+      dlg.remove();
+      resolve(v);
+    };
+    const check = () => { ok.disabled = input ? input.value.trim() !== opts.typed : false; };
+    if (input) input.addEventListener('input', check);
+    check();
+    ok.addEventListener('click', () => { if (!ok.disabled) finish(true); });
+    cancel.addEventListener('click', () => finish(false));
+    dlg.addEventListener('close', () => finish(false));
+    document.body.append(dlg);
+    dlg.showModal();
+    (input || cancel).focus();
+  });
 }
