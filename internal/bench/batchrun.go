@@ -147,11 +147,7 @@ func sortTimes(ts []time.Time) { sort.Slice(ts, func(i, j int) bool { return ts[
 // pass that ends frees its slot before one starting at the same instant);
 // busy is the sum of those passes' durations.
 func peakOverlap(rep []*migration.ReportView) (peak int, busy time.Duration) {
-	type edge struct {
-		at    time.Time
-		delta int
-	}
-	var edges []edge
+	var spans []Span
 	for _, u := range rep {
 		var start, end time.Time
 		for _, l := range u.Report {
@@ -163,9 +159,26 @@ func peakOverlap(rep []*migration.ReportView) (peak int, busy time.Duration) {
 			}
 		}
 		if !start.IsZero() && !end.IsZero() {
-			edges = append(edges, edge{start, +1}, edge{end, -1})
+			spans = append(spans, Span{start, end})
 			busy += end.Sub(start)
 		}
+	}
+	return PeakOverlap(spans), busy
+}
+
+// Span is a stretch of time something ran (a pass holding a slot).
+type Span struct{ Start, End time.Time }
+
+// PeakOverlap is the most spans that overlapped at one instant; a span
+// that ends frees its place before one starting at the same instant.
+func PeakOverlap(spans []Span) int {
+	type edge struct {
+		at    time.Time
+		delta int
+	}
+	edges := make([]edge, 0, 2*len(spans))
+	for _, sp := range spans {
+		edges = append(edges, edge{sp.Start, +1}, edge{sp.End, -1})
 	}
 	sort.Slice(edges, func(i, j int) bool {
 		if !edges[i].at.Equal(edges[j].at) {
@@ -173,12 +186,12 @@ func peakOverlap(rep []*migration.ReportView) (peak int, busy time.Duration) {
 		}
 		return edges[i].delta < edges[j].delta
 	})
-	running := 0
+	running, peak := 0, 0
 	for _, e := range edges {
 		running += e.delta
 		peak = max(peak, running)
 	}
-	return peak, busy
+	return peak
 }
 
 // phases returns the spreads of each user's validation (→ Validating to

@@ -2,8 +2,8 @@ package cli_test
 
 import (
 	"fmt"
+	"github.com/tenantferry/tenantferry/internal/bench"
 	"os"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -91,11 +91,7 @@ func peakPasses(t *testing.T, tgt *admin, batch string) (peak, users int) {
 		}
 	}
 	tgt.json(&rep, "batch", "report", "--tenant", "fabrikam", batch)
-	type edge struct {
-		at    time.Time
-		delta int
-	}
-	var edges []edge
+	var spans []bench.Span
 	for _, u := range rep {
 		var open time.Time
 		synced := false
@@ -104,11 +100,11 @@ func peakPasses(t *testing.T, tgt *admin, batch string) (peak, users int) {
 			case synced:
 			case strings.HasPrefix(l.Message, "pass started on node "):
 				if !open.IsZero() {
-					edges = append(edges, edge{open, +1}, edge{l.Time, -1})
+					spans = append(spans, bench.Span{Start: open, End: l.Time})
 				}
 				open = l.Time
 			case !open.IsZero() && (strings.HasSuffix(l.Message, "→ Synced") || strings.HasPrefix(l.Message, "pass handed over")):
-				edges = append(edges, edge{open, +1}, edge{l.Time, -1})
+				spans = append(spans, bench.Span{Start: open, End: l.Time})
 				open, synced = time.Time{}, strings.HasSuffix(l.Message, "→ Synced")
 			}
 		}
@@ -116,18 +112,5 @@ func peakPasses(t *testing.T, tgt *admin, batch string) (peak, users int) {
 			t.Fatalf("%s: no initial pass in its history: %+v", u.EmailAddress, u.Report)
 		}
 	}
-	// Ends sort before starts at the same instant: a pass that ended frees
-	// its slot before the next one takes it.
-	sort.Slice(edges, func(i, j int) bool {
-		if !edges[i].at.Equal(edges[j].at) {
-			return edges[i].at.Before(edges[j].at)
-		}
-		return edges[i].delta < edges[j].delta
-	})
-	running := 0
-	for _, e := range edges {
-		running += e.delta
-		peak = max(peak, running)
-	}
-	return peak, len(rep)
+	return bench.PeakOverlap(spans), len(rep)
 }

@@ -74,15 +74,7 @@ func (x *Directory) recipientRows(ctx context.Context, q db.Querier, tenantID, a
 	if err != nil {
 		return nil, false, err
 	}
-	out, err := scanRecipients(rows)
-	if err != nil {
-		return nil, false, err
-	}
-	more := len(out) > n
-	if more {
-		out = out[:n]
-	}
-	return out, more, loadProxiesOf(ctx, q, out)
+	return pageRows(ctx, q, rows, n)
 }
 
 // scanRecipients reads and closes rows of recipientCols.
@@ -278,6 +270,13 @@ func (x *Directory) memberRows(ctx context.Context, q db.Querier, tenantID, grou
 	if err != nil {
 		return nil, false, err
 	}
+	return pageRows(ctx, q, rows, n)
+}
+
+// pageRows reads a page query's rows (asked for n+1 to learn whether more
+// follow): at most n recipients with their proxies, and whether more
+// follow.
+func pageRows(ctx context.Context, q db.Querier, rows *sql.Rows, n int) ([]*Recipient, bool, error) {
 	out, err := scanRecipients(rows)
 	if err != nil {
 		return nil, false, err
