@@ -11,7 +11,7 @@ import (
 // line names an existing command with flags it has, its required flags
 // and as many arguments as it takes — so examples cannot rot.
 func TestExamples(t *testing.T) {
-	root := (&env{}).rootCmd()
+	root := (&env{getenv: func(string) string { return "" }}).rootCmd()
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		for _, s := range c.Commands() {
@@ -61,7 +61,7 @@ func checkExample(t *testing.T, owner *cobra.Command, line string) {
 	if i := indexOf(words, ">"); i >= 0 {
 		words = words[:i]
 	}
-	root := (&env{}).rootCmd()
+	root := (&env{getenv: func(string) string { return "" }}).rootCmd()
 	c, rest, err := root.Find(words[1:])
 	if c == root && len(rest) == 1 && rest[0] == "--version" {
 		return // the root's own flag
