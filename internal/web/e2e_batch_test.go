@@ -142,14 +142,7 @@ func TestBatchPagesInChromium(t *testing.T) {
 	if _, err := s.Admin.BatchCommand(ctx, s.Op, "fabrikam", "wave-stop", admin.BatchStop, false); err != nil {
 		t.Fatal(err)
 	}
-	opToken := s.OperatorToken
-	if opToken == "" {
-		b, err := os.ReadFile(filepath.Join(s.Cfg.DataDir, "operator.token"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		opToken = strings.TrimSpace(string(b))
-	}
+	opToken := operatorToken(t, s)
 
 	b := newBrowser(t)
 	ui := s.PublicURL + "/ui/"

@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/tenantferry/tenantferry/internal/testsupport/scenario"
 	"github.com/tenantferry/tenantferry/internal/units"
 )
 
@@ -127,4 +130,18 @@ func TestBatchHelpersInChromium(t *testing.T) {
 		t.Errorf("CSV rows\n%q\nwant\n%q", rows, wantRows)
 	}
 	b.checkConsole()
+}
+
+// operatorToken is the server's operator token (from its data directory
+// when the server did not keep it).
+func operatorToken(t *testing.T, s *scenario.Server) string {
+	t.Helper()
+	if s.OperatorToken != "" {
+		return s.OperatorToken
+	}
+	b, err := os.ReadFile(filepath.Join(s.Cfg.DataDir, "operator.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }

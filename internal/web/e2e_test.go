@@ -222,14 +222,7 @@ func TestWebAdminInChromium(t *testing.T) {
 	if _, err := s.Admin.PrepareMailUsers(ctx, s.Op, "fabrikam", tr.Endpoint, []byte(csv+target2+"\n"), tr.TargetDelivery, false); err != nil {
 		t.Fatal(err)
 	}
-	opToken := s.OperatorToken
-	if opToken == "" {
-		b, err := os.ReadFile(filepath.Join(s.Cfg.DataDir, "operator.token"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		opToken = strings.TrimSpace(string(b))
-	}
+	opToken := operatorToken(t, s)
 
 	b := newBrowser(t)
 	ui := s.PublicURL + "/ui/"
