@@ -145,26 +145,47 @@ func (c *Core) ListBatches(ctx context.Context, p *Principal, tenant string) ([]
 	return out, nil
 }
 
-// BatchUsers returns the users of a batch with their statistics.
+// BatchUsers returns the users of a batch with their statistics, in the
+// order of BatchUsersPage.
 func (c *Core) BatchUsers(ctx context.Context, p *Principal, tenant, name string) ([]*migration.UserView, error) {
-	var all []*migration.UserView
-	pg := directory.Page{Limit: directory.MaxPageSize}
-	for {
-		us, next, err := c.BatchUsersPage(ctx, p, tenant, name, pg)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, us...)
-		if next == "" {
-			return all, nil
-		}
-		pg.Cursor = next
+	m, b, err := c.batch(ctx, p, tenant, name)
+	if err != nil {
+		return nil, err
 	}
+	ms, _, err := sortedMoves(ctx, m, b)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*migration.UserView, 0, len(ms))
+	for _, mv := range ms {
+		out = append(out, m.ViewUser(mv))
+	}
+	return out, nil
+}
+
+// sortedMoves returns a batch's moves in CSV order with their sort keys:
+// users added later (batch add-users) follow those of the first CSV, then
+// the CSV line, then the move's id.
+func sortedMoves(ctx context.Context, m *migration.Service, b *migration.Batch) ([]*migration.Move, []string, error) {
+	ms, err := m.Moves(ctx, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys := make(map[*migration.Move]string, len(ms))
+	for _, mv := range ms {
+		keys[mv] = fmt.Sprintf("%013d/%010d/%s", mv.CreatedAt.UnixMilli(), mv.CSVLine, mv.ID)
+	}
+	sort.Slice(ms, func(i, j int) bool { return keys[ms[i]] < keys[ms[j]] })
+	sorted := make([]string, len(ms))
+	for i, mv := range ms {
+		sorted[i] = keys[mv]
+	}
+	return ms, sorted, nil
 }
 
 // BatchUsersPage returns one page of a batch's users in CSV order (keyset
-// on the time they were added, the CSV line and the move's id) and the cursor of the next page (""
-// after the last). A cursor is bound to its batch and tenant.
+// on sortedMoves' key) and the cursor of the next page ("" after the
+// last). A cursor is bound to its batch and tenant.
 func (c *Core) BatchUsersPage(ctx context.Context, p *Principal, tenant, name string, pg directory.Page) ([]*migration.UserView, string, error) {
 	size, err := directory.PageSize(pg)
 	if err != nil {
@@ -179,26 +200,21 @@ func (c *Core) BatchUsersPage(ctx context.Context, p *Principal, tenant, name st
 	if err != nil {
 		return nil, "", err
 	}
-	ms, err := m.Moves(ctx, b)
+	ms, keys, err := sortedMoves(ctx, m, b)
 	if err != nil {
 		return nil, "", err
 	}
-	// Users added later (batch add-users) follow those of the first CSV.
-	key := func(mv *migration.Move) string {
-		return fmt.Sprintf("%013d/%010d/%s", mv.CreatedAt.UnixMilli(), mv.CSVLine, mv.ID)
+	from := sort.SearchStrings(keys, after)
+	if from < len(keys) && keys[from] == after {
+		from++
 	}
-	sort.Slice(ms, func(i, j int) bool { return key(ms[i]) < key(ms[j]) })
 	out := []*migration.UserView{}
-	last := ""
-	for _, mv := range ms {
-		if key(mv) <= after {
-			continue
-		}
-		if len(out) == size {
-			next, err := c.Dir.SealCursor(list, b.TenantID, last)
-			return out, next, err
-		}
-		out, last = append(out, m.ViewUser(mv)), key(mv)
+	for i := from; i < len(ms) && len(out) < size; i++ {
+		out = append(out, m.ViewUser(ms[i]))
+	}
+	if end := from + len(out); end < len(ms) {
+		next, err := c.Dir.SealCursor(list, b.TenantID, keys[end-1])
+		return out, next, err
 	}
 	return out, "", nil
 }
