@@ -14,12 +14,12 @@ import (
 // Fair queueing. River works a queue in (priority, scheduled_at, id)
 // order, so jobs inserted together run together: a batch of 5,000 users
 // started first would hold every worker until its last user started,
-// while a batch started a minute later waited. InsertFairTx gives each job
+// while a batch started a minute later waited. FairGroup gives each job
 // a position tag instead — a scheduled_at in a reserved past range
 // (fairEpoch onwards, one fairStep per position) — counted from the
 // queue's current head: the k-th job of a new group lands next to the
 // k-th waiting job of every group already queued, so groups are served
-// round-robin and a new group's first job runs next.
+// round-robin and a new group's first job runs next (FairGroup).
 //
 // Invariants:
 //   - A tag is in the past, so a tagged job is available at once; tagged
@@ -40,26 +40,41 @@ const fairStep = time.Second
 // sqliteTime is River's SQLite timestamp layout (datetime('now','subsec')).
 const sqliteTime = "2006-01-02 15:04:05.999"
 
-// InsertFairTx enqueues a job inside tx at position pos (0, 1, 2, … for
-// the jobs of one group inserted together) of its queue's round-robin.
-// A job that River skips as a duplicate keeps its place. Idempotency is
-// the job's own (UniqueOpts); the tag is written in the same transaction
-// as the insert.
-func (r *Runner) InsertFairTx(ctx context.Context, tx *db.Tx, args river.JobArgs, opts *river.InsertOpts, pos int) (*rivertype.JobInsertResult, error) {
-	res, err := r.InsertTx(ctx, tx, args, opts)
+// FairGroup inserts the jobs of one group (the users queued together) at
+// positions 0, 1, 2, … of their queue's round-robin, in one transaction;
+// the queue's head is read once, at the first insert. Make one with
+// Runner.FairGroup for each transaction.
+type FairGroup struct {
+	r    *Runner
+	tx   *db.Tx
+	head time.Time
+	pos  int
+}
+
+// FairGroup starts a group of jobs inserted round-robin inside tx.
+func (r *Runner) FairGroup(tx *db.Tx) *FairGroup { return &FairGroup{r: r, tx: tx} }
+
+// Insert enqueues a job at the group's next position. A job that River
+// skips as a duplicate keeps its place and takes no position.
+// Idempotency is the job's own (UniqueOpts); the tag is written in the
+// same transaction as the insert.
+func (g *FairGroup) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	res, err := g.r.InsertTx(ctx, g.tx, args, opts)
 	if err != nil || res.UniqueSkippedAsDuplicate {
 		return res, err
 	}
-	head, err := r.fairHead(ctx, tx, res.Job.Queue)
-	if err != nil {
-		return nil, err
+	if g.pos == 0 {
+		if g.head, err = g.r.fairHead(ctx, g.tx, res.Job.Queue); err != nil {
+			return nil, err
+		}
 	}
-	tag := head.Add(time.Duration(pos) * fairStep)
+	tag := g.head.Add(time.Duration(g.pos) * fairStep)
+	g.pos++
 	var v any = tag
-	if r.d.Dialect == db.SQLite {
+	if g.r.d.Dialect == db.SQLite {
 		v = tag.UTC().Format(sqliteTime)
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE river_job SET scheduled_at = ? WHERE id = ? AND state = 'available'`, v, res.Job.ID)
+	_, err = g.tx.ExecContext(ctx, `UPDATE river_job SET scheduled_at = ? WHERE id = ? AND state = 'available'`, v, res.Job.ID)
 	return res, err
 }
 

@@ -35,7 +35,7 @@ func (w *orderWorker) Work(_ context.Context, j *river.Job[orderArgs]) error {
 }
 
 // TestFairInsertRoundRobin: two groups inserted one after the other with
-// InsertFairTx are worked round-robin by one worker, a job inserted the
+// FairGroup are worked round-robin by one worker, a job inserted the
 // plain way (a retry, an incremental pass) after the tagged ones, and a
 // group inserted while others wait starts next to their heads. With the
 // plain insert (the old enqueue) the order would be A0…A4 B0 B1 B2.
@@ -64,8 +64,9 @@ func TestFairInsertRoundRobin(t *testing.T) {
 			n    int
 		}{{"A", 5}, {"B", 3}} {
 			insert(func(tx *db.Tx) error {
+				fg := r.FairGroup(tx)
 				for i := range g.n {
-					if _, err := r.InsertFairTx(ctx, tx, orderArgs{fmt.Sprintf("%s%d", g.name, i)}, nil, i); err != nil {
+					if _, err := fg.Insert(ctx, orderArgs{fmt.Sprintf("%s%d", g.name, i)}, nil); err != nil {
 						return err
 					}
 				}

@@ -11,6 +11,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/jobs"
 	"github.com/tenantferry/tenantferry/internal/replication"
 )
 
@@ -310,7 +311,7 @@ func (s *Service) startTx(ctx context.Context, tx *db.Tx, b *Batch) error {
 	if err != nil {
 		return err
 	}
-	pos := 0
+	g := s.Jobs.FairGroup(tx)
 	for _, m := range ms {
 		switch m.State {
 		case StateQueued, StateFailed, StateStopped, StateStopping:
@@ -320,10 +321,9 @@ func (s *Service) startTx(ctx context.Context, tx *db.Tx, b *Batch) error {
 			if err := s.setState(ctx, tx, m, StateQueued, "WaitingForJob"); err != nil {
 				return err
 			}
-			if err := s.enqueueInitial(ctx, tx, m.ID, pos); err != nil {
+			if err := s.enqueueInitial(ctx, tx, m.ID, g); err != nil {
 				return err
 			}
-			pos++
 		case StateSynced:
 			if err := s.enqueueSync(ctx, tx, m.ID); err != nil {
 				return err
@@ -337,26 +337,27 @@ func (s *Service) startTx(ctx context.Context, tx *db.Tx, b *Batch) error {
 // enqueueSync requests a pass of the move: an incremental one, or a
 // re-run; it waits behind the queued initial passes.
 func (s *Service) enqueueSync(ctx context.Context, tx *db.Tx, moveID string) error {
-	return s.enqueuePass(ctx, tx, moveID, -1)
+	return s.enqueuePass(ctx, tx, moveID, nil)
 }
 
-// enqueueInitial queues the initial pass of a move at position pos of its
-// group (the users queued together): initial passes of all batches are
-// served round-robin (jobs.InsertFairTx).
-func (s *Service) enqueueInitial(ctx context.Context, tx *db.Tx, moveID string, pos int) error {
-	return s.enqueuePass(ctx, tx, moveID, pos)
+// enqueueInitial queues the initial pass of a move at the next position
+// of its group g (the users queued together in tx): initial passes of all
+// batches are served round-robin (jobs.FairGroup).
+func (s *Service) enqueueInitial(ctx context.Context, tx *db.Tx, moveID string, g *jobs.FairGroup) error {
+	return s.enqueuePass(ctx, tx, moveID, g)
 }
 
-func (s *Service) enqueuePass(ctx context.Context, tx *db.Tx, moveID string, pos int) error {
+// enqueuePass requests a pass of the move, in group g when not nil.
+func (s *Service) enqueuePass(ctx context.Context, tx *db.Tx, moveID string, g *jobs.FairGroup) error {
 	var gen int64
 	if err := tx.QueryRowContext(ctx, `UPDATE moves SET sync_gen = sync_gen + 1 WHERE id = ? RETURNING sync_gen`, moveID).Scan(&gen); err != nil {
 		return err
 	}
 	var err error
-	if pos < 0 {
+	if g == nil {
 		_, err = s.Jobs.InsertTx(ctx, tx, SyncArgs{MoveID: moveID, Gen: gen}, nil)
 	} else {
-		_, err = s.Jobs.InsertFairTx(ctx, tx, SyncArgs{MoveID: moveID, Gen: gen}, nil, pos)
+		_, err = g.Insert(ctx, SyncArgs{MoveID: moveID, Gen: gen}, nil)
 	}
 	return err
 }

@@ -144,11 +144,12 @@ func (s *Service) AddUsers(ctx context.Context, tenantID, name string, csv []byt
 			return err
 		}
 		now := db.Now()
-		for i, id := range ids {
+		g := s.Jobs.FairGroup(tx)
+		for _, id := range ids {
 			if _, err := tx.ExecContext(ctx, `UPDATE moves SET queued_at = ?, status_detail = 'WaitingForJob' WHERE id = ?`, now, id); err != nil {
 				return err
 			}
-			if err := s.enqueueInitial(ctx, tx, id, i); err != nil {
+			if err := s.enqueueInitial(ctx, tx, id, g); err != nil {
 				return err
 			}
 		}

@@ -99,7 +99,7 @@ func (s *Service) StartUser(ctx context.Context, tenantID, addr string) (*Move, 
 			if err := s.setState(ctx, tx, m, StateQueued, "WaitingForJob"); err != nil {
 				return err
 			}
-			return s.enqueueInitial(ctx, tx, m.ID, 0)
+			return s.enqueueInitial(ctx, tx, m.ID, s.Jobs.FairGroup(tx))
 		case StateSynced:
 			return s.enqueueSync(ctx, tx, m.ID)
 		}
