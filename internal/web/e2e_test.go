@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,6 +111,19 @@ func (b *browser) waitText(sel, want string, timeout time.Duration) string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// uiSignIn loads ui (a server's "/ui/" URL) afresh and signs in with token
+// through the sign-in link (/ui/#token=TOKEN), replacing the session this
+// tab had with that server; it returns once the header shows who is signed
+// in. Each server's origin keeps its own session, so a test can switch
+// between the admins of two servers in one browser.
+func (b *browser) uiSignIn(ui, token string) {
+	b.t.Helper()
+	b.do("sign in at "+ui, 30*time.Second,
+		chromedp.Navigate("about:blank"),
+		chromedp.Navigate(ui+"#token="+url.PathEscape(token)),
+		chromedp.WaitVisible(chromedp.CSS("#whoami")))
 }
 
 // text returns the visible text of the first element matching sel.
