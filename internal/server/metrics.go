@@ -15,6 +15,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/buildinfo"
 	"github.com/tenantferry/tenantferry/internal/config"
 	"github.com/tenantferry/tenantferry/internal/dav"
+	"github.com/tenantferry/tenantferry/internal/httpx"
 	"github.com/tenantferry/tenantferry/internal/identity"
 )
 
@@ -109,23 +110,13 @@ func (m *Metrics) Handler() http.Handler {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare(bearer(r), m.token) != 1 {
+		if subtle.ConstantTimeCompare([]byte(httpx.Bearer(r)), m.token) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tenantferry metrics"`)
 			http.Error(w, "401 Unauthorized: /metrics needs Authorization: Bearer <the token of --metrics-token-file>", http.StatusUnauthorized)
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-// bearer returns the token of an Authorization: Bearer header (the
-// scheme is case-insensitive, RFC 6750 §2.1), or nil.
-func bearer(r *http.Request) []byte {
-	h := r.Header.Get("Authorization")
-	if len(h) < 7 || !strings.EqualFold(h[:7], "Bearer ") {
-		return nil
-	}
-	return []byte(strings.TrimSpace(h[7:]))
 }
 
 type statusWriter struct {
