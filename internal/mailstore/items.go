@@ -91,46 +91,19 @@ type CopyResult struct {
 // folder of the same mailbox: new items with new ids and UIDs, the same
 // content blobs, flags and internal dates (no origin).
 func (s *Store) Copy(ctx context.Context, mailboxID, folderID int64, uids UIDSet, destID int64) (*CopyResult, error) {
-	var out *CopyResult
-	err := s.mutate(ctx, mailboxID, func(m *mutation) error {
-		if _, err := liveFolder(ctx, m.tx, mailboxID, folderID); err != nil {
-			return err
-		}
-		dst, err := liveFolder(ctx, m.tx, mailboxID, destID)
-		if err != nil {
-			return err
-		}
-		out = &CopyResult{UIDValidity: dst.UIDValidity}
-		rows, err := rowsBySet(ctx, m.tx, folderID, uids)
-		if err != nil || len(rows) == 0 {
-			return err
+	return s.transfer(ctx, mailboxID, folderID, uids, destID, func(m *mutation, rows []itemRow, _ *Folder, out *CopyResult) error {
+		if len(rows) == 0 {
+			return nil
 		}
 		return copyRowsTo(m, rows, destID, out)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // Move moves the items of a folder whose UIDs are in uids to another folder
 // of the same mailbox. The items keep their ids (and origin); they get new
 // UIDs in the destination and leave tombstones with Moved set.
 func (s *Store) Move(ctx context.Context, mailboxID, folderID int64, uids UIDSet, destID int64) (*CopyResult, error) {
-	var out *CopyResult
-	err := s.mutate(ctx, mailboxID, func(m *mutation) error {
-		if _, err := liveFolder(ctx, m.tx, mailboxID, folderID); err != nil {
-			return err
-		}
-		dst, err := liveFolder(ctx, m.tx, mailboxID, destID)
-		if err != nil {
-			return err
-		}
-		out = &CopyResult{UIDValidity: dst.UIDValidity}
-		rows, err := rowsBySet(ctx, m.tx, folderID, uids)
-		if err != nil {
-			return err
-		}
+	return s.transfer(ctx, mailboxID, folderID, uids, destID, func(m *mutation, rows []itemRow, dst *Folder, out *CopyResult) error {
 		newUIDs, err := m.moveRows(rows, dst)
 		if err != nil {
 			return err
@@ -141,6 +114,29 @@ func (s *Store) Move(ctx context.Context, mailboxID, folderID int64, uids UIDSet
 		}
 		out.DestUIDs = newUIDs
 		return nil
+	})
+}
+
+// transfer is Copy's and Move's common part: in one mutation, both folders
+// must be live; the rows of uids in the source folder are handed to f with
+// the destination folder and the result to fill (its UIDValidity set).
+func (s *Store) transfer(ctx context.Context, mailboxID, folderID int64, uids UIDSet, destID int64,
+	f func(m *mutation, rows []itemRow, dst *Folder, out *CopyResult) error) (*CopyResult, error) {
+	var out *CopyResult
+	err := s.mutate(ctx, mailboxID, func(m *mutation) error {
+		if _, err := liveFolder(ctx, m.tx, mailboxID, folderID); err != nil {
+			return err
+		}
+		dst, err := liveFolder(ctx, m.tx, mailboxID, destID)
+		if err != nil {
+			return err
+		}
+		out = &CopyResult{UIDValidity: dst.UIDValidity}
+		rows, err := rowsBySet(ctx, m.tx, folderID, uids)
+		if err != nil {
+			return err
+		}
+		return f(m, rows, dst, out)
 	})
 	if err != nil {
 		return nil, err
