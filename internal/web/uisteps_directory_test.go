@@ -20,6 +20,15 @@ func jsq(s string) string {
 	return string(b)
 }
 
+// setVal sets the value of the element sel (an input, select or
+// textarea; "" too, which chromedp.SetValue refuses) and fires its input
+// and change events.
+func setVal(sel, v string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](`(() => { const el = document.querySelector(` + jsq(sel) + `);
+		if (!el) throw new Error('no ' + ` + jsq(sel) + `);
+		el.value = ` + jsq(v) + `; el.dispatchEvent(new Event('input')); el.dispatchEvent(new Event('change')); })()`)
+}
+
 // uiCreateMailbox creates a user mailbox alias@(the tenant's default domain) with password on the Mailboxes page and returns its primary address.
 func (b *browser) uiCreateMailbox(ui, tenant, alias, password string) (address string) {
 	b.t.Helper()
@@ -28,8 +37,9 @@ func (b *browser) uiCreateMailbox(ui, tenant, alias, password string) (address s
 		chromedp.WaitVisible(chromedp.CSS("#mb-new summary")),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('#mb-new').open = true`),
 		chromedp.WaitVisible(chromedp.CSS("#mb-alias")),
-		chromedp.SendKeys(chromedp.CSS("#mb-alias"), alias),
-		chromedp.SendKeys(chromedp.CSS("#mb-password"), password),
+		chromedp.SetValue(chromedp.CSS("#mb-alias"), alias),
+		chromedp.SetValue(chromedp.CSS("#mb-password"), password),
+		chromedp.SetValue(chromedp.CSS("#mb-type"), "user"),
 		chromedp.Click(chromedp.CSS("#mb-create")))
 	b.waitFor("mailbox "+alias+" created", `(() => { const n = document.querySelector('#mb-create-notice');
 		return !!n && ((n.dataset.created || '').toLowerCase().startsWith(`+jsq(strings.ToLower(alias)+"@")+`) || !!n.querySelector('.error')); })()`)
@@ -47,7 +57,8 @@ func (b *browser) uiCreateGroup(ui, tenant, name string) {
 		chromedp.WaitVisible(chromedp.CSS("#grp-new summary")),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('#grp-new').open = true`),
 		chromedp.WaitVisible(chromedp.CSS("#grp-name")),
-		chromedp.SendKeys(chromedp.CSS("#grp-name"), name),
+		chromedp.SetValue(chromedp.CSS("#grp-name"), name),
+		setVal("#grp-alias", ""),
 		chromedp.SetValue(chromedp.CSS("#grp-type"), "security"),
 		chromedp.Click(chromedp.CSS("#grp-create")))
 	b.waitFor("group "+name+" created", `(() => { const n = document.querySelector('#grp-notice');

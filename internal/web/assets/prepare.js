@@ -32,7 +32,7 @@ function rowsTable(rows, dryRun, scope) {
     { title: 'Source mailbox', get: (r) => r.SourceEmailAddress || '' },
     { title: 'Action', get: (r) => badge(label[kindOf(r)]) },
     { title: 'ExchangeGuid', get: (r) => changed(r, 'ExchangeGuid ').map((g) => h('code', null, g)) },
-    { title: 'X500 addresses', get: (r) => changed(r, 'X500:').map((x) => h('div', null, h('code', null, 'X500:' + x))) },
+    { title: 'X500 addresses', get: (r) => changed(r, 'X500:').map((x) => h('div', null, h('code', { class: 'clip', title: 'X500:' + x }, 'X500:' + x))) },
     { title: 'Target address', get: (r) => changed(r, 'smtp:').map((a) => h('code', null, a)) },
     { title: 'Error', get: (r) => (r.Error ? h('span', { class: 'row-error' }, h('span', { class: 'code' }, r.Error.Code), ': ', webText(r.Error.Message, scope)) : '') },
   ], rows, { id: 'prepare-rows', row: (r) => ({ dataset: { address: r.EmailAddress.toLowerCase(), action: r.Action, kind: kindOf(r) } }), empty: 'The CSV has no users.' });
@@ -92,6 +92,8 @@ export async function prepareView(main, ctx) {
       await busy(preview, async () => {
         apply.disabled = true;
         replace(notice);
+        delete result.dataset.mode;
+        replace(result);
         try {
           const at = inputs();
           await run(true);
@@ -116,6 +118,7 @@ export async function prepareView(main, ctx) {
       return;
     }
     await busy(apply, async () => {
+      delete result.dataset.mode;
       try {
         await run(false);
         replace(notice);

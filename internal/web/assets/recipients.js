@@ -130,6 +130,8 @@ async function mailboxCreate(ctx, list) {
     onsubmit: async (e) => {
       e.preventDefault();
       await busy(btn, async () => {
+        delete notice.dataset.created;
+        replace(notice);
         const a = alias.value.trim();
         const body = { Alias: a, Name: a, PrimarySmtpAddress: a + '@' + domain.value, Type: type.value, Archive: archive.checked };
         if (display.value.trim()) body.DisplayName = display.value.trim();
@@ -169,6 +171,8 @@ async function groupCreate(ctx, list) {
     onsubmit: async (e) => {
       e.preventDefault();
       await busy(btn, async () => {
+        delete notice.dataset.created;
+        replace(notice);
         const body = { Name: name.value.trim(), Type: type.value };
         const a = alias.value.trim();
         if (a) Object.assign(body, { Alias: a, PrimarySmtpAddress: a + '@' + domain.value });
@@ -388,7 +392,7 @@ async function groupMembers(ctx, path, g) {
     { title: 'Member', get: (m) => m.PrimarySmtpAddress },
     { title: 'Display name', get: (m) => m.DisplayName || '' },
     { title: 'Type', get: (m) => m.RecipientTypeDetails },
-    { title: '', get: (m) => h('button', { type: 'button', class: 'danger small', dataset: { action: 'remove-member' }, onclick: remove(m) }, 'Remove') },
+    { title: '', cls: 'row-actions', get: (m) => h('button', { type: 'button', class: 'danger small', dataset: { action: 'remove-member' }, onclick: remove(m) }, 'Remove') },
   ];
   const list = pager('members', (cur) => listPath(path + '/members', '', cur), cols,
     { row: (m) => ({ dataset: { address: (m.PrimarySmtpAddress || '').toLowerCase() } }), empty: 'No members yet.' });
@@ -427,6 +431,9 @@ async function groupMembers(ctx, path, g) {
     onsubmit: async (e) => {
       e.preventDefault();
       await busy(add, async () => {
+        delete notice.dataset.change;
+        delete notice.dataset.member;
+        replace(notice);
         try {
           const ch = await api('POST', path + '/members', { Member: input.value.trim() });
           list.add({ Id: ch.MemberId, PrimarySmtpAddress: ch.Member, RecipientTypeDetails: ch.MemberType });
