@@ -197,7 +197,8 @@ async function groupCreate(ctx, list) {
 // identity is the recipient's Get-Mailbox fields, the GUIDs with copy
 // buttons.
 function identity(kind, r) {
-  const guid = (name, v) => (v ? [h('code', null, v), ' ', copyButton('copy-' + name, v, name)] : '');
+  const none = /^[0-]*$/;
+  const guid = (name, v) => (v && !none.test(v) ? h('span', null, h('code', null, v), ' ', copyButton('copy-' + name, v, name)) : h('code', null, v || ''));
   const pairs = [
     ['Identity', r.Identity], ['RecipientType', r.RecipientType], ['RecipientTypeDetails', r.RecipientTypeDetails],
     ['Name', r.Name], ['Alias', r.Alias], ['DisplayName', r.DisplayName], ['FirstName', r.FirstName], ['LastName', r.LastName],
