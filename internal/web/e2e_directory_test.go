@@ -110,9 +110,16 @@ func TestDirectoryPagesInChromium(t *testing.T) {
 
 	// Edit: names, an address added and removed, a foreign address refused.
 	extra := "smtp:ann.lee@" + cDomain
-	b.do("edit names", 30*time.Second,
+	b.do("too long a display name", 30*time.Second,
 		chromedp.Navigate(ui+"#/t/contoso/mailboxes/"+ann),
 		chromedp.WaitVisible(chromedp.CSS("#ed-display")),
+		chromedp.SetValue(chromedp.CSS("#ed-display"), strings.Repeat("x", directory.MaxDisplayNameLen+1)),
+		chromedp.Click(chromedp.CSS("#ed-save")))
+	b.fieldError("#mb-notice", "NameTooLong", "DisplayName")
+	if r2, _ := s.Admin.GetRecipient(ctx, s.Op, "contoso", ann); r2.DisplayName != r.DisplayName {
+		t.Errorf("refused display name written: %q, was %q", r2.DisplayName, r.DisplayName)
+	}
+	b.do("edit names", 30*time.Second,
 		chromedp.SetValue(chromedp.CSS("#ed-display"), "Ann Lee"),
 		chromedp.SetValue(chromedp.CSS("#ed-last"), "Lee"),
 		chromedp.Click(chromedp.CSS("#ed-save")),
@@ -242,6 +249,10 @@ func TestDirectoryPagesInChromium(t *testing.T) {
 		t.Errorf("search for ann lee found %q", got)
 	}
 	b.shot(dir, "mailboxes-search")
+	b.do("too long a search", 30*time.Second,
+		chromedp.SetValue(chromedp.CSS("#rc-search"), strings.Repeat("x", directory.MaxSearchLen+1)),
+		chromedp.Click(chromedp.CSS("#rc-search-go")))
+	b.fieldError("#rc-search-notice", "InvalidSearch", "search")
 
 	// Delete after typing the address.
 	b.do("delete ann", 30*time.Second,

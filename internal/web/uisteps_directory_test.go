@@ -40,6 +40,7 @@ func (b *browser) uiCreateMailbox(ui, tenant, alias, password string) (address s
 		chromedp.SetValue(chromedp.CSS("#mb-alias"), alias),
 		chromedp.SetValue(chromedp.CSS("#mb-password"), password),
 		chromedp.SetValue(chromedp.CSS("#mb-type"), "user"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#mb-domain').value = document.querySelector('#mb-domain option[data-default]').value`),
 		chromedp.Click(chromedp.CSS("#mb-create")))
 	b.waitFor("mailbox "+alias+" created", `(() => { const n = document.querySelector('#mb-create-notice');
 		return !!n && ((n.dataset.created || '').toLowerCase().startsWith(`+jsq(strings.ToLower(alias)+"@")+`) || !!n.querySelector('.error')); })()`)

@@ -59,7 +59,7 @@ export function pager(id, pathOf, cols, opts = {}) {
 // one selected.
 async function domainSelect(ctx, id, flag) {
   const ds = await api('GET', base(ctx) + '/domains');
-  return h('select', { id, dataset: { flag } }, ds.map((d) => h('option', { value: d.DomainName, selected: d.Default },
+  return h('select', { id, dataset: { flag } }, ds.map((d) => h('option', { value: d.DomainName, selected: d.Default, dataset: d.Default ? { default: 'yes' } : null },
     d.DomainName + (d.Status && d.Status !== 'Verified' && d.Status !== 'Accepted' && !d.Default ? ' (' + d.Status + ')' : ''))));
 }
 
@@ -102,14 +102,16 @@ export async function recipientList(main, ctx, kind) {
     onsubmit: async (e) => {
       e.preventDefault();
       text = search.value.trim();
-      await busy(go, () => list.reload().catch((err) => list.el.prepend(errorBox(err, form))));
+      replace(searchNotice);
+      await busy(go, () => list.reload().catch((err) => replace(searchNotice, errorBox(err, form))));
     },
   }, h('div', null, h('label', { for: 'rc-search' }, 'Search'), h('br'), search), go);
+  const searchNotice = h('div', { id: 'rc-search-notice' });
   let create = null;
   if (kind === 'mailboxes') create = await mailboxCreate(ctx, list);
   if (kind === 'groups') create = await groupCreate(ctx, list);
   if (!ctx.live()) return;
-  replace(main, h('h1', null, kindTitles[kind]), create, form, list.el);
+  replace(main, h('h1', null, kindTitles[kind]), create, form, searchNotice, list.el);
   await list.reload();
 }
 
