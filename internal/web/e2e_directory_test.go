@@ -397,5 +397,27 @@ func TestDirectoryPagesInChromium(t *testing.T) {
 	b.do("to the mail users", 30*time.Second,
 		chromedp.Click(chromedp.CSS("#prep-done a")),
 		chromedp.WaitVisible(chromedp.CSS(`#recipients tr[data-address="`+tgt("user01")+`"]`)))
+
+	// The steps as the source tenant's admin (as the whole scenario runs
+	// them): a mailbox, its identity, a group with it as member; the
+	// mailbox lands in contoso's default domain.
+	tok, _, err := s.Admin.IssueAdminToken(ctx, s.Op, "contoso", "web-steps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.uiSignIn(ui, tok)
+	bo := b.uiCreateMailbox(ui, "contoso", "bo", "pw-bo-1")
+	bob, err := s.Admin.GetRecipient(ctx, s.Op, "contoso", "bo")
+	if err != nil || !strings.EqualFold(bo, bob.PrimarySmtpAddress) || !strings.HasSuffix(bo, "@"+cDomain) {
+		t.Fatalf("bo created as %q: %v %+v", bo, err, bob)
+	}
+	if g := b.uiMailboxIdentity(ui, "contoso", bo); g != bob.ExchangeGuid {
+		t.Errorf("tenant admin sees ExchangeGuid %q, want %q", g, bob.ExchangeGuid)
+	}
+	b.uiCreateGroup(ui, "contoso", "Second Scope")
+	b.uiAddGroupMembers(ui, "contoso", "Second Scope", bo, u1.PrimarySmtpAddress)
+	if gv, err := s.Admin.GetGroup(ctx, s.Op, "contoso", "Second Scope"); err != nil || len(gv.Members) != 2 {
+		t.Errorf("Second Scope after the tenant admin's steps: %v %+v", err, gv)
+	}
 	b.checkConsole()
 }
