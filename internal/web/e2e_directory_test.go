@@ -52,7 +52,6 @@ func TestDirectoryPagesInChromium(t *testing.T) {
 	u1 := s.Mailbox("contoso", "user01", "pw-user01", false)
 	u2 := s.Mailbox("contoso", "user02", "pw-user02", true)
 	// More mailboxes than a page of the list holds.
-	const bulk = 55
 	for i := 0; i < bulk; i++ {
 		if _, err := s.Admin.CreateRecipient(ctx, s.Op, "contoso", directory.RecipientSpec{Type: directory.UserMailbox, Alias: fmt.Sprintf("bulk%02d", i),
 			DisplayName: fmt.Sprintf("Bulk %02d", i), Shared: true}); err != nil {
@@ -67,6 +66,36 @@ func TestDirectoryPagesInChromium(t *testing.T) {
 	ui := s.PublicURL + "/ui/"
 	b.uiSignIn(ui, operatorToken(t, s))
 
+	d := &dirRun{t: t, ctx: ctx, s: s, b: b, ui: ui, dir: dir, cDomain: cDomain, u1: u1, u2: u2, tr: tr}
+	ann := d.createMailbox()
+	d.editMailbox(ann)
+	d.quota(ann)
+	d.listAndDelete(ann)
+	d.group()
+	d.prepare()
+	d.asTenantAdmin()
+	b.checkConsole()
+}
+
+// bulk is the number of shared mailboxes seeded past a page of the list.
+const bulk = 55
+
+// dirRun is the state TestDirectoryPagesInChromium's phases share.
+type dirRun struct {
+	t       *testing.T
+	ctx     context.Context
+	s       *scenario.Server
+	b       *browser
+	ui, dir string
+	cDomain string
+	u1, u2  *directory.Recipient
+	tr      *scenario.Trust
+}
+
+// createMailbox creates ann (after a refusal) and checks the identity
+// page (step 7) of an archive mailbox; it returns ann's address.
+func (d *dirRun) createMailbox() string {
+	t, ctx, s, b, ui, dir, cDomain, u2 := d.t, d.ctx, d.s, d.b, d.ui, d.dir, d.cDomain, d.u2
 	// Create: a refusal first (a user mailbox needs a password), nothing
 	// written; then ann.
 	b.do("open mailboxes", 30*time.Second,
@@ -107,7 +136,17 @@ func TestDirectoryPagesInChromium(t *testing.T) {
 	if got := b.text(`#recipient dd[data-field="LegacyExchangeDN"]`); got != u2.LegacyExchangeDN {
 		t.Errorf("LegacyExchangeDN shown %q, want %q", got, u2.LegacyExchangeDN)
 	}
+	return ann
+}
 
+// editMailbox renames ann, adds and removes an address and sets her
+// password, each after a refusal.
+func (d *dirRun) editMailbox(ann string) {
+	t, ctx, s, b, ui, dir, cDomain, tr := d.t, d.ctx, d.s, d.b, d.ui, d.dir, d.cDomain, d.tr
+	r, err := s.Admin.GetRecipient(ctx, s.Op, "contoso", ann)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Edit: names, an address added and removed, a foreign address refused.
 	extra := "smtp:ann.lee@" + cDomain
 	b.do("too long a display name", 30*time.Second,
@@ -173,7 +212,16 @@ func TestDirectoryPagesInChromium(t *testing.T) {
 	if _, err := s.Dir.Login(ctx, ann, "pw-ann-first"); err == nil {
 		t.Error("the old password still signs in")
 	}
+}
 
+// quota sets ann's quota (after a refusal), checks the mailbox page's
+// layout, then lifts the quota.
+func (d *dirRun) quota(ann string) {
+	t, ctx, s, b, dir := d.t, d.ctx, d.s, d.b, d.dir
+	r, err := s.Admin.GetRecipient(ctx, s.Op, "contoso", ann)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Quota: a negative one refused, 2 GB set, then lifted.
 	b.do("negative quota", 30*time.Second,
 		chromedp.SendKeys(chromedp.CSS("#quota-value"), "-1"),
@@ -205,7 +253,11 @@ func TestDirectoryPagesInChromium(t *testing.T) {
 	if r, _ = s.Admin.GetRecipient(ctx, s.Op, "contoso", ann); r.Quota != 0 {
 		t.Errorf("quota %d after Unlimited", r.Quota)
 	}
+}
 
+// listAndDelete pages through and searches the mailbox list, then deletes ann.
+func (d *dirRun) listAndDelete(ann string) {
+	t, ctx, s, b, ui, dir := d.t, d.ctx, d.s, d.b, d.ui, d.dir
 	// The list: a page, then the rest with Load more; a search.
 	all, err := s.Admin.ListRecipients(ctx, s.Op, "contoso", directory.UserMailbox)
 	if err != nil || len(all) != bulk+3 {
@@ -267,7 +319,12 @@ func TestDirectoryPagesInChromium(t *testing.T) {
 	if _, err := s.Admin.GetRecipient(ctx, s.Op, "contoso", ann); !errors.Is(err, directory.ErrRecipientNotFound) {
 		t.Errorf("ann after Delete: %v", err)
 	}
+}
 
+// group creates the scope group (step 5) and adds and removes its
+// members, listed a page at a time.
+func (d *dirRun) group() {
+	t, ctx, s, b, ui, dir, cDomain, u1, u2 := d.t, d.ctx, d.s, d.b, d.ui, d.dir, d.cDomain, d.u1, d.u2
 	// The scope group (step 5): created, a duplicate refused, members
 	// added, an unknown one refused, one removed.
 	b.uiCreateGroup(ui, "contoso", "Wave Scope")
@@ -334,7 +391,11 @@ func TestDirectoryPagesInChromium(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#members-pager[data-rows="50"][data-more="yes"]`)),
 		chromedp.Click(chromedp.CSS("#members-more")),
 		chromedp.WaitVisible(chromedp.CSS(`#members-pager[data-rows="56"][data-more="no"]`)))
+}
 
+// prepare previews then applies Prepare mail users (step 8) on the target.
+func (d *dirRun) prepare() {
+	t, ctx, s, b, ui, dir, u1, u2, tr := d.t, d.ctx, d.s, d.b, d.ui, d.dir, d.u1, d.u2, d.tr
 	// Prepare mail users (step 8) on the target: a bad CSV refused; a
 	// preview writes nothing, Apply is stale once the inputs change;
 	// then the step helper previews and applies.
@@ -397,7 +458,11 @@ func TestDirectoryPagesInChromium(t *testing.T) {
 	b.do("to the mail users", 30*time.Second,
 		chromedp.Click(chromedp.CSS("#prep-done a")),
 		chromedp.WaitVisible(chromedp.CSS(`#recipients tr[data-address="`+tgt("user01")+`"]`)))
+}
 
+// asTenantAdmin runs the steps as the source tenant's admin.
+func (d *dirRun) asTenantAdmin() {
+	t, ctx, s, b, ui, cDomain, u1 := d.t, d.ctx, d.s, d.b, d.ui, d.cDomain, d.u1
 	// The steps as the source tenant's admin (as the whole scenario runs
 	// them): a mailbox, its identity, a group with it as member; the
 	// mailbox lands in contoso's default domain.
@@ -419,5 +484,4 @@ func TestDirectoryPagesInChromium(t *testing.T) {
 	if gv, err := s.Admin.GetGroup(ctx, s.Op, "contoso", "Second Scope"); err != nil || len(gv.Members) != 2 {
 		t.Errorf("Second Scope after the tenant admin's steps: %v %+v", err, gv)
 	}
-	b.checkConsole()
 }
