@@ -340,6 +340,13 @@ func (d *dirRun) group() {
 		t.Fatalf("group Wave Scope: %v %+v", err, g)
 	}
 	b.uiAddGroupMembers(ui, "contoso", "Wave Scope", u1.PrimarySmtpAddress, u2.PrimarySmtpAddress)
+	// Typing a member suggests mailboxes (a search of the mailbox list).
+	b.do("member suggestions", 30*time.Second,
+		chromedp.SendKeys(chromedp.CSS("#member-add"), "BULK1"),
+		chromedp.WaitReady(chromedp.CSS(`#member-suggest option[value="bulk10@`+cDomain+`"]`)))
+	if n := eval[int](b, `document.querySelectorAll('#member-suggest option').length`); n != 10 {
+		t.Errorf("%d suggestions for BULK1, want bulk10 to bulk19", n)
+	}
 	b.do("unknown member", 30*time.Second,
 		chromedp.SetValue(chromedp.CSS("#member-add"), "nobody@"+cDomain),
 		chromedp.Click(chromedp.CSS("#member-add-btn")))
