@@ -244,6 +244,9 @@ func (d *dirRun) quota(ann string) {
 		if probs := eval[string](b, layoutProblems); probs != "" {
 			t.Errorf("mailbox page at %dpx: %s", w, probs)
 		}
+		if sw := eval[int](b, `document.documentElement.scrollWidth`); sw > int(w) {
+			t.Errorf("mailbox page at %dpx is %dpx wide", w, sw)
+		}
 		b.shot(dir, fmt.Sprintf("mailbox-%d", w))
 	}
 	b.do("unlimited", 30*time.Second,
@@ -427,6 +430,9 @@ func (d *dirRun) prepare() {
 		}
 		if got := b.text(row + " td:nth-child(5)"); got != u.guid {
 			t.Errorf("preview of %s: ExchangeGuid %q, want %q", u.alias, got, u.guid)
+		}
+		if got := b.text(row + " td:nth-child(7)"); got != tgt(u.alias) {
+			t.Errorf("preview of %s: target address %q", u.alias, got)
 		}
 		if !strings.Contains(b.text(row+" td:nth-child(6)"), "X500:") {
 			t.Errorf("preview of %s shows no X500 address", u.alias)

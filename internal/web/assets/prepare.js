@@ -23,8 +23,16 @@ function changed(row, prefix) {
   return (row.Changes || []).filter((c) => c.startsWith(prefix)).map((c) => c.slice(prefix.length));
 }
 
+// targetAddress is the row's address in the target delivery domain: the
+// one the row adds, else the EmailAddress when it is in that domain.
+function targetAddress(r, domain) {
+  const added = changed(r, 'smtp:');
+  if (added.length) return added.map((a) => h('code', null, a));
+  return r.Action !== 'Failed' && r.EmailAddress.toLowerCase().endsWith('@' + domain.toLowerCase()) ? h('code', null, r.EmailAddress) : '';
+}
+
 // rowsTable renders the reply of a prepare: one line per CSV row.
-function rowsTable(rows, dryRun, scope) {
+function rowsTable(rows, dryRun, domain, scope) {
   const label = { create: dryRun ? 'Create' : 'Created', stamp: dryRun ? 'Stamp' : 'Stamped', unchanged: 'Unchanged', failed: 'Failed' };
   return table([
     { title: 'Line', cls: 'num', get: (r) => String(r.Line) },
@@ -33,7 +41,7 @@ function rowsTable(rows, dryRun, scope) {
     { title: 'Action', get: (r) => badge(label[kindOf(r)]) },
     { title: 'ExchangeGuid', get: (r) => changed(r, 'ExchangeGuid ').map((g) => h('code', null, g)) },
     { title: 'X500 addresses', get: (r) => changed(r, 'X500:').map((x) => h('div', null, h('code', { class: 'clip', title: 'X500:' + x }, 'X500:' + x))) },
-    { title: 'Target address', get: (r) => changed(r, 'smtp:').map((a) => h('code', null, a)) },
+    { title: 'Target address', get: (r) => targetAddress(r, domain) },
     { title: 'Error', get: (r) => (r.Error ? h('span', { class: 'row-error' }, h('span', { class: 'code' }, r.Error.Code), ': ', webText(r.Error.Message, scope)) : '') },
   ], rows, { id: 'prepare-rows', row: (r) => ({ dataset: { address: r.EmailAddress.toLowerCase(), action: r.Action, kind: kindOf(r) } }), empty: 'The CSV has no users.' });
 }
@@ -81,7 +89,7 @@ export async function prepareView(main, ctx) {
     result.dataset.mode = dryRun ? 'preview' : 'applied';
     result.dataset.rows = String(rows.length);
     replace(result, h('h2', { class: 'spaced' }, dryRun ? 'Preview' : 'Result'), h('p', { id: 'prep-summary' }, summary(rows, dryRun)),
-      rowsTable(rows, dryRun, form),
+      rowsTable(rows, dryRun, tdd.value, form),
       dryRun ? null : h('p', { id: 'prep-done' }, h('a', { href: route('t', ctx.tenant, 'mailusers') }, 'Open the mail users'),
         ', then create the migration batch with the same CSV.'));
   };
