@@ -67,7 +67,8 @@ var actionEnums = map[string][]string{
 // recipientDocs describes the CRUD routes of one recipient kind.
 func recipientDocs(docs map[string]routeDoc, path, what string) {
 	base := "/api/v1/tenants/{t}/" + path
-	docs["GET "+base] = routeDoc{summary: "List the tenant's " + what + "s", reply: []apitypes.RecipientView{}, paged: true}
+	docs["GET "+base] = routeDoc{summary: "List the tenant's " + what + "s", reply: []apitypes.RecipientView{}, paged: true,
+		query: []param{{name: "search", desc: "only those whose name, alias, display name or an SMTP address contains this text (case-insensitive)"}}}
 	docs["POST "+base] = routeDoc{summary: "Create a " + what, body: apitypes.Recipient{}, reply: apitypes.RecipientView{}, status: http.StatusCreated}
 	docs["GET "+base+"/{id}"] = routeDoc{summary: "Show a " + what, reply: apitypes.RecipientView{}}
 	docs["PATCH "+base+"/{id}"] = routeDoc{summary: "Change a " + what, body: apitypes.Recipient{}, reply: apitypes.RecipientView{}}

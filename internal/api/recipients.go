@@ -29,6 +29,7 @@ func (s *Server) kindRoutes(h func(string, handlerFunc), path string, types ...d
 		if err != nil {
 			return nil, err
 		}
+		pg.Search = r.URL.Query().Get("search")
 		rs, next, err := s.Core.ListRecipientsPage(r.Context(), p, r.PathValue("t"), pg, types...)
 		if err != nil {
 			return nil, err

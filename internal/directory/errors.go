@@ -40,6 +40,8 @@ var (
 	// ErrInvalidCursor: a cursor this server did not issue for that list
 	// (tampered with, of another list, or of another tenant).
 	ErrInvalidCursor = errs.Sentinel(errs.Invalid, "InvalidCursor")
+	// ErrInvalidSearch: a recipient search text longer than MaxSearchLen.
+	ErrInvalidSearch = errs.Sentinel(errs.Invalid, "InvalidSearch")
 )
 
 // Errors of bulk creation (CreateMailboxes, ReadMailboxCSV).

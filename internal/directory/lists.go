@@ -18,7 +18,7 @@ func (x *Directory) ListRecipients(ctx context.Context, tenantID string, types .
 	var out []*Recipient
 	after := ""
 	for {
-		rs, more, err := x.recipientRows(ctx, x.d.Read(), tenantID, after, MaxPageSize, types)
+		rs, more, err := x.recipientRows(ctx, x.d.Read(), tenantID, after, "", MaxPageSize, types)
 		if err != nil {
 			return nil, err
 		}
@@ -32,18 +32,27 @@ func (x *Directory) ListRecipients(ctx context.Context, tenantID string, types .
 
 // ListRecipientsPage returns one page of the tenant's recipients of the
 // given types (all when none), ordered by name, and the cursor of the next
-// page ("" after the last).
+// page ("" after the last). pg.Search narrows the list (see Page): the
+// search is part of the list a cursor names.
 func (x *Directory) ListRecipientsPage(ctx context.Context, tenantID string, pg Page, types ...RecipientType) ([]*Recipient, string, error) {
 	n, err := pg.size()
 	if err != nil {
 		return nil, "", err
 	}
+	search := strings.ToLower(strings.TrimSpace(pg.Search))
+	if len(search) > MaxSearchLen {
+		return nil, "", ErrInvalidSearch.Newf("the search text is %d bytes long, more than %d", len(search), MaxSearchLen).
+			WithHint("search for a shorter part of the name, alias, display name or address")
+	}
 	list := typesKey(types)
+	if search != "" {
+		list += "?search=" + search
+	}
 	after, err := x.decodeCursor(pg.Cursor, list, tenantID)
 	if err != nil {
 		return nil, "", err
 	}
-	rs, more, err := x.recipientRows(ctx, x.d.Read(), tenantID, after, n, types)
+	rs, more, err := x.recipientRows(ctx, x.d.Read(), tenantID, after, search, n, types)
 	if err != nil || !more {
 		return rs, "", err
 	}
@@ -55,8 +64,10 @@ func (x *Directory) ListRecipientsPage(ctx context.Context, tenantID string, pg 
 func (r *Recipient) nameKey() string { return strings.ToLower(r.Name) }
 
 // recipientRows reads up to n recipients after the name key after, with
-// their proxies, and whether more follow.
-func (x *Directory) recipientRows(ctx context.Context, q db.Querier, tenantID, after string, n int, types []RecipientType) ([]*Recipient, bool, error) {
+// their proxies, and whether more follow; search (lower-cased, "": none)
+// keeps those whose name, alias, display name or an SMTP address of the
+// same tenant contains it.
+func (x *Directory) recipientRows(ctx context.Context, q db.Querier, tenantID, after, search string, n int, types []RecipientType) ([]*Recipient, bool, error) {
 	args := []any{tenantID}
 	where := ""
 	if len(types) > 0 {
@@ -69,6 +80,12 @@ func (x *Directory) recipientRows(ctx context.Context, q db.Querier, tenantID, a
 		where += " AND name_key > ?"
 		args = append(args, after)
 	}
+	if search != "" {
+		like := "%" + likeEscaper.Replace(search) + "%"
+		where += ` AND (name_key LIKE ? ESCAPE '\' OR alias_key LIKE ? ESCAPE '\' OR LOWER(display_name) LIKE ? ESCAPE '\'
+			OR id IN (SELECT recipient_id FROM proxies WHERE tenant_id = ? AND prefix = 'smtp' AND addr_key LIKE ? ESCAPE '\'))`
+		args = append(args, like, like, like, tenantID, like)
+	}
 	args = append(args, n+1)
 	rows, err := q.QueryContext(ctx, `SELECT `+recipientCols+` FROM recipients WHERE tenant_id = ?`+where+` ORDER BY name_key LIMIT ?`, args...)
 	if err != nil {
@@ -76,6 +93,9 @@ func (x *Directory) recipientRows(ctx context.Context, q db.Querier, tenantID, a
 	}
 	return pageRows(ctx, q, rows, n)
 }
+
+// likeEscaper escapes the wildcards of a LIKE pattern (with ESCAPE '\').
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 
 // scanRecipients reads and closes rows of recipientCols.
 func scanRecipients(rows *sql.Rows) ([]*Recipient, error) {

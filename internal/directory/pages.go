@@ -28,7 +28,15 @@ const (
 type Page struct {
 	Limit  int
 	Cursor string
+	// Search narrows a recipient list (ListRecipientsPage; the other lists
+	// ignore it) to the recipients whose name, alias, display name or one
+	// of whose SMTP addresses contains the text, case-insensitively ("":
+	// all). A cursor belongs to its search: it is refused with another.
+	Search string
 }
+
+// MaxSearchLen bounds the text of a recipient search.
+const MaxSearchLen = 256
 
 // ParsePage reads the limit and cursor parameters of a list request
 // (limit "": the default). A bad limit is ErrInvalidLimit; a cursor is

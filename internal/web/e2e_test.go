@@ -325,8 +325,8 @@ func TestWebAdminInChromium(t *testing.T) {
 	// name as text.
 	b.do("mailbox details", 30*time.Second,
 		chromedp.Navigate(ui+"#/t/contoso/mailboxes/"+u.PrimarySmtpAddress),
-		chromedp.WaitVisible(chromedp.CSS(`#recipient dd[data-field="ExchangeGuid"]`)))
-	if got := b.text(`#recipient dd[data-field="ExchangeGuid"]`); got != u.ExchangeGuid {
+		chromedp.WaitVisible(chromedp.CSS(`#recipient dd[data-field="ExchangeGuid"] code`)))
+	if got := b.text(`#recipient dd[data-field="ExchangeGuid"] code`); got != u.ExchangeGuid {
 		t.Errorf("ExchangeGuid shown %q, want %q", got, u.ExchangeGuid)
 	}
 	if got := b.text(`#recipient dd[data-field="DisplayName"]`); got != dn {

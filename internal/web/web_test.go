@@ -79,6 +79,8 @@ func TestRoutes(t *testing.T) {
 		{"/ui/assets/batches.js", 200, "text/javascript; charset=utf-8", "no-cache"},
 		{"/ui/assets/batchactions.js", 200, "text/javascript; charset=utf-8", "no-cache"},
 		{"/ui/assets/consent.js", 200, "text/javascript; charset=utf-8", "no-cache"},
+		{"/ui/assets/recipients.js", 200, "text/javascript; charset=utf-8", "no-cache"},
+		{"/ui/assets/prepare.js", 200, "text/javascript; charset=utf-8", "no-cache"},
 		{"/ui/assets/app.css", 200, "text/css; charset=utf-8", "no-cache"},
 		{"/contoso.tenantferry.test/adminconsent?client_id=x", 200, "text/html; charset=utf-8", "no-store"},
 		// No listings, no other embedded files, no traversal.

@@ -82,3 +82,24 @@ function withCursor(path, cursor) {
   params.set('cursor', cursor);
   return p + '?' + params.toString();
 }
+
+// apiPage reads one page of a list (path may carry limit, search and
+// cursor): {items, next}, next the cursor of the following page ('' after
+// the last), for the lists the admin pages through ("Load more").
+export async function apiPage(path) {
+  const headers = { Accept: 'application/json' };
+  if (token()) headers.Authorization = 'Bearer ' + token();
+  let res;
+  try {
+    res = await fetch('/api/v1/' + path, { method: 'GET', headers, cache: 'no-store', credentials: 'omit', redirect: 'error' });
+  } catch (e) {
+    throw new APIError(0, { Code: 'ServerUnreachable', detail: 'the server did not answer (' + e.message + ')', Hint: 'check that tenantferry serve is running' });
+  }
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (_) {
+    throw new APIError(res.status, { Code: res.ok ? 'InvalidReply' : 'HTTP' + res.status, detail: res.ok ? 'the server sent a reply that is not JSON' : text.slice(0, 300) });
+  }
+  if (!res.ok) throw new APIError(res.status, data);
+  return { items: data || [], next: res.headers.get('X-Next-Cursor') || '' };
+}

@@ -9,9 +9,12 @@
 //   #/t/TENANT/groups[/ID]             groups
 //   #/t/TENANT/apps | consents | orgrels | endpoints
 //   #/t/TENANT/batches[/BATCH[/users/ADDRESS]]
+//   #/t/TENANT/prepare                 prepare mail users (recipients.js, prepare.js)
 import { h, replace, route, table, props, errorBox, fmtTime, field, busy } from './dom.js';
 import { api, seg, token, setToken } from './api.js';
-import { recipientList, recipientDetail, appsView, consentsView, orgRelsView, endpointsView } from './views.js';
+import { appsView, consentsView, orgRelsView, endpointsView } from './views.js';
+import { recipientList, recipientDetail } from './recipients.js';
+import { prepareView } from './prepare.js';
 import { batchesView, batchPage, userReport } from './batches.js';
 
 const root = document.getElementById('app');
@@ -22,6 +25,7 @@ const sections = [
   ['', 'Overview'], ['mailboxes', 'Mailboxes'], ['mailusers', 'Mail users'], ['groups', 'Groups'],
   ['apps', 'Apps'], ['consents', 'Consents'], ['orgrels', 'Organization relationships'],
   ['endpoints', 'Endpoints'], ['batches', 'Migration batches'],
+  ['prepare', 'Prepare mail users'],
 ];
 
 // parts returns the decoded segments of the hash route.
@@ -139,6 +143,7 @@ function pickView(section, id, sub, addr) {
     case 'consents': return consentsView;
     case 'orgrels': return orgRelsView;
     case 'endpoints': return endpointsView;
+    case 'prepare': return prepareView;
     case 'batches':
       if (id && sub === 'users' && addr) return (m, c) => userReport(m, c, id, addr);
       return id ? (m, c) => batchPage(m, c, id) : batchesView;
