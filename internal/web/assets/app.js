@@ -7,11 +7,15 @@
 //   #/t/TENANT/mailboxes[/ID]          mailboxes (and one mailbox)
 //   #/t/TENANT/mailusers[/ID]          mail users
 //   #/t/TENANT/groups[/ID]             groups
-//   #/t/TENANT/apps | consents | orgrels | endpoints
+//   #/t/TENANT/apps | consents
+//   #/t/TENANT/orgrels[/NAME] | endpoints[/NAME]
 //   #/t/TENANT/batches[/BATCH[/users/ADDRESS]]
 import { h, replace, route, table, props, errorBox, fmtTime, field, busy } from './dom.js';
 import { api, seg, token, setToken } from './api.js';
-import { recipientList, recipientDetail, appsView, consentsView, orgRelsView, endpointsView } from './views.js';
+import { recipientList, recipientDetail } from './views.js';
+import { appsView, consentsView } from './apps.js';
+import { endpointsView, endpointPage } from './endpoints.js';
+import { orgRelsView, orgRelPage } from './orgrels.js';
 import { batchesView, batchPage, userReport } from './batches.js';
 
 const root = document.getElementById('app');
@@ -137,8 +141,8 @@ function pickView(section, id, sub, addr) {
       return id ? (m, c) => recipientDetail(m, c, section, id) : (m, c) => recipientList(m, c, section);
     case 'apps': return appsView;
     case 'consents': return consentsView;
-    case 'orgrels': return orgRelsView;
-    case 'endpoints': return endpointsView;
+    case 'orgrels': return id ? (m, c) => orgRelPage(m, c, id) : orgRelsView;
+    case 'endpoints': return id ? (m, c) => endpointPage(m, c, id) : endpointsView;
     case 'batches':
       if (id && sub === 'users' && addr) return (m, c) => userReport(m, c, id, addr);
       return id ? (m, c) => batchPage(m, c, id) : batchesView;
