@@ -201,6 +201,10 @@ func TestTrustPagesInChromium(t *testing.T) {
 	b.typeText("#ep-server", src.PublicURL)
 	b.typeText("#ep-tenant", contoso.InitialDomain)
 	b.typeText("#ep-secret", secret1)
+	if got := eval[string](b, `document.querySelector('#ep-app').value`); got != appID {
+		t.Errorf("the tenant's one app is not the endpoint's by default: %q", got)
+	}
+	b.typeText("#ep-app", "")
 	b.do("create an endpoint without an app", 30*time.Second, chromedp.Click(chromedp.CSS("#ep-create")))
 	b.refusal("#endpoint-notice .error", "MissingField", "Fill in Application (client) ID")
 	if es, err := tgt.Admin.ListEndpoints(ctx, tgt.Op, "fabrikam"); err != nil || len(es) != 0 {

@@ -33,7 +33,7 @@ func attrIs(name, value string) string {
 // stays) and waits until sel is visible.
 func (b *browser) openPage(ui, tenant, path, sel string) {
 	b.t.Helper()
-	b.do("open "+tenant+"/"+path, 30*time.Second,
+	b.do("open "+tenant+" "+strings.ReplaceAll(path, "/", " "), 30*time.Second,
 		chromedp.Navigate("about:blank"),
 		chromedp.Navigate(ui+"#/t/"+url.PathEscape(tenant)+"/"+path),
 		chromedp.WaitVisible(chromedp.CSS(sel)))
@@ -49,14 +49,14 @@ func (b *browser) setValue(sel, v string) {
 	}
 }
 
-// typeText replaces the text of the input sel with v, typed.
+// typeText replaces the text of the input sel with v, typed (the field
+// is emptied first, as select-all and delete would).
 func (b *browser) typeText(sel, v string) {
 	b.t.Helper()
-	acts := []chromedp.Action[chromedp.Void]{chromedp.Clear(chromedp.CSS(sel))}
+	b.setValue(sel, "")
 	if v != "" {
-		acts = append(acts, chromedp.SendKeys(chromedp.CSS(sel), v))
+		b.do("type into "+sel, 30*time.Second, chromedp.SendKeys(chromedp.CSS(sel), v))
 	}
-	b.do("type into "+sel, 30*time.Second, acts...)
 }
 
 // setChecked clicks the checkbox sel when its state is not want.
@@ -102,7 +102,8 @@ func (b *browser) uiCreateApp(ui, tenant, name string) (appID, secret string) {
 // uiConsentURL builds the admin-consent URL for (sourceServer, sourceTenant) on the Apps page and returns it.
 func (b *browser) uiConsentURL(ui, tenant, appID, sourceServer, sourceTenant string) string {
 	b.t.Helper()
-	b.openPage(ui, tenant, "apps", "#cu-app option"+attrIs("value", appID))
+	b.openPage(ui, tenant, "apps", "#cu-build")
+	b.waitFor("app "+appID+" offered", `!!document.querySelector(`+jsString("#cu-app option"+attrIs("value", appID))+`)`)
 	b.setValue("#cu-app", appID)
 	b.typeText("#cu-server", sourceServer)
 	b.typeText("#cu-tenant", sourceTenant)

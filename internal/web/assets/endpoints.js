@@ -98,7 +98,9 @@ function createForm(ctx, apps, notice, created) {
   const server = h('input', { id: 'ep-server', placeholder: 'https://mail.contoso.example', autocomplete: 'off', dataset: { flag: 'remote-server' } });
   const tenant = h('input', { id: 'ep-tenant', placeholder: 'contoso.tenantferry.test', autocomplete: 'off', dataset: { flag: 'remote-tenant' } });
   const appList = h('datalist', { id: 'ep-app-list' }, apps.map((a) => h('option', { value: a.AppId }, a.DisplayName)));
-  const app = h('input', { id: 'ep-app', list: appList.id, placeholder: apps.length ? apps[0].AppId : 'AppId of the migration app', autocomplete: 'off', dataset: { flag: 'app-id' } });
+  // With one app (the usual case), it is the endpoint's.
+  const app = h('input', { id: 'ep-app', list: appList.id, placeholder: 'AppId of the migration app (Apps page)', autocomplete: 'off',
+    value: apps.length === 1 ? apps[0].AppId : '', dataset: { flag: 'app-id' } });
   const secret = h('input', { id: 'ep-secret', type: 'password', autocomplete: 'new-password', placeholder: 'the app\u2019s client secret', dataset: { flag: 'secret' } });
   const security = h('select', { id: 'ep-security', dataset: { flag: 'security' } },
     h('option', { value: '' }, 'The URL\u2019s default'), h('option', { value: 'Ssl' }, 'Ssl (implicit TLS)'),
@@ -125,6 +127,7 @@ function createForm(ctx, apps, notice, created) {
           const ep = await api('POST', base(ctx), body);
           form.reset();
           showKind(form, typ.value);
+          app.value = apps.length === 1 ? apps[0].AppId : '';
           await created(ep);
         } catch (err) { replace(notice, errorBox(err, form)); }
       });
