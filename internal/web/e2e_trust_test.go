@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
@@ -116,7 +117,13 @@ func TestTrustPagesInChromium(t *testing.T) {
 	if got := b.text("#secret-once .warn-text"); !strings.Contains(got, "not shown again") {
 		t.Errorf("secret box warning: %q", got)
 	}
-	// Copy: to the clipboard, or (without one) the text is selected.
+	// Copy: to the clipboard (which the test may read back), or (without
+	// one) the text is selected.
+	b.do("let the page read the clipboard", 30*time.Second, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+			Permission: &cdpbrowser.PermissionDescriptor{Name: "clipboard-read"}, Setting: cdpbrowser.PermissionSettingGranted, Origin: tgt.PublicURL})
+		return err
+	}))
 	b.do("copy the secret", 30*time.Second, chromedp.Click(chromedp.CSS("#secret-text-copy")))
 	b.waitFor("copied", `!!document.querySelector('#secret-text-status').dataset.copied`)
 	switch how := eval[string](b, `document.querySelector('#secret-text-status').dataset.copied`); how {
@@ -125,7 +132,12 @@ func TestTrustPagesInChromium(t *testing.T) {
 			t.Errorf("selected %q, want the secret", got)
 		}
 	case "clipboard":
-		t.Logf("copied to the clipboard: %s", b.text("#secret-text-status"))
+		rctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+		got, err := chromedp.Run(rctx, chromedp.Evaluate[string](`navigator.clipboard.readText().catch((e) => 'unreadable: ' + e.message)`, chromedp.EvalAwaitPromise))
+		cancel()
+		if err != nil || got != secret1 {
+			t.Errorf("the clipboard holds %q (%v), want the secret", got, err)
+		}
 	default:
 		t.Errorf("copy: %q", how)
 	}
