@@ -72,6 +72,40 @@ func TestTrustPagesInChromium(t *testing.T) {
 		t.Skip("browser test")
 	}
 	chromium(t)
+	r := newTrustRig(t)
+	start := time.Now()
+	r.apps()
+	r.consent()
+	r.endpoints()
+	r.rotate()
+	r.orgRels()
+	r.test()
+	r.deletes()
+	r.layout()
+	r.b.checkConsole()
+	t.Logf("browser steps took %s; screenshots in %s", time.Since(start).Round(time.Millisecond), r.dir)
+}
+
+// trustRig is the two servers of TestTrustPagesInChromium, their admins'
+// sign-in, the browser, and what the steps created.
+type trustRig struct {
+	t                  *testing.T
+	b                  *browser
+	dir                string
+	src, tgt           *scenario.Server
+	contoso, fabrikam  *directory.Tenant
+	srcToken, tgtToken string
+	srcUI, tgtUI       string
+	// Created by the steps.
+	app            *admin.AppView
+	appID, secret1 string
+}
+
+// newTrustRig starts the source server (contoso, its mailbox user01 in
+// the security group MigrationScope) and the target (fabrikam), and issues
+// each tenant an admin token.
+func newTrustRig(t *testing.T) *trustRig {
+	t.Helper()
 	ctx := context.Background()
 	dir := artifacts(t)
 	src := scenario.Start(t, scenario.Options{})
@@ -93,9 +127,20 @@ func TestTrustPagesInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	srcUI, tgtUI := src.PublicURL+"/ui/", tgt.PublicURL+"/ui/"
-	b := newBrowser(t)
-	start := time.Now()
+	return &trustRig{t: t, b: newBrowser(t), dir: dir, src: src, tgt: tgt, contoso: contoso, fabrikam: fabrikam,
+		srcToken: srcToken, tgtToken: tgtToken, srcUI: srcUI, tgtUI: tgtUI}
+}
 
+// apps registers the migration app (refused once), adds a client secret
+// shown once and copied, and deletes a spare app (step 1).
+func (r *trustRig) apps() {
+	t := r.t
+	b := r.b
+	ctx := context.Background()
+	dir := r.dir
+	tgt := r.tgt
+	tgtUI := r.tgtUI
+	tgtToken := r.tgtToken
 	// Step 1: the app. A nameless app is refused, nothing is registered.
 	b.uiSignIn(tgtUI, tgtToken)
 	b.openPage(tgtUI, "fabrikam", "apps", "#app-create")
@@ -168,7 +213,24 @@ func TestTrustPagesInChromium(t *testing.T) {
 	if as, err := tgt.Admin.ListApps(ctx, tgt.Op, "fabrikam"); err != nil || len(as) != 1 || as[0].AppID != appID {
 		t.Fatalf("apps after deleting the spare one: %v %+v", err, as)
 	}
+	r.app, r.appID, r.secret1 = app, appID, secret1
+}
 
+// consent builds the consent URL (refused once) and accepts it on the source
+// server as its admin (step 2).
+func (r *trustRig) consent() {
+	t := r.t
+	b := r.b
+	ctx := context.Background()
+	dir := r.dir
+	src := r.src
+	tgt := r.tgt
+	contoso := r.contoso
+	srcUI := r.srcUI
+	tgtUI := r.tgtUI
+	srcToken := r.srcToken
+	app := r.app
+	appID := r.appID
 	// Step 2: the consent URL (refused without a source tenant), accepted
 	// on the source server by its signed-in admin.
 	b.openPage(tgtUI, "fabrikam", "apps", "#cu-build")
@@ -204,7 +266,22 @@ func TestTrustPagesInChromium(t *testing.T) {
 	b.do("the granted page links to the consents", 30*time.Second,
 		chromedp.Click(chromedp.CSS("#c-consents-link")),
 		chromedp.WaitVisible(chromedp.CSS("#consents tr"+attrIs("data-app", appID))))
+}
 
+// endpoints creates endpoints (refused once) and edits one (refused once)
+// (step 3).
+func (r *trustRig) endpoints() {
+	t := r.t
+	b := r.b
+	ctx := context.Background()
+	dir := r.dir
+	src := r.src
+	tgt := r.tgt
+	contoso := r.contoso
+	tgtUI := r.tgtUI
+	tgtToken := r.tgtToken
+	appID := r.appID
+	secret1 := r.secret1
 	// Step 3: the endpoint. Without an app id it is refused in the form's
 	// words; then created, a second (IMAP) one too.
 	b.uiSignIn(tgtUI, tgtToken)
@@ -260,7 +337,20 @@ func TestTrustPagesInChromium(t *testing.T) {
 	if got := b.text(`#endpoint-props dd[data-field="MaxConcurrentMigrations"]`); got != "40" {
 		t.Errorf("the page shows MaxConcurrentMigrations %q after the edit", got)
 	}
+}
 
+// rotate adds a second client secret and rotates the endpoint to it (refused
+// once when empty); the endpoint test fails without relationships (step 9).
+func (r *trustRig) rotate() {
+	t := r.t
+	b := r.b
+	ctx := context.Background()
+	dir := r.dir
+	src := r.src
+	tgt := r.tgt
+	tgtUI := r.tgtUI
+	appID := r.appID
+	secret1 := r.secret1
 	// Rotate: a second client secret of the app (Apps page) replaces the
 	// stored one; an empty one is refused.
 	b.openPage(tgtUI, "fabrikam", "apps", "#apps tr"+attrIs("data-app", appID))
@@ -275,7 +365,7 @@ func TestTrustPagesInChromium(t *testing.T) {
 	} else if life := a.Secrets[1].Expires.Sub(a.Secrets[1].CreatedAt); life < 89*24*time.Hour || life > 91*24*time.Hour {
 		t.Errorf("second secret lives %s, want 90 days", life)
 	}
-	b.openPage(tgtUI, "fabrikam", epPage, "#endpoint-rotate")
+	b.openPage(tgtUI, "fabrikam", "endpoints/contoso-ep", "#endpoint-rotate")
 	b.do("rotate to an empty secret", 30*time.Second, chromedp.Click(chromedp.CSS("#endpoint-rotate")))
 	b.refusal("#endpoint-notice .error", "MissingField", "New client secret")
 	b.typeText("#ee-secret", secret2)
@@ -300,7 +390,23 @@ func TestTrustPagesInChromium(t *testing.T) {
 		t.Fatalf("endpoint test without relationships: page %q, API %v %+v", res, err, want)
 	}
 	b.shot(dir, "endpoint-test-failed")
+}
 
+// orgRels creates the two relationships (each refused once) and edits the
+// source one (steps 4 and 6).
+func (r *trustRig) orgRels() {
+	t := r.t
+	b := r.b
+	ctx := context.Background()
+	dir := r.dir
+	src := r.src
+	tgt := r.tgt
+	contoso := r.contoso
+	fabrikam := r.fabrikam
+	srcUI := r.srcUI
+	tgtUI := r.tgtUI
+	srcToken := r.srcToken
+	appID := r.appID
 	// Step 4: the target's Inbound relationship (refused without the
 	// partner tenant).
 	b.openPage(tgtUI, "fabrikam", "orgrels", "#orgrel-create")
@@ -355,7 +461,20 @@ func TestTrustPagesInChromium(t *testing.T) {
 		t.Fatalf("source orgrel after the edit: %+v", o)
 	}
 	b.shot(dir, "orgrel-source")
+}
 
+// test passes step 9 for a mailbox in scope, then edits the target
+// relationship (disabled, enabled, refused).
+func (r *trustRig) test() {
+	t := r.t
+	b := r.b
+	ctx := context.Background()
+	dir := r.dir
+	tgt := r.tgt
+	contoso := r.contoso
+	fabrikam := r.fabrikam
+	tgtUI := r.tgtUI
+	tgtToken := r.tgtToken
 	// Step 8 (another page's business) through the core, then step 9: a
 	// mailbox in scope passes every check.
 	target := "user01@" + fabrikam.InitialDomain
@@ -400,7 +519,15 @@ func TestTrustPagesInChromium(t *testing.T) {
 		t.Fatalf("target orgrel after a refused edit: %+v", o)
 	}
 	b.shot(dir, "orgrel-target")
+}
 
+// deletes deletes a relationship and an endpoint, Cancel first.
+func (r *trustRig) deletes() {
+	t := r.t
+	b := r.b
+	ctx := context.Background()
+	tgt := r.tgt
+	tgtUI := r.tgtUI
 	// Delete a relationship and an endpoint (Cancel keeps them).
 	b.uiCreateOrgRel(tgtUI, "fabrikam", apitypes.OrgRel{Name: "spare", DomainNames: []string{"spare.example"}})
 	b.openPage(tgtUI, "fabrikam", "orgrels/spare", "#orgrel-delete")
@@ -419,7 +546,14 @@ func TestTrustPagesInChromium(t *testing.T) {
 	if es, err := tgt.Admin.ListEndpoints(ctx, tgt.Op, "fabrikam"); err != nil || len(es) != 1 || es[0].Name != "contoso-ep" {
 		t.Fatalf("endpoints after deleting legacy-imap: %v %+v", err, es)
 	}
+}
 
+// layout checks the pages at 1400, 800 and 390 pixels.
+func (r *trustRig) layout() {
+	t := r.t
+	b := r.b
+	dir := r.dir
+	tgtUI := r.tgtUI
 	// The pages at 1400, 800 and 390 pixels.
 	pages := []struct{ name, path, wait string }{
 		{"apps", "apps", "#cu-build"},
@@ -438,8 +572,6 @@ func TestTrustPagesInChromium(t *testing.T) {
 			b.shot(dir, fmt.Sprintf("layout-%s-%d", p.name, w))
 		}
 	}
-	b.checkConsole()
-	t.Logf("browser steps took %s; screenshots in %s", time.Since(start).Round(time.Millisecond), dir)
 }
 
 // endpoint reads an endpoint of fabrikam through the admin core.
