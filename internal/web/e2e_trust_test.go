@@ -310,9 +310,23 @@ func (r *trustRig) endpoints() {
 		t.Fatalf("endpoint as the page created it: %+v", ep)
 	}
 	b.uiCreateEndpoint(tgtUI, "fabrikam", apitypes.EndpointCreate{Name: "legacy-imap", Type: "IMAP", RemoteServer: "imaps://127.0.0.1:9993",
-		Security: "Ssl", CalDAVURL: "https://127.0.0.1:9443/dav/"})
-	if e := endpoint(t, tgt, "legacy-imap"); e.Type != directory.EndpointIMAP || e.Security != "Ssl" || e.CalDAVURL != "https://127.0.0.1:9443/dav" && e.CalDAVURL != "https://127.0.0.1:9443/dav/" || e.RemoteTenant != "" {
-		t.Fatalf("IMAP endpoint as the page created it: %+v", e)
+		Security: "Ssl", CalDAVURL: "https://127.0.0.1:9443/dav/", OAuthTokenURL: "https://127.0.0.1:9444/token", OAuthGrant: "client_credentials",
+		ApplicationId: "imap-client", Secret: "imap-client-secret"})
+	imapEP := endpoint(t, tgt, "legacy-imap")
+	if e := imapEP; e.Type != directory.EndpointIMAP || e.Security != "Ssl" || !strings.HasPrefix(e.CalDAVURL, "https://127.0.0.1:9443/dav") || e.RemoteTenant != "" ||
+		e.OAuth == nil || e.OAuth.TokenURL != "https://127.0.0.1:9444/token" || e.OAuth.Grant != "client_credentials" || e.OAuth.Mechanism != "XOAUTH2" ||
+		e.ApplicationId != "imap-client" || endpointSecret(t, tgt, e) != "imap-client-secret" {
+		t.Fatalf("IMAP endpoint as the page created it: %+v %+v", e, e.OAuth)
+	}
+	// Its edit form: a CardDAV server added, the OAuth sign-in removed.
+	b.openPage(tgtUI, "fabrikam", "endpoints/legacy-imap", "#endpoint-save")
+	b.typeText("#ee-carddav", "https://127.0.0.1:9443/card/")
+	b.typeText("#ee-oauth-url", "")
+	b.do("save the IMAP endpoint", 30*time.Second, chromedp.Click(chromedp.CSS("#endpoint-save")),
+		chromedp.WaitVisible(chromedp.CSS(`#endpoint-saved[data-verb="edit"]`)))
+	if e := endpoint(t, tgt, "legacy-imap"); e.OAuth != nil || !strings.HasPrefix(e.CardDAVURL, "https://127.0.0.1:9443/card") || e.CalDAVURL != imapEP.CalDAVURL ||
+		e.Security != "Ssl" || e.ApplicationId != "imap-client" {
+		t.Fatalf("IMAP endpoint after the edit: %+v %+v", e, e.OAuth)
 	}
 	b.shot(dir, "endpoints")
 

@@ -131,9 +131,6 @@ func (b *browser) uiAcceptConsent(consentURL string) {
 // uiCreateEndpoint creates a migration endpoint (native when e.Type is "") with the form.
 func (b *browser) uiCreateEndpoint(ui, tenant string, e apitypes.EndpointCreate) {
 	b.t.Helper()
-	if e.OAuthTokenURL != "" || e.OAuthScope != "" || e.OAuthGrant != "" || e.OAuthMechanism != "" {
-		b.t.Fatalf("endpoint %s: the web form has no OAuth2 sign-in fields", e.Name)
-	}
 	b.openPage(ui, tenant, "endpoints", "#ep-create")
 	imap := strings.EqualFold(e.Type, "IMAP")
 	if imap {
@@ -143,14 +140,22 @@ func (b *browser) uiCreateEndpoint(ui, tenant string, e apitypes.EndpointCreate)
 	}
 	b.typeText("#ep-name", e.Name)
 	b.typeText("#ep-server", e.RemoteServer)
+	b.typeText("#ep-app", e.ApplicationId)
+	b.typeText("#ep-secret", e.Secret)
 	if imap {
 		b.setValue("#ep-security", e.Security)
 		b.typeText("#ep-caldav", e.CalDAVURL)
 		b.typeText("#ep-carddav", e.CardDAVURL)
+		b.typeText("#ep-oauth-url", e.OAuthTokenURL)
+		b.typeText("#ep-oauth-scope", e.OAuthScope)
+		if e.OAuthGrant != "" {
+			b.setValue("#ep-oauth-grant", strings.ToLower(e.OAuthGrant))
+		}
+		if e.OAuthMechanism != "" {
+			b.setValue("#ep-oauth-mechanism", strings.ToUpper(e.OAuthMechanism))
+		}
 	} else {
 		b.typeText("#ep-tenant", e.RemoteTenant)
-		b.typeText("#ep-app", e.ApplicationId)
-		b.typeText("#ep-secret", e.Secret)
 	}
 	for sel, n := range map[string]int64{"#ep-max-mig": int64(e.MaxConcurrentMigrations), "#ep-max-inc": int64(e.MaxConcurrentIncrementalSyncs),
 		"#ep-max-bps": e.MaxBytesPerSecond} {

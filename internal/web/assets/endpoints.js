@@ -89,6 +89,21 @@ export async function endpointsView(main, ctx) {
     list, out, h('h2', { class: 'spaced' }, 'New migration endpoint'), form);
 }
 
+// oauthInputs are an IMAP endpoint's OAuth2 sign-in inputs (ids PREFIX-oauth-*),
+// set from cur (an EndpointOAuth) when editing.
+function oauthInputs(prefix, cur) {
+  const c = cur || {};
+  const keep = cur ? [['', 'keep']] : [];
+  const sel = (id, flag, opts) => h('select', { id: prefix + '-oauth-' + id, dataset: { flag } },
+    keep.concat(opts).map(([val, label]) => h('option', { value: val }, label)));
+  return {
+    url: h('input', { id: prefix + '-oauth-url', value: c.TokenURL || '', placeholder: 'https://oauth2.googleapis.com/token (optional)', autocomplete: 'off', dataset: { flag: 'oauth-token-url' } }),
+    scope: h('input', { id: prefix + '-oauth-scope', value: c.Scope || '', placeholder: 'https://mail.google.com/ (space-separated)', autocomplete: 'off', dataset: { flag: 'oauth-scope' } }),
+    grant: sel('grant', 'oauth-grant', [['refresh_token', 'refresh_token (a RefreshToken column per user)'], ['client_credentials', 'client_credentials (a service account)']]),
+    mech: sel('mechanism', 'oauth-mechanism', [['XOAUTH2', 'XOAUTH2'], ['OAUTHBEARER', 'OAUTHBEARER']]),
+  };
+}
+
 // createForm is the New-MigrationEndpoint form; created(endpoint) follows
 // a success.
 function createForm(ctx, apps, notice, created) {
@@ -110,6 +125,7 @@ function createForm(ctx, apps, notice, created) {
   const maxMig = h('input', { id: 'ep-max-mig', type: 'number', min: '1', max: '1000', placeholder: '100', dataset: { flag: 'max-concurrent-migrations' } });
   const maxInc = h('input', { id: 'ep-max-inc', type: 'number', min: '1', max: '1000', placeholder: '20', dataset: { flag: 'max-concurrent-incremental-syncs' } });
   const bps = h('input', { id: 'ep-max-bps', type: 'number', min: '0', placeholder: '0 (no cap)', dataset: { flag: 'max-bytes-per-second' } });
+  const o = oauthInputs('ep', null);
   const btn = h('button', { id: 'ep-create', class: 'primary', type: 'submit' }, 'Create endpoint');
   const form = h('form', {
     class: 'grid card', id: 'endpoint-form', novalidate: true,
@@ -121,8 +137,11 @@ function createForm(ctx, apps, notice, created) {
           Name: name.value.trim(), Type: typ.value, RemoteServer: server.value.trim(),
           MaxConcurrentMigrations: num(maxMig), MaxConcurrentIncrementalSyncs: num(maxInc), MaxBytesPerSecond: num(bps),
         };
-        if (imap) Object.assign(body, { Security: security.value, CalDAVURL: caldav.value.trim(), CardDAVURL: carddav.value.trim() });
-        else Object.assign(body, { RemoteTenant: tenant.value.trim(), ApplicationId: app.value.trim(), Secret: secret.value });
+        Object.assign(body, { ApplicationId: app.value.trim(), Secret: secret.value });
+        if (imap) {
+          Object.assign(body, { Security: security.value, CalDAVURL: caldav.value.trim(), CardDAVURL: carddav.value.trim(),
+            OAuthTokenURL: o.url.value.trim(), OAuthScope: o.scope.value.trim(), OAuthGrant: o.grant.value, OAuthMechanism: o.mech.value });
+        } else body.RemoteTenant = tenant.value.trim();
         try {
           const ep = await api('POST', base(ctx), body);
           form.reset();
@@ -133,8 +152,11 @@ function createForm(ctx, apps, notice, created) {
       });
     },
   }, field('Type', typ), field('Name', name), field('Remote server', server),
-  pair('Remote tenant', tenant, 'native'), pair('Application (client) ID', app, 'native'), pair('Client secret', secret, 'native'),
+  pair('Remote tenant', tenant, 'native'), field('Application (client) ID', app), field('Client secret', secret),
   pair('Security', security, 'imap'), pair('CalDAV URL', caldav, 'imap'), pair('CardDAV URL', carddav, 'imap'),
+  pair('OAuth token URL', o.url, 'imap'), pair('OAuth scope', o.scope, 'imap'), pair('OAuth grant', o.grant, 'imap'), pair('OAuth mechanism', o.mech, 'imap'),
+  h('span', { dataset: { kind: 'imap' } }), h('p', { class: 'hint', dataset: { kind: 'imap' } }, 'The users\u2019 IMAP logins come with the batch CSV. ',
+    'With an OAuth token URL they sign in with OAuth2 tokens instead of passwords: the application ID and client secret above are then the OAuth client\u2019s.'),
   field('Max concurrent migrations', maxMig), field('Max concurrent incremental syncs', maxInc),
   field('Bandwidth cap (bytes/s)', bps), appList,
   h('div', { class: 'actions' }, btn));
@@ -212,6 +234,7 @@ function editForm(ctx, cur, notice, done) {
   const maxMig = h('input', { id: 'ee-max-mig', type: 'number', value: String(e.MaxConcurrentMigrations), dataset: { flag: 'max-concurrent-migrations' } });
   const maxInc = h('input', { id: 'ee-max-inc', type: 'number', value: String(e.MaxConcurrentIncrementalSyncs), dataset: { flag: 'max-concurrent-incremental-syncs' } });
   const bps = h('input', { id: 'ee-max-bps', type: 'number', min: '0', value: String(e.MaxBytesPerSecond || 0), dataset: { flag: 'max-bytes-per-second' } });
+  const o = oauthInputs('ee', e.OAuth || {});
   const btn = h('button', { id: 'endpoint-save', class: 'primary', type: 'submit' }, 'Save');
   const form = h('form', {
     class: 'grid card', id: 'endpoint-edit', novalidate: true,
@@ -226,13 +249,18 @@ function editForm(ctx, cur, notice, done) {
         if (v !== (now || '')) body[k] = v === '' ? clear : v;
       };
       str('RemoteServer', server, c.RemoteServer, '');
+      str('ApplicationId', app, c.ApplicationId, '');
       if (!imap) {
         str('RemoteTenant', tenant, c.RemoteTenant, '');
-        str('ApplicationId', app, c.ApplicationId, '');
       } else {
+        const co = c.OAuth || {};
         str('Security', security, c.Security, 'Auto');
         str('CalDAVURL', caldav, c.CalDAVURL, 'none');
         str('CardDAVURL', carddav, c.CardDAVURL, 'none');
+        str('OAuthTokenURL', o.url, co.TokenURL, 'none');
+        str('OAuthScope', o.scope, co.Scope, '');
+        if (o.grant.value && o.grant.value !== co.Grant) body.OAuthGrant = o.grant.value;
+        if (o.mech.value && o.mech.value !== co.Mechanism) body.OAuthMechanism = o.mech.value;
       }
       if (num(maxMig) !== c.MaxConcurrentMigrations) body.MaxConcurrentMigrations = num(maxMig);
       if (num(maxInc) !== c.MaxConcurrentIncrementalSyncs) body.MaxConcurrentIncrementalSyncs = num(maxInc);
@@ -242,10 +270,11 @@ function editForm(ctx, cur, notice, done) {
       });
     },
   }, field('Remote server', server),
-  imap ? [field('Security', security), field('CalDAV URL', caldav), field('CardDAV URL', carddav)]
+  imap ? [field('Security', security), field('CalDAV URL', caldav), field('CardDAV URL', carddav), field('Application (client) ID', app),
+    field('OAuth token URL', o.url), field('OAuth scope', o.scope), field('OAuth grant', o.grant), field('OAuth mechanism', o.mech)]
     : [field('Remote tenant', tenant), field('Application (client) ID', app)],
   field('Max concurrent migrations', maxMig), field('Max concurrent incremental syncs', maxInc), field('Bandwidth cap (bytes/s)', bps),
-  h('span'), h('p', { class: 'hint' }, 'Empty fields keep their values. The client secret changes under Rotate secret.'),
+  h('span'), h('p', { class: 'hint' }, 'Empty fields keep their values; emptying a CalDAV, CardDAV or OAuth token URL removes it. The client secret changes under Rotate secret.'),
   h('div', { class: 'actions' }, btn));
   return form;
 }
