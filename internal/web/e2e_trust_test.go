@@ -309,6 +309,9 @@ func (r *trustRig) endpoints() {
 		ep.MaxConcurrentMigrations != 50 || ep.MaxConcurrentIncrementalSyncs != 10 || ep.MaxBytesPerSecond != 1<<20 || endpointSecret(t, tgt, ep) != secret1 {
 		t.Fatalf("endpoint as the page created it: %+v", ep)
 	}
+	if !eval[bool](b, `document.querySelector('#ep-name').value === '' && document.querySelector('#ep-app').value === `+jsString(appID)) {
+		t.Errorf("the create form does not start afresh after a creation")
+	}
 	b.uiCreateEndpoint(tgtUI, "fabrikam", apitypes.EndpointCreate{Name: "legacy-imap", Type: "IMAP", RemoteServer: "imaps://127.0.0.1:9993",
 		Security: "Ssl", CalDAVURL: "https://127.0.0.1:9443/dav/", OAuthTokenURL: "https://127.0.0.1:9444/token", OAuthGrant: "client_credentials",
 		ApplicationId: "imap-client", Secret: "imap-client-secret"})
@@ -439,6 +442,9 @@ func (r *trustRig) orgRels() {
 	if o := orgRel(t, tgt, "fabrikam", "contoso"); strings.Join(o.DomainNames, ",") != contoso.ID || !o.Enabled || !o.MailboxMoveEnabled ||
 		strings.Join(o.MailboxMoveCapability, ",") != directory.CapInbound || o.OAuthApplicationId != "" {
 		t.Fatalf("target orgrel as the page created it: %+v", o)
+	}
+	if !eval[bool](b, `(() => { const q = (s) => document.querySelector(s); return q('#or-name').value === '' && q('#or-enabled').checked && q('#or-move-enabled').checked && !q('#or-cap-inbound').checked; })()`) {
+		t.Errorf("the create form does not start afresh after a creation")
 	}
 
 	// Step 6: the source's RemoteOutbound relationship (refused without the

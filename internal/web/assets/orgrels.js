@@ -121,15 +121,18 @@ export async function orgRelsView(main, ctx) {
     { title: 'MailboxMovePublishedScopes', get: (o) => tags(o.MailboxMovePublishedScopes) },
   ], rows, { id: 'orgrels', row: (o) => ({ dataset: { name: o.Name } }), empty: 'No organization relationships: create one below.' }));
   draw(os);
-  const form = orgRelForm(ctx, null, hs, async (body, f) => {
+  // After a creation the form starts afresh (its defaults, not a reset's).
+  const formBox = h('div');
+  const newForm = () => replace(formBox, orgRelForm(ctx, null, hs, async (body, f) => {
     try {
       const o = await api('POST', base(ctx) + '/orgrels', body);
       replace(notice, h('div', { class: 'notice', id: 'orgrel-created', dataset: { name: o.Name } }, 'Organization relationship ', h('strong', null, o.Name), ' created.'));
-      f.reset();
+      newForm();
       draw(await api('GET', base(ctx) + '/orgrels'));
     } catch (err) { replace(notice, errorBox(err, f)); }
-  });
-  replace(main, h('h1', null, 'Organization relationships'), notice, list, h('h2', { class: 'spaced' }, 'New organization relationship'), form);
+  }));
+  newForm();
+  replace(main, h('h1', null, 'Organization relationships'), notice, list, h('h2', { class: 'spaced' }, 'New organization relationship'), formBox);
 }
 
 // orgRelPage shows one relationship, edits it (PATCH) and deletes it.
