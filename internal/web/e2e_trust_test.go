@@ -299,6 +299,10 @@ func (r *trustRig) endpoints() {
 	if es, err := tgt.Admin.ListEndpoints(ctx, tgt.Op, "fabrikam"); err != nil || len(es) != 0 {
 		t.Fatalf("endpoints after a refusal: %v %+v", err, es)
 	}
+	// A hint naming the secret's two flags names the one field.
+	if got := jsCall[string](b, `dom.webText('pass --secret or --secret-file', document.querySelector('#endpoint-form'))`); got != "Fill in Client secret" {
+		t.Errorf("the secret hint reads %q in the form", got)
+	}
 	if n := eval[int](b, `document.querySelectorAll('#ep-app-list option[value="`+appID+`"]').length`); n != 1 {
 		t.Errorf("the app is offered %d times for Application (client) ID", n)
 	}

@@ -116,7 +116,7 @@ function createForm(ctx, apps, notice, created) {
   // With one app (the usual case), it is the endpoint's.
   const app = h('input', { id: 'ep-app', list: appList.id, placeholder: 'AppId of the migration app (Apps page)', autocomplete: 'off',
     value: apps.length === 1 ? apps[0].AppId : '', dataset: { flag: 'app-id' } });
-  const secret = h('input', { id: 'ep-secret', type: 'password', autocomplete: 'new-password', placeholder: 'the app\u2019s client secret', dataset: { flag: 'secret' } });
+  const secret = h('input', { id: 'ep-secret', type: 'password', autocomplete: 'new-password', placeholder: 'the app\u2019s client secret', dataset: { flag: 'secret secret-file' } });
   const security = h('select', { id: 'ep-security', dataset: { flag: 'security' } },
     h('option', { value: '' }, 'The URL\u2019s default'), h('option', { value: 'Ssl' }, 'Ssl (implicit TLS)'),
     h('option', { value: 'Tls' }, 'Tls (STARTTLS required)'), h('option', { value: 'None' }, 'None (plain text)'));
@@ -282,7 +282,7 @@ function editForm(ctx, cur, notice, done) {
 // rotateForm replaces the endpoint's stored client secret (a PATCH with
 // the Secret only), after a confirmation.
 function rotateForm(ctx, cur, notice, done) {
-  const secret = h('input', { id: 'ee-secret', type: 'password', autocomplete: 'new-password', placeholder: 'the new client secret', dataset: { flag: 'secret' } });
+  const secret = h('input', { id: 'ee-secret', type: 'password', autocomplete: 'new-password', placeholder: 'the new client secret', dataset: { flag: 'secret secret-file' } });
   const btn = h('button', { id: 'endpoint-rotate', class: 'primary', type: 'submit' }, 'Replace secret');
   const form = h('form', {
     class: 'grid card', id: 'endpoint-rotate-form',
