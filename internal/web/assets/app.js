@@ -1,5 +1,6 @@
 // tenantferry web admin: sign-in, layout, hash router, tenants and the
-// tenant overview. The other views live in views.js and batches.js.
+// tenant overview. The other views live in recipients.js, prepare.js,
+// apps.js, endpoints.js, orgrels.js and batches.js.
 //
 // Routes (location.hash, segments URI-encoded):
 //   #/tenants                          tenants (operator)
@@ -7,14 +8,17 @@
 //   #/t/TENANT/mailboxes[/ID]          mailboxes (and one mailbox)
 //   #/t/TENANT/mailusers[/ID]          mail users
 //   #/t/TENANT/groups[/ID]             groups
-//   #/t/TENANT/apps | consents | orgrels | endpoints
+//   #/t/TENANT/apps | consents
+//   #/t/TENANT/orgrels[/NAME] | endpoints[/NAME]
 //   #/t/TENANT/batches[/BATCH[/users/ADDRESS]]
 //   #/t/TENANT/prepare                 prepare mail users (recipients.js, prepare.js)
 import { h, replace, route, table, props, errorBox, fmtTime, field, busy } from './dom.js';
 import { api, seg, token, setToken } from './api.js';
-import { appsView, consentsView, orgRelsView, endpointsView } from './views.js';
 import { recipientList, recipientDetail } from './recipients.js';
 import { prepareView } from './prepare.js';
+import { appsView, consentsView } from './apps.js';
+import { endpointsView, endpointPage } from './endpoints.js';
+import { orgRelsView, orgRelPage } from './orgrels.js';
 import { batchesView, batchPage, userReport } from './batches.js';
 
 const root = document.getElementById('app');
@@ -141,8 +145,8 @@ function pickView(section, id, sub, addr) {
       return id ? (m, c) => recipientDetail(m, c, section, id) : (m, c) => recipientList(m, c, section);
     case 'apps': return appsView;
     case 'consents': return consentsView;
-    case 'orgrels': return orgRelsView;
-    case 'endpoints': return endpointsView;
+    case 'orgrels': return id ? (m, c) => orgRelPage(m, c, id) : orgRelsView;
+    case 'endpoints': return id ? (m, c) => endpointPage(m, c, id) : endpointsView;
     case 'prepare': return prepareView;
     case 'batches':
       if (id && sub === 'users' && addr) return (m, c) => userReport(m, c, id, addr);

@@ -95,11 +95,12 @@ export function errorBox(err, scope) {
 }
 
 // flagLabel names the form field of a CLI flag: the label of the input
-// marked data-flag="FLAG" in scope, else the flag's words
+// marked data-flag="FLAG" (a list: one input may stand for several flags,
+// e.g. "secret secret-file") in scope, else the flag's words
 // (--target-delivery-domain: "Target delivery domain").
 export function flagLabel(flag, scope) {
   const root = scope || document;
-  const input = root.querySelector('[data-flag="' + flag.replace(/[^a-z0-9-]/g, '') + '"]');
+  const input = root.querySelector('[data-flag~="' + flag.replace(/[^a-z0-9-]/g, '') + '"]');
   const label = input && input.id ? root.querySelector('label[for="' + input.id + '"]') : null;
   if (label && label.textContent.trim()) return label.textContent.trim();
   const words = flag.replace(/-/g, ' ');
@@ -114,7 +115,7 @@ export function webText(s, scope) {
   if (!s) return s;
   const one = '--[a-z0-9-]+(?: [A-Z][A-Z_]*(?![a-z]))?';
   const flags = new RegExp('pass (' + one + '(?:(?:, | or |,? and )' + one + ')*)(?:,? e\\.g\\. [^\\s,;)]+)?', 'g');
-  let out = String(s).replace(flags, (_, list) => 'fill in ' + list.match(/--[a-z0-9-]+/g).map((f) => flagLabel(f.slice(2), scope)).join(', '));
+  let out = String(s).replace(flags, (_, list) => 'fill in ' + [...new Set(list.match(/--[a-z0-9-]+/g).map((f) => flagLabel(f.slice(2), scope)))].join(', '));
   // A quoted batch or migrationuser command is a button of the batch page.
   const cmds = { start: 'Start', stop: 'Stop', 'sync-now': 'Sync now', complete: 'Complete', remove: 'Remove', resync: 'Resync',
     'approve-skipped-items': 'Approve skipped items', report: 'Download report (CSV)' };
