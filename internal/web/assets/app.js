@@ -28,8 +28,7 @@ let generation = 0;
 const sections = [
   ['', 'Overview'], ['mailboxes', 'Mailboxes'], ['mailusers', 'Mail users'], ['groups', 'Groups'],
   ['apps', 'Apps'], ['consents', 'Consents'], ['orgrels', 'Organization relationships'],
-  ['endpoints', 'Endpoints'], ['batches', 'Migration batches'],
-  ['prepare', 'Prepare mail users'],
+  ['endpoints', 'Endpoints'], ['prepare', 'Prepare mail users'], ['batches', 'Migration batches'],
 ];
 
 // parts returns the decoded segments of the hash route.
