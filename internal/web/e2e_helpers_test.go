@@ -99,12 +99,17 @@ func TestBatchHelpersInChromium(t *testing.T) {
 		dom.webText('no flag here: a-b--c stays'),
 		dom.webText("stop the batch first ('tenantferry batch stop wave1'), then remove it"),
 		dom.webText("stop the user first ('tenantferry migrationuser stop a@x.test'), then remove it"),
-		dom.webText("run 'tenantferry mailuser set ann --exchange-guid G'")]`)
+		dom.webText("run 'tenantferry mailuser set ann --exchange-guid G'"),
+		dom.webText("add it with 'tenantferry domain add x.example'"),
+		dom.webText("the source admin runs 'tenantferry orgrel create --tenant c --oauth-app-id A'"),
+		dom.webText("list them ('tenantferry move-registration list --tenant c')")]`)
 	want := []string{"Fill in Target delivery domain", "Fill in Endpoint", "Fill in Csv with an EmailAddress column",
 		"Fill in Complete after, Start after, Report interval", "raise the limit with Large item limit 5", "no flag here: a-b--c stays",
 		"stop the batch first (the Stop button of the batch), then remove it",
 		"stop the user first (the Stop command of the user's Actions menu), then remove it",
-		"run 'tenantferry mailuser set ann --exchange-guid G'"}
+		"use the Mail users page", "add it on the Overview (Accepted domains) page",
+		"the source admin uses the Organization relationships page",
+		"list them ('tenantferry move-registration list --tenant c')"}
 	for i := range want {
 		if texts[i] != want[i] {
 			t.Errorf("webText #%d = %q, want %q", i, texts[i], want[i])

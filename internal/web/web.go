@@ -11,7 +11,8 @@
 //     the user are the API's coded errors ("CODE: message" and the hint),
 //     in the web's words: a hint naming a CLI flag names the form's field
 //     ("pass --target-delivery-domain" reads "Fill in Target delivery
-//     domain"), a quoted batch command the page's button.
+//     domain"), a quoted batch command the page's button, another quoted
+//     command ('tenantferry domain add ...') the page of its object.
 //   - A command is offered only in the states the server accepts it in
 //     (assets/batchactions.js mirrors internal/migration); the server stays
 //     the judge. Completing a batch or a user (the irreversible cutover)

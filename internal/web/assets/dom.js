@@ -107,10 +107,20 @@ export function flagLabel(flag, scope) {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
+// commandPages names the web admin page of a CLI command ("noun verb" or
+// "noun"), for hints that quote one.
+const commandPages = {
+  domain: 'Overview (Accepted domains)', tenant: 'Tenants', 'tenant token': 'Tokens', 'tenant admin-token': 'Tokens',
+  mailbox: 'Mailboxes', mailuser: 'Mail users', 'mailuser prepare': 'Prepare mail users', group: 'Groups',
+  app: 'Apps', consent: 'Consents', orgrel: 'Organization relationships', endpoint: 'Endpoints',
+  batch: 'Migration batches', migrationuser: 'Migration batches',
+};
+
 // webText rewrites an API message or hint written for the CLI for the web:
 // "pass --flag VALUE[, e.g. X]" becomes "Fill in FIELD", a quoted batch or
-// migrationuser command the page's button, any other --flag the field's
-// name (other quoted 'tenantferry ...' commands stay as written).
+// migrationuser command the page's button, another quoted command the page
+// of its object (commandPages), any other --flag the field's name (quoted
+// commands without a page, such as 'tenantferry serve', stay as written).
 export function webText(s, scope) {
   if (!s) return s;
   const one = '--[a-z0-9-]+(?: [A-Z][A-Z_]*(?![a-z]))?';
@@ -121,6 +131,15 @@ export function webText(s, scope) {
     'approve-skipped-items': 'Approve skipped items', report: 'Download report (CSV)' };
   out = out.replace(/'tenantferry (batch|migrationuser) ([a-z-]+)[^']*'/g, (m, kind, verb) => (cmds[verb]
     ? 'the ' + cmds[verb] + (kind === 'batch' ? ' button of the batch' : ' command of the user\'s Actions menu') : m));
+  // A quoted command whose object has a page of its own names the page.
+  // "with 'tenantferry domain add X'" reads "on the Overview (Accepted
+  // domains) page", "run(s) '...'" "use(s) the ... page".
+  const lead = { with: 'on', run: 'use', runs: 'uses' };
+  out = out.replace(/(?:\b(with|runs?) )?'tenantferry ([a-z-]+) ([a-z-]+)[^']*'/g, (m, how, noun, verb) => {
+    const page = commandPages[noun + ' ' + verb] || commandPages[noun];
+    if (!page) return m;
+    return (how ? lead[how] + ' ' : '') + 'the ' + page + ' page';
+  });
   // Other quoted CLI commands stay whole (a mangled command helps no one).
   out = out.split(/('tenantferry [^']*')/).map((part, i) => (i % 2 ? part
     : part.replace(/(^|[^\w-])--([a-z][a-z0-9-]*)/g, (_, pre, f) => pre + flagLabel(f, scope)))).join('');
