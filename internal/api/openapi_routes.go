@@ -143,6 +143,7 @@ var routeDocs = func() map[string]routeDoc {
 		"POST " + t + "/move-registrations/{id}/cancel": {summary: "Cancel registered moves", reply: []replication.Registration{}},
 		"POST " + t + "/batches":                        {summary: "Create a migration batch", body: apitypes.BatchCreate{}, reply: migration.BatchView{}, status: http.StatusCreated},
 		"GET " + t + "/batches":                         {summary: "List migration batches", reply: []migration.BatchView{}},
+		"POST " + t + "/batches/validate":               {summary: "Check a batch and each CSV row as create would; writes nothing", body: apitypes.BatchCreate{}, reply: apitypes.BatchValidation{}},
 		"GET " + t + "/batches/{b}":                     {summary: "Show a migration batch", reply: migration.BatchView{}},
 		"PATCH " + t + "/batches/{b}":                   {summary: "Change a batch (Set-MigrationBatch)", body: apitypes.BatchSet{}, reply: migration.BatchView{}},
 		"GET " + t + "/batches/{b}/users":               {summary: "The users of a batch, in CSV order", reply: []migration.UserView{}, paged: true},
