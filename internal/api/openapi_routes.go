@@ -92,6 +92,8 @@ var routeDocs = func() map[string]routeDoc {
 		"PATCH " + t:                         {summary: "Change a tenant's quota (operator)", body: apitypes.TenantSet{}, reply: apitypes.TenantView{}},
 		"DELETE " + t:                        {summary: "Delete a tenant (operator)"},
 		"POST " + t + "/admin-tokens":        {summary: "Issue a tenant-admin token (in AdminToken, once)", body: apitypes.AdminTokenCreate{}, optional: true, reply: apitypes.TenantView{}, status: http.StatusCreated},
+		"GET " + t + "/admin-tokens":         {summary: "List the tenant's admin tokens (never the tokens)", reply: []apitypes.AdminTokenView{}},
+		"DELETE " + t + "/admin-tokens/{id}": {summary: "Revoke a tenant-admin token: it authenticates no one from then on"},
 		"GET " + t + "/domains":              {summary: "List the tenant's domains", reply: []apitypes.DomainView{}},
 		"POST " + t + "/domains":             {summary: "Add a domain (Pending until verified)", body: apitypes.DomainAdd{}, reply: apitypes.DomainView{}, status: http.StatusCreated},
 		"GET " + t + "/domains/{d}":          {summary: "Show a domain", reply: apitypes.DomainView{}},
