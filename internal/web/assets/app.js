@@ -9,10 +9,12 @@
 //   #/t/TENANT/groups[/ID]             groups
 //   #/t/TENANT/apps | consents | orgrels | endpoints
 //   #/t/TENANT/batches[/BATCH[/users/ADDRESS]]
+//   #/t/TENANT/tokens                  admin tokens
 import { h, replace, route, table, props, errorBox, fmtTime, field, busy } from './dom.js';
 import { api, seg, token, setToken } from './api.js';
 import { recipientList, recipientDetail, appsView, consentsView, orgRelsView, endpointsView } from './views.js';
 import { batchesView, batchPage, userReport } from './batches.js';
+import { tokensView } from './tokens.js';
 
 const root = document.getElementById('app');
 let whoami = null;
@@ -21,7 +23,7 @@ let generation = 0;
 const sections = [
   ['', 'Overview'], ['mailboxes', 'Mailboxes'], ['mailusers', 'Mail users'], ['groups', 'Groups'],
   ['apps', 'Apps'], ['consents', 'Consents'], ['orgrels', 'Organization relationships'],
-  ['endpoints', 'Endpoints'], ['batches', 'Migration batches'],
+  ['endpoints', 'Endpoints'], ['batches', 'Migration batches'], ['tokens', 'Tokens'],
 ];
 
 // parts returns the decoded segments of the hash route.
@@ -139,6 +141,7 @@ function pickView(section, id, sub, addr) {
     case 'consents': return consentsView;
     case 'orgrels': return orgRelsView;
     case 'endpoints': return endpointsView;
+    case 'tokens': return tokensView;
     case 'batches':
       if (id && sub === 'users' && addr) return (m, c) => userReport(m, c, id, addr);
       return id ? (m, c) => batchPage(m, c, id) : batchesView;
