@@ -18,10 +18,10 @@ export async function tokensView(main, ctx) {
     if (!ctx.live()) return;
     replace(list, table([
       { title: 'Name', get: (t) => [t.Name, t.Current ? h('span', { class: 'tag' }, 'this session') : null] },
-      { title: 'Id', get: (t) => h('code', { title: t.Id }, t.Id.slice(0, 8)) },
-      { title: 'Created', get: (t) => fmtTime(t.WhenCreated) },
+      { title: 'Id', cls: 'tid', get: (t) => h('code', { title: t.Id }, t.Id.slice(0, 8)) },
+      { title: 'Created', cls: 'created', get: (t) => fmtTime(t.WhenCreated) },
       { title: 'Expires', cls: 'expires', get: (t) => (t.ExpiresAt ? fmtTime(t.ExpiresAt) : h('span', { class: 'muted' }, 'never')) },
-      { title: '', get: (t) => h('button', {
+      { title: '', cls: 'row-actions', get: (t) => h('button', {
         type: 'button', class: 'danger', dataset: { action: 'revoke' },
         onclick: async (e) => {
           const btn = e.currentTarget;
