@@ -96,7 +96,7 @@ func TestTokensPageInChromium(t *testing.T) {
 	// A refused issue shows its coded error.
 	b.do("issue with a bad name", 30*time.Second,
 		chromedp.SetValue(chromedp.CSS("#token-name"), strings.Repeat("x", 300)),
-		chromedp.WaitVisible(chromedp.CSS("#token-issue")))
+		chromedp.WaitEnabled(chromedp.CSS("#token-issue")))
 	eval[bool](b, `(document.querySelector('#token-notice').replaceChildren(), true)`)
 	b.do("click issue", 10*time.Second, chromedp.Click(chromedp.CSS("#token-issue")))
 	b.poll("refused issue", `!!document.querySelector('#token-notice').firstChild`, 20*time.Second)

@@ -150,6 +150,10 @@ func (b *browser) uiIssueToken(ui, tenant, name string) string {
 	b.do("issue token "+name, 30*time.Second,
 		chromedp.Navigate(ui+"#/t/"+tenant+"/tokens"),
 		chromedp.WaitVisible(chromedp.CSS("#token-name")),
+		chromedp.WaitEnabled(chromedp.CSS("#token-issue")))
+	// The page may be the one already open: no earlier token may be read.
+	eval[bool](b, `(document.querySelector('#token-notice').replaceChildren(), true)`)
+	b.do("issue token "+name+": submit", 30*time.Second,
 		chromedp.SetValue(chromedp.CSS("#token-name"), name),
 		chromedp.Click(chromedp.CSS("#token-issue")))
 	b.poll("token "+name+" issued", `!!document.querySelector('#token-created .secret') || !!document.querySelector('#token-notice .error')`, 30*time.Second)

@@ -30,18 +30,9 @@ function check(id, flag, checked) {
   return h('input', { id, type: 'checkbox', checked, dataset: { flag } });
 }
 
-// batchWizard builds the wizard for ctx's tenant; notice shows errors of
-// the page.
-export async function batchWizard(ctx, notice) {
-  const t = 'tenants/' + seg(ctx.tenant);
-  let endpoints = [];
-  let domains = [];
-  try {
-    [endpoints, domains] = await Promise.all([api('GET', t + '/endpoints'), api('GET', t + '/domains')]);
-  } catch (err) {
-    replace(notice, errorBox(err));
-  }
-  const wnotice = h('div', { id: 'wizard-notice' });
+// wizardInputs builds the wizard's inputs, each marked with the CLI flag
+// it stands for (errors name the field: dom.js webText).
+function wizardInputs(endpoints, domains) {
   // Step 1: the batch.
   const name = h('input', { id: 'batch-name', placeholder: 'wave1', autocomplete: 'off', dataset: { flag: 'name' } });
   const ep = h('select', { id: 'batch-endpoint', dataset: { flag: 'endpoint' } },
@@ -51,7 +42,6 @@ export async function batchWizard(ctx, notice) {
   // Step 2: the users.
   const file = h('input', { id: 'batch-csv', type: 'file', accept: '.csv,text/csv', dataset: { flag: 'csv' } });
   const text = h('textarea', { id: 'batch-csv-text', rows: '6', spellcheck: 'false', placeholder: 'EmailAddress\nuser01@fabrikam.example', dataset: { flag: 'csv' } });
-  const preview = h('div', { id: 'batch-preview' });
   // Step 3: the schedule.
   const autoStart = check('batch-autostart', 'auto-start', true);
   const startAfter = h('input', { id: 'batch-start-after', type: 'datetime-local', dataset: { flag: 'start-after' } });
@@ -64,6 +54,63 @@ export async function batchWizard(ctx, notice) {
   const large = h('input', { id: 'batch-large-limit', type: 'number', min: '-1', placeholder: 'unlimited', dataset: { flag: 'large-item-limit' } });
   const bad = h('input', { id: 'batch-bad-limit', type: 'number', min: '-1', placeholder: 'unlimited', dataset: { flag: 'bad-item-limit' } });
   const maxSize = h('input', { id: 'batch-max-size', type: 'number', min: '1', placeholder: '150', dataset: { flag: 'max-item-size' } });
+
+  return { name, ep, tdd, file, text, autoStart, startAfter, autoComplete, completeAfter, interval, notify, reportIv, large, bad, maxSize };
+}
+
+// previewTable shows the server's verdict on each CSV row.
+function previewTable(verdict) {
+  const failing = verdict.Rows.filter((r) => r.Status !== 'OK').length;
+  return [
+    h('p', { id: 'batch-preview-summary', class: failing ? 'error-text' : 'muted', dataset: { valid: String(verdict.Valid) } },
+      verdict.Rows.length + ' users; ', failing ? failing + ' with a problem: fix the CSV and validate again.' : 'every row is valid.'),
+    table([
+      { title: 'Line', cls: 'num', get: (r) => String(r.Line) },
+      { title: 'EmailAddress', get: (r) => r.EmailAddress },
+      { title: 'Result', get: (r) => badge(r.Status === 'OK' ? 'Passed' : 'Failed') },
+      { title: 'Problem', cls: 'detail', get: (r) => (r.Code ? [h('code', { class: 'code' }, r.Code), ' ', h('span', { class: 'msg' }, r.Message),
+        r.Hint ? h('details', { class: 'fix' }, h('summary', null, 'How to fix'), h('span', { class: 'hint' }, r.Hint)) : null] : '') },
+    ], verdict.Rows, { id: 'batch-preview-rows', row: (r) => ({ dataset: { line: String(r.Line), user: r.EmailAddress, status: r.Status, code: r.Code || '' } }) }),
+  ];
+}
+
+// wizardPanes lays out the five steps' panes (f: wizardInputs; nav(i,
+// extra) is step i's Back/Next bar).
+function wizardPanes(f, preview, review, nav, validateBtn, create) {
+  const { name, ep, tdd, file, text, autoStart, startAfter, autoComplete, completeAfter, interval, notify, reportIv, large, bad, maxSize } = f;
+  return [
+    h('div', { class: 'grid wizard-pane', id: 'wiz-step-1' }, field('Name', name), field('Migration endpoint', ep), field('Target delivery domain', tdd), h('span'), nav(0)),
+    h('div', { class: 'wizard-pane', id: 'wiz-step-2' },
+      h('div', { class: 'grid' }, field('CSV file', file), field('Or paste the CSV', text)),
+      h('p', { class: 'hint' }, 'One user per line under an EmailAddress header: the target addresses (MailUsers stamped with mailuser prepare).'),
+      preview, nav(1, validateBtn)),
+    h('div', { class: 'grid wizard-pane', id: 'wiz-step-3' },
+      h('span'), h('label', { class: 'check', for: autoStart.id }, autoStart, 'Start the batch automatically'),
+      field('Start after', startAfter),
+      h('span'), h('label', { class: 'check', for: autoComplete.id }, autoComplete, 'Complete the batch automatically'),
+      field('Complete after', completeAfter), field('Incremental sync interval', interval), h('span'), nav(2)),
+    h('div', { class: 'grid wizard-pane', id: 'wiz-step-4' },
+      field('Notification emails', notify), field('Report interval', reportIv), field('Large item limit', large),
+      field('Bad item limit', bad), field('Max item size (MiB)', maxSize), h('span'), nav(3)),
+    h('div', { class: 'wizard-pane', id: 'wiz-step-5' }, review, nav(4, create))
+  ];
+}
+
+// batchWizard builds the wizard for ctx's tenant; notice shows errors of
+// the page.
+export async function batchWizard(ctx, notice) {
+  const t = 'tenants/' + seg(ctx.tenant);
+  let endpoints = [];
+  let domains = [];
+  try {
+    [endpoints, domains] = await Promise.all([api('GET', t + '/endpoints'), api('GET', t + '/domains')]);
+  } catch (err) {
+    replace(notice, errorBox(err));
+  }
+  const wnotice = h('div', { id: 'wizard-notice' });
+  const f = wizardInputs(endpoints, domains);
+  const { name, ep, tdd, file, text, autoStart, startAfter, autoComplete, completeAfter, interval, notify, reportIv, large, bad, maxSize } = f;
+  const preview = h('div', { id: 'batch-preview' });
 
   let csv = '';
   let verdict = null; // the server's BatchValidation of body() as it was
@@ -95,20 +142,7 @@ export async function batchWizard(ctx, notice) {
     if (wizard) wizard.dataset.step = String(i + 1);
   };
 
-  const drawPreview = () => {
-    if (!verdict) { replace(preview); return; }
-    const failing = verdict.Rows.filter((r) => r.Status !== 'OK').length;
-    replace(preview,
-      h('p', { id: 'batch-preview-summary', class: failing ? 'error-text' : 'muted', dataset: { valid: String(verdict.Valid) } },
-        verdict.Rows.length + ' users; ', failing ? failing + ' with a problem: fix the CSV and validate again.' : 'every row is valid.'),
-      table([
-        { title: 'Line', cls: 'num', get: (r) => String(r.Line) },
-        { title: 'EmailAddress', get: (r) => r.EmailAddress },
-        { title: 'Result', get: (r) => badge(r.Status === 'OK' ? 'Passed' : 'Failed') },
-        { title: 'Problem', cls: 'detail', get: (r) => (r.Code ? [h('code', { class: 'code' }, r.Code), ' ', h('span', { class: 'msg' }, r.Message),
-          r.Hint ? h('details', { class: 'fix' }, h('summary', null, 'How to fix'), h('span', { class: 'hint' }, r.Hint)) : null] : '') },
-      ], verdict.Rows, { id: 'batch-preview-rows', row: (r) => ({ dataset: { line: String(r.Line), user: r.EmailAddress, status: r.Status, code: r.Code || '' } }) }));
-  };
+  const drawPreview = () => replace(preview, verdict ? previewTable(verdict) : null);
 
   // validate asks the server about the batch and every row of the CSV.
   const validate = async () => {
@@ -154,21 +188,7 @@ export async function batchWizard(ctx, notice) {
   file.addEventListener('change', () => readFile().then(() => validate()).catch((err) => replace(wnotice, errorBox(err, wizard))));
 
   const validateBtn = h('button', { type: 'button', id: 'batch-validate', onclick: (e) => busy(e.currentTarget, async () => { csv = text.value; await validate(); }) }, 'Validate');
-  panes.push(
-    h('div', { class: 'grid wizard-pane', id: 'wiz-step-1' }, field('Name', name), field('Migration endpoint', ep), field('Target delivery domain', tdd), h('span'), nav(0)),
-    h('div', { class: 'wizard-pane', id: 'wiz-step-2' },
-      h('div', { class: 'grid' }, field('CSV file', file), field('Or paste the CSV', text)),
-      h('p', { class: 'hint' }, 'One user per line under an EmailAddress header: the target addresses (MailUsers stamped with mailuser prepare).'),
-      preview, nav(1, validateBtn)),
-    h('div', { class: 'grid wizard-pane', id: 'wiz-step-3' },
-      h('span'), h('label', { class: 'check', for: autoStart.id }, autoStart, 'Start the batch automatically'),
-      field('Start after', startAfter),
-      h('span'), h('label', { class: 'check', for: autoComplete.id }, autoComplete, 'Complete the batch automatically'),
-      field('Complete after', completeAfter), field('Incremental sync interval', interval), h('span'), nav(2)),
-    h('div', { class: 'grid wizard-pane', id: 'wiz-step-4' },
-      field('Notification emails', notify), field('Report interval', reportIv), field('Large item limit', large),
-      field('Bad item limit', bad), field('Max item size (MiB)', maxSize), h('span'), nav(3)),
-    h('div', { class: 'wizard-pane', id: 'wiz-step-5' }, review, nav(4, create)));
+  panes.push(...wizardPanes(f, preview, review, nav, validateBtn, create));
 
   const drawReview = () => {
     const b = body();
