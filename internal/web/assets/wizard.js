@@ -67,7 +67,7 @@ function previewTable(verdict) {
     table([
       { title: 'Line', cls: 'num', get: (r) => String(r.Line) },
       { title: 'EmailAddress', get: (r) => r.EmailAddress },
-      { title: 'Result', get: (r) => badge(r.Status === 'OK' ? 'Passed' : 'Failed') },
+      { title: 'Result', cls: 'res', get: (r) => badge(r.Status === 'OK' ? 'Passed' : 'Failed') },
       { title: 'Problem', cls: 'detail', get: (r) => (r.Code ? [h('code', { class: 'code' }, r.Code), ' ', h('span', { class: 'msg' }, r.Message),
         r.Hint ? h('details', { class: 'fix' }, h('summary', null, 'How to fix'), h('span', { class: 'hint' }, r.Hint)) : null] : '') },
     ], verdict.Rows, { id: 'batch-preview-rows', row: (r) => ({ dataset: { line: String(r.Line), user: r.EmailAddress, status: r.Status, code: r.Code || '' } }) }),
