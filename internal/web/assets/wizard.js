@@ -69,7 +69,7 @@ function previewTable(verdict) {
       { title: 'EmailAddress', get: (r) => r.EmailAddress },
       { title: 'Result', cls: 'res', get: (r) => badge(r.Status === 'OK' ? 'Passed' : 'Failed') },
       { title: 'Problem', cls: 'detail', get: (r) => (r.Code ? [h('code', { class: 'code' }, r.Code), ' ', h('span', { class: 'msg' }, r.Message),
-        r.Hint ? h('details', { class: 'fix' }, h('summary', null, 'How to fix'), h('span', { class: 'hint' }, r.Hint)) : null] : '') },
+        r.Hint ? h('details', { class: 'fix' }, h('summary', null, 'How to fix'), h('span', { class: 'hint' }, r.Hint)) : null] : h('span', { class: 'muted' }, 'OK')) },
     ], verdict.Rows, { id: 'batch-preview-rows', row: (r) => ({ dataset: { line: String(r.Line), user: r.EmailAddress, status: r.Status, code: r.Code || '' } }) }),
   ];
 }
