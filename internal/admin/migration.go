@@ -38,6 +38,16 @@ func (c *Core) CreateBatch(ctx context.Context, p *Principal, tenant string, spe
 	return m.ViewBatch(ctx, b)
 }
 
+// ValidateBatch checks a batch as CreateBatch would, row by row, and
+// writes nothing (migration.Service.ValidateBatch).
+func (c *Core) ValidateBatch(ctx context.Context, p *Principal, tenant string, spec migration.BatchSpec) ([]migration.RowCheck, error) {
+	m, tid, err := c.migrationFor(ctx, p, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return m.ValidateBatch(ctx, tid, spec)
+}
+
 // BatchAction names a state-changing batch command.
 type BatchAction string
 

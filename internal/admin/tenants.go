@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/dnsx"
@@ -111,21 +112,46 @@ func (c *Core) SetTenantQuota(ctx context.Context, p *Principal, ref string, byt
 	return t, nil
 }
 
-// IssueAdminToken issues another tenant-admin token for the tenant.
-func (c *Core) IssueAdminToken(ctx context.Context, p *Principal, ref, name string) (string, *directory.Tenant, error) {
+// IssueAdminToken issues another tenant-admin token for the tenant,
+// expiring at expires (zero: never); the token is returned once.
+func (c *Core) IssueAdminToken(ctx context.Context, p *Principal, ref, name string, expires time.Time) (string, *directory.AdminToken, *directory.Tenant, error) {
 	t, err := c.Tenant(ctx, p, ref)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	if name == "" {
 		name = "admin"
 	}
-	tok, err := c.Dir.CreateAdminToken(ctx, t.ID, name)
+	tok, at, err := c.Dir.IssueAdminToken(ctx, t.ID, name, expires)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	c.audit(ctx, p, t.ID, "tenant.admin-token", name)
-	return tok, t, nil
+	return tok, at, t, nil
+}
+
+// AdminTokens lists the tenant's admin tokens (never the tokens; never
+// the operator's nor another tenant's).
+func (c *Core) AdminTokens(ctx context.Context, p *Principal, ref string) ([]directory.AdminToken, error) {
+	t, err := c.Tenant(ctx, p, ref)
+	if err != nil {
+		return nil, err
+	}
+	return c.Dir.ListAdminTokens(ctx, t.ID)
+}
+
+// RevokeAdminToken revokes one of the tenant's admin tokens by its id: it
+// authenticates no one from then on.
+func (c *Core) RevokeAdminToken(ctx context.Context, p *Principal, ref, id string) error {
+	t, err := c.Tenant(ctx, p, ref)
+	if err != nil {
+		return err
+	}
+	if err := c.Dir.RevokeAdminToken(ctx, t.ID, id); err != nil {
+		return err
+	}
+	c.audit(ctx, p, t.ID, "tenant.admin-token.revoke", id)
+	return nil
 }
 
 // AddDomain adds a domain to a tenant: a pending claim, verified later by

@@ -151,6 +151,8 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	h("DELETE /api/v1/tenants/{t}", s.deleteTenant)
 	h("PATCH /api/v1/tenants/{t}", s.setTenant)
 	h("POST /api/v1/tenants/{t}/admin-tokens", s.adminToken)
+	h("GET /api/v1/tenants/{t}/admin-tokens", s.listAdminTokens)
+	h("DELETE /api/v1/tenants/{t}/admin-tokens/{id}", s.revokeAdminToken)
 	h("GET /api/v1/tenants/{t}/domains", s.listDomains)
 	h("POST /api/v1/tenants/{t}/domains", s.addDomain)
 	h("DELETE /api/v1/tenants/{t}/domains/{d}", s.removeDomain)

@@ -209,6 +209,7 @@ func tp(tenant string) string { return "/api/v1/tenants/" + url.PathEscape(tenan
 type tenantObjs struct {
 	apitypes.TenantView
 	Token       string // tenant-admin token
+	TokenID     string // its id (admin-tokens)
 	Domain      string // custom accepted domain
 	Password    string // of Mailbox
 	Mailbox     apitypes.RecipientView
@@ -233,6 +234,12 @@ func (s *tserver) createTenant(t testing.TB, name string) *tenantObjs {
 		t.Fatal("no AdminToken")
 	}
 	o.Token = o.AdminToken
+	var ts []apitypes.AdminTokenView
+	s.call(t, "GET", tp(name)+"/admin-tokens", o.Token, nil).ok(t, &ts)
+	if len(ts) != 1 {
+		t.Fatalf("tenant %s has %d admin tokens", name, len(ts))
+	}
+	o.TokenID = ts[0].Id
 	return o
 }
 

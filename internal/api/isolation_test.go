@@ -31,6 +31,8 @@ func routeCases(p string, f *tenantObjs) []isolationCase {
 		{"tenant show", "GET", p, nil},
 		{"tenant delete", "DELETE", p, nil},
 		{"tenant admin-token", "POST", p + "/admin-tokens", map[string]string{"Name": "stolen"}},
+		{"admin-token list", "GET", p + "/admin-tokens", nil},
+		{"admin-token revoke", "DELETE", p + "/admin-tokens/" + f.TokenID, nil},
 		{"domain list", "GET", p + "/domains", nil},
 		{"domain add", "POST", p + "/domains", map[string]string{"DomainName": "stolen.example"}},
 		{"domain remove", "DELETE", p + "/domains/" + e(f.Domain), nil},

@@ -178,6 +178,21 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 		}
 		return created{b}, nil
 	})
+	h("POST "+t+"/batches/validate", func(r *http.Request, p *admin.Principal) (any, error) {
+		var req apitypes.BatchCreate
+		if err := httpx.DecodeJSON(r, maxCSVBody, &req); err != nil {
+			return nil, err
+		}
+		spec, err := batchSpec(req)
+		if err != nil {
+			return nil, err
+		}
+		cs, err := s.Core.ValidateBatch(r.Context(), p, r.PathValue("t"), spec)
+		if err != nil {
+			return nil, err
+		}
+		return batchValidation(cs), nil
+	})
 	h("GET "+t+"/batches", func(r *http.Request, p *admin.Principal) (any, error) {
 		return s.Core.ListBatches(r.Context(), p, r.PathValue("t"))
 	})
@@ -316,4 +331,18 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 		}
 		return s.Core.PrepareMailUsers(r.Context(), p, r.PathValue("t"), req.Endpoint, []byte(req.Csv), req.TargetDeliveryDomain, req.DryRun)
 	})
+}
+
+// batchValidation is the API's view of a batch's row checks.
+func batchValidation(cs []migration.RowCheck) apitypes.BatchValidation {
+	v := apitypes.BatchValidation{Valid: true, Rows: make([]apitypes.BatchRowCheck, 0, len(cs))}
+	for _, c := range cs {
+		row := apitypes.BatchRowCheck{Line: c.Line, EmailAddress: c.EmailAddress, Status: apitypes.RowOK}
+		if c.Err != nil {
+			v.Valid = false
+			row.Status, row.Code, row.Message, row.Hint = apitypes.RowError, c.Err.Code, c.Err.Message, c.Err.Hint
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	return v
 }

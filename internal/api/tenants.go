@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
 	"github.com/tenantferry/tenantferry/internal/apitypes"
@@ -67,11 +68,61 @@ func (s *Server) adminToken(r *http.Request, p *admin.Principal) (any, error) {
 			return nil, err
 		}
 	}
-	tok, t, err := s.Core.IssueAdminToken(r.Context(), p, r.PathValue("t"), req.Name)
+	exp, err := tokenExpiry(req.Expires)
 	if err != nil {
 		return nil, err
 	}
-	return created{tenantView(t, tok)}, nil
+	tok, at, t, err := s.Core.IssueAdminToken(r.Context(), p, r.PathValue("t"), req.Name, exp)
+	if err != nil {
+		return nil, err
+	}
+	v := tenantView(t, tok)
+	v.AdminTokenId = at.ID
+	if !at.ExpiresAt.IsZero() {
+		v.AdminTokenExpiresAt = &at.ExpiresAt
+	}
+	return created{v}, nil
+}
+
+// tokenExpiry parses AdminTokenCreate.Expires: a duration from now or an
+// RFC 3339 time ("": never).
+func tokenExpiry(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		if d <= 0 {
+			return time.Time{}, directory.ErrInvalidExpiry.Newf("the token's expiry %q is not in the future", s).WithHint("pass --expires 720h or a later RFC 3339 time")
+		}
+		return time.Now().Add(d), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, directory.ErrInvalidExpiry.Newf("the token's expiry %q is neither a duration nor an RFC 3339 time", s).
+			WithHint("pass --expires 720h or e.g. 2027-01-01T00:00:00Z")
+	}
+	return t, nil
+}
+
+func (s *Server) listAdminTokens(r *http.Request, p *admin.Principal) (any, error) {
+	ts, err := s.Core.AdminTokens(r.Context(), p, r.PathValue("t"))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]apitypes.AdminTokenView, 0, len(ts))
+	for _, t := range ts {
+		v := apitypes.AdminTokenView{Id: t.ID, Name: t.Name, WhenCreated: t.CreatedAt, Current: t.ID == p.TokenID}
+		if !t.ExpiresAt.IsZero() {
+			e := t.ExpiresAt
+			v.ExpiresAt = &e
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (s *Server) revokeAdminToken(r *http.Request, p *admin.Principal) (any, error) {
+	return noContent, s.Core.RevokeAdminToken(r.Context(), p, r.PathValue("t"), r.PathValue("id"))
 }
 
 func (s *Server) listDomains(r *http.Request, p *admin.Principal) (any, error) {

@@ -43,6 +43,21 @@ type TenantCreate struct {
 type AdminTokenCreate struct {
 	// Name names the token (for audit and whoami).
 	Name string `json:",omitempty"`
+	// Expires is when the token stops working: a Go duration from now
+	// (e.g. 720h) or an RFC 3339 time; empty: never.
+	Expires string `json:",omitempty"`
+}
+
+// AdminTokenView is an admin token as GET .../admin-tokens lists it:
+// never the token itself.
+type AdminTokenView struct {
+	Id          string
+	Name        string
+	WhenCreated time.Time
+	// ExpiresAt is absent for a token that never expires.
+	ExpiresAt *time.Time `json:",omitempty"`
+	// Current is true for the token of the request.
+	Current bool
 }
 
 // TenantSet is the body of PATCH /api/v1/tenants/{t}.
@@ -65,6 +80,10 @@ type TenantView struct {
 	// AdminToken is a new tenant-admin token, shown once (tenant create,
 	// admin-tokens).
 	AdminToken string `json:",omitempty"`
+	// AdminTokenId and AdminTokenExpiresAt describe the new token
+	// (admin-tokens).
+	AdminTokenId        string     `json:",omitempty"`
+	AdminTokenExpiresAt *time.Time `json:",omitempty"`
 }
 
 // DomainAdd is the body of POST /api/v1/tenants/{t}/domains.

@@ -44,6 +44,33 @@ type BatchCreate struct {
 	PasswordContinuity string
 }
 
+// BatchValidation is the reply of POST .../batches/validate (body:
+// BatchCreate): the rows of the CSV with their verdicts, in line order;
+// nothing is written. Valid is true when every row is OK (a problem of the
+// batch as a whole is an error reply instead).
+type BatchValidation struct {
+	Valid bool
+	Rows  []BatchRowCheck
+}
+
+// BatchRowCheck is the verdict on one CSV row: Status OK, or Error with the
+// coded problem (Code, Message, Hint) batch creation would refuse or the
+// move's start would fail with.
+type BatchRowCheck struct {
+	Line         int
+	EmailAddress string
+	Status       string
+	Code         string `json:",omitempty"`
+	Message      string `json:",omitempty"`
+	Hint         string `json:",omitempty"`
+}
+
+// Verdicts of BatchRowCheck.Status.
+const (
+	RowOK    = "OK"
+	RowError = "Error"
+)
+
 // BatchSet is the body of PATCH .../batches/{b} (batch set): times in RFC
 // 3339 ("" clears a schedule), intervals as Go durations; absent fields
 // keep their values.

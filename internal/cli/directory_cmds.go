@@ -28,6 +28,7 @@ func (e *env) tenantCmd() *cobra.Command {
 			func(ctx context.Context, c *client, _ string, a []string) ([]byte, error) {
 				return c.do(ctx, http.MethodPost, tenantPath("", a)+"/admin-tokens", apitypes.AdminTokenCreate{Name: "cli"})
 			}),
+		e.tenantTokenCmd(),
 	)
 }
 

@@ -8,7 +8,6 @@ import (
 
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/errs"
-	"github.com/tenantferry/tenantferry/internal/identity"
 )
 
 // Tenant is an organization hosted on the server.
@@ -262,47 +261,12 @@ type Principal struct {
 	Name     string
 }
 
-// CreateAdminToken creates an API token: an operator token when tenantID is
-// empty, else a tenant-admin token. The clear-text token is returned once;
-// only its hash is stored.
+// CreateAdminToken creates an API token that never expires: an operator
+// token when tenantID is empty, else a tenant-admin token. The clear-text
+// token is returned once; only its hash is stored.
 func (x *Directory) CreateAdminToken(ctx context.Context, tenantID, name string) (string, error) {
-	if err := CheckName("token name", name); err != nil {
-		return "", err
-	}
-	prefix := "tfa_"
-	var tid any = tenantID
-	if tenantID == "" {
-		prefix, tid = "tfo_", nil
-	}
-	tok := identity.NewSecret(prefix, 40)
-	err := x.d.Write(ctx, func(tx *db.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO admin_tokens (id, tenant_id, token_hash, name, created_at) VALUES (?, ?, ?, ?, ?)`,
-			newID(), tid, identity.HashSecret(tok), name, db.Now())
-		return err
-	})
+	tok, _, err := x.IssueAdminToken(ctx, tenantID, name, time.Time{})
 	return tok, err
-}
-
-// Authenticate resolves an admin token to its principal.
-func (x *Directory) Authenticate(ctx context.Context, token string) (*Principal, error) {
-	if token == "" {
-		return nil, errs.Unauthorizedf("AuthenticationRequired", "no API token was given").
-			WithHint("pass --token, set TENANTFERRY_TOKEN, or run from the directory holding tenantferry-data/operator.token")
-	}
-	var p Principal
-	var tid sql.NullString
-	err := x.d.Read().QueryRowContext(ctx, `SELECT id, tenant_id, name FROM admin_tokens WHERE token_hash = ?`, identity.HashSecret(token)).
-		Scan(&p.TokenID, &tid, &p.Name)
-	if db.IsNoRows(err) {
-		return nil, errs.Unauthorizedf("InvalidToken", "the API token is not valid").
-			WithHint("use the operator token from DATA/operator.token or a token from 'tenantferry tenant admin-token'")
-	}
-	if err != nil {
-		return nil, err
-	}
-	p.TenantID = tid.String
-	p.Operator = !tid.Valid
-	return &p, nil
 }
 
 // HasOperatorToken reports whether an operator token exists.

@@ -58,9 +58,22 @@ func batchNotFound(name string) error {
 		WithHint("list batches with 'tenantferry batch list'").WithObject(name)
 }
 
-// CreateBatch validates a batch and its CSV and records it with one move
-// request per user. Nothing is written when anything is invalid.
-func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSpec) (*Batch, error) {
+// batchPlan is a batch spec checked by checkBatchSpec: what CreateBatch
+// records.
+type batchPlan struct {
+	ep     *directory.Endpoint
+	imap   bool
+	rows   []CSVRow
+	tdd    string
+	iv     time.Duration
+	lim    BatchSpec
+	pc     string
+	filter string
+}
+
+// checkBatchSpec checks everything of a batch but its name's uniqueness
+// and its users' other batches; rows parses the CSV (and may refuse it).
+func (s *Service) checkBatchSpec(ctx context.Context, tenantID string, spec *BatchSpec, rows func(*directory.Endpoint) ([]CSVRow, error)) (*batchPlan, error) {
 	if err := directory.CheckName("Name", spec.Name); err != nil {
 		return nil, err
 	}
@@ -71,53 +84,59 @@ func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSp
 	if err != nil {
 		return nil, err
 	}
-	imap := ep.Type == directory.EndpointIMAP
-	rows, err := parseBatchCSV(ep, spec.CSV)
-	if err != nil {
+	p := &batchPlan{ep: ep, imap: ep.Type == directory.EndpointIMAP}
+	if p.rows, err = rows(ep); err != nil {
 		return nil, err
 	}
 	// An IMAP batch converts no source, so it needs no delivery domain.
-	tdd := ""
-	if !imap || spec.TargetDeliveryDomain != "" {
-		if tdd, err = directory.CheckDomain(spec.TargetDeliveryDomain); err != nil {
+	if !p.imap || spec.TargetDeliveryDomain != "" {
+		if p.tdd, err = directory.CheckDomain(spec.TargetDeliveryDomain); err != nil {
 			return nil, errs.Invalidf("MissingField", "a valid target delivery domain is required, not %q", spec.TargetDeliveryDomain).
 				WithHint("pass --target-delivery-domain, e.g. fabrikam.tenantferry.test")
 		}
 	}
-	if tdd != "" {
+	if p.tdd != "" {
 		// A verified domain of this tenant (a pending one is DomainNotVerified).
-		if err := s.Dir.CheckDeliveryDomain(ctx, tenantID, tdd); err != nil {
+		if err := s.Dir.CheckDeliveryDomain(ctx, tenantID, p.tdd); err != nil {
 			return nil, err
 		}
 	}
-	iv := spec.IncrementalSyncInterval
-	if iv == 0 {
-		iv = DefaultIncrementalSyncInterval
+	p.iv = spec.IncrementalSyncInterval
+	if p.iv == 0 {
+		p.iv = DefaultIncrementalSyncInterval
 	}
-	if iv < MinIncrementalSyncInterval {
-		return nil, errs.Invalidf("InvalidInterval", "IncrementalSyncInterval %s is shorter than %s", iv, MinIncrementalSyncInterval)
+	if p.iv < MinIncrementalSyncInterval {
+		return nil, errs.Invalidf("InvalidInterval", "IncrementalSyncInterval %s is shorter than %s", p.iv, MinIncrementalSyncInterval)
 	}
-	lim, err := spec.limits()
-	if err != nil {
+	if p.lim, err = spec.limits(); err != nil {
 		return nil, err
 	}
 	if err := spec.Filter.Check(); err != nil {
 		return nil, err
 	}
-	pc, err := s.checkPasswordContinuity(spec.PasswordContinuity, ep)
-	if err != nil {
+	if p.pc, err = s.checkPasswordContinuity(spec.PasswordContinuity, ep); err != nil {
 		return nil, err
 	}
-	filter := ""
 	if !spec.Filter.Empty() {
 		raw, _ := json.Marshal(spec.Filter)
-		filter = string(raw)
+		p.filter = string(raw)
 	} else {
 		spec.Filter = nil
 	}
 	if !spec.CompleteAfter.IsZero() && !spec.StartAfter.IsZero() && spec.CompleteAfter.Before(spec.StartAfter) {
 		return nil, errs.Invalidf("InvalidSchedule", "CompleteAfter %s is before StartAfter %s", spec.CompleteAfter.Format(time.RFC3339), spec.StartAfter.Format(time.RFC3339))
 	}
+	return p, nil
+}
+
+// CreateBatch validates a batch and its CSV and records it with one move
+// request per user. Nothing is written when anything is invalid.
+func (s *Service) CreateBatch(ctx context.Context, tenantID string, spec BatchSpec) (*Batch, error) {
+	p, err := s.checkBatchSpec(ctx, tenantID, &spec, func(ep *directory.Endpoint) ([]CSVRow, error) { return parseBatchCSV(ep, spec.CSV) })
+	if err != nil {
+		return nil, err
+	}
+	ep, imap, rows, tdd, iv, lim, pc, filter := p.ep, p.imap, p.rows, p.tdd, p.iv, p.lim, p.pc, p.filter
 	now := db.Now()
 	b := &Batch{ID: uuid.NewString(), TenantID: tenantID, Name: spec.Name, EndpointID: ep.ID, EndpointName: ep.Name, TargetDeliveryDomain: tdd,
 		AutoStart: spec.AutoStart, AutoComplete: spec.AutoComplete, StartAfter: spec.StartAfter, CompleteAfter: spec.CompleteAfter,

@@ -100,18 +100,50 @@ func parseCSV(data []byte, imap bool) ([]CSVRow, error) {
 	return parseCSVWith(data, imap, imap)
 }
 
+// CSVProblem is a CSV row refused by the batch rules: its line, its
+// EmailAddress as written, and the InvalidCsv error naming the line.
+type CSVProblem struct {
+	Line         int
+	EmailAddress string
+	Err          *errs.Error
+}
+
 // parseCSVWith parses a batch CSV; secret requires an IMAP user's
-// Password (or RefreshToken).
+// Password (or RefreshToken). It fails on the first bad row.
 func parseCSVWith(data []byte, imap, secret bool) ([]CSVRow, error) {
-	cols, hint := csvColumns, csvHint
-	if imap {
-		cols, hint = imapColumns, imapCSVHint
+	rows, bad, err := parseCSVRows(data, imap, secret)
+	if len(bad) > 0 {
+		return nil, bad[0].Err
 	}
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, invalidCSVHint(csvHintFor(imap), 0, "the file lists no users")
+	}
+	return rows, nil
+}
+
+func csvHintFor(imap bool) string {
+	if imap {
+		return imapCSVHint
+	}
+	return csvHint
+}
+
+// parseCSVRows parses a batch CSV row by row: the good rows, the refused
+// ones (in line order), and an error for the file as a whole (its size,
+// header, CSV syntax or row count), after which no row is read.
+func parseCSVRows(data []byte, imap, secret bool) ([]CSVRow, []CSVProblem, error) {
+	cols, hint := csvColumns, csvHintFor(imap)
 	invalidCSV := func(line int, format string, args ...any) *errs.Error {
 		return invalidCSVHint(hint, line, format, args...)
 	}
 	if len(data) > MaxCSVBytes {
-		return nil, invalidCSV(0, "the file is larger than %d bytes", MaxCSVBytes)
+		return nil, nil, invalidCSV(0, "the file is larger than %d bytes", MaxCSVBytes)
+	}
+	if imap {
+		cols = imapColumns
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	r := csv.NewReader(bytes.NewReader(data))
@@ -119,11 +151,57 @@ func parseCSVWith(data []byte, imap, secret bool) ([]CSVRow, error) {
 	r.TrimLeadingSpace = true
 	header, err := r.Read()
 	if err == io.EOF {
-		return nil, invalidCSV(0, "the file is empty")
+		return nil, nil, invalidCSV(0, "the file is empty")
 	}
 	if err != nil {
-		return nil, csvErr(err, hint)
+		return nil, nil, csvErr(err, hint)
 	}
+	idx, herr := csvHeader(header, cols, imap, secret, invalidCSV)
+	if herr != nil {
+		return nil, nil, herr
+	}
+	var rows []CSVRow
+	var bad []CSVProblem
+	seen := map[string]int{}
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return rows, bad, csvErr(err, hint)
+		}
+		line, _ := r.FieldPos(0)
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue
+		}
+		row, perr := csvRow(rec, len(header), line, idx, imap, secret, invalidCSV)
+		if perr == nil {
+			key := strings.ToLower(row.EmailAddress)
+			if prev, dup := seen[key]; dup {
+				perr = invalidCSV(line, "%s is listed twice (also on line %d)", row.EmailAddress, prev)
+			} else {
+				seen[key] = line
+			}
+		}
+		if perr != nil {
+			addr := ""
+			if i, ok := idx["EmailAddress"]; ok && i < len(rec) {
+				addr = strings.TrimSpace(rec[i])
+			}
+			bad = append(bad, CSVProblem{Line: line, EmailAddress: addr, Err: perr})
+			continue
+		}
+		rows = append(rows, row)
+		if len(rows) > MaxCSVRows {
+			return rows, bad, invalidCSV(line, "more than %d users; split the batch", MaxCSVRows)
+		}
+	}
+	return rows, bad, nil
+}
+
+// csvHeader maps the header's columns to their index.
+func csvHeader(header []string, cols map[string]string, imap, secret bool, invalidCSV func(int, string, ...any) *errs.Error) (map[string]int, *errs.Error) {
 	idx := map[string]int{}
 	for i, h := range header {
 		key := strings.ToLower(strings.TrimSpace(h))
@@ -154,84 +232,63 @@ func parseCSVWith(data []byte, imap, secret bool) ([]CSVRow, error) {
 			return nil, invalidCSV(1, "the %s column is missing", c)
 		}
 	}
-	field := func(rec []string, name string) string {
+	return idx, nil
+}
+
+// csvRow checks one record of a batch CSV (all but duplicates).
+func csvRow(rec []string, width, line int, idx map[string]int, imap, secret bool, invalidCSV func(int, string, ...any) *errs.Error) (CSVRow, *errs.Error) {
+	field := func(name string) string {
 		i, ok := idx[name]
 		if !ok || i >= len(rec) {
 			return ""
 		}
 		return strings.TrimSpace(rec[i])
 	}
-	var rows []CSVRow
-	seen := map[string]int{}
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
+	row := CSVRow{Line: line, MailboxType: MailboxTypePrimaryAndArchive}
+	if len(rec) > width {
+		return row, invalidCSV(line, "%d fields, but the header has %d", len(rec), width)
+	}
+	addr := field("EmailAddress")
+	if addr == "" {
+		return row, invalidCSV(line, "EmailAddress is empty")
+	}
+	var err error
+	if row.EmailAddress, err = directory.ParseSMTP("EmailAddress", addr); err != nil {
+		return row, invalidCSV(line, "EmailAddress %q is not a valid SMTP address", addr)
+	}
+	if imap {
+		row.UserName = field("UserName")
+		if i := idx["Password"]; i < len(rec) {
+			row.Password = rec[i] // as written: spaces may be part of a password
 		}
-		if err != nil {
-			return nil, csvErr(err, hint)
-		}
-		line, _ := r.FieldPos(0)
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue
-		}
-		if len(rec) > len(header) {
-			return nil, invalidCSV(line, "%d fields, but the header has %d", len(rec), len(header))
-		}
-		row := CSVRow{Line: line, MailboxType: MailboxTypePrimaryAndArchive}
-		addr := field(rec, "EmailAddress")
-		if addr == "" {
-			return nil, invalidCSV(line, "EmailAddress is empty")
-		}
-		if row.EmailAddress, err = directory.ParseSMTP("EmailAddress", addr); err != nil {
-			return nil, invalidCSV(line, "EmailAddress %q is not a valid SMTP address", addr)
-		}
-		if imap {
-			row.UserName = field(rec, "UserName")
-			if i := idx["Password"]; i < len(rec) {
-				row.Password = rec[i] // as written: spaces may be part of a password
-			}
-			switch {
-			case row.UserName == "":
-				return nil, invalidCSV(line, "UserName is empty for %s", row.EmailAddress)
-			case len(row.UserName) > 320 || !utf8.ValidString(row.UserName) || strings.ContainsAny(row.UserName, "\x00\r\n"):
-				return nil, invalidCSV(line, "UserName of %s is not a valid login name", row.EmailAddress)
-			case row.Password == "" && secret:
-				return nil, invalidCSV(line, "Password (or RefreshToken) is empty for %s", row.EmailAddress)
-			case len(row.Password) > 1024 || !utf8.ValidString(row.Password) || strings.ContainsAny(row.Password, "\x00\r\n"):
-				return nil, invalidCSV(line, "the Password of %s is not valid text of at most 1024 bytes without line breaks", row.EmailAddress)
-			}
-		}
-		if src := field(rec, "SourceEmailAddress"); src != "" {
-			if row.SourceEmailAddress, err = directory.ParseSMTP("SourceEmailAddress", src); err != nil {
-				return nil, invalidCSV(line, "SourceEmailAddress %q is not a valid SMTP address", src)
-			}
-		}
-		if mt := field(rec, "MailboxType"); mt != "" {
-			found := false
-			for _, v := range []string{MailboxTypePrimaryAndArchive, MailboxTypePrimaryOnly, MailboxTypeArchiveOnly} {
-				if strings.EqualFold(mt, v) {
-					row.MailboxType, found = v, true
-				}
-			}
-			if !found {
-				return nil, invalidCSV(line, "MailboxType %q is not PrimaryAndArchive, PrimaryOnly or ArchiveOnly", mt)
-			}
-		}
-		key := strings.ToLower(row.EmailAddress)
-		if prev, dup := seen[key]; dup {
-			return nil, invalidCSV(line, "%s is listed twice (also on line %d)", row.EmailAddress, prev)
-		}
-		seen[key] = line
-		rows = append(rows, row)
-		if len(rows) > MaxCSVRows {
-			return nil, invalidCSV(line, "more than %d users; split the batch", MaxCSVRows)
+		switch {
+		case row.UserName == "":
+			return row, invalidCSV(line, "UserName is empty for %s", row.EmailAddress)
+		case len(row.UserName) > 320 || !utf8.ValidString(row.UserName) || strings.ContainsAny(row.UserName, "\x00\r\n"):
+			return row, invalidCSV(line, "UserName of %s is not a valid login name", row.EmailAddress)
+		case row.Password == "" && secret:
+			return row, invalidCSV(line, "Password (or RefreshToken) is empty for %s", row.EmailAddress)
+		case len(row.Password) > 1024 || !utf8.ValidString(row.Password) || strings.ContainsAny(row.Password, "\x00\r\n"):
+			return row, invalidCSV(line, "the Password of %s is not valid text of at most 1024 bytes without line breaks", row.EmailAddress)
 		}
 	}
-	if len(rows) == 0 {
-		return nil, invalidCSV(0, "the file lists no users")
+	if src := field("SourceEmailAddress"); src != "" {
+		if row.SourceEmailAddress, err = directory.ParseSMTP("SourceEmailAddress", src); err != nil {
+			return row, invalidCSV(line, "SourceEmailAddress %q is not a valid SMTP address", src)
+		}
 	}
-	return rows, nil
+	if mt := field("MailboxType"); mt != "" {
+		found := false
+		for _, v := range []string{MailboxTypePrimaryAndArchive, MailboxTypePrimaryOnly, MailboxTypeArchiveOnly} {
+			if strings.EqualFold(mt, v) {
+				row.MailboxType, found = v, true
+			}
+		}
+		if !found {
+			return row, invalidCSV(line, "MailboxType %q is not PrimaryAndArchive, PrimaryOnly or ArchiveOnly", mt)
+		}
+	}
+	return row, nil
 }
 
 func csvErr(err error, hint string) error {

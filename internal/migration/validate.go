@@ -136,23 +136,11 @@ func isSourceAuthz(err error) bool {
 // validateUser runs the user checks of docs/architecture.md §6 for one target address.
 func (s *Service) validateUser(ctx context.Context, v *validation, p *plan, tenantID, targetAddr, sourceAddr, deliveryDomain, batchID string) {
 	v.run("TargetRecipient", "the target recipient is a MailUser", func() error {
-		r, err := s.Dir.GetRecipient(ctx, tenantID, targetAddr)
-		if err != nil {
-			if errors.Is(err, directory.ErrRecipientNotFound) {
-				return errs.NotFoundf("RecipientNotFound", "no recipient %s in the target tenant", targetAddr).
-					WithHint("create the MailUser with 'tenantferry mailuser prepare' or 'tenantferry mailuser create'").WithObject(targetAddr)
-			}
-			return err
+		r, err := s.targetRecipient(ctx, tenantID, targetAddr)
+		if r != nil {
+			p.target = r
 		}
-		p.target = r
-		switch r.Type {
-		case directory.MailUser:
-			return nil
-		case directory.UserMailbox:
-			return errs.Conflictf("TargetAlreadyHasMailbox", "target %s is a UserMailbox, not a MailUser", targetAddr).
-				WithHint("a move needs a MailUser target; remove the mailbox or move to another recipient").WithObject(targetAddr)
-		}
-		return errs.Conflictf("RecipientNotFound", "target %s is a %s, not a MailUser", targetAddr, r.Type).WithObject(targetAddr)
+		return err
 	})
 	v.run("SourceMailbox", "the source mailbox exists and is in a published scope", func() error {
 		if sourceAddr == "" {

@@ -318,8 +318,8 @@ func TestBatchPagesInChromium(t *testing.T) {
 	b.do("unknown tenant", 30*time.Second,
 		chromedp.Navigate(ui+"#/t/nowhere/batches"),
 		chromedp.WaitVisible(chromedp.CSS("main .error")))
-	if n := eval[int](b, `document.querySelectorAll('.error').length`); n != 1 || eval[bool](b, `!!document.querySelector('#batch-form')`) {
-		t.Errorf("unknown tenant: %d errors, form shown %v: %s", n, eval[bool](b, `!!document.querySelector('#batch-form')`), b.text("main"))
+	if n := eval[int](b, `document.querySelectorAll('.error').length`); n != 1 || eval[bool](b, `!!document.querySelector('#batch-wizard')`) {
+		t.Errorf("unknown tenant: %d errors, wizard shown %v: %s", n, eval[bool](b, `!!document.querySelector('#batch-wizard')`), b.text("main"))
 	}
 	b.shot(dir, "unknown-tenant")
 
@@ -330,19 +330,22 @@ func TestBatchPagesInChromium(t *testing.T) {
 	}
 	b.do("create without a CSV", 30*time.Second,
 		chromedp.Navigate(ui+"#/t/fabrikam/batches"),
-		chromedp.WaitVisible(chromedp.CSS("#batch-create")),
+		chromedp.WaitVisible(chromedp.CSS("#batch-name")),
 		chromedp.SendKeys(chromedp.CSS("#batch-name"), "wave-bad"),
-		chromedp.Click(chromedp.CSS("#batch-create")),
-		chromedp.WaitVisible(chromedp.CSS("#batch-notice .error")))
-	if e := b.text("#batch-notice .error"); strings.Contains(e, "--") || !strings.Contains(e, "Fill in CSV file") {
+		chromedp.Click(chromedp.CSS("#wiz-next-1")),
+		chromedp.WaitVisible(chromedp.CSS("#batch-validate")),
+		chromedp.Click(chromedp.CSS("#batch-validate")),
+		chromedp.WaitVisible(chromedp.CSS("#wizard-notice .error")))
+	if e := b.text("#wizard-notice .error"); strings.Contains(e, "--") || !strings.Contains(e, "Fill in CSV file") {
 		t.Errorf("missing CSV shown as %q", e)
 	}
+	// No delivery domain chosen (the select emptied): the error names the
+	// field.
+	eval[bool](b, `(document.querySelector('#batch-tdd').value = '', true)`)
 	b.do("create without a target delivery domain", 30*time.Second,
-		chromedp.SetUploadFiles(chromedp.CSS("#batch-csv"), []string{good}),
-		chromedp.Click(chromedp.CSS("#batch-create")),
-		chromedp.WaitVisible(chromedp.CSS("#batch-notice .error .hint")))
-	b.waitFor("the delivery domain error", `/Target delivery domain/.test(document.querySelector('#batch-notice .error').textContent)`)
-	if e := b.text("#batch-notice .error"); strings.Contains(e, "--") || b.text("#batch-notice .error .hint") != "Fill in Target delivery domain" {
+		chromedp.SetUploadFiles(chromedp.CSS("#batch-csv"), []string{good}))
+	b.waitFor("the delivery domain error", `!!document.querySelector('#wizard-notice .error .hint') && /Target delivery domain/.test(document.querySelector('#wizard-notice .error').textContent)`)
+	if e := b.text("#wizard-notice .error"); strings.Contains(e, "--") || b.text("#wizard-notice .error .hint") != "Fill in Target delivery domain" {
 		t.Errorf("missing target delivery domain shown as %q", e)
 	}
 	b.shot(dir, "field-error")

@@ -479,7 +479,7 @@ func (d *dirRun) asTenantAdmin() {
 	// The steps as the source tenant's admin (as the whole scenario runs
 	// them): a mailbox, its identity, a group with it as member; the
 	// mailbox lands in contoso's default domain.
-	tok, _, err := s.Admin.IssueAdminToken(ctx, s.Op, "contoso", "web-steps")
+	tok, _, _, err := s.Admin.IssueAdminToken(ctx, s.Op, "contoso", "web-steps", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -347,20 +347,10 @@ func TestWebAdminInChromium(t *testing.T) {
 	}
 	b.screenshot("endpoint-test")
 
-	// A CSV without an EmailAddress column is refused with a coded error.
-	badCSV := filepath.Join(t.TempDir(), "bad.csv")
-	if err := os.WriteFile(badCSV, []byte("Address\n"+target+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b.do("create batch from a bad CSV", 30*time.Second,
-		chromedp.Navigate(ui+"#/t/fabrikam/batches"),
-		chromedp.WaitVisible(chromedp.CSS("#batch-create")),
-		chromedp.SendKeys(chromedp.CSS("#batch-name"), "bad"),
-		chromedp.SetUploadFiles(chromedp.CSS("#batch-csv"), []string{badCSV}),
-		chromedp.SendKeys(chromedp.CSS("#batch-tdd"), tr.TargetDelivery),
-		chromedp.Click(chromedp.CSS("#batch-create")),
-		chromedp.WaitVisible(chromedp.CSS("#batch-notice .error")))
-	if e := b.text("#batch-notice .error"); !strings.HasPrefix(e, "InvalidCsv: ") {
+	// A CSV without an EmailAddress column is refused with a coded error
+	// by the wizard's preview.
+	b.wizardFill(ui, "fabrikam", batchWizard{Name: "bad", Endpoint: tr.Endpoint, TargetDeliveryDomain: tr.TargetDelivery, CSV: "Address\n" + target + "\n"})
+	if e := b.text("#wizard-notice .error"); !strings.HasPrefix(e, "InvalidCsv: ") {
 		t.Errorf("bad CSV shown as %q", e)
 	}
 
@@ -416,12 +406,14 @@ func TestWebAdminInChromium(t *testing.T) {
 	b.do("create batch from a CSV", 30*time.Second,
 		chromedp.Navigate(ui+"#/t/fabrikam/batches"),
 		chromedp.WaitVisible(chromedp.CSS(`#batches tr[data-batch="wave1"]`)),
-		chromedp.SendKeys(chromedp.CSS("#batch-name"), "wave2"),
+		chromedp.SetValue(chromedp.CSS("#batch-name"), "wave2"),
+		chromedp.SetValue(chromedp.CSS("#batch-tdd"), tr.TargetDelivery),
+		chromedp.Click(chromedp.CSS("#wiz-next-1")),
+		chromedp.WaitVisible(chromedp.CSS("#batch-csv")),
 		chromedp.SetUploadFiles(chromedp.CSS("#batch-csv"), []string{goodCSV}),
-		chromedp.SendKeys(chromedp.CSS("#batch-tdd"), tr.TargetDelivery),
-		chromedp.Click(chromedp.CSS("#batch-autostart")),
-		chromedp.Click(chromedp.CSS("#batch-create")),
-		chromedp.WaitVisible(chromedp.CSS(row2)))
+		chromedp.WaitVisible(chromedp.CSS(`#batch-preview-rows tr[data-status="OK"]`)))
+	b.wizardFinish(batchWizard{Name: "wave2"})
+	b.do("wave2 page", 30*time.Second, chromedp.WaitVisible(chromedp.CSS(row2)))
 	if st := b.text("#batch-status"); st != "Created" {
 		t.Errorf("new batch without auto-start is %q", st)
 	}

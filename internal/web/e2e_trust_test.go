@@ -36,7 +36,7 @@ const trustLayout = `(() => {
 // form's field words (want) and no CLI flag.
 func (b *browser) refusal(sel, code, want string) {
 	b.t.Helper()
-	b.waitFor("the error in "+sel, `!!document.querySelector(`+jsString(sel)+`)`)
+	b.waitFor("the error in "+sel, `!!document.querySelector(`+jsq(sel)+`)`)
 	e := b.text(sel)
 	if !codedError.MatchString(e) || !strings.HasPrefix(e, code+": ") || !strings.Contains(e, want) || strings.Contains(e, "--") {
 		b.t.Errorf("refusal shown as %q, want %s naming %q and no CLI flag", e, code, want)
@@ -118,11 +118,11 @@ func newTrustRig(t *testing.T) *trustRig {
 	if _, err := src.Admin.AddMember(ctx, src.Op, "contoso", "MigrationScope", "user01"); err != nil {
 		t.Fatal(err)
 	}
-	srcToken, _, err := src.Admin.IssueAdminToken(ctx, src.Op, "contoso", "web-test")
+	srcToken, _, _, err := src.Admin.IssueAdminToken(ctx, src.Op, "contoso", "web-test", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tgtToken, _, err := tgt.Admin.IssueAdminToken(ctx, tgt.Op, "fabrikam", "web-test")
+	tgtToken, _, _, err := tgt.Admin.IssueAdminToken(ctx, tgt.Op, "fabrikam", "web-test", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func (r *trustRig) endpoints() {
 		ep.MaxConcurrentMigrations != 50 || ep.MaxConcurrentIncrementalSyncs != 10 || ep.MaxBytesPerSecond != 1<<20 || endpointSecret(t, tgt, ep) != secret1 {
 		t.Fatalf("endpoint as the page created it: %+v", ep)
 	}
-	if !eval[bool](b, `document.querySelector('#ep-name').value === '' && document.querySelector('#ep-app').value === `+jsString(appID)) {
+	if !eval[bool](b, `document.querySelector('#ep-name').value === '' && document.querySelector('#ep-app').value === `+jsq(appID)) {
 		t.Errorf("the create form does not start afresh after a creation")
 	}
 	b.uiCreateEndpoint(tgtUI, "fabrikam", apitypes.EndpointCreate{Name: "legacy-imap", Type: "IMAP", RemoteServer: "imaps://127.0.0.1:9993",

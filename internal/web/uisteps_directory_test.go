@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"encoding/json"
 	"net/url"
 	"strings"
 	"time"
@@ -13,12 +12,6 @@ import (
 // (docs/architecture.md §1 steps 5, 7 and 8, and the mailboxes they need):
 // each opens its page on ui (a server's "/ui/", signed in as the tenant's
 // admin), fills the form like a user and waits for the change to show.
-
-// jsq quotes s as a JavaScript string literal.
-func jsq(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
-}
 
 // setVal sets the value of the element sel (an input, select or
 // textarea; "" too, which chromedp.SetValue refuses) and fires its input

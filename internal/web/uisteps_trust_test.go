@@ -18,15 +18,16 @@ import (
 // until the result shows and fails the test (with the page's coded error)
 // when the page shows an error instead.
 
-// jsString quotes s as a JavaScript (and CSS) string literal.
-func jsString(s string) string {
+// jsq quotes s as a JavaScript (and CSS) string literal; every step
+// helper of the UI scenario quotes with it.
+func jsq(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
 
 // attrIs is a CSS attribute selector [name="value"].
 func attrIs(name, value string) string {
-	return "[" + name + "=" + jsString(value) + "]"
+	return "[" + name + "=" + jsq(value) + "]"
 }
 
 // openPage loads ui#/t/TENANT/PATH in a fresh document (the tab's sign-in
@@ -43,8 +44,8 @@ func (b *browser) openPage(ui, tenant, path, sel string) {
 // does (input and change events follow).
 func (b *browser) setValue(sel, v string) {
 	b.t.Helper()
-	if !eval[bool](b, `(() => { const el = document.querySelector(`+jsString(sel)+`); if (!el) return false; el.value = `+jsString(v)+`;
-		el.dispatchEvent(new Event('input', { bubbles: true })); el.dispatchEvent(new Event('change', { bubbles: true })); return el.value === `+jsString(v)+`; })()`) {
+	if !eval[bool](b, `(() => { const el = document.querySelector(`+jsq(sel)+`); if (!el) return false; el.value = `+jsq(v)+`;
+		el.dispatchEvent(new Event('input', { bubbles: true })); el.dispatchEvent(new Event('change', { bubbles: true })); return el.value === `+jsq(v)+`; })()`) {
 		b.t.Fatalf("cannot set %s to %q", sel, v)
 	}
 }
@@ -62,7 +63,7 @@ func (b *browser) typeText(sel, v string) {
 // setChecked clicks the checkbox sel when its state is not want.
 func (b *browser) setChecked(sel string, want bool) {
 	b.t.Helper()
-	if eval[bool](b, `document.querySelector(`+jsString(sel)+`).checked`) != want {
+	if eval[bool](b, `document.querySelector(`+jsq(sel)+`).checked`) != want {
 		b.do("click "+sel, 30*time.Second, chromedp.Click(chromedp.CSS(sel)))
 	}
 }
@@ -71,8 +72,8 @@ func (b *browser) setChecked(sel string, want bool) {
 // the test with the page's error when failed shows.
 func (b *browser) outcome(what, ok, failed string) {
 	b.t.Helper()
-	b.waitFor(what, `!!document.querySelector(`+jsString(ok)+`) || !!document.querySelector(`+jsString(failed)+`)`)
-	if eval[bool](b, `!!document.querySelector(`+jsString(failed)+`)`) {
+	b.waitFor(what, `!!document.querySelector(`+jsq(ok)+`) || !!document.querySelector(`+jsq(failed)+`)`)
+	if eval[bool](b, `!!document.querySelector(`+jsq(failed)+`)`) {
 		b.screenshot("failed-" + strings.ReplaceAll(what, " ", "-"))
 		b.t.Fatalf("%s: the page shows %q", what, b.text(failed))
 	}
@@ -103,7 +104,7 @@ func (b *browser) uiCreateApp(ui, tenant, name string) (appID, secret string) {
 func (b *browser) uiConsentURL(ui, tenant, appID, sourceServer, sourceTenant string) string {
 	b.t.Helper()
 	b.openPage(ui, tenant, "apps", "#cu-build")
-	b.waitFor("app "+appID+" offered", `!!document.querySelector(`+jsString("#cu-app option"+attrIs("value", appID))+`)`)
+	b.waitFor("app "+appID+" offered", `!!document.querySelector(`+jsq("#cu-app option"+attrIs("value", appID))+`)`)
 	b.setValue("#cu-app", appID)
 	b.typeText("#cu-server", sourceServer)
 	b.typeText("#cu-tenant", sourceTenant)
@@ -213,7 +214,7 @@ func (b *browser) uiCreateOrgRel(ui, tenant string, o apitypes.OrgRel) {
 		b.typeText("#or-app", *o.OAuthApplicationId)
 	}
 	for _, s := range o.MailboxMovePublishedScopes {
-		id := eval[string](b, `(() => { const s = `+jsString(strings.ToLower(s))+`;
+		id := eval[string](b, `(() => { const s = `+jsq(strings.ToLower(s))+`;
 			const x = [...document.querySelectorAll('#or-scopes input[type=checkbox]')].find((c) => [c.value, c.dataset.alias, c.dataset.address].some((v) => (v || '').toLowerCase() === s));
 			return x ? x.id : ''; })()`)
 		if id == "" {

@@ -83,6 +83,8 @@ func TestRoutes(t *testing.T) {
 		{"/ui/assets/prepare.js", 200, "text/javascript; charset=utf-8", "no-cache"},
 		{"/ui/assets/endpoints.js", 200, "text/javascript; charset=utf-8", "no-cache"},
 		{"/ui/assets/orgrels.js", 200, "text/javascript; charset=utf-8", "no-cache"},
+		{"/ui/assets/tokens.js", 200, "text/javascript; charset=utf-8", "no-cache"},
+		{"/ui/assets/wizard.js", 200, "text/javascript; charset=utf-8", "no-cache"},
 		{"/ui/assets/app.css", 200, "text/css; charset=utf-8", "no-cache"},
 		{"/contoso.tenantferry.test/adminconsent?client_id=x", 200, "text/html; charset=utf-8", "no-store"},
 		// No listings, no other embedded files, no traversal.

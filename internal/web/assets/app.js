@@ -12,6 +12,7 @@
 //   #/t/TENANT/orgrels[/NAME] | endpoints[/NAME]
 //   #/t/TENANT/batches[/BATCH[/users/ADDRESS]]
 //   #/t/TENANT/prepare                 prepare mail users (recipients.js, prepare.js)
+//   #/t/TENANT/tokens                  admin tokens
 import { h, replace, route, table, props, errorBox, fmtTime, field, busy } from './dom.js';
 import { api, seg, token, setToken } from './api.js';
 import { recipientList, recipientDetail } from './recipients.js';
@@ -20,6 +21,7 @@ import { appsView, consentsView } from './apps.js';
 import { endpointsView, endpointPage } from './endpoints.js';
 import { orgRelsView, orgRelPage } from './orgrels.js';
 import { batchesView, batchPage, userReport } from './batches.js';
+import { tokensView } from './tokens.js';
 
 const root = document.getElementById('app');
 let whoami = null;
@@ -28,7 +30,7 @@ let generation = 0;
 const sections = [
   ['', 'Overview'], ['mailboxes', 'Mailboxes'], ['mailusers', 'Mail users'], ['groups', 'Groups'],
   ['apps', 'Apps'], ['consents', 'Consents'], ['orgrels', 'Organization relationships'],
-  ['endpoints', 'Endpoints'], ['prepare', 'Prepare mail users'], ['batches', 'Migration batches'],
+  ['endpoints', 'Endpoints'], ['prepare', 'Prepare mail users'], ['batches', 'Migration batches'], ['tokens', 'Tokens'],
 ];
 
 // parts returns the decoded segments of the hash route.
@@ -147,6 +149,7 @@ function pickView(section, id, sub, addr) {
     case 'orgrels': return id ? (m, c) => orgRelPage(m, c, id) : orgRelsView;
     case 'endpoints': return id ? (m, c) => endpointPage(m, c, id) : endpointsView;
     case 'prepare': return prepareView;
+    case 'tokens': return tokensView;
     case 'batches':
       if (id && sub === 'users' && addr) return (m, c) => userReport(m, c, id, addr);
       return id ? (m, c) => batchPage(m, c, id) : batchesView;

@@ -1,9 +1,10 @@
-// Migration batches: list, create from a CSV, commands (only those the
+// Migration batches: list, create with the wizard (wizard.js), commands (only those the
 // batch's or user's state allows, the cutover confirmed by typing the
 // batch's name), the live batch page (polls every second until the batch is
 // Completed or Removed; throughput and ETA) and the per-user report.
-import { h, replace, route, table, props, errorBox, fmtTime, fmtBytes, field, busy, badge } from './dom.js';
+import { h, replace, route, table, props, errorBox, fmtTime, fmtBytes, busy, badge } from './dom.js';
 import { api, seg } from './api.js';
+import { batchWizard } from './wizard.js';
 import {
   allowedBatchActions, allowedUserActions, actionTitle, confirmBatch, runUserAction, downloadReport, finalStatus, rate, eta, fmtDuration,
 } from './batchactions.js';
@@ -76,49 +77,9 @@ export async function batchesView(main, ctx) {
   // one error and no form.
   draw(await api('GET', batchPath(ctx)));
   if (!ctx.live()) return;
-  const form = await createForm(ctx, notice);
+  const form = await batchWizard(ctx, notice);
   if (!ctx.live()) return;
-  replace(main, h('h1', null, 'Migration batches'), notice, list, h('h2', { class: 'spaced' }, 'New batch'), form);
-}
-
-// createForm builds the batch create form (the fields of `batch create`).
-async function createForm(ctx, notice) {
-  let endpoints = [];
-  let tenant = null;
-  try {
-    [endpoints, tenant] = await Promise.all([api('GET', 'tenants/' + seg(ctx.tenant) + '/endpoints'), api('GET', 'tenants/' + seg(ctx.tenant))]);
-  } catch (err) {
-    replace(notice, errorBox(err));
-  }
-  const name = h('input', { id: 'batch-name', placeholder: 'wave1', autocomplete: 'off', dataset: { flag: 'name' } });
-  const ep = h('select', { id: 'batch-endpoint', dataset: { flag: 'endpoint' } }, endpoints.map((e) => h('option', { value: e.Name }, e.Name + ' (' + e.RemoteTenant + ')')));
-  const csv = h('input', { id: 'batch-csv', type: 'file', accept: '.csv,text/csv', dataset: { flag: 'csv' } });
-  const tdd = h('input', { id: 'batch-tdd', placeholder: tenant ? tenant.InitialDomain : 'fabrikam.tenantferry.test', autocomplete: 'off', dataset: { flag: 'target-delivery-domain' } });
-  const autoStart = h('input', { id: 'batch-autostart', type: 'checkbox', checked: true, dataset: { flag: 'auto-start' } });
-  const autoComplete = h('input', { id: 'batch-autocomplete', type: 'checkbox', dataset: { flag: 'auto-complete' } });
-  const btn = h('button', { id: 'batch-create', class: 'primary', type: 'submit' }, 'Create batch');
-  const form = h('form', {
-    class: 'grid card', id: 'batch-form',
-    onsubmit: async (e) => {
-      e.preventDefault();
-      await busy(btn, async () => {
-        try {
-          const file = csv.files && csv.files[0];
-          const text = file ? await file.text() : '';
-          const b = await api('POST', batchPath(ctx), {
-            Name: name.value.trim(), Endpoint: ep.value, Csv: text, TargetDeliveryDomain: tdd.value.trim(),
-            AutoStart: autoStart.checked, AutoComplete: autoComplete.checked,
-          });
-          location.hash = route('t', ctx.tenant, 'batches', b.Name);
-        } catch (err) { replace(notice, errorBox(err, form)); }
-      });
-    },
-  }, field('Name', name), field('Endpoint', ep),
-  field('CSV file', csv), field('Target delivery domain', tdd),
-  h('span'), h('label', { class: 'check', for: autoStart.id }, autoStart, 'Start automatically (auto-start)'),
-  h('span'), h('label', { class: 'check', for: autoComplete.id }, autoComplete, 'Complete automatically (auto-complete)'),
-  h('div', { class: 'actions' }, btn));
-  return form;
+  replace(main, h('h1', null, 'Migration batches'), notice, list, h('h2', { class: 'spaced' }, 'New migration batch'), form);
 }
 
 function progress(u) {
