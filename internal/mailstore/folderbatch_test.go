@@ -50,5 +50,34 @@ func TestCreateFoldersOneTransaction(t *testing.T) {
 		if got := modseq(t, s, mb.ID); got != before+1 {
 			t.Fatalf("MODSEQ %d after a failed batch, want %d", got, before+1)
 		}
+		// CreateIn: straight under a known parent; a name taken there fails
+		// the batch (the unique index), a name with the delimiter creates
+		// its parents like Create.
+		projects := mustFolder(t, s, mb.ID, "Projects")
+		err = s.CreateFolders(bg, mb.ID, func(b *mailstore.FolderBatch) error {
+			f, err := b.CreateIn(projects, "Beta", mailstore.FolderOptions{Origin: "src-beta"})
+			if err != nil {
+				return err
+			}
+			if f.Path != "Projects/Beta" || f.ParentID != projects.StableID {
+				t.Errorf("CreateIn: %+v", f)
+			}
+			if f, err = b.CreateIn(nil, "Top/Sub", mailstore.FolderOptions{}); err != nil {
+				return err
+			}
+			if f.Path != "Top/Sub" {
+				t.Errorf("CreateIn with the delimiter: %+v", f)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustFolder(t, s, mb.ID, "Top")
+		err = s.CreateFolders(bg, mb.ID, func(b *mailstore.FolderBatch) error {
+			_, err := b.CreateIn(projects, "alpha", mailstore.FolderOptions{})
+			return err
+		})
+		wantCode(t, err, "FolderExists")
 	})
 }

@@ -196,23 +196,25 @@ func (p *pass) createNew(ctx context.Context, live []FolderInfo) error {
 		for pending := fresh; len(pending) > 0; {
 			var next []FolderInfo
 			for _, f := range pending {
-				parentPath := ""
+				var par *mailstore.Folder
 				if f.ParentId != "" {
-					par, ok := created[f.ParentId]
-					if !ok {
+					var ok bool
+					if par, ok = created[f.ParentId]; !ok {
 						par, ok = p.folders.byOrigin[f.ParentId]
 					}
 					if !ok {
 						next = append(next, f) // parent not there yet
 						continue
 					}
-					parentPath = par.Path + mailstore.Delimiter
 				}
-				want := parentPath + f.Name
+				opts := mailstore.FolderOptions{Class: f.Class, SpecialUse: f.SpecialUse, Origin: f.Id, Props: f.Props}
+				var nf *mailstore.Folder
+				var err error
 				if mapped, ok := p.paths[f.Id]; ok {
-					want = mapped
+					nf, err = b.Create(mapped, opts)
+				} else {
+					nf, err = b.CreateIn(par, f.Name, opts)
 				}
-				nf, err := b.Create(want, mailstore.FolderOptions{Class: f.Class, SpecialUse: f.SpecialUse, Origin: f.Id, Props: f.Props})
 				if err != nil {
 					return err
 				}
