@@ -315,7 +315,13 @@ func (d *DB) Write(ctx context.Context, f func(tx *Tx) error) error {
 }
 
 func (d *DB) writeOnce(ctx context.Context, f func(tx *Tx) error) (err error) {
-	stx, err := d.W.BeginTx(ctx, nil)
+	var stx *sql.Tx
+	done := func() {}
+	if IsRelaxed(ctx) {
+		stx, done, err = d.beginRelaxed(ctx)
+	} else {
+		stx, err = d.W.BeginTx(ctx, nil)
+	}
 	if err != nil {
 		return fmt.Errorf("db: begin: %w", err)
 	}
@@ -323,11 +329,13 @@ func (d *DB) writeOnce(ctx context.Context, f func(tx *Tx) error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			stx.Rollback()
+			done()
 			panic(p)
 		}
 		if err != nil {
 			stx.Rollback()
 		}
+		done()
 	}()
 	if err = f(tx); err != nil {
 		return err

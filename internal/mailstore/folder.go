@@ -346,39 +346,95 @@ func (s *Store) CreateFolder(ctx context.Context, mailboxID int64, path string, 
 	}
 	var out *Folder
 	err = s.mutate(ctx, mailboxID, func(m *mutation) error {
-		out = nil
-		if opts.Origin != "" {
-			f, err := queryFolder(ctx, m.tx, `mailbox_id = ? AND origin = ? AND deleted = ?`, mailboxID, opts.Origin, false)
-			if err != nil || f != nil {
-				out = f
-				return err
-			}
-		}
-		parent, err := m.parentFor(path, comps, true, opts.Unsubscribed)
-		if err != nil {
-			return err
-		}
-		name := comps[len(comps)-1]
-		pid, p := "", name
-		if parent != nil {
-			pid, p = parent.StableID, parent.Path+Delimiter+name
-		}
-		if ex, err := m.child(pid, name); err != nil {
-			return err
-		} else if ex != nil {
-			return errFolderExists(ex.Path)
-		}
-		o := opts
-		if o.Class == "" {
-			o.Class = classOf(parent)
-		}
-		if parent == nil && strings.EqualFold(name, "INBOX") && o.SpecialUse == "" {
-			o.SpecialUse = UseInbox
-		}
-		out, err = m.insertFolder(pid, name, p, o)
+		var err error
+		out, err = m.createFolder(path, comps, opts)
 		return err
 	})
 	return out, err
+}
+
+// createFolder is CreateFolder inside the mutation m.
+func (m *mutation) createFolder(path string, comps []string, opts FolderOptions) (*Folder, error) {
+	if opts.Origin != "" {
+		f, err := queryFolder(m.ctx, m.tx, `mailbox_id = ? AND origin = ? AND deleted = ?`, m.mb, opts.Origin, false)
+		if err != nil || f != nil {
+			return f, err
+		}
+	}
+	parent, err := m.parentFor(path, comps, true, opts.Unsubscribed)
+	if err != nil {
+		return nil, err
+	}
+	name := comps[len(comps)-1]
+	pid, p := "", name
+	if parent != nil {
+		pid, p = parent.StableID, parent.Path+Delimiter+name
+	}
+	if ex, err := m.child(pid, name); err != nil {
+		return nil, err
+	} else if ex != nil {
+		return nil, errFolderExists(ex.Path)
+	}
+	o := opts
+	if o.Class == "" {
+		o.Class = classOf(parent)
+	}
+	if parent == nil && strings.EqualFold(name, "INBOX") && o.SpecialUse == "" {
+		o.SpecialUse = UseInbox
+	}
+	return m.insertFolder(pid, name, p, o)
+}
+
+// FolderBatch creates folders of one mailbox in one transaction
+// (Store.CreateFolders).
+type FolderBatch struct{ m *mutation }
+
+// Create is CreateFolder inside the batch's transaction.
+func (b *FolderBatch) Create(path string, opts FolderOptions) (*Folder, error) {
+	comps, err := splitPath(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := validFolderOptions(opts); err != nil {
+		return nil, err
+	}
+	return b.m.createFolder(path, comps, opts)
+}
+
+// CreateIn creates the folder name directly under parent (nil: at the
+// root; parent is a folder of the batch's mailbox) without looking first:
+// a live folder of that name or origin there fails the insert (the unique
+// indexes), FolderExists, and with it the batch. It is for a caller that
+// knows the mailbox's folders (a replication pass filling a new mailbox):
+// two statements per folder instead of half a dozen. A name with the
+// delimiter, or INBOX at the root, goes through Create.
+func (b *FolderBatch) CreateIn(parent *Folder, name string, opts FolderOptions) (*Folder, error) {
+	pid, path := "", name
+	if parent != nil {
+		pid, path = parent.StableID, parent.Path+Delimiter+name
+	}
+	if strings.Contains(name, Delimiter) || (parent == nil && strings.EqualFold(name, "INBOX")) || strings.Count(path, Delimiter) >= 64 {
+		return b.Create(path, opts)
+	}
+	if e := validName(name); e != "" {
+		return nil, errInvalidName(path, e)
+	}
+	if err := validFolderOptions(opts); err != nil {
+		return nil, err
+	}
+	if opts.Class == "" {
+		opts.Class = classOf(parent)
+	}
+	return b.m.insertFolder(pid, name, path, opts)
+}
+
+// CreateFolders runs f with a FolderBatch of the mailbox: the folders it
+// creates commit together in one transaction, with one MODSEQ, or none
+// does (f returned an error, or a Create failed). A replication pass
+// creates a new mailbox's folders this way: one commit instead of one per
+// folder.
+func (s *Store) CreateFolders(ctx context.Context, mailboxID int64, f func(b *FolderBatch) error) error {
+	return s.mutate(ctx, mailboxID, func(m *mutation) error { return f(&FolderBatch{m: m}) })
 }
 
 // SetSubscribed subscribes or unsubscribes a folder.

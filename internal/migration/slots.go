@@ -11,6 +11,7 @@ import (
 
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/jobs"
 	"github.com/tenantferry/tenantferry/internal/replication"
 )
 
@@ -28,9 +29,11 @@ import (
 //     its lease belonged to a dead node and is dropped by the next count.
 //     A move taken over after its node died re-takes its own slot.
 //   - A move that finds no slot is recorded as a waiter with its job and
-//     snoozes; releasing a slot wakes the oldest waiter's job at once
-//     (River's JobRetry), so a freed slot starts the next move without
-//     polling. The snooze (slotFallback) is only a safety net.
+//     snoozes; releasing a slot hands it to the oldest waiter in the same
+//     transaction (its slot row, reserved for handoverLease, and its job
+//     made available at the head of its queue), so a freed slot starts
+//     the next move at the next fetch and no other move can take it
+//     meanwhile. The snooze (slotFallback) is only a safety net.
 
 // Slot timing.
 const (
@@ -156,8 +159,19 @@ func (h *heldSlot) renew() {
 	}
 }
 
-// release frees the slot and wakes the oldest move waiting for one of
-// the endpoint's slots.
+// release frees the slot and hands it to the oldest move waiting for one
+// of the endpoint's slots, in one transaction: the waiter's slot row is
+// inserted (a reservation with handoverLease, which its pass takes over
+// when it acquires) and its snoozed job is made available at the head of
+// its queue, so the slot is never free for a third move to take and the
+// waiter runs at the next fetch of any node. A waiter whose job is still
+// running (between recording itself and snoozing) is woken by JobRetry
+// after the commit.
+//
+// The transaction commits relaxed (db.RelaxedCommit): lost in a crash of
+// the database server, the released slot stays held until its lease ends
+// and the waiter keeps its row and its snooze (slotFallback) — later, never
+// more passes than the limit.
 func (h *heldSlot) release() {
 	close(h.stop)
 	<-h.done
@@ -165,8 +179,9 @@ func (h *heldSlot) release() {
 	defer cancel()
 	var waiter string
 	var jobID int64
-	err := h.s.D.Write(ctx, func(tx *db.Tx) error {
-		waiter, jobID = "", 0
+	woken := false
+	err := h.s.D.Write(db.RelaxedCommit(ctx), func(tx *db.Tx) error {
+		waiter, jobID, woken = "", 0, false
 		if err := lockEndpointSlots(ctx, tx, h.s.D, h.endpointID); err != nil {
 			return err
 		}
@@ -178,16 +193,50 @@ func (h *heldSlot) release() {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return h.s.handOver(ctx, tx, h.endpointID, waiter, jobID, &woken)
 	})
 	if err != nil {
 		h.s.Log.Warn("migration: release concurrency slot", "move", h.moveID, "err", err)
 		return
 	}
-	if jobID != 0 {
+	if woken {
+		h.s.slotWakeups.Inc()
+	} else if jobID != 0 {
 		h.s.wake(ctx, waiter, jobID)
 	}
 }
+
+// handoverLease is how long a slot handed to a waiting move stays
+// reserved for it: its job runs at the next fetch, and a reservation its
+// job does not take (the move was stopped meanwhile) expires.
+const handoverLease = 10 * time.Second
+
+// handOver reserves the endpoint's slot for the waiting move in tx, drops
+// its waiter row and, when its job is snoozed, makes the job available at
+// the head of its queue (woken).
+func (s *Service) handOver(ctx context.Context, tx *db.Tx, endpointID, waiter string, jobID int64, woken *bool) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO move_slots (move_id, endpoint_id, node_id, expires_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (move_id) DO UPDATE SET endpoint_id = excluded.endpoint_id, node_id = excluded.node_id, expires_at = excluded.expires_at`,
+		waiter, endpointID, handoverNode, db.Now()+handoverLease.Milliseconds()); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM move_slot_waiters WHERE move_id = ?`, waiter); err != nil {
+		return err
+	}
+	if s.Jobs == nil {
+		return nil
+	}
+	var err error
+	*woken, err = jobs.WakeTx(ctx, tx, jobID)
+	return err
+}
+
+// handoverNode is the node_id of a slot reserved for a waiting move until
+// its pass takes it.
+const handoverNode = "handover"
 
 // wake makes a waiting move's snoozed job available now. A job still
 // running (it is between recording itself as a waiter and snoozing) is

@@ -95,6 +95,9 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	}
 	defer slot.release()
 	ctx = withThrottle(ctx, slot.limiter)
+	if ep.Type != directory.EndpointIMAP {
+		ctx = relaxedPass(ctx)
+	}
 	// Claim the pass and, for an initial one, record its start (the move is
 	// Validating) in the same transaction: one commit less per move.
 	claimed := m.SyncGen
@@ -147,6 +150,34 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	}
 	return err
 }
+
+// relaxedPass lets the writes of a native move's sync pass commit without
+// waiting for the WAL flush (db.RelaxedCommit): a small mailbox's pass is
+// some thirty bookkeeping commits — its claim and states with their log
+// lines, the staging mailbox and its folders, chunks with their
+// watermarks, the slot's release — and waiting for a flush each bounded a
+// batch of small moves (docs/architecture.md §8).
+//
+// Why losing the last of them in a crash of the database server is safe:
+//   - Everything a native pass writes is the move's own bookkeeping or its
+//     staging mailbox, which no client sees before the completion; the
+//     pass tells the source nothing (registering is idempotent, the rest
+//     are reads), so no one outside the database acts on these commits.
+//   - A lost chunk loses its watermark with it (one transaction), so the
+//     next pass copies those items again, keyed by origin: nothing is
+//     duplicated; pack bytes written for it are unreferenced, and GC
+//     deletes files only after durable commits of its own, which flush
+//     the log up to them (the log is a prefix).
+//   - The pass's River job is marked finished by a durable commit after
+//     the pass; until that commit is flushed, the relaxed ones before it
+//     may be lost, and then so is the job's completion, so the pass runs
+//     again from what survived.
+//   - Not relaxed: taking a concurrency slot (the endpoint's limit must
+//     hold after a crash of the database server too), the completion job
+//     (the source's lock and finalize, the cutover, the recipient's
+//     conversion: its own job, durable), IMAP and DAV passes (they write
+//     into a live mailbox whose UIDs a client may already have seen).
+func relaxedPass(ctx context.Context) context.Context { return db.RelaxedCommit(ctx) }
 
 // beginPass records the start of an initial pass in tx: the move is
 // Validating.

@@ -75,6 +75,9 @@ func (p *pass) syncFolders(ctx context.Context) error {
 // has a target folder at the same path. Parents go first; a name taken by a
 // folder that is itself being renamed is freed by a temporary name.
 func (p *pass) applyFolders(ctx context.Context, live []FolderInfo) error {
+	if err := p.createNew(ctx, live); err != nil {
+		return err
+	}
 	pending := append([]FolderInfo(nil), live...)
 	renamedAside := map[string]bool{}
 	for round := 0; len(pending) > 0; round++ {
@@ -165,6 +168,72 @@ func (p *pass) applyFolders(ctx context.Context, live []FolderInfo) error {
 		}
 		pending = next
 	}
+	return nil
+}
+
+// createNew creates the target folders of the source folders that have
+// none yet, parents first, in one transaction (a new mailbox's dozen
+// folders are one commit, not a dozen). It changes nothing when any of
+// them cannot be created as asked — a name another folder holds, a special
+// use taken — and leaves them all to applyFolders' folder-by-folder
+// rounds, which resolve those cases; so does a live target (adopt mode).
+func (p *pass) createNew(ctx context.Context, live []FolderInfo) error {
+	if p.j.AdoptFolders {
+		return nil
+	}
+	var fresh []FolderInfo
+	for _, f := range live {
+		if _, ok := p.folders.byOrigin[f.Id]; !ok {
+			fresh = append(fresh, f)
+		}
+	}
+	if len(fresh) < 2 {
+		return nil
+	}
+	created := map[string]*mailstore.Folder{}
+	err := p.e.Store.CreateFolders(ctx, p.j.MailboxID, func(b *mailstore.FolderBatch) error {
+		clear(created) // a retried transaction starts over
+		for pending := fresh; len(pending) > 0; {
+			var next []FolderInfo
+			for _, f := range pending {
+				var par *mailstore.Folder
+				if f.ParentId != "" {
+					var ok bool
+					if par, ok = created[f.ParentId]; !ok {
+						par, ok = p.folders.byOrigin[f.ParentId]
+					}
+					if !ok {
+						next = append(next, f) // parent not there yet
+						continue
+					}
+				}
+				opts := mailstore.FolderOptions{Class: f.Class, SpecialUse: f.SpecialUse, Origin: f.Id, Props: f.Props}
+				var nf *mailstore.Folder
+				var err error
+				if mapped, ok := p.paths[f.Id]; ok {
+					nf, err = b.Create(mapped, opts)
+				} else {
+					nf, err = b.CreateIn(par, f.Name, opts)
+				}
+				if err != nil {
+					return err
+				}
+				created[f.Id] = nf
+			}
+			if len(next) == len(pending) {
+				break // parents that never appear: applyFolders reports them
+			}
+			pending = next
+		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return nil // nothing was created: applyFolders goes folder by folder
+	}
+	maps.Copy(p.folders.byOrigin, created)
 	return nil
 }
 

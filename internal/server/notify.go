@@ -61,13 +61,18 @@ func (s *Server) notifySender(ctx context.Context, node string, out <-chan mails
 			units.Sleep(ctx, time.Second)
 			continue
 		}
+		// The events are hints (a lost one costs a delayed IMAP update,
+		// never data), so their transactions do not wait for the WAL
+		// flush: without this every event was a commit of its own that
+		// waited for an fsync (~20 per small mailbox moved).
+		_, err = conn.Exec(ctx, "SET synchronous_commit = off")
 		for err == nil {
 			select {
 			case <-ctx.Done():
 				conn.Close(context.Background())
 				return
 			case ev := <-out:
-				_, err = conn.Exec(ctx, "SELECT pg_notify($1, $2)", notifyChannel, fmt.Sprintf("%s:%d:%d", node, ev.MailboxID, ev.ModSeq))
+				_, err = conn.Exec(ctx, "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", notifyChannel, notifyPayloads(node, ev, out))
 			}
 		}
 		conn.Close(context.Background())
@@ -106,4 +111,32 @@ func (s *Server) notifyListener(ctx context.Context, node string) {
 			units.Sleep(ctx, time.Second)
 		}
 	}
+}
+
+// notifyPayloads drains the events waiting in out after ev and returns one
+// payload per mailbox, with its highest MODSEQ: the other nodes resync a
+// mailbox on any event of it, so a burst (a sync pass creating folders and
+// items) is one NOTIFY statement, one transaction.
+func notifyPayloads(node string, ev mailstore.Event, out <-chan mailstore.Event) []string {
+	latest := map[int64]int64{ev.MailboxID: ev.ModSeq}
+	order := []int64{ev.MailboxID}
+	for len(latest) < 1000 {
+		select {
+		case e := <-out:
+			if ms, ok := latest[e.MailboxID]; !ok {
+				order = append(order, e.MailboxID)
+				latest[e.MailboxID] = e.ModSeq
+			} else if e.ModSeq > ms {
+				latest[e.MailboxID] = e.ModSeq
+			}
+			continue
+		default:
+		}
+		break
+	}
+	payloads := make([]string, 0, len(order))
+	for _, mb := range order {
+		payloads = append(payloads, fmt.Sprintf("%s:%d:%d", node, mb, latest[mb]))
+	}
+	return payloads
 }
