@@ -96,6 +96,35 @@ function wizardPanes(f, preview, review, nav, validateBtn, create) {
   ];
 }
 
+// batchBody is the body of batch create (and of its check) from the
+// wizard's inputs f and the CSV text.
+function batchBody(f, csv) {
+  const b = {
+    Name: f.name.value.trim(), Endpoint: f.ep.value, Csv: csv, TargetDeliveryDomain: f.tdd.value,
+    AutoStart: f.autoStart.checked, AutoComplete: f.autoComplete.checked,
+    StartAfter: rfc3339(f.startAfter.value), CompleteAfter: rfc3339(f.completeAfter.value),
+    IncrementalSyncInterval: f.interval.value.trim(), NotificationEmails: f.notify.value.trim(), ReportInterval: f.reportIv.value.trim(),
+    LargeItemLimit: count(f.large), BadItemLimit: count(f.bad),
+  };
+  if (f.maxSize.value.trim() !== '') b.MaxItemSize = Math.round(Number(f.maxSize.value) * MiB);
+  return b;
+}
+
+// reviewPairs lists the review step's settings of body b (users: the
+// number of CSV rows the server checked).
+function reviewPairs(f, b, users) {
+  const when = (input) => (input.value ? new Date(input.value).toLocaleString() : '');
+  const limit = (n) => (n === undefined ? 'unlimited' : String(n));
+  return [
+    ['Name', b.Name], ['Endpoint', b.Endpoint], ['TargetDeliveryDomain', b.TargetDeliveryDomain], ['Users', String(users)],
+    ['AutoStart', String(b.AutoStart)], ['StartAfter', when(f.startAfter)],
+    ['AutoComplete', String(b.AutoComplete)], ['CompleteAfter', when(f.completeAfter)],
+    ['IncrementalSyncInterval', b.IncrementalSyncInterval || '24h (default)'], ['NotificationEmails', b.NotificationEmails],
+    ['ReportInterval', b.ReportInterval], ['LargeItemLimit', limit(b.LargeItemLimit)], ['BadItemLimit', limit(b.BadItemLimit)],
+    ['MaxItemSize', f.maxSize.value.trim() === '' ? '150 MiB (default)' : f.maxSize.value.trim() + ' MiB'],
+  ];
+}
+
 // batchWizard builds the wizard for ctx's tenant; notice shows errors of
 // the page.
 export async function batchWizard(ctx, notice) {
@@ -109,23 +138,13 @@ export async function batchWizard(ctx, notice) {
   }
   const wnotice = h('div', { id: 'wizard-notice' });
   const f = wizardInputs(endpoints, domains);
-  const { name, ep, tdd, file, text, autoStart, startAfter, autoComplete, completeAfter, interval, notify, reportIv, large, bad, maxSize } = f;
+  const { file, text } = f;
   const preview = h('div', { id: 'batch-preview' });
 
   let csv = '';
   let verdict = null; // the server's BatchValidation of body() as it was
   let checkedBody = '';
-  const body = () => {
-    const b = {
-      Name: name.value.trim(), Endpoint: ep.value, Csv: csv, TargetDeliveryDomain: tdd.value,
-      AutoStart: autoStart.checked, AutoComplete: autoComplete.checked,
-      StartAfter: rfc3339(startAfter.value), CompleteAfter: rfc3339(completeAfter.value),
-      IncrementalSyncInterval: interval.value.trim(), NotificationEmails: notify.value.trim(), ReportInterval: reportIv.value.trim(),
-      LargeItemLimit: count(large), BadItemLimit: count(bad),
-    };
-    if (maxSize.value.trim() !== '') b.MaxItemSize = Math.round(Number(maxSize.value) * MiB);
-    return b;
-  };
+  const body = () => batchBody(f, csv);
 
   const steps = ['Batch', 'Users', 'Schedule', 'Notifications and limits', 'Review'];
   let wizard = null;
@@ -192,16 +211,7 @@ export async function batchWizard(ctx, notice) {
 
   const drawReview = () => {
     const b = body();
-    const users = verdict ? verdict.Rows.length : 0;
-    replace(review, props([
-      ['Name', b.Name], ['Endpoint', b.Endpoint], ['TargetDeliveryDomain', b.TargetDeliveryDomain], ['Users', String(users)],
-      ['AutoStart', String(b.AutoStart)], ['StartAfter', startAfter.value ? new Date(startAfter.value).toLocaleString() : ''],
-      ['AutoComplete', String(b.AutoComplete)], ['CompleteAfter', completeAfter.value ? new Date(completeAfter.value).toLocaleString() : ''],
-      ['IncrementalSyncInterval', b.IncrementalSyncInterval || '24h (default)'], ['NotificationEmails', b.NotificationEmails],
-      ['ReportInterval', b.ReportInterval], ['LargeItemLimit', b.LargeItemLimit === undefined ? 'unlimited' : String(b.LargeItemLimit)],
-      ['BadItemLimit', b.BadItemLimit === undefined ? 'unlimited' : String(b.BadItemLimit)],
-      ['MaxItemSize', maxSize.value.trim() === '' ? '150 MiB (default)' : maxSize.value.trim() + ' MiB'],
-    ], 'batch-review-props'), rowsFailing() ? h('p', { class: 'error-text', id: 'batch-review-blocked' }, 'Some users have a problem: go back to Users.') : null);
+    replace(review, props(reviewPairs(f, b, verdict ? verdict.Rows.length : 0), 'batch-review-props'), rowsFailing() ? h('p', { class: 'error-text', id: 'batch-review-blocked' }, 'Some users have a problem: go back to Users.') : null);
     create.disabled = rowsFailing() || JSON.stringify(b) !== checkedBody;
   };
   create.addEventListener('click', async () => {
