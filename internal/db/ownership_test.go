@@ -51,8 +51,11 @@ var testSupport = []string{"internal/blobstore/blobtest", "internal/db/dbtest", 
 
 var (
 	sqlStatement = regexp.MustCompile(`\b(SELECT|INSERT INTO|UPDATE|DELETE FROM)\b`)
-	sqlTable     = regexp.MustCompile(`\b(?:FROM|JOIN|INTO|UPDATE)\s+([a-z_][a-z0-9_]*)`)
-	createTable  = regexp.MustCompile(`CREATE TABLE (?:IF NOT EXISTS )?([a-z_][a-z0-9_]*)`)
+	// After FROM or JOIN, a name followed by "(" is a set-returning function
+	// (FROM unnest(...)), not a table; group 2 tells them apart (after INTO
+	// it opens the column list).
+	sqlTable    = regexp.MustCompile(`\b(?:FROM|JOIN|INTO|UPDATE)\s+([a-z_][a-z0-9_]*)(\s*\()?`)
+	createTable = regexp.MustCompile(`CREATE TABLE (?:IF NOT EXISTS )?([a-z_][a-z0-9_]*)`)
 	// cteName finds the names a statement defines itself (WITH name AS,
 	// WITH name(cols) AS), which are not tables.
 	cteName = regexp.MustCompile(`(?:\bWITH\s+(?:RECURSIVE\s+)?|,\s*)([a-z_][a-z0-9_]*)\s*(?:\([^)]*\))?\s+AS\s*\(`)
@@ -95,7 +98,7 @@ func ownershipViolations(t *testing.T, sources map[string]map[string]string, own
 				for _, m := range sqlTable.FindAllStringSubmatch(s, -1) {
 					owner, known := owners[m[1]]
 					switch {
-					case local[m[1]]:
+					case local[m[1]], m[2] != "" && !strings.HasPrefix(m[0], "INTO") && !strings.HasPrefix(m[0], "UPDATE"):
 					case !known:
 						out = append(out, pkg+"/"+name+": table "+m[1]+" has no declared owner (add it to tableOwners)")
 					case owner != pkg:
