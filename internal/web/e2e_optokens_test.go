@@ -50,8 +50,8 @@ func TestOperatorTokensPageInChromium(t *testing.T) {
 	// From the Tenants page to the operator's tokens; issue "ci" for 7 days.
 	b.do("issue ci", 30*time.Second,
 		chromedp.Navigate(ui+"#/tenants"),
-		chromedp.WaitVisible(chromedp.CSS(`#tabs a[data-section="tokens"]`)),
-		chromedp.Click(chromedp.CSS(`#tabs a[data-section="tokens"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#op-tabs a[data-section="tokens"]`)),
+		chromedp.Click(chromedp.CSS(`#op-tabs a[data-section="tokens"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#tokens tr[data-name="ui"]`)),
 		chromedp.SetValue(chromedp.CSS("#token-name"), "ci"),
 		chromedp.SetValue(chromedp.CSS("#token-expires"), "168h"),

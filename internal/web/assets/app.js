@@ -128,7 +128,7 @@ export async function render() {
   } else {
     view = p[0] === 'tokens' ? operatorTokensView : tenantsView;
     if (whoami.Operator) {
-      nav = h('nav', { class: 'tabs', id: 'tabs' }, [['tenants', 'Tenants'], ['tokens', 'Operator tokens']].map(([s, title]) =>
+      nav = h('nav', { class: 'tabs', id: 'op-tabs' }, [['tenants', 'Tenants'], ['tokens', 'Operator tokens']].map(([s, title]) =>
         h('a', { href: route(s), class: (p[0] === 'tokens') === (s === 'tokens') ? 'active' : null, dataset: { section: s } }, title)));
     }
   }
