@@ -109,16 +109,7 @@ func (s *Server) listAdminTokens(r *http.Request, p *admin.Principal) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	out := make([]apitypes.AdminTokenView, 0, len(ts))
-	for _, t := range ts {
-		v := apitypes.AdminTokenView{Id: t.ID, Name: t.Name, WhenCreated: t.CreatedAt, Current: t.ID == p.TokenID}
-		if !t.ExpiresAt.IsZero() {
-			e := t.ExpiresAt
-			v.ExpiresAt = &e
-		}
-		out = append(out, v)
-	}
-	return out, nil
+	return adminTokenViews(ts, p), nil
 }
 
 func (s *Server) revokeAdminToken(r *http.Request, p *admin.Principal) (any, error) {

@@ -60,6 +60,17 @@ type AdminTokenView struct {
 	Current bool
 }
 
+// OperatorTokenIssued is the reply of POST /api/v1/admin-tokens: a new
+// operator token (shown once), with the same field names as a tenant's
+// TenantView.AdminToken*.
+type OperatorTokenIssued struct {
+	Name         string
+	AdminToken   string
+	AdminTokenId string
+	// AdminTokenExpiresAt is absent for a token that never expires.
+	AdminTokenExpiresAt *time.Time `json:",omitempty"`
+}
+
 // TenantSet is the body of PATCH /api/v1/tenants/{t}.
 type TenantSet struct {
 	// Quota is the tenant's quota over all its mailboxes in bytes (0:

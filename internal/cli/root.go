@@ -109,7 +109,8 @@ func (e *env) rootCmd() *cobra.Command {
 	pf.StringVar(&e.token, "token", "", "API token (env TENANTFERRY_TOKEN, default: ./tenantferry-data/operator.token)")
 	pf.StringVarP(&e.output, "output", "o", "table", "output format: table, json, yaml or csv")
 	root.AddCommand(e.serveCmd(), e.storageCmd(), e.tenantCmd(), e.domainCmd(), e.mailboxCmd(), e.mailuserCmd(), e.groupCmd(),
-		e.appCmd(), e.consentCmd(), e.orgrelCmd(), e.endpointCmd(), e.batchCmd(), e.migrationUserCmd(), e.moveCmd(), e.templateCmd(), e.moveRegistrationCmd(), e.benchCmd(), e.demoCmd(), e.versionCmd(), e.healthcheckCmd())
+		e.appCmd(), e.consentCmd(), e.orgrelCmd(), e.endpointCmd(), e.batchCmd(), e.migrationUserCmd(), e.moveCmd(), e.templateCmd(), e.moveRegistrationCmd(), e.benchCmd(), e.demoCmd(), e.versionCmd(), e.healthcheckCmd(),
+		e.operatorTokenCmd())
 	root.Version = buildVersion().Version
 	root.SetVersionTemplate("tenantferry {{.Version}}\n")
 	markRequired(root)

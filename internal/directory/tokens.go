@@ -157,8 +157,11 @@ func (x *Directory) RevokeAdminToken(ctx context.Context, tenantID, id string) e
 			if err != nil {
 				return err
 			}
-			return ErrAdminTokenNotFound.Newf("no admin token %q here", id).WithObject(id).
-				WithHint("list the tokens with 'tenantferry tenant token list'")
+			hint := "list the tokens with 'tenantferry tenant token list'"
+			if tenantID == "" {
+				hint = "list the operator's tokens with 'tenantferry token list'"
+			}
+			return ErrAdminTokenNotFound.Newf("no admin token %q here", id).WithObject(id).WithHint("%s", hint)
 		}
 		return nil
 	})

@@ -84,6 +84,7 @@ func TestRoutes(t *testing.T) {
 		{"/ui/assets/endpoints.js", 200, "text/javascript; charset=utf-8", "no-cache"},
 		{"/ui/assets/orgrels.js", 200, "text/javascript; charset=utf-8", "no-cache"},
 		{"/ui/assets/tokens.js", 200, "text/javascript; charset=utf-8", "no-cache"},
+		{"/ui/assets/optokens.js", 200, "text/javascript; charset=utf-8", "no-cache"},
 		{"/ui/assets/wizard.js", 200, "text/javascript; charset=utf-8", "no-cache"},
 		{"/ui/assets/app.css", 200, "text/css; charset=utf-8", "no-cache"},
 		{"/contoso.tenantferry.test/adminconsent?client_id=x", 200, "text/html; charset=utf-8", "no-store"},

@@ -13,6 +13,7 @@
 //   #/t/TENANT/batches[/BATCH[/users/ADDRESS]]
 //   #/t/TENANT/prepare                 prepare mail users (recipients.js, prepare.js)
 //   #/t/TENANT/tokens                  admin tokens
+//   #/tokens                           operator tokens (optokens.js)
 import { h, replace, route, table, props, errorBox, fmtTime, field, busy } from './dom.js';
 import { api, seg, token, setToken } from './api.js';
 import { recipientList, recipientDetail } from './recipients.js';
@@ -22,6 +23,7 @@ import { endpointsView, endpointPage } from './endpoints.js';
 import { orgRelsView, orgRelPage } from './orgrels.js';
 import { batchesView, batchPage, userReport } from './batches.js';
 import { tokensView } from './tokens.js';
+import { operatorTokensView } from './optokens.js';
 
 const root = document.getElementById('app');
 let whoami = null;
@@ -124,7 +126,11 @@ export async function render() {
       id ? [' / ', id] : null, addr ? [' / ', addr] : null);
     view = pickView(section, id, sub, addr);
   } else {
-    view = tenantsView;
+    view = p[0] === 'tokens' ? operatorTokensView : tenantsView;
+    if (whoami.Operator) {
+      nav = h('nav', { class: 'tabs', id: 'op-tabs' }, [['tenants', 'Tenants'], ['tokens', 'Operator tokens']].map(([s, title]) =>
+        h('a', { href: route(s), class: (p[0] === 'tokens') === (s === 'tokens') ? 'active' : null, dataset: { section: s } }, title)));
+    }
   }
   replace(root, header(), nav, crumbs, main);
   try {

@@ -10,7 +10,15 @@ const expiries = [['24h', '1 day'], ['168h', '7 days'], ['720h', '30 days'], ['2
 
 // tokensView lists, issues and revokes ctx.tenant's admin tokens.
 export async function tokensView(main, ctx) {
-  const path = 'tenants/' + seg(ctx.tenant) + '/admin-tokens';
+  await tokenPage(main, ctx, { path: 'tenants/' + seg(ctx.tenant) + '/admin-tokens', title: 'Admin tokens', owner: ctx.tenant, dflt: 'admin' });
+}
+
+// tokenPage is the Tokens page of o.path (an admin-tokens collection of
+// the API): o.title heads it, o.owner names whose tokens they are in the
+// once-shown notice, o.dflt is the server's default token name. The
+// operator's page (optokens.js) uses it too.
+export async function tokenPage(main, ctx, o) {
+  const path = o.path;
   const notice = h('div', { id: 'token-notice' });
   const list = h('div');
   const load = async () => {
@@ -60,7 +68,7 @@ export async function tokensView(main, ctx) {
             },
           }, 'Copy');
           replace(notice, h('div', { class: 'notice', id: 'token-created' },
-            h('p', null, 'Token ', h('strong', null, name.value.trim() || 'admin'), ' for ', ctx.tenant,
+            h('p', null, 'Token ', h('strong', null, name.value.trim() || o.dflt), ' for ', o.owner,
               r.AdminTokenExpiresAt ? ', expires ' + fmtTime(r.AdminTokenExpiresAt) : ', never expires',
               '. It is shown once: copy it now.'),
             h('div', { class: 'secret-box' }, secret, copy)));
@@ -70,6 +78,6 @@ export async function tokensView(main, ctx) {
       });
     },
   }, field('Name', name), field('Expires', exp), h('div', { class: 'actions' }, btn));
-  replace(main, h('h1', null, 'Admin tokens'), notice, list, h('h2', { class: 'spaced' }, 'Issue a token'), form);
+  replace(main, h('h1', null, o.title), notice, list, h('h2', { class: 'spaced' }, 'Issue a token'), form);
   await load();
 }
