@@ -257,3 +257,16 @@ func Token(s string) bool {
 	}
 	return true
 }
+
+// Header parses only the header of a message (or of the start of one):
+// the root part with its fields, header end and body start, and its media
+// type; no parts, no line count.
+func Header(raw []byte) *Part {
+	p := &parser{src: newSource(bytes.NewReader(raw), int64(len(raw)), window)}
+	e := &Part{End: int64(len(raw)), Type: "text", Subtype: "plain"}
+	e.Fields, e.HeaderEnd, e.BodyStart = p.header(0, e.End)
+	if t, s, params, ok := ParseMediaType(e.Get("Content-Type")); ok {
+		e.Type, e.Subtype, e.Params = t, s, params
+	}
+	return e
+}

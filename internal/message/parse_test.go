@@ -1,4 +1,4 @@
-package message
+package message_test
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"testing"
 
+	. "github.com/tenantferry/tenantferry/internal/message"
 	"github.com/tenantferry/tenantferry/internal/testsupport/corpus"
 )
 
@@ -50,7 +51,7 @@ func TestParseWindowsCorpus(t *testing.T) {
 		want := ParseBytes(m.Data)
 		checkBounds(t, m.Data, want)
 		for _, w := range []int64{5, 61, 4096} {
-			got, err := parse(bytes.NewReader(m.Data), int64(len(m.Data)), w)
+			got, err := ParseWindow(bytes.NewReader(m.Data), int64(len(m.Data)), w)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,10 +109,10 @@ func (r failingReader) ReadAt(p []byte, off int64) (int, error) {
 // TestParseReadError: a read error of the reader is returned.
 func TestParseReadError(t *testing.T) {
 	raw := []byte(sample)
-	if _, err := parse(failingReader{raw, 40}, int64(len(raw)), 16); !errors.Is(err, errBroken) {
+	if _, err := ParseWindow(failingReader{raw, 40}, int64(len(raw)), 16); !errors.Is(err, errBroken) {
 		t.Fatalf("err %v", err)
 	}
-	if _, err := parse(io.NewSectionReader(bytes.NewReader(raw), 0, 10), int64(len(raw)), 16); err == nil {
+	if _, err := ParseWindow(io.NewSectionReader(bytes.NewReader(raw), 0, 10), int64(len(raw)), 16); err == nil {
 		t.Fatal("a short reader gave no error")
 	}
 }
@@ -128,10 +129,28 @@ func FuzzParse(f *testing.F) {
 		want := ParseBytes(raw)
 		checkBounds(t, raw, want)
 		for _, w := range []int64{1, 3, 7} {
-			got, err := parse(bytes.NewReader(raw), int64(len(raw)), w)
+			got, err := ParseWindow(bytes.NewReader(raw), int64(len(raw)), w)
 			if err != nil || !reflect.DeepEqual(got, want) {
 				t.Fatalf("window %d: another tree (%v)", w, err)
 			}
 		}
 	})
+}
+
+// TestEncodeCorpus: every corpus message's tree survives Encode/Decode.
+func TestEncodeCorpus(t *testing.T) {
+	for _, m := range corpus.Messages(t) {
+		p := ParseBytes(m.Data)
+		b, err := Encode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(b)
+		if err != nil || !reflect.DeepEqual(got, p) {
+			t.Fatalf("%s: decoded tree differs (%v)", m.Name, err)
+		}
+	}
+	if _, err := Decode([]byte("{")); err == nil {
+		t.Fatal("a broken tree decoded")
+	}
 }

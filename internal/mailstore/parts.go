@@ -1,0 +1,46 @@
+package mailstore
+
+import (
+	"context"
+
+	"github.com/tenantferry/tenantferry/internal/blobstore"
+	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/message"
+)
+
+// Parts returns the MIME part tree of an opened item's content: the one
+// stored for its SHA-256 (table message_parts), or, on first access or
+// after a parser change (message.Version), the tree parsed from the blob
+// in bounded memory, which is then stored. Content never makes it fail;
+// a read error of the blob does.
+func (s *Store) Parts(ctx context.Context, b *blobstore.Blob) (*message.Part, error) {
+	var version int
+	var tree []byte
+	err := s.d.Read().QueryRowContext(ctx, `SELECT version, tree FROM message_parts WHERE sha256 = ?`, b.SHA256).Scan(&version, &tree)
+	switch {
+	case err == nil && version == message.Version:
+		if p, err := message.Decode(tree); err == nil {
+			return p, nil
+		}
+	case err != nil && !db.IsNoRows(err):
+		return nil, errs.Internalf(err, "read the part tree of %s", b.SHA256)
+	}
+	p, err := message.Parse(b, b.Size())
+	if err != nil {
+		return nil, errs.Internalf(err, "parse message %s", b.SHA256)
+	}
+	enc, err := message.Encode(p)
+	if err != nil {
+		return nil, errs.Internalf(err, "encode the part tree of %s", b.SHA256)
+	}
+	err = s.d.Write(ctx, func(tx *db.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO message_parts (sha256, version, tree) VALUES (?, ?, ?)
+			ON CONFLICT (sha256) DO UPDATE SET version = excluded.version, tree = excluded.tree`, b.SHA256, message.Version, enc)
+		return err
+	})
+	if err != nil {
+		return nil, errs.Internalf(err, "store the part tree of %s", b.SHA256)
+	}
+	return p, nil
+}

@@ -1,0 +1,77 @@
+package mailstore_test
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/tenantferry/tenantferry/internal/blobstore"
+	"github.com/tenantferry/tenantferry/internal/blobstore/blobtest"
+	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/message"
+)
+
+// TestParts: the part tree of an item is parsed on first access, stored
+// (one message_parts row per content), read back on the next access, and
+// parsed again when the stored tree is of another parser version. On
+// every blob backend and dialect.
+func TestParts(t *testing.T) {
+	raw := "Subject: parts\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\none\r\n--b\r\n\r\ntwo\r\n--b--\r\n"
+	blobtest.Backends(t, blobstore.Options{}, func(t *testing.T, e *blobtest.Env) {
+		s := mailstore.New(e.DB, e.Open(t))
+		t.Cleanup(func() {
+			if err := s.CheckConsistency(context.Background()); err != nil {
+				t.Errorf("store consistency: %v", err)
+			}
+		})
+		mb, err := s.CreateMailbox(bg, mailstore.NewMailbox{TenantID: tenantA, GUID: guid1, DefaultFolders: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inbox := mustFolder(t, s, mb.ID, "Inbox")
+		a, err := s.Append(bg, mb.ID, mailstore.AppendItem{FolderID: inbox.ID, Content: strings.NewReader(raw)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := func() (n, version int) {
+			t.Helper()
+			if err := e.DB.Read().QueryRowContext(bg, `SELECT COUNT(*), COALESCE(MAX(version), 0) FROM message_parts`).Scan(&n, &version); err != nil {
+				t.Fatal(err)
+			}
+			return n, version
+		}
+		if n, _ := rows(); n != 0 {
+			t.Fatalf("%d trees before the first access", n)
+		}
+		want := message.ParseBytes([]byte(raw))
+		for i := range 2 {
+			b, err := s.OpenItem(bg, mb.ID, a.ItemID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := s.Parts(bg, b)
+			b.Close()
+			if err != nil || !reflect.DeepEqual(p, want) {
+				t.Fatalf("access %d: tree %+v (%v)", i+1, p, err)
+			}
+			if n, v := rows(); n != 1 || v != message.Version {
+				t.Fatalf("access %d: %d rows of version %d", i+1, n, v)
+			}
+		}
+		if _, err := e.DB.Read().ExecContext(bg, `UPDATE message_parts SET version = 0, tree = ?`, []byte("stale")); err != nil {
+			t.Fatal(err)
+		}
+		b, err := s.OpenItem(bg, mb.ID, a.ItemID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		if p, err := s.Parts(bg, b); err != nil || !reflect.DeepEqual(p, want) {
+			t.Fatalf("after a parser change: %+v (%v)", p, err)
+		}
+		if n, v := rows(); n != 1 || v != message.Version {
+			t.Fatalf("after a parser change: %d rows of version %d", n, v)
+		}
+	})
+}
