@@ -2,8 +2,11 @@ package imapd
 
 import (
 	"bytes"
+	"io"
 	"reflect"
 	"testing"
+
+	"github.com/emersion/go-imap/v2"
 
 	"github.com/tenantferry/tenantferry/internal/message"
 	"github.com/tenantferry/tenantferry/internal/testsupport/corpus"
@@ -57,6 +60,35 @@ func comparePart(t *testing.T, name string, raw []byte) {
 	}
 	if got, want := partEnvelope(r, p), envelope(raw, root); !reflect.DeepEqual(got, want) {
 		t.Fatalf("%s: ENVELOPE differs:\n%#v\n%#v", name, got, want)
+	}
+	partials := []*imap.SectionPartial{{Offset: 0, Size: 3}, {Offset: 5, Size: 100}, {Offset: 1, Size: -1}, {Offset: 1 << 40, Size: 1}}
+	for _, path := range [][]int{nil, {1}, {2}, {1, 1}, {2, 1}, {1, 2}, {3, 1, 2}} {
+		for _, spec := range []imap.PartSpecifier{imap.PartSpecifierNone, imap.PartSpecifierMIME, imap.PartSpecifierHeader, imap.PartSpecifierText} {
+			for _, fields := range [][]string{nil, {"Subject", "from"}} {
+				bs := &imap.FetchItemBodySection{Part: path, Specifier: spec}
+				if spec == imap.PartSpecifierHeader {
+					bs.HeaderFields = fields
+				}
+				want := sectionBytes(raw, root, bs)
+				if got := sectionOf(raw, p, bs); !bytes.Equal(got, want) {
+					t.Fatalf("%s: section %v.%s %v differs", name, path, spec, fields)
+				}
+				for _, pr := range partials {
+					got, _ := io.ReadAll(spansReader(r, cutSpans(sectionSpans(p, bs), pr)))
+					if !bytes.Equal(got, partial(want, pr)) {
+						t.Fatalf("%s: section %v.%s<%d.%d> differs", name, path, spec, pr.Offset, pr.Size)
+					}
+				}
+			}
+		}
+		if got, want := binaryOf(t, raw, p, path), binaryBytes(raw, root, path); !bytes.Equal(got, want) {
+			t.Fatalf("%s: BINARY[%v] differs", name, path)
+		}
+	}
+	for _, needle := range []string{"the", "zq", "é", "Subject"} {
+		if got, want := matchText(r, p, needle), oracleMatchText(raw, root, needle); got != want {
+			t.Fatalf("%s: SEARCH TEXT %q: %v, the byte parser %v", name, needle, got, want)
+		}
 	}
 }
 
