@@ -86,8 +86,9 @@ func comparePart(t *testing.T, name string, raw []byte) {
 		}
 	}
 	for _, needle := range []string{"the", "zq", "é", "Subject"} {
-		if got, want := matchText(r, p, needle), oracleMatchText(raw, root, needle); got != want {
-			t.Fatalf("%s: SEARCH TEXT %q: %v, the byte parser %v", name, needle, got, want)
+		want := oracleMatchText(raw, root, needle)
+		if got, mem := matchText(r, p, needle), matchText(memMessage(raw), p, needle); got != want || mem != want {
+			t.Fatalf("%s: SEARCH TEXT %q: %v (in memory %v), the byte parser %v", name, needle, got, mem, want)
 		}
 	}
 }

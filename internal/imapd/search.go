@@ -1,7 +1,6 @@
 package imapd
 
 import (
-	"bytes"
 	"io"
 	"strings"
 	"time"
@@ -271,7 +270,7 @@ func (m *candidate) load(level int) bool {
 			m.loaded, m.root = 2, nil
 			return false
 		}
-		m.root, m.body = message.ParseBytes(m.raw), bytes.NewReader(m.raw)
+		m.root, m.body = message.ParseBytes(m.raw), memMessage(m.raw)
 	default:
 		root, err := m.s.srv.store.Parts(m.s.ctx, b)
 		if err != nil {

@@ -92,7 +92,11 @@ func partText(r io.ReaderAt, e *message.Part) string {
 	}
 	if dec == nil || err != nil && len(body) == 0 {
 		// Not encoded, or undecodable: the stored bytes.
-		body, _ = io.ReadAll(io.LimitReader(byteRange(r, e.BodyStart, e.BodySize()), maxSearchText))
+		if m, ok := r.(memMessage); ok {
+			body = m[e.BodyStart:min(e.End, e.BodyStart+maxSearchText)]
+		} else {
+			body, _ = io.ReadAll(io.LimitReader(byteRange(r, e.BodyStart, e.BodySize()), maxSearchText))
+		}
 	}
 	cs := strings.ToLower(e.Params["charset"])
 	if cs != "" && cs != "utf-8" && cs != "us-ascii" {
@@ -108,6 +112,22 @@ func partText(r io.ReaderAt, e *message.Part) string {
 	return string(body)
 }
 
+// memMessage is a message SEARCH read into memory (a small one): its
+// ranges are slices, not copies.
+type memMessage []byte
+
+// ReadAt implements io.ReaderAt.
+func (m memMessage) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(m)) {
+		return 0, io.EOF
+	}
+	n := copy(p, m[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
 // searchChunk is the buffer of rangeContainsFold.
 const searchChunk = 256 << 10
 
@@ -115,6 +135,9 @@ const searchChunk = 256 << 10
 // substr (containsFoldBytes), reading them in chunks that overlap by the
 // needle's length, ended on a UTF-8 sequence start.
 func rangeContainsFold(r io.ReaderAt, start, end int64, substr string) bool {
+	if m, ok := r.(memMessage); ok {
+		return containsFoldBytes(m[start:end], substr)
+	}
 	if end-start <= searchChunk {
 		b := make([]byte, end-start)
 		n, _ := r.ReadAt(b, start)

@@ -23,8 +23,10 @@ func parse(r io.ReaderAt, size, w int64) (*Part, error) {
 
 // ParseBytes parses a message held in memory.
 func ParseBytes(raw []byte) *Part {
-	root, _ := Parse(bytes.NewReader(raw), int64(len(raw)))
-	return root
+	// The window is the message itself: nothing is copied.
+	src := &source{r: bytes.NewReader(raw), size: int64(len(raw)), buf: raw, n: len(raw)}
+	p := &parser{src: src}
+	return p.part(0, src.size, 0, false)
 }
 
 // parser holds the state of parsing one message.
@@ -262,7 +264,7 @@ func Token(s string) bool {
 // the root part with its fields, header end and body start, and its media
 // type; no parts, no line count.
 func Header(raw []byte) *Part {
-	p := &parser{src: newSource(bytes.NewReader(raw), int64(len(raw)), window)}
+	p := &parser{src: &source{r: bytes.NewReader(raw), size: int64(len(raw)), buf: raw, n: len(raw)}}
 	e := &Part{End: int64(len(raw)), Type: "text", Subtype: "plain"}
 	e.Fields, e.HeaderEnd, e.BodyStart = p.header(0, e.End)
 	if t, s, params, ok := ParseMediaType(e.Get("Content-Type")); ok {
