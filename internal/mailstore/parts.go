@@ -44,3 +44,23 @@ func (s *Store) Parts(ctx context.Context, b *blobstore.Blob) (*message.Part, er
 	}
 	return p, nil
 }
+
+// PurgeParts deletes the stored part trees of content that no item
+// references any more (housekeeping; a tree deleted while an item with
+// that content is appended is parsed again on its first access). It
+// returns the number of trees deleted.
+func (s *Store) PurgeParts(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.d.Write(ctx, func(tx *db.Tx) error {
+		r, err := tx.ExecContext(ctx, `DELETE FROM message_parts WHERE NOT EXISTS (SELECT 1 FROM items i WHERE i.sha256 = message_parts.sha256)`)
+		if err != nil {
+			return err
+		}
+		n, err = r.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, errs.Internalf(err, "purge unreferenced part trees")
+	}
+	return n, nil
+}

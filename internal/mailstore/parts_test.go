@@ -15,7 +15,8 @@ import (
 // TestParts: the part tree of an item is parsed on first access, stored
 // (one message_parts row per content), read back on the next access, and
 // parsed again when the stored tree is of another parser version. On
-// every blob backend and dialect.
+// every blob backend and dialect. PurgeParts deletes the trees of content
+// no item holds.
 func TestParts(t *testing.T) {
 	raw := "Subject: parts\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\none\r\n--b\r\n\r\ntwo\r\n--b--\r\n"
 	blobtest.Backends(t, blobstore.Options{}, func(t *testing.T, e *blobtest.Env) {
@@ -72,6 +73,23 @@ func TestParts(t *testing.T) {
 		}
 		if n, v := rows(); n != 1 || v != message.Version {
 			t.Fatalf("after a parser change: %d rows of version %d", n, v)
+		}
+		// Housekeeping keeps the tree of referenced content and deletes it
+		// once no item holds the content.
+		if n, err := s.PurgeParts(bg); err != nil || n != 0 {
+			t.Fatalf("purge with the item present: %d (%v)", n, err)
+		}
+		if _, err := s.StoreFlags(bg, mb.ID, inbox.ID, mailstore.AllUIDs, mailstore.FlagsAdd, []string{mailstore.FlagDeleted}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Expunge(bg, mb.ID, inbox.ID, mailstore.AllUIDs); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.PurgeParts(bg); err != nil || n != 1 {
+			t.Fatalf("purge after the expunge: %d (%v)", n, err)
+		}
+		if n, _ := rows(); n != 0 {
+			t.Fatalf("%d trees left", n)
 		}
 	})
 }
