@@ -2,6 +2,7 @@ package mailstore
 
 import (
 	"context"
+	"io"
 
 	"github.com/tenantferry/tenantferry/internal/blobstore"
 	"github.com/tenantferry/tenantferry/internal/db"
@@ -9,12 +10,26 @@ import (
 	"github.com/tenantferry/tenantferry/internal/message"
 )
 
-// Parts returns the MIME part tree of an opened item's content: the one
-// stored for its SHA-256 (table message_parts), or, on first access or
-// after a parser change (message.Version), the tree parsed from the blob
-// in bounded memory, which is then stored. Content never makes it fail;
+// StoredPartsAbove is the content size above which Parts stores the part
+// tree. A smaller message is read into memory and parsed on every access,
+// which costs less than a database round trip, and a client's first FETCH
+// BODYSTRUCTURE of thousands of small messages writes nothing.
+const StoredPartsAbove = 1 << 20
+
+// Parts returns the MIME part tree of an opened item's content. Content
+// of at most StoredPartsAbove bytes is parsed in memory. Larger content
+// has its tree stored per SHA-256 (table message_parts): on first access,
+// or after a parser change (message.Version), the tree is parsed from the
+// blob through a bounded window and stored. Content never makes it fail;
 // a read error of the blob does.
 func (s *Store) Parts(ctx context.Context, b *blobstore.Blob) (*message.Part, error) {
+	if b.Size() <= StoredPartsAbove {
+		raw := make([]byte, b.Size())
+		if _, err := io.ReadFull(io.NewSectionReader(b, 0, b.Size()), raw); err != nil {
+			return nil, errs.Internalf(err, "read message %s", b.SHA256)
+		}
+		return message.ParseBytes(raw), nil
+	}
 	var version int
 	var tree []byte
 	err := s.d.Read().QueryRowContext(ctx, `SELECT version, tree FROM message_parts WHERE sha256 = ?`, b.SHA256).Scan(&version, &tree)

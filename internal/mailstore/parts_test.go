@@ -18,7 +18,9 @@ import (
 // every blob backend and dialect. PurgeParts deletes the trees of content
 // no item holds.
 func TestParts(t *testing.T) {
-	raw := "Subject: parts\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\none\r\n--b\r\n\r\ntwo\r\n--b--\r\n"
+	raw := "Subject: parts\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\none\r\n--b\r\n\r\n" +
+		strings.Repeat("two two two\r\n", mailstore.StoredPartsAbove/13+1) + "--b--\r\n"
+	small := "Subject: small\r\n\r\nbody\r\n"
 	blobtest.Backends(t, blobstore.Options{}, func(t *testing.T, e *blobtest.Env) {
 		s := mailstore.New(e.DB, e.Open(t))
 		t.Cleanup(func() {
@@ -44,6 +46,23 @@ func TestParts(t *testing.T) {
 		}
 		if n, _ := rows(); n != 0 {
 			t.Fatalf("%d trees before the first access", n)
+		}
+		// A small message is parsed in memory; nothing is stored.
+		sa, err := s.Append(bg, mb.ID, mailstore.AppendItem{FolderID: inbox.ID, Content: strings.NewReader(small)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb, err := s.OpenItem(bg, mb.ID, sa.ItemID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.Parts(bg, sb)
+		sb.Close()
+		if err != nil || !reflect.DeepEqual(p, message.ParseBytes([]byte(small))) {
+			t.Fatalf("small message: %+v (%v)", p, err)
+		}
+		if n, _ := rows(); n != 0 {
+			t.Fatalf("%d trees stored for a small message", n)
 		}
 		want := message.ParseBytes([]byte(raw))
 		for i := range 2 {
