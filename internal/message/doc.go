@@ -16,7 +16,10 @@
 //   - A line ends at LF or CRLF; a lone CR is not a line end (what Dovecot,
 //     dsync and imapsync assume; a CR-only message is one long header
 //     line).
-//   - The tree is the one imapd's byte-slice parser (imapd/mime.go) gives:
-//     the same parts, ranges, fields and media types on every message of
-//     the shared corpus and on fuzzed input (see the tests).
+//   - The tree is the one imapd's former byte-slice parser gives (kept as
+//     imapd's test oracle, oracle_test.go): the same parts, ranges, fields,
+//     media types, ENVELOPE, BODYSTRUCTURE, sections and SEARCH results on
+//     every message of the shared corpus and on fuzzed input.
+//   - A stored tree (Encode) is valid only for the Version it was made
+//     with; bump Version when Parse changes its output.
 package message
