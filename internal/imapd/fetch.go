@@ -186,15 +186,6 @@ func writeStream(wc io.WriteCloser, r io.Reader) error {
 	return wc.Close()
 }
 
-// writeLiteral writes b to a literal writer and closes it.
-func writeLiteral(wc io.WriteCloser, b []byte) error {
-	if _, err := wc.Write(b); err != nil {
-		wc.Close()
-		return err
-	}
-	return wc.Close()
-}
-
 // readHeader reads the start of a message up to the end of its header
 // block (at most maxHeaderRead bytes).
 func readHeader(b *blobstore.Blob) []byte {
