@@ -33,6 +33,7 @@ var tableOwners = map[string]string{
 	"blobs": "internal/blobstore", "blob_data": "internal/blobstore", "blob_containers": "internal/blobstore",
 	// mailbox content
 	"mailboxes": "internal/mailstore", "folders": "internal/mailstore", "items": "internal/mailstore", "tombstones": "internal/mailstore",
+	"message_parts": "internal/mailstore",
 	// mail queue
 	"queue_messages": "internal/delivery", "queue_recipients": "internal/delivery",
 	"dkim_keys": "internal/mailauth",

@@ -8,6 +8,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/message"
 )
 
 // mailAddress is one entry of an address list as ENVELOPE lists it (RFC
@@ -123,13 +124,13 @@ var addressHeaders = []string{"From", "Sender", "Reply-To", "To", "Cc", "Bcc"}
 // matchAddressHeader reports whether an address field named key contains
 // substr (case-insensitive) in its addresses as addressSearchText renders
 // them. It is false for fields that are not address lists.
-func matchAddressHeader(e *entity, key, substr string) bool {
+func matchAddressHeader(e *message.Part, key, substr string) bool {
 	if !slices.ContainsFunc(addressHeaders, func(h string) bool { return strings.EqualFold(h, key) }) {
 		return false
 	}
-	for i := range e.fields {
-		if strings.EqualFold(e.fields[i].name, key) &&
-			containsFoldString(addressSearchText(parseAddressList(e.fields[i].value)), substr) {
+	for i := range e.Fields {
+		if strings.EqualFold(e.Fields[i].Name, key) &&
+			containsFoldString(addressSearchText(parseAddressList(e.Fields[i].Value)), substr) {
 			return true
 		}
 	}

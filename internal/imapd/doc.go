@@ -14,14 +14,21 @@
 // type, the shared folder views (view, watch) and each session's view of
 // them (clientview), the connection wrapper (conn) with the commands and
 // literals handled below go-imap (intercept, literal, lenient, mutf7), and
-// the message parser used for sections, ENVELOPE, BODYSTRUCTURE and
-// SEARCH (mime, section, structure, address, searchtext).
+// what FETCH and SEARCH build on a message's part tree (internal/message,
+// stored by mailstore.Parts): sections as byte ranges, ENVELOPE,
+// BODYSTRUCTURE and text matching (fetchparts, parts, section, structure,
+// address, searchtext).
 //
 // Invariants:
 //   - Byte-exact content: BODY[] (and its partial ranges) streams the
 //     stored bytes unchanged, and every other body section is a slice of
 //     them (HEADER.FIELDS: whole raw fields plus the message's own blank
 //     line). Nothing normalizes line endings, charsets or headers.
+//   - Bounded memory: FETCH never holds a message; it reads the part tree
+//     and streams the byte ranges it serves (BINARY decodes while it
+//     streams, once to count and once to send). SEARCH holds a message of
+//     at most 1 MiB, and of a larger one a text part's decoded text (at
+//     most 16 MiB) or a 256 KiB chunk at a time.
 //   - Parsing never fails a command: the MIME parser accepts any bytes
 //     (LF, CRLF and CR-only lines, broken or missing boundaries, NULs,
 //     8-bit headers) and bounds its work; ENVELOPE and BODYSTRUCTURE fall

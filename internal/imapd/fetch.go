@@ -2,12 +2,14 @@ package imapd
 
 import (
 	"io"
+	"math"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/tenantferry/tenantferry/internal/blobstore"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/message"
 )
 
 // maxHeaderRead caps how much of a message is read to find its header
@@ -100,16 +102,18 @@ func (s *session) markSeen(sel *selected, items []mailstore.Item) map[uint32]boo
 	return changed
 }
 
-// fetchOne writes the FETCH response of one message.
+// fetchOne writes the FETCH response of one message. ENVELOPE and
+// BODYSTRUCTURE come from the message's part tree (mailstore.Parts: stored,
+// or parsed on first access); body and binary sections stream the byte
+// ranges they serve from the blob store.
 func (s *session) fetchOne(w *imapserver.FetchWriter, sel *selected, seq uint32, it *mailstore.Item, o *imap.FetchOptions, flagsChanged bool) error {
 	var blob *blobstore.Blob
-	var raw []byte
-	var root *entity
-	needFull := o.BodyStructure != nil || len(o.BinarySection) > 0 || len(o.BinarySectionSize) > 0
+	var root *message.Part
+	needTree := o.BodyStructure != nil || o.Envelope || len(o.BinarySection) > 0 || len(o.BinarySectionSize) > 0
 	for _, bs := range o.BodySection {
-		needFull = needFull || !wholeMessage(bs)
+		needTree = needTree || !wholeMessage(bs)
 	}
-	if needFull || o.Envelope || len(o.BodySection) > 0 {
+	if needTree || len(o.BodySection) > 0 {
 		b, err := s.srv.store.OpenUID(s.ctx, sel.mb.ID, sel.folder.ID, it.UID)
 		if err != nil {
 			s.log.Debug("imap: open message", "uid", it.UID, "err", err)
@@ -117,17 +121,10 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, sel *selected, seq uint32,
 		}
 		defer b.Close()
 		blob = b
-		switch {
-		case needFull:
-			raw = make([]byte, b.Size())
-			if _, err := io.ReadFull(io.NewSectionReader(b, 0, b.Size()), raw); err != nil {
+		if needTree {
+			if root, err = s.srv.store.Parts(s.ctx, b); err != nil {
 				return s.imapError(err)
 			}
-		case o.Envelope:
-			raw = readHeader(b)
-		}
-		if raw != nil {
-			root = parseMessage(raw)
 		}
 	}
 
@@ -145,44 +142,44 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, sel *selected, seq uint32,
 		m.WriteRFC822Size(it.Size)
 	}
 	if o.Envelope {
-		m.WriteEnvelope(envelope(raw, root))
+		m.WriteEnvelope(partEnvelope(blob, root))
 	}
 	if o.BodyStructure != nil {
-		m.WriteBodyStructure(safeBodyStructure(raw, root))
+		m.WriteBodyStructure(safePartStructure(blob, root))
 	}
 	for _, bs := range o.BodySection {
+		var spans []span
 		if wholeMessage(bs) {
-			off, n := partialRange(blob.Size(), bs.Partial)
-			wc := m.WriteBodySection(bs, n)
-			if _, err := io.Copy(wc, io.NewSectionReader(blob, off, n)); err != nil {
-				wc.Close()
-				return err
-			}
-			if err := wc.Close(); err != nil {
-				return err
-			}
-			continue
+			spans = rangeSpans(0, blob.Size())
+		} else {
+			spans = sectionSpans(root, bs)
 		}
-		b := partial(sectionBytes(raw, root, bs), bs.Partial)
-		if err := writeLiteral(m.WriteBodySection(bs, int64(len(b))), b); err != nil {
+		spans = cutSpans(spans, bs.Partial)
+		if err := writeStream(m.WriteBodySection(bs, spansSize(spans)), spansReader(blob, spans)); err != nil {
 			return err
 		}
 	}
 	for _, bs := range o.BinarySection {
-		b := partial(binaryBytes(raw, root, bs.Part), bs.Partial)
-		if err := writeLiteral(m.WriteBinarySection(bs, int64(len(b))), b); err != nil {
+		size, open := binarySection(blob, root, bs.Part)
+		off, n := partialRange(size, bs.Partial)
+		r := open()
+		if _, err := io.CopyN(io.Discard, r, off); err != nil {
+			return s.imapError(err)
+		}
+		if err := writeStream(m.WriteBinarySection(bs, n), io.LimitReader(r, n)); err != nil {
 			return err
 		}
 	}
 	for _, bs := range o.BinarySectionSize {
-		m.WriteBinarySectionSize(bs, uint32(len(binaryBytes(raw, root, bs.Part))))
+		size, _ := binarySection(blob, root, bs.Part)
+		m.WriteBinarySectionSize(bs, uint32(min(size, math.MaxUint32)))
 	}
 	return m.Close()
 }
 
-// writeLiteral writes b to a literal writer and closes it.
-func writeLiteral(wc io.WriteCloser, b []byte) error {
-	if _, err := wc.Write(b); err != nil {
+// writeStream copies r to a literal writer and closes it.
+func writeStream(wc io.WriteCloser, r io.Reader) error {
+	if _, err := io.Copy(wc, r); err != nil {
 		wc.Close()
 		return err
 	}
@@ -197,7 +194,7 @@ func readHeader(b *blobstore.Blob) []byte {
 		buf := make([]byte, n)
 		k, _ := b.ReadAt(buf, 0)
 		buf = buf[:k]
-		if _, _, body := parseHeader(buf, 0, len(buf)); body < len(buf) || int64(len(buf)) >= b.Size() || n >= maxHeaderRead {
+		if body := message.Header(buf).BodyStart; body < int64(len(buf)) || int64(len(buf)) >= b.Size() || n >= maxHeaderRead {
 			return buf
 		}
 		n = min(b.Size(), 4*n, maxHeaderRead)

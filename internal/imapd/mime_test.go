@@ -2,12 +2,15 @@ package imapd
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/tenantferry/tenantferry/internal/message"
 )
 
 // nested is a LF-only message: a multipart/mixed with a text part, an
@@ -45,7 +48,28 @@ const nested = "From: a@example.test\n" +
 	"epilogue\n"
 
 func section(raw string, part []int, spec imap.PartSpecifier, fields ...string) string {
-	return string(sectionBytes([]byte(raw), parseMessage([]byte(raw)), &imap.FetchItemBodySection{Part: part, Specifier: spec, HeaderFields: fields}))
+	return string(sectionOf([]byte(raw), message.ParseBytes([]byte(raw)), &imap.FetchItemBodySection{Part: part, Specifier: spec, HeaderFields: fields}))
+}
+
+// sectionOf reads a body section (without partial range) from the part
+// tree's spans of raw.
+func sectionOf(raw []byte, root *message.Part, s *imap.FetchItemBodySection) []byte {
+	b, err := io.ReadAll(spansReader(bytes.NewReader(raw), sectionSpans(root, s)))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// binaryOf reads a BINARY section of raw, checking its announced size.
+func binaryOf(t *testing.T, raw []byte, root *message.Part, part []int) []byte {
+	t.Helper()
+	size, open := binarySection(bytes.NewReader(raw), root, part)
+	b, err := io.ReadAll(open())
+	if err != nil || int64(len(b)) != size {
+		t.Fatalf("BINARY[%v]: %d bytes of %d (%v)", part, len(b), size, err)
+	}
+	return b
 }
 
 // TestSections checks part numbering and section bytes (RFC 9051 section
@@ -94,7 +118,7 @@ func TestSections(t *testing.T) {
 // degenerate multiparts.
 func TestBodyStructure(t *testing.T) {
 	raw := []byte(nested)
-	bs, ok := bodyStructure(raw, parseMessage(raw)).(*imap.BodyStructureMultiPart)
+	bs, ok := partStructure(bytes.NewReader(raw), message.ParseBytes(raw)).(*imap.BodyStructureMultiPart)
 	if !ok || bs.Subtype != "mixed" || len(bs.Children) != 3 {
 		t.Fatalf("structure %#v", bs)
 	}
@@ -106,11 +130,11 @@ func TestBodyStructure(t *testing.T) {
 		t.Errorf("alternative %+v", alt)
 	}
 	empty := []byte("Content-Type: multipart/mixed; boundary=q\r\n\r\nno parts at all\r\n")
-	if mp, ok := bodyStructure(empty, parseMessage(empty)).(*imap.BodyStructureMultiPart); !ok || len(mp.Children) != 1 {
+	if mp, ok := partStructure(bytes.NewReader(empty), message.ParseBytes(empty)).(*imap.BodyStructureMultiPart); !ok || len(mp.Children) != 1 {
 		t.Errorf("a multipart without parts needs one (empty) part: %#v", mp)
 	}
 	bad := []byte("Content-Type: text/\r\nContent-Transfer-Encoding: \"weird enc\"\r\n\r\nx")
-	if sp := bodyStructure(bad, parseMessage(bad)).(*imap.BodyStructureSinglePart); sp.Type != "text" || sp.Subtype != "plain" || sp.Encoding != "7bit" {
+	if sp := partStructure(bytes.NewReader(bad), message.ParseBytes(bad)).(*imap.BodyStructureSinglePart); sp.Type != "text" || sp.Subtype != "plain" || sp.Encoding != "7bit" {
 		t.Errorf("broken content type: %+v", sp)
 	}
 }
@@ -120,7 +144,7 @@ func TestSearchText(t *testing.T) {
 	raw := []byte("Subject: =?iso-8859-1?q?Gr=FC=DFe?=\r\nX-Raw: caf\xe9\r\nContent-Type: multipart/alternative; boundary=x\r\n\r\n" +
 		"--x\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nU2Now7ZuZW4gVGFn\r\n" +
 		"--x\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nna=EFve\r\n--x--\r\n")
-	root := parseMessage(raw)
+	root, body := message.ParseBytes(raw), bytes.NewReader(raw)
 	for _, tc := range []struct {
 		f    func() bool
 		want bool
@@ -131,11 +155,11 @@ func TestSearchText(t *testing.T) {
 		{func() bool { return matchHeader(root, "x-raw", "CAFÉ") }, true, "8-bit header as Latin-1"},
 		{func() bool { return matchHeader(root, "x-missing", "") }, false, "absent header"},
 		{func() bool { return matchHeader(root, "X-RAW", "") }, true, "present header"},
-		{func() bool { return matchBody(raw, root, "schönen") }, true, "base64 UTF-8 body"},
-		{func() bool { return matchBody(raw, root, "NAÏVE") }, true, "quoted-printable Latin-1 body"},
-		{func() bool { return matchBody(raw, root, "U2Now7Z") }, true, "raw bytes"},
-		{func() bool { return matchBody(raw, root, "grüße") }, false, "header is not body"},
-		{func() bool { return matchText(raw, root, "grüße") }, true, "TEXT covers the header"},
+		{func() bool { return matchBody(body, root, "schönen") }, true, "base64 UTF-8 body"},
+		{func() bool { return matchBody(body, root, "NAÏVE") }, true, "quoted-printable Latin-1 body"},
+		{func() bool { return matchBody(body, root, "U2Now7Z") }, true, "raw bytes"},
+		{func() bool { return matchBody(body, root, "grüße") }, false, "header is not body"},
+		{func() bool { return matchText(body, root, "grüße") }, true, "TEXT covers the header"},
 	} {
 		if got := tc.f(); got != tc.want {
 			t.Errorf("%s: %v", tc.what, got)
@@ -161,26 +185,26 @@ func FuzzMessage(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		root := parseMessage(raw)
-		checkEntity(t, raw, root, 0)
-		hdr := sectionBytes(raw, root, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader})
-		text := sectionBytes(raw, root, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierText})
+		root, body := message.ParseBytes(raw), bytes.NewReader(raw)
+		checkPart(t, raw, root, 0)
+		hdr := sectionOf(raw, root, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader})
+		text := sectionOf(raw, root, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierText})
 		if !bytes.Equal(append(append([]byte{}, hdr...), text...), raw) {
 			t.Fatalf("HEADER+TEXT is not the message")
 		}
 		for _, part := range [][]int{{1}, {2}, {1, 1}, {2, 1}, {1, 2, 1}, {3, 1, 2}} {
 			for _, spec := range []imap.PartSpecifier{imap.PartSpecifierNone, imap.PartSpecifierMIME, imap.PartSpecifierHeader, imap.PartSpecifierText} {
-				if b := sectionBytes(raw, root, &imap.FetchItemBodySection{Part: part, Specifier: spec}); !bytes.Contains(raw, b) {
+				if b := sectionOf(raw, root, &imap.FetchItemBodySection{Part: part, Specifier: spec}); !bytes.Contains(raw, b) {
 					t.Fatalf("section %v.%s is not part of the message", part, spec)
 				}
 			}
-			binaryBytes(raw, root, part)
+			binaryOf(t, raw, root, part)
 		}
-		sectionBytes(raw, root, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFieldsNot: []string{"From"}})
-		checkStructure(t, bodyStructure(raw, root))
-		envelope(raw, root)
-		matchText(raw, root, "zq")
-		matchText(raw, root, "é")
+		sectionOf(raw, root, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFieldsNot: []string{"From"}})
+		checkStructure(t, partStructure(body, root))
+		partEnvelope(body, root)
+		matchText(body, root, "zq")
+		matchText(body, root, "é")
 		matchHeader(root, "from", "a")
 	})
 }
@@ -188,28 +212,28 @@ func FuzzMessage(f *testing.F) {
 const sampleSeed = "Subject: =?utf-8?b?w6k=?=\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n" +
 	"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nw6k=\r\n--b1--\r\n"
 
-// checkEntity checks the offsets of an entity tree.
-func checkEntity(t *testing.T, raw []byte, e *entity, depth int) {
+// checkPart checks the offsets of a part tree.
+func checkPart(t *testing.T, raw []byte, e *message.Part, depth int) {
 	t.Helper()
-	if !(0 <= e.start && e.start <= e.hdrEnd && e.hdrEnd <= e.bodyStart && e.bodyStart <= e.end && e.end <= len(raw)) {
-		t.Fatalf("bad offsets %d %d %d %d of %d", e.start, e.hdrEnd, e.bodyStart, e.end, len(raw))
+	if !(0 <= e.Start && e.Start <= e.HeaderEnd && e.HeaderEnd <= e.BodyStart && e.BodyStart <= e.End && e.End <= int64(len(raw))) {
+		t.Fatalf("bad offsets %d %d %d %d of %d", e.Start, e.HeaderEnd, e.BodyStart, e.End, len(raw))
 	}
-	if e.typ == "" || e.sub == "" || depth > maxDepth+1 {
-		t.Fatalf("bad entity %q/%q at depth %d", e.typ, e.sub, depth)
+	if e.Type == "" || e.Subtype == "" || depth > message.MaxDepth+1 {
+		t.Fatalf("bad part %q/%q at depth %d", e.Type, e.Subtype, depth)
 	}
-	for _, f := range e.fields {
-		if !bytes.Contains(raw[e.start:e.bodyStart], f.raw) {
-			t.Fatalf("field %q is not in the header", f.name)
+	for _, f := range e.Fields {
+		if f.Start < e.Start || f.End > e.BodyStart {
+			t.Fatalf("field %q is not in the header", f.Name)
 		}
 	}
-	for _, c := range e.children {
-		if c.start < e.bodyStart || c.end > e.end {
+	for _, c := range e.Parts {
+		if c.Start < e.BodyStart || c.End > e.End {
 			t.Fatalf("child outside its parent")
 		}
-		checkEntity(t, raw, c, depth+1)
+		checkPart(t, raw, c, depth+1)
 	}
-	if e.msg != nil {
-		checkEntity(t, raw, e.msg, depth+1)
+	if e.Message != nil {
+		checkPart(t, raw, e.Message, depth+1)
 	}
 }
 

@@ -8,7 +8,9 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/tenantferry/tenantferry/internal/blobstore"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/message"
 )
 
 // Search implements imapserver.Session (SEARCH and UID SEARCH; ESEARCH
@@ -79,13 +81,11 @@ func (s *session) searchMatches(criteria *imap.SearchCriteria) ([]*candidate, er
 			continue
 		}
 		m := &candidate{s: s, sel: sel, ref: r, it: it}
-		if !m.match(&c) {
-			continue
+		ok := m.match(&c)
+		m.release()
+		if ok {
+			out = append(out, m)
 		}
-		if m.loaded == 2 {
-			m.raw, m.root, m.loaded = nil, nil, 0 // the whole message: read again if needed
-		}
-		out = append(out, m)
 	}
 	return out, nil
 }
@@ -134,9 +134,28 @@ type candidate struct {
 	sel    *selected
 	ref    msgRef
 	it     *mailstore.Item
-	raw    []byte
-	root   *entity
-	loaded int // 0 nothing, 1 header, 2 whole message
+	raw    []byte          // the header (level 1), or the whole message when small (level 2)
+	root   *message.Part   // of raw, or of the stored message
+	body   io.ReaderAt     // level 2: the message's bytes (raw, or the open blob)
+	blob   *blobstore.Blob // level 2 of a large message: the open blob
+	loaded int             // 0 nothing, 1 header, 2 whole message
+}
+
+// inMemory is the size up to which SEARCH reads a whole message into
+// memory and parses it there; larger messages are searched part by part
+// through their stored part tree (mailstore.Parts).
+const inMemory = 1 << 20
+
+// release closes the blob of a large message; the whole message is read
+// again if needed.
+func (m *candidate) release() {
+	if m.blob != nil {
+		m.blob.Close()
+		m.blob = nil
+	}
+	if m.loaded == 2 {
+		m.raw, m.root, m.body, m.loaded = nil, nil, nil, 0
+	}
 }
 
 // match evaluates the criteria (all of them must hold), cheap ones first.
@@ -176,12 +195,12 @@ func (m *candidate) match(c *imap.SearchCriteria) bool {
 		}
 	}
 	for _, b := range c.Body {
-		if !m.load(2) || !matchBody(m.raw, m.root, b) {
+		if !m.load(2) || !matchBody(m.body, m.root, b) {
 			return false
 		}
 	}
 	for _, t := range c.Text {
-		if !m.load(2) || !matchText(m.raw, m.root, t) {
+		if !m.load(2) || !matchText(m.body, m.root, t) {
 			return false
 		}
 	}
@@ -227,7 +246,8 @@ func (m *candidate) matchHeader(key, value string) bool {
 	return matchHeader(m.root, key, value) || value != "" && matchAddressHeader(m.root, key, value)
 }
 
-// load reads the message (level 1: its header, 2: all of it); false if it
+// load reads the message (level 1: its header, 2: all of it, or, for a
+// large message, its part tree with the blob left open); false if it
 // cannot be read.
 func (m *candidate) load(level int) bool {
 	if m.loaded >= level {
@@ -238,17 +258,29 @@ func (m *candidate) load(level int) bool {
 		m.loaded = 2
 		return false
 	}
-	defer b.Close()
-	if level == 1 {
+	switch {
+	case level == 1:
+		defer b.Close()
 		m.raw = readHeader(b)
-	} else {
+		m.root = message.Header(m.raw)
+	case b.Size() <= inMemory:
+		defer b.Close()
 		m.raw = make([]byte, b.Size())
 		if _, err := io.ReadFull(io.NewSectionReader(b, 0, b.Size()), m.raw); err != nil {
 			m.loaded, m.root = 2, nil
 			return false
 		}
+		m.root, m.body = message.ParseBytes(m.raw), memMessage(m.raw)
+	default:
+		root, err := m.s.srv.store.Parts(m.s.ctx, b)
+		if err != nil {
+			b.Close()
+			m.loaded, m.root = 2, nil
+			return false
+		}
+		m.raw, m.root, m.body, m.blob = readHeader(b), root, b, b
 	}
-	m.root, m.loaded = parseMessage(m.raw), level
+	m.loaded = level
 	return true
 }
 

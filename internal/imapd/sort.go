@@ -276,7 +276,7 @@ func (m *candidate) header(name string) string {
 	if !m.load(1) {
 		return ""
 	}
-	return m.root.get(name)
+	return m.root.Get(name)
 }
 
 // baseSubject is the base subject of the message's Subject header.

@@ -85,6 +85,7 @@ type HousekeepResult struct {
 	RetiredMailboxes int                 // retired mailboxes deleted
 	RemovedBatches   int64               // removed batches (and their reports) deleted
 	Tombstones       int64               // tombstones purged
+	PartTrees        int64               // part trees of unreferenced content deleted
 	Storage          *blobstore.GCResult // blob GC and compaction
 }
 
@@ -128,13 +129,18 @@ func (s *Server) housekeep(ctx context.Context, gc blobstore.GCOptions) (*Housek
 		}
 		res.Tombstones = n
 	}
+	n, err := s.Store.PurgeParts(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.PartTrees = n
 	st, err := s.Blobs.GC(ctx, gc)
 	res.Storage = st
 	if err != nil {
 		return res, err
 	}
-	if res.RetiredMailboxes > 0 || res.RemovedBatches > 0 || res.Tombstones > 0 || st.BlobsDeleted > 0 || st.BytesReclaimed > 0 || len(st.Errors) > 0 {
-		s.Log.Info("housekeeping", "retired_mailboxes_deleted", res.RetiredMailboxes, "removed_batches_deleted", res.RemovedBatches, "tombstones_purged", res.Tombstones,
+	if res.RetiredMailboxes > 0 || res.RemovedBatches > 0 || res.Tombstones > 0 || res.PartTrees > 0 || st.BlobsDeleted > 0 || st.BytesReclaimed > 0 || len(st.Errors) > 0 {
+		s.Log.Info("housekeeping", "retired_mailboxes_deleted", res.RetiredMailboxes, "removed_batches_deleted", res.RemovedBatches, "tombstones_purged", res.Tombstones, "part_trees_deleted", res.PartTrees,
 			"blobs_deleted", st.BlobsDeleted, "containers_compacted", st.ContainersCompacted, "containers_deleted", st.ContainersDeleted,
 			"orphans_deleted", st.OrphansDeleted, "bytes_reclaimed", st.BytesReclaimed, "errors", st.Errors)
 	}

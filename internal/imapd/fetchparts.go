@@ -1,0 +1,205 @@
+package imapd
+
+import (
+	"encoding/base64"
+	"io"
+	"mime/quotedprintable"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/tenantferry/tenantferry/internal/message"
+)
+
+// This file serves body sections from a message's part tree: a section is
+// a list of byte ranges of the stored message (HEADER.FIELDS picks some
+// fields' ranges), streamed from the blob store; BINARY decodes a part's
+// range while it streams. Nothing holds a whole section in memory.
+
+// span is a piece of a section: n bytes of the stored message at off, or
+// lit when it is not nil.
+type span struct {
+	off, n int64
+	lit    []byte
+}
+
+// spansSize is the total size of a section.
+func spansSize(spans []span) int64 {
+	var n int64
+	for _, s := range spans {
+		n += s.n
+	}
+	return n
+}
+
+// rangeSpans returns the spans of [off, off+n), none when n is 0.
+func rangeSpans(off, n int64) []span {
+	if n <= 0 {
+		return nil
+	}
+	return []span{{off: off, n: n}}
+}
+
+// sectionSpans returns the spans of a body section (without its partial
+// range applied); a missing part yields none. Every byte comes from the
+// stored message but the "\r\n" that ends a HEADER.FIELDS of a header
+// without a blank line.
+func sectionSpans(root *message.Part, s *imap.FetchItemBodySection) []span {
+	p := root.Find(s.Part)
+	if p == nil {
+		return nil
+	}
+	switch s.Specifier {
+	case imap.PartSpecifierNone:
+		if len(s.Part) == 0 {
+			return rangeSpans(0, root.End)
+		}
+		return rangeSpans(p.BodyStart, p.BodySize())
+	case imap.PartSpecifierMIME:
+		return rangeSpans(p.Start, p.BodyStart-p.Start)
+	}
+	// HEADER, HEADER.FIELDS, TEXT: of the message itself, or of the
+	// message enclosed in a message/rfc822 part.
+	m := p
+	if len(s.Part) > 0 {
+		if p.Message == nil {
+			return nil
+		}
+		m = p.Message
+	}
+	if s.Specifier == imap.PartSpecifierText {
+		return rangeSpans(m.BodyStart, m.BodySize())
+	}
+	if len(s.HeaderFields) == 0 && len(s.HeaderFieldsNot) == 0 {
+		return rangeSpans(m.Start, m.BodyStart-m.Start)
+	}
+	var out []span
+	for _, f := range m.Fields {
+		if len(s.HeaderFields) > 0 && !containsFold(s.HeaderFields, f.Name) {
+			continue
+		}
+		if containsFold(s.HeaderFieldsNot, f.Name) {
+			continue
+		}
+		out = append(out, span{off: f.Start, n: f.End - f.Start})
+	}
+	if m.BodyStart > m.HeaderEnd {
+		out = append(out, span{off: m.HeaderEnd, n: m.BodyStart - m.HeaderEnd})
+	} else {
+		out = append(out, span{n: 2, lit: []byte("\r\n")})
+	}
+	return out
+}
+
+// cutSpans applies a partial range to a section's spans.
+func cutSpans(spans []span, p *imap.SectionPartial) []span {
+	off, n := partialRange(spansSize(spans), p)
+	var out []span
+	for _, s := range spans {
+		if n <= 0 {
+			break
+		}
+		if off >= s.n {
+			off -= s.n
+			continue
+		}
+		k := min(s.n-off, n)
+		c := span{off: s.off + off, n: k}
+		if s.lit != nil {
+			c = span{n: k, lit: s.lit[off : off+k]}
+		}
+		out = append(out, c)
+		off, n = 0, n-k
+	}
+	return out
+}
+
+// ranger is a stored message that streams a byte range natively
+// (blobstore.Blob: one ranged request on S3 instead of many positional
+// reads).
+type ranger interface {
+	Range(off, n int64) io.Reader
+}
+
+// byteRange streams n bytes of r at off.
+func byteRange(r io.ReaderAt, off, n int64) io.Reader {
+	if rr, ok := r.(ranger); ok {
+		return rr.Range(off, n)
+	}
+	return io.NewSectionReader(r, off, n)
+}
+
+// spansReader streams spans of the stored message r.
+func spansReader(r io.ReaderAt, spans []span) io.Reader {
+	rs := make([]io.Reader, len(spans))
+	for i, s := range spans {
+		if s.lit != nil {
+			rs[i] = strings.NewReader(string(s.lit))
+		} else {
+			rs[i] = byteRange(r, s.off, s.n)
+		}
+	}
+	return io.MultiReader(rs...)
+}
+
+// decoder returns a reader removing a base64 or quoted-printable transfer
+// encoding from body, nil for other encodings.
+func decoder(cte string, body io.Reader) io.Reader {
+	switch strings.ToLower(strings.TrimSpace(cte)) {
+	case "base64":
+		return base64.NewDecoder(base64.StdEncoding, &base64Filter{r: body})
+	case "quoted-printable":
+		return quotedprintable.NewReader(body)
+	}
+	return nil
+}
+
+// base64Filter yields the base64 alphabet characters of a stream,
+// dropping line breaks and other noise so that sloppy encoders still
+// decode (base64Cleaner over a stream).
+type base64Filter struct{ r io.Reader }
+
+func (f *base64Filter) Read(p []byte) (int, error) {
+	for {
+		n, err := f.r.Read(p)
+		k := 0
+		for _, ch := range p[:n] {
+			if ch >= 'A' && ch <= 'Z' || ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '+' || ch == '/' || ch == '=' {
+				p[k] = ch
+				k++
+			}
+		}
+		if k > 0 || err != nil {
+			if k > 0 && err == io.EOF {
+				err = nil
+			}
+			return k, err
+		}
+	}
+}
+
+// binarySection describes a BINARY section (RFC 3516): its decoded size
+// and a function opening its bytes. Decoding streams twice (once to count,
+// once to serve), in bounded memory. An undecodable body is served as
+// stored; BINARY[] is the whole message as stored; a missing part is
+// empty.
+func binarySection(r io.ReaderAt, root *message.Part, part []int) (size int64, open func() io.Reader) {
+	if len(part) == 0 {
+		return root.End, func() io.Reader { return byteRange(r, 0, root.End) }
+	}
+	p := root.Find(part)
+	if p == nil {
+		return 0, func() io.Reader { return strings.NewReader("") }
+	}
+	body := func() io.Reader { return byteRange(r, p.BodyStart, p.BodySize()) }
+	cte := p.Get("Content-Transfer-Encoding")
+	dec := decoder(cte, body())
+	if dec == nil {
+		return p.BodySize(), body
+	}
+	n, err := io.Copy(io.Discard, dec)
+	if err != nil && n == 0 {
+		return p.BodySize(), body
+	}
+	return n, func() io.Reader { return io.LimitReader(decoder(cte, body()), n) }
+}

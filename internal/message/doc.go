@@ -1,0 +1,25 @@
+// Package message parses a stored message once into its MIME part tree
+// with byte offsets, so that FETCH and SEARCH read only the byte ranges
+// they need from the blob store (issue 8 item 4).
+//
+// Invariants:
+//   - Parse reads through an io.ReaderAt in windows of a fixed size: its
+//     memory is bounded by the window, the header values it keeps (each
+//     capped) and the number of parts (capped by MaxParts), never by the
+//     message's size.
+//   - Every offset is into the stored bytes, which are never normalised:
+//     a section served from [BodyStart, End) is a slice of the message.
+//   - Parsing never fails on content: any bytes give a tree (CRLF, LF and
+//     lone-CR line endings, missing blank lines, broken or missing
+//     boundaries, garbage header lines). Only a read error of the
+//     underlying reader is returned.
+//   - A line ends at LF or CRLF; a lone CR is not a line end (what Dovecot,
+//     dsync and imapsync assume; a CR-only message is one long header
+//     line).
+//   - The tree is the one imapd's former byte-slice parser gives (kept as
+//     imapd's test oracle, oracle_test.go): the same parts, ranges, fields,
+//     media types, ENVELOPE, BODYSTRUCTURE, sections and SEARCH results on
+//     every message of the shared corpus and on fuzzed input.
+//   - A stored tree (Encode) is valid only for the Version it was made
+//     with; bump Version when Parse changes its output.
+package message
