@@ -164,11 +164,7 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 		return s.Core.CancelMoveRegistration(r.Context(), p, r.PathValue("t"), r.PathValue("id"))
 	})
 	h("POST "+t+"/batches", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req apitypes.BatchCreate
-		if err := httpx.DecodeJSON(r, maxCSVBody, &req); err != nil {
-			return nil, err
-		}
-		spec, err := batchSpec(req)
+		spec, err := decodeBatchCreate(r)
 		if err != nil {
 			return nil, err
 		}
@@ -179,11 +175,7 @@ func (s *Server) migrationRoutes(h func(string, handlerFunc)) {
 		return created{b}, nil
 	})
 	h("POST "+t+"/batches/validate", func(r *http.Request, p *admin.Principal) (any, error) {
-		var req apitypes.BatchCreate
-		if err := httpx.DecodeJSON(r, maxCSVBody, &req); err != nil {
-			return nil, err
-		}
-		spec, err := batchSpec(req)
+		spec, err := decodeBatchCreate(r)
 		if err != nil {
 			return nil, err
 		}
@@ -345,4 +337,14 @@ func batchValidation(cs []migration.RowCheck) apitypes.BatchValidation {
 		v.Rows = append(v.Rows, row)
 	}
 	return v
+}
+
+// decodeBatchCreate reads a batch-create body (POST .../batches and
+// .../batches/validate) into the core's spec.
+func decodeBatchCreate(r *http.Request) (migration.BatchSpec, error) {
+	var req apitypes.BatchCreate
+	if err := httpx.DecodeJSON(r, maxCSVBody, &req); err != nil {
+		return migration.BatchSpec{}, err
+	}
+	return batchSpec(req)
 }
