@@ -110,7 +110,7 @@ func (s *Service) dryRunIMAP(ctx context.Context, b *Batch, ep *directory.Endpoi
 	if err != nil {
 		return nil, err
 	}
-	live, items, err := imapsrc.Survey(ctx, s.imapServer(ep), user, password)
+	live, items, err := imapsrc.Survey(ctx, s.imapServer(ep, m.ID), user, password)
 	if err != nil {
 		return nil, err
 	}

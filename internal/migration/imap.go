@@ -33,9 +33,9 @@ type imapPlan struct {
 }
 
 // imapServer is how to reach an IMAP endpoint's server (through the
-// endpoint policy).
-func (s *Service) imapServer(ep *directory.Endpoint) imapsrc.Server {
-	return imapsrc.Server{URL: ep.RemoteServer, Security: ep.Security, Dial: s.Guard.DialContext, OAuth: s.imapOAuth(ep)}
+// endpoint policy) for one move; moveID "" outside a move (endpoint test).
+func (s *Service) imapServer(ep *directory.Endpoint, moveID string) imapsrc.Server {
+	return imapsrc.Server{URL: ep.RemoteServer, Security: ep.Security, Dial: s.Guard.DialContext, OAuth: s.imapOAuth(ep, moveID)}
 }
 
 // storeCredentials seals a user's IMAP password with the server key.
@@ -46,6 +46,22 @@ func (s *Service) storeCredentials(ctx context.Context, tx *db.Tx, moveID, user,
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO imap_credentials (move_id, username, secret_enc) VALUES (?, ?, ?)`, moveID, user, sealed)
 	return err
+}
+
+// storeRotatedSecret replaces a move's stored refresh token with the one
+// the provider rotated it to. It is durable before it returns: the old
+// token may already be dead at the provider.
+func (s *Service) storeRotatedSecret(moveID, refresh string) error {
+	sealed, err := s.Dir.SealSecret(refresh)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.D.Write(ctx, func(tx *db.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE imap_credentials SET secret_enc = ? WHERE move_id = ?`, sealed, moveID)
+		return err
+	})
 }
 
 // credentials opens a move's IMAP login.
@@ -112,7 +128,7 @@ func (s *Service) validateIMAPTarget(ctx context.Context, v *validation, p *imap
 // source login (which also proves the server reachable), and one active
 // batch per user.
 func (s *Service) validateIMAPUser(ctx context.Context, v *validation, ep *directory.Endpoint, m *Move) *imapPlan {
-	p := &imapPlan{srv: s.imapServer(ep)}
+	p := &imapPlan{srv: s.imapServer(ep, m.ID)}
 	s.validateIMAPTarget(ctx, v, p, m.TenantID, m.Email)
 	v.run("SourceLogin", "the IMAP server accepted the user's credentials", func() error {
 		var err error
@@ -152,7 +168,7 @@ func (s *Service) testIMAPEndpoint(ctx context.Context, tenantID string, ep *dir
 	var okMsg string
 	v.run("EndpointConnectivity", "", func() error {
 		var err error
-		if probe, err = imapsrc.Connect(ctx, s.imapServer(ep)); err != nil {
+		if probe, err = imapsrc.Connect(ctx, s.imapServer(ep, "")); err != nil {
 			return err
 		}
 		okMsg = fmt.Sprintf("connected to %s (TLS: %s); capabilities: %s", probe.Address, probe.TLS, strings.Join(probe.Capabilities, " "))

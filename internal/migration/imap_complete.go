@@ -44,7 +44,7 @@ func (s *Service) completeIMAP(ctx context.Context, b *Batch, m *Move, ep *direc
 				return err
 			}
 		case stepVerify:
-			src := imapsrc.New(s.D, m.ID, s.imapServer(ep), "", "", s.Log)
+			src := imapsrc.New(s.D, m.ID, s.imapServer(ep, m.ID), "", "", s.Log)
 			src.Filter = b.Filter
 			score, report, err := s.verifyWith(ctx, m, kinds, src.Manifest, func(ctx context.Context, mailboxID int64) (*replication.ManifestReply, error) {
 				return replication.BuildOriginManifest(ctx, s.Store, mailboxID, imapsrc.OriginPrefix)

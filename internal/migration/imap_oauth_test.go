@@ -28,6 +28,9 @@ type tokenServer struct {
 	clientID, clientSecret string
 	refresh                map[string]string // refresh token → user
 	service                string            // the user a client-credentials token signs in
+	// rotate makes every refresh answer a new refresh token and end the
+	// one presented (strict rotation).
+	rotate bool
 
 	mu                  sync.Mutex
 	active              map[string]string // access token → user
@@ -51,7 +54,10 @@ func (ts *tokenServer) token(w http.ResponseWriter, r *http.Request) {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
 	w.Header().Set("Content-Type", "application/json")
-	user, known := ts.refresh[r.PostForm.Get("refresh_token")]
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	presented := r.PostForm.Get("refresh_token")
+	user, known := ts.refresh[presented]
 	if r.PostForm.Get("grant_type") == "client_credentials" {
 		user, known = ts.service, ts.service != ""
 	} else if r.PostForm.Get("grant_type") != "refresh_token" {
@@ -65,11 +71,16 @@ func (ts *tokenServer) token(w http.ResponseWriter, r *http.Request) {
 	b := make([]byte, 16)
 	rand.Read(b)
 	tok := "at-" + hex.EncodeToString(b)
-	ts.mu.Lock()
 	ts.active[tok] = user
 	ts.grants++
-	ts.mu.Unlock()
-	json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": 3600})
+	reply := map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": 3600}
+	if ts.rotate && r.PostForm.Get("grant_type") == "refresh_token" {
+		next := "rt-" + hex.EncodeToString(b[:8])
+		delete(ts.refresh, presented)
+		ts.refresh[next] = user
+		reply["refresh_token"] = next
+	}
+	json.NewEncoder(w).Encode(reply)
 }
 
 func (ts *tokenServer) introspect(w http.ResponseWriter, r *http.Request) {
@@ -221,5 +232,69 @@ func TestIMAPOAuthFromDovecot(t *testing.T) {
 	us := waitIMAPUsers(t, s, "oauth-bad", migration.StateFailed)
 	if us[0].Error == nil || us[0].Error.Code != "SourceTokenRefused" {
 		t.Fatalf("a refused refresh token: %+v", us[0].Error)
+	}
+}
+
+// TestIMAPOAuthRotatedRefreshToken: a provider that rotates refresh tokens
+// (every refresh answers a new one and ends the old) keeps signing a move
+// in after the node restarts: the rotated token replaced the move's stored
+// secret before its access token was used. Before, the restarted node
+// presented the CSV's token, which the provider had ended, and the user
+// failed with SourceTokenRefused. A valid cached access token is reused:
+// a sync costs no refresh.
+func TestIMAPOAuthRotatedRefreshToken(t *testing.T) {
+	skipWithoutDovecot(t)
+	ctx := context.Background()
+	ts := newTokenServer(t, map[string]string{"rt-bob": "bob"})
+	ts.rotate = true
+	s := scenario.Start(t, scenario.Options{})
+	s.Tenant("fabrikam")
+	bob := s.Mailbox("fabrikam", "bob", "pw-bob-target", false)
+	src := startDovecotWith(t, map[string]string{"bob": bobPassword}, map[string][]scenario.Item{"bob": bobItems()[:8]},
+		dovecot.Options{OAuth2: []string{
+			"introspection_mode = post",
+			"introspection_url = " + ts.URL + "/introspect",
+			"force_introspection = yes",
+			"username_attribute = username",
+			"active_attribute = active",
+			"active_value = true",
+		}})
+	if _, err := s.Admin.CreateEndpoint(ctx, s.Op, "fabrikam", directory.EndpointSpec{Name: "dove-oauth", Type: directory.EndpointIMAP,
+		RemoteServer: "imap://" + src.addr, ApplicationId: ts.clientID, Secret: ts.clientSecret, OAuthTokenURL: ts.URL + "/token"}); err != nil {
+		t.Fatal(err)
+	}
+	csv := []byte("EmailAddress,UserName,RefreshToken\n" + bob.PrimarySmtpAddress + ",bob,rt-bob\n")
+	if _, err := s.Admin.CreateBatch(ctx, s.Op, "fabrikam", migration.BatchSpec{Name: "rot", Endpoint: "dove-oauth", CSV: csv, AutoStart: true}); err != nil {
+		t.Fatal(err)
+	}
+	waitIMAPUsers(t, s, "rot", migration.StateSynced)
+	sameAsDovecot(t, s, src, "bob", bob, "initial sync")
+	syncNow := func(s *scenario.Server, what string) {
+		t.Helper()
+		if _, err := s.Admin.BatchCommand(ctx, s.Op, "fabrikam", "rot", admin.BatchSyncNow, false); err != nil {
+			t.Fatal(err)
+		}
+		if us := waitIMAPUsers(t, s, "rot", migration.StateSynced, migration.StateFailed); us[0].Status != migration.StateSynced {
+			t.Fatalf("%s: %s %+v", what, us[0].Status, us[0].Error)
+		}
+	}
+	g1, _ := ts.counts()
+	appendMsg(t, src.login(t, "bob"), "INBOX", "while the token is valid", nil)
+	syncNow(s, "sync with a cached token")
+	if g, _ := ts.counts(); g != g1 {
+		t.Fatalf("a sync with a valid cached access token refreshed it (%d → %d grants)", g1, g)
+	}
+
+	// Restart the node (no cached token source), end the access tokens:
+	// the next sign-in must present the rotated refresh token.
+	cfg := s.Cfg
+	s.Stop()
+	s = scenario.Start(t, scenario.Options{DataDir: cfg.DataDir, DB: cfg.DB})
+	ts.expireAll()
+	appendMsg(t, src.login(t, "bob"), "INBOX", "after the restart", nil)
+	syncNow(s, "sync after a restart with a rotated refresh token")
+	sameAsDovecot(t, s, src, "bob", bob, "incremental sync after the restart")
+	if g, _ := ts.counts(); g != g1+1 {
+		t.Fatalf("grants %d → %d: want exactly one refresh after the restart", g1, g)
 	}
 }
