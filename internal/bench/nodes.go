@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/tenantferry/tenantferry/internal/config"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/freeport"
 	"github.com/tenantferry/tenantferry/internal/identity"
 	"github.com/tenantferry/tenantferry/internal/jobs"
 	"github.com/tenantferry/tenantferry/internal/server"
@@ -108,7 +108,7 @@ func startTargets(ctx context.Context, o *BatchOptions, dir string, logw io.Writ
 		return t, err
 	}
 	for i := range o.Nodes {
-		addr, err := freeAddr()
+		addr, err := freeport.Addr()
 		if err != nil {
 			return t, err
 		}
@@ -188,16 +188,6 @@ func copyKey(from, to string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(to, identity.ServerKeyFile), b, 0o600)
-}
-
-// freeAddr returns a loopback address with a port free a moment ago.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // freshSchema creates an empty schema in the PostgreSQL database of base

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	tfcli "github.com/tenantferry/tenantferry/internal/cli"
 	"net"
 	"net/http"
 	"os"
@@ -19,8 +18,10 @@ import (
 
 	"github.com/google/uuid"
 
+	tfcli "github.com/tenantferry/tenantferry/internal/cli"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/db/dbtest"
+	"github.com/tenantferry/tenantferry/internal/freeport"
 )
 
 // The end-to-end tests build the tenantferry binary once, run `tenantferry
@@ -79,12 +80,11 @@ func cleanEnv(extra ...string) []string {
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Port()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // lockedBuf is a goroutine-safe output buffer.

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"syscall"
 	"time"
 
 	"github.com/tenantferry/tenantferry/internal/admin"
 	"github.com/tenantferry/tenantferry/internal/config"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/freeport"
 	"github.com/tenantferry/tenantferry/internal/server"
 )
 
@@ -40,16 +40,6 @@ func (n *node) stop() {
 	defer cancel()
 	n.Server.Shutdown(ctx)
 	n.Server = nil
-}
-
-// freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // serverConfig is the configuration of one demo server: every listener on
@@ -83,7 +73,7 @@ func startPair(ctx context.Context, dd *dataDir, log *slog.Logger, srcTenant, tg
 	src = &node{role: "source", tenant: srcTenant, domain: srcTenant + "." + service, dir: dd.sub("source")}
 	tgt = &node{role: "target", tenant: tgtTenant, domain: tgtTenant + "." + service, dir: dd.sub("target")}
 	for attempt := 1; ; attempt++ {
-		tgtSMTP, err := freeAddr()
+		tgtSMTP, err := freeport.Addr()
 		if err != nil {
 			return nil, nil, errs.New(errs.Unavailable, "DemoNoPorts", "cannot find a free loopback port: %v", err)
 		}

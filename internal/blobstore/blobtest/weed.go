@@ -17,7 +17,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +29,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/tenantferry/tenantferry/internal/freeport"
 )
 
 // WeedVersion is the SeaweedFS module version .ci/run builds.
@@ -126,26 +127,6 @@ func Start(t testing.TB) *Weed {
 	return w
 }
 
-// freePorts returns n distinct free loopback ports.
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var out []int
-	for len(out) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
-}
-
 func start(bin, dir string) (*Weed, error) {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -159,7 +140,7 @@ func start(bin, dir string) (*Weed, error) {
 }
 
 func startOnce(bin, dir string) (*Weed, error) {
-	ports, err := freePorts(8)
+	ports, err := freeport.Ports(8)
 	if err != nil {
 		return nil, err
 	}
