@@ -74,7 +74,7 @@ func (r *rotatingSource) Token() (*oauth2.Token, error) {
 	defer r.mu.Unlock()
 	if tok.RefreshToken != "" && tok.RefreshToken != r.refresh && r.persist != nil {
 		if err := r.persist(tok.RefreshToken); err != nil {
-			return nil, err
+			return nil, errs.Internalf(err, "store the rotated refresh token")
 		}
 		r.refresh = tok.RefreshToken
 	}
@@ -110,8 +110,8 @@ func (s *Service) imapOAuth(ep *directory.Endpoint, moveID string) *imapsrc.OAut
 					o.TokenURL, ep.Name, user, re.ErrorCode).WithObject(user).
 					WithHint("check the endpoint's --app-id and client secret, and the user's RefreshToken in the batch CSV").WithCause(err)
 			}
-			if errs.CodeOf(err) != "" {
-				return "", err
+			if errs.As(err) != nil {
+				return "", err // the rotated token was not stored
 			}
 			return "", errs.New(errs.Unavailable, "EndpointUnreachable", "the token endpoint %s cannot be reached", o.TokenURL).WithCause(err)
 		}
