@@ -95,10 +95,7 @@ const layoutProblems = `(() => {
 // and 390 pixels wide, and the ETA while a batch syncs (under a bandwidth
 // cap). Screenshots of each step go to the artifacts directory.
 func TestBatchPagesInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test")
-	}
-	chromium(t)
+	browserTest(t)
 	ctx := context.Background()
 	dir := artifacts(t)
 	s := scenario.Start(t, scenario.Options{})

@@ -40,10 +40,7 @@ func (b *browser) fieldError(sel, code string, words ...string) {
 // with the source ExchangeGuid); one refusal per form, shown as a coded
 // error in field words; the layout at 1400, 800 and 390 pixels.
 func TestDirectoryPagesInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test")
-	}
-	chromium(t)
+	browserTest(t)
 	ctx := context.Background()
 	dir := artifacts(t)
 	s := scenario.Start(t, scenario.Options{})

@@ -41,10 +41,7 @@ func jsCall[T any](b *browser, expr string) T {
 // the commands per state, CLI flags turned into form fields, and the CSV
 // report (read back with encoding/csv).
 func TestBatchHelpersInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test")
-	}
-	chromium(t)
+	browserTest(t)
 	srv := httptest.NewServer(newMux(t))
 	defer srv.Close()
 	b := newBrowser(t)

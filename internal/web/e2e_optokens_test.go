@@ -21,10 +21,7 @@ import (
 // error and the token keeps working. Screenshots at 1400, 800 and 390
 // pixels wide.
 func TestOperatorTokensPageInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test")
-	}
-	chromium(t)
+	browserTest(t)
 	ctx := context.Background()
 	dir := artifacts(t)
 	s := scenario.Start(t, scenario.Options{})

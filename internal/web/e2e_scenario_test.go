@@ -54,10 +54,7 @@ func (b *browser) uiTenantID(ui, tenant string) string {
 // each step is saved in the artifacts directory
 // (TENANTFERRY_TEST_ARTIFACTS).
 func TestWholeScenarioInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test")
-	}
-	chromium(t)
+	browserTest(t)
 	ctx := context.Background()
 	dir := artifacts(t)
 	smtpA, smtpB := scenario.FreeAddr(t), scenario.FreeAddr(t)

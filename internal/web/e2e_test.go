@@ -43,6 +43,16 @@ func chromium(t *testing.T) string {
 	return p
 }
 
+// browserTest skips a browser test under -short and where Chromium is
+// not installed.
+func browserTest(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test")
+	}
+	chromium(t)
+}
+
 // newBrowser starts headless Chromium with a fresh profile and records the
 // page's console.
 func newBrowser(t *testing.T) *browser {

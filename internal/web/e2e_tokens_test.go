@@ -20,10 +20,7 @@ import (
 // with 401; the admin cannot see another tenant's tokens. Screenshots at
 // 1400, 800 and 390 pixels wide.
 func TestTokensPageInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test")
-	}
-	chromium(t)
+	browserTest(t)
 	ctx := context.Background()
 	dir := artifacts(t)
 	s := scenario.Start(t, scenario.Options{})

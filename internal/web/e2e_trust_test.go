@@ -68,10 +68,7 @@ func (b *browser) confirmDialog(what, sel string, ok bool) {
 // refused once with a coded error in the form's words; the layout is
 // checked at 1400, 800 and 390 pixels.
 func TestTrustPagesInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test")
-	}
-	chromium(t)
+	browserTest(t)
 	r := newTrustRig(t)
 	start := time.Now()
 	r.apps()
@@ -137,20 +134,16 @@ func (r *trustRig) apps() {
 	t := r.t
 	b := r.b
 	ctx := context.Background()
-	dir := r.dir
-	tgt := r.tgt
-	tgtUI := r.tgtUI
-	tgtToken := r.tgtToken
 	// Step 1: the app. A nameless app is refused, nothing is registered.
-	b.uiSignIn(tgtUI, tgtToken)
-	b.openPage(tgtUI, "fabrikam", "apps", "#app-create")
+	b.uiSignIn(r.tgtUI, r.tgtToken)
+	b.openPage(r.tgtUI, "fabrikam", "apps", "#app-create")
 	b.do("register a nameless app", 30*time.Second, chromedp.Click(chromedp.CSS("#app-create")))
 	b.refusal("#apps-notice .error", "MissingField", "Name")
-	if as, err := tgt.Admin.ListApps(ctx, tgt.Op, "fabrikam"); err != nil || len(as) != 0 {
+	if as, err := r.tgt.Admin.ListApps(ctx, r.tgt.Op, "fabrikam"); err != nil || len(as) != 0 {
 		t.Fatalf("apps after a refused registration: %v %+v", err, as)
 	}
-	appID, secret1 := b.uiCreateApp(tgtUI, "fabrikam", "Mailbox migration")
-	app, err := tgt.Admin.GetApp(ctx, tgt.Op, "fabrikam", appID)
+	appID, secret1 := b.uiCreateApp(r.tgtUI, "fabrikam", "Mailbox migration")
+	app, err := r.tgt.Admin.GetApp(ctx, r.tgt.Op, "fabrikam", appID)
 	if err != nil || app.Name != "Mailbox migration" || strings.Join(app.Permissions, ",") != directory.PermissionMailboxMigration ||
 		len(app.Secrets) != 1 || !strings.HasPrefix(secret1, app.Secrets[0].Hint) || len(secret1) <= len(app.Secrets[0].Hint) {
 		t.Fatalf("app after the page registered it: %v %+v (secret %d chars)", err, app, len(secret1))
@@ -166,7 +159,7 @@ func (r *trustRig) apps() {
 	// one) the text is selected.
 	b.do("let the page read the clipboard", 30*time.Second, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		_, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
-			Permission: &cdpbrowser.PermissionDescriptor{Name: "clipboard-read"}, Setting: cdpbrowser.PermissionSettingGranted, Origin: tgt.PublicURL})
+			Permission: &cdpbrowser.PermissionDescriptor{Name: "clipboard-read"}, Setting: cdpbrowser.PermissionSettingGranted, Origin: r.tgt.PublicURL})
 		return err
 	}))
 	b.do("copy the secret", 30*time.Second, chromedp.Click(chromedp.CSS("#secret-text-copy")))
@@ -195,22 +188,22 @@ func (r *trustRig) apps() {
 	if got := eval[string](b, `window.getSelection().toString()`); got != secret1 {
 		t.Errorf("fallback selected %q, want the secret", got)
 	}
-	b.shot(dir, "app-secret")
+	b.shot(r.dir, "app-secret")
 	// Shown once: the page, loaded again, has it no more.
-	b.openPage(tgtUI, "fabrikam", "apps", "#apps tr"+attrIs("data-app", appID))
+	b.openPage(r.tgtUI, "fabrikam", "apps", "#apps tr"+attrIs("data-app", appID))
 	if eval[bool](b, `!!document.querySelector('#secret-text')`) || strings.Contains(b.text("main"), secret1) {
 		t.Errorf("the secret is shown again")
 	}
 	// Delete an app: Cancel keeps it, OK deletes it.
-	spareID, _ := b.uiCreateApp(tgtUI, "fabrikam", "Spare app")
+	spareID, _ := b.uiCreateApp(r.tgtUI, "fabrikam", "Spare app")
 	spareRow := "#apps tr" + attrIs("data-app", spareID)
 	b.confirmDialog("delete spare app: cancel", spareRow+` button[data-action="delete"]`, false)
-	if _, err := tgt.Admin.GetApp(ctx, tgt.Op, "fabrikam", spareID); err != nil {
+	if _, err := r.tgt.Admin.GetApp(ctx, r.tgt.Op, "fabrikam", spareID); err != nil {
 		t.Fatalf("spare app after a cancelled delete: %v", err)
 	}
 	b.confirmDialog("delete spare app", spareRow+` button[data-action="delete"]`, true)
 	b.do("spare app gone", 30*time.Second, chromedp.WaitVisible(chromedp.CSS("#app-deleted")), chromedp.WaitNotPresent(chromedp.CSS(spareRow)))
-	if as, err := tgt.Admin.ListApps(ctx, tgt.Op, "fabrikam"); err != nil || len(as) != 1 || as[0].AppID != appID {
+	if as, err := r.tgt.Admin.ListApps(ctx, r.tgt.Op, "fabrikam"); err != nil || len(as) != 1 || as[0].AppID != appID {
 		t.Fatalf("apps after deleting the spare one: %v %+v", err, as)
 	}
 	r.app, r.appID, r.secret1 = app, appID, secret1
@@ -222,50 +215,41 @@ func (r *trustRig) consent() {
 	t := r.t
 	b := r.b
 	ctx := context.Background()
-	dir := r.dir
-	src := r.src
-	tgt := r.tgt
-	contoso := r.contoso
-	srcUI := r.srcUI
-	tgtUI := r.tgtUI
-	srcToken := r.srcToken
-	app := r.app
-	appID := r.appID
 	// Step 2: the consent URL (refused without a source tenant), accepted
 	// on the source server by its signed-in admin.
-	b.openPage(tgtUI, "fabrikam", "apps", "#cu-build")
-	b.typeText("#cu-server", src.PublicURL)
+	b.openPage(r.tgtUI, "fabrikam", "apps", "#cu-build")
+	b.typeText("#cu-server", r.src.PublicURL)
 	b.do("consent URL without a source tenant", 30*time.Second, chromedp.Click(chromedp.CSS("#cu-build")))
 	b.refusal("#consent-url .error", "MissingField", "Source tenant")
-	consentURL := b.uiConsentURL(tgtUI, "fabrikam", appID, src.PublicURL, contoso.InitialDomain)
-	if want, err := tgt.Admin.ConsentURL(ctx, tgt.Op, "fabrikam", appID, src.PublicURL, contoso.InitialDomain); err != nil || consentURL != want {
+	consentURL := b.uiConsentURL(r.tgtUI, "fabrikam", r.appID, r.src.PublicURL, r.contoso.InitialDomain)
+	if want, err := r.tgt.Admin.ConsentURL(ctx, r.tgt.Op, "fabrikam", r.appID, r.src.PublicURL, r.contoso.InitialDomain); err != nil || consentURL != want {
 		t.Fatalf("consent URL %q, want %q (%v)", consentURL, want, err)
 	}
-	b.shot(dir, "consent-url")
-	b.uiSignIn(srcUI, srcToken)
+	b.shot(r.dir, "consent-url")
+	b.uiSignIn(r.srcUI, r.srcToken)
 	// The source admin pastes the URL on their Consents page; one of
 	// another server is refused there.
-	b.openPage(srcUI, "contoso", "consents", "#consent-open")
-	b.typeText("#consent-open-url", strings.Replace(consentURL, src.PublicURL, tgt.PublicURL, 1))
+	b.openPage(r.srcUI, "contoso", "consents", "#consent-open")
+	b.typeText("#consent-open-url", strings.Replace(consentURL, r.src.PublicURL, r.tgt.PublicURL, 1))
 	b.do("open another server's consent URL", 30*time.Second, chromedp.Click(chromedp.CSS("#consent-open")))
-	b.refusal("main .error", "OtherServer", tgt.PublicURL)
+	b.refusal("main .error", "OtherServer", r.tgt.PublicURL)
 	b.typeText("#consent-open-url", consentURL)
 	b.do("open the consent URL from the Consents page", 30*time.Second,
 		chromedp.Click(chromedp.CSS("#consent-open")),
 		chromedp.WaitVisible(chromedp.CSS("#c-signed-in")))
-	if got := b.text("#c-app-id"); got != appID {
+	if got := b.text("#c-app-id"); got != r.appID {
 		t.Errorf("consent page shows app %q", got)
 	}
-	b.shot(dir, "consent-page")
+	b.shot(r.dir, "consent-page")
 	b.uiAcceptConsent(consentURL)
-	cs, err := src.Admin.ListConsents(ctx, src.Op, "contoso")
-	if err != nil || len(cs) != 1 || cs[0].AppID != appID || cs[0].Issuer != app.Issuer || !strings.HasPrefix(cs[0].GrantedBy, "tenant-admin:") {
+	cs, err := r.src.Admin.ListConsents(ctx, r.src.Op, "contoso")
+	if err != nil || len(cs) != 1 || cs[0].AppID != r.appID || cs[0].Issuer != r.app.Issuer || !strings.HasPrefix(cs[0].GrantedBy, "tenant-admin:") {
 		t.Fatalf("consents of contoso after Accept: %v %+v", err, cs)
 	}
-	b.shot(dir, "consent-granted")
+	b.shot(r.dir, "consent-granted")
 	b.do("the granted page links to the consents", 30*time.Second,
 		chromedp.Click(chromedp.CSS("#c-consents-link")),
-		chromedp.WaitVisible(chromedp.CSS("#consents tr"+attrIs("data-app", appID))))
+		chromedp.WaitVisible(chromedp.CSS("#consents tr"+attrIs("data-app", r.appID))))
 }
 
 // endpoints creates endpoints (refused once) and edits one (refused once)
@@ -274,76 +258,68 @@ func (r *trustRig) endpoints() {
 	t := r.t
 	b := r.b
 	ctx := context.Background()
-	dir := r.dir
-	src := r.src
-	tgt := r.tgt
-	contoso := r.contoso
-	tgtUI := r.tgtUI
-	tgtToken := r.tgtToken
-	appID := r.appID
-	secret1 := r.secret1
 	// Step 3: the endpoint. Without an app id it is refused in the form's
 	// words; then created, a second (IMAP) one too.
-	b.uiSignIn(tgtUI, tgtToken)
-	b.openPage(tgtUI, "fabrikam", "endpoints", "#ep-create")
+	b.uiSignIn(r.tgtUI, r.tgtToken)
+	b.openPage(r.tgtUI, "fabrikam", "endpoints", "#ep-create")
 	b.typeText("#ep-name", "contoso-ep")
-	b.typeText("#ep-server", src.PublicURL)
-	b.typeText("#ep-tenant", contoso.InitialDomain)
-	b.typeText("#ep-secret", secret1)
-	if got := eval[string](b, `document.querySelector('#ep-app').value`); got != appID {
+	b.typeText("#ep-server", r.src.PublicURL)
+	b.typeText("#ep-tenant", r.contoso.InitialDomain)
+	b.typeText("#ep-secret", r.secret1)
+	if got := eval[string](b, `document.querySelector('#ep-app').value`); got != r.appID {
 		t.Errorf("the tenant's one app is not the endpoint's by default: %q", got)
 	}
 	b.typeText("#ep-app", "")
 	b.do("create an endpoint without an app", 30*time.Second, chromedp.Click(chromedp.CSS("#ep-create")))
 	b.refusal("#endpoint-notice .error", "MissingField", "Fill in Application (client) ID")
-	if es, err := tgt.Admin.ListEndpoints(ctx, tgt.Op, "fabrikam"); err != nil || len(es) != 0 {
+	if es, err := r.tgt.Admin.ListEndpoints(ctx, r.tgt.Op, "fabrikam"); err != nil || len(es) != 0 {
 		t.Fatalf("endpoints after a refusal: %v %+v", err, es)
 	}
 	// A hint naming the secret's two flags names the one field.
 	if got := jsCall[string](b, `dom.webText('pass --secret or --secret-file', document.querySelector('#endpoint-form'))`); got != "Fill in Client secret" {
 		t.Errorf("the secret hint reads %q in the form", got)
 	}
-	if n := eval[int](b, `document.querySelectorAll('#ep-app-list option[value="`+appID+`"]').length`); n != 1 {
+	if n := eval[int](b, `document.querySelectorAll('#ep-app-list option[value="`+r.appID+`"]').length`); n != 1 {
 		t.Errorf("the app is offered %d times for Application (client) ID", n)
 	}
-	b.uiCreateEndpoint(tgtUI, "fabrikam", apitypes.EndpointCreate{Name: "contoso-ep", RemoteServer: src.PublicURL, RemoteTenant: contoso.InitialDomain,
-		ApplicationId: appID, Secret: secret1, MaxConcurrentMigrations: 50, MaxConcurrentIncrementalSyncs: 10, MaxBytesPerSecond: 1 << 20})
-	ep := endpoint(t, tgt, "contoso-ep")
-	if ep.Type != directory.EndpointExchangeRemoteMove || ep.RemoteServer != src.PublicURL || ep.RemoteTenant != contoso.InitialDomain || ep.ApplicationId != appID ||
-		ep.MaxConcurrentMigrations != 50 || ep.MaxConcurrentIncrementalSyncs != 10 || ep.MaxBytesPerSecond != 1<<20 || endpointSecret(t, tgt, ep) != secret1 {
+	b.uiCreateEndpoint(r.tgtUI, "fabrikam", apitypes.EndpointCreate{Name: "contoso-ep", RemoteServer: r.src.PublicURL, RemoteTenant: r.contoso.InitialDomain,
+		ApplicationId: r.appID, Secret: r.secret1, MaxConcurrentMigrations: 50, MaxConcurrentIncrementalSyncs: 10, MaxBytesPerSecond: 1 << 20})
+	ep := endpoint(t, r.tgt, "contoso-ep")
+	if ep.Type != directory.EndpointExchangeRemoteMove || ep.RemoteServer != r.src.PublicURL || ep.RemoteTenant != r.contoso.InitialDomain || ep.ApplicationId != r.appID ||
+		ep.MaxConcurrentMigrations != 50 || ep.MaxConcurrentIncrementalSyncs != 10 || ep.MaxBytesPerSecond != 1<<20 || endpointSecret(t, r.tgt, ep) != r.secret1 {
 		t.Fatalf("endpoint as the page created it: %+v", ep)
 	}
-	if !eval[bool](b, `document.querySelector('#ep-name').value === '' && document.querySelector('#ep-app').value === `+jsq(appID)) {
+	if !eval[bool](b, `document.querySelector('#ep-name').value === '' && document.querySelector('#ep-app').value === `+jsq(r.appID)) {
 		t.Errorf("the create form does not start afresh after a creation")
 	}
-	b.uiCreateEndpoint(tgtUI, "fabrikam", apitypes.EndpointCreate{Name: "legacy-imap", Type: "IMAP", RemoteServer: "imaps://127.0.0.1:9993",
+	b.uiCreateEndpoint(r.tgtUI, "fabrikam", apitypes.EndpointCreate{Name: "legacy-imap", Type: "IMAP", RemoteServer: "imaps://127.0.0.1:9993",
 		Security: "Ssl", CalDAVURL: "https://127.0.0.1:9443/dav/", OAuthTokenURL: "https://127.0.0.1:9444/token", OAuthGrant: "client_credentials",
 		ApplicationId: "imap-client", Secret: "imap-client-secret"})
-	imapEP := endpoint(t, tgt, "legacy-imap")
+	imapEP := endpoint(t, r.tgt, "legacy-imap")
 	if e := imapEP; e.Type != directory.EndpointIMAP || e.Security != "Ssl" || !strings.HasPrefix(e.CalDAVURL, "https://127.0.0.1:9443/dav") || e.RemoteTenant != "" ||
 		e.OAuth == nil || e.OAuth.TokenURL != "https://127.0.0.1:9444/token" || e.OAuth.Grant != "client_credentials" || e.OAuth.Mechanism != "XOAUTH2" ||
-		e.ApplicationId != "imap-client" || endpointSecret(t, tgt, e) != "imap-client-secret" {
+		e.ApplicationId != "imap-client" || endpointSecret(t, r.tgt, e) != "imap-client-secret" {
 		t.Fatalf("IMAP endpoint as the page created it: %+v %+v", e, e.OAuth)
 	}
 	// Its edit form: a CardDAV server added, the OAuth sign-in removed.
-	b.openPage(tgtUI, "fabrikam", "endpoints/legacy-imap", "#endpoint-save")
+	b.openPage(r.tgtUI, "fabrikam", "endpoints/legacy-imap", "#endpoint-save")
 	b.typeText("#ee-carddav", "https://127.0.0.1:9443/card/")
 	b.typeText("#ee-oauth-url", "")
 	b.do("save the IMAP endpoint", 30*time.Second, chromedp.Click(chromedp.CSS("#endpoint-save")),
 		chromedp.WaitVisible(chromedp.CSS(`#endpoint-saved[data-verb="edit"]`)))
-	if e := endpoint(t, tgt, "legacy-imap"); e.OAuth != nil || !strings.HasPrefix(e.CardDAVURL, "https://127.0.0.1:9443/card") || e.CalDAVURL != imapEP.CalDAVURL ||
+	if e := endpoint(t, r.tgt, "legacy-imap"); e.OAuth != nil || !strings.HasPrefix(e.CardDAVURL, "https://127.0.0.1:9443/card") || e.CalDAVURL != imapEP.CalDAVURL ||
 		e.Security != "Ssl" || e.ApplicationId != "imap-client" {
 		t.Fatalf("IMAP endpoint after the edit: %+v %+v", e, e.OAuth)
 	}
-	b.shot(dir, "endpoints")
+	b.shot(r.dir, "endpoints")
 
 	// Edit: a refused change leaves it as it was, a good one is stored.
 	epPage := "endpoints/contoso-ep"
-	b.openPage(tgtUI, "fabrikam", epPage, "#endpoint-save")
+	b.openPage(r.tgtUI, "fabrikam", epPage, "#endpoint-save")
 	b.typeText("#ee-max-inc", "500")
 	b.do("save too many incremental syncs", 30*time.Second, chromedp.Click(chromedp.CSS("#endpoint-save")))
 	b.refusal("#endpoint-notice .error", "InvalidConcurrency", "MaxConcurrentIncrementalSyncs")
-	if e := endpoint(t, tgt, "contoso-ep"); e.MaxConcurrentIncrementalSyncs != 10 {
+	if e := endpoint(t, r.tgt, "contoso-ep"); e.MaxConcurrentIncrementalSyncs != 10 {
 		t.Fatalf("endpoint after a refused change: %+v", e)
 	}
 	b.typeText("#ee-max-inc", "10")
@@ -351,8 +327,8 @@ func (r *trustRig) endpoints() {
 	b.typeText("#ee-max-bps", "0")
 	b.do("save the endpoint", 30*time.Second, chromedp.Click(chromedp.CSS("#endpoint-save")),
 		chromedp.WaitVisible(chromedp.CSS(`#endpoint-saved[data-verb="edit"]`)))
-	if e := endpoint(t, tgt, "contoso-ep"); e.MaxConcurrentMigrations != 40 || e.MaxConcurrentIncrementalSyncs != 10 || e.MaxBytesPerSecond != 0 ||
-		e.ApplicationId != appID || endpointSecret(t, tgt, e) != secret1 {
+	if e := endpoint(t, r.tgt, "contoso-ep"); e.MaxConcurrentMigrations != 40 || e.MaxConcurrentIncrementalSyncs != 10 || e.MaxBytesPerSecond != 0 ||
+		e.ApplicationId != r.appID || endpointSecret(t, r.tgt, e) != r.secret1 {
 		t.Fatalf("endpoint after the edit: %+v", e)
 	}
 	if got := b.text(`#endpoint-props dd[data-field="MaxConcurrentMigrations"]`); got != "40" {
@@ -366,27 +342,21 @@ func (r *trustRig) rotate() {
 	t := r.t
 	b := r.b
 	ctx := context.Background()
-	dir := r.dir
-	src := r.src
-	tgt := r.tgt
-	tgtUI := r.tgtUI
-	appID := r.appID
-	secret1 := r.secret1
 	// Rotate: a second client secret of the app (Apps page) replaces the
 	// stored one; an empty one is refused.
-	b.openPage(tgtUI, "fabrikam", "apps", "#apps tr"+attrIs("data-app", appID))
+	b.openPage(r.tgtUI, "fabrikam", "apps", "#apps tr"+attrIs("data-app", r.appID))
 	b.do("add a second secret", 30*time.Second,
-		chromedp.Click(chromedp.CSS("#apps tr"+attrIs("data-app", appID)+` button[data-action="add-secret"]`)),
+		chromedp.Click(chromedp.CSS("#apps tr"+attrIs("data-app", r.appID)+` button[data-action="add-secret"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#secret-expires")))
 	b.setValue("#secret-expires", "2160h")
 	b.do("add a second secret: OK", 30*time.Second, chromedp.Click(chromedp.CSS("#confirm-ok")), chromedp.WaitVisible(chromedp.CSS("#secret-once")))
 	secret2 := eval[string](b, `document.querySelector('#secret-text').textContent`)
-	if a, err := tgt.Admin.GetApp(ctx, tgt.Op, "fabrikam", appID); err != nil || len(a.Secrets) != 2 || secret2 == secret1 || secret2 == "" {
+	if a, err := r.tgt.Admin.GetApp(ctx, r.tgt.Op, "fabrikam", r.appID); err != nil || len(a.Secrets) != 2 || secret2 == r.secret1 || secret2 == "" {
 		t.Fatalf("app after adding a second secret: %v %+v", err, a)
 	} else if life := a.Secrets[1].Expires.Sub(a.Secrets[1].CreatedAt); life < 89*24*time.Hour || life > 91*24*time.Hour {
 		t.Errorf("second secret lives %s, want 90 days", life)
 	}
-	b.openPage(tgtUI, "fabrikam", "endpoints/contoso-ep", "#endpoint-rotate")
+	b.openPage(r.tgtUI, "fabrikam", "endpoints/contoso-ep", "#endpoint-rotate")
 	b.do("rotate to an empty secret", 30*time.Second, chromedp.Click(chromedp.CSS("#endpoint-rotate")))
 	b.refusal("#endpoint-notice .error", "MissingField", "New client secret")
 	b.typeText("#ee-secret", secret2)
@@ -395,22 +365,22 @@ func (r *trustRig) rotate() {
 		t.Errorf("rotate dialog says %q", got)
 	}
 	b.do("rotate: cancelled", 30*time.Second, chromedp.Click(chromedp.CSS("#confirm-cancel")), chromedp.WaitNotPresent(chromedp.CSS("#confirm")))
-	if s := endpointSecret(t, tgt, endpoint(t, tgt, "contoso-ep")); s != secret1 {
+	if s := endpointSecret(t, r.tgt, endpoint(t, r.tgt, "contoso-ep")); s != r.secret1 {
 		t.Fatalf("the secret changed on Cancel")
 	}
 	b.confirmDialog("rotate the secret", "#endpoint-rotate", true)
 	b.do("rotated", 30*time.Second, chromedp.WaitVisible(chromedp.CSS(`#endpoint-saved[data-verb="rotate"]`)))
-	if e := endpoint(t, tgt, "contoso-ep"); endpointSecret(t, tgt, e) != secret2 || e.MaxConcurrentMigrations != 40 || e.RemoteServer != src.PublicURL {
+	if e := endpoint(t, r.tgt, "contoso-ep"); endpointSecret(t, r.tgt, e) != secret2 || e.MaxConcurrentMigrations != 40 || e.RemoteServer != r.src.PublicURL {
 		t.Fatalf("endpoint after the rotation: %+v", e)
 	}
-	b.shot(dir, "endpoint-page")
+	b.shot(r.dir, "endpoint-page")
 
 	// Step 9 before the relationships: the test fails, as the API says.
-	res := b.uiTestEndpoint(tgtUI, "fabrikam", "contoso-ep", "")
-	if want, err := tgt.Admin.TestEndpoint(ctx, tgt.Op, "fabrikam", "contoso-ep", "", ""); err != nil || res != "Failed" || want.Result != res {
+	res := b.uiTestEndpoint(r.tgtUI, "fabrikam", "contoso-ep", "")
+	if want, err := r.tgt.Admin.TestEndpoint(ctx, r.tgt.Op, "fabrikam", "contoso-ep", "", ""); err != nil || res != "Failed" || want.Result != res {
 		t.Fatalf("endpoint test without relationships: page %q, API %v %+v", res, err, want)
 	}
-	b.shot(dir, "endpoint-test-failed")
+	b.shot(r.dir, "endpoint-test-failed")
 }
 
 // orgRels creates the two relationships (each refused once) and edits the
@@ -419,31 +389,22 @@ func (r *trustRig) orgRels() {
 	t := r.t
 	b := r.b
 	ctx := context.Background()
-	dir := r.dir
-	src := r.src
-	tgt := r.tgt
-	contoso := r.contoso
-	fabrikam := r.fabrikam
-	srcUI := r.srcUI
-	tgtUI := r.tgtUI
-	srcToken := r.srcToken
-	appID := r.appID
 	// Step 4: the target's Inbound relationship (refused without the
 	// partner tenant).
-	b.openPage(tgtUI, "fabrikam", "orgrels", "#orgrel-create")
+	b.openPage(r.tgtUI, "fabrikam", "orgrels", "#orgrel-create")
 	b.typeText("#or-name", "contoso")
 	b.do("orgrel without a partner", 30*time.Second, chromedp.Click(chromedp.CSS("#orgrel-create")))
 	b.refusal("#orgrel-notice .error", "MissingField", "Fill in Partner tenant (DomainNames)")
-	if os, err := tgt.Admin.ListOrgRels(ctx, tgt.Op, "fabrikam"); err != nil || len(os) != 0 {
+	if os, err := r.tgt.Admin.ListOrgRels(ctx, r.tgt.Op, "fabrikam"); err != nil || len(os) != 0 {
 		t.Fatalf("orgrels after a refusal: %v %+v", err, os)
 	}
-	if n := eval[int](b, `document.querySelectorAll('#or-domains-list option[value="`+contoso.InitialDomain+`"]').length`); n != 1 {
+	if n := eval[int](b, `document.querySelectorAll('#or-domains-list option[value="`+r.contoso.InitialDomain+`"]').length`); n != 1 {
 		t.Errorf("the endpoint's source tenant is offered %d times as partner", n)
 	}
 	yes := true
-	b.uiCreateOrgRel(tgtUI, "fabrikam", apitypes.OrgRel{Name: "contoso", DomainNames: []string{contoso.ID}, MailboxMoveEnabled: &yes,
+	b.uiCreateOrgRel(r.tgtUI, "fabrikam", apitypes.OrgRel{Name: "contoso", DomainNames: []string{r.contoso.ID}, MailboxMoveEnabled: &yes,
 		MailboxMoveCapability: []string{directory.CapInbound}})
-	if o := orgRel(t, tgt, "fabrikam", "contoso"); strings.Join(o.DomainNames, ",") != contoso.ID || !o.Enabled || !o.MailboxMoveEnabled ||
+	if o := orgRel(t, r.tgt, "fabrikam", "contoso"); strings.Join(o.DomainNames, ",") != r.contoso.ID || !o.Enabled || !o.MailboxMoveEnabled ||
 		strings.Join(o.MailboxMoveCapability, ",") != directory.CapInbound || o.OAuthApplicationId != "" {
 		t.Fatalf("target orgrel as the page created it: %+v", o)
 	}
@@ -453,38 +414,38 @@ func (r *trustRig) orgRels() {
 
 	// Step 6: the source's RemoteOutbound relationship (refused without the
 	// app), offered the target tenant's id from the consent.
-	b.uiSignIn(srcUI, srcToken)
-	b.openPage(srcUI, "contoso", "orgrels", "#orgrel-create")
-	if n := eval[int](b, `document.querySelectorAll('#or-domains-list option[value="`+fabrikam.ID+`"]').length`); n != 1 {
+	b.uiSignIn(r.srcUI, r.srcToken)
+	b.openPage(r.srcUI, "contoso", "orgrels", "#orgrel-create")
+	if n := eval[int](b, `document.querySelectorAll('#or-domains-list option[value="`+r.fabrikam.ID+`"]').length`); n != 1 {
 		t.Errorf("the consented app's tenant is offered %d times as partner", n)
 	}
 	b.typeText("#or-name", "fabrikam")
-	b.typeText("#or-domains", fabrikam.ID)
+	b.typeText("#or-domains", r.fabrikam.ID)
 	b.setChecked("#or-cap-remoteoutbound", true)
 	b.do("RemoteOutbound without an app", 30*time.Second, chromedp.Click(chromedp.CSS("#orgrel-create")))
 	b.refusal("#orgrel-notice .error", "MissingField", "Fill in OAuth application ID (OAuthApplicationId)")
-	if os, err := src.Admin.ListOrgRels(ctx, src.Op, "contoso"); err != nil || len(os) != 0 {
+	if os, err := r.src.Admin.ListOrgRels(ctx, r.src.Op, "contoso"); err != nil || len(os) != 0 {
 		t.Fatalf("source orgrels after a refusal: %v %+v", err, os)
 	}
-	b.uiCreateOrgRel(srcUI, "contoso", apitypes.OrgRel{Name: "fabrikam", DomainNames: []string{fabrikam.ID}, MailboxMoveEnabled: &yes,
-		MailboxMoveCapability: []string{directory.CapRemoteOutbound}, OAuthApplicationId: &appID, MailboxMovePublishedScopes: []string{"MigrationScope"}})
-	if o := orgRel(t, src, "contoso", "fabrikam"); strings.Join(o.DomainNames, ",") != fabrikam.ID || !o.Enabled || !o.MailboxMoveEnabled ||
-		strings.Join(o.MailboxMoveCapability, ",") != directory.CapRemoteOutbound || o.OAuthApplicationId != appID ||
+	b.uiCreateOrgRel(r.srcUI, "contoso", apitypes.OrgRel{Name: "fabrikam", DomainNames: []string{r.fabrikam.ID}, MailboxMoveEnabled: &yes,
+		MailboxMoveCapability: []string{directory.CapRemoteOutbound}, OAuthApplicationId: &r.appID, MailboxMovePublishedScopes: []string{"MigrationScope"}})
+	if o := orgRel(t, r.src, "contoso", "fabrikam"); strings.Join(o.DomainNames, ",") != r.fabrikam.ID || !o.Enabled || !o.MailboxMoveEnabled ||
+		strings.Join(o.MailboxMoveCapability, ",") != directory.CapRemoteOutbound || o.OAuthApplicationId != r.appID ||
 		strings.Join(o.PublishedScopeNames, ",") != "MigrationScope" || o.FreeBusyAccessEnabled {
 		t.Fatalf("source orgrel as the page created it: %+v", o)
 	}
 	// Edit on the source: free/busy sharing on, the rest kept.
-	b.openPage(srcUI, "contoso", "orgrels/fabrikam", "#orgrel-save")
+	b.openPage(r.srcUI, "contoso", "orgrels/fabrikam", "#orgrel-save")
 	if !eval[bool](b, `document.querySelector('#oe-cap-remoteoutbound').checked && [...document.querySelectorAll('#oe-scopes input:checked')].map((c) => c.value).join() === 'MigrationScope'`) {
 		t.Errorf("the edit form does not show the relationship's capability and scope")
 	}
 	b.setChecked("#oe-freebusy", true)
 	b.do("save the source orgrel", 30*time.Second, chromedp.Click(chromedp.CSS("#orgrel-save")), chromedp.WaitVisible(chromedp.CSS("#orgrel-saved")))
-	if o := orgRel(t, src, "contoso", "fabrikam"); !o.FreeBusyAccessEnabled || o.OAuthApplicationId != appID || strings.Join(o.PublishedScopeNames, ",") != "MigrationScope" ||
+	if o := orgRel(t, r.src, "contoso", "fabrikam"); !o.FreeBusyAccessEnabled || o.OAuthApplicationId != r.appID || strings.Join(o.PublishedScopeNames, ",") != "MigrationScope" ||
 		strings.Join(o.MailboxMoveCapability, ",") != directory.CapRemoteOutbound {
 		t.Fatalf("source orgrel after the edit: %+v", o)
 	}
-	b.shot(dir, "orgrel-source")
+	b.shot(r.dir, "orgrel-source")
 }
 
 // test passes step 9 for a mailbox in scope, then edits the target
@@ -493,38 +454,32 @@ func (r *trustRig) test() {
 	t := r.t
 	b := r.b
 	ctx := context.Background()
-	dir := r.dir
-	tgt := r.tgt
-	contoso := r.contoso
-	fabrikam := r.fabrikam
-	tgtUI := r.tgtUI
-	tgtToken := r.tgtToken
 	// Step 8 (another page's business) through the core, then step 9: a
 	// mailbox in scope passes every check.
-	target := "user01@" + fabrikam.InitialDomain
-	if _, err := tgt.Admin.PrepareMailUsers(ctx, tgt.Op, "fabrikam", "contoso-ep", []byte("EmailAddress\n"+target+"\n"), fabrikam.InitialDomain, false); err != nil {
+	target := "user01@" + r.fabrikam.InitialDomain
+	if _, err := r.tgt.Admin.PrepareMailUsers(ctx, r.tgt.Op, "fabrikam", "contoso-ep", []byte("EmailAddress\n"+target+"\n"), r.fabrikam.InitialDomain, false); err != nil {
 		t.Fatal(err)
 	}
-	b.uiSignIn(tgtUI, tgtToken)
-	if res := b.uiTestEndpoint(tgtUI, "fabrikam", "contoso-ep", target); res != "Success" {
+	b.uiSignIn(r.tgtUI, r.tgtToken)
+	if res := b.uiTestEndpoint(r.tgtUI, "fabrikam", "contoso-ep", target); res != "Success" {
 		t.Fatalf("endpoint test for %s: %s", target, b.text("#endpoint-test"))
 	}
 	if n := eval[int](b, `document.querySelectorAll('#checks tr[data-result="Failed"]').length`); n != 0 || eval[int](b, `document.querySelectorAll('#checks tr[data-result]').length`) < 5 {
 		t.Errorf("endpoint test checks: %s", b.text("#checks"))
 	}
-	b.shot(dir, "endpoint-test-success")
+	b.shot(r.dir, "endpoint-test-success")
 
 	// Edit on the target: disabled, the test fails at InboundAuthorization;
 	// enabled again, it passes.
 	for _, on := range []bool{false, true} {
-		b.openPage(tgtUI, "fabrikam", "orgrels/contoso", "#orgrel-save")
+		b.openPage(r.tgtUI, "fabrikam", "orgrels/contoso", "#orgrel-save")
 		b.setChecked("#oe-enabled", on)
 		b.do("save the target orgrel", 30*time.Second, chromedp.Click(chromedp.CSS("#orgrel-save")), chromedp.WaitVisible(chromedp.CSS("#orgrel-saved")))
-		if o := orgRel(t, tgt, "fabrikam", "contoso"); o.Enabled != on || strings.Join(o.MailboxMoveCapability, ",") != directory.CapInbound || !o.MailboxMoveEnabled {
+		if o := orgRel(t, r.tgt, "fabrikam", "contoso"); o.Enabled != on || strings.Join(o.MailboxMoveCapability, ",") != directory.CapInbound || !o.MailboxMoveEnabled {
 			t.Fatalf("target orgrel after setting Enabled %v: %+v", on, o)
 		}
 		want := map[bool]string{false: "Failed", true: "Success"}[on]
-		if res := b.uiTestEndpoint(tgtUI, "fabrikam", "contoso-ep", target); res != want {
+		if res := b.uiTestEndpoint(r.tgtUI, "fabrikam", "contoso-ep", target); res != want {
 			t.Fatalf("endpoint test with the Inbound relationship Enabled %v: %s", on, b.text("#endpoint-test"))
 		}
 		if !on {
@@ -535,14 +490,14 @@ func (r *trustRig) test() {
 	}
 
 	// Edit refused: no partner tenant; nothing changes.
-	b.openPage(tgtUI, "fabrikam", "orgrels/contoso", "#orgrel-save")
+	b.openPage(r.tgtUI, "fabrikam", "orgrels/contoso", "#orgrel-save")
 	b.typeText("#oe-domains", "")
 	b.do("save without a partner", 30*time.Second, chromedp.Click(chromedp.CSS("#orgrel-save")))
 	b.refusal("#orgrel-notice .error", "MissingField", "Fill in Partner tenant (DomainNames)")
-	if o := orgRel(t, tgt, "fabrikam", "contoso"); strings.Join(o.DomainNames, ",") != contoso.ID {
+	if o := orgRel(t, r.tgt, "fabrikam", "contoso"); strings.Join(o.DomainNames, ",") != r.contoso.ID {
 		t.Fatalf("target orgrel after a refused edit: %+v", o)
 	}
-	b.shot(dir, "orgrel-target")
+	b.shot(r.dir, "orgrel-target")
 }
 
 // deletes deletes a relationship and an endpoint, Cancel first.
@@ -550,24 +505,22 @@ func (r *trustRig) deletes() {
 	t := r.t
 	b := r.b
 	ctx := context.Background()
-	tgt := r.tgt
-	tgtUI := r.tgtUI
 	// Delete a relationship and an endpoint (Cancel keeps them).
-	b.uiCreateOrgRel(tgtUI, "fabrikam", apitypes.OrgRel{Name: "spare", DomainNames: []string{"spare.example"}})
-	b.openPage(tgtUI, "fabrikam", "orgrels/spare", "#orgrel-delete")
+	b.uiCreateOrgRel(r.tgtUI, "fabrikam", apitypes.OrgRel{Name: "spare", DomainNames: []string{"spare.example"}})
+	b.openPage(r.tgtUI, "fabrikam", "orgrels/spare", "#orgrel-delete")
 	b.confirmDialog("delete orgrel: cancel", "#orgrel-delete", false)
-	orgRel(t, tgt, "fabrikam", "spare")
+	orgRel(t, r.tgt, "fabrikam", "spare")
 	b.confirmDialog("delete orgrel", "#orgrel-delete", true)
 	b.do("orgrel deleted", 30*time.Second, chromedp.WaitVisible(chromedp.CSS(`#orgrels tr[data-name="contoso"]`)), chromedp.WaitNotPresent(chromedp.CSS(`#orgrels tr[data-name="spare"]`)))
-	if os, err := tgt.Admin.ListOrgRels(ctx, tgt.Op, "fabrikam"); err != nil || len(os) != 1 || os[0].Name != "contoso" {
+	if os, err := r.tgt.Admin.ListOrgRels(ctx, r.tgt.Op, "fabrikam"); err != nil || len(os) != 1 || os[0].Name != "contoso" {
 		t.Fatalf("orgrels after deleting spare: %v %+v", err, os)
 	}
-	b.openPage(tgtUI, "fabrikam", "endpoints/legacy-imap", "#endpoint-delete")
+	b.openPage(r.tgtUI, "fabrikam", "endpoints/legacy-imap", "#endpoint-delete")
 	b.confirmDialog("delete endpoint: cancel", "#endpoint-delete", false)
-	endpoint(t, tgt, "legacy-imap")
+	endpoint(t, r.tgt, "legacy-imap")
 	b.confirmDialog("delete endpoint", "#endpoint-delete", true)
 	b.do("endpoint deleted", 30*time.Second, chromedp.WaitVisible(chromedp.CSS(`#endpoints tr[data-name="contoso-ep"]`)), chromedp.WaitNotPresent(chromedp.CSS(`#endpoints tr[data-name="legacy-imap"]`)))
-	if es, err := tgt.Admin.ListEndpoints(ctx, tgt.Op, "fabrikam"); err != nil || len(es) != 1 || es[0].Name != "contoso-ep" {
+	if es, err := r.tgt.Admin.ListEndpoints(ctx, r.tgt.Op, "fabrikam"); err != nil || len(es) != 1 || es[0].Name != "contoso-ep" {
 		t.Fatalf("endpoints after deleting legacy-imap: %v %+v", err, es)
 	}
 }
@@ -576,8 +529,6 @@ func (r *trustRig) deletes() {
 func (r *trustRig) layout() {
 	t := r.t
 	b := r.b
-	dir := r.dir
-	tgtUI := r.tgtUI
 	// The pages at 1400, 800 and 390 pixels.
 	pages := []struct{ name, path, wait string }{
 		{"apps", "apps", "#cu-build"},
@@ -589,11 +540,11 @@ func (r *trustRig) layout() {
 	for _, w := range []int64{1400, 800, 390} {
 		b.do(fmt.Sprintf("viewport %d", w), 30*time.Second, chromedp.EmulateViewport(w, 900))
 		for _, p := range pages {
-			b.openPage(tgtUI, "fabrikam", p.path, p.wait)
+			b.openPage(r.tgtUI, "fabrikam", p.path, p.wait)
 			if probs := eval[string](b, trustLayout); probs != "" {
 				t.Errorf("%s at %dpx: %s", p.name, w, probs)
 			}
-			b.shot(dir, fmt.Sprintf("layout-%s-%d", p.name, w))
+			b.shot(r.dir, fmt.Sprintf("layout-%s-%d", p.name, w))
 		}
 	}
 }

@@ -23,10 +23,7 @@ import (
 // the step helpers of the batch steps (create, wait, complete, remove) run
 // a real move. Screenshots at 1400, 800 and 390 pixels wide.
 func TestBatchWizardInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test")
-	}
-	chromium(t)
+	browserTest(t)
 	ctx := context.Background()
 	dir := artifacts(t)
 	s := scenario.Start(t, scenario.Options{})
