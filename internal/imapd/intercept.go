@@ -126,6 +126,9 @@ func (c *filterConn) takeCommand(line []byte, full bool) (handled bool, err erro
 		c.bad = 0
 		c.srv.log.Debug("imap: client ID", "remote", c.RemoteAddr().String(), "id", responseText(args))
 		return true, c.reply("* ID "+serverID, tag+" OK ID completed")
+	case name == "APPEND" && c.ext.Load() != nil:
+		c.bad = 0
+		return true, c.ext.Load().appendCmd(c, tag, line[len(tag)+1+len(name):])
 	case c.extHandler(name) != nil:
 		cmd, err := c.readCommand(line, full, true)
 		if err != nil {
