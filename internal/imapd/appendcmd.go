@@ -1,7 +1,6 @@
 package imapd
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -22,8 +21,9 @@ import (
 //   - CATENATE (RFC 4469): a message built from TEXT literals and IMAP URLs
 //     of messages or sections the user can read (catenate.go).
 //   - literal8 (RFC 3516, "~{n}"): binary content, stored unchanged. A NUL
-//     in an ordinary literal is refused with NO [CLIENTBUG] (RFC 9051
-//     section 4.3: binary strings only in a literal8).
+//     in an ordinary literal is stored unchanged too (as Dovecot does):
+//     clients without literal8 (go-imap's, Python's imaplib, Dovecot's
+//     imapc) send such messages that way, and the content is the user's.
 //   - Literals stream: a message's bytes go to the blob store as they
 //     arrive, whatever their size; a synchronizing literal gets its
 //     continuation request only once the mailbox exists, the size is within
@@ -236,7 +236,7 @@ func (s *session) appendMessage(p *cmdStream, t *appendTarget) error {
 
 // appendLiteral streams a message sent as a literal or literal8.
 func (s *session) appendLiteral(p *cmdStream, t *appendTarget, flags []string, date time.Time) error {
-	n, nonSync, binary, err := p.literalHeader()
+	n, nonSync, _, err := p.literalHeader() // literal8 content is stored like a literal's
 	if err != nil {
 		return err
 	}
@@ -247,7 +247,7 @@ func (s *session) appendLiteral(p *cmdStream, t *appendTarget, flags []string, d
 	if err := p.accept(n, nonSync); err != nil {
 		return connError{err}
 	}
-	lr := &literalReader{p: p, binary: binary}
+	lr := &literalReader{p: p}
 	err = t.add(lr, flags, date)
 	if lr.err != nil {
 		return lr.err
@@ -255,25 +255,15 @@ func (s *session) appendLiteral(p *cmdStream, t *appendTarget, flags []string, d
 	return err
 }
 
-// errNUL refuses a NUL in an ordinary literal.
-var errNUL = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeClientBug,
-	Text: "the message contains a NUL byte, which only a literal8 (~{n}) may carry (RFC 3516)"}
-
-// literalReader streams an accepted literal; an ordinary literal must not
-// hold a NUL.
+// literalReader streams an accepted literal (or literal8) unchanged.
 type literalReader struct {
-	p      *cmdStream
-	binary bool
-	err    error // why reading stopped early: errNUL or a connError
+	p   *cmdStream
+	err error // why reading stopped early: a connError
 }
 
 // Read implements io.Reader.
 func (r *literalReader) Read(b []byte) (int, error) {
 	n, err := r.p.readLiteral(b)
-	if !r.binary && bytes.IndexByte(b[:n], 0) >= 0 {
-		r.err = errNUL
-		return n, r.err
-	}
 	if err != nil && err != io.EOF {
 		r.err = err
 	}

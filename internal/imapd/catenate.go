@@ -65,7 +65,7 @@ type catReader struct {
 	cur   io.Reader
 	lit   *literalReader
 	blob  *blobstore.Blob
-	err   error // why the message failed: BADURL, TOOBIG, a NUL, syntax, a connError
+	err   error // why the message failed: BADURL, TOOBIG, syntax, a connError
 }
 
 // Read implements io.Reader.
@@ -140,7 +140,7 @@ func (r *catReader) nextPart() error {
 		if b, _ := p.peek(); b != '{' && b != '~' {
 			return syntaxError("TEXT takes a literal")
 		}
-		n, nonSync, binary, err := p.literalHeader()
+		n, nonSync, _, err := p.literalHeader()
 		if err != nil {
 			return err
 		}
@@ -152,7 +152,7 @@ func (r *catReader) nextPart() error {
 			return connError{err}
 		}
 		r.total += n
-		r.lit = &literalReader{p: p, binary: binary}
+		r.lit = &literalReader{p: p}
 		r.cur = r.lit
 		return nil
 	case "URL":

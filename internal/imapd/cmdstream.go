@@ -322,6 +322,8 @@ func isConnError(err error) (error, bool) {
 }
 
 // flagList reads a parenthesized list of flags ("\Seen", keywords).
+// Extra spaces are skipped: Dovecot's imapc writes "( $Label1 NonJunk)"
+// (see appendFlagsSpace, lenient.go).
 func (p *cmdStream) flagList() ([]string, error) {
 	if err := p.expect("(", "("); err != nil {
 		return nil, err
@@ -336,10 +338,19 @@ func (p *cmdStream) flagList() ([]string, error) {
 			p.next()
 			return flags, nil
 		}
-		if len(flags) > 0 {
-			if err := p.sp(); err != nil {
-				return nil, err
-			}
+		spaces := 0
+		for ; b == ' '; b, err = p.peek() {
+			p.next()
+			spaces++
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(flags) > 0 && spaces == 0 {
+			return nil, syntaxError("expected a space between flags")
+		}
+		if b == ')' {
+			continue
 		}
 		prefix := ""
 		if b, _ := p.peek(); b == '\\' {

@@ -12,7 +12,9 @@ import (
 // imapserver does not know them or would end the connection:
 //
 //   - ID (RFC 2971), in every state: the server's identification.
-//   - Once logged in, the session's extension commands (extcmd.go): SORT
+//   - Once logged in, APPEND (appendcmd.go), read from the connection as
+//     it arrives rather than through readCommand, and the session's
+//     extension commands (extcmd.go): SORT
 //     and UID SORT with ESORT (sort.go), THREAD and UID THREAD
 //     (thread.go), and GETQUOTAROOT, GETQUOTA and SETQUOTA (RFC 9208)
 //     when quotas are enabled (quota.go).
