@@ -261,7 +261,10 @@ func (s *session) parseIMAPURL(u string) (*imapURL, error) {
 		if i < 0 {
 			return nil, fmt.Errorf("the URL names no message (;UID=)")
 		}
-		box := path[1:i]
+		box := ""
+		if i > 0 {
+			box = path[1:i]
+		}
 		if j := indexFold(box, ";UIDVALIDITY="); j >= 0 {
 			v, err := strconv.ParseUint(box[j+len(";UIDVALIDITY="):], 10, 32)
 			if err != nil || v == 0 {
