@@ -21,7 +21,8 @@ type extCommands struct {
 }
 
 // extCommands returns the session's extension commands: SORT, THREAD
-// (and their UID forms) always, the QUOTA commands when quotas apply.
+// (and their UID forms) and APPEND always, the QUOTA commands when quotas
+// apply.
 func (s *session) extCommands() *extCommands {
 	sortCmd := func(tag, name, args string) []string { return s.sortCommand(tag, name == "UID SORT", args) }
 	threadCmd := func(tag, name, args string) []string { return s.threadCommand(tag, name == "UID THREAD", args) }
