@@ -218,7 +218,7 @@ var knownFailures = map[string]knownFailure{
 var allowedSkips = map[string]string{
 	"sort-partial": "Dovecot skips it too (CONTEXT=SORT)", "urlauth": "Dovecot skips it too (URLAUTH)",
 	"urlauth-binary": "Dovecot skips it too (URLAUTH)", "urlauth2": "Dovecot skips it too (URLAUTH)",
-	"append-binary": "BINARY: not yet advertised (APPEND takes literal8; issue 7 item 9)", "fetch-binary-mime": "BINARY: not yet (issue 7 item 9)",
+	"append-binary": "BINARY: not yet (issue 7 item 9)", "fetch-binary-mime": "BINARY: not yet (issue 7 item 9)",
 	"fetch-binary-mime-base64": "BINARY: not yet (issue 7 item 9)", "fetch-binary-mime-qp": "BINARY: not yet (issue 7 item 9)",
 	"esearch-condstore": "CONDSTORE: not yet (issue 7 item 9)",
 	"notify":            "NOTIFY: not yet (issue 7 item 9)", "search-context-update": "CONTEXT=SEARCH: not yet (issue 7 item 9)",
