@@ -14,6 +14,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/db/dbtest"
 	"github.com/tenantferry/tenantferry/internal/imapd"
+	"github.com/tenantferry/tenantferry/internal/quota"
 )
 
 // appendRaw sends a command in parts, each but the last ending with a
@@ -334,6 +335,39 @@ func TestAppendStreamsLargeLiteral(t *testing.T) {
 		c := e.login(t, addr, nil)
 		if got := bodySHA(t, c, "INBOX"); len(got) != 1 || got[0] != hex.EncodeToString(h.Sum(nil)) {
 			t.Errorf("large message read back differs")
+		}
+	})
+}
+
+// TestAppendOverQuota checks that an APPEND over the tenant's quota is
+// refused with NO [OVERQUOTA] and stores nothing: a MULTIAPPEND whose
+// second message does not fit (refused before its literal is sent), and a
+// CATENATE message that only its URL part makes too large.
+func TestAppendOverQuota(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d, func(o *imapd.Options) { o.Quota = &quota.Checker{Dir: o.Dir, Store: o.Store} })
+		addr := e.user(t, "alice")
+		r := e.raw(t)
+		r.cmd("LOGIN %q %q", addr, password)
+		big := strings.Repeat("x", 3000)
+		if _, done := r.appendParts("q0", fmt.Sprintf("q0 APPEND INBOX {%d}\r\n", len(big)), big+"\r\n"); !strings.HasPrefix(done, "OK") {
+			t.Fatalf("APPEND before the quota: %s", done)
+		}
+		if _, err := e.Dir.SetTenantQuota(bg, e.Tenant.ID, 8000); err != nil {
+			t.Fatal(err)
+		}
+		if _, done := r.appendParts("q1", fmt.Sprintf("q1 APPEND INBOX {%d}\r\n", len(big)), big+fmt.Sprintf(" {%d}\r\n", len(big))); !strings.HasPrefix(done, "NO [OVERQUOTA]") {
+			t.Errorf("MULTIAPPEND over the quota: %s", done)
+		}
+		if _, done := r.cmd(`APPEND INBOX CATENATE (URL "/INBOX/;UID=1" URL "/INBOX/;UID=1")`); !strings.HasPrefix(done, "NO [OVERQUOTA]") {
+			t.Errorf("CATENATE over the quota: %s", done)
+		}
+		if _, done := r.cmd(`APPEND INBOX CATENATE (URL "/INBOX/;UID=1/;PARTIAL=0.100")`); !strings.HasPrefix(done, "OK [APPENDUID") {
+			t.Errorf("CATENATE within the quota: %s", done)
+		}
+		c := e.login(t, addr, nil)
+		if got := bodySHA(t, c, "INBOX"); len(got) != 2 {
+			t.Errorf("INBOX holds %d messages after refused APPENDs, want 2", len(got))
 		}
 	})
 }
