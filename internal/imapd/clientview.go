@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
@@ -227,7 +226,7 @@ func (r uidRanges) has(uid uint32) bool {
 
 // writeUpdates writes updates with go-imap's update writer; FLAGS is
 // followed by PERMANENTFLAGS.
-func (s *session) writeUpdates(w *imapserver.UpdateWriter, ups []update) error {
+func (s *session) writeUpdates(w updateWriter, ups []update) error {
 	cv := s.sel.cv
 	for _, u := range ups {
 		var err error

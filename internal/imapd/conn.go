@@ -33,6 +33,8 @@ import (
 //   - Commands go-imap does not know or would disconnect for (ID, unknown
 //     commands before login, lines without a tag) are answered here
 //     (intercept.go), and ID is added to the CAPABILITY go-imap writes.
+//     A logged-in session's APPEND is read and answered here as well, its
+//     literals streamed into the store (appendcmd.go).
 type filterConn struct {
 	net.Conn
 	srv *Server

@@ -1,7 +1,7 @@
 // Package imapd is the IMAP server of tenantferry (IMAP4rev1 and IMAP4rev2
 // with UIDPLUS, MOVE, IDLE, SPECIAL-USE, CREATE-SPECIAL-USE, LIST-EXTENDED,
 // LIST-STATUS, NAMESPACE, ESEARCH, SEARCHRES, STATUS=SIZE, CHILDREN,
-// APPENDLIMIT, LITERAL+ and ID). It is a protocol adapter only: go-imap
+// APPENDLIMIT, LITERAL+, ID, MULTIAPPEND, CATENATE and URL-PARTIAL). It is a protocol adapter only: go-imap
 // v2's imapserver speaks the protocol, and this package translates its
 // session calls into calls of the directory (login) and the mailbox store
 // (everything else). Business
@@ -13,13 +13,21 @@
 // list, folders, select, fetch, store, copy, append, search), the session
 // type, the shared folder views (view, watch) and each session's view of
 // them (clientview), the connection wrapper (conn) with the commands and
-// literals handled below go-imap (intercept, literal, lenient, mutf7), and
+// literals handled below go-imap (intercept, literal, lenient, mutf7), the
+// APPEND of a logged-in session, read and streamed below go-imap
+// (appendcmd, catenate, cmdstream), and
 // what FETCH and SEARCH build on a message's part tree (internal/message,
 // stored by mailstore.Parts): sections as byte ranges, ENVELOPE,
 // BODYSTRUCTURE and text matching (fetchparts, parts, section, structure,
 // address, searchtext).
 //
 // Invariants:
+//   - An APPEND is all or nothing: its messages (MULTIAPPEND) stream into
+//     one mailstore.AppendBatch and are committed in one transaction, or
+//     none is visible; a refused literal is never invited (no continuation
+//     request) or, sent anyway (LITERAL+), read and dropped. Literals are
+//     never held in memory; a CATENATE URL reaches only folders SELECT
+//     reaches (the user's own mailbox and its mounts).
 //   - Byte-exact content: BODY[] (and its partial ranges) streams the
 //     stored bytes unchanged, and every other body section is a slice of
 //     them (HEADER.FIELDS: whole raw fields plus the message's own blank

@@ -15,16 +15,21 @@ type extCommand func(tag, name, args string) []string
 type extCommands struct {
 	handlers map[string]extCommand // by command name
 	caps     string                // capabilities they add (" A B")
+	// appendCmd answers APPEND, reading it from the connection itself
+	// (appendcmd.go): tag and the first line's bytes after "APPEND".
+	appendCmd func(c *filterConn, tag string, rest []byte) error
 }
 
 // extCommands returns the session's extension commands: SORT, THREAD
-// (and their UID forms) always, the QUOTA commands when quotas apply.
+// (and their UID forms) and APPEND always, the QUOTA commands when quotas
+// apply.
 func (s *session) extCommands() *extCommands {
 	sortCmd := func(tag, name, args string) []string { return s.sortCommand(tag, name == "UID SORT", args) }
 	threadCmd := func(tag, name, args string) []string { return s.threadCommand(tag, name == "UID THREAD", args) }
 	e := &extCommands{
-		handlers: map[string]extCommand{"SORT": sortCmd, "UID SORT": sortCmd, "THREAD": threadCmd, "UID THREAD": threadCmd},
-		caps:     sortCaps,
+		handlers:  map[string]extCommand{"SORT": sortCmd, "UID SORT": sortCmd, "THREAD": threadCmd, "UID THREAD": threadCmd},
+		caps:      sortCaps + appendCaps,
+		appendCmd: s.appendCommand,
 	}
 	if s.srv.quota != nil {
 		for _, n := range []string{"GETQUOTAROOT", "GETQUOTA", "SETQUOTA"} {

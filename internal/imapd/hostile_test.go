@@ -91,15 +91,18 @@ func TestHostileInput(t *testing.T) {
 				t.Errorf("session after a refused %q: %s", c, done)
 			}
 		}
-		// An APPEND within the limit works with odd bytes.
+		// An APPEND within the limit works with odd bytes, in a literal and
+		// in a literal8.
 		msg := "Subject: \xff\x00\r\r\nbare\nlf\x00\r"
-		r.send("a1 APPEND INBOX {" + itoa(len(msg)) + "}\r\n")
-		if l := r.line(); !strings.HasPrefix(l, "+") {
-			t.Fatalf("APPEND continuation: %q", l)
-		}
-		r.send(msg + "\r\n")
-		if _, done := r.until("a1"); !strings.HasPrefix(done, "OK [APPENDUID") {
-			t.Errorf("APPEND of odd bytes: %s", done)
+		for _, c := range []struct{ tag, lit, want string }{{"a1", "{", "OK [APPENDUID"}, {"a2", "~{", "OK [APPENDUID"}} {
+			r.send(c.tag + " APPEND INBOX " + c.lit + itoa(len(msg)) + "}\r\n")
+			if l := r.line(); !strings.HasPrefix(l, "+") {
+				t.Fatalf("APPEND continuation: %q", l)
+			}
+			r.send(msg + "\r\n")
+			if _, done := r.until(c.tag); !strings.HasPrefix(done, c.want) {
+				t.Errorf("APPEND of odd bytes in a %s}: %s", c.lit, done)
+			}
 		}
 
 		// A line over the command size limit: the connection may end, the

@@ -12,7 +12,9 @@ import (
 // imapserver does not know them or would end the connection:
 //
 //   - ID (RFC 2971), in every state: the server's identification.
-//   - Once logged in, the session's extension commands (extcmd.go): SORT
+//   - Once logged in, APPEND (appendcmd.go), read from the connection as
+//     it arrives rather than through readCommand, and the session's
+//     extension commands (extcmd.go): SORT
 //     and UID SORT with ESORT (sort.go), THREAD and UID THREAD
 //     (thread.go), and GETQUOTAROOT, GETQUOTA and SETQUOTA (RFC 9208)
 //     when quotas are enabled (quota.go).
@@ -126,6 +128,9 @@ func (c *filterConn) takeCommand(line []byte, full bool) (handled bool, err erro
 		c.bad = 0
 		c.srv.log.Debug("imap: client ID", "remote", c.RemoteAddr().String(), "id", responseText(args))
 		return true, c.reply("* ID "+serverID, tag+" OK ID completed")
+	case name == "APPEND" && c.ext.Load() != nil:
+		c.bad = 0
+		return true, c.ext.Load().appendCmd(c, tag, line[len(tag)+1+len(name):])
 	case c.extHandler(name) != nil:
 		cmd, err := c.readCommand(line, full, true)
 		if err != nil {

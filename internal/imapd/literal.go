@@ -11,9 +11,11 @@ import (
 // large (over APPENDLIMIT for APPEND's message, over 4096 bytes in other
 // commands) without reading its bytes, which the client sends anyway.
 // filterConn keeps the stream in step:
-//   - APPEND: the announcement becomes a synchronizing one, which go-imap
-//     refuses with NO [TOOBIG] before its continuation request; filterConn
-//     skips the bytes and the rest of the command.
+//   - APPEND before login (go-imap refuses it): the announcement becomes a
+//     synchronizing one, which go-imap refuses with NO [TOOBIG] before its
+//     continuation request; filterConn skips the bytes and the rest of the
+//     command. A logged-in session's APPEND does not reach go-imap
+//     (appendcmd.go skips what it refuses itself, cmdStream.abandon).
 //   - another command whose literal is on its first line: filterConn
 //     skips it and answers NO [TOOBIG] itself; go-imap never sees it.
 //   - a literal on a later line of another command, which go-imap is

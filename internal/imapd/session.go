@@ -112,7 +112,7 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 // sendUpdates replays the selected folder's changes into the client's
 // view and writes them; new messages get their \Recent state (and a
 // RECENT response after the EXISTS).
-func (s *session) sendUpdates(w *imapserver.UpdateWriter, allowExpunge bool) error {
+func (s *session) sendUpdates(w updateWriter, allowExpunge bool) error {
 	cv := s.sel.cv
 	ups, newUIDs := cv.replay(allowExpunge)
 	if len(newUIDs) > 0 {
