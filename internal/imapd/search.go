@@ -186,6 +186,9 @@ func (m *candidate) match(c *imap.SearchCriteria) bool {
 	if (!c.SentSince.IsZero() || !c.SentBefore.IsZero()) && !dateIn(m.sentDate(c.SentSince, c.SentBefore), c.SentSince, c.SentBefore) {
 		return false
 	}
+	if c.ModSeq != nil && uint64(m.it.ModSeq) < c.ModSeq.ModSeq {
+		return false
+	}
 	if c.Larger > 0 && m.it.Size <= c.Larger || c.Smaller > 0 && m.it.Size >= c.Smaller {
 		return false
 	}

@@ -44,6 +44,9 @@ type selected struct {
 	cv       *clientView
 	readOnly bool // EXAMINE: no changes at all
 	writable bool // neither EXAMINE nor a locked or retired mailbox
+
+	// searches are the SEARCH RETURN (UPDATE) contexts (searchupdate.go).
+	searches []*searchContext
 }
 
 var (
@@ -112,7 +115,7 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 // sendUpdates replays the selected folder's changes into the client's
 // view and writes them; new messages get their \Recent state (and a
 // RECENT response after the EXISTS).
-func (s *session) sendUpdates(w *imapserver.UpdateWriter, allowExpunge bool) error {
+func (s *session) sendUpdates(w updateWriter, allowExpunge bool) error {
 	cv := s.sel.cv
 	ups, newUIDs := cv.replay(allowExpunge)
 	if len(newUIDs) > 0 {
@@ -125,7 +128,10 @@ func (s *session) sendUpdates(w *imapserver.UpdateWriter, allowExpunge bool) err
 		}
 		ups = slices.Insert(ups, last+1, update{kind: updRecent, n: cv.numRecent()})
 	}
-	return s.writeUpdates(w, ups)
+	if err := s.writeUpdates(w, ups); err != nil {
+		return err
+	}
+	return s.updateSearches(ups, newUIDs)
 }
 
 // delim is the hierarchy delimiter as a rune.
