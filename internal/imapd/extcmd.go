@@ -18,15 +18,16 @@ type extCommands struct {
 }
 
 // extCommands returns the session's extension commands: SEARCH, SORT,
-// THREAD (and their UID forms) and CANCELUPDATE always, the QUOTA
+// THREAD (and their UID forms), CANCELUPDATE and NOTIFY always, the QUOTA
 // commands when quotas apply.
 func (s *session) extCommands() *extCommands {
 	sortCmd := func(tag, name, args string) []string { return s.sortCommand(tag, name == "UID SORT", args) }
 	threadCmd := func(tag, name, args string) []string { return s.threadCommand(tag, name == "UID THREAD", args) }
 	e := &extCommands{
 		handlers: map[string]extCommand{"SORT": sortCmd, "UID SORT": sortCmd, "THREAD": threadCmd, "UID THREAD": threadCmd,
-			"SEARCH": s.searchCommand, "UID SEARCH": s.searchCommand, "CANCELUPDATE": s.cancelUpdateCommand},
-		caps: sortCaps + searchCaps,
+			"SEARCH": s.searchCommand, "UID SEARCH": s.searchCommand, "CANCELUPDATE": s.cancelUpdateCommand,
+			"NOTIFY": s.notifyCommand},
+		caps: sortCaps + searchCaps + notifyCaps,
 	}
 	if s.srv.quota != nil {
 		for _, n := range []string{"GETQUOTAROOT", "GETQUOTA", "SETQUOTA"} {

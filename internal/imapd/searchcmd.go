@@ -139,6 +139,7 @@ func (r *argReader) partialWindow() *searchPartial {
 func (s *session) searchCommand(tag, name, args string) []string {
 	uid := name == "UID SEARCH"
 	r := newArgReader(args)
+	r.maxLiteral = maxBufferedLiteral // as when go-imap parsed SEARCH
 	r.sp()
 	var ret searchReturn
 	if r.word("RETURN") {
