@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/tenantferry/tenantferry/internal/directory"
 )
 
 // TestNotify checks NOTIFY (RFC 5465) on the wire: the initial STATUS,
@@ -48,11 +50,25 @@ func TestNotify(t *testing.T) {
 			t.Fatalf("after SUBSCRIBE elsewhere: %q", l)
 		}
 
-		// Another user naming alice's folders gets nothing.
+		// Another user, of the same tenant or another one, naming alice's
+		// folders gets nothing.
 		bob := e.user(t, "bob")
-		b := e.raw(t)
-		b.cmd("LOGIN %q %q", bob, password)
-		expectLines(t, b, "NOTIFY SET STATUS (mailboxes (Other New "+addr+"/INBOX) (MessageNew MessageExpunge FlagChange)) (subtree Other (MessageNew))", "OK")
+		fab, err := e.Dir.CreateTenant(bg, "fabrikam")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eve, err := e.Dir.CreateRecipient(bg, fab.ID, directory.RecipientSpec{Type: directory.UserMailbox, Alias: "eve", Password: password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var strangers []*rawConn
+		for _, who := range []string{bob, eve.PrimarySmtpAddress} {
+			b := e.raw(t)
+			b.cmd("LOGIN %q %q", who, password)
+			expectLines(t, b, "NOTIFY SET STATUS (mailboxes (Other New "+addr+"/INBOX) (MessageNew MessageExpunge FlagChange)) "+
+				"(subtree Other (MessageNew)) (personal (MailboxName SubscriptionChange))", "OK")
+			strangers = append(strangers, b)
+		}
 
 		// The selected folder gets its own updates, not STATUS.
 		if _, done := a.cmd("SELECT Other"); !strings.HasPrefix(done, "OK") {
@@ -71,7 +87,9 @@ func TestNotify(t *testing.T) {
 		if strings.Contains(strings.Join(untagged, "\n"), "STATUS") || !strings.Contains(strings.Join(untagged, "\n"), "* 1 EXPUNGE") {
 			t.Errorf("NOOP in the watched folder after an expunge there: %q", untagged)
 		}
-		expectLines(t, b, "NOOP", "OK")
+		for _, b := range strangers {
+			expectLines(t, b, "NOOP", "OK")
+		}
 
 		expectLines(t, a, "NOTIFY NONE", "OK")
 		appendMsg(t, other, "INBOX", "Subject: y\r\n\r\ny\r\n", nil)
@@ -79,6 +97,8 @@ func TestNotify(t *testing.T) {
 			t.Fatal(err)
 		}
 		expectLines(t, a, "UNSELECT", "OK")
-		expectLines(t, b, "NOOP", "OK")
+		for _, b := range strangers {
+			expectLines(t, b, "NOOP", "OK")
+		}
 	})
 }
