@@ -13,9 +13,10 @@ import (
 // parenthesized lists. A syntax error is kept in err (the first one) and
 // makes every later read fail, so a parser checks it once at the end.
 type argReader struct {
-	s   string
-	pos int
-	err string
+	s          string
+	pos        int
+	err        string
+	maxLiteral int // the largest literal accepted, 0 for any
 }
 
 // newArgReader reads args, the command's bytes after its name, with the
@@ -132,6 +133,10 @@ func (r *argReader) literal() string {
 	start := r.pos + end + 3
 	if err != nil || n < 0 || start+n > len(r.s) {
 		r.fail("bad literal")
+		return ""
+	}
+	if r.maxLiteral > 0 && n > r.maxLiteral {
+		r.fail("a literal here holds at most " + strconv.Itoa(r.maxLiteral) + " bytes")
 		return ""
 	}
 	r.pos = start + n

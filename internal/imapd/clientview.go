@@ -93,6 +93,7 @@ const (
 	updFetch                         // * n FETCH (UID uid FLAGS (flags))
 	updFlags                         // * FLAGS (mailboxFlags) and PERMANENTFLAGS
 	updRecent                        // * n RECENT
+	updTouch                         // nothing: this session changed uid's flags (SEARCH updates)
 )
 
 // update is one untagged response a session owes its client.
@@ -144,6 +145,7 @@ func (cv *clientView) replay(allowExpunge bool) (out []update, newUIDs []uint32)
 			}
 		case changeFlags:
 			if c.source == cv {
+				out = append(out, update{kind: updTouch, uid: c.uids[0]})
 				continue
 			}
 			if seq := cv.seqOf(c.uids[0]); seq != 0 {
@@ -167,7 +169,7 @@ func (cv *clientView) expunge(out []update, uids []uint32) []update {
 	}
 	sort.Sort(sort.Reverse(sort.IntSlice(idx)))
 	for _, i := range idx {
-		out = append(out, update{kind: updExpunge, n: uint32(i + 1)})
+		out = append(out, update{kind: updExpunge, n: uint32(i + 1), uid: cv.uids[i]})
 		cv.uids = append(cv.uids[:i], cv.uids[i+1:]...)
 	}
 	return out
@@ -234,7 +236,9 @@ func (s *session) writeUpdates(w updateWriter, ups []update) error {
 		case updExists:
 			err = w.WriteNumMessages(u.n)
 		case updExpunge:
-			err = w.WriteExpunge(u.n)
+			if err = s.searchExpunged(u.uid, u.n); err == nil {
+				err = w.WriteExpunge(u.n)
+			}
 		case updRecent:
 			err = w.WriteNumRecent(u.n)
 		case updFetch:

@@ -74,6 +74,11 @@ type filterConn struct {
 	// continuation request since.
 	syncLiteral int64
 	contSent    atomic.Bool
+	// waiting is set while go-imap is blocked reading the first line of
+	// its next command: it writes nothing until it has one, so NOTIFY's
+	// notifications may be written then (writeIfWaiting). Guarded by wmu.
+	wmu     sync.Mutex
+	waiting bool
 }
 
 // newFilterConn wraps c. With tlsConfig set, STARTTLS is intercepted until
@@ -141,7 +146,10 @@ func (c *filterConn) Read(p []byte) (int, error) {
 // announces.
 func (c *filterConn) nextLine() ([]byte, error) {
 	for {
+		wait := !c.midLine && c.rawUntil.Load() == nil && c.br.Buffered() == 0
+		c.setWaiting(wait)
 		line, err := c.br.ReadSlice('\n')
+		c.setWaiting(false)
 		if len(line) == 0 && err != nil {
 			return nil, err
 		}
@@ -325,6 +333,26 @@ func (c *filterConn) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return c.Conn.Write(p)
+}
+
+// setWaiting records whether go-imap waits for its next command; clearing
+// it waits for a notification being written.
+func (c *filterConn) setWaiting(on bool) {
+	c.wmu.Lock()
+	c.waiting = on
+	c.wmu.Unlock()
+}
+
+// writeIfWaiting writes b, unsolicited responses, if no command is
+// running (see waiting), and reports whether it did.
+func (c *filterConn) writeIfWaiting(b []byte) bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if !c.waiting {
+		return false
+	}
+	c.Conn.Write(b)
+	return true
 }
 
 // writeRaw writes response bytes below go-imap, for the untagged

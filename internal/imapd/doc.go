@@ -1,7 +1,8 @@
 // Package imapd is the IMAP server of tenantferry (IMAP4rev1 and IMAP4rev2
 // with UIDPLUS, MOVE, IDLE, SPECIAL-USE, CREATE-SPECIAL-USE, LIST-EXTENDED,
-// LIST-STATUS, NAMESPACE, ESEARCH, SEARCHRES, STATUS=SIZE, CHILDREN,
-// APPENDLIMIT, LITERAL+, ID, MULTIAPPEND, CATENATE and URL-PARTIAL). It is a protocol adapter only: go-imap
+// LIST-STATUS, NAMESPACE, ESEARCH, SEARCHRES, CONTEXT=SEARCH, NOTIFY,
+// STATUS=SIZE, CHILDREN, APPENDLIMIT, LITERAL+, ID, MULTIAPPEND, CATENATE
+// and URL-PARTIAL). It is a protocol adapter only: go-imap
 // v2's imapserver speaks the protocol, and this package translates its
 // session calls into calls of the directory (login) and the mailbox store
 // (everything else). Business
@@ -13,9 +14,10 @@
 // list, folders, select, fetch, store, copy, append, search), the session
 // type, the shared folder views (view, watch) and each session's view of
 // them (clientview), the connection wrapper (conn) with the commands and
-// literals handled below go-imap (intercept, literal, lenient, mutf7), the
-// APPEND of a logged-in session, read and streamed below go-imap
-// (appendcmd, catenate, cmdstream), and
+// literals handled below go-imap (intercept, literal, lenient, mutf7; the
+// commands answered there: searchcmd, searchupdate, sort, thread, quota,
+// notify), the APPEND of a logged-in session, read and streamed below
+// go-imap (appendcmd, catenate, cmdstream), and
 // what FETCH and SEARCH build on a message's part tree (internal/message,
 // stored by mailstore.Parts): sections as byte ranges, ENVELOPE,
 // BODYSTRUCTURE and text matching (fetchparts, parts, section, structure,
@@ -42,6 +44,10 @@
 //     8-bit headers) and bounds its work; ENVELOPE and BODYSTRUCTURE fall
 //     back to empty or text/plain defaults, and a message SEARCH cannot
 //     read simply does not match.
+//   - Unsolicited responses never split another response: they are
+//     written by the session's goroutine between responses (Poll, IDLE,
+//     commands answered below go-imap) or, for NOTIFY, only while go-imap
+//     waits for the next command line (filterConn.writeIfWaiting).
 //   - A user logs in with any SMTP address of a UserMailbox and its
 //     password; the session then works on the store mailbox (tenant,
 //     ExchangeGuid), created with the default folders when missing. Only

@@ -20,15 +20,17 @@ type extCommands struct {
 	appendCmd func(c *filterConn, tag string, rest []byte) error
 }
 
-// extCommands returns the session's extension commands: SORT, THREAD
-// (and their UID forms) and APPEND always, the QUOTA commands when quotas
-// apply.
+// extCommands returns the session's extension commands: SEARCH, SORT,
+// THREAD (and their UID forms), CANCELUPDATE, NOTIFY and APPEND always,
+// the QUOTA commands when quotas apply.
 func (s *session) extCommands() *extCommands {
 	sortCmd := func(tag, name, args string) []string { return s.sortCommand(tag, name == "UID SORT", args) }
 	threadCmd := func(tag, name, args string) []string { return s.threadCommand(tag, name == "UID THREAD", args) }
 	e := &extCommands{
-		handlers:  map[string]extCommand{"SORT": sortCmd, "UID SORT": sortCmd, "THREAD": threadCmd, "UID THREAD": threadCmd},
-		caps:      sortCaps + appendCaps,
+		handlers: map[string]extCommand{"SORT": sortCmd, "UID SORT": sortCmd, "THREAD": threadCmd, "UID THREAD": threadCmd,
+			"SEARCH": s.searchCommand, "UID SEARCH": s.searchCommand, "CANCELUPDATE": s.cancelUpdateCommand,
+			"NOTIFY": s.notifyCommand},
+		caps:      sortCaps + searchCaps + notifyCaps + appendCaps,
 		appendCmd: s.appendCommand,
 	}
 	if s.srv.quota != nil {

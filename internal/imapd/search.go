@@ -14,7 +14,9 @@ import (
 )
 
 // Search implements imapserver.Session (SEARCH and UID SEARCH; ESEARCH
-// results and SEARCHRES's SAVE). Flags, dates, sizes and UIDs come from
+// results and SEARCHRES's SAVE). On tenantferry's connections SEARCH is
+// answered below go-imap (searchcmd.go), with the same matching; go-imap
+// calls this only on a connection without filterConn. Flags, dates, sizes and UIDs come from
 // the item rows; SUBJECT and FROM use the store's decoded index columns;
 // other header keys, BODY and TEXT parse the stored message (decoded
 // encoded words, transfer encodings and charsets, and the raw bytes too).
@@ -184,6 +186,9 @@ func (m *candidate) match(c *imap.SearchCriteria) bool {
 		return false
 	}
 	if (!c.SentSince.IsZero() || !c.SentBefore.IsZero()) && !dateIn(m.sentDate(c.SentSince, c.SentBefore), c.SentSince, c.SentBefore) {
+		return false
+	}
+	if c.ModSeq != nil && uint64(m.it.ModSeq) < c.ModSeq.ModSeq {
 		return false
 	}
 	if c.Larger > 0 && m.it.Size <= c.Larger || c.Smaller > 0 && m.it.Size >= c.Smaller {

@@ -9,7 +9,7 @@ import (
 )
 
 // Search keys (RFC 3501 section 6.4.4, RFC 9051 section 6.4.4) for the
-// commands answered below go-imap that take them (SORT, THREAD). The keys
+// commands answered below go-imap that take them (SEARCH, SORT, THREAD). The keys
 // parse into go-imap's imap.SearchCriteria, so that SEARCH, SORT and
 // THREAD match messages with the same code (search.go).
 
@@ -113,6 +113,8 @@ func (r *argReader) searchKey(c *imap.SearchCriteria) {
 	case "UID":
 		r.sp()
 		c.UID = append(c.UID, r.uidSet())
+	case "MODSEQ":
+		r.searchModSeq(c)
 	case "NOT":
 		r.sp()
 		var n imap.SearchCriteria
@@ -128,6 +130,51 @@ func (r *argReader) searchKey(c *imap.SearchCriteria) {
 	default:
 		r.fail("unknown search key " + strconv.Quote(key))
 	}
+}
+
+// searchModSeq reads the arguments of the MODSEQ key (RFC 7162 section
+// 3.1.5): an optional entry name and type, which do not narrow the
+// match (a message's MODSEQ covers its metadata), and the lowest MODSEQ.
+// Several MODSEQ keys in one criteria keep the highest bound (all must
+// hold).
+func (r *argReader) searchModSeq(c *imap.SearchCriteria) {
+	r.sp()
+	if p := r.peek(); p == '"' || p == '{' {
+		entry := r.astring()
+		r.sp()
+		typ := strings.ToLower(r.atom())
+		r.sp()
+		if typ != "priv" && typ != "shared" && typ != "all" && r.err == "" {
+			r.fail("unknown MODSEQ entry type " + strconv.Quote(typ) + " for " + strconv.Quote(entry) + " (use priv, shared or all)")
+		}
+	}
+	n := r.number()
+	if n < 0 && r.err == "" {
+		r.fail("bad MODSEQ")
+	}
+	if c.ModSeq == nil {
+		c.ModSeq = &imap.SearchCriteriaModSeq{}
+	}
+	c.ModSeq.ModSeq = max(c.ModSeq.ModSeq, uint64(n))
+}
+
+// hasModSeqKey reports whether criteria use the MODSEQ key anywhere
+// (then SEARCH results carry the highest MODSEQ, RFC 7162 section 3.1.5).
+func hasModSeqKey(c *imap.SearchCriteria) bool {
+	if c.ModSeq != nil {
+		return true
+	}
+	for i := range c.Not {
+		if hasModSeqKey(&c.Not[i]) {
+			return true
+		}
+	}
+	for i := range c.Or {
+		if hasModSeqKey(&c.Or[i][0]) || hasModSeqKey(&c.Or[i][1]) {
+			return true
+		}
+	}
+	return false
 }
 
 // dateKey adds a date key; dates are days, so ON is [day, day+1).

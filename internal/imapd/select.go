@@ -44,6 +44,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	readOnly := options != nil && options.ReadOnly
 	cv.claim = !readOnly && !locked
 	s.sel = &selected{mb: mb, folder: *f, name: name, w: w, v: v, cv: cv, readOnly: readOnly, writable: !readOnly && !locked}
+	s.notifySelected()
 	runTestHook(hookSelectOpened, s.user)
 	s.noteRecent(st.uidNext)
 
@@ -111,6 +112,7 @@ func (s *session) unselect() {
 	}
 	sel := s.sel
 	s.sel = nil
+	s.notifySelected()
 	sel.w.closeView(sel.v, sel.cv)
 	s.srv.watchers.release(sel.w)
 }

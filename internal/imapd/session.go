@@ -32,6 +32,7 @@ type session struct {
 	mounts    []mount              // its archive and shared mailboxes (see ArchiveRoot, SharedRoot)
 	sel       *selected            // the selected folder, if any
 	searchRes imap.UIDSet          // the saved SEARCH result (SEARCHRES, "$")
+	notify    *notifier            // NOTIFY SET in force (notify.go), or nil
 }
 
 // selected is the selected state of a session.
@@ -44,6 +45,9 @@ type selected struct {
 	cv       *clientView
 	readOnly bool // EXAMINE: no changes at all
 	writable bool // neither EXAMINE nor a locked or retired mailbox
+
+	// searches are the SEARCH RETURN (UPDATE) contexts (searchupdate.go).
+	searches []*searchContext
 }
 
 var (
@@ -79,6 +83,9 @@ func (s *session) AppendLimit() uint32 { return s.srv.appendLimit() }
 // Poll implements imapserver.Session: it writes the pending updates of the
 // selected folder.
 func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	if err := s.flushNotify(); err != nil {
+		return err
+	}
 	if s.sel == nil {
 		return nil
 	}
@@ -88,18 +95,27 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 // Idle implements imapserver.Session: it writes the updates of the
 // selected folder as they come, until stop is closed.
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
-	if s.sel == nil {
+	for s.sel == nil {
 		select {
+		case <-s.notifyWake():
+			if err := s.flushNotify(); err != nil {
+				return err
+			}
 		case <-stop:
+			return nil
 		case <-s.ctx.Done():
+			return nil
 		}
-		return nil
 	}
 	for {
 		if err := s.sendUpdates(w, true); err != nil {
 			return err
 		}
+		if err := s.flushNotify(); err != nil {
+			return err
+		}
 		select {
+		case <-s.notifyWake():
 		case <-s.sel.cv.wake:
 		case <-stop:
 			return nil
@@ -125,7 +141,10 @@ func (s *session) sendUpdates(w updateWriter, allowExpunge bool) error {
 		}
 		ups = slices.Insert(ups, last+1, update{kind: updRecent, n: cv.numRecent()})
 	}
-	return s.writeUpdates(w, ups)
+	if err := s.writeUpdates(w, ups); err != nil {
+		return err
+	}
+	return s.updateSearches(ups, newUIDs)
 }
 
 // delim is the hierarchy delimiter as a rune.
