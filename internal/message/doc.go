@@ -2,6 +2,12 @@
 // with byte offsets, so that FETCH and SEARCH read only the byte ranges
 // they need from the blob store (issue 8 item 4).
 //
+// Two parsers give the same tree: Parse reads a stored message through an
+// io.ReaderAt (lazy fill of messages stored before trees were built at
+// append), and Builder consumes the bytes as they are written (an
+// io.Writer, the store's append path), in one pass. FuzzBuilder and
+// TestBuilderCorpus hold them equal.
+//
 // Invariants:
 //   - Parse reads through an io.ReaderAt in windows of a fixed size: its
 //     memory is bounded by the window, the header values it keeps (each
