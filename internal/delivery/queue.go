@@ -153,6 +153,7 @@ func (s *Service) enqueue(ctx context.Context, id string, m *newMessage, content
 	if err != nil {
 		return nil, fmt.Errorf("store message: %w", err)
 	}
+	scan.end()
 	var tree []byte
 	if p := parts.Tree(); p != nil {
 		if tree, err = mailstore.EncodeParts(ref.SHA256, p); err != nil {

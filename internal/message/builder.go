@@ -248,16 +248,16 @@ func (b *Builder) closeAbove(k int, end int64) {
 // headerLine reads a header line of f (Parse's header).
 func (b *Builder) headerLine(f *frame, l line) {
 	text := l.text[:min(len(l.text), maxLine)]
-	if c := text[0]; (c == ' ' || c == '\t') && f.cur != nil {
+	if continuation(text) && f.cur != nil {
 		f.cur.End = l.eol
 		if len(f.val) < maxValue {
 			f.val = append(f.val, text...)
 		}
 	} else {
 		f.flush()
-		if c := bytes.IndexByte(text, ':'); c > 0 && fieldName(text[:c]) {
-			f.cur = &Field{Name: string(bytes.TrimRight(text[:c], " \t")), Start: l.start, End: l.eol}
-			f.val = append([]byte(nil), text[c+1:]...)
+		if name, rest, ok := splitField(text, false); ok {
+			f.cur = &Field{Name: string(name), Start: l.start, End: l.eol}
+			f.val = append([]byte(nil), rest...)
 		}
 	}
 	if l.term && f.cur != nil {
