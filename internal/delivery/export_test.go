@@ -22,8 +22,6 @@ func CountReceivedChunked(msg []byte, n int) int {
 		h.Write(msg[:k])
 		msg = msg[k:]
 	}
-	if !h.done && h.lineLen > 0 {
-		h.endLine()
-	}
+	h.end()
 	return h.received
 }

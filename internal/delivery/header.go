@@ -7,6 +7,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/tenantferry/tenantferry/internal/message"
 )
 
 // SplitAddress splits an SMTP address (RFC 5321 mailbox, without angle
@@ -39,81 +41,40 @@ func SplitAddress(addr string) (local, domain string, ok bool) {
 // maxScanHeader bounds how much of a message headerScanner looks at.
 const maxScanHeader = 1 << 20
 
+// hopRules are the header scanner's rules for the hop count (see
+// message.HeaderOptions for why they differ from the store's index
+// rules): lines end at LF or CRLF, a field name may be followed by blanks
+// before its colon (RFC 5322 obsolete syntax), at most maxScanHeader bytes
+// are looked at while DATA streams, and no more than a line's first 998
+// bytes (the RFC 5322 line limit) are held.
+var hopRules = message.HeaderOptions{Limit: maxScanHeader, MaxLine: 998, MaxValue: 1}
+
 // headerScanner counts the Received fields of a message's header section
-// while the message streams through it (as an io.Writer). It never fails:
-// the header ends at the first empty line (LF or CRLF), after maxScanHeader
-// bytes, or at the end of input; a field name may be followed by spaces or
-// tabs before its colon (RFC 5322 obsolete syntax); continuation lines
-// (starting with a space or tab) belong to the field before them.
+// while the message streams through it (an io.Writer over the one header
+// scanner, message.HeaderScanner). It never fails. Call end after the
+// last Write.
 type headerScanner struct {
-	done     bool
-	n        int      // bytes seen
-	lineLen  int      // bytes of the current line seen so far
-	prefix   [16]byte // the first bytes of the current line
+	sc       message.HeaderScanner
 	received int
 }
 
 // Write implements io.Writer; it never returns an error.
 func (h *headerScanner) Write(p []byte) (int, error) {
-	for _, c := range p {
-		if h.done {
-			break
-		}
-		h.n++
-		if c == '\n' {
-			h.endLine()
-			continue
-		}
-		if h.lineLen < len(h.prefix) {
-			h.prefix[h.lineLen] = c
-		}
-		h.lineLen++
-		if h.n >= maxScanHeader {
-			h.done = true
+	if h.sc.Field == nil {
+		h.sc.Opts = hopRules
+		h.sc.Field = func(name string, _ []byte) {
+			if strings.EqualFold(name, "Received") {
+				h.received++
+			}
 		}
 	}
-	return len(p), nil
+	return h.sc.Write(p)
 }
 
-// endLine evaluates the line that just ended.
-func (h *headerScanner) endLine() {
-	n := h.lineLen
-	h.lineLen = 0
-	if n == 0 || (n == 1 && h.prefix[0] == '\r') {
-		h.done = true // the empty line that ends the header section
-		return
-	}
-	if isReceived(h.prefix[:min(n, len(h.prefix))]) {
-		h.received++
-	}
-}
-
-// isReceived reports whether a line starts a Received field:
-// "Received" (any case), optional spaces or tabs, then ':'.
-func isReceived(line []byte) bool {
-	const name = "received"
-	if len(line) < len(name)+1 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := line[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != name[i] {
-			return false
-		}
-	}
-	for _, c := range line[len(name):] {
-		switch c {
-		case ':':
-			return true
-		case ' ', '\t':
-		default:
-			return false
-		}
-	}
-	return false
+// end completes the count: a last field without a line end counts.
+func (h *headerScanner) end() {
+	h.Write(nil)
+	h.sc.End()
 }
 
 // CountReceived returns the number of Received fields in a message's
@@ -121,27 +82,25 @@ func isReceived(line []byte) bool {
 func CountReceived(msg []byte) int {
 	var h headerScanner
 	h.Write(msg)
-	if !h.done && h.lineLen > 0 { // a last line without a line end
-		h.endLine()
-	}
+	h.end()
 	return h.received
 }
 
 // headerSection reads a message's header section: everything up to and
-// including the empty line that ends it, at most max bytes. It never fails
-// on malformed input; a message without a body is all header.
+// including the empty line that ends it (the header scanner's rule), at
+// most max bytes. It never fails on malformed input; a message without a
+// body is all header.
 func headerSection(r io.Reader, max int) []byte {
 	br := bufio.NewReaderSize(r, 4096)
 	var out []byte
-	for len(out) < max {
+	sc := message.HeaderScanner{Opts: message.HeaderOptions{MaxLine: 1, MaxValue: 1}}
+	for len(out) < max && !sc.Done() {
 		line, err := br.ReadSlice('\n')
 		if len(line) > max-len(out) {
 			line = line[:max-len(out)]
 		}
 		out = append(out, line...)
-		if len(line) > 0 && line[len(line)-1] == '\n' && (len(line) == 1 || (len(line) == 2 && line[0] == '\r')) {
-			break
-		}
+		sc.Write(line)
 		if err != nil && err != bufio.ErrBufferFull {
 			break
 		}

@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/jobs"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
+	"github.com/tenantferry/tenantferry/internal/testsupport/wait"
 )
 
 var bg = context.Background()
@@ -236,16 +238,15 @@ func (e *env) waitState(queueID, rcpt, want string) (result string) {
 	return result
 }
 
-// eventually polls cond until it holds or the timeout passes.
+// eventually waits (wait.For) until cond holds; msg explains a timeout.
 func eventually(t *testing.T, timeout time.Duration, cond func() bool, msg func() string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal(msg())
+	wait.For(t, timeout, "condition", func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return errors.New(msg())
+	})
 }
 
 // message builds a CRLF message.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/jobs"
+	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
 // Recipient states. A row starts queued, may be held (and released), and
@@ -144,11 +145,20 @@ func (s *Service) enqueue(ctx context.Context, id string, m *newMessage, content
 		return nil, internal(errNotAttached, "enqueue")
 	}
 	var scan headerScanner
+	parts := mailstore.NewContentParser() // the part tree, built as the bytes stream
+	defer parts.Close()
 	batch := s.blobs.NewBatch()
 	defer batch.Close()
-	ref, err := batch.Add(io.TeeReader(content, &scan))
+	ref, err := batch.Add(io.TeeReader(content, io.MultiWriter(&scan, parts)))
 	if err != nil {
 		return nil, fmt.Errorf("store message: %w", err)
+	}
+	scan.end()
+	var tree []byte
+	if p := parts.Tree(); p != nil {
+		if tree, err = mailstore.EncodeParts(ref.SHA256, p); err != nil {
+			return nil, err
+		}
 	}
 	if err := batch.Sync(); err != nil {
 		return nil, internal(err, "sync message")
@@ -184,6 +194,11 @@ func (s *Service) enqueue(ctx context.Context, id string, m *newMessage, content
 		}
 		if err := batch.Commit(ctx, tx); err != nil {
 			return err
+		}
+		if tree != nil {
+			if err := mailstore.SaveParts(ctx, tx, ref.SHA256, tree); err != nil {
+				return err
+			}
 		}
 		var mid int64
 		err := tx.QueryRowContext(ctx, `INSERT INTO queue_messages (uid, mail_from, sha256, size, hops, source, relay, auth_user, remote_addr, created_at, expires_at,

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/db/dbtest"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/testsupport/wait"
 )
 
 // fakeTokenEndpoint replies with status and body, counting requests.
@@ -181,9 +183,12 @@ func TestTokenSourceErrors(t *testing.T) {
 	defer close(block)
 	ts = NewTokenSource(nil, srv.URL, "app", secret, "https://b.example")
 	go ts.Token(ctx)
-	for len(ts.sem) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	wait.For(t, 10*time.Second, "the first fetch holding the semaphore", func() error {
+		if len(ts.sem) == 0 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, err := ts.Token(cctx); err != context.Canceled {

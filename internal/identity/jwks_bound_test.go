@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tenantferry/tenantferry/internal/testsupport/wait"
 )
 
 // TestJWKSFetchesBounded (issue 7, hole 6): tokens arrive unauthenticated,
@@ -85,13 +87,18 @@ func TestJWKSFetchesBounded(t *testing.T) {
 			}
 		}()
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for refused.Load() < 100-JWKSFetchBurst && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	for inflight.Load() < MaxConcurrentJWKSFetches && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(t, 30*time.Second, "the refused fetches", func() error {
+		if n := refused.Load(); n < 100-JWKSFetchBurst {
+			return fmt.Errorf("%d refused", n)
+		}
+		return nil
+	})
+	wait.For(t, 30*time.Second, "the fetches in flight", func() error {
+		if n := inflight.Load(); n < MaxConcurrentJWKSFetches {
+			return fmt.Errorf("%d in flight", n)
+		}
+		return nil
+	})
 	close(release)
 	wg.Wait()
 	if p := peak.Load(); p > MaxConcurrentJWKSFetches {

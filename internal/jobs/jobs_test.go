@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/db/dbtest"
+	"github.com/tenantferry/tenantferry/internal/testsupport/wait"
 )
 
 type pingArgs struct{ N int }
@@ -77,10 +79,12 @@ func TestRescue(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer live.Stop(ctx)
-		deadline := time.Now().Add(20 * time.Second)
-		for ran.Load() == 0 && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
+		wait.For(t, 20*time.Second, "the rescued job", func() error {
+			if ran.Load() == 0 {
+				return errors.New("not run")
+			}
+			return nil
+		})
 		if ran.Load() != 1 {
 			t.Fatalf("the rescued job ran %d times", ran.Load())
 		}

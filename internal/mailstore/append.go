@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -69,6 +71,7 @@ type AppendBatch struct {
 	blobs     *blobstore.Batch
 	items     []batchItem
 	hdrs      map[string]HeaderFields // sha256 → header of content added here
+	trees     map[string][]byte       // sha256 → encoded part tree of large content added here
 	held      map[string]bool         // sha256 → reuse allowed (sent here, held by the tenant)
 	bytes     int64
 	closed    bool
@@ -88,7 +91,7 @@ type batchItem struct {
 
 // NewAppendBatch starts a batch of appends to a mailbox.
 func (s *Store) NewAppendBatch(mailboxID int64) *AppendBatch {
-	return &AppendBatch{s: s, mailboxID: mailboxID, blobs: s.blobs.NewBatch(), hdrs: map[string]HeaderFields{}, held: map[string]bool{}}
+	return &AppendBatch{s: s, mailboxID: mailboxID, blobs: s.blobs.NewBatch(), hdrs: map[string]HeaderFields{}, trees: map[string][]byte{}, held: map[string]bool{}}
 }
 
 // Len returns the number of items added.
@@ -107,17 +110,21 @@ func (b *AppendBatch) LastSHA256() string {
 // Bytes returns the total size of the items added.
 func (b *AppendBatch) Bytes() int64 { return b.bytes }
 
-// captureReader enforces the size limit and keeps the start of the message
-// for header parsing.
+// captureReader enforces the size limit, keeps the start of the message
+// for header parsing and feeds the part tree builder.
 type captureReader struct {
-	r    io.Reader
-	n    int64
-	max  int64
-	head []byte
+	r     io.Reader
+	n     int64
+	max   int64
+	head  []byte
+	parts *ContentParser // nil: no part tree (CalDAV/CardDAV objects, never FETCHed)
 }
 
 func (c *captureReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
+	if c.parts != nil {
+		c.parts.Write(p[:n])
+	}
 	if room := maxHeaderCapture - len(c.head); room > 0 && n > 0 {
 		c.head = append(c.head, p[:min(n, room)]...)
 	}
@@ -156,7 +163,8 @@ func (b *AppendBatch) Add(ctx context.Context, it AppendItem) error {
 	}
 	switch {
 	case it.Content != nil:
-		cr := &captureReader{r: it.Content, max: b.s.MaxItemSize}
+		cr := &captureReader{r: it.Content, max: b.s.MaxItemSize, parts: NewContentParser()}
+		defer cr.parts.Close()
 		ref, err := b.blobs.Add(cr)
 		if err != nil {
 			return err
@@ -164,6 +172,11 @@ func (b *AppendBatch) Add(ctx context.Context, it AppendItem) error {
 		if it.SHA256 != "" && !strings.EqualFold(it.SHA256, ref.SHA256) {
 			return errs.New(errs.Unavailable, "ContentMismatch", "the content's SHA-256 is %s, not the expected %s", ref.SHA256, it.SHA256).
 				WithHint("the copy was corrupted in transit; it is retried")
+		}
+		if tree := cr.parts.Tree(); tree != nil {
+			if b.trees[ref.SHA256], err = EncodeParts(ref.SHA256, tree); err != nil {
+				return err
+			}
 		}
 		bi.ref, bi.hdr = ref, ParseHeader(cr.head)
 		b.hdrs[ref.SHA256] = bi.hdr
@@ -217,7 +230,8 @@ func (b *AppendBatch) Add(ctx context.Context, it AppendItem) error {
 }
 
 // Commit makes the batch's bytes durable (one fsync), then in one
-// transaction records the blobs, inserts the items (UIDs in Add order per
+// transaction records the blobs and the part trees built while large
+// content streamed in (see Parts), inserts the items (UIDs in Add order per
 // folder, one MODSEQ), and runs hook if not nil. It returns one Appended per
 // Add, in order. Nothing is visible, and nothing is published, unless it all
 // commits.
@@ -237,6 +251,11 @@ func (b *AppendBatch) Commit(ctx context.Context, hook func(tx *db.Tx) error) ([
 		}
 		if err := b.checkReused(m); err != nil {
 			return err
+		}
+		for _, sha := range slices.Sorted(maps.Keys(b.trees)) { // one lock order
+			if err := SaveParts(m.ctx, m.tx, sha, b.trees[sha]); err != nil {
+				return err
+			}
 		}
 		firstOf := map[string]int{} // origin → index of its first item here
 		var rows []itemRow

@@ -1,7 +1,6 @@
 package mailstore
 
 import (
-	"bytes"
 	"mime"
 	"net/mail"
 	"strings"
@@ -9,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
+
+	"github.com/tenantferry/tenantferry/internal/message"
 )
 
 // HeaderFields are the header values the store indexes for an item.
@@ -28,21 +29,23 @@ const maxFieldLen = 1000
 
 var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
 
-// ParseHeader extracts HeaderFields from the start of a raw message. It
-// never fails: it accepts LF, CRLF and CR-only line endings, skips lines
-// that are not "Name: value" (e.g. an mbox "From " line), keeps encoded
-// words it cannot decode as they are, reads raw 8-bit text as Latin-1 when
-// it is not UTF-8, and stops at the first empty line. The first occurrence
-// of each field wins.
+// indexRules are the header scanner's rules for the index fields (see
+// message.HeaderOptions for why they differ from the MIME structure's): a
+// lone CR ends a line, so a CR-only message is indexed; no blanks before
+// a field's colon.
+var indexRules = message.HeaderOptions{LoneCR: true, StrictName: true, MaxValue: 4 * maxFieldLen}
+
+// ParseHeader extracts HeaderFields from the start of a raw message with
+// the one header scanner (message.HeaderScanner). It never fails: it
+// accepts LF, CRLF and CR-only line endings, skips lines that are not
+// "Name: value" (e.g. an mbox "From " line), keeps encoded words it
+// cannot decode as they are, reads raw 8-bit text as Latin-1 when it is
+// not UTF-8, and stops at the first empty line. The first occurrence of
+// each field wins.
 func ParseHeader(raw []byte) HeaderFields {
 	var h HeaderFields
 	var have [4]bool // subject, message-id, from, date
-	var name string
-	var val []byte
-	flush := func() {
-		if name == "" {
-			return
-		}
+	sc := message.HeaderScanner{Opts: indexRules, Field: func(name string, val []byte) {
 		switch {
 		case strings.EqualFold(name, "Subject") && !have[0]:
 			h.Subject, have[0] = cleanText(DecodeHeaderText(string(val))), true
@@ -53,55 +56,10 @@ func ParseHeader(raw []byte) HeaderFields {
 		case strings.EqualFold(name, "Date") && !have[3]:
 			h.Date, have[3] = parseDate(string(val)), true
 		}
-		name, val = "", nil
-	}
-	for len(raw) > 0 {
-		line, rest := nextLine(raw)
-		raw = rest
-		if len(line) == 0 {
-			break // end of the header block
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if name != "" && len(val) < 4*maxFieldLen {
-				val = append(val, line...)
-			}
-			continue
-		}
-		flush()
-		i := bytes.IndexByte(line, ':')
-		if i <= 0 || !fieldName(line[:i]) {
-			continue // not a header line: skip it
-		}
-		name = string(line[:i])
-		val = append([]byte(nil), bytes.TrimLeft(line[i+1:], " \t")...)
-	}
-	flush()
+	}}
+	sc.Write(raw)
+	sc.End()
 	return h
-}
-
-// nextLine splits off one line ending in LF, CRLF or a lone CR.
-func nextLine(b []byte) (line, rest []byte) {
-	for i, c := range b {
-		switch c {
-		case '\n':
-			return b[:i], b[i+1:]
-		case '\r':
-			if i+1 < len(b) && b[i+1] == '\n' {
-				return b[:i], b[i+2:]
-			}
-			return b[:i], b[i+1:]
-		}
-	}
-	return b, nil
-}
-
-func fieldName(b []byte) bool {
-	for _, c := range b {
-		if c < 33 || c > 126 {
-			return false
-		}
-	}
-	return true
 }
 
 // DecodeHeaderText decodes the RFC 2047 encoded words of a header value;

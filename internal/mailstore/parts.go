@@ -3,6 +3,7 @@ package mailstore
 import (
 	"context"
 	"io"
+	"sync"
 
 	"github.com/tenantferry/tenantferry/internal/blobstore"
 	"github.com/tenantferry/tenantferry/internal/db"
@@ -18,9 +19,11 @@ const StoredPartsAbove = 1 << 20
 
 // Parts returns the MIME part tree of an opened item's content. Content
 // of at most StoredPartsAbove bytes is parsed in memory. Larger content
-// has its tree stored per SHA-256 (table message_parts): on first access,
-// or after a parser change (message.Version), the tree is parsed from the
-// blob through a bounded window and stored. Content never makes it fail;
+// has its tree stored per SHA-256 (table message_parts), built while the
+// bytes were written (ContentParser, SaveParts); content stored before
+// that, or whose tree is of another parser version (message.Version), or
+// was purged, has it parsed from the blob through a bounded window on
+// first access and stored (the lazy migration). Content never makes it fail;
 // a read error of the blob does.
 func (s *Store) Parts(ctx context.Context, b *blobstore.Blob) (*message.Part, error) {
 	if b.Size() <= StoredPartsAbove {
@@ -45,19 +48,95 @@ func (s *Store) Parts(ctx context.Context, b *blobstore.Blob) (*message.Part, er
 	if err != nil {
 		return nil, errs.Internalf(err, "parse message %s", b.SHA256)
 	}
-	enc, err := message.Encode(p)
+	enc, err := EncodeParts(b.SHA256, p)
 	if err != nil {
-		return nil, errs.Internalf(err, "encode the part tree of %s", b.SHA256)
+		return nil, err
 	}
-	err = s.d.Write(ctx, func(tx *db.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO message_parts (sha256, version, tree) VALUES (?, ?, ?)
-			ON CONFLICT (sha256) DO UPDATE SET version = excluded.version, tree = excluded.tree`, b.SHA256, message.Version, enc)
-		return err
-	})
+	err = s.d.Write(ctx, func(tx *db.Tx) error { return SaveParts(ctx, tx, b.SHA256, enc) })
 	if err != nil {
-		return nil, errs.Internalf(err, "store the part tree of %s", b.SHA256)
+		return nil, err
 	}
 	return p, nil
+}
+
+// ContentParser builds the part tree of content while it is written to
+// the blob store (an io.Writer to tee the stream into), so that content
+// above StoredPartsAbove has its tree stored with it and is never read
+// back to be parsed. The first StoredPartsAbove bytes are only kept (in a
+// pooled buffer); beyond them they are fed to a message.Builder, and the
+// rest streams through it: memory stays bounded whatever the size.
+// Call Close when done.
+type ContentParser struct {
+	head *[]byte
+	b    *message.Builder
+	n    int64
+}
+
+var headPool = sync.Pool{New: func() any { b := make([]byte, 0, StoredPartsAbove); return &b }}
+
+// NewContentParser returns a ContentParser at the start of a message.
+func NewContentParser() *ContentParser {
+	h := headPool.Get().(*[]byte)
+	*h = (*h)[:0]
+	return &ContentParser{head: h}
+}
+
+// Write parses p; it never fails.
+func (c *ContentParser) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	if c.b == nil && c.n <= StoredPartsAbove {
+		*c.head = append(*c.head, p...)
+		return len(p), nil
+	}
+	if c.b == nil {
+		c.b = message.NewBuilder()
+		c.b.Write(*c.head)
+		c.release()
+	}
+	return c.b.Write(p)
+}
+
+// Tree returns the part tree of the content written, or nil when it is at
+// most StoredPartsAbove bytes (such content is parsed on access, never
+// stored).
+func (c *ContentParser) Tree() *message.Part {
+	c.release()
+	if c.b == nil {
+		return nil
+	}
+	return c.b.Tree()
+}
+
+// Close releases the buffer.
+func (c *ContentParser) Close() { c.release() }
+
+func (c *ContentParser) release() {
+	if c.head != nil {
+		headPool.Put(c.head)
+		c.head = nil
+	}
+}
+
+// EncodeParts encodes a tree from ContentParser.Tree for SaveParts.
+func EncodeParts(sha string, p *message.Part) ([]byte, error) {
+	enc, err := message.Encode(p)
+	if err != nil {
+		return nil, errs.Internalf(err, "encode the part tree of %s", sha)
+	}
+	return enc, nil
+}
+
+// SaveParts stores the encoded part tree (EncodeParts) of the content
+// named sha in the caller's transaction: the write paths that store
+// content (AppendBatch, the delivery queue) record the tree they built
+// while the bytes streamed in the transaction that records the bytes.
+func SaveParts(ctx context.Context, tx *db.Tx, sha string, enc []byte) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO message_parts (sha256, version, tree) VALUES (?, ?, ?)
+		ON CONFLICT (sha256) DO UPDATE SET version = excluded.version, tree = excluded.tree`, sha, message.Version, enc)
+	if err != nil {
+		return errs.Internalf(err, "store the part tree of %s", sha)
+	}
+	return nil
 }
 
 // PurgeParts deletes the stored part trees of content that no item

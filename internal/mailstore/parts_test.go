@@ -12,11 +12,13 @@ import (
 	"github.com/tenantferry/tenantferry/internal/message"
 )
 
-// TestParts: the part tree of an item is parsed on first access, stored
-// (one message_parts row per content), read back on the next access, and
-// parsed again when the stored tree is of another parser version. On
-// every blob backend and dialect. PurgeParts deletes the trees of content
-// no item holds.
+// TestParts: the part tree of large content is built while it is
+// appended and stored with it (one message_parts row per content, before
+// any access reads the blob); content stored without one (before trees
+// were built at append) has it parsed on first access and stored; it is
+// read back on the next access, and parsed again when the stored tree is
+// of another parser version. On every blob backend and dialect.
+// PurgeParts deletes the trees of content no item holds.
 func TestParts(t *testing.T) {
 	raw := "Subject: parts\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\none\r\n--b\r\n\r\n" +
 		strings.Repeat("two two two\r\n", mailstore.StoredPartsAbove/13+1) + "--b--\r\n"
@@ -44,8 +46,20 @@ func TestParts(t *testing.T) {
 			}
 			return n, version
 		}
-		if n, _ := rows(); n != 0 {
-			t.Fatalf("%d trees before the first access", n)
+		want := message.ParseBytes([]byte(raw))
+		if n, v := rows(); n != 1 || v != message.Version {
+			t.Fatalf("%d trees of version %d right after the append", n, v)
+		}
+		var enc []byte
+		if err := e.DB.Read().QueryRowContext(bg, `SELECT tree FROM message_parts WHERE sha256 = ?`, a.SHA256).Scan(&enc); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := message.Decode(enc); err != nil || !reflect.DeepEqual(p, want) {
+			t.Fatalf("the tree stored at append differs from Parse's (%v)", err)
+		}
+		// Content stored before trees were built at append: lazy fill.
+		if _, err := e.DB.Read().ExecContext(bg, `DELETE FROM message_parts`); err != nil {
+			t.Fatal(err)
 		}
 		// A small message is parsed in memory; nothing is stored.
 		sa, err := s.Append(bg, mb.ID, mailstore.AppendItem{FolderID: inbox.ID, Content: strings.NewReader(small)})
@@ -64,7 +78,6 @@ func TestParts(t *testing.T) {
 		if n, _ := rows(); n != 0 {
 			t.Fatalf("%d trees stored for a small message", n)
 		}
-		want := message.ParseBytes([]byte(raw))
 		for i := range 2 {
 			b, err := s.OpenItem(bg, mb.ID, a.ItemID)
 			if err != nil {

@@ -2,6 +2,18 @@
 // with byte offsets, so that FETCH and SEARCH read only the byte ranges
 // they need from the blob store (issue 8 item 4).
 //
+// Two parsers give the same tree: Parse reads a stored message through an
+// io.ReaderAt (lazy fill of messages stored before trees were built at
+// append), and Builder consumes the bytes as they are written (an
+// io.Writer, the store's append path), in one pass. FuzzBuilder and
+// TestBuilderCorpus hold them equal.
+//
+// The package also holds the one header scanner (header.go): Parse and
+// Builder split their header lines with it, and HeaderScanner streams a
+// header block into fields for the store's index fields and the delivery
+// queue's hop count; the rules on which those callers differ are named
+// options (HeaderOptions), each with its reason.
+//
 // Invariants:
 //   - Parse reads through an io.ReaderAt in windows of a fixed size: its
 //     memory is bounded by the window, the header values it keeps (each

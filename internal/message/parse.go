@@ -99,18 +99,17 @@ func (p *parser) header(start, end int64) (fields []Field, hdrEnd, bodyStart int
 			flush()
 			return fields, i, next
 		}
-		switch c := p.src.at(i); {
-		case (c == ' ' || c == '\t') && cur != nil:
+		line := p.src.bytes(i, eol, maxLine)
+		if continuation(line) && cur != nil {
 			cur.End = next
 			if len(val) < maxValue {
-				val = append(val, p.src.bytes(i, eol, maxLine)...)
+				val = append(val, line...)
 			}
-		default:
+		} else {
 			flush()
-			line := p.src.bytes(i, eol, maxLine)
-			if c := bytes.IndexByte(line, ':'); c > 0 && fieldName(line[:c]) {
-				cur = &Field{Name: string(bytes.TrimRight(line[:c], " \t")), Start: i, End: next}
-				val = append([]byte(nil), line[c+1:]...)
+			if name, rest, ok := splitField(line, false); ok {
+				cur = &Field{Name: string(name), Start: i, End: next}
+				val = append([]byte(nil), rest...)
 			}
 		}
 		if p.src.err != nil {
@@ -120,22 +119,6 @@ func (p *parser) header(start, end int64) (fields []Field, hdrEnd, bodyStart int
 	}
 	flush()
 	return fields, end, end
-}
-
-// fieldName reports whether b is a valid header field name (RFC 5322
-// ftext), allowing trailing whitespace before the colon as old mailers
-// wrote it.
-func fieldName(b []byte) bool {
-	b = bytes.TrimRight(b, " \t")
-	if len(b) == 0 {
-		return false
-	}
-	for _, c := range b {
-		if c < 33 || c > 126 {
-			return false
-		}
-	}
-	return true
 }
 
 // split finds the parts of a multipart body [start, end) with the given

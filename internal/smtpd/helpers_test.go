@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/server"
+	"github.com/tenantferry/tenantferry/internal/testsupport/wait"
 )
 
 // These tests start real servers (server.New + Start) with the SMTP and
@@ -64,22 +66,18 @@ type tserver struct {
 // waitLog waits for a log line of the server that contains every part.
 func (s *tserver) waitLog(parts ...string) {
 	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	wait.For(s.t, 20*time.Second, fmt.Sprintf("a log line with %q", parts), func() error {
 		for _, line := range strings.Split(s.logs.String(), "\n") {
 			ok := true
 			for _, p := range parts {
 				ok = ok && strings.Contains(line, p)
 			}
 			if ok {
-				return
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("no log line with %q", parts)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return errors.New("none yet")
+	})
 }
 
 // startServer starts a server on a fresh data dir and database; mod
@@ -192,36 +190,29 @@ func inboxOf(t testing.TB, st *mailstore.Store, tenantID, guid string) []string 
 func (s *tserver) waitInbox(r *directory.Recipient, n int) []string {
 	s.t.Helper()
 	var got []string
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	wait.For(s.t, 30*time.Second, r.PrimarySmtpAddress+"'s messages", func() error {
 		if got = s.inbox(r); len(got) >= n {
-			return got
+			return nil
 		}
-		if time.Now().After(deadline) {
-			st, _ := s.Delivery.QueueStats(bg)
-			s.t.Fatalf("%s has %d messages, want %d (queue %v)", r.PrimarySmtpAddress, len(got), n, st)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+		st, _ := s.Delivery.QueueStats(bg)
+		return fmt.Errorf("%d messages, want %d (queue %v)", len(got), n, st)
+	})
+	return got
 }
 
 // drained waits until no queue row is open.
 func (s *tserver) drained() {
 	s.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	wait.For(s.t, 30*time.Second, "queue drained", func() error {
 		st, err := s.Delivery.QueueStats(bg)
 		if err != nil {
 			s.t.Fatal(err)
 		}
 		if st[delivery.StateQueued]+st[delivery.StateHeld] == 0 {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("queue not drained: %v", st)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+		return fmt.Errorf("open rows: %v", st)
+	})
 }
 
 // message builds a CRLF message with a unique subject.

@@ -30,6 +30,7 @@ import (
 	"github.com/tenantferry/tenantferry/internal/freeport"
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 	"github.com/tenantferry/tenantferry/internal/server"
+	"github.com/tenantferry/tenantferry/internal/testsupport/wait"
 )
 
 // Server is a running test server.
@@ -284,18 +285,10 @@ func Message(from, to, subject, body string) []byte {
 		from, to, subject, strings.ReplaceAll(subject, " ", "."), time.Now().Format(time.RFC1123Z), body))
 }
 
-// Eventually polls f until it returns nil or the timeout passes.
+// Eventually polls f until it returns nil or the timeout passes (wait.For).
 func Eventually(t testing.TB, timeout time.Duration, what string, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s: not reached within %s: %v", what, timeout, err)
+	wait.For(t, timeout, what, f)
 }
 
 // WriteFile writes a file in a temp dir and returns its path.
