@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
@@ -223,33 +222,6 @@ func (r *uidRanges) add(from, to uint32) {
 func (r uidRanges) has(uid uint32) bool {
 	i := sort.Search(len(r), func(i int) bool { return uint32(r[i].Stop) >= uid })
 	return i < len(r) && uint32(r[i].Start) <= uid
-}
-
-// writeUpdates writes updates with go-imap's update writer; FLAGS is
-// followed by PERMANENTFLAGS.
-func (s *session) writeUpdates(w *imapserver.UpdateWriter, ups []update) error {
-	cv := s.sel.cv
-	for _, u := range ups {
-		var err error
-		switch u.kind {
-		case updExists:
-			err = w.WriteNumMessages(u.n)
-		case updExpunge:
-			err = w.WriteExpunge(u.n)
-		case updRecent:
-			err = w.WriteNumRecent(u.n)
-		case updFetch:
-			err = w.WriteMessageFlags(u.n, imap.UID(u.uid), cv.flagsFor(u.uid, u.flags))
-		case updFlags:
-			if err = w.WriteMailboxFlags(u.mailboxFlags); err == nil {
-				err = s.writePermanentFlags(u.mailboxFlags)
-			}
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // announceKeywords tells the client, with FLAGS and PERMANENTFLAGS, of

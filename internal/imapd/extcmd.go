@@ -17,14 +17,15 @@ type extCommands struct {
 	caps     string                // capabilities they add (" A B")
 }
 
-// extCommands returns the session's extension commands: SORT, THREAD
-// (and their UID forms) always, the QUOTA commands when quotas apply.
+// extCommands returns the session's extension commands: SORT, THREAD,
+// FETCH (fetchcmd.go; and their UID forms) always, the QUOTA commands when quotas apply.
 func (s *session) extCommands() *extCommands {
 	sortCmd := func(tag, name, args string) []string { return s.sortCommand(tag, name == "UID SORT", args) }
 	threadCmd := func(tag, name, args string) []string { return s.threadCommand(tag, name == "UID THREAD", args) }
 	e := &extCommands{
-		handlers: map[string]extCommand{"SORT": sortCmd, "UID SORT": sortCmd, "THREAD": threadCmd, "UID THREAD": threadCmd},
-		caps:     sortCaps,
+		handlers: map[string]extCommand{"SORT": sortCmd, "UID SORT": sortCmd, "THREAD": threadCmd, "UID THREAD": threadCmd,
+			"FETCH": s.fetchCommand, "UID FETCH": s.fetchCommand},
+		caps: sortCaps + fetchCaps,
 	}
 	if s.srv.quota != nil {
 		for _, n := range []string{"GETQUOTAROOT", "GETQUOTA", "SETQUOTA"} {

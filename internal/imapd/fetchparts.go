@@ -203,3 +203,21 @@ func binarySection(r io.ReaderAt, root *message.Part, part []int) (size int64, o
 	}
 	return n, func() io.Reader { return io.LimitReader(decoder(cte, body()), n) }
 }
+
+// unknownCTE reports whether BINARY cannot decode a part: its
+// Content-Transfer-Encoding is none of 7bit, 8bit, binary, base64 and
+// quoted-printable (RFC 3516: the command fails with UNKNOWN-CTE).
+func unknownCTE(root *message.Part, part []int) bool {
+	if root == nil || len(part) == 0 {
+		return false
+	}
+	p := root.Find(part)
+	if p == nil {
+		return false
+	}
+	switch strings.ToLower(strings.TrimSpace(p.Get("Content-Transfer-Encoding"))) {
+	case "", "7bit", "8bit", "binary", "base64", "quoted-printable":
+		return false
+	}
+	return true
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -110,22 +109,13 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 }
 
 // sendUpdates replays the selected folder's changes into the client's
-// view and writes them; new messages get their \Recent state (and a
-// RECENT response after the EXISTS).
-func (s *session) sendUpdates(w *imapserver.UpdateWriter, allowExpunge bool) error {
-	cv := s.sel.cv
-	ups, newUIDs := cv.replay(allowExpunge)
-	if len(newUIDs) > 0 {
-		s.noteRecent(newUIDs[len(newUIDs)-1] + 1)
-		last := 0
-		for i, u := range ups {
-			if u.kind == updExists {
-				last = i
-			}
-		}
-		ups = slices.Insert(ups, last+1, update{kind: updRecent, n: cv.numRecent()})
+// view and writes them (below go-imap, updatewrite.go).
+func (s *session) sendUpdates(_ *imapserver.UpdateWriter, allowExpunge bool) error {
+	w := s.newRespWriter()
+	if err := s.writePendingUpdates(w, allowExpunge); err != nil {
+		return err
 	}
-	return s.writeUpdates(w, ups)
+	return w.Flush()
 }
 
 // delim is the hierarchy delimiter as a rune.

@@ -1,0 +1,58 @@
+package imapd
+
+import (
+	"slices"
+	"strconv"
+)
+
+// The selected folder's pending changes are written below go-imap, by the
+// commands served here (FETCH) and by Poll and Idle for go-imap's
+// commands, so that every untagged update has one writer.
+
+// pendingUpdates replays the selected folder's changes into the client's
+// view and returns the updates that tell the client; new messages get
+// their \Recent state (and a RECENT response after the EXISTS). With
+// allowExpunge false (during FETCH, STORE and SEARCH) the replay stops
+// before the first expunge.
+func (s *session) pendingUpdates(allowExpunge bool) []update {
+	cv := s.sel.cv
+	ups, newUIDs := cv.replay(allowExpunge)
+	if len(newUIDs) > 0 {
+		s.noteRecent(newUIDs[len(newUIDs)-1] + 1)
+		last := 0
+		for i, u := range ups {
+			if u.kind == updExists {
+				last = i
+			}
+		}
+		ups = slices.Insert(ups, last+1, update{kind: updRecent, n: cv.numRecent()})
+	}
+	return ups
+}
+
+// writePendingUpdates writes the selected folder's pending updates, if a
+// folder is selected. FLAGS is followed by PERMANENTFLAGS.
+func (s *session) writePendingUpdates(w *respWriter, allowExpunge bool) error {
+	if s.sel == nil {
+		return nil
+	}
+	cv := s.sel.cv
+	for _, u := range s.pendingUpdates(allowExpunge) {
+		n := strconv.FormatUint(uint64(u.n), 10)
+		switch u.kind {
+		case updExists:
+			w.WriteString("* " + n + " EXISTS\r\n")
+		case updExpunge:
+			w.WriteString("* " + n + " EXPUNGE\r\n")
+		case updRecent:
+			w.WriteString("* " + n + " RECENT\r\n")
+		case updFetch:
+			w.WriteString("* " + n + " FETCH (UID " + strconv.FormatUint(uint64(u.uid), 10) + " FLAGS " +
+				flagList(cv.flagsFor(u.uid, u.flags)) + ")\r\n")
+		case updFlags:
+			w.WriteString("* FLAGS " + flagList(u.mailboxFlags) + "\r\n")
+			w.WriteString("* OK [PERMANENTFLAGS " + flagList(s.sel.permanentFlags(u.mailboxFlags)) + "] Flags permitted.\r\n")
+		}
+	}
+	return nil
+}
