@@ -28,6 +28,7 @@ type clientView struct {
 	keywords int    // len(v.keywords) when the client was last sent FLAGS
 	recent   uidRanges
 	claim    bool          // may claim \Recent for new messages (read-write, mailbox writable)
+	modseq   int64         // the view's MODSEQ when the client selected the folder (HIGHESTMODSEQ)
 	wake     chan struct{} // a change was recorded (for IDLE)
 }
 
@@ -45,7 +46,7 @@ type selectState struct {
 func (v *view) openClient() (*clientView, selectState) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	cv := &clientView{v: v, uids: make([]uint32, len(v.msgs)), pos: v.version(), keywords: len(v.keywords),
+	cv := &clientView{v: v, uids: make([]uint32, len(v.msgs)), pos: v.version(), keywords: len(v.keywords), modseq: v.modseq,
 		wake: make(chan struct{}, 1)}
 	st := selectState{flags: v.flags(), uidNext: max(v.uidNext, v.lastUID()+1), uidValidity: v.uidValidity}
 	for i, m := range v.msgs {
@@ -99,7 +100,8 @@ const (
 type update struct {
 	kind         updateKind
 	n            uint32
-	uid          uint32
+	uid          uint32 // updFetch, updExpunge
+	modseq       int64  // updFetch
 	flags        []string
 	mailboxFlags []imap.Flag
 }
@@ -147,7 +149,7 @@ func (cv *clientView) replay(allowExpunge bool) (out []update, newUIDs []uint32)
 				continue
 			}
 			if seq := cv.seqOf(c.uids[0]); seq != 0 {
-				out = append(out, update{kind: updFetch, n: seq, uid: c.uids[0], flags: c.flags})
+				out = append(out, update{kind: updFetch, n: seq, uid: c.uids[0], modseq: c.modseq, flags: c.flags})
 			}
 		}
 	}
@@ -167,7 +169,7 @@ func (cv *clientView) expunge(out []update, uids []uint32) []update {
 	}
 	sort.Sort(sort.Reverse(sort.IntSlice(idx)))
 	for _, i := range idx {
-		out = append(out, update{kind: updExpunge, n: uint32(i + 1)})
+		out = append(out, update{kind: updExpunge, n: uint32(i + 1), uid: cv.uids[i]})
 		cv.uids = append(cv.uids[:i], cv.uids[i+1:]...)
 	}
 	return out

@@ -15,6 +15,12 @@ type extCommand func(tag, name, args string) []string
 type extCommands struct {
 	handlers map[string]extCommand // by command name
 	caps     string                // capabilities they add (" A B")
+	// line, when set, may rewrite the first line of a command go-imap
+	// handles (name as commandStart returns it) before go-imap reads it;
+	// resp, when set, may rewrite a response line go-imap writes (nil:
+	// unchanged). Both run on the session's goroutine.
+	line func(name string, line []byte) []byte
+	resp func(p []byte) []byte
 }
 
 // extCommands returns the session's extension commands: SORT, THREAD,
@@ -33,5 +39,6 @@ func (s *session) extCommands() *extCommands {
 		}
 		e.caps += quotaCaps
 	}
+	s.modCommands(e)
 	return e
 }

@@ -37,8 +37,14 @@ func (s *session) fetchCommand(tag, name, args string) []string {
 		return []string{tag + " BAD No mailbox selected"}
 	}
 	q, bad := parseFetch(args, uid)
+	if bad == "" && q.vanished && (!uid || q.changedSince == 0 || !s.mods.qresync) {
+		bad = "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC"
+	}
 	if bad != "" {
 		return []string{tag + " BAD [CLIENTBUG] " + name + ": " + responseText(bad)}
+	}
+	if q.has(fetchModSeq) {
+		s.enableCondStore() // RFC 7162 section 3.1: a CONDSTORE-enabling command
 	}
 	w := s.newRespWriter()
 	err := s.fetch(w, q)
@@ -57,6 +63,19 @@ func (s *session) fetchCommand(tag, name, args string) []string {
 // fetch writes the FETCH responses of a request.
 func (s *session) fetch(w *respWriter, q *fetchRequest) error {
 	sel := s.sel
+	if q.vanished {
+		set, _ := q.set.(imap.UIDSet)
+		if imap.IsSearchRes(q.set) {
+			set = s.searchRes
+		}
+		gone, err := s.vanishedSince(int64(q.changedSince), set)
+		if err != nil {
+			return s.imapError(err)
+		}
+		if gone != "" {
+			w.WriteString("* VANISHED (EARLIER) " + gone + "\r\n")
+		}
+	}
 	refs := s.resolve(q.set)
 	if len(refs) == 0 {
 		return nil
@@ -115,14 +134,14 @@ func (s *session) markSeen(sel *selected, items []mailstore.Item) map[uint32]boo
 		return nil
 	}
 	changed := map[uint32]bool{}
-	byUID := map[uint32][]string{}
+	byUID := map[uint32]mailstore.FlagResult{}
 	for _, r := range res {
-		byUID[r.UID] = r.Flags
+		byUID[r.UID] = r
 		changed[r.UID] = r.Changed
 	}
 	for i := range items {
-		if f, ok := byUID[items[i].UID]; ok {
-			items[i].Flags = f
+		if r, ok := byUID[items[i].UID]; ok {
+			items[i].Flags, items[i].ModSeq = r.Flags, r.ModSeq
 		}
 	}
 	return changed
@@ -185,6 +204,9 @@ func (s *session) fetchOne(w *respWriter, sel *selected, seq uint32, it *mailsto
 	if q.has(fetchFlags) || flagsChanged {
 		item("FLAGS ")
 		w.flags(sel.cv.flagsFor(it.UID, it.Flags))
+		if s.mods.condstore && !q.has(fetchModSeq) { // RFC 7162 section 3.1.4
+			item("MODSEQ (" + strconv.FormatInt(it.ModSeq, 10) + ")")
+		}
 	}
 	done := map[fetchKind]bool{fetchUID: true, fetchFlags: true}
 	for _, a := range q.ordered() {

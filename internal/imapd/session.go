@@ -31,6 +31,7 @@ type session struct {
 	mounts    []mount              // its archive and shared mailboxes (see ArchiveRoot, SharedRoot)
 	sel       *selected            // the selected folder, if any
 	searchRes imap.UIDSet          // the saved SEARCH result (SEARCHRES, "$")
+	mods      modState             // CONDSTORE and QRESYNC (condstore.go)
 }
 
 // selected is the selected state of a session.

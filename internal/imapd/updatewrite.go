@@ -37,22 +37,41 @@ func (s *session) writePendingUpdates(w *respWriter, allowExpunge bool) error {
 		return nil
 	}
 	cv := s.sel.cv
+	var vanished []uint32
+	flushVanished := func() {
+		if len(vanished) > 0 {
+			slices.Sort(vanished)
+			w.WriteString("* VANISHED " + uidSetString(vanished) + "\r\n")
+			vanished = vanished[:0]
+		}
+	}
 	for _, u := range s.pendingUpdates(allowExpunge) {
 		n := strconv.FormatUint(uint64(u.n), 10)
+		if u.kind != updExpunge {
+			flushVanished()
+		}
 		switch u.kind {
 		case updExists:
 			w.WriteString("* " + n + " EXISTS\r\n")
 		case updExpunge:
+			if s.mods.qresync { // RFC 7162 section 3.2.10
+				vanished = append(vanished, u.uid)
+				continue
+			}
 			w.WriteString("* " + n + " EXPUNGE\r\n")
 		case updRecent:
 			w.WriteString("* " + n + " RECENT\r\n")
 		case updFetch:
-			w.WriteString("* " + n + " FETCH (UID " + strconv.FormatUint(uint64(u.uid), 10) + " FLAGS " +
-				flagList(cv.flagsFor(u.uid, u.flags)) + ")\r\n")
+			line := "* " + n + " FETCH (UID " + strconv.FormatUint(uint64(u.uid), 10) + " FLAGS " + flagList(cv.flagsFor(u.uid, u.flags))
+			if s.mods.condstore && u.modseq > 0 {
+				line += " MODSEQ (" + strconv.FormatInt(u.modseq, 10) + ")"
+			}
+			w.WriteString(line + ")\r\n")
 		case updFlags:
 			w.WriteString("* FLAGS " + flagList(u.mailboxFlags) + "\r\n")
 			w.WriteString("* OK [PERMANENTFLAGS " + flagList(s.sel.permanentFlags(u.mailboxFlags)) + "] Flags permitted.\r\n")
 		}
 	}
+	flushVanished()
 	return nil
 }
