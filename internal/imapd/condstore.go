@@ -65,8 +65,20 @@ type qresyncParams struct {
 	known       imap.UIDSet // nil: every UID
 }
 
-// enableCondStore turns CONDSTORE on (a CONDSTORE-enabling command).
-func (s *session) enableCondStore() { s.mods.condstore = true }
+// enableCondStore turns CONDSTORE on (a CONDSTORE-enabling command). The
+// first time, in the selected state, it tells the client the folder's
+// HIGHESTMODSEQ (RFC 7162 section 3.1).
+func (s *session) enableCondStore() {
+	if s.mods.condstore {
+		return
+	}
+	s.mods.condstore = true
+	if s.sel != nil {
+		if err := s.writeRawLine("* OK [HIGHESTMODSEQ " + strconv.FormatInt(s.highestModSeq(), 10) + "] Highest"); err != nil {
+			s.log.Debug("imap: write HIGHESTMODSEQ", "err", err)
+		}
+	}
+}
 
 // modCommands adds CONDSTORE and QRESYNC to a session's extension
 // commands.
