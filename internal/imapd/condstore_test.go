@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Wire-level tests of CONDSTORE and QRESYNC (RFC 7162) and of the FETCH
@@ -142,6 +143,15 @@ func TestQresyncVanished(t *testing.T) {
 		grep(t, up, `^\* VANISHED 1$`)
 		noLine(t, up, `EXPUNGE`)
 		grep(t, a.mustOK("UID FETCH 1:5 (FLAGS) (CHANGEDSINCE "+hms+" VANISHED)"), `^\* VANISHED \(EARLIER\) 1:2,4$`)
+
+		// Past the tombstone purge horizon the answer is the full one:
+		// every UID of the known range that does not exist.
+		if _, err := e.Store.PurgeTombstones(bg, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		d := e.rawLogin(t, addr)
+		d.mustOK("ENABLE QRESYNC")
+		grep(t, d.mustOK(fmt.Sprintf("SELECT INBOX (QRESYNC (%s %s 1:5))", uv, hms)), `^\* VANISHED \(EARLIER\) 1:2,4$`)
 
 		// Without ENABLE QRESYNC the parameter is refused.
 		c := e.rawLogin(t, addr)

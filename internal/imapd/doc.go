@@ -1,10 +1,12 @@
 // Package imapd is the IMAP server of tenantferry (IMAP4rev1 and IMAP4rev2
 // with UIDPLUS, MOVE, IDLE, SPECIAL-USE, CREATE-SPECIAL-USE, LIST-EXTENDED,
 // LIST-STATUS, NAMESPACE, ESEARCH, SEARCHRES, STATUS=SIZE, CHILDREN,
-// APPENDLIMIT, LITERAL+ and ID). It is a protocol adapter only: go-imap
-// v2's imapserver speaks the protocol, and this package translates its
-// session calls into calls of the directory (login) and the mailbox store
-// (everything else). Business
+// APPENDLIMIT, LITERAL+, ID, BINARY, CONDSTORE and QRESYNC). It is a
+// protocol adapter only: go-imap v2's imapserver speaks most of the
+// protocol, and this package translates its session calls into calls of
+// the directory (login) and the mailbox store (everything else); FETCH,
+// STORE, SORT, THREAD, ID and QUOTA are served below go-imap with this
+// package's own response writer (fetchwrite.go). Business
 // rules — which mailbox is writable, what a valid flag or folder name is,
 // how UIDs are assigned — live in those packages; their coded errors are
 // mapped to IMAP replies in one place (errors.go).
@@ -13,7 +15,8 @@
 // list, folders, select, fetch, store, copy, append, search), the session
 // type, the shared folder views (view, watch) and each session's view of
 // them (clientview), the connection wrapper (conn) with the commands and
-// literals handled below go-imap (intercept, literal, lenient, mutf7), and
+// literals handled below go-imap (intercept, literal, lenient, mutf7;
+// fetchcmd and storecmd, condstore and qresync for RFC 7162), and
 // what FETCH and SEARCH build on a message's part tree (internal/message,
 // stored by mailstore.Parts): sections as byte ranges, ENVELOPE,
 // BODYSTRUCTURE and text matching (fetchparts, parts, section, structure,
@@ -55,6 +58,14 @@
 //     name subscribed until UNSUBSCRIBE.
 //   - A FETCH response never carries a keyword the client has not seen in
 //     FLAGS (with PERMANENTFLAGS) before it.
+//   - Untagged updates (EXISTS, EXPUNGE or VANISHED, FETCH FLAGS with
+//     MODSEQ once CONDSTORE is enabled, FLAGS) have one writer
+//     (updatewrite.go), whichever command they follow; FETCH, STORE and
+//     SEARCH by sequence number never see an EXPUNGE.
+//   - HIGHESTMODSEQ is a MODSEQ up to which every change of the folder is
+//     in the session's view; QRESYNC answers from the store's tombstones,
+//     and past their purge horizon with every missing UID of the client's
+//     range.
 //   - A locked or retired mailbox is read-only: SELECT completes with
 //     [READ-ONLY], and changes are refused by the store and answered NO
 //     with the store's reason.
