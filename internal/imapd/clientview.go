@@ -27,9 +27,10 @@ type clientView struct {
 	pos      uint64 // log entries replayed: v.version() when up to date
 	keywords int    // len(v.keywords) when the client was last sent FLAGS
 	recent   uidRanges
-	claim    bool          // may claim \Recent for new messages (read-write, mailbox writable)
-	modseq   int64         // the view's MODSEQ when the client selected the folder (HIGHESTMODSEQ)
-	wake     chan struct{} // a change was recorded (for IDLE)
+	claim    bool             // may claim \Recent for new messages (read-write, mailbox writable)
+	modseq   int64            // the view's MODSEQ when the client selected the folder (HIGHESTMODSEQ)
+	sent     map[uint32]int64 // CONDSTORE: the highest MODSEQ the client was shown, by UID (condstore.go)
+	wake     chan struct{}    // a change was recorded (for IDLE)
 }
 
 // selectState is what SELECT reports, taken with the client's view.

@@ -240,6 +240,27 @@ func (s *session) modResp(p []byte) []byte {
 	return nil
 }
 
+// shownModSeq records that the client was shown a message's MODSEQ (with
+// its flags at that MODSEQ), when CONDSTORE is enabled.
+func (s *session) shownModSeq(uid uint32, modseq int64) {
+	if !s.mods.condstore || s.sel == nil {
+		return
+	}
+	cv := s.sel.cv
+	if cv.sent == nil {
+		cv.sent = map[uint32]int64{}
+	}
+	cv.sent[uid] = max(cv.sent[uid], modseq)
+}
+
+// staleUpdate reports whether a flag update of the change log is older
+// than what the client was shown already (a FETCH or STORE read the store
+// ahead of the log): sending it would take the message's flags and MODSEQ
+// back.
+func (s *session) staleUpdate(uid uint32, modseq int64) bool {
+	return s.mods.condstore && modseq > 0 && modseq <= s.sel.cv.sent[uid]
+}
+
 // noteStatusModSeq records the HIGHESTMODSEQ of a STATUS that asked for
 // it (folders.go's Status calls it): the mailbox's MODSEQ, which is at
 // least that of every change of its folders.

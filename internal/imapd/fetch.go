@@ -207,6 +207,7 @@ func (s *session) fetchOne(w *respWriter, sel *selected, seq uint32, it *mailsto
 		if s.mods.condstore && !q.has(fetchModSeq) { // RFC 7162 section 3.1.4
 			item("MODSEQ (" + strconv.FormatInt(it.ModSeq, 10) + ")")
 		}
+		s.shownModSeq(it.UID, it.ModSeq)
 	}
 	done := map[fetchKind]bool{fetchUID: true, fetchFlags: true}
 	for _, a := range q.ordered() {
@@ -225,6 +226,7 @@ func (s *session) fetchOne(w *respWriter, sel *selected, seq uint32, it *mailsto
 			item("RFC822.SIZE " + strconv.FormatInt(it.Size, 10))
 		case fetchModSeq:
 			item("MODSEQ (" + strconv.FormatInt(it.ModSeq, 10) + ")")
+			s.shownModSeq(it.UID, it.ModSeq)
 		case fetchEnvelope:
 			item("ENVELOPE ")
 			w.envelope(buildEnvelope(blob, root))

@@ -45,6 +45,7 @@ func (s *session) selectModResponses(q *qresyncParams) []byte {
 			continue
 		}
 		if seq := cv.seqOf(m.uid); seq != 0 {
+			s.shownModSeq(m.uid, m.modseq)
 			b.WriteString("* " + strconv.FormatUint(uint64(seq), 10) + " FETCH (UID " + strconv.FormatUint(uint64(m.uid), 10) +
 				" FLAGS " + flagList(cv.flagsFor(m.uid, m.flags)) + " MODSEQ (" + strconv.FormatInt(m.modseq, 10) + "))\r\n")
 		}

@@ -182,6 +182,7 @@ func (s *session) store(w *respWriter, q *storeRequest, uid bool) (string, error
 		}
 		if s.mods.condstore {
 			items = append(items, "MODSEQ ("+strconv.FormatInt(r.ModSeq, 10)+")")
+			s.shownModSeq(r.UID, r.ModSeq)
 		}
 		w.WriteString("* " + strconv.FormatUint(uint64(seq), 10) + " FETCH (" + strings.Join(items, " ") + ")\r\n")
 	}

@@ -62,6 +62,10 @@ func (s *session) writePendingUpdates(w *respWriter, allowExpunge bool) error {
 		case updRecent:
 			w.WriteString("* " + n + " RECENT\r\n")
 		case updFetch:
+			if s.staleUpdate(u.uid, u.modseq) {
+				continue
+			}
+			s.shownModSeq(u.uid, u.modseq)
 			line := "* " + n + " FETCH (UID " + strconv.FormatUint(uint64(u.uid), 10) + " FLAGS " + flagList(cv.flagsFor(u.uid, u.flags))
 			if s.mods.condstore && u.modseq > 0 {
 				line += " MODSEQ (" + strconv.FormatInt(u.modseq, 10) + ")"
