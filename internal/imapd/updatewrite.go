@@ -3,6 +3,8 @@ package imapd
 import (
 	"slices"
 	"strconv"
+
+	"github.com/emersion/go-imap/v2"
 )
 
 // The selected folder's pending changes are written below go-imap, by the
@@ -60,7 +62,9 @@ func (s *session) writePendingUpdates(w *respWriter, allowExpunge bool) error {
 			}
 			w.WriteString("* " + n + " EXPUNGE\r\n")
 		case updRecent:
-			w.WriteString("* " + n + " RECENT\r\n")
+			if s.conn == nil || !s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) { // IMAP4rev2 has no RECENT
+				w.WriteString("* " + n + " RECENT\r\n")
+			}
 		case updFetch:
 			if s.staleUpdate(u.uid, u.modseq) {
 				continue
