@@ -116,7 +116,7 @@ func (s *session) appendCommand(c *filterConn, tag string, rest []byte) error {
 	}
 	c.Conn.SetReadDeadline(time.Now().Add(idleReadTimeout))
 	if s.sel != nil {
-		if err := s.sendUpdates(rawUpdates{s}, true); err != nil {
+		if err := s.sendUpdates(true); err != nil {
 			return err
 		}
 	}
@@ -268,25 +268,4 @@ func (r *literalReader) Read(b []byte) (int, error) {
 		r.err = err
 	}
 	return n, err
-}
-
-// uidSetString renders UIDs as an IMAP sequence set, runs as ranges.
-func uidSetString(uids []uint32) string {
-	var b strings.Builder
-	for i := 0; i < len(uids); {
-		j := i
-		for j+1 < len(uids) && uids[j+1] == uids[j]+1 {
-			j++
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		if j > i {
-			fmt.Fprintf(&b, "%d:%d", uids[i], uids[j])
-		} else {
-			fmt.Fprintf(&b, "%d", uids[i])
-		}
-		i = j + 1
-	}
-	return b.String()
 }

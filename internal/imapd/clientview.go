@@ -27,8 +27,10 @@ type clientView struct {
 	pos      uint64 // log entries replayed: v.version() when up to date
 	keywords int    // len(v.keywords) when the client was last sent FLAGS
 	recent   uidRanges
-	claim    bool          // may claim \Recent for new messages (read-write, mailbox writable)
-	wake     chan struct{} // a change was recorded (for IDLE)
+	claim    bool             // may claim \Recent for new messages (read-write, mailbox writable)
+	modseq   int64            // the view's MODSEQ when the client selected the folder (HIGHESTMODSEQ)
+	sent     map[uint32]int64 // CONDSTORE: the highest MODSEQ the client was shown, by UID (condstore.go)
+	wake     chan struct{}    // a change was recorded (for IDLE)
 }
 
 // selectState is what SELECT reports, taken with the client's view.
@@ -45,7 +47,7 @@ type selectState struct {
 func (v *view) openClient() (*clientView, selectState) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	cv := &clientView{v: v, uids: make([]uint32, len(v.msgs)), pos: v.version(), keywords: len(v.keywords),
+	cv := &clientView{v: v, uids: make([]uint32, len(v.msgs)), pos: v.version(), keywords: len(v.keywords), modseq: v.modseq,
 		wake: make(chan struct{}, 1)}
 	st := selectState{flags: v.flags(), uidNext: max(v.uidNext, v.lastUID()+1), uidValidity: v.uidValidity}
 	for i, m := range v.msgs {
@@ -100,7 +102,8 @@ const (
 type update struct {
 	kind         updateKind
 	n            uint32
-	uid          uint32
+	uid          uint32 // updFetch, updExpunge
+	modseq       int64  // updFetch
 	flags        []string
 	mailboxFlags []imap.Flag
 }
@@ -149,7 +152,7 @@ func (cv *clientView) replay(allowExpunge bool) (out []update, newUIDs []uint32)
 				continue
 			}
 			if seq := cv.seqOf(c.uids[0]); seq != 0 {
-				out = append(out, update{kind: updFetch, n: seq, uid: c.uids[0], flags: c.flags})
+				out = append(out, update{kind: updFetch, n: seq, uid: c.uids[0], modseq: c.modseq, flags: c.flags})
 			}
 		}
 	}
@@ -224,35 +227,6 @@ func (r *uidRanges) add(from, to uint32) {
 func (r uidRanges) has(uid uint32) bool {
 	i := sort.Search(len(r), func(i int) bool { return uint32(r[i].Stop) >= uid })
 	return i < len(r) && uint32(r[i].Start) <= uid
-}
-
-// writeUpdates writes updates with go-imap's update writer; FLAGS is
-// followed by PERMANENTFLAGS.
-func (s *session) writeUpdates(w updateWriter, ups []update) error {
-	cv := s.sel.cv
-	for _, u := range ups {
-		var err error
-		switch u.kind {
-		case updExists:
-			err = w.WriteNumMessages(u.n)
-		case updExpunge:
-			if err = s.searchExpunged(u.uid, u.n); err == nil {
-				err = w.WriteExpunge(u.n)
-			}
-		case updRecent:
-			err = w.WriteNumRecent(u.n)
-		case updFetch:
-			err = w.WriteMessageFlags(u.n, imap.UID(u.uid), cv.flagsFor(u.uid, u.flags))
-		case updFlags:
-			if err = w.WriteMailboxFlags(u.mailboxFlags); err == nil {
-				err = s.writePermanentFlags(u.mailboxFlags)
-			}
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // announceKeywords tells the client, with FLAGS and PERMANENTFLAGS, of

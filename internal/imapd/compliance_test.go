@@ -86,8 +86,8 @@ func hasLine(lines []string, want string) bool {
 // TestEnvelopeAddresses: ENVELOPE keeps groups (start and end markers,
 // empty groups), addresses with comments and routed addresses, and an
 // empty Sender or Reply-To falls back to From (RFC 3501 section 7.4.2).
-// The source route itself is NIL: go-imap's ENVELOPE writer has no field
-// for it.
+// The source route is the address's adl ("@route"), and the addresses of
+// a list follow each other without a space, as Dovecot writes them.
 func TestEnvelopeAddresses(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		const date = "Date: Thu, 15 Feb 2007 01:02:03 +0200\r\n"
@@ -101,10 +101,10 @@ func TestEnvelopeAddresses(t *testing.T) {
 		const real = `(("Real Name" NIL "user" "domain"))`
 		for _, want := range []string{
 			`* 1 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" NIL ` + real + ` ` + real + ` ` + real +
-				` ((NIL NIL "group" NIL) (NIL NIL "g1" "d1.org") (NIL NIL "g2" "d2.org") (NIL NIL NIL NIL) (NIL NIL "group2" NIL) (NIL NIL "g3" "d3.org") (NIL NIL NIL NIL))` +
-				` ((NIL NIL "group" NIL) (NIL NIL NIL NIL) (NIL NIL "group2" NIL) (NIL NIL NIL NIL)) NIL NIL NIL))`,
+				` ((NIL NIL "group" NIL)(NIL NIL "g1" "d1.org")(NIL NIL "g2" "d2.org")(NIL NIL NIL NIL)(NIL NIL "group2" NIL)(NIL NIL "g3" "d3.org")(NIL NIL NIL NIL))` +
+				` ((NIL NIL "group" NIL)(NIL NIL NIL NIL)(NIL NIL "group2" NIL)(NIL NIL NIL NIL)) NIL NIL NIL))`,
 			`* 2 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" NIL ` + real + ` ` + real + ` ` + real + ` NIL NIL NIL NIL NIL))`,
-			`* 3 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" NIL ((NIL NIL "user" "domain")) ((NIL NIL "user" "domain")) ((NIL NIL "user" "domain")) NIL NIL NIL NIL NIL))`,
+			`* 3 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" NIL ((NIL "@route" "user" "domain")) ((NIL "@route" "user" "domain")) ((NIL "@route" "user" "domain")) NIL NIL NIL NIL NIL))`,
 			`* 4 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" NIL ((NIL NIL "user-from" "domain.org")) ((NIL NIL "user-from" "domain.org")) ((NIL NIL "user-from" "domain.org")) NIL NIL NIL NIL NIL))`,
 		} {
 			if !hasLine(got, want) {

@@ -170,6 +170,9 @@ func (c *filterConn) nextLine() ([]byte, error) {
 			}
 			if full {
 				line = lenientLine(line)
+				if e := c.ext.Load(); e != nil && e.line != nil {
+					line = e.line(c.command, line)
+				}
 			}
 		}
 		c.tail = append(c.tail, line[max(0, len(line)-32):]...)
@@ -298,6 +301,19 @@ func (c *filterConn) armCaps(tag string) { c.capsUntil.Store(&tag) }
 // Write implements net.Conn. go-imap flushes after each response line, so
 // a status line arrives in one Write.
 func (c *filterConn) Write(p []byte) (int, error) {
+	if e := c.ext.Load(); e != nil && e.resp != nil {
+		if q := e.resp(p); q != nil {
+			if _, err := c.writeFiltered(q); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+	}
+	return c.writeFiltered(p)
+}
+
+// writeFiltered is Write after the session's response hook.
+func (c *filterConn) writeFiltered(p []byte) (int, error) {
 	if c.dropGreeting.Load() && bytes.HasPrefix(p, []byte("* OK")) && bytes.HasSuffix(p, []byte("\r\n")) {
 		c.dropGreeting.Store(false)
 		c.capsUntil.Store(nil)

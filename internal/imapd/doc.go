@@ -1,11 +1,14 @@
 // Package imapd is the IMAP server of tenantferry (IMAP4rev1 and IMAP4rev2
 // with UIDPLUS, MOVE, IDLE, SPECIAL-USE, CREATE-SPECIAL-USE, LIST-EXTENDED,
 // LIST-STATUS, NAMESPACE, ESEARCH, SEARCHRES, CONTEXT=SEARCH, NOTIFY,
-// STATUS=SIZE, CHILDREN, APPENDLIMIT, LITERAL+, ID, MULTIAPPEND, CATENATE
-// and URL-PARTIAL). It is a protocol adapter only: go-imap
-// v2's imapserver speaks the protocol, and this package translates its
-// session calls into calls of the directory (login) and the mailbox store
-// (everything else). Business
+// STATUS=SIZE, CHILDREN, APPENDLIMIT, LITERAL+, ID, MULTIAPPEND, CATENATE,
+// URL-PARTIAL, BINARY, CONDSTORE and QRESYNC). It is a protocol adapter
+// only: go-imap v2's imapserver speaks part of the protocol (login, LIST,
+// SELECT, folder commands), and this package translates its session calls
+// into calls of the directory (login) and the mailbox store (everything
+// else); FETCH, STORE, SEARCH, APPEND, SORT, THREAD, NOTIFY, ID and QUOTA
+// are served below go-imap with this package's own parser and response
+// writer (fetchwrite.go). Business
 // rules — which mailbox is writable, what a valid flag or folder name is,
 // how UIDs are assigned — live in those packages; their coded errors are
 // mapped to IMAP replies in one place (errors.go).
@@ -15,9 +18,10 @@
 // type, the shared folder views (view, watch) and each session's view of
 // them (clientview), the connection wrapper (conn) with the commands and
 // literals handled below go-imap (intercept, literal, lenient, mutf7; the
-// commands answered there: searchcmd, searchupdate, sort, thread, quota,
-// notify), the APPEND of a logged-in session, read and streamed below
-// go-imap (appendcmd, catenate, cmdstream), and
+// commands answered there: fetchcmd, storecmd, searchcmd, searchupdate,
+// sort, thread, quota, notify, and condstore and qresync for RFC 7162),
+// the APPEND of a logged-in session, read and streamed below go-imap
+// (appendcmd, catenate, cmdstream), and
 // what FETCH and SEARCH build on a message's part tree (internal/message,
 // stored by mailstore.Parts): sections as byte ranges, ENVELOPE,
 // BODYSTRUCTURE and text matching (fetchparts, parts, section, structure,
@@ -69,6 +73,14 @@
 //     name subscribed until UNSUBSCRIBE.
 //   - A FETCH response never carries a keyword the client has not seen in
 //     FLAGS (with PERMANENTFLAGS) before it.
+//   - Untagged updates (EXISTS, EXPUNGE or VANISHED, FETCH FLAGS with
+//     MODSEQ once CONDSTORE is enabled, FLAGS) have one writer
+//     (updatewrite.go), whichever command they follow; FETCH, STORE and
+//     SEARCH by sequence number never see an EXPUNGE.
+//   - HIGHESTMODSEQ is a MODSEQ up to which every change of the folder is
+//     in the session's view; QRESYNC answers from the store's tombstones,
+//     and past their purge horizon with every missing UID of the client's
+//     range.
 //   - A locked or retired mailbox is read-only: SELECT completes with
 //     [READ-ONLY], and changes are refused by the store and answered NO
 //     with the store's reason.

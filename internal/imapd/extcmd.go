@@ -18,19 +18,25 @@ type extCommands struct {
 	// appendCmd answers APPEND, reading it from the connection itself
 	// (appendcmd.go): tag and the first line's bytes after "APPEND".
 	appendCmd func(c *filterConn, tag string, rest []byte) error
+	// line, when set, may rewrite the first line of a command go-imap
+	// handles (name as commandStart returns it) before go-imap reads it;
+	// resp, when set, may rewrite a response line go-imap writes (nil:
+	// unchanged). Both run on the session's goroutine.
+	line func(name string, line []byte) []byte
+	resp func(p []byte) []byte
 }
 
 // extCommands returns the session's extension commands: SEARCH, SORT,
-// THREAD (and their UID forms), CANCELUPDATE, NOTIFY and APPEND always,
-// the QUOTA commands when quotas apply.
+// THREAD, FETCH, STORE (and their UID forms), CANCELUPDATE, NOTIFY and
+// APPEND always, the QUOTA commands when quotas apply.
 func (s *session) extCommands() *extCommands {
 	sortCmd := func(tag, name, args string) []string { return s.sortCommand(tag, name == "UID SORT", args) }
 	threadCmd := func(tag, name, args string) []string { return s.threadCommand(tag, name == "UID THREAD", args) }
 	e := &extCommands{
 		handlers: map[string]extCommand{"SORT": sortCmd, "UID SORT": sortCmd, "THREAD": threadCmd, "UID THREAD": threadCmd,
 			"SEARCH": s.searchCommand, "UID SEARCH": s.searchCommand, "CANCELUPDATE": s.cancelUpdateCommand,
-			"NOTIFY": s.notifyCommand},
-		caps:      sortCaps + searchCaps + notifyCaps + appendCaps,
+			"NOTIFY": s.notifyCommand, "FETCH": s.fetchCommand, "UID FETCH": s.fetchCommand},
+		caps:      sortCaps + fetchCaps + searchCaps + notifyCaps + appendCaps,
 		appendCmd: s.appendCommand,
 	}
 	if s.srv.quota != nil {
@@ -39,5 +45,6 @@ func (s *session) extCommands() *extCommands {
 		}
 		e.caps += quotaCaps
 	}
+	s.modCommands(e)
 	return e
 }

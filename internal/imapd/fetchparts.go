@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"bytes"
 	"encoding/base64"
 	"io"
 	"mime/quotedprintable"
@@ -202,4 +203,109 @@ func binarySection(r io.ReaderAt, root *message.Part, part []int) (size int64, o
 		return p.BodySize(), body
 	}
 	return n, func() io.Reader { return io.LimitReader(decoder(cte, body()), n) }
+}
+
+// unknownCTE reports whether BINARY cannot decode a part: its
+// Content-Transfer-Encoding is none of 7bit, 8bit, binary, base64 and
+// quoted-printable (RFC 3516: the command fails with UNKNOWN-CTE).
+func unknownCTE(root *message.Part, part []int) bool {
+	if root == nil || len(part) == 0 {
+		return false
+	}
+	p := root.Find(part)
+	if p == nil {
+		return false
+	}
+	switch strings.ToLower(strings.TrimSpace(p.Get("Content-Transfer-Encoding"))) {
+	case "", "7bit", "8bit", "binary", "base64", "quoted-printable":
+		return false
+	}
+	return true
+}
+
+// nulBinaryPart returns the part a BODY[n] section names when its
+// Content-Transfer-Encoding is binary and its body holds a NUL byte, which
+// no literal may carry; nil otherwise (the section is served as stored).
+func nulBinaryPart(r io.ReaderAt, root *message.Part, s *imap.FetchItemBodySection) *message.Part {
+	if root == nil || len(s.Part) == 0 || s.Specifier != imap.PartSpecifierNone {
+		return nil
+	}
+	p := root.Find(s.Part)
+	if p == nil || p.Multipart() || p.Type == "message" || !strings.EqualFold(strings.TrimSpace(p.Get("Content-Transfer-Encoding")), "binary") {
+		return nil
+	}
+	buf := make([]byte, 32<<10)
+	body := byteRange(r, p.BodyStart, p.BodySize())
+	for {
+		n, err := body.Read(buf)
+		if bytes.IndexByte(buf[:n], 0) >= 0 {
+			return p
+		}
+		if err != nil {
+			return nil
+		}
+	}
+}
+
+// base64LineLen is the length of a base64 line (RFC 2045 section 6.8).
+const base64LineLen = 76
+
+// base64Body returns the size of a part's body encoded as MIME base64
+// (lines of 76 characters, each ended by CRLF) and a function that streams
+// it.
+func base64Body(r io.ReaderAt, p *message.Part) (size int64, open func() io.Reader) {
+	enc := int64(base64.StdEncoding.EncodedLen(int(p.BodySize())))
+	size = enc + 2*((enc+base64LineLen-1)/base64LineLen)
+	return size, func() io.Reader {
+		pr, pw := io.Pipe()
+		go func() {
+			lw := &lineWrapper{w: pw}
+			e := base64.NewEncoder(base64.StdEncoding, lw)
+			_, err := io.Copy(e, byteRange(r, p.BodyStart, p.BodySize()))
+			if err == nil {
+				err = e.Close()
+			}
+			if err == nil {
+				err = lw.end()
+			}
+			pw.CloseWithError(err)
+		}()
+		return pr
+	}
+}
+
+// lineWrapper ends every base64LineLen bytes written with CRLF.
+type lineWrapper struct {
+	w   io.Writer
+	col int
+}
+
+// Write implements io.Writer.
+func (l *lineWrapper) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		k := min(len(p), base64LineLen-l.col)
+		if _, err := l.w.Write(p[:k]); err != nil {
+			return written, err
+		}
+		written += k
+		p = p[k:]
+		if l.col += k; l.col == base64LineLen {
+			if _, err := l.w.Write([]byte("\r\n")); err != nil {
+				return written, err
+			}
+			l.col = 0
+		}
+	}
+	return written, nil
+}
+
+// end ends the last, partial line.
+func (l *lineWrapper) end() error {
+	if l.col == 0 {
+		return nil
+	}
+	l.col = 0
+	_, err := l.w.Write([]byte("\r\n"))
+	return err
 }

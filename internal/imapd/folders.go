@@ -87,6 +87,7 @@ func (s *session) Status(name string, options *imap.StatusOptions) (*imap.Status
 	if err != nil {
 		return nil, s.imapError(err)
 	}
+	s.noteStatusModSeq(mb) // STATUS HIGHESTMODSEQ (condstore.go)
 	data, err := s.statusData(mb, f, name, c, options)
 	return data, s.imapError(err)
 }

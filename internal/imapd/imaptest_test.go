@@ -206,11 +206,7 @@ type knownFailure struct {
 }
 
 // knownFailures are the accepted failures, by group.
-var knownFailures = map[string]knownFailure{
-	"fetch-envelope": {failedCommands: 1, cause: `6 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" NIL ((NIL NIL "user" "domain"))`,
-		why: `the source route of "<@route:user@domain>" is parsed, but go-imap's ENVELOPE writer has no field for it ` +
-			`and writes NIL where Dovecot writes "@route"; needs tenantferry's own response writer (issue 7 item 9)`},
-}
+var knownFailures = map[string]knownFailure{}
 
 // allowedSkips are the scripted groups tenantferry may skip for a missing
 // capability, with the reason. Any other skipped group fails the test, so
@@ -218,10 +214,6 @@ var knownFailures = map[string]knownFailure{
 var allowedSkips = map[string]string{
 	"sort-partial": "Dovecot skips it too (CONTEXT=SORT)", "urlauth": "Dovecot skips it too (URLAUTH)",
 	"urlauth-binary": "Dovecot skips it too (URLAUTH)", "urlauth2": "Dovecot skips it too (URLAUTH)",
-	"append-binary": "BINARY: not yet (issue 7 item 9)", "fetch-binary-mime": "BINARY: not yet (issue 7 item 9)",
-	"fetch-binary-mime-base64": "BINARY: not yet (issue 7 item 9)", "fetch-binary-mime-qp": "BINARY: not yet (issue 7 item 9)",
-	"esearch-condstore": "CONDSTORE: not yet (issue 7 item 9)",
-	"notify":            "NOTIFY is served; the group also needs QRESYNC (branch fetch)",
 }
 
 // TestImaptestScripted runs every imaptest scripted test group and fails

@@ -30,25 +30,36 @@ func fieldsHeader(fields []message.Field) textproto.Header {
 
 // partEnvelope is envelope over a part tree; r reads the stored message
 // (for the fallback date parser only).
-func partEnvelope(r io.ReaderAt, p *message.Part) (env *imap.Envelope) {
+func partEnvelope(r io.ReaderAt, p *message.Part) *imap.Envelope {
+	e := buildEnvelope(r, p)
+	env := e.env
+	for i, l := range []*[]imap.Address{&env.From, &env.Sender, &env.ReplyTo, &env.To, &env.Cc, &env.Bcc} {
+		*l = imapAddresses(e.lists[i])
+	}
+	return env
+}
+
+// buildEnvelope is the ENVELOPE of a message's part tree as the FETCH
+// writer sends it: the address lists keep source routes (go-imap's type has
+// no field for them). A panic yields an empty envelope.
+func buildEnvelope(r io.ReaderAt, p *message.Part) (e envelopeData) {
 	defer func() {
 		if recover() != nil {
-			env = &imap.Envelope{}
+			e = envelopeData{env: &imap.Envelope{}}
 		}
 	}()
-	env = imapserver.ExtractEnvelope(fieldsHeader(p.Fields))
+	env := imapserver.ExtractEnvelope(fieldsHeader(p.Fields))
 	if env.Date.IsZero() && r != nil {
 		hdr := make([]byte, min(p.BodyStart-p.Start, maxHeaderRead))
 		n, _ := r.ReadAt(hdr, p.Start)
 		env.Date = mailstore.ParseHeader(hdr[:n]).Date
 	}
-	for _, a := range []struct {
-		name string
-		list *[]imap.Address
-	}{{"From", &env.From}, {"Sender", &env.Sender}, {"Reply-To", &env.ReplyTo}, {"To", &env.To}, {"Cc", &env.Cc}, {"Bcc", &env.Bcc}} {
-		*a.list = imapAddresses(parseAddressList(p.Get(a.name)))
+	env.From, env.Sender, env.ReplyTo, env.To, env.Cc, env.Bcc = nil, nil, nil, nil, nil, nil
+	e.env = env
+	for i, name := range envelopeFields {
+		e.lists[i] = parseAddressList(p.Get(name))
 	}
-	return env
+	return e
 }
 
 // partStructure is bodyStructure over a part tree.

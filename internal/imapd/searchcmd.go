@@ -167,7 +167,7 @@ func (s *session) searchCommand(tag, name, args string) []string {
 	if s.sel == nil {
 		return []string{tag + " BAD no folder selected"}
 	}
-	if err := s.sendUpdates(rawUpdates{s}, false); err != nil {
+	if err := s.sendUpdates(false); err != nil {
 		return []string{tag + " NO " + responseText(err.Error())}
 	}
 	matches, err := s.searchMatches(&c)

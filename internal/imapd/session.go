@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -33,6 +32,7 @@ type session struct {
 	sel       *selected            // the selected folder, if any
 	searchRes imap.UIDSet          // the saved SEARCH result (SEARCHRES, "$")
 	notify    *notifier            // NOTIFY SET in force (notify.go), or nil
+	mods      modState             // CONDSTORE and QRESYNC (condstore.go)
 }
 
 // selected is the selected state of a session.
@@ -89,7 +89,7 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if s.sel == nil {
 		return nil
 	}
-	return s.sendUpdates(w, allowExpunge)
+	return s.sendUpdates(allowExpunge)
 }
 
 // Idle implements imapserver.Session: it writes the updates of the
@@ -108,7 +108,7 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 		}
 	}
 	for {
-		if err := s.sendUpdates(w, true); err != nil {
+		if err := s.sendUpdates(true); err != nil {
 			return err
 		}
 		if err := s.flushNotify(); err != nil {
@@ -126,25 +126,14 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 }
 
 // sendUpdates replays the selected folder's changes into the client's
-// view and writes them; new messages get their \Recent state (and a
-// RECENT response after the EXISTS).
-func (s *session) sendUpdates(w updateWriter, allowExpunge bool) error {
-	cv := s.sel.cv
-	ups, newUIDs := cv.replay(allowExpunge)
-	if len(newUIDs) > 0 {
-		s.noteRecent(newUIDs[len(newUIDs)-1] + 1)
-		last := 0
-		for i, u := range ups {
-			if u.kind == updExists {
-				last = i
-			}
-		}
-		ups = slices.Insert(ups, last+1, update{kind: updRecent, n: cv.numRecent()})
-	}
-	if err := s.writeUpdates(w, ups); err != nil {
+// view and writes them (below go-imap, updatewrite.go), then the search
+// contexts' updates.
+func (s *session) sendUpdates(allowExpunge bool) error {
+	w := s.newRespWriter()
+	if err := s.writePendingUpdates(w, allowExpunge); err != nil {
 		return err
 	}
-	return s.updateSearches(ups, newUIDs)
+	return w.Flush()
 }
 
 // delim is the hierarchy delimiter as a rune.

@@ -7,63 +7,10 @@ import (
 	"github.com/tenantferry/tenantferry/internal/mailstore"
 )
 
-// storeOps maps STORE operations to the store's.
-var storeOps = map[imap.StoreFlagsOp]mailstore.FlagOp{
-	imap.StoreFlagsAdd: mailstore.FlagsAdd,
-	imap.StoreFlagsDel: mailstore.FlagsRemove,
-	imap.StoreFlagsSet: mailstore.FlagsReplace,
-}
-
-// Store implements imapserver.Session (STORE and UID STORE, with .SILENT).
-// The new flags are reported in FETCH responses unless silent, after FLAGS
-// when they carry a new keyword; the other sessions of the folder get them
-// as updates.
-func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
-	sel, err := s.selectedFolder()
-	if err != nil {
-		return err
-	}
-	if sel.readOnly {
-		return readOnlyError
-	}
-	refs := s.resolve(numSet)
-	if len(refs) == 0 {
-		return nil
-	}
-	in := make([]string, len(flags.Flags))
-	for i, f := range flags.Flags {
-		in[i] = string(f)
-	}
-	res, err := s.storeFlags(sel, refs, storeOps[flags.Op], in)
-	if err != nil {
-		return s.imapError(err)
-	}
-	if flags.Silent {
-		return nil
-	}
-	lists := make([][]string, len(res))
-	for i, r := range res {
-		lists[i] = r.Flags
-	}
-	if err := s.announceKeywords(lists...); err != nil {
-		return err
-	}
-	_, byUID := numSet.(imap.UIDSet)
-	for _, r := range res {
-		seq := sel.cv.seqOf(r.UID)
-		if seq == 0 {
-			continue
-		}
-		m := w.CreateMessage(seq)
-		if byUID {
-			m.WriteUID(imap.UID(r.UID))
-		}
-		m.WriteFlags(sel.cv.flagsFor(r.UID, r.Flags))
-		if err := m.Close(); err != nil {
-			return err
-		}
-	}
-	return nil
+// Store implements imapserver.Session. STORE and UID STORE never reach
+// go-imap: filterConn answers them (storecmd.go).
+func (s *session) Store(*imapserver.FetchWriter, imap.NumSet, *imap.StoreFlags, *imap.StoreOptions) error {
+	return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "STORE is served below go-imap"}
 }
 
 // storeFlags changes flags in the store and applies the result to the
@@ -71,12 +18,20 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 // told again (the view's own lock keeps the watcher from applying the
 // change's event first).
 func (s *session) storeFlags(sel *selected, refs []msgRef, op mailstore.FlagOp, flags []string) ([]mailstore.FlagResult, error) {
+	res, _, err := s.storeFlagsIf(sel, refs, op, flags, -1)
+	return res, err
+}
+
+// storeFlagsIf is storeFlags that leaves the messages changed after
+// MODSEQ unchangedSince (negative: no condition) alone and returns their
+// UIDs (RFC 7162's UNCHANGEDSINCE).
+func (s *session) storeFlagsIf(sel *selected, refs []msgRef, op mailstore.FlagOp, flags []string, unchangedSince int64) ([]mailstore.FlagResult, []uint32, error) {
 	v := sel.v
 	v.own.Lock()
 	defer v.own.Unlock()
-	res, err := s.srv.store.StoreFlags(s.ctx, sel.mb.ID, sel.folder.ID, uidSetOf(refs), op, flags)
+	res, modified, err := s.srv.store.StoreFlagsUnchangedSince(s.ctx, sel.mb.ID, sel.folder.ID, uidSetOf(refs), op, flags, unchangedSince)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -85,7 +40,7 @@ func (s *session) storeFlags(sel *selected, refs []msgRef, op mailstore.FlagOp, 
 			v.setFlagsLocked(r.UID, r.Flags, r.ModSeq, sel.cv)
 		}
 	}
-	return res, nil
+	return res, modified, nil
 }
 
 // Expunge implements imapserver.Session (EXPUNGE, UID EXPUNGE, and the

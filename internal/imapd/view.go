@@ -36,6 +36,7 @@ type view struct {
 
 	mu          sync.Mutex
 	base        int64
+	modseq      int64     // the highest MODSEQ whose changes of the folder are all in msgs (CONDSTORE)
 	msgs        []viewMsg // ascending UIDs
 	uidNext     uint32
 	uidValidity uint32
@@ -66,11 +67,12 @@ type change struct {
 	kind   changeKind
 	uids   []uint32
 	flags  []string    // changeFlags: the message's flags now
+	modseq int64       // changeFlags: the MODSEQ of the change
 	source *clientView // changeFlags: the session that made the change and reports it itself
 }
 
 func newView(folderID int64, snap *mailstore.Snapshot) *view {
-	v := &view{folderID: folderID, base: snap.HighestModSeq, uidNext: snap.Folder.UIDNext,
+	v := &view{folderID: folderID, base: snap.HighestModSeq, modseq: snap.HighestModSeq, uidNext: snap.Folder.UIDNext,
 		uidValidity: snap.Folder.UIDValidity, keywords: map[string]string{}, clients: map[*clientView]struct{}{}}
 	v.msgs = make([]viewMsg, len(snap.Messages))
 	for i, m := range snap.Messages {
@@ -141,6 +143,9 @@ func (v *view) apply(ev mailstore.Event) {
 	if ev.ModSeq <= v.base {
 		return
 	}
+	// The watcher applies a mailbox's events in MODSEQ order: every
+	// change up to this one is in the list now.
+	v.modseq = max(v.modseq, ev.ModSeq)
 	switch ev.Kind {
 	case mailstore.EventAppended:
 		v.appendLocked(ev.UIDs, ev.Flags, ev.ModSeq)
@@ -224,7 +229,7 @@ func (v *view) setFlagsLocked(uid uint32, flags []string, modseq int64, source *
 	}
 	m.flags = flags
 	v.noteKeywords(flags)
-	v.record(change{kind: changeFlags, uids: []uint32{uid}, flags: flags, source: source})
+	v.record(change{kind: changeFlags, uids: []uint32{uid}, flags: flags, modseq: modseq, source: source})
 }
 
 // reset replaces the list with a fresh snapshot (nil: the folder is gone)
@@ -268,6 +273,7 @@ func (v *view) reset(snap *mailstore.Snapshot) {
 	}
 	v.appendLocked(uids, flags, snap.HighestModSeq)
 	v.base = max(v.base, snap.HighestModSeq)
+	v.modseq = max(v.modseq, snap.HighestModSeq)
 	v.uidNext = max(v.uidNext, snap.Folder.UIDNext)
 }
 

@@ -21,13 +21,23 @@ type FlagResult struct {
 // UIDs are in uids. It returns every matched item, by UID; only items whose
 // flags actually change get the operation's MODSEQ.
 func (s *Store) StoreFlags(ctx context.Context, mailboxID, folderID int64, uids UIDSet, op FlagOp, flags []string) ([]FlagResult, error) {
+	out, _, err := s.StoreFlagsUnchangedSince(ctx, mailboxID, folderID, uids, op, flags, -1)
+	return out, err
+}
+
+// StoreFlagsUnchangedSince is StoreFlags that leaves alone the items whose
+// MODSEQ is above unchangedSince (a negative value: no condition) and
+// returns their UIDs as modified, in the same transaction (RFC 7162's
+// conditional STORE: a change made elsewhere is never overwritten).
+func (s *Store) StoreFlagsUnchangedSince(ctx context.Context, mailboxID, folderID int64, uids UIDSet, op FlagOp, flags []string, unchangedSince int64) ([]FlagResult, []uint32, error) {
 	arg, err := NormalizeFlags(flags)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []FlagResult
+	var modified []uint32
 	err = s.mutate(ctx, mailboxID, func(m *mutation) error {
-		out = nil
+		out, modified = nil, nil
 		if _, err := liveFolder(ctx, m.tx, mailboxID, folderID); err != nil {
 			return err
 		}
@@ -38,6 +48,10 @@ func (s *Store) StoreFlags(ctx context.Context, mailboxID, folderID int64, uids 
 		groups := map[string][]int64{}
 		var changed []itemRow
 		for _, r := range rows {
+			if unchangedSince >= 0 && r.modseq > unchangedSince {
+				modified = append(modified, r.uid)
+				continue
+			}
 			nf := applyFlags(parseFlags(r.flags), op, arg)
 			res := FlagResult{ItemID: r.id, UID: r.uid, Flags: nf, ModSeq: r.modseq}
 			if ns := flagString(nf); !strings.EqualFold(ns, r.flags) {
@@ -55,9 +69,9 @@ func (s *Store) StoreFlags(ctx context.Context, mailboxID, folderID int64, uids 
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, modified, nil
 }
 
 // setFlags writes new flag strings (flags → item ids) with the MODSEQ.
