@@ -116,7 +116,8 @@ func openSQLite(path string) (*DB, error) {
 		return nil, err
 	}
 	base := "file:" + path + "?_pragma=busy_timeout(30000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
-	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	registerCachedSQLite()
+	w, err := sql.Open(cachedSQLite, base+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("db: open %s: %w", path, err)
 	}
@@ -134,7 +135,7 @@ func openSQLite(path string) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	r, err := sql.Open(cachedSQLite, base+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("db: open %s: %w", path, err)
