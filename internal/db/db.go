@@ -13,6 +13,8 @@
 //     and see committed data only (WAL). On PostgreSQL, W and R are the same
 //     pool. Code must never wait for a second writer connection while it holds
 //     one (no nested Write calls).
+//   - On SQLite each connection keeps its prepared statements per query
+//     text (stmtcache.go): the driver would otherwise parse every call.
 //   - The schema is migrated (goose, then River's own tables) before Open
 //     returns.
 package db
