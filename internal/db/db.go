@@ -13,6 +13,8 @@
 //     and see committed data only (WAL). On PostgreSQL, W and R are the same
 //     pool. Code must never wait for a second writer connection while it holds
 //     one (no nested Write calls).
+//   - On SQLite each connection keeps its prepared statements per query
+//     text (stmtcache.go): the driver would otherwise parse every call.
 //   - The schema is migrated (goose, then River's own tables) before Open
 //     returns.
 package db
@@ -116,7 +118,8 @@ func openSQLite(path string) (*DB, error) {
 		return nil, err
 	}
 	base := "file:" + path + "?_pragma=busy_timeout(30000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
-	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	registerCachedSQLite()
+	w, err := sql.Open(cachedSQLite, base+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("db: open %s: %w", path, err)
 	}
@@ -134,7 +137,7 @@ func openSQLite(path string) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	r, err := sql.Open(cachedSQLite, base+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("db: open %s: %w", path, err)

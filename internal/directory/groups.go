@@ -149,38 +149,19 @@ func (x *Directory) IsMember(ctx context.Context, q db.Querier, groupID, recipie
 	return x.isMember(ctx, q, groupID, recipientID)
 }
 
+// isMember walks up from the recipient, not down from the group: the
+// recipient's own memberships and their groups' memberships (the
+// group_members_member index), in one recursive statement. Its cost
+// follows the recipient's nesting, not the group's size — the source
+// authorizes every replication request with it against a published scope
+// that may hold every mailbox of a tenant. UNION (not UNION ALL) ends the
+// walk on a cycle.
 func (x *Directory) isMember(ctx context.Context, q db.Querier, groupID, recipientID string) (bool, error) {
-	seen := map[string]bool{}
-	queue := []string{groupID}
-	for len(queue) > 0 {
-		g := queue[0]
-		queue = queue[1:]
-		if seen[g] {
-			continue
-		}
-		seen[g] = true
-		rows, err := q.QueryContext(ctx, `SELECT m.member_id, r.type FROM group_members m JOIN recipients r ON r.id = m.member_id WHERE m.group_id = ?`, g)
-		if err != nil {
-			return false, err
-		}
-		for rows.Next() {
-			var id, typ string
-			if err := rows.Scan(&id, &typ); err != nil {
-				rows.Close()
-				return false, err
-			}
-			if id == recipientID {
-				rows.Close()
-				return true, nil
-			}
-			if RecipientType(typ).IsGroup() {
-				queue = append(queue, id)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return false, err
-		}
-	}
-	return false, nil
+	var n int
+	err := q.QueryRowContext(ctx, `WITH RECURSIVE up(id) AS (
+			SELECT group_id FROM group_members WHERE member_id = ?
+			UNION
+			SELECT m.group_id FROM group_members m JOIN up ON m.member_id = up.id
+		) SELECT COUNT(*) FROM up WHERE id = ?`, recipientID, groupID).Scan(&n)
+	return n > 0, err
 }

@@ -152,3 +152,49 @@ func BenchmarkAddMember(b *testing.B) {
 		}
 	}
 }
+
+// TestIsMemberCostIsConstant: a membership check (the source authorizes
+// every replication request with one, against a published scope that may
+// hold a whole tenant) is one statement whatever the group's size and the
+// member's nesting depth, and still answers right through nested groups
+// and for a non-member. (A walk down the group, one query per group
+// visited over all its members, fails the count.)
+func TestIsMemberCostIsConstant(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, d *db.DB) {
+		x := newDir(t, d)
+		c := mustTenant(t, x, "contoso")
+		group := func(alias string) *directory.Recipient {
+			g, err := x.CreateRecipient(ctx, c.ID, directory.RecipientSpec{Type: directory.SecurityGroup, Alias: alias})
+			must(t, err)
+			return g
+		}
+		scope, g1, g2, g3 := group("scope"), group("g1"), group("g2"), group("g3")
+		ids := seedRecipients(t, d, c.ID, c.InitialDomain, "user", 302, 300, scope.ID)
+		must(t, x.AddMember(ctx, c.ID, scope.ID, g1.ID))
+		must(t, x.AddMember(ctx, c.ID, g1.ID, g2.ID))
+		must(t, x.AddMember(ctx, c.ID, g2.ID, g3.ID))
+		must(t, x.AddMember(ctx, c.ID, g3.ID, ids[301])) // four groups deep
+		for _, tc := range []struct {
+			name          string
+			group, member string
+			want          bool
+		}{
+			{"direct, big group", scope.ID, ids[299], true},
+			{"four levels down", scope.ID, ids[301], true},
+			{"a nested group", scope.ID, g3.ID, true},
+			{"not a member", scope.ID, ids[300], false},
+			{"not in a subgroup", g2.ID, ids[0], false},
+			{"a group in itself", g1.ID, g1.ID, false},
+		} {
+			before := d.Statements()
+			in, err := x.IsMember(ctx, nil, tc.group, tc.member)
+			must(t, err)
+			if in != tc.want {
+				t.Errorf("%s: IsMember = %v, want %v", tc.name, in, tc.want)
+			}
+			if n := d.Statements() - before; n != 1 {
+				t.Errorf("%s: IsMember ran %d statements, want 1", tc.name, n)
+			}
+		}
+	})
+}
