@@ -32,6 +32,7 @@ type Builder struct {
 	parts  int      // parts created (Parse's count)
 	nl     int64    // line feeds seen, pending one included
 	pend   *pending // the last line's terminator, not yet settled
+	spare  pending  // what pend points to for a body line (no allocation per line)
 	root   *Part
 	done   bool
 }
@@ -155,7 +156,8 @@ func (b *Builder) process(l line) {
 	}
 	if l.term {
 		if b.pend == nil {
-			b.pend = &pending{}
+			b.spare = pending{}
+			b.pend = &b.spare
 		}
 		b.pend.start, b.pend.eol, b.pend.next = l.start, l.eol, l.next
 	}
