@@ -176,8 +176,9 @@ func stripHTML(s string) string {
 			break
 		}
 		name := tagName(s[1:end])
+		opening := s[1] != '/'
 		s = s[end+1:]
-		if name == "script" || name == "style" {
+		if opening && (name == "script" || name == "style") {
 			stop := strings.Index(strings.ToLower(s), "</"+name)
 			if stop < 0 {
 				break
