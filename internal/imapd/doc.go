@@ -24,7 +24,7 @@
 // (appendcmd, catenate, cmdstream), and
 // what FETCH and SEARCH build on a message's part tree (internal/message,
 // stored by mailstore.Parts): sections as byte ranges, ENVELOPE,
-// BODYSTRUCTURE and text matching (fetchparts, parts, section, structure,
+// BODYSTRUCTURE, PREVIEW and text matching (fetchparts, parts, section, structure, preview,
 // address, searchtext).
 //
 // Invariants:

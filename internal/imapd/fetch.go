@@ -159,7 +159,7 @@ func (s *session) fetchOne(w *respWriter, sel *selected, seq uint32, it *mailsto
 	needTree, needBlob := false, false
 	for _, a := range q.atts {
 		switch a.kind {
-		case fetchEnvelope, fetchBody, fetchBodyStructure, fetchBinary, fetchBinarySize:
+		case fetchEnvelope, fetchBody, fetchBodyStructure, fetchBinary, fetchBinarySize, fetchPreview:
 			needTree = true
 		case fetchSection:
 			needBlob = true
@@ -215,7 +215,7 @@ func (s *session) fetchOne(w *respWriter, sel *selected, seq uint32, it *mailsto
 			continue
 		}
 		switch a.kind {
-		case fetchInternalDate, fetchSize, fetchEnvelope, fetchBody, fetchBodyStructure, fetchModSeq:
+		case fetchInternalDate, fetchSize, fetchEnvelope, fetchBody, fetchBodyStructure, fetchModSeq, fetchPreview:
 			done[a.kind] = true
 		}
 		switch a.kind {
@@ -241,6 +241,15 @@ func (s *session) fetchOne(w *respWriter, sel *selected, seq uint32, it *mailsto
 		case fetchBinary:
 			if err := s.writeBinary(w, item, blob, root, a.binary); err != nil {
 				return err
+			}
+		case fetchPreview:
+			item("PREVIEW ")
+			if text, ok := preview(blob, root); !ok {
+				w.WriteString("NIL")
+			} else if text == "" {
+				w.WriteString(`""`)
+			} else {
+				w.str(text)
 			}
 		case fetchBinarySize:
 			size, _ := binarySection(blob, root, a.binary.Part)

@@ -18,7 +18,7 @@ import (
 // Attributes: UID, FLAGS, INTERNALDATE, RFC822.SIZE, ENVELOPE, BODY,
 // BODYSTRUCTURE, BODY[section]<partial>, BODY.PEEK[...], BINARY[part]
 // <partial>, BINARY.PEEK, BINARY.SIZE, RFC822, RFC822.HEADER,
-// RFC822.TEXT, RFC822.PEEK and MODSEQ. The sequence set may be "$" (the
+// RFC822.TEXT, RFC822.PEEK, MODSEQ and PREVIEW [(LAZY)] (RFC 8970). The sequence set may be "$" (the
 // saved search result) and holds "*".
 
 // fetchKind is the kind of a FETCH attribute.
@@ -36,6 +36,7 @@ const (
 	fetchBinary        // BINARY[...], BINARY.PEEK[...]
 	fetchBinarySize    // BINARY.SIZE[...]
 	fetchModSeq        // MODSEQ (RFC 7162)
+	fetchPreview       // PREVIEW, PREVIEW (LAZY) (RFC 8970, preview.go)
 )
 
 // fetchAtt is one requested attribute.
@@ -177,6 +178,18 @@ func (r *argReader) fetchAttNamed(name string) []fetchAtt {
 		s.Peek = name == "BODY.PEEK"
 		s.Partial = r.partial()
 		return []fetchAtt{{kind: fetchSection, section: s}}
+	case "PREVIEW":
+		// "PREVIEW (LAZY)": the modifier list, told apart from FETCH
+		// modifiers after a lone attribute by its LAZY.
+		if strings.HasPrefix(strings.ToUpper(r.s[r.pos:]), " (LAZY") {
+			r.sp()
+			r.list(func() {
+				if m := strings.ToUpper(r.atom()); m != "LAZY" {
+					r.fail("unknown PREVIEW modifier " + strconv.Quote(m))
+				}
+			})
+		}
+		return []fetchAtt{{kind: fetchPreview}}
 	case "BINARY", "BINARY.PEEK", "BINARY.SIZE":
 		b := &imap.FetchItemBinarySection{Part: r.binaryPart(), Peek: name == "BINARY.PEEK"}
 		if name == "BINARY.SIZE" {
@@ -294,13 +307,13 @@ func (r *argReader) fetchModifiers(q *fetchRequest) {
 }
 
 // fetchCaps are the capabilities of the FETCH served here.
-const fetchCaps = " BINARY"
+const fetchCaps = " BINARY" + previewCaps
 
 // fetchOrder is the position of each attribute kind in a response: the
 // metadata before the literals, as go-imap wrote them (clients such as
 // python's imaplib look for RFC822.SIZE before the first literal).
 var fetchOrder = map[fetchKind]int{fetchUID: 0, fetchFlags: 1, fetchModSeq: 2, fetchInternalDate: 3, fetchSize: 4,
-	fetchEnvelope: 5, fetchBody: 6, fetchBodyStructure: 7, fetchBinarySize: 8, fetchSection: 9, fetchBinary: 10}
+	fetchEnvelope: 5, fetchBody: 6, fetchBodyStructure: 7, fetchPreview: 8, fetchBinarySize: 9, fetchSection: 10, fetchBinary: 11}
 
 // ordered returns the attributes in response order; sections keep the
 // order they were asked in.
