@@ -174,7 +174,7 @@ func (s *session) runAppend(p *cmdStream) (string, error) {
 	for i, a := range out {
 		uids[i] = a.UID
 	}
-	return fmt.Sprintf("OK [APPENDUID %d %s] APPEND completed", out[0].UIDValidity, uidSetString(uids)), nil
+	return fmt.Sprintf("OK [APPENDUID %d %s] APPEND completed", out[0].UIDValidity, orderedSet(uids)), nil
 }
 
 // appendMessage reads one message of an APPEND (flags, internal date,

@@ -92,7 +92,7 @@ func (s *session) vanishedSince(since int64, known imap.UIDSet) (string, error) 
 		after = next
 	}
 	slices.Sort(gone)
-	return uidSetString(slices.Compact(gone)), nil
+	return orderedSet(slices.Compact(gone)), nil
 }
 
 // missingUIDs is the full answer of a QRESYNC past the purge horizon:
@@ -116,7 +116,7 @@ func (s *session) missingUIDs(known imap.UIDSet, exists func(uint32) bool) strin
 		}
 	}
 	slices.Sort(gone)
-	return uidSetString(slices.Compact(gone))
+	return orderedSet(slices.Compact(gone))
 }
 
 // staticUIDSet replaces "*" (0) in a UID set by the highest UID.
@@ -131,24 +131,4 @@ func staticUIDSet(set imap.UIDSet) imap.UIDSet {
 		out[i] = imap.UIDRange{Start: imap.UID(a), Stop: imap.UID(b)}
 	}
 	return out
-}
-
-// uidSetString formats ascending UIDs as a compact set ("1:3,7").
-func uidSetString(uids []uint32) string {
-	var b strings.Builder
-	for i := 0; i < len(uids); {
-		j := i
-		for j+1 < len(uids) && uids[j+1] == uids[j]+1 {
-			j++
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatUint(uint64(uids[i]), 10))
-		if j > i {
-			b.WriteString(":" + strconv.FormatUint(uint64(uids[j]), 10))
-		}
-		i = j + 1
-	}
-	return b.String()
 }

@@ -159,7 +159,7 @@ func (s *session) store(w *respWriter, q *storeRequest, uid bool) (string, error
 	}
 	conditional := q.unchangedSince >= 0
 	if q.silent && !(conditional && s.mods.condstore) {
-		return uidSetString(mods), nil
+		return orderedSet(mods), nil
 	}
 	lists := make([][]string, len(res))
 	for i, r := range res {
@@ -186,5 +186,5 @@ func (s *session) store(w *respWriter, q *storeRequest, uid bool) (string, error
 		}
 		w.WriteString("* " + strconv.FormatUint(uint64(seq), 10) + " FETCH (" + strings.Join(items, " ") + ")\r\n")
 	}
-	return uidSetString(mods), nil
+	return orderedSet(mods), nil
 }

@@ -47,7 +47,7 @@ func (s *session) writePendingUpdates(w *respWriter, allowExpunge bool) error {
 	flushVanished := func() {
 		if len(vanished) > 0 {
 			slices.Sort(vanished)
-			w.WriteString("* VANISHED " + uidSetString(vanished) + "\r\n")
+			w.WriteString("* VANISHED " + orderedSet(vanished) + "\r\n")
 			vanished = vanished[:0]
 		}
 	}
