@@ -49,7 +49,12 @@ type modState struct {
 	sel      *selectParams // a SELECT or EXAMINE in progress
 	statusOn bool          // a STATUS in progress asked for HIGHESTMODSEQ
 	status   int64         // its value (0: none)
-	tag      string        // the tag of the ENABLE, SELECT, EXAMINE or STATUS in progress
+	tag      string        // the tag of the ENABLE, SELECT, EXAMINE, STATUS or LIST in progress
+
+	litTag, litCmd string // a SELECT, EXAMINE or STATUS whose mailbox name is a literal (condstoreline.go)
+
+	listStatus  bool    // a LIST in progress asked for STATUS HIGHESTMODSEQ
+	listModSeqs []int64 // the values for its "* STATUS" responses still to come, in order
 }
 
 // selectParams are the RFC 7162 parameters of a SELECT or EXAMINE.
@@ -85,85 +90,10 @@ func (s *session) enableCondStore() {
 func (s *session) modCommands(e *extCommands) {
 	e.caps += modCaps
 	e.line = s.modLine
+	e.cont = s.modCont
 	e.resp = s.modResp
 	e.handlers["STORE"] = s.storeCommand
 	e.handlers["UID STORE"] = s.storeCommand
-}
-
-// modLine rewrites the first line of ENABLE, SELECT, EXAMINE and STATUS
-// (see the file comment). A line it cannot read is left to go-imap, which
-// refuses the parameters.
-func (s *session) modLine(name string, line []byte) []byte {
-	switch name {
-	case "ENABLE", "SELECT", "EXAMINE", "STATUS":
-	default:
-		return line
-	}
-	tag, _, _ := commandStart(line)
-	body := strings.TrimRight(string(line), "\r\n")
-	start := len(tag) + 1 + len(name)
-	if start > len(body) {
-		return line
-	}
-	r := newArgReader(body[start:])
-	switch name {
-	case "ENABLE":
-		var keep []string
-		var caps []string
-		for r.maybe(' ') {
-			c := r.atom()
-			switch strings.ToUpper(c) {
-			case "CONDSTORE", "QRESYNC":
-				caps = append(caps, strings.ToUpper(c))
-			default:
-				keep = append(keep, c)
-			}
-		}
-		if r.err != "" || len(caps) == 0 {
-			return line
-		}
-		s.mods.enabling, s.mods.tag = caps, tag
-		return []byte(strings.TrimSpace(tag+" ENABLE "+strings.Join(keep, " ")) + "\r\n")
-	case "SELECT", "EXAMINE":
-		if !r.sp() || r.peek() == '{' {
-			return line
-		}
-		r.astring()
-		end := start + r.pos
-		if r.err != "" || !r.maybe(' ') {
-			s.mods.sel, s.mods.tag = &selectParams{}, tag
-			return line
-		}
-		p := r.selectParams()
-		if r.err != "" || !r.eof() || p.qresync != nil && !s.mods.qresync {
-			return line // go-imap refuses the parameters with BAD
-		}
-		s.mods.sel, s.mods.tag = p, tag
-		return []byte(body[:end] + "\r\n")
-	default: // STATUS
-		if !r.sp() || r.peek() == '{' {
-			return line
-		}
-		r.astring()
-		end := start + r.pos
-		r.sp()
-		var keep []string
-		found := false
-		r.list(func() {
-			it := r.atom()
-			if strings.EqualFold(it, "HIGHESTMODSEQ") {
-				found = true
-			} else {
-				keep = append(keep, it)
-			}
-		})
-		if r.err != "" || !found || !r.eof() {
-			return line
-		}
-		s.mods.statusOn, s.mods.status, s.mods.tag = true, 0, tag
-		s.enableCondStore()
-		return []byte(body[:end] + " (" + strings.Join(keep, " ") + ")\r\n")
-	}
 }
 
 // selectParams reads "(CONDSTORE)" or "(QRESYNC (uidvalidity modseq
@@ -220,12 +150,11 @@ func (s *session) modResp(p []byte) []byte {
 		}
 		return append(bytes.TrimRight(p, "\r\n"), []byte(" "+strings.Join(m.enabling, " ")+"\r\n")...)
 	case m.statusOn && m.status > 0 && bytes.HasPrefix(p, []byte("* STATUS ")) && bytes.HasSuffix(p, []byte(")\r\n")):
-		q := bytes.TrimSuffix(p, []byte(")\r\n"))
-		sep := " "
-		if bytes.HasSuffix(q, []byte("(")) {
-			sep = ""
-		}
-		return append(q, []byte(sep+"HIGHESTMODSEQ "+strconv.FormatInt(m.status, 10)+")\r\n")...)
+		return appendStatusItem(p, "HIGHESTMODSEQ "+strconv.FormatInt(m.status, 10))
+	case m.listStatus && len(m.listModSeqs) > 0 && bytes.HasPrefix(p, []byte("* STATUS ")) && bytes.HasSuffix(p, []byte(")\r\n")):
+		h := m.listModSeqs[0]
+		m.listModSeqs = m.listModSeqs[1:]
+		return appendStatusItem(p, "HIGHESTMODSEQ "+strconv.FormatInt(h, 10))
 	case bytes.HasPrefix(p, []byte(m.tag+" ")):
 		defer func() { *m = modState{condstore: m.condstore, qresync: m.qresync} }()
 		if m.sel != nil && bytes.HasPrefix(p, []byte(m.tag+" OK")) && s.sel != nil {
@@ -238,6 +167,36 @@ func (s *session) modResp(p []byte) []byte {
 		}
 	}
 	return nil
+}
+
+// appendStatusItem adds item to the list of a "* STATUS" response line.
+func appendStatusItem(p []byte, item string) []byte {
+	q := bytes.TrimSuffix(p, []byte(")\r\n"))
+	sep := " "
+	if bytes.HasSuffix(q, []byte("(")) {
+		sep = ""
+	}
+	return append(q, []byte(sep+item+")\r\n")...)
+}
+
+// queueListModSeq records the HIGHESTMODSEQ of a folder of mailbox mb
+// that a LIST with STATUS HIGHESTMODSEQ is about to list with its STATUS
+// (list.go calls it in the order it writes them); known caches the
+// values of the mailboxes of this LIST.
+func (s *session) queueListModSeq(mb *mailstore.Mailbox, known map[int64]int64) {
+	if !s.mods.listStatus || mb == nil {
+		return
+	}
+	h, ok := known[mb.ID]
+	if !ok {
+		var err error
+		if h, err = s.srv.store.HighestModSeq(s.ctx, mb.ID); err != nil {
+			s.log.Debug("imap: LIST HIGHESTMODSEQ", "err", err)
+		}
+		h = max(h, 1)
+		known[mb.ID] = h
+	}
+	s.mods.listModSeqs = append(s.mods.listModSeqs, h)
 }
 
 // shownModSeq records that the client was shown a message's MODSEQ (with

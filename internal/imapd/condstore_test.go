@@ -189,3 +189,36 @@ func TestFetchBinaryAndRoutes(t *testing.T) {
 		grep(t, r.mustOK("FETCH 1 ENVELOPE"), `^\* 1 FETCH \(ENVELOPE \(NIL "bin" \(\(NIL "@route" "user" "domain"\)\) `)
 	})
 }
+
+// TestCondStoreLiteralNameAndListStatus: SELECT and STATUS take their
+// RFC 7162 parameters after a mailbox name sent as a literal, and LIST
+// with the STATUS return option reports HIGHESTMODSEQ (RFC 5819 with RFC
+// 7162 section 3.1.3) per folder, other return options kept.
+func TestCondStoreLiteralNameAndListStatus(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		a, addr := rawSession(t, e, "condlit", fmt.Sprintf(condMsg, 1, 1), fmt.Sprintf(condMsg, 2, 2))
+		a.mustOK("CREATE Lists")
+		b := e.rawLogin(t, addr)
+		b.mustOK("SELECT INBOX")
+		b.mustOK("STORE 1 +FLAGS.SILENT (\\Seen)")
+
+		st := grep(t, a.mustOK("STATUS {5+}\r\nINBOX (MESSAGES HIGHESTMODSEQ)"), `^\* STATUS INBOX \(MESSAGES 2 HIGHESTMODSEQ (\d+)\)$`)
+		hms := atoi(t, st[1])
+		sel := a.mustOK("EXAMINE {5+}\r\nINBOX (CONDSTORE)")
+		if got := atoi(t, grep(t, sel, `^\* OK \[HIGHESTMODSEQ (\d+)\]`)[1]); got < 1 || got > hms {
+			t.Errorf("EXAMINE with a literal name: HIGHESTMODSEQ %d, STATUS said %d", got, hms)
+		}
+
+		list := a.mustOK(`LIST "" "*" RETURN (SUBSCRIBED STATUS (MESSAGES HIGHESTMODSEQ))`)
+		grep(t, list, fmt.Sprintf(`^\* STATUS INBOX \(MESSAGES 2 HIGHESTMODSEQ %d\)$`, hms))
+		grep(t, list, `^\* STATUS "Lists" \(MESSAGES 0 HIGHESTMODSEQ \d+\)$`)
+		grep(t, list, `^\* LIST \([^)]*\) "/" INBOX$`)
+		// A pattern that spells the option is a name, not an option.
+		if got := a.mustOK(`LIST "" "HIGHESTMODSEQ" RETURN (STATUS (MESSAGES))`); len(got) != 0 {
+			t.Errorf("LIST of a pattern spelling HIGHESTMODSEQ: %q, want no folder", got)
+		}
+		if _, done := a.cmd(`LIST "" "*" RETURN (STATUS (MESSAGES NOSUCHITEM))`); !strings.HasPrefix(done, "BAD") {
+			t.Errorf("unknown STATUS item in LIST: %q, want BAD", done)
+		}
+	})
+}

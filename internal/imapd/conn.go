@@ -39,15 +39,18 @@ type filterConn struct {
 	net.Conn
 	srv *Server
 
-	rmu       sync.Mutex
-	br        *bufio.Reader
-	pending   []byte // bytes of the current line not yet returned
-	midLine   bool   // the previous read ended inside a line
-	literal   int64  // bytes of an announced literal still to pass through
-	tail      []byte // the last bytes of the current line (literal announcements)
-	intercept atomic.Bool
-	handedOff atomic.Bool
-	tls       *tls.Config // nil: no STARTTLS here
+	rmu     sync.Mutex
+	br      *bufio.Reader
+	pending []byte // bytes of the current line not yet returned
+	midLine bool   // the previous read ended inside a line
+	// afterLiteral: the previous line announced a literal, so the next
+	// line read is the command's rest after the literal's bytes.
+	afterLiteral bool
+	literal      int64  // bytes of an announced literal still to pass through
+	tail         []byte // the last bytes of the current line (literal announcements)
+	intercept    atomic.Bool
+	handedOff    atomic.Bool
+	tls          *tls.Config // nil: no STARTTLS here
 
 	dropGreeting atomic.Bool
 	readOnlySel  atomic.Bool // rewrite the next "OK [READ-WRITE] SELECT completed"
@@ -174,7 +177,12 @@ func (c *filterConn) nextLine() ([]byte, error) {
 					line = e.line(c.command, line)
 				}
 			}
+		} else if c.afterLiteral && full {
+			if e := c.ext.Load(); e != nil && e.cont != nil {
+				line = e.cont(c.command, line)
+			}
 		}
+		c.afterLiteral = false
 		c.tail = append(c.tail, line[max(0, len(line)-32):]...)
 		if len(c.tail) > 32 {
 			c.tail = append(c.tail[:0], c.tail[len(c.tail)-32:]...)
@@ -204,6 +212,7 @@ func (c *filterConn) nextLine() ([]byte, error) {
 			c.tail = c.tail[:0]
 		}
 		c.midLine = !full || literal // after a literal the command line goes on
+		c.afterLiteral = literal
 		return line, err
 	}
 }

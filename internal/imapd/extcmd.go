@@ -23,6 +23,10 @@ type extCommands struct {
 	// resp, when set, may rewrite a response line go-imap writes (nil:
 	// unchanged). Both run on the session's goroutine.
 	line func(name string, line []byte) []byte
+	// cont, when set, may rewrite the line that follows a literal of a
+	// command go-imap handles (the rest of the command after the
+	// literal's bytes), like line.
+	cont func(name string, line []byte) []byte
 	resp func(p []byte) []byte
 }
 

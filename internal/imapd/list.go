@@ -135,6 +135,7 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 	if options.SelectSubscribed {
 		names = append(names, subscribedOnly(live, subNames, options.SelectRecursiveMatch)...)
 	}
+	modseqs := map[int64]int64{}
 	mbOf := make(map[string]*mailstore.Mailbox, len(folders))
 	for _, vf := range folders {
 		mbOf[vf.name] = vf.mb
@@ -190,6 +191,7 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 			if data.Status, err = s.statusData(mbOf[name], f, name, f.Counts, options.ReturnStatus); err != nil {
 				return s.imapError(err)
 			}
+			s.queueListModSeq(mbOf[name], modseqs) // STATUS HIGHESTMODSEQ (condstore.go)
 		}
 		if err := w.WriteList(data); err != nil {
 			return err
