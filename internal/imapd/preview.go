@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
+	htmlcharset "golang.org/x/net/html/charset"
 
 	"github.com/tenantferry/tenantferry/internal/message"
 )
@@ -85,7 +86,7 @@ func preview(r io.ReaderAt, root *message.Part) (text string, ok bool) {
 	if p == nil {
 		return "", false
 	}
-	s := previewBody(r, p)
+	s := previewBody(r, p, isHTML)
 	if isHTML {
 		s = stripHTML(s)
 	}
@@ -94,7 +95,11 @@ func preview(r io.ReaderAt, root *message.Part) (text string, ok bool) {
 
 // previewBody reads the start of a part's body (at most maxPreviewRead
 // stored bytes) and decodes its transfer encoding and charset to UTF-8.
-func previewBody(r io.ReaderAt, p *message.Part) string {
+// An HTML part without a charset parameter is decoded as its own
+// <meta charset> (or http-equiv Content-Type) says, as a browser would
+// (HTML's encoding prescan of the first 1024 bytes); without one, bytes
+// that are not UTF-8 are read as windows-1252.
+func previewBody(r io.ReaderAt, p *message.Part, isHTML bool) string {
 	raw := func() io.Reader { return byteRange(r, p.BodyStart, min(p.BodySize(), maxPreviewRead)) }
 	var body []byte
 	var err error
@@ -108,6 +113,11 @@ func previewBody(r io.ReaderAt, p *message.Part) string {
 		body, _ = io.ReadAll(raw())
 	}
 	cs := strings.ToLower(p.Params["charset"])
+	if cs == "" && isHTML {
+		if _, name, _ := htmlcharset.DetermineEncoding(body, "text/html"); name != "utf-8" {
+			cs = name
+		}
+	}
 	if cs != "" && cs != "utf-8" && cs != "us-ascii" {
 		if cr, err := charset.Reader(cs, bytes.NewReader(body)); err == nil {
 			if out, err := io.ReadAll(cr); err == nil {

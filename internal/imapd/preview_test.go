@@ -37,6 +37,9 @@ func TestFetchPreview(t *testing.T) {
 			"Subject: attached\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n" +
 				"Content-Type: text/plain\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\nattached text\r\n--b\r\n" +
 				"Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b--\r\n",
+			// No charset parameter: the HTML's own <meta> names it.
+			"Subject: meta\r\nContent-Type: text/html\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" +
+				"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=koi8-r\"></head><body>\xf0\xd2\xc9\xd7\xc5\xd4</body></html>\r\n",
 		}
 		for _, m := range msgs {
 			r.appendRaw("INBOX", m)
@@ -56,6 +59,7 @@ func TestFetchPreview(t *testing.T) {
 			`"the plain part")`,
 			`"Hello World & friends Bye!")`,
 			"NIL)",
+			want("Привет"),
 		} {
 			u, done := r.cmd("FETCH %d (PREVIEW)", i+1)
 			got := strings.Join(u, "\n")
