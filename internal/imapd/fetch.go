@@ -215,13 +215,20 @@ func (s *session) fetchOne(w *respWriter, sel *selected, seq uint32, it *mailsto
 			continue
 		}
 		switch a.kind {
-		case fetchInternalDate, fetchSize, fetchEnvelope, fetchBody, fetchBodyStructure, fetchModSeq, fetchPreview:
+		case fetchInternalDate, fetchSaveDate, fetchSize, fetchEnvelope, fetchBody, fetchBodyStructure, fetchModSeq, fetchPreview:
 			done[a.kind] = true
 		}
 		switch a.kind {
 		case fetchInternalDate:
 			item("INTERNALDATE ")
 			w.internalDate(it.InternalDate)
+		case fetchSaveDate:
+			item("SAVEDATE ")
+			if it.CreatedAt.IsZero() {
+				w.WriteString("NIL")
+			} else {
+				w.internalDate(it.CreatedAt)
+			}
 		case fetchSize:
 			item("RFC822.SIZE " + strconv.FormatInt(it.Size, 10))
 		case fetchModSeq:

@@ -18,7 +18,8 @@ import (
 // Attributes: UID, FLAGS, INTERNALDATE, RFC822.SIZE, ENVELOPE, BODY,
 // BODYSTRUCTURE, BODY[section]<partial>, BODY.PEEK[...], BINARY[part]
 // <partial>, BINARY.PEEK, BINARY.SIZE, RFC822, RFC822.HEADER,
-// RFC822.TEXT, RFC822.PEEK, MODSEQ and PREVIEW [(LAZY)] (RFC 8970). The sequence set may be "$" (the
+// RFC822.TEXT, RFC822.PEEK, MODSEQ, PREVIEW [(LAZY)] (RFC 8970) and
+// SAVEDATE (RFC 8514). The sequence set may be "$" (the
 // saved search result) and holds "*".
 
 // fetchKind is the kind of a FETCH attribute.
@@ -37,6 +38,7 @@ const (
 	fetchBinarySize    // BINARY.SIZE[...]
 	fetchModSeq        // MODSEQ (RFC 7162)
 	fetchPreview       // PREVIEW, PREVIEW (LAZY) (RFC 8970, preview.go)
+	fetchSaveDate      // SAVEDATE (RFC 8514, savedate.go)
 )
 
 // fetchAtt is one requested attribute.
@@ -153,7 +155,8 @@ func (r *argReader) fetchAtt() []fetchAtt {
 
 // simpleAtts are the attributes that are a name only.
 var simpleAtts = map[string]fetchKind{"UID": fetchUID, "FLAGS": fetchFlags, "INTERNALDATE": fetchInternalDate,
-	"RFC822.SIZE": fetchSize, "ENVELOPE": fetchEnvelope, "BODYSTRUCTURE": fetchBodyStructure, "MODSEQ": fetchModSeq}
+	"RFC822.SIZE": fetchSize, "ENVELOPE": fetchEnvelope, "BODYSTRUCTURE": fetchBodyStructure, "MODSEQ": fetchModSeq,
+	"SAVEDATE": fetchSaveDate}
 
 // fetchAttNamed reads the rest of the attribute named name.
 func (r *argReader) fetchAttNamed(name string) []fetchAtt {
@@ -307,12 +310,12 @@ func (r *argReader) fetchModifiers(q *fetchRequest) {
 }
 
 // fetchCaps are the capabilities of the FETCH served here.
-const fetchCaps = " BINARY" + previewCaps
+const fetchCaps = " BINARY" + previewCaps + saveDateCaps
 
 // fetchOrder is the position of each attribute kind in a response: the
 // metadata before the literals, as go-imap wrote them (clients such as
 // python's imaplib look for RFC822.SIZE before the first literal).
-var fetchOrder = map[fetchKind]int{fetchUID: 0, fetchFlags: 1, fetchModSeq: 2, fetchInternalDate: 3, fetchSize: 4,
+var fetchOrder = map[fetchKind]int{fetchUID: 0, fetchFlags: 1, fetchModSeq: 2, fetchInternalDate: 3, fetchSaveDate: 3, fetchSize: 4,
 	fetchEnvelope: 5, fetchBody: 6, fetchBodyStructure: 7, fetchPreview: 8, fetchBinarySize: 9, fetchSection: 10, fetchBinary: 11}
 
 // ordered returns the attributes in response order; sections keep the

@@ -195,6 +195,12 @@ func (m *candidate) match(c *imap.SearchCriteria) bool {
 		return false
 	}
 	for _, h := range c.Header {
+		if name, ok := strings.CutPrefix(h.Key, extKeyPrefix); ok {
+			if !m.matchExtKey(name, h.Value) { // WITHIN, SAVEDATE (savedate.go)
+				return false
+			}
+			continue
+		}
 		if !m.matchHeader(h.Key, h.Value) {
 			return false
 		}

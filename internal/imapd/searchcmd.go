@@ -29,7 +29,7 @@ import (
 
 // searchCaps are the capabilities SEARCH adds to go-imap's ESEARCH and
 // SEARCHRES.
-const searchCaps = " CONTEXT=SEARCH"
+const searchCaps = " CONTEXT=SEARCH" + withinCaps
 
 // searchReturn are the RETURN options of a SEARCH.
 type searchReturn struct {

@@ -95,7 +95,7 @@ func (r *argReader) searchKey(c *imap.SearchCriteria) {
 		}
 	case "HEADER":
 		r.sp()
-		name := r.astring()
+		name := r.headerKeyName(r.astring())
 		r.sp()
 		c.Header = append(c.Header, imap.SearchCriteriaHeaderField{Key: name, Value: r.astring()})
 	case "BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE":
@@ -115,6 +115,11 @@ func (r *argReader) searchKey(c *imap.SearchCriteria) {
 		c.UID = append(c.UID, r.uidSet())
 	case "MODSEQ":
 		r.searchModSeq(c)
+	case "OLDER", "YOUNGER": // RFC 5032 (savedate.go)
+		r.withinKey(c, key)
+	case "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE": // RFC 8514 (savedate.go)
+		r.saveDateKey(c, key)
+	case "SAVEDATESUPPORTED": // every folder keeps save dates
 	case "NOT":
 		r.sp()
 		var n imap.SearchCriteria

@@ -232,9 +232,10 @@ func (m *mutation) moveRows(rows []itemRow, dst *Folder) ([]uint32, error) {
 	m.emitByFolder(EventExpunged, rows, false)
 	moved := make([]itemRow, len(rows))
 	uids := make([]uint32, len(rows))
+	now := db.Now() // the save date in the new folder (Item.CreatedAt)
 	for i, r := range rows {
 		uids[i] = first + uint32(i)
-		if _, err := m.tx.ExecContext(m.ctx, `UPDATE items SET folder_id = ?, uid = ?, modseq = ? WHERE id = ?`, dst.ID, int64(uids[i]), m.modseq, r.id); err != nil {
+		if _, err := m.tx.ExecContext(m.ctx, `UPDATE items SET folder_id = ?, uid = ?, modseq = ?, created_at = ? WHERE id = ?`, dst.ID, int64(uids[i]), m.modseq, now, r.id); err != nil {
 			return nil, errs.Internalf(err, "move items")
 		}
 		r.folderID, r.uid = dst.ID, uids[i]

@@ -531,3 +531,49 @@ func FuzzParseHeader(f *testing.F) {
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "") == s }
+
+// TestMoveSetsSaveDate: an item moved into another folder gets a new save
+// date (Item.CreatedAt, IMAP SAVEDATE), as a copy does; one left in place
+// keeps its own.
+func TestMoveSetsSaveDate(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *mailstore.Store, mb *mailstore.Mailbox) {
+		inbox := mustFolder(t, s, mb.ID, "INBOX")
+		other, err := s.CreateFolder(bg, mb.ID, "Other", mailstore.FolderOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for i := 0; i < 2; i++ {
+			a, err := s.Append(bg, mb.ID, mailstore.AppendItem{FolderID: inbox.ID, Content: strings.NewReader("Subject: s\r\n\r\nx\r\n")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, a.ItemID)
+		}
+		old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+		if err := s.DB().Write(bg, func(tx *db.Tx) error {
+			_, err := tx.ExecContext(bg, `UPDATE items SET created_at = ? WHERE mailbox_id = ?`, db.Millis(old), mb.ID)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		before := time.Now().Add(-time.Minute)
+		if _, err := s.Move(bg, mb.ID, inbox.ID, mailstore.UIDs(1), other.ID); err != nil {
+			t.Fatal(err)
+		}
+		moved, err := s.Item(bg, mb.ID, ids[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		stayed, err := s.Item(bg, mb.ID, ids[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if moved.CreatedAt.Before(before) {
+			t.Errorf("moved item's save date %v, want now", moved.CreatedAt)
+		}
+		if !stayed.CreatedAt.Equal(old) {
+			t.Errorf("item left in place: save date %v, want %v", stayed.CreatedAt, old)
+		}
+	})
+}

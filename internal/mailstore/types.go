@@ -115,7 +115,7 @@ type Item struct {
 	MessageID    string    // Message-ID as indexed
 	From         string    // decoded From header
 	SentDate     time.Time // Date header, zero if none
-	CreatedAt    time.Time // when this server stored it
+	CreatedAt    time.Time // when it was saved into its current folder (stored, copied or moved there): the IMAP save date (RFC 8514)
 	// Name is the item's resource name in its folder (the last URL
 	// segment of a CalDAV/CardDAV object), "" for mail.
 	Name string
