@@ -126,7 +126,9 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	}
 	m.PassJob = job.ID
 	pctx, stopPass := s.passContext(ctx)
+	pctx, unwatch := s.running.watch(pctx, m.ID)
 	err = s.syncMove(pctx, b, m, ep, initial, claimed)
+	unwatch()
 	stopPass()
 	if err != nil && handedOver(ctx, pctx) {
 		// Yielded or drained: back of the queue, for any node; the pass
@@ -427,15 +429,15 @@ func (s *Service) runPass(ctx context.Context, b *Batch, m *Move, p *plan, k mai
 
 // progress is the engine's progress callback of a move's pass: it feeds
 // the rate meter and the metrics, and ends the pass (after the chunk just
-// committed) when a stop was requested.
+// committed) when a stop was requested on another node (stopCheck; a stop
+// on this node cancels the pass at once: stopwatch.go).
 func (s *Service) progress(ctx context.Context, cancel func(), moveID string) func(replication.Delta) {
+	check := s.stopCheck(ctx, cancel, moveID)
 	return func(d replication.Delta) {
 		s.rates.add(moveID, d.Bytes)
 		s.copiedItems.Add(float64(d.Items))
 		s.copiedBytes.Add(float64(d.Bytes))
-		if cur, err := s.getMove(ctx, s.D.Read(), moveID); err == nil && cur.State == StateStopping {
-			cancel()
-		}
+		check()
 	}
 }
 
