@@ -17,7 +17,7 @@ import (
 // too; the figures are for comparing builds and bounding regressions.
 func TestSmallMoveCost(t *testing.T) {
 	dbtest.EachDialect(t, func(t *testing.T, dialect db.Dialect) {
-		r := newRigOn(t, scenario.Options{DB: dbtest.DSN(t, dialect)})
+		r := newRigWith(t, scenario.Options{DB: dbtest.DSN(t, dialect)}, func(c *scenario.Config) { c.MigrationWorkers = 1 })
 		const users = 10
 		var addrs []string
 		for i := range users {
