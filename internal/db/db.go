@@ -62,12 +62,19 @@ type DB struct {
 	rebindCache sync.Map // string -> string (PostgreSQL only)
 	// statements counts the statements run through Tx and Reader.
 	statements atomic.Int64
+	// commits counts the write transactions Write committed.
+	commits atomic.Int64
 }
 
 // Statements returns how many statements have run through the rebinding
 // methods of Tx and Reader since Open: tests measure the queries an
 // operation costs (a list page, a group change) by the difference.
 func (d *DB) Statements() int64 { return d.statements.Load() }
+
+// Commits returns how many write transactions Write has committed since
+// Open (each a commit record, on PostgreSQL a WAL flush unless relaxed):
+// tests measure the commits an operation costs by the difference.
+func (d *DB) Commits() int64 { return d.commits.Load() }
 
 // Options configure Open.
 type Options struct {
@@ -346,6 +353,7 @@ func (d *DB) writeOnce(ctx context.Context, f func(tx *Tx) error) (err error) {
 	if err = stx.Commit(); err != nil {
 		return fmt.Errorf("db: commit: %w", err)
 	}
+	d.commits.Add(1)
 	for _, a := range tx.after {
 		a()
 	}

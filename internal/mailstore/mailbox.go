@@ -61,25 +61,8 @@ func scanMailbox(sc interface{ Scan(...any) error }) (*Mailbox, error) {
 // CreateMailbox creates a mailbox. A second mailbox with the same tenant and
 // GUID is a MailboxExists error.
 func (s *Store) CreateMailbox(ctx context.Context, nm NewMailbox) (*Mailbox, error) {
-	if strings.TrimSpace(nm.TenantID) == "" {
-		return nil, errs.Invalidf("InvalidTenant", "a mailbox needs a tenant id").WithHint("pass the tenant's id")
-	}
-	u, err := uuid.Parse(normalizeGUID(nm.GUID))
+	guid, err := checkNewMailbox(&nm)
 	if err != nil {
-		return nil, errs.Invalidf("InvalidMailboxGuid", "%q is not a GUID", nm.GUID).WithObject(nm.GUID).
-			WithHint("use the recipient's ExchangeGuid or ArchiveGuid, e.g. 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
-	}
-	guid := u.String()
-	if nm.Kind == "" {
-		nm.Kind = KindPrimary
-	}
-	if nm.State == "" {
-		nm.State = StateActive
-	}
-	if nm.Kind != KindPrimary && nm.Kind != KindArchive {
-		return nil, errs.Invalidf("InvalidMailboxKind", "mailbox kind %q is not primary or archive", nm.Kind)
-	}
-	if err := validState(nm.State); err != nil {
 		return nil, err
 	}
 	var mb *Mailbox
@@ -91,6 +74,45 @@ func (s *Store) CreateMailbox(ctx context.Context, nm NewMailbox) (*Mailbox, err
 		return nil, err
 	}
 	return mb, nil
+}
+
+// CreateMailboxTx is CreateMailbox inside the caller's write transaction:
+// the mailbox exists exactly when tx commits, together with whatever else
+// the caller writes in it (a move's staging mailbox with its state). A
+// MailboxExists error leaves tx unusable on PostgreSQL (the failed INSERT
+// aborts it): the caller returns the error and rolls back.
+func (s *Store) CreateMailboxTx(ctx context.Context, tx *db.Tx, nm NewMailbox) (*Mailbox, error) {
+	guid, err := checkNewMailbox(&nm)
+	if err != nil {
+		return nil, err
+	}
+	return insertMailbox(ctx, tx, nm, guid)
+}
+
+// checkNewMailbox validates nm, fills its defaults and returns its
+// normalized GUID.
+func checkNewMailbox(nm *NewMailbox) (string, error) {
+	if strings.TrimSpace(nm.TenantID) == "" {
+		return "", errs.Invalidf("InvalidTenant", "a mailbox needs a tenant id").WithHint("pass the tenant's id")
+	}
+	u, err := uuid.Parse(normalizeGUID(nm.GUID))
+	if err != nil {
+		return "", errs.Invalidf("InvalidMailboxGuid", "%q is not a GUID", nm.GUID).WithObject(nm.GUID).
+			WithHint("use the recipient's ExchangeGuid or ArchiveGuid, e.g. 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+	}
+	if nm.Kind == "" {
+		nm.Kind = KindPrimary
+	}
+	if nm.State == "" {
+		nm.State = StateActive
+	}
+	if nm.Kind != KindPrimary && nm.Kind != KindArchive {
+		return "", errs.Invalidf("InvalidMailboxKind", "mailbox kind %q is not primary or archive", nm.Kind)
+	}
+	if err := validState(nm.State); err != nil {
+		return "", err
+	}
+	return u.String(), nil
 }
 
 // insertMailbox writes a new mailbox (and its default folders) in tx.

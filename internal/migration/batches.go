@@ -412,10 +412,13 @@ func (s *Service) batchTx(ctx context.Context, tenantID, name string, started bo
 	return s.GetBatch(ctx, tenantID, b.ID)
 }
 
-// StopBatch stops a batch: syncing users stop after their current chunk,
-// idle users are stopped at once. Completing users finish their completion.
+// StopBatch stops a batch: syncing users stop at once on this node (the
+// chunk in flight rolls back) and within stopPoll after their current
+// chunk on another one (stopwatch.go); idle users are stopped at once. Completing users finish their completion.
 func (s *Service) StopBatch(ctx context.Context, tenantID, name string) (*Batch, error) {
-	return s.batchTx(ctx, tenantID, name, false, func(tx *db.Tx, b *Batch, ms []*Move) error {
+	var stopping []string
+	b, err := s.batchTx(ctx, tenantID, name, false, func(tx *db.Tx, b *Batch, ms []*Move) error {
+		stopping = stopping[:0] // a retried transaction starts over
 		if _, err := tx.ExecContext(ctx, `UPDATE batches SET control = ? WHERE id = ?`, ControlStopped, b.ID); err != nil {
 			return err
 		}
@@ -426,6 +429,7 @@ func (s *Service) StopBatch(ctx context.Context, tenantID, name string) (*Batch,
 				err = s.setState(ctx, tx, m, StateStopped, "StoppedByAdmin")
 			case StateValidating, StateSyncing, StateIncrementalSyncing:
 				err = s.setState(ctx, tx, m, StateStopping, "StopRequested")
+				stopping = append(stopping, m.ID)
 			}
 			if err != nil {
 				return err
@@ -433,6 +437,10 @@ func (s *Service) StopBatch(ctx context.Context, tenantID, name string) (*Batch,
 		}
 		return nil
 	})
+	if err == nil {
+		s.running.stop(stopping) // this node's passes end now, others' within stopPoll
+	}
+	return b, err
 }
 
 // SyncNow runs an incremental sync for every synced user at once.

@@ -173,7 +173,7 @@ func (s *Service) complete(ctx context.Context, b *Batch, m *Move, client replic
 			}
 			p := &plan{client: client, mailbox: mi}
 			for _, k := range kinds {
-				if _, err := s.runPass(ctx, b, m, p, k); err != nil {
+				if err := s.stagedPass(ctx, b, m, p, k); err != nil {
 					return err
 				}
 			}

@@ -229,7 +229,7 @@ func (s *Service) syncIMAP(ctx context.Context, b *Batch, m *Move, ep *directory
 // runIMAPPass runs one engine pass from the IMAP server into the user's
 // mailbox.
 func (s *Service) runIMAPPass(ctx context.Context, b *Batch, m *Move, p *imapPlan) (*replication.PassResult, error) {
-	w, err := s.loadWatermark(ctx, m.ID, string(mailstore.KindPrimary), false)
+	w, err := s.loadWatermark(ctx, m.ID, string(mailstore.KindPrimary))
 	if err != nil {
 		return nil, err
 	}

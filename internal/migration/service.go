@@ -58,10 +58,11 @@ type Service struct {
 	// waiting moves (DefaultPassSlice when zero; passctl.go).
 	PassSlice time.Duration
 
-	ctl    passCtl
-	checks checkCache // source checks that passed (checkcache.go)
-	tokMu  sync.Mutex
-	tokens map[string]*identity.TokenSource // endpoint id + secret hash → source
+	ctl     passCtl
+	running runningPasses // this node's passes, for a stop (stopwatch.go)
+	checks  checkCache    // source checks that passed (checkcache.go)
+	tokMu   sync.Mutex
+	tokens  map[string]*identity.TokenSource // endpoint id + secret hash → source
 
 	rates rateMeter
 	oauth oauthTokens

@@ -126,7 +126,9 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	}
 	m.PassJob = job.ID
 	pctx, stopPass := s.passContext(ctx)
+	pctx, unwatch := s.running.watch(pctx, m.ID)
 	err = s.syncMove(pctx, b, m, ep, initial, claimed)
+	unwatch()
 	stopPass()
 	if err != nil && handedOver(ctx, pctx) {
 		// Yielded or drained: back of the queue, for any node; the pass
@@ -224,11 +226,21 @@ func (s *Service) syncMove(ctx context.Context, b *Batch, m *Move, ep *directory
 	if initial {
 		state = StateSyncing
 	}
+	stages, err := s.findStaging(ctx, m.TenantID, kinds)
+	if err != nil {
+		return s.passFailed(ctx, m, err)
+	}
+	from, fromDetail := m.State, m.StatusDetail
+	var created []*mailstore.Mailbox
 	if err := s.D.Write(ctx, func(tx *db.Tx) error {
+		m.State, m.StatusDetail = from, fromDetail // a retried transaction starts over
 		if _, err := tx.ExecContext(ctx, `UPDATE moves SET target_recipient_id = ?, source_tenant_id = ?, source_address = ?, exchange_guid = ?,
 			archive_guid = ?, items_total = ?, bytes_total = ?, error_code = '', error_message = '' WHERE id = ?`,
 			p.target.ID, p.source.TenantId, p.mailbox.PrimarySmtpAddress, p.mailbox.ExchangeGuid, p.mailbox.ArchiveGuid,
 			totalItems, totalBytes, m.ID); err != nil {
+			return err
+		}
+		if created, err = s.createStaging(ctx, tx, m, kinds, stages); err != nil {
 			return err
 		}
 		return s.setState(ctx, tx, m, state, "")
@@ -239,8 +251,13 @@ func (s *Service) syncMove(ctx context.Context, b *Batch, m *Move, ep *directory
 
 	start := time.Now()
 	var total replication.PassResult
-	for _, k := range kinds {
-		res, err := s.runPass(ctx, b, m, p, k)
+	for i, k := range kinds {
+		fresh := stages[i] == nil
+		mb := stages[i]
+		if fresh {
+			mb = created[i]
+		}
+		res, err := s.runPass(ctx, b, m, p, k, mb, fresh)
 		if err != nil {
 			return s.passFailed(ctx, m, err)
 		}
@@ -389,15 +406,17 @@ func (s *Service) mailboxKinds(m *Move, p *plan) []mailboxKind {
 	return out
 }
 
-// runPass runs one engine pass for one mailbox of the move.
-func (s *Service) runPass(ctx context.Context, b *Batch, m *Move, p *plan, k mailboxKind) (*replication.PassResult, error) {
-	mb, fresh, err := s.staging(ctx, m.TenantID, k.guid, k.kind)
-	if err != nil {
-		return nil, err
-	}
-	w, err := s.loadWatermark(ctx, m.ID, string(k.kind), fresh)
-	if err != nil {
-		return nil, err
+// runPass runs one engine pass for one mailbox of the move into its
+// staging mailbox mb; fresh reports that mb was created by this pass (its
+// watermark was reset in the same transaction: the pass starts from
+// nothing).
+func (s *Service) runPass(ctx context.Context, b *Batch, m *Move, p *plan, k mailboxKind, mb *mailstore.Mailbox, fresh bool) (*replication.PassResult, error) {
+	var w replication.Watermark
+	if !fresh {
+		var err error
+		if w, err = s.loadWatermark(ctx, m.ID, string(k.kind)); err != nil {
+			return nil, err
+		}
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -410,41 +429,107 @@ func (s *Service) runPass(ctx context.Context, b *Batch, m *Move, p *plan, k mai
 
 // progress is the engine's progress callback of a move's pass: it feeds
 // the rate meter and the metrics, and ends the pass (after the chunk just
-// committed) when a stop was requested.
+// committed) when a stop was requested on another node (stopCheck; a stop
+// on this node cancels the pass at once: stopwatch.go).
 func (s *Service) progress(ctx context.Context, cancel func(), moveID string) func(replication.Delta) {
+	check := s.stopCheck(ctx, cancel, moveID)
 	return func(d replication.Delta) {
 		s.rates.add(moveID, d.Bytes)
 		s.copiedItems.Add(float64(d.Items))
 		s.copiedBytes.Add(float64(d.Bytes))
-		if cur, err := s.getMove(ctx, s.D.Read(), moveID); err == nil && cur.State == StateStopping {
-			cancel()
-		}
+		check()
 	}
 }
 
-// staging returns the target mailbox a move writes to, creating it in the
-// staging state. A retired mailbox with the same GUID (left from an earlier
-// move away from this tenant) is removed first. fresh reports a new mailbox.
-func (s *Service) staging(ctx context.Context, tenantID, guid string, kind mailstore.MailboxKind) (*mailstore.Mailbox, bool, error) {
-	mb, err := s.Store.Mailbox(ctx, tenantID, guid)
-	switch {
-	case err == nil && mb.State == mailstore.StateStaging:
-		return mb, false, nil
-	case err == nil && mb.State == mailstore.StateRetired:
-		if err := s.Store.DeleteMailbox(ctx, mb.ID); err != nil {
-			return nil, false, err
+// findStaging looks up the staging mailbox of each of a move's mailbox
+// kinds: an existing staging mailbox, or nil where the pass must create
+// one (createStaging). A retired mailbox with the same GUID (left from an
+// earlier move away from this tenant) is removed first; an active one is
+// TargetAlreadyHasMailbox.
+func (s *Service) findStaging(ctx context.Context, tenantID string, kinds []mailboxKind) ([]*mailstore.Mailbox, error) {
+	out := make([]*mailstore.Mailbox, len(kinds))
+	for i, k := range kinds {
+		mb, err := s.Store.Mailbox(ctx, tenantID, k.guid)
+		switch {
+		case err == nil && mb.State == mailstore.StateStaging:
+			out[i] = mb
+		case err == nil && mb.State == mailstore.StateRetired:
+			if err := s.Store.DeleteMailbox(ctx, mb.ID); err != nil {
+				return nil, err
+			}
+		case err == nil:
+			return nil, errs.Conflictf("TargetAlreadyHasMailbox", "the target tenant already has active mailbox content with GUID %s", k.guid).
+				WithHint("the target must be a MailUser without a mailbox")
+		case !errors.Is(err, mailstore.ErrMailboxNotFound):
+			return nil, err
 		}
-	case err == nil:
-		return nil, false, errs.Conflictf("TargetAlreadyHasMailbox", "the target tenant already has active mailbox content with GUID %s", guid).
-			WithHint("the target must be a MailUser without a mailbox")
-	case !errors.Is(err, mailstore.ErrMailboxNotFound):
-		return nil, false, err
 	}
-	mb, err = s.Store.CreateMailbox(ctx, mailstore.NewMailbox{TenantID: tenantID, GUID: guid, Kind: kind, State: mailstore.StateStaging})
+	return out, nil
+}
+
+// createStaging creates, in tx (the transaction that records the move's
+// Syncing state), the staging mailboxes findStaging did not find, and
+// resets their watermarks; created[i] is the new mailbox of kinds[i].
+//
+// Why this converges after a crash (a killed process, or a relaxed commit
+// lost by the database server) at any point:
+//   - The mailbox, its watermark reset and the Syncing state commit
+//     together or not at all. Lost or never committed: the move is still
+//     Validating with no staging mailbox (a retired one deleted before is
+//     gone either way), and the next pass does all of it again.
+//   - Committed: the staging mailbox exists with no watermark row, which
+//     the next pass reads as a zero watermark: a fresh pass. Until the
+//     first chunk commits (its items and its watermark in one
+//     transaction) the mailbox holds at most folders, which a pass from a
+//     zero watermark maps again by their source ids, as it did when the
+//     creation and the reset were separate commits.
+//   - Separate commits had a window this closes: a new mailbox committed
+//     and the process killed before the reset would have left the
+//     watermark of an earlier staging mailbox of the move (deleted by a
+//     stop, a failure or a removal) against the empty new one, so the
+//     next pass would have skipped what that watermark covered.
+func (s *Service) createStaging(ctx context.Context, tx *db.Tx, m *Move, kinds []mailboxKind, found []*mailstore.Mailbox) ([]*mailstore.Mailbox, error) {
+	created := make([]*mailstore.Mailbox, len(kinds))
+	for i, k := range kinds {
+		if found[i] != nil {
+			continue
+		}
+		mb, err := s.Store.CreateMailboxTx(ctx, tx, mailstore.NewMailbox{TenantID: m.TenantID, GUID: k.guid, Kind: k.kind, State: mailstore.StateStaging})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sync_state WHERE move_id = ? AND kind = ?`, m.ID, string(k.kind)); err != nil {
+			return nil, err
+		}
+		created[i] = mb
+	}
+	return created, nil
+}
+
+// stagedPass runs one pass for one mailbox of the move outside syncMove
+// (the completion's final sync): its staging mailbox, created with its
+// watermark reset in a transaction of its own if it is missing, then the
+// pass.
+func (s *Service) stagedPass(ctx context.Context, b *Batch, m *Move, p *plan, k mailboxKind) error {
+	kinds := []mailboxKind{k}
+	found, err := s.findStaging(ctx, m.TenantID, kinds)
 	if err != nil {
-		return nil, false, err
+		return err
 	}
-	return mb, true, nil
+	mb, fresh := found[0], found[0] == nil
+	if fresh {
+		if err := s.D.Write(ctx, func(tx *db.Tx) error {
+			created, err := s.createStaging(ctx, tx, m, kinds, found)
+			if err == nil {
+				mb = created[0]
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	_, err = s.runPass(ctx, b, m, p, k, mb, fresh)
+	return err
 }
 
 // dropStaging deletes the staged content of a move that will not complete.
@@ -492,14 +577,11 @@ func (s *Service) countTarget(ctx context.Context, q db.Querier, m *Move, imap b
 	return n, string(b), nil
 }
 
-func (s *Service) loadWatermark(ctx context.Context, moveID, kind string, reset bool) (replication.Watermark, error) {
+// loadWatermark reads the watermark of one mailbox of a move; none (a
+// staging mailbox whose first chunk has not committed) is the zero
+// watermark: a fresh pass.
+func (s *Service) loadWatermark(ctx context.Context, moveID, kind string) (replication.Watermark, error) {
 	var w replication.Watermark
-	if reset {
-		return w, s.D.Write(ctx, func(tx *db.Tx) error {
-			_, err := tx.ExecContext(ctx, `DELETE FROM sync_state WHERE move_id = ? AND kind = ?`, moveID, kind)
-			return err
-		})
-	}
 	err := s.D.Read().QueryRowContext(ctx, `SELECT folder_state, item_modseq, item_id, del_modseq, del_id, pass_upto, synced_upto
 		FROM sync_state WHERE move_id = ? AND kind = ?`, moveID, kind).
 		Scan(&w.FolderState, &w.Item.ModSeq, &w.Item.Id, &w.Del.ModSeq, &w.Del.Id, &w.PassUpto, &w.SyncedUpto)

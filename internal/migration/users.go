@@ -70,17 +70,24 @@ func (s *Service) userTx(ctx context.Context, tenantID, addr string, f func(tx *
 // StopUser stops one user (Stop-MigrationUser): an idle one at once, a
 // syncing one after its current chunk; a completing one finishes.
 func (s *Service) StopUser(ctx context.Context, tenantID, addr string) (*Move, error) {
-	return s.userTx(ctx, tenantID, addr, func(tx *db.Tx, _ *Batch, m *Move) error {
+	stopping := ""
+	m, err := s.userTx(ctx, tenantID, addr, func(tx *db.Tx, _ *Batch, m *Move) error {
+		stopping = "" // a retried transaction starts over
 		switch m.State {
 		case StateQueued, StateSynced, StateFailed:
 			return s.setState(ctx, tx, m, StateStopped, "StoppedByAdmin")
 		case StateValidating, StateSyncing, StateIncrementalSyncing:
+			stopping = m.ID
 			return s.setState(ctx, tx, m, StateStopping, "StopRequested")
 		case StateCompleting:
 			return ErrUserBusy.Newf("%s is completing", m.Email).WithObject(m.Email).WithHint("wait for the completion to finish")
 		}
 		return nil
 	})
+	if err == nil && stopping != "" {
+		s.running.stop([]string{stopping}) // this node's pass ends now, another node's within stopPoll
+	}
+	return m, err
 }
 
 // StartUser resumes one user of a started batch (Start-MigrationUser): a
