@@ -221,13 +221,31 @@ const hintNewToken = "request a new token from the issuer's token endpoint"
 // ParseUnverified decodes a token's claims WITHOUT checking its signature,
 // so a resource server can find which issuer to trust (by appid and tid)
 // before calling Verify. Never authorize anything on its result.
+//
+// The result is a pure function of the token bytes: it is remembered (like
+// verifications, for at most VerifiedTokenCacheTTL and never past exp), so a
+// caller presenting the same token on every request is parsed once.
 func ParseUnverified(token string) (*Claims, error) {
+	if token == "" || len(token) > MaxTokenSize {
+		_, _, err := parseUnverified(token)
+		return nil, err
+	}
+	k := newVerifiedKey(token, TrustedIssuer{}, "")
+	now := time.Now()
+	if c, ok := unverifiedParses.get(k, now); ok {
+		return c, nil
+	}
 	_, tc, err := parseUnverified(token)
 	if err != nil {
 		return nil, err
 	}
-	return tc.claims(), nil
+	c := tc.claims()
+	unverifiedParses.put(k, c, time.Time{}, now)
+	return c, nil
 }
+
+// unverifiedParses remembers ParseUnverified results.
+var unverifiedParses = newVerifiedCache(VerifiedTokenCacheSize)
 
 func parseUnverified(token string) (*jwt.Token, *tokenClaims, error) {
 	if token == "" {

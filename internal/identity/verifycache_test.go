@@ -150,3 +150,35 @@ func TestVerifiedCacheBounds(t *testing.T) {
 		t.Fatal("expired token cached")
 	}
 }
+
+// TestParseUnverifiedCache: ParseUnverified remembers a parse (a pure
+// function of the bytes) and hands out copies.
+func TestParseUnverifiedCache(t *testing.T) {
+	d := dbtest.Open(t, "sqlite")
+	a := newTestServer(t, d)
+	tn := seedTenant(t, a.d, "contoso")
+	tok, _, err := a.issuer.Issue(context.Background(), tn.id, "app-1", "https://target.example", []string{"Mailbox.Migration"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newVerifiedKey(tok, TrustedIssuer{}, "")
+	if _, ok := unverifiedParses.get(k, time.Now()); ok {
+		t.Fatal("cached before the first parse")
+	}
+	c1, err := ParseUnverified(tok)
+	if err != nil || c1.AppID != "app-1" || c1.TenantID != tn.id {
+		t.Fatalf("ParseUnverified: %+v %v", c1, err)
+	}
+	if _, ok := unverifiedParses.get(k, time.Now()); !ok {
+		t.Fatal("parse not cached")
+	}
+	c1.Roles[0] = "Global.Admin"
+	c2, err := ParseUnverified(tok)
+	if err != nil || !c2.HasRole("Mailbox.Migration") || c2.HasRole("Global.Admin") {
+		t.Fatalf("second parse: %+v %v", c2, err)
+	}
+	parts := strings.Split(tok, ".")
+	if _, err := ParseUnverified(parts[0] + ".!!." + parts[2]); err == nil {
+		t.Fatal("malformed token parsed")
+	}
+}
