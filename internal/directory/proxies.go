@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"database/sql"
 	"sort"
 	"strings"
 
@@ -114,23 +115,64 @@ func (x *Directory) checkProxiesAvailable(ctx context.Context, tx *db.Tx, tenant
 	return nil
 }
 
-// loadProxies returns a recipient's proxies in display order.
-func loadProxies(ctx context.Context, q db.Querier, recipientID string) ([]Proxy, error) {
-	rows, err := q.QueryContext(ctx, `SELECT prefix, address, is_primary FROM proxies WHERE recipient_id = ? ORDER BY position, id`, recipientID)
+// recipientWithProxies runs query, which selects recipientCols of at most
+// one recipient, and returns that recipient with its proxies, in one
+// statement: the query becomes a CTE joined with proxies. No recipient gives
+// sql.ErrNoRows.
+func recipientWithProxies(ctx context.Context, q db.Querier, query string, args ...any) (*Recipient, error) {
+	rows, err := q.QueryContext(ctx, `WITH r AS (`+query+`) SELECT `+recipientColsR+`, p.prefix, p.address, p.is_primary
+		FROM r LEFT JOIN proxies p ON p.recipient_id = r.id ORDER BY p.position, p.id`, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Proxy
+	var r *Recipient
 	for rows.Next() {
-		var p Proxy
-		if err := rows.Scan(&p.Prefix, &p.Address, &p.Primary); err != nil {
+		var prefix, address sql.NullString
+		var primary sql.NullBool
+		row, err := scanRecipient(extraScan{rows, []any{&prefix, &address, &primary}})
+		if err != nil {
 			return nil, err
 		}
-		out = append(out, p)
+		if r == nil {
+			r = row
+		}
+		if prefix.Valid {
+			r.Proxies = append(r.Proxies, Proxy{Prefix: prefix.String, Address: address.String, Primary: primary.Bool})
+		}
 	}
-	sortProxies(out)
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, sql.ErrNoRows
+	}
+	sortProxies(r.Proxies)
+	return r, nil
+}
+
+// extraScan scans a row into the destinations given plus extra ones after
+// them.
+type extraScan struct {
+	rows  *sql.Rows
+	extra []any
+}
+
+// Scan scans the row into dest followed by the extra destinations.
+func (e extraScan) Scan(dest ...any) error {
+	return e.rows.Scan(append(dest, e.extra...)...)
+}
+
+// recipientColsR is recipientCols qualified by the alias r.
+var recipientColsR = recipientColsOf("r")
+
+// recipientColsOf returns recipientCols qualified by a table alias.
+func recipientColsOf(alias string) string {
+	cols := strings.Split(recipientCols, ",")
+	for i, c := range cols {
+		cols[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
 }
 
 // replaceProxies rewrites a recipient's proxy rows.

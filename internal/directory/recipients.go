@@ -328,25 +328,30 @@ func (x *Directory) getRecipient(ctx context.Context, q db.Querier, tenantID, re
 	}
 	key := strings.ToLower(ref)
 	key = strings.TrimPrefix(strings.TrimPrefix(key, "smtp:"), "x500:")
-	var row *sql.Row
+	// Each lookup yields at most one recipient; recipientWithProxies joins
+	// its proxies in the same statement.
+	var query string
+	var args []any
 	switch {
 	case strings.Contains(key, "@"):
-		row = q.QueryRowContext(ctx, `SELECT `+recipientCols+` FROM recipients WHERE tenant_id = ? AND id IN
-			(SELECT recipient_id FROM proxies WHERE prefix = 'smtp' AND addr_key = ? AND tenant_id = ?)`, tenantID, key, tenantID)
+		query = `SELECT ` + recipientCols + ` FROM recipients WHERE tenant_id = ? AND id IN
+			(SELECT recipient_id FROM proxies WHERE prefix = 'smtp' AND addr_key = ? AND tenant_id = ?) LIMIT 1`
+		args = []any{tenantID, key, tenantID}
 	case strings.HasPrefix(key, "/o="):
-		row = q.QueryRowContext(ctx, `SELECT `+recipientCols+` FROM recipients WHERE tenant_id = ? AND (lower(legacy_dn) = ? OR id IN
-			(SELECT recipient_id FROM proxies WHERE prefix = 'x500' AND addr_key = ? AND tenant_id = ?))`, tenantID, key, key, tenantID)
+		query = `SELECT ` + recipientCols + ` FROM recipients WHERE tenant_id = ? AND (lower(legacy_dn) = ? OR id IN
+			(SELECT recipient_id FROM proxies WHERE prefix = 'x500' AND addr_key = ? AND tenant_id = ?)) LIMIT 1`
+		args = []any{tenantID, key, key, tenantID}
 	default:
 		// One indexed lookup per kind of reference, in order of
 		// preference (an OR of them scans the tenant's recipients).
-		row = q.QueryRowContext(ctx, `SELECT `+recipientCols+` FROM (
-			SELECT `+recipientCols+`, 0 AS pref FROM recipients WHERE tenant_id = ? AND id = ?
-			UNION ALL SELECT `+recipientCols+`, 1 FROM recipients WHERE tenant_id = ? AND alias_key = ?
-			UNION ALL SELECT `+recipientCols+`, 2 FROM recipients WHERE tenant_id = ? AND exchange_guid = ?
-			UNION ALL SELECT `+recipientCols+`, 3 FROM recipients WHERE tenant_id = ? AND name_key = ?) refs ORDER BY pref LIMIT 1`,
-			tenantID, key, tenantID, key, tenantID, key, tenantID, key)
+		query = `SELECT ` + recipientCols + ` FROM (
+			SELECT ` + recipientCols + `, 0 AS pref FROM recipients WHERE tenant_id = ? AND id = ?
+			UNION ALL SELECT ` + recipientCols + `, 1 FROM recipients WHERE tenant_id = ? AND alias_key = ?
+			UNION ALL SELECT ` + recipientCols + `, 2 FROM recipients WHERE tenant_id = ? AND exchange_guid = ?
+			UNION ALL SELECT ` + recipientCols + `, 3 FROM recipients WHERE tenant_id = ? AND name_key = ?) refs ORDER BY pref LIMIT 1`
+		args = []any{tenantID, key, tenantID, key, tenantID, key, tenantID, key}
 	}
-	r, err := scanRecipient(row)
+	r, err := recipientWithProxies(ctx, q, query, args...)
 	if db.IsNoRows(err) {
 		return nil, recipientNotFound(ref)
 	}
@@ -361,9 +366,6 @@ func (x *Directory) getRecipient(ctx context.Context, q db.Querier, tenantID, re
 		if !ok {
 			return nil, errs.NotFoundf("RecipientNotFound", "%q is a %s, not a %s", ref, r.Type, types[0]).WithObject(ref)
 		}
-	}
-	if r.Proxies, err = loadProxies(ctx, q, r.ID); err != nil {
-		return nil, err
 	}
 	return r, nil
 }
@@ -521,16 +523,11 @@ func (x *Directory) ResolveAddress(ctx context.Context, addr string) (*Recipient
 	if !storable(key) {
 		return nil, nil
 	}
-	q := x.d.Read()
-	r, err := scanRecipient(q.QueryRowContext(ctx, `SELECT `+recipientCols+` FROM recipients WHERE id =
-		(SELECT recipient_id FROM proxies WHERE prefix = 'smtp' AND addr_key = ?)`, key))
+	r, err := recipientWithProxies(ctx, x.d.Read(), `SELECT `+recipientCols+` FROM recipients WHERE id =
+		(SELECT recipient_id FROM proxies WHERE prefix = 'smtp' AND addr_key = ?)`, key)
 	if db.IsNoRows(err) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	r.Proxies, err = loadProxies(ctx, q, r.ID)
 	return r, err
 }
 
@@ -543,14 +540,10 @@ func (x *Directory) ByExchangeGuid(ctx context.Context, q db.Querier, tenantID, 
 	if !storable(guid) {
 		return nil, recipientNotFound(guid)
 	}
-	r, err := scanRecipient(q.QueryRowContext(ctx, `SELECT `+recipientCols+` FROM recipients WHERE tenant_id = ? AND (exchange_guid = ? OR archive_guid = ?)`,
-		tenantID, strings.ToLower(guid), strings.ToLower(guid)))
+	r, err := recipientWithProxies(ctx, q, `SELECT `+recipientCols+` FROM recipients WHERE tenant_id = ? AND (exchange_guid = ? OR archive_guid = ?) LIMIT 1`,
+		tenantID, strings.ToLower(guid), strings.ToLower(guid))
 	if db.IsNoRows(err) {
 		return nil, recipientNotFound(guid)
 	}
-	if err != nil {
-		return nil, err
-	}
-	r.Proxies, err = loadProxies(ctx, q, r.ID)
 	return r, err
 }

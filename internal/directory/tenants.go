@@ -96,37 +96,67 @@ func (x *Directory) GetTenant(ctx context.Context, ref string) (*Tenant, error) 
 	if ref == "" {
 		return nil, errs.Invalidf("MissingField", "tenant is required").WithHint("pass --tenant NAME|ID|DOMAIN")
 	}
-	q := x.d.Read()
-	var id string
+	var t *Tenant
 	err := sql.ErrNoRows
 	if storable(ref) {
-		err = q.QueryRowContext(ctx, `SELECT id FROM tenants WHERE id = ? OR name = ?
-		UNION SELECT tenant_id FROM domains WHERE domain = ?`, ref, ref, ref).Scan(&id)
+		// One statement: the reference resolved (by id, name or domain) and
+		// the tenant's row joined with its domains.
+		t, err = scanTenant(x.d.Read().QueryContext(ctx, `WITH ref(id) AS (
+			SELECT id FROM tenants WHERE id = ? OR name = ?
+			UNION SELECT tenant_id FROM domains WHERE domain = ? LIMIT 1)
+		SELECT `+tenantDomainCols+` FROM ref JOIN tenants t ON t.id = ref.id
+		LEFT JOIN domains d ON d.tenant_id = t.id ORDER BY d.is_initial DESC, d.domain`, ref, ref, ref))
 	}
 	if db.IsNoRows(err) {
 		return nil, errs.NotFoundf("TenantNotFound", "tenant %q was not found", ref).
 			WithHint("list tenants with 'tenantferry tenant list'")
 	}
-	if err != nil {
-		return nil, err
-	}
-	return x.tenantByID(ctx, q, id)
+	return t, err
 }
 
 func (x *Directory) tenantByID(ctx context.Context, q db.Querier, id string) (*Tenant, error) {
-	t := &Tenant{}
-	var created int64
-	err := q.QueryRowContext(ctx, `SELECT id, name, initial_domain, quota_bytes, created_at FROM tenants WHERE id = ?`, id).
-		Scan(&t.ID, &t.Name, &t.InitialDomain, &t.Quota, &created)
+	t, err := scanTenant(q.QueryContext(ctx, `SELECT `+tenantDomainCols+` FROM tenants t
+		LEFT JOIN domains d ON d.tenant_id = t.id WHERE t.id = ? ORDER BY d.is_initial DESC, d.domain`, id))
 	if db.IsNoRows(err) {
 		return nil, errs.NotFoundf("TenantNotFound", "tenant %q was not found", id)
 	}
+	return t, err
+}
+
+// tenantDomainCols are the columns scanTenant reads: a tenant (t) joined
+// with its domains (d), one row per domain.
+const tenantDomainCols = `t.id, t.name, t.initial_domain, t.quota_bytes, t.created_at, d.domain`
+
+// scanTenant reads a tenant from the rows of a tenantDomainCols query
+// ordered by domain display order; no row gives sql.ErrNoRows.
+func scanTenant(rows *sql.Rows, err error) (*Tenant, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.CreatedAt = db.Time(created)
-	t.Domains, err = x.listDomains(ctx, q, t.ID)
-	return t, err
+	defer rows.Close()
+	var t *Tenant
+	for rows.Next() {
+		var created int64
+		var domain sql.NullString
+		row := &Tenant{}
+		if err := rows.Scan(&row.ID, &row.Name, &row.InitialDomain, &row.Quota, &created, &domain); err != nil {
+			return nil, err
+		}
+		if t == nil {
+			t = row
+			t.CreatedAt = db.Time(created)
+		}
+		if domain.Valid {
+			t.Domains = append(t.Domains, domain.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, sql.ErrNoRows
+	}
+	return t, nil
 }
 
 // SetTenantQuota sets the tenant's quota in bytes (0: unlimited).

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -130,6 +131,11 @@ type Verifier struct {
 	rateMu   sync.Mutex
 	tokens   float64   // fetch starts available (token bucket)
 	refilled time.Time // last refill of tokens
+
+	verified *verifiedCache
+	// sigChecks counts full (signature-checking) verifications; tests read
+	// it to see the verified-token cache work.
+	sigChecks atomic.Int64
 }
 
 // jwksEntry is the cached key set of one JWKS URL. mu is held while the set
@@ -156,7 +162,8 @@ func NewVerifier(client *http.Client, opts VerifierOptions) *Verifier {
 		opts.CacheTTL = DefaultJWKSCacheTTL
 	}
 	opts.LocalPublicURL = strings.TrimRight(opts.LocalPublicURL, "/")
-	v := &Verifier{opts: opts, cache: map[string]*jwksEntry{}, fetching: make(chan struct{}, MaxConcurrentJWKSFetches), tokens: JWKSFetchBurst}
+	v := &Verifier{opts: opts, cache: map[string]*jwksEntry{}, fetching: make(chan struct{}, MaxConcurrentJWKSFetches), tokens: JWKSFetchBurst,
+		verified: newVerifiedCache(VerifiedTokenCacheSize)}
 	c := *client
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 5 {
@@ -214,13 +221,31 @@ const hintNewToken = "request a new token from the issuer's token endpoint"
 // ParseUnverified decodes a token's claims WITHOUT checking its signature,
 // so a resource server can find which issuer to trust (by appid and tid)
 // before calling Verify. Never authorize anything on its result.
+//
+// The result is a pure function of the token bytes: it is remembered (like
+// verifications, for at most VerifiedTokenCacheTTL and never past exp), so a
+// caller presenting the same token on every request is parsed once.
 func ParseUnverified(token string) (*Claims, error) {
+	if token == "" || len(token) > MaxTokenSize {
+		_, _, err := parseUnverified(token)
+		return nil, err
+	}
+	k := newVerifiedKey(token, TrustedIssuer{}, "")
+	now := time.Now()
+	if c, ok := unverifiedParses.get(k, now); ok {
+		return c, nil
+	}
 	_, tc, err := parseUnverified(token)
 	if err != nil {
 		return nil, err
 	}
-	return tc.claims(), nil
+	c := tc.claims()
+	unverifiedParses.put(k, c, time.Time{}, now)
+	return c, nil
 }
+
+// unverifiedParses remembers ParseUnverified results.
+var unverifiedParses = newVerifiedCache(VerifiedTokenCacheSize)
 
 func parseUnverified(token string) (*jwt.Token, *tokenClaims, error) {
 	if token == "" {
@@ -243,6 +268,11 @@ func parseUnverified(token string) (*jwt.Token, *tokenClaims, error) {
 // is already valid (ClockLeeway either way), and it names a tid and an
 // appid. Every rejection is a TokenRejected error (Unauthorized) saying why;
 // a JWKS that cannot be fetched gives IssuerUnreachable (Unavailable).
+//
+// A successful verification is remembered for VerifiedTokenCacheTTL (never
+// past the token's exp), keyed by the token bytes, the trusted issuer and
+// the audience: the same token presented again skips the parsing and the
+// signature check, though its exp and nbf are checked on every use.
 func (v *Verifier) Verify(ctx context.Context, token string, trusted TrustedIssuer, audience string) (*Claims, error) {
 	if audience == "" {
 		return nil, errs.Internalf(nil, "token verification needs the expected audience")
@@ -251,31 +281,63 @@ func (v *Verifier) Verify(ctx context.Context, token string, trusted TrustedIssu
 		return nil, rejected("record the issuer and JWKS URL of the application in the consent",
 			"no trusted issuer is recorded for this token")
 	}
-	t, tc, err := parseUnverified(token)
+	if token == "" || len(token) > MaxTokenSize {
+		_, _, err := parseUnverified(token)
+		return nil, err
+	}
+	k := newVerifiedKey(token, trusted, audience)
+	if c, ok := v.verified.get(k, v.now()); ok {
+		return c, nil
+	}
+	c, nbf, err := v.verify(ctx, token, trusted, audience)
 	if err != nil {
 		return nil, err
 	}
+	v.verified.put(k, c, nbf, v.now())
+	return c, nil
+}
+
+// verify is Verify without the cache; it also returns the token's nbf (zero
+// when absent).
+func (v *Verifier) verify(ctx context.Context, token string, trusted TrustedIssuer, audience string) (*Claims, time.Time, error) {
+	claims, tc, err := v.verifyClaims(ctx, token, trusted, audience)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	var nbf time.Time
+	if tc.NotBefore != nil {
+		nbf = tc.NotBefore.Time
+	}
+	return claims, nbf, nil
+}
+
+// verifyClaims parses token and checks its signature and claims.
+func (v *Verifier) verifyClaims(ctx context.Context, token string, trusted TrustedIssuer, audience string) (*Claims, *tokenClaims, error) {
+	t, tc, err := parseUnverified(token)
+	if err != nil {
+		return nil, nil, err
+	}
 	if alg, _ := t.Header["alg"].(string); alg != AlgEdDSA {
-		return nil, rejected("the issuer must sign tokens with EdDSA (Ed25519)",
+		return nil, nil, rejected("the issuer must sign tokens with EdDSA (Ed25519)",
 			"token signing algorithm %q is not accepted; only %s is", truncate(alg, 20), AlgEdDSA)
 	}
 	if _, ok := t.Header["crit"]; ok {
-		return nil, rejected(hintNewToken, "token is malformed: critical header extensions are not supported")
+		return nil, nil, rejected(hintNewToken, "token is malformed: critical header extensions are not supported")
 	}
 	if tc.Issuer != trusted.Issuer {
-		return nil, rejected("get the token from the issuer recorded in the consent, or grant consent for this issuer",
+		return nil, nil, rejected("get the token from the issuer recorded in the consent, or grant consent for this issuer",
 			"token issuer %q is not the issuer %q recorded in the consent", truncate(tc.Issuer, 200), trusted.Issuer)
 	}
 	kid, _ := t.Header["kid"].(string)
 	if kid == "" {
-		return nil, rejected(hintNewToken, "token is malformed: its header has no key id (kid)")
+		return nil, nil, rejected(hintNewToken, "token is malformed: its header has no key id (kid)")
 	}
 	pub, err := v.key(ctx, trusted, kid)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if pub == nil {
-		return nil, rejected("the issuer's signing key may have been rotated out; "+hintNewToken,
+		return nil, nil, rejected("the issuer's signing key may have been rotated out; "+hintNewToken,
 			"token key %q is not published by issuer %s (JWKS %s)", truncate(kid, 64), trusted.Issuer, trusted.JWKSURL)
 	}
 
@@ -288,16 +350,17 @@ func (v *Verifier) Verify(ctx context.Context, token string, trusted TrustedIssu
 		jwt.WithTimeFunc(v.now),
 	)
 	tc = &tokenClaims{}
+	v.sigChecks.Add(1)
 	if _, err := parser.ParseWithClaims(token, tc, func(*jwt.Token) (any, error) { return pub, nil }); err != nil {
-		return nil, explain(err, tc, audience)
+		return nil, nil, explain(err, tc, audience)
 	}
 	if tc.TenantID == "" {
-		return nil, rejected(hintNewToken, "token has no tenant id (tid) claim")
+		return nil, nil, rejected(hintNewToken, "token has no tenant id (tid) claim")
 	}
 	if tc.AppID == "" {
-		return nil, rejected(hintNewToken, "token has no application id (appid) claim")
+		return nil, nil, rejected(hintNewToken, "token has no application id (appid) claim")
 	}
-	return tc.claims(), nil
+	return tc.claims(), tc, nil
 }
 
 // explain maps a jwt validation error to a TokenRejected error.

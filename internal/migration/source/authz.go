@@ -138,6 +138,23 @@ func (c *Core) recipient(ctx context.Context, g *Grant, ref string, allowConvert
 	if errors.Is(err, directory.ErrRecipientNotFound) {
 		r, err = c.Dir.ByExchangeGuid(ctx, nil, g.Tenant.ID, ref)
 	}
+	return c.inScope(ctx, g, ref, r, err, allowConverted)
+}
+
+// recipientByGuid is recipient for a mailbox that content requests name by
+// its ExchangeGuid or ArchiveGuid: one indexed lookup. Any other reference
+// falls back to recipient, so an in-scope mailbox named otherwise gets
+// GuidRequired from the caller rather than NotInScope.
+func (c *Core) recipientByGuid(ctx context.Context, g *Grant, guid string, allowConverted bool) (*directory.Recipient, error) {
+	r, err := c.Dir.ByExchangeGuid(ctx, nil, g.Tenant.ID, guid)
+	if errors.Is(err, directory.ErrRecipientNotFound) {
+		return c.recipient(ctx, g, guid, allowConverted)
+	}
+	return c.inScope(ctx, g, guid, r, err, allowConverted)
+}
+
+// inScope finishes check 4 on the lookup of ref (r, err).
+func (c *Core) inScope(ctx context.Context, g *Grant, ref string, r *directory.Recipient, err error, allowConverted bool) (*directory.Recipient, error) {
 	// A mailbox outside the published scope is not the caller's to learn
 	// about: not whether it exists, nor its address or alias. Unknown and
 	// out-of-scope mailboxes get the same answer, naming the mailbox as the

@@ -138,7 +138,7 @@ func (m *Mailbox) Recipient() *directory.Recipient { return m.rec }
 // converted to a MailUser is opened too (to repeat completion steps).
 func (c *Core) OpenMailbox(ctx context.Context, g *Grant, guid string, allowConverted bool) (*Mailbox, error) {
 	guid = strings.ToLower(guid)
-	rec, err := c.recipient(ctx, g, guid, allowConverted)
+	rec, err := c.recipientByGuid(ctx, g, guid, allowConverted)
 	if err != nil {
 		return nil, err
 	}
