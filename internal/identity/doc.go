@@ -17,6 +17,12 @@
 //     which server issued a token; the exact "iss" match
 //     (publicURL/<tenant id>/v2.0) is what separates its tenants. Never
 //     accept a token on signature alone.
+//   - A Verifier reuses a successful verification of the same token bytes
+//     for the same issuer, JWKS URL and audience for at most
+//     VerifiedTokenCacheTTL, never past the token's exp, with exp and nbf
+//     checked on every use; failures are never remembered
+//     (verifycache.go). Authorization decisions that read the directory
+//     are never cached here.
 //   - Only EdDSA (Ed25519) tokens are issued and accepted; "kid" is required.
 //   - The issued "iss" and "tid" always use the tenant id, whichever tenant
 //     reference (id, name, domain) the token request used.
