@@ -1,0 +1,93 @@
+package blobstore
+
+import (
+	"context"
+	"io"
+	"sync"
+
+	"golang.org/x/sync/semaphore"
+)
+
+// DefaultMemoryBudget is Options.MemoryBudget's default: the bytes every
+// write batch of a node holds at once in gather buffers (small records on
+// their way to the shared pack file or into an S3 pack object, including
+// pack objects being uploaded) and in the parts of large S3 items.
+const DefaultMemoryBudget = 32 << 20
+
+// memBudget bounds, node-wide, the memory write batches hold for bytes in
+// flight, so many concurrent batches (one or two per running move) share
+// a fixed total instead of each holding its own buffers.
+//
+// Deadlock freedom: a batch asks for a gather buffer only when it holds
+// none (its earlier buffers are being uploaded, which ends on its own),
+// and a large S3 item takes a part slot, a separate bound, whose holders
+// never wait for a gather buffer.
+type memBudget struct {
+	gather  *semaphore.Weighted // bytes of gather buffers
+	parts   *semaphore.Weighted // large S3 items streaming (one part in memory each)
+	bufCap  int                 // capacity of one gather buffer
+	partMem int64               // memory of one part slot
+	bufs    sync.Pool           // idle gather buffers, reused
+}
+
+// newMemBudget divides budget between part slots (S3 only: at least one,
+// at most a quarter of the budget's parts) and gather buffers of bufCap
+// bytes (at least two, so one can fill while another uploads).
+func newMemBudget(budget int64, bufCap int, partSize int64) *memBudget {
+	if budget <= 0 {
+		budget = DefaultMemoryBudget
+	}
+	m := &memBudget{bufCap: bufCap, partMem: partSize}
+	slots := int64(0)
+	if partSize > 0 {
+		slots = max(1, budget/partSize/4)
+		budget -= slots * partSize
+	}
+	m.gather = semaphore.NewWeighted(max(budget, 2*int64(bufCap)))
+	m.parts = semaphore.NewWeighted(max(slots, 1))
+	return m
+}
+
+// getBuf returns an empty gather buffer of capacity bufCap, waiting until
+// the budget has room for it.
+func (m *memBudget) getBuf() []byte {
+	m.gather.Acquire(context.Background(), int64(m.bufCap)) // never fails without a deadline
+	if b, ok := m.bufs.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, m.bufCap)
+}
+
+// putBuf gives a gather buffer from getBuf back to the budget.
+func (m *memBudget) putBuf(b []byte) {
+	if cap(b) == m.bufCap {
+		b = b[:0]
+		m.bufs.Put(&b)
+	}
+	m.gather.Release(int64(m.bufCap))
+}
+
+// acquirePart waits for a part slot of a large S3 item.
+func (m *memBudget) acquirePart() { m.parts.Acquire(context.Background(), 1) }
+
+// releasePart gives a part slot back.
+func (m *memBudget) releasePart() { m.parts.Release(1) }
+
+// readAppend reads from r into buf's spare capacity until EOF or limit
+// bytes, and returns buf extended by what was read and its count. buf must
+// have room for limit more bytes.
+func readAppend(buf []byte, r io.Reader, limit int) ([]byte, int, error) {
+	start := len(buf)
+	end := min(cap(buf), start+limit)
+	for len(buf) < end {
+		n, err := r.Read(buf[len(buf):end])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return buf, len(buf) - start, err
+		}
+	}
+	return buf, len(buf) - start, nil
+}
