@@ -69,8 +69,9 @@ func (b *Batch) Bytes() int64 { return b.bytes }
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // copyBufPool holds the buffers large items stream through: large writes
-// keep the syscall count per item low.
-var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+// keep the syscall count per item low, small ones the memory of many
+// concurrent batches.
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 var zeroHeader [headerSize]byte
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/semaphore"
 )
@@ -12,7 +13,7 @@ import (
 // write batch of a node holds at once in gather buffers (small records on
 // their way to the shared pack file or into an S3 pack object, including
 // pack objects being uploaded) and in the parts of large S3 items.
-const DefaultMemoryBudget = 32 << 20
+const DefaultMemoryBudget = 16 << 20
 
 // memBudget bounds, node-wide, the memory write batches hold for bytes in
 // flight, so many concurrent batches (one or two per running move) share
@@ -28,6 +29,7 @@ type memBudget struct {
 	bufCap  int                 // capacity of one gather buffer
 	partMem int64               // memory of one part slot
 	bufs    sync.Pool           // idle gather buffers, reused
+	waiting atomic.Int64        // getBuf calls waiting for room (observed by tests)
 }
 
 // newMemBudget divides budget between part slots (S3 only: at least one,
@@ -51,7 +53,11 @@ func newMemBudget(budget int64, bufCap int, partSize int64) *memBudget {
 // getBuf returns an empty gather buffer of capacity bufCap, waiting until
 // the budget has room for it.
 func (m *memBudget) getBuf() []byte {
-	m.gather.Acquire(context.Background(), int64(m.bufCap)) // never fails without a deadline
+	if !m.gather.TryAcquire(int64(m.bufCap)) {
+		m.waiting.Add(1)
+		m.gather.Acquire(context.Background(), int64(m.bufCap)) // never fails without a deadline
+		m.waiting.Add(-1)
+	}
 	if b, ok := m.bufs.Get().(*[]byte); ok {
 		return (*b)[:0]
 	}

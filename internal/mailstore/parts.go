@@ -64,7 +64,10 @@ func (s *Store) Parts(ctx context.Context, b *blobstore.Blob) (*message.Part, er
 // above StoredPartsAbove has its tree stored with it and is never read
 // back to be parsed. The first StoredPartsAbove bytes are only kept (in a
 // pooled buffer); beyond them they are fed to a message.Builder, and the
-// rest streams through it: memory stays bounded whatever the size.
+// rest streams through it: memory stays bounded whatever the size. The
+// pooled buffer starts at headStart bytes and grows only for the content
+// that needs it (most mail is far smaller than StoredPartsAbove), so
+// concurrent writes do not each pin a StoredPartsAbove buffer.
 // Call Close when done.
 type ContentParser struct {
 	head *[]byte
@@ -72,7 +75,11 @@ type ContentParser struct {
 	n    int64
 }
 
-var headPool = sync.Pool{New: func() any { b := make([]byte, 0, StoredPartsAbove); return &b }}
+// headStart is the capacity of a pooled head buffer; larger ones are not
+// pooled.
+const headStart = 64 << 10
+
+var headPool = sync.Pool{New: func() any { b := make([]byte, 0, headStart); return &b }}
 
 // NewContentParser returns a ContentParser at the start of a message.
 func NewContentParser() *ContentParser {
@@ -112,7 +119,9 @@ func (c *ContentParser) Close() { c.release() }
 
 func (c *ContentParser) release() {
 	if c.head != nil {
-		headPool.Put(c.head)
+		if cap(*c.head) <= headStart {
+			headPool.Put(c.head)
+		}
 		c.head = nil
 	}
 }

@@ -1,0 +1,65 @@
+package blobstore
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/tenantferry/tenantferry/internal/testsupport/wait"
+)
+
+// TestMemBudgetBlocksNinthBuffer: a budget of eight gather buffers hands
+// out eight; the ninth waits until one is given back.
+func TestMemBudgetBlocksNinthBuffer(t *testing.T) {
+	const bufCap = 1 << 10
+	m := newMemBudget(8*bufCap, bufCap, 0)
+	var held [][]byte
+	for range 8 {
+		held = append(held, m.getBuf())
+	}
+	got := make(chan []byte)
+	go func() { got <- m.getBuf() }()
+	wait.For(t, 10*time.Second, "the ninth buffer to wait for room", func() error {
+		if n := m.waiting.Load(); n != 1 {
+			return fmt.Errorf("%d waiting", n)
+		}
+		return nil
+	})
+	select {
+	case <-got:
+		t.Fatal("the ninth buffer was handed out while eight were held")
+	default:
+	}
+	m.putBuf(held[0])
+	b := <-got
+	if len(b) != 0 || cap(b) != bufCap {
+		t.Fatalf("buffer len %d cap %d, want 0 and %d", len(b), cap(b), bufCap)
+	}
+}
+
+// TestMemBudgetPartSlots: an S3 budget keeps room for at least one part
+// and two gather buffers, whatever the configured size.
+func TestMemBudgetPartSlots(t *testing.T) {
+	m := newMemBudget(1, 10<<20, 8<<20)
+	if !m.gather.TryAcquire(2 * 10 << 20) {
+		t.Fatal("no room for two gather buffers")
+	}
+	if !m.parts.TryAcquire(1) || m.parts.TryAcquire(1) {
+		t.Fatal("want exactly one part slot")
+	}
+}
+
+// TestAppendPackIndexInPlace: a gather buffer with room takes the pack
+// object's index without a copy.
+func TestAppendPackIndexInPlace(t *testing.T) {
+	buf := make([]byte, headerSize+3, headerSize+3+indexEntrySize+trailerSize)
+	putHeader(buf[:headerSize], 3, make([]byte, 32))
+	body := appendPackIndex(buf, []int{0})
+	if &body[0] != &buf[0] {
+		t.Fatal("the index was appended to a copy")
+	}
+	entries, ok := ParsePackIndex(body)
+	if !ok || len(entries) != 1 || entries[0].Offset != headerSize || entries[0].Size != 3 {
+		t.Fatalf("index %+v ok %v", entries, ok)
+	}
+}
