@@ -45,6 +45,14 @@ type Config struct {
 	S3Region          string // --s3-region
 	S3CredentialsFile string // --s3-credentials-file: AWS shared-credentials file ([default])
 	S3CacheSize       int64  // --s3-cache-size: bound of the local read cache (bytes)
+	// BlobMemoryBudget bounds the bytes all of this node's blob writes
+	// (sync passes, deliveries, imports) hold at once in buffers (0:
+	// blobstore.DefaultMemoryBudget).
+	BlobMemoryBudget int64 // --blob-memory-budget
+	// MemoryLimit is the Go runtime's soft memory limit set by serve
+	// (debug.SetMemoryLimit; 0: none; the GOMEMLIMIT environment variable
+	// wins).
+	MemoryLimit int64 // --memory-limit
 	// TombstoneRetention is how long removals stay in a mailbox's change
 	// feed; older consumers resynchronise fully (0: forever).
 	TombstoneRetention time.Duration // --tombstone-retention
@@ -173,6 +181,8 @@ func (c *Config) Keys() map[string]any {
 		"s3-region":           &c.S3Region,
 		"s3-credentials-file": &c.S3CredentialsFile,
 		"s3-cache-size":       &c.S3CacheSize,
+		"blob-memory-budget":  &c.BlobMemoryBudget,
+		"memory-limit":        &c.MemoryLimit,
 		"tombstone-retention": &c.TombstoneRetention,
 		"max-import-size":     &c.MaxImportSize,
 		"endpoint-allow":      &c.EndpointAllow,
