@@ -50,8 +50,8 @@ type Config struct {
 	// blobstore.DefaultMemoryBudget).
 	BlobMemoryBudget int64 // --blob-memory-budget
 	// MemoryLimit is the Go runtime's soft memory limit set by serve
-	// (debug.SetMemoryLimit; 0: none; the GOMEMLIMIT environment variable
-	// wins).
+	// (debug.SetMemoryLimit; default DefaultMemoryLimit; 0: none; the
+	// GOMEMLIMIT environment variable wins).
 	MemoryLimit int64 // --memory-limit
 	// TombstoneRetention is how long removals stay in a mailbox's change
 	// feed; older consumers resynchronise fully (0: forever).
@@ -117,6 +117,13 @@ type Config struct {
 	MetricsTokenFile string // --metrics-token-file
 }
 
+// DefaultMemoryLimit is MemoryLimit's default: with the rest of the
+// process (code, the runtime's own memory) it keeps a node within the
+// design's 100 MB of resident memory. It is a soft limit: the collector
+// runs more often near it, never more than half the CPU, and a node whose
+// live memory needs more goes above it rather than fail.
+const DefaultMemoryLimit = 80 << 20
+
 // Default returns the defaults of the CLI contract.
 func Default() Config {
 	return Config{
@@ -131,6 +138,7 @@ func Default() Config {
 		BlobBackend:        "files",
 		S3Region:           "us-east-1",
 		S3CacheSize:        1 << 30,
+		MemoryLimit:        DefaultMemoryLimit,
 		TombstoneRetention: 30 * 24 * time.Hour,
 		RetiredRetention:   30 * 24 * time.Hour,
 		ReportRetention:    90 * 24 * time.Hour,
