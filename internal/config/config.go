@@ -122,7 +122,7 @@ type Config struct {
 // design's 100 MB of resident memory. It is a soft limit: the collector
 // runs more often near it, never more than half the CPU, and a node whose
 // live memory needs more goes above it rather than fail.
-const DefaultMemoryLimit = 80 << 20
+const DefaultMemoryLimit = 72 << 20
 
 // Default returns the defaults of the CLI contract.
 func Default() Config {
