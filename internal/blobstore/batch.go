@@ -46,6 +46,9 @@ type Batch struct {
 	// their names.
 	stage  bool
 	staged map[string]bool
+	// budget: the batch's buffers come from the store's memory budget
+	// (NewBudgetedBatch).
+	budget bool
 }
 
 type pending struct {
@@ -58,6 +61,19 @@ type pending struct {
 // NewBatch starts a write batch.
 func (s *Store) NewBatch() *Batch {
 	return &Batch{s: s, index: map[string]int{}, ends: map[*pack]int64{}, objects: map[string]int64{}}
+}
+
+// NewBudgetedBatch starts a write batch whose buffers are shares of the
+// store's memory budget (Options.MemoryBudget): its Add waits for room
+// when the budget's batches hold it all. Use it for writers whose input
+// progresses on its own, such as sync passes reading a source server:
+// a batch holds its share between Adds, so a writer paced by a client (an
+// IMAP APPEND, an SMTP transaction) would let idle clients starve the
+// node's other writers, and takes NewBatch instead.
+func (s *Store) NewBudgetedBatch() *Batch {
+	b := s.NewBatch()
+	b.budget = true
+	return b
 }
 
 // Len returns the number of distinct items added.
@@ -97,7 +113,7 @@ func (b *Batch) Add(r io.Reader) (Ref, error) {
 	// node's memory budget): its record stays there, or, when it is
 	// larger than packMax, its first bytes are the prefix of a large item.
 	if b.buf == nil {
-		b.buf = b.s.mem.getBuf()
+		b.buf = b.s.mem.getBuf(b.budget)
 	}
 	start := len(b.buf)
 	buf, n, err := readAppend(append(b.buf, zeroHeader[:]...), r, int(b.s.packMax())+1)
@@ -134,7 +150,7 @@ func (b *Batch) Add(r io.Reader) (Ref, error) {
 // the memory budget when nothing is left in it.
 func (b *Batch) truncBuf(n int) {
 	if n == 0 && b.buf != nil {
-		b.s.mem.putBuf(b.buf)
+		b.s.mem.putBuf(b.buf, b.budget)
 		b.buf = nil
 		return
 	}
@@ -218,7 +234,7 @@ func (b *Batch) flushBuf() error {
 	if end := off + int64(len(b.buf)); end > b.ends[p] {
 		b.ends[p] = end
 	}
-	b.s.mem.putBuf(b.buf)
+	b.s.mem.putBuf(b.buf, b.budget)
 	b.buf, b.bufIdx, b.bufPos = nil, b.bufIdx[:0], b.bufPos[:0]
 	return nil
 }
@@ -270,7 +286,7 @@ func (b *Batch) upload(key string, body []byte) error {
 	b.uploads = append(b.uploads, u)
 	go func() {
 		defer close(u.done)
-		defer b.s.mem.putBuf(body)
+		defer b.s.mem.putBuf(body, b.budget)
 		ctx, cancel := context.WithTimeout(context.Background(), s3Timeout)
 		defer cancel()
 		u.err = b.s.s3.put(ctx, key, body)
@@ -376,8 +392,10 @@ func (b *Batch) addLargeS3(h hash.Hash, prefix []byte, r io.Reader) (Ref, error)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s3Timeout)
 	defer cancel()
-	b.s.mem.acquirePart() // the multipart upload holds one part in memory
-	defer b.s.mem.releasePart()
+	if b.budget {
+		b.s.mem.acquirePart() // the multipart upload holds one part in memory
+		defer b.s.mem.releasePart()
+	}
 	size, err := b.s.s3.putStream(ctx, key, io.MultiReader(bytes.NewReader(prefix), io.TeeReader(r, h)))
 	if err != nil {
 		return Ref{}, err
@@ -589,7 +607,7 @@ func (b *Batch) Close() error {
 	b.closed = true
 	b.waitUploads(-1) // bytes of an uncommitted batch are garbage either way
 	if b.buf != nil {
-		b.s.mem.putBuf(b.buf)
+		b.s.mem.putBuf(b.buf, b.budget)
 	}
 	var first error
 	for _, p := range b.privs {

@@ -297,9 +297,10 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// TestBatchesShareMemoryBudget: write batches take their gather buffers
-// from the store's budget, so with room for two a third batch's Add waits
-// until one of the others writes its records out.
+// TestBatchesShareMemoryBudget: budgeted write batches take their gather
+// buffers from the store's budget, so with room for two a third batch's
+// Add waits until one of the others writes its records out; a batch out
+// of budget never waits.
 func TestBatchesShareMemoryBudget(t *testing.T) {
 	d := dbtest.Open(t, db.SQLite)
 	probe, err := blobstore.New(d, blobstore.Options{Backend: blobstore.Pack, Dir: t.TempDir()})
@@ -315,7 +316,7 @@ func TestBatchesShareMemoryBudget(t *testing.T) {
 	defer s.Close()
 	var batches []*blobstore.Batch
 	for i := range 3 {
-		b := s.NewBatch()
+		b := s.NewBudgetedBatch()
 		defer b.Close()
 		batches = append(batches, b)
 		if i < 2 {
@@ -340,6 +341,12 @@ func TestBatchesShareMemoryBudget(t *testing.T) {
 		t.Fatalf("the third batch added an item while two buffers were held (err %v)", err)
 	default:
 	}
+	free := s.NewBatch()
+	defer free.Close()
+	if _, err := free.Add(bytes.NewReader([]byte("free item"))); err != nil {
+		t.Fatal(err)
+	}
+	commit(t, d, free)
 	commit(t, d, batches[0]) // Sync writes its records out and gives its buffer back
 	if err := <-added; err != nil {
 		t.Fatal(err)

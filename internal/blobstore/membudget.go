@@ -15,9 +15,11 @@ import (
 // pack objects being uploaded) and in the parts of large S3 items.
 const DefaultMemoryBudget = 16 << 20
 
-// memBudget bounds, node-wide, the memory write batches hold for bytes in
-// flight, so many concurrent batches (one or two per running move) share
-// a fixed total instead of each holding its own buffers.
+// memBudget bounds, node-wide, the memory budgeted write batches
+// (NewBudgetedBatch: one or two per running sync pass) hold for bytes in
+// flight, so many concurrent batches share a fixed total instead of each
+// holding its own buffers. Other batches take the same fixed-size, reused
+// buffers without waiting.
 //
 // Deadlock freedom: a batch asks for a gather buffer only when it holds
 // none (its earlier buffers are being uploaded, which ends on its own),
@@ -50,10 +52,10 @@ func newMemBudget(budget int64, bufCap int, partSize int64) *memBudget {
 	return m
 }
 
-// getBuf returns an empty gather buffer of capacity bufCap, waiting until
-// the budget has room for it.
-func (m *memBudget) getBuf() []byte {
-	if !m.gather.TryAcquire(int64(m.bufCap)) {
+// getBuf returns an empty gather buffer of capacity bufCap; in budget,
+// it first waits until the budget has room for it.
+func (m *memBudget) getBuf(inBudget bool) []byte {
+	if inBudget && !m.gather.TryAcquire(int64(m.bufCap)) {
 		m.waiting.Add(1)
 		m.gather.Acquire(context.Background(), int64(m.bufCap)) // never fails without a deadline
 		m.waiting.Add(-1)
@@ -64,13 +66,16 @@ func (m *memBudget) getBuf() []byte {
 	return make([]byte, 0, m.bufCap)
 }
 
-// putBuf gives a gather buffer from getBuf back to the budget.
-func (m *memBudget) putBuf(b []byte) {
+// putBuf gives a gather buffer from getBuf back (to the budget when it
+// was taken in budget).
+func (m *memBudget) putBuf(b []byte, inBudget bool) {
 	if cap(b) == m.bufCap {
 		b = b[:0]
 		m.bufs.Put(&b)
 	}
-	m.gather.Release(int64(m.bufCap))
+	if inBudget {
+		m.gather.Release(int64(m.bufCap))
+	}
 }
 
 // acquirePart waits for a part slot of a large S3 item.

@@ -15,10 +15,10 @@ func TestMemBudgetBlocksNinthBuffer(t *testing.T) {
 	m := newMemBudget(8*bufCap, bufCap, 0)
 	var held [][]byte
 	for range 8 {
-		held = append(held, m.getBuf())
+		held = append(held, m.getBuf(true))
 	}
 	got := make(chan []byte)
-	go func() { got <- m.getBuf() }()
+	go func() { got <- m.getBuf(true) }()
 	wait.For(t, 10*time.Second, "the ninth buffer to wait for room", func() error {
 		if n := m.waiting.Load(); n != 1 {
 			return fmt.Errorf("%d waiting", n)
@@ -30,7 +30,7 @@ func TestMemBudgetBlocksNinthBuffer(t *testing.T) {
 		t.Fatal("the ninth buffer was handed out while eight were held")
 	default:
 	}
-	m.putBuf(held[0])
+	m.putBuf(held[0], true)
 	b := <-got
 	if len(b) != 0 || cap(b) != bufCap {
 		t.Fatalf("buffer len %d cap %d, want 0 and %d", len(b), cap(b), bufCap)

@@ -45,9 +45,8 @@ type Config struct {
 	S3Region          string // --s3-region
 	S3CredentialsFile string // --s3-credentials-file: AWS shared-credentials file ([default])
 	S3CacheSize       int64  // --s3-cache-size: bound of the local read cache (bytes)
-	// BlobMemoryBudget bounds the bytes all of this node's blob writes
-	// (sync passes, deliveries, imports) hold at once in buffers (0:
-	// blobstore.DefaultMemoryBudget).
+	// BlobMemoryBudget bounds the bytes this node's concurrent sync passes
+	// hold at once in blob write buffers (0: blobstore.DefaultMemoryBudget).
 	BlobMemoryBudget int64 // --blob-memory-budget
 	// MemoryLimit is the Go runtime's soft memory limit set by serve
 	// (debug.SetMemoryLimit; default DefaultMemoryLimit; 0: none; the
