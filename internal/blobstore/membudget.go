@@ -3,6 +3,7 @@ package blobstore
 import (
 	"context"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -52,10 +53,15 @@ func newMemBudget(budget int64, bufCap int, partSize int64) *memBudget {
 	return m
 }
 
-// getBuf returns an empty gather buffer of capacity bufCap; in budget,
-// it first waits until the budget has room for it.
+// getBuf returns an empty gather buffer. In budget, it has capacity
+// bufCap and getBuf first waits until the budget has room for it; out of
+// budget it is small and grows with what it gathers (readAppend), as a
+// client-paced write of a few KiB should not hold bufCap bytes.
 func (m *memBudget) getBuf(inBudget bool) []byte {
-	if inBudget && !m.gather.TryAcquire(int64(m.bufCap)) {
+	if !inBudget {
+		return make([]byte, 0, unbudgetedBuf)
+	}
+	if !m.gather.TryAcquire(int64(m.bufCap)) {
 		m.waiting.Add(1)
 		m.gather.Acquire(context.Background(), int64(m.bufCap)) // never fails without a deadline
 		m.waiting.Add(-1)
@@ -65,6 +71,9 @@ func (m *memBudget) getBuf(inBudget bool) []byte {
 	}
 	return make([]byte, 0, m.bufCap)
 }
+
+// unbudgetedBuf is the initial capacity of a gather buffer out of budget.
+const unbudgetedBuf = 32 << 10
 
 // putBuf gives a gather buffer from getBuf back (to the budget when it
 // was taken in budget).
@@ -84,14 +93,17 @@ func (m *memBudget) acquirePart() { m.parts.Acquire(context.Background(), 1) }
 // releasePart gives a part slot back.
 func (m *memBudget) releasePart() { m.parts.Release(1) }
 
-// readAppend reads from r into buf's spare capacity until EOF or limit
-// bytes, and returns buf extended by what was read and its count. buf must
-// have room for limit more bytes.
+// readAppend reads from r into buf until EOF or limit bytes, and returns
+// buf extended by what was read and its count. A buffer with room for
+// limit more bytes (a budgeted one) is never reallocated; a smaller one
+// grows as needed.
 func readAppend(buf []byte, r io.Reader, limit int) ([]byte, int, error) {
 	start := len(buf)
-	end := min(cap(buf), start+limit)
-	for len(buf) < end {
-		n, err := r.Read(buf[len(buf):end])
+	for len(buf)-start < limit {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(limit-(len(buf)-start), max(cap(buf), 4096)))
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), start+limit)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			break

@@ -1,6 +1,7 @@
 package blobstore
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"time"
@@ -61,5 +62,25 @@ func TestAppendPackIndexInPlace(t *testing.T) {
 	entries, ok := ParsePackIndex(body)
 	if !ok || len(entries) != 1 || entries[0].Offset != headerSize || entries[0].Size != 3 {
 		t.Fatalf("index %+v ok %v", entries, ok)
+	}
+}
+
+// TestReadAppend: a buffer with room is filled in place; a small one grows;
+// neither reads past the limit.
+func TestReadAppend(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789"), 10_000)
+	for _, capacity := range []int{0, 10, 200_000} {
+		buf := make([]byte, 3, 3+capacity)
+		out, n, err := readAppend(buf, bytes.NewReader(data), 50_001)
+		if err != nil || n != 50_001 || !bytes.Equal(out[3:], data[:50_001]) {
+			t.Fatalf("cap %d: n %d err %v", capacity, n, err)
+		}
+		if capacity == 200_000 && &out[0] != &buf[0] {
+			t.Fatalf("a buffer with room was reallocated")
+		}
+		out, n, err = readAppend(buf, bytes.NewReader(data[:7]), 50_001)
+		if err != nil || n != 7 || !bytes.Equal(out[3:], data[:7]) {
+			t.Fatalf("cap %d, short: n %d err %v", capacity, n, err)
+		}
 	}
 }
