@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"time"
@@ -78,6 +79,10 @@ type BatchOptions struct {
 	// process from the batch's creation to the end of its completion (the
 	// source server, and the nodes when they run in-process).
 	CPUProfile io.Writer
+	// MemProfile, when set, is a file that receives a heap profile of the
+	// benchmark's process taken when its heap in use peaked during the
+	// sync (rewritten at every new peak; sampled four times a second).
+	MemProfile string
 	Dir        string    // work directory (default a temporary one, removed)
 	Log        io.Writer // server logs (warnings and errors)
 }
@@ -257,7 +262,9 @@ func RunBatch(ctx context.Context, o BatchOptions, progress io.Writer) (*BatchRe
 			return nil, err
 		}
 	}
+	stopMem := watchHeapPeak(o.MemProfile)
 	err = r.sync(ctx)
+	stopMem()
 	if err == nil {
 		err = r.complete(ctx)
 	}
@@ -399,4 +406,37 @@ func (r *batchRun) csv(addrs []string) []byte {
 		b = append(b, a+"\n"...)
 	}
 	return b
+}
+
+// watchHeapPeak writes a heap profile to path whenever the heap in use
+// reaches a new peak, until the returned function is called ("": nothing).
+func watchHeapPeak(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		var peak uint64
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse <= peak {
+				continue
+			}
+			peak = ms.HeapInuse
+			if f, err := os.Create(path); err == nil {
+				pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
 }

@@ -46,6 +46,9 @@ type Batch struct {
 	// their names.
 	stage  bool
 	staged map[string]bool
+	// budget: the batch's buffers come from the store's memory budget
+	// (NewBudgetedBatch).
+	budget bool
 }
 
 type pending struct {
@@ -60,6 +63,19 @@ func (s *Store) NewBatch() *Batch {
 	return &Batch{s: s, index: map[string]int{}, ends: map[*pack]int64{}, objects: map[string]int64{}}
 }
 
+// NewBudgetedBatch starts a write batch whose buffers are shares of the
+// store's memory budget (Options.MemoryBudget): its Add waits for room
+// when the budget's batches hold it all. Use it for writers whose input
+// progresses on its own, such as sync passes reading a source server:
+// a batch holds its share between Adds, so a writer paced by a client (an
+// IMAP APPEND, an SMTP transaction) would let idle clients starve the
+// node's other writers, and takes NewBatch instead.
+func (s *Store) NewBudgetedBatch() *Batch {
+	b := s.NewBatch()
+	b.budget = true
+	return b
+}
+
 // Len returns the number of distinct items added.
 func (b *Batch) Len() int { return len(b.items) }
 
@@ -69,8 +85,9 @@ func (b *Batch) Bytes() int64 { return b.bytes }
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // copyBufPool holds the buffers large items stream through: large writes
-// keep the syscall count per item low.
-var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+// keep the syscall count per item low, small ones the memory of many
+// concurrent batches.
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 var zeroHeader [headerSize]byte
 
@@ -86,6 +103,63 @@ func (b *Batch) Add(r io.Reader) (Ref, error) {
 	if b.closed {
 		return Ref{}, errs.Internalf(errors.New("batch closed"), "add to a closed blob batch")
 	}
+	if b.started.IsZero() {
+		b.started = time.Now()
+	}
+	if b.s.backend == Database {
+		return b.addDB(r)
+	}
+	// The item is read straight into the gather buffer (a share of the
+	// node's memory budget): its record stays there, or, when it is
+	// larger than packMax, its first bytes are the prefix of a large item.
+	if b.buf == nil {
+		b.buf = b.s.mem.getBuf(b.budget)
+	}
+	start := len(b.buf)
+	buf, n, err := readAppend(append(b.buf, zeroHeader[:]...), r, int(b.s.packMax())+1)
+	if err != nil {
+		b.truncBuf(start)
+		return Ref{}, err
+	}
+	if int64(n) > b.s.packMax() {
+		ref, err := b.addLarge(buf[start+headerSize:], r)
+		b.truncBuf(start)
+		return ref, err
+	}
+	data := buf[start+headerSize:]
+	sum := sha256.Sum256(data)
+	ref := Ref{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))}
+	if _, ok := b.index[ref.SHA256]; ok {
+		b.truncBuf(start)
+		return ref, nil
+	}
+	putHeader(buf[start:start+headerSize], ref.Size, sum[:])
+	b.buf = buf
+	b.bufIdx = append(b.bufIdx, len(b.items))
+	b.bufPos = append(b.bufPos, start)
+	b.push(pending{ref: ref})
+	if b.bufFull() {
+		if err := b.flushBuf(); err != nil {
+			return Ref{}, err
+		}
+	}
+	return ref, nil
+}
+
+// truncBuf cuts the gather buffer back to n bytes, and gives it back to
+// the memory budget when nothing is left in it.
+func (b *Batch) truncBuf(n int) {
+	if n == 0 && b.buf != nil {
+		b.s.mem.putBuf(b.buf, b.budget)
+		b.buf = nil
+		return
+	}
+	b.buf = b.buf[:n]
+}
+
+// addDB adds an item with the Database backend: buffered whole up to the
+// spill size, else spilled to a temporary file.
+func (b *Batch) addDB(r io.Reader) (Ref, error) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer func() {
 		if buf.Cap() <= 2*int(b.s.spillSize) { // keep only the common small buffers
@@ -94,59 +168,35 @@ func (b *Batch) Add(r io.Reader) (Ref, error) {
 		}
 	}()
 	buf.Reset()
-	if b.started.IsZero() {
-		b.started = time.Now()
-	}
-	hdr := 0
-	if b.s.backend != Database {
-		buf.Write(zeroHeader[:])
-		hdr = headerSize
-	}
 	n, err := io.CopyN(buf, r, b.s.packMax()+1)
 	if err != nil && err != io.EOF {
 		return Ref{}, err
 	}
 	if n > b.s.packMax() {
-		return b.addLarge(buf.Bytes()[hdr:], r)
+		return b.addLarge(buf.Bytes(), r)
 	}
-	rec := buf.Bytes()
-	data := rec[hdr:]
+	data := buf.Bytes()
 	sum := sha256.Sum256(data)
 	ref := Ref{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))}
 	if _, ok := b.index[ref.SHA256]; ok {
 		return ref, nil
 	}
-	it := pending{ref: ref}
-	if b.s.backend != Database {
-		putHeader(rec[:headerSize], ref.Size, sum[:])
-		b.bufIdx = append(b.bufIdx, len(b.items))
-		b.bufPos = append(b.bufPos, len(b.buf))
-		b.buf = append(b.buf, rec...)
-		b.push(it)
-		if len(b.buf) >= b.flushAt() {
-			if err := b.flushBuf(); err != nil {
-				return Ref{}, err
-			}
-		}
-		return ref, nil
-	}
-	it.data = append([]byte{}, data...) // never nil: NOT NULL column
-	b.push(it)
+	b.push(pending{ref: ref, data: append([]byte{}, data...)}) // never nil: NOT NULL column
 	return ref, nil
+}
+
+// bufFull reports whether the gathered records are due to be written: a
+// write to the shared pack, or an S3 pack object (its index included).
+func (b *Batch) bufFull() bool {
+	if b.s.backend == S3 {
+		return int64(len(b.buf)+len(b.bufPos)*indexEntrySize) >= b.s.s3.objectSize
+	}
+	return len(b.buf) >= writeChunk
 }
 
 // writeChunk is how many bytes of small records a batch gathers before it
 // appends them to the shared pack in one write.
 const writeChunk = 1 << 20
-
-// flushAt is the size of gathered small records that is written out: a
-// write to the shared pack, or an S3 pack object.
-func (b *Batch) flushAt() int {
-	if b.s.backend == S3 {
-		return int(b.s.s3.objectSize)
-	}
-	return writeChunk
-}
 
 // s3Timeout bounds one S3 upload of a batch.
 const s3Timeout = 10 * time.Minute
@@ -163,7 +213,7 @@ func (b *Batch) flushBuf() error {
 		if err := b.stageContainer("s3:" + key); err != nil {
 			return err
 		}
-		body := packObjectBody(b.buf, b.bufPos)
+		body := appendPackIndex(b.buf, b.bufPos)
 		if err := b.upload(key, body); err != nil {
 			return err
 		}
@@ -171,7 +221,7 @@ func (b *Batch) flushBuf() error {
 			b.items[i].loc = s3Location(key, int64(b.bufPos[k])+headerSize)
 		}
 		b.objects["s3:"+key] = int64(len(body))
-		b.buf, b.bufIdx, b.bufPos = b.buf[:0], b.bufIdx[:0], b.bufPos[:0]
+		b.buf, b.bufIdx, b.bufPos = nil, b.bufIdx[:0], b.bufPos[:0] // the upload gives the buffer back
 		return nil
 	}
 	p, off, err := b.s.w.appendShared(b.buf)
@@ -184,7 +234,8 @@ func (b *Batch) flushBuf() error {
 	if end := off + int64(len(b.buf)); end > b.ends[p] {
 		b.ends[p] = end
 	}
-	b.buf, b.bufIdx, b.bufPos = b.buf[:0], b.bufIdx[:0], b.bufPos[:0]
+	b.s.mem.putBuf(b.buf, b.budget)
+	b.buf, b.bufIdx, b.bufPos = nil, b.bufIdx[:0], b.bufPos[:0]
 	return nil
 }
 
@@ -223,7 +274,8 @@ type upload struct {
 
 // upload puts a pack object in the background, so the batch gathers the
 // next items meanwhile; Sync waits for every upload. With maxUploads in
-// flight it first waits for the oldest.
+// flight it first waits for the oldest. body is a gather buffer: the upload
+// gives it back to the memory budget when it ends.
 func (b *Batch) upload(key string, body []byte) error {
 	if len(b.uploads) >= maxUploads {
 		if err := b.waitUploads(1); err != nil {
@@ -234,6 +286,7 @@ func (b *Batch) upload(key string, body []byte) error {
 	b.uploads = append(b.uploads, u)
 	go func() {
 		defer close(u.done)
+		defer b.s.mem.putBuf(body, b.budget)
 		ctx, cancel := context.WithTimeout(context.Background(), s3Timeout)
 		defer cancel()
 		u.err = b.s.s3.put(ctx, key, body)
@@ -339,6 +392,10 @@ func (b *Batch) addLargeS3(h hash.Hash, prefix []byte, r io.Reader) (Ref, error)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s3Timeout)
 	defer cancel()
+	if b.budget {
+		b.s.mem.acquirePart() // the multipart upload holds one part in memory
+		defer b.s.mem.releasePart()
+	}
 	size, err := b.s.s3.putStream(ctx, key, io.MultiReader(bytes.NewReader(prefix), io.TeeReader(r, h)))
 	if err != nil {
 		return Ref{}, err
@@ -549,6 +606,9 @@ func (b *Batch) Close() error {
 	}
 	b.closed = true
 	b.waitUploads(-1) // bytes of an uncommitted batch are garbage either way
+	if b.buf != nil {
+		b.s.mem.putBuf(b.buf, b.budget)
+	}
 	var first error
 	for _, p := range b.privs {
 		p.syncMu.Lock()

@@ -134,6 +134,10 @@ type Options struct {
 	// S3 configures the S3 backend; required when Backend is S3, and to
 	// read blobs stored in S3 by an earlier configuration.
 	S3 *S3Options
+	// MemoryBudget bounds the bytes all write batches of this store hold
+	// at once in buffers (default DefaultMemoryBudget; see memBudget).
+	// Batches wait for room rather than grow past it.
+	MemoryBudget int64
 }
 
 // DefaultPackAge is Options.PackAge's default.
@@ -157,6 +161,7 @@ type Store struct {
 	w     *packWriter // nil unless the Pack backend
 	s3    *s3Client   // nil unless S3 is configured
 	cache *readCache  // S3 read cache
+	mem   *memBudget  // node-wide bound on batches' buffers
 
 	readMu  sync.Mutex
 	readers map[string]*fileHandle // pack name → shared read-only handle
@@ -232,6 +237,7 @@ func New(d *db.DB, opts Options) (*Store, error) {
 		}
 		s.s3, s.cache = c, cache
 	}
+	s.mem = s.newMemBudget(opts.MemoryBudget)
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	go s.sweeper()
 	return s, nil
@@ -250,6 +256,17 @@ func (s *Store) sweeper() {
 			s.SweepReaders()
 		}
 	}
+}
+
+// newMemBudget sizes the store's memory budget: a gather buffer holds up
+// to one flush's worth of records plus the largest record and, with S3, the
+// pack object's index.
+func (s *Store) newMemBudget(budget int64) *memBudget {
+	if s.backend == S3 {
+		bufCap := s.s3.objectSize + headerSize + s.packMax() + 1 + indexEntrySize + trailerSize
+		return newMemBudget(budget, int(bufCap), s.s3.partSize)
+	}
+	return newMemBudget(budget, int(writeChunk+headerSize+s.spillSize+1), 0)
 }
 
 // packMax is the largest item a batch buffers whole (and, with S3, packs

@@ -12,12 +12,14 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tenantferry/tenantferry/internal/blobstore"
 	"github.com/tenantferry/tenantferry/internal/blobstore/blobtest"
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/db/dbtest"
 	"github.com/tenantferry/tenantferry/internal/errs"
+	"github.com/tenantferry/tenantferry/internal/testsupport/wait"
 )
 
 func hexsum(b []byte) string {
@@ -292,5 +294,65 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBatchesShareMemoryBudget: budgeted write batches take their gather
+// buffers from the store's budget, so with room for two a third batch's
+// Add waits until one of the others writes its records out; a batch out
+// of budget never waits.
+func TestBatchesShareMemoryBudget(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite)
+	probe, err := blobstore.New(d, blobstore.Options{Backend: blobstore.Pack, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bufCap := probe.GatherBufCap()
+	probe.Close()
+	s, err := blobstore.New(d, blobstore.Options{Backend: blobstore.Pack, Dir: t.TempDir(), MemoryBudget: 2 * bufCap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var batches []*blobstore.Batch
+	for i := range 3 {
+		b := s.NewBudgetedBatch()
+		defer b.Close()
+		batches = append(batches, b)
+		if i < 2 {
+			if _, err := b.Add(bytes.NewReader([]byte(fmt.Sprintf("item %d", i)))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	added := make(chan error, 1)
+	go func() {
+		_, err := batches[2].Add(bytes.NewReader([]byte("item 2")))
+		added <- err
+	}()
+	wait.For(t, 10*time.Second, "the third batch to wait for a buffer", func() error {
+		if n := s.GatherWaiting(); n != 1 {
+			return fmt.Errorf("%d waiting", n)
+		}
+		return nil
+	})
+	select {
+	case err := <-added:
+		t.Fatalf("the third batch added an item while two buffers were held (err %v)", err)
+	default:
+	}
+	free := s.NewBatch()
+	defer free.Close()
+	if _, err := free.Add(bytes.NewReader([]byte("free item"))); err != nil {
+		t.Fatal(err)
+	}
+	commit(t, d, free)
+	commit(t, d, batches[0]) // Sync writes its records out and gives its buffer back
+	if err := <-added; err != nil {
+		t.Fatal(err)
+	}
+	commit(t, d, batches[2])
+	if got := readAll(t, s, hexsum([]byte("item 2"))); string(got) != "item 2" {
+		t.Fatalf("read %q", got)
 	}
 }

@@ -26,24 +26,24 @@ const (
 	trailerSize    = 20
 )
 
-// packObjectBody returns the body of a pack object: the records in buf
-// (whose headers start at pos) followed by their index and the trailer.
-func packObjectBody(buf []byte, pos []int) []byte {
-	out := make([]byte, 0, len(buf)+len(pos)*indexEntrySize+trailerSize)
-	out = append(out, buf...)
+// appendPackIndex returns the body of a pack object: the records in buf
+// (whose headers start at pos) followed by their index and the trailer,
+// appended in place when buf has the capacity.
+func appendPackIndex(buf []byte, pos []int) []byte {
+	records := len(buf)
 	for _, p := range pos {
 		h := buf[p : p+headerSize]
 		var e [indexEntrySize]byte
 		copy(e[:32], h[12:44])
 		binary.BigEndian.PutUint64(e[32:40], uint64(p+headerSize))
 		copy(e[40:48], h[4:12])
-		out = append(out, e[:]...)
+		buf = append(buf, e[:]...)
 	}
 	var t [trailerSize]byte
 	copy(t[:4], indexMagic)
 	binary.BigEndian.PutUint64(t[4:12], uint64(len(pos)))
-	binary.BigEndian.PutUint64(t[12:20], uint64(len(buf)))
-	return append(out, t[:]...)
+	binary.BigEndian.PutUint64(t[12:20], uint64(records))
+	return append(buf, t[:]...)
 }
 
 // IndexEntry is one record listed in an S3 pack object's index.

@@ -14,7 +14,7 @@ import (
 // batchFlags are the flags of `bench --mailboxes N` (the batch mode).
 type batchFlags struct {
 	mailboxes, nodes, endpointLimit, workers int
-	size, db                                 string
+	size, db, memProfile                     string
 	reference, inProcess                     bool
 }
 
@@ -27,6 +27,7 @@ func (b *batchFlags) register(f *pflag.FlagSet, envDB string) {
 	f.IntVar(&b.workers, "migration-workers", 0, "batch mode: each node's --migration-workers (0: the default, from the cores)")
 	f.BoolVar(&b.reference, "reference", false, "batch mode: also move one mailbox of the batch's total item count (the one-big-mailbox items/s)")
 	f.BoolVar(&b.inProcess, "in-process", false, "batch mode: run the target nodes in this process instead of as 'serve' child processes")
+	f.StringVar(&b.memProfile, "memprofile", "", "batch mode: write a heap profile of this process at its peak heap during the sync to this file (with --in-process it includes the nodes)")
 }
 
 // runBatchBench runs the batch mode and prints its result.
@@ -37,7 +38,7 @@ func (e *env) runBatchBench(cmd *cobra.Command, o bench.Options, b batchFlags, c
 	}
 	bo := bench.BatchOptions{Mailboxes: b.mailboxes, Size: size, Median: o.Median, AttachShare: o.AttachShare, AttachKB: o.AttachKB,
 		Seed: o.Seed, Nodes: b.nodes, DB: b.db, MigrationWorkers: b.workers, EndpointLimit: b.endpointLimit, Reference: b.reference,
-		TargetBlobs: o.TargetBlobs, S3Endpoint: o.S3Endpoint, S3Bucket: o.S3Bucket, S3CredentialsFile: o.S3CredentialsFile, Dir: o.Dir, Log: e.stderr}
+		TargetBlobs: o.TargetBlobs, S3Endpoint: o.S3Endpoint, S3Bucket: o.S3Bucket, S3CredentialsFile: o.S3CredentialsFile, MemProfile: b.memProfile, Dir: o.Dir, Log: e.stderr}
 	if bo.DB != "" && !b.inProcess {
 		if bo.NodeBinary, err = os.Executable(); err != nil {
 			return err

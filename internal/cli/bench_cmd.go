@@ -61,7 +61,7 @@ run. --median, --attach-share, --attach-kb and --seed shape the messages
 				}
 				defer pprof.StopCPUProfile()
 			}
-			for _, name := range []string{"size", "nodes", "db", "endpoint-limit", "migration-workers", "reference", "in-process"} {
+			for _, name := range []string{"size", "nodes", "db", "endpoint-limit", "migration-workers", "reference", "in-process", "memprofile"} {
 				if cmd.Flags().Changed(name) {
 					return usageError("--%s belongs to the batch mode: add --mailboxes N", name)
 				}

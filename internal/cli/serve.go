@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -82,6 +83,8 @@ variables (e.g. TENANTFERRY_DB, TENANTFERRY_PUBLIC_URL), then flags.`,
 	f.String("s3-region", def.S3Region, "S3 region")
 	f.String("s3-credentials-file", "", "AWS shared-credentials file ([default]); default: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
 	f.Int64("s3-cache-size", def.S3CacheSize, "bound of the local S3 read cache in bytes")
+	f.Int64("blob-memory-budget", def.BlobMemoryBudget, "bytes this node's concurrent sync passes hold at once in blob write buffers (0: 16 MiB)")
+	f.Int64("memory-limit", def.MemoryLimit, "the Go runtime's soft memory limit in bytes (0: none; the GOMEMLIMIT environment variable wins)")
 	f.Duration("tombstone-retention", def.TombstoneRetention, "keep removals in the change feed this long; older IMAP/move consumers resync fully (0: forever)")
 	f.Duration("retired-retention", def.RetiredRetention, "keep a moved-away source mailbox's content this long (0: forever)")
 	f.Duration("report-retention", def.ReportRetention, "keep a removed migration batch's reports this long (0: forever)")
@@ -127,6 +130,9 @@ func (e *env) runServe(ctx context.Context, cfg config.Config) error {
 		ctx = context.Background()
 	}
 	log := newLogger(cfg, os.Stderr)
+	if cfg.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	s, err := server.New(ctx, cfg, log)

@@ -45,6 +45,13 @@ type Config struct {
 	S3Region          string // --s3-region
 	S3CredentialsFile string // --s3-credentials-file: AWS shared-credentials file ([default])
 	S3CacheSize       int64  // --s3-cache-size: bound of the local read cache (bytes)
+	// BlobMemoryBudget bounds the bytes this node's concurrent sync passes
+	// hold at once in blob write buffers (0: blobstore.DefaultMemoryBudget).
+	BlobMemoryBudget int64 // --blob-memory-budget
+	// MemoryLimit is the Go runtime's soft memory limit set by serve
+	// (debug.SetMemoryLimit; default DefaultMemoryLimit; 0: none; the
+	// GOMEMLIMIT environment variable wins).
+	MemoryLimit int64 // --memory-limit
 	// TombstoneRetention is how long removals stay in a mailbox's change
 	// feed; older consumers resynchronise fully (0: forever).
 	TombstoneRetention time.Duration // --tombstone-retention
@@ -109,6 +116,13 @@ type Config struct {
 	MetricsTokenFile string // --metrics-token-file
 }
 
+// DefaultMemoryLimit is MemoryLimit's default: with the rest of the
+// process (code, the runtime's own memory) it keeps a node within the
+// design's 100 MB of resident memory. It is a soft limit: the collector
+// runs more often near it, never more than half the CPU, and a node whose
+// live memory needs more goes above it rather than fail.
+const DefaultMemoryLimit = 72 << 20
+
 // Default returns the defaults of the CLI contract.
 func Default() Config {
 	return Config{
@@ -123,6 +137,7 @@ func Default() Config {
 		BlobBackend:        "files",
 		S3Region:           "us-east-1",
 		S3CacheSize:        1 << 30,
+		MemoryLimit:        DefaultMemoryLimit,
 		TombstoneRetention: 30 * 24 * time.Hour,
 		RetiredRetention:   30 * 24 * time.Hour,
 		ReportRetention:    90 * 24 * time.Hour,
@@ -173,6 +188,8 @@ func (c *Config) Keys() map[string]any {
 		"s3-region":           &c.S3Region,
 		"s3-credentials-file": &c.S3CredentialsFile,
 		"s3-cache-size":       &c.S3CacheSize,
+		"blob-memory-budget":  &c.BlobMemoryBudget,
+		"memory-limit":        &c.MemoryLimit,
 		"tombstone-retention": &c.TombstoneRetention,
 		"max-import-size":     &c.MaxImportSize,
 		"endpoint-allow":      &c.EndpointAllow,

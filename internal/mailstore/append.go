@@ -91,7 +91,18 @@ type batchItem struct {
 
 // NewAppendBatch starts a batch of appends to a mailbox.
 func (s *Store) NewAppendBatch(mailboxID int64) *AppendBatch {
-	return &AppendBatch{s: s, mailboxID: mailboxID, blobs: s.blobs.NewBatch(), hdrs: map[string]HeaderFields{}, trees: map[string][]byte{}, held: map[string]bool{}}
+	return s.newAppendBatch(mailboxID, s.blobs.NewBatch())
+}
+
+func (s *Store) newAppendBatch(mailboxID int64, blobs *blobstore.Batch) *AppendBatch {
+	return &AppendBatch{s: s, mailboxID: mailboxID, blobs: blobs, hdrs: map[string]HeaderFields{}, trees: map[string][]byte{}, held: map[string]bool{}}
+}
+
+// NewBudgetedAppendBatch is NewAppendBatch whose blob buffers are shares
+// of the node's blob memory budget (blobstore.Store.NewBudgetedBatch): for
+// sync passes, never for writes paced by a client.
+func (s *Store) NewBudgetedAppendBatch(mailboxID int64) *AppendBatch {
+	return s.newAppendBatch(mailboxID, s.blobs.NewBudgetedBatch())
 }
 
 // Len returns the number of items added.

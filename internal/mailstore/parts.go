@@ -62,9 +62,12 @@ func (s *Store) Parts(ctx context.Context, b *blobstore.Blob) (*message.Part, er
 // ContentParser builds the part tree of content while it is written to
 // the blob store (an io.Writer to tee the stream into), so that content
 // above StoredPartsAbove has its tree stored with it and is never read
-// back to be parsed. The first StoredPartsAbove bytes are only kept (in a
-// pooled buffer); beyond them they are fed to a message.Builder, and the
-// rest streams through it: memory stays bounded whatever the size.
+// back to be parsed. The first headStart bytes are only kept (in a pooled
+// buffer); beyond them they are fed to a message.Builder, and the rest
+// streams through it: memory stays bounded whatever the size, and
+// concurrent writes never each hold a copy of up to StoredPartsAbove
+// bytes. (Content between headStart and StoredPartsAbove is parsed and
+// its tree dropped: such content is parsed on access.)
 // Call Close when done.
 type ContentParser struct {
 	head *[]byte
@@ -72,7 +75,11 @@ type ContentParser struct {
 	n    int64
 }
 
-var headPool = sync.Pool{New: func() any { b := make([]byte, 0, StoredPartsAbove); return &b }}
+// headStart is how much of the content is kept before the part tree
+// builder starts.
+const headStart = 64 << 10
+
+var headPool = sync.Pool{New: func() any { b := make([]byte, 0, headStart); return &b }}
 
 // NewContentParser returns a ContentParser at the start of a message.
 func NewContentParser() *ContentParser {
@@ -84,7 +91,7 @@ func NewContentParser() *ContentParser {
 // Write parses p; it never fails.
 func (c *ContentParser) Write(p []byte) (int, error) {
 	c.n += int64(len(p))
-	if c.b == nil && c.n <= StoredPartsAbove {
+	if c.b == nil && c.n <= headStart {
 		*c.head = append(*c.head, p...)
 		return len(p), nil
 	}
@@ -101,7 +108,7 @@ func (c *ContentParser) Write(p []byte) (int, error) {
 // stored).
 func (c *ContentParser) Tree() *message.Part {
 	c.release()
-	if c.b == nil {
+	if c.b == nil || c.n <= StoredPartsAbove {
 		return nil
 	}
 	return c.b.Tree()

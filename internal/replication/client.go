@@ -334,7 +334,7 @@ func (c *Client) OpenContent(ctx context.Context, guid string, ids []int64) (*Co
 	if err != nil {
 		return nil, err
 	}
-	fr := &frameReader{body: resp.Body, br: bufio.NewReaderSize(resp.Body, 512<<10), server: c.server}
+	fr := &frameReader{body: resp.Body, br: bufio.NewReaderSize(resp.Body, 128<<10), server: c.server}
 	return NewContentStream(fr.next, resp.Body.Close), nil
 }
 

@@ -115,7 +115,7 @@ func (p *pass) syncItems(ctx context.Context) error {
 }
 
 func (p *pass) newChunk() *chunk {
-	return &chunk{batch: p.e.Store.NewAppendBatch(p.j.MailboxID)}
+	return &chunk{batch: p.e.Store.NewBudgetedAppendBatch(p.j.MailboxID)}
 }
 
 // plan turns one page of item changes into updates and appends of the

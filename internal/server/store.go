@@ -35,7 +35,7 @@ func (s *Server) setupStore() error {
 // service is configured whenever an endpoint is given, so blobs written to
 // S3 stay readable after a switch back to files or db.
 func blobOptions(cfg config.Config) blobstore.Options {
-	o := blobstore.Options{Backend: blobstore.Pack, Dir: filepath.Join(cfg.DataDir, "blobs")}
+	o := blobstore.Options{Backend: blobstore.Pack, Dir: filepath.Join(cfg.DataDir, "blobs"), MemoryBudget: cfg.BlobMemoryBudget}
 	switch cfg.BlobBackend {
 	case "db":
 		o.Backend = blobstore.Database
