@@ -116,12 +116,13 @@ type Config struct {
 	MetricsTokenFile string // --metrics-token-file
 }
 
-// DefaultMemoryLimit is MemoryLimit's default: with the rest of the
-// process (code, the runtime's own memory) it keeps a node within the
-// design's 100 MB of resident memory. It is a soft limit: the collector
-// runs more often near it, never more than half the CPU, and a node whose
-// live memory needs more goes above it rather than fail.
-const DefaultMemoryLimit = 72 << 20
+// DefaultMemoryLimit is MemoryLimit's default: none. A fixed soft limit
+// below a node's live memory (many IMAP sessions) would keep the collector
+// running all the time, at up to half the CPU, so the operator sets one
+// that fits the node's role: 72 MiB keeps a migration node with 8
+// concurrent passes within the design's 100 MB of resident memory
+// (docs/benchmarks.md, "Node memory under concurrent passes").
+const DefaultMemoryLimit = 0
 
 // Default returns the defaults of the CLI contract.
 func Default() Config {
