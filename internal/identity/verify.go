@@ -289,29 +289,20 @@ func (v *Verifier) Verify(ctx context.Context, token string, trusted TrustedIssu
 	if c, ok := v.verified.get(k, v.now()); ok {
 		return c, nil
 	}
-	c, nbf, err := v.verify(ctx, token, trusted, audience)
+	c, tc, err := v.verifyClaims(ctx, token, trusted, audience)
 	if err != nil {
 		return nil, err
+	}
+	var nbf time.Time // zero when the token has none
+	if tc.NotBefore != nil {
+		nbf = tc.NotBefore.Time
 	}
 	v.verified.put(k, c, nbf, v.now())
 	return c, nil
 }
 
-// verify is Verify without the cache; it also returns the token's nbf (zero
-// when absent).
-func (v *Verifier) verify(ctx context.Context, token string, trusted TrustedIssuer, audience string) (*Claims, time.Time, error) {
-	claims, tc, err := v.verifyClaims(ctx, token, trusted, audience)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	var nbf time.Time
-	if tc.NotBefore != nil {
-		nbf = tc.NotBefore.Time
-	}
-	return claims, nbf, nil
-}
-
-// verifyClaims parses token and checks its signature and claims.
+// verifyClaims is Verify without the cache: it parses token and checks
+// its signature and claims.
 func (v *Verifier) verifyClaims(ctx context.Context, token string, trusted TrustedIssuer, audience string) (*Claims, *tokenClaims, error) {
 	t, tc, err := parseUnverified(token)
 	if err != nil {
