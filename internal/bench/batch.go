@@ -39,6 +39,9 @@ import (
 type BatchOptions struct {
 	Mailboxes int   // users of the batch, one generated source mailbox each
 	Size      int64 // bytes per mailbox: generated messages in order until the next would pass Size
+	// Messages, when positive, is the message count of every mailbox
+	// instead of Size (the "mailboxes of 200 small messages").
+	Messages int
 	// Median, AttachShare and AttachKB shape the generated messages
 	// (defaults 8 KiB, none, 800 KiB); Seed+i seeds mailbox i, so every
 	// mailbox holds different bytes (the target reuses content a tenant
@@ -325,8 +328,12 @@ func (r *batchRun) setup(ctx context.Context) error {
 		return err
 	}
 	r.res.EndpointLimit = ep.MaxConcurrentMigrations
-	fmt.Fprintf(r.progress, "generating %d mailboxes of up to %s (median %d B, %.0f%% with %d KiB attachments)...\n",
-		o.Mailboxes, units.Bytes(o.Size), o.Median, o.AttachShare*100, o.AttachKB)
+	shape := "up to " + units.Bytes(o.Size)
+	if o.Messages > 0 {
+		shape = fmt.Sprintf("%d messages", o.Messages)
+	}
+	fmt.Fprintf(r.progress, "generating %d mailboxes of %s (median %d B, %.0f%% with %d KiB attachments)...\n",
+		o.Mailboxes, shape, o.Median, o.AttachShare*100, o.AttachKB)
 	t0 := time.Now()
 	if err := r.sourceMailboxes(ctx); err != nil {
 		return err
@@ -349,7 +356,11 @@ func (r *batchRun) sourceMailboxes(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				items[i], sizes[i], errs[i] = r.sourceMailbox(ctx, alias(i), o.mailgenOptions(o.Seed+int64(i), "", 1<<30), o.Size)
+				count, limit := 1<<30, o.Size
+				if o.Messages > 0 {
+					count, limit = o.Messages, 0
+				}
+				items[i], sizes[i], errs[i] = r.sourceMailbox(ctx, alias(i), o.mailgenOptions(o.Seed+int64(i), "", count), limit)
 			}
 		}()
 	}

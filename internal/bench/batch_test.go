@@ -35,17 +35,21 @@ func checkBatch(t *testing.T, o BatchOptions, res *BatchResult) {
 	}
 }
 
-// TestRunBatchSmall runs the batch benchmark with three tiny mailboxes on
-// one in-process node on SQLite, with the one-big-mailbox reference.
+// TestRunBatchSmall runs the batch benchmark with three tiny mailboxes of
+// seven messages each (--messages) on one in-process node on SQLite, with
+// the one-big-mailbox reference.
 func TestRunBatchSmall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	o := BatchOptions{Mailboxes: 3, Size: 12 << 10, Median: 2 << 10, Reference: true}
+	o := BatchOptions{Mailboxes: 3, Messages: 7, Median: 2 << 10, Reference: true}
 	res, err := RunBatch(ctx, o, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkBatch(t, BatchOptions{Mailboxes: 3, Nodes: 1}, res)
+	if res.Items != 3*7 {
+		t.Errorf("%d items generated, want 3 mailboxes of 7 messages", res.Items)
+	}
 	if res.NodeMode != "in-process" || res.DB != "sqlite" {
 		t.Errorf("mode %s on %s", res.NodeMode, res.DB)
 	}

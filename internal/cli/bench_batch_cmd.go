@@ -13,7 +13,7 @@ import (
 
 // batchFlags are the flags of `bench --mailboxes N` (the batch mode).
 type batchFlags struct {
-	mailboxes, nodes, endpointLimit, workers int
+	mailboxes, messages, nodes, endpointLimit, workers int
 	size, db, memProfile                     string
 	reference, inProcess                     bool
 }
@@ -21,6 +21,7 @@ type batchFlags struct {
 func (b *batchFlags) register(f *pflag.FlagSet, envDB string) {
 	f.IntVar(&b.mailboxes, "mailboxes", 0, "batch mode: move this many generated mailboxes in one batch (0: the single-mailbox benchmark)")
 	f.StringVar(&b.size, "size", "200KB", "batch mode: size of each mailbox (200KB, 100MB; messages are generated until the next would pass it)")
+	f.IntVar(&b.messages, "messages", 0, "batch mode: messages in each mailbox, instead of --size (the issue's 200-small-mailbox batch: --mailboxes 200 --messages 200)")
 	f.IntVar(&b.nodes, "nodes", 1, "batch mode: target nodes sharing the database and blob store (more than 1 needs --db postgres://...)")
 	f.StringVar(&b.db, "db", envDB, "batch mode: the target nodes' PostgreSQL (postgres://...; a fresh schema is created and dropped); default TENANTFERRY_DB, else SQLite")
 	f.IntVar(&b.endpointLimit, "endpoint-limit", 0, "batch mode: the endpoint's MaxConcurrentMigrations (0: the default, 100)")
@@ -36,7 +37,7 @@ func (e *env) runBatchBench(cmd *cobra.Command, o bench.Options, b batchFlags, c
 	if err != nil || size <= 0 {
 		return usageError("--size: %q is not a size such as 200KB or 100MB", b.size)
 	}
-	bo := bench.BatchOptions{Mailboxes: b.mailboxes, Size: size, Median: o.Median, AttachShare: o.AttachShare, AttachKB: o.AttachKB,
+	bo := bench.BatchOptions{Mailboxes: b.mailboxes, Size: size, Messages: b.messages, Median: o.Median, AttachShare: o.AttachShare, AttachKB: o.AttachKB,
 		Seed: o.Seed, Nodes: b.nodes, DB: b.db, MigrationWorkers: b.workers, EndpointLimit: b.endpointLimit, Reference: b.reference,
 		TargetBlobs: o.TargetBlobs, S3Endpoint: o.S3Endpoint, S3Bucket: o.S3Bucket, S3CredentialsFile: o.S3CredentialsFile, MemProfile: b.memProfile, Dir: o.Dir, Log: e.stderr}
 	if bo.DB != "" && !b.inProcess {
