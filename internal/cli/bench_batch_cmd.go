@@ -14,8 +14,8 @@ import (
 // batchFlags are the flags of `bench --mailboxes N` (the batch mode).
 type batchFlags struct {
 	mailboxes, messages, nodes, endpointLimit, workers int
-	size, db, memProfile                     string
-	reference, inProcess                     bool
+	size, db, memProfile                               string
+	reference, inProcess                               bool
 }
 
 func (b *batchFlags) register(f *pflag.FlagSet, envDB string) {
