@@ -385,58 +385,6 @@ func (m *mutation) createFolder(path string, comps []string, opts FolderOptions)
 	return m.insertFolder(pid, name, p, o)
 }
 
-// FolderBatch creates folders of one mailbox in one transaction
-// (Store.CreateFolders).
-type FolderBatch struct{ m *mutation }
-
-// Create is CreateFolder inside the batch's transaction.
-func (b *FolderBatch) Create(path string, opts FolderOptions) (*Folder, error) {
-	comps, err := splitPath(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := validFolderOptions(opts); err != nil {
-		return nil, err
-	}
-	return b.m.createFolder(path, comps, opts)
-}
-
-// CreateIn creates the folder name directly under parent (nil: at the
-// root; parent is a folder of the batch's mailbox) without looking first:
-// a live folder of that name or origin there fails the insert (the unique
-// indexes), FolderExists, and with it the batch. It is for a caller that
-// knows the mailbox's folders (a replication pass filling a new mailbox):
-// two statements per folder instead of half a dozen. A name with the
-// delimiter, or INBOX at the root, goes through Create.
-func (b *FolderBatch) CreateIn(parent *Folder, name string, opts FolderOptions) (*Folder, error) {
-	pid, path := "", name
-	if parent != nil {
-		pid, path = parent.StableID, parent.Path+Delimiter+name
-	}
-	if strings.Contains(name, Delimiter) || (parent == nil && strings.EqualFold(name, "INBOX")) || strings.Count(path, Delimiter) >= 64 {
-		return b.Create(path, opts)
-	}
-	if e := validName(name); e != "" {
-		return nil, errInvalidName(path, e)
-	}
-	if err := validFolderOptions(opts); err != nil {
-		return nil, err
-	}
-	if opts.Class == "" {
-		opts.Class = classOf(parent)
-	}
-	return b.m.insertFolder(pid, name, path, opts)
-}
-
-// CreateFolders runs f with a FolderBatch of the mailbox: the folders it
-// creates commit together in one transaction, with one MODSEQ, or none
-// does (f returned an error, or a Create failed). A replication pass
-// creates a new mailbox's folders this way: one commit instead of one per
-// folder.
-func (s *Store) CreateFolders(ctx context.Context, mailboxID int64, f func(b *FolderBatch) error) error {
-	return s.mutate(ctx, mailboxID, func(m *mutation) error { return f(&FolderBatch{m: m}) })
-}
-
 // SetSubscribed subscribes or unsubscribes a folder.
 func (s *Store) SetSubscribed(ctx context.Context, mailboxID, folderID int64, subscribed bool) error {
 	return s.mutate(ctx, mailboxID, func(m *mutation) error {
