@@ -47,8 +47,10 @@ type Batch struct {
 	stage  bool
 	staged map[string]bool
 	// budget: the batch's buffers come from the store's memory budget
-	// (NewBudgetedBatch).
-	budget bool
+	// (NewBudgetedBatch); waitCtx bounds its waits for them (the writer's
+	// context: a cancelled pass stops waiting).
+	budget  bool
+	waitCtx context.Context
 }
 
 type pending struct {
@@ -69,10 +71,12 @@ func (s *Store) NewBatch() *Batch {
 // progresses on its own, such as sync passes reading a source server:
 // a batch holds its share between Adds, so a writer paced by a client (an
 // IMAP APPEND, an SMTP transaction) would let idle clients starve the
-// node's other writers, and takes NewBatch instead.
-func (s *Store) NewBudgetedBatch() *Batch {
+// node's other writers, and takes NewBatch instead. When ctx ends, an Add
+// waiting for room returns an error wrapping ctx's cause (the batch stays
+// usable for Close).
+func (s *Store) NewBudgetedBatch(ctx context.Context) *Batch {
 	b := s.NewBatch()
-	b.budget = true
+	b.budget, b.waitCtx = true, ctx
 	return b
 }
 
@@ -113,7 +117,11 @@ func (b *Batch) Add(r io.Reader) (Ref, error) {
 	// node's memory budget): its record stays there, or, when it is
 	// larger than packMax, its first bytes are the prefix of a large item.
 	if b.buf == nil {
-		b.buf = b.s.mem.getBuf(b.budget)
+		buf, err := b.s.mem.getBuf(b.waitCtx, b.budget)
+		if err != nil {
+			return Ref{}, err
+		}
+		b.buf = buf
 	}
 	start := len(b.buf)
 	buf, n, err := readAppend(append(b.buf, zeroHeader[:]...), r, int(b.s.packMax())+1)
@@ -393,7 +401,9 @@ func (b *Batch) addLargeS3(h hash.Hash, prefix []byte, r io.Reader) (Ref, error)
 	ctx, cancel := context.WithTimeout(context.Background(), s3Timeout)
 	defer cancel()
 	if b.budget {
-		b.s.mem.acquirePart() // the multipart upload holds one part in memory
+		if err := b.s.mem.acquirePart(b.waitCtx); err != nil { // the multipart upload holds one part in memory
+			return Ref{}, err
+		}
 		defer b.s.mem.releasePart()
 	}
 	size, err := b.s.s3.putStream(ctx, key, io.MultiReader(bytes.NewReader(prefix), io.TeeReader(r, h)))

@@ -297,6 +297,58 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
+// TestBudgetWaitEndsWithContext: an Add waiting for room in the memory
+// budget returns when its batch's context ends (a stopped or handed-over
+// pass), with the context's cause, and holds nothing afterwards.
+func TestBudgetWaitEndsWithContext(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite)
+	probe, err := blobstore.New(d, blobstore.Options{Backend: blobstore.Pack, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bufCap := probe.GatherBufCap()
+	probe.Close()
+	s, err := blobstore.New(d, blobstore.Options{Backend: blobstore.Pack, Dir: t.TempDir(), MemoryBudget: 2 * bufCap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 2 {
+		b := s.NewBudgetedBatch(context.Background())
+		defer b.Close()
+		if _, err := b.Add(bytes.NewReader([]byte(fmt.Sprintf("item %d", i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stopped := errors.New("the pass was stopped")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	waiting := s.NewBudgetedBatch(ctx)
+	defer waiting.Close()
+	added := make(chan error, 1)
+	go func() {
+		_, err := waiting.Add(bytes.NewReader([]byte("item 2")))
+		added <- err
+	}()
+	wait.For(t, 10*time.Second, "the third batch to wait for a buffer", func() error {
+		if n := s.GatherWaiting(); n != 1 {
+			return fmt.Errorf("%d waiting", n)
+		}
+		return nil
+	})
+	cancel(stopped)
+	select {
+	case err := <-added:
+		if !errors.Is(err, stopped) {
+			t.Fatalf("Add after the context ended: %v, want the context's cause", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Add still waits for a buffer 10 s after its context ended")
+	}
+	if n := s.GatherWaiting(); n != 0 {
+		t.Fatalf("%d still waiting", n)
+	}
+}
+
 // TestBatchesShareMemoryBudget: budgeted write batches take their gather
 // buffers from the store's budget, so with room for two a third batch's
 // Add waits until one of the others writes its records out; a batch out
@@ -316,7 +368,7 @@ func TestBatchesShareMemoryBudget(t *testing.T) {
 	defer s.Close()
 	var batches []*blobstore.Batch
 	for i := range 3 {
-		b := s.NewBudgetedBatch()
+		b := s.NewBudgetedBatch(context.Background())
 		defer b.Close()
 		batches = append(batches, b)
 		if i < 2 {

@@ -2,6 +2,7 @@ package blobstore
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"slices"
 	"sync"
@@ -54,22 +55,26 @@ func newMemBudget(budget int64, bufCap int, partSize int64) *memBudget {
 }
 
 // getBuf returns an empty gather buffer. In budget, it has capacity
-// bufCap and getBuf first waits until the budget has room for it; out of
-// budget it is small and grows with what it gathers (readAppend), as a
+// bufCap and getBuf first waits until the budget has room for it, or ctx
+// ends (a stopped or handed-over pass: the error wraps ctx's cause); out
+// of budget it is small and grows with what it gathers (readAppend), as a
 // client-paced write of a few KiB should not hold bufCap bytes.
-func (m *memBudget) getBuf(inBudget bool) []byte {
+func (m *memBudget) getBuf(ctx context.Context, inBudget bool) ([]byte, error) {
 	if !inBudget {
-		return make([]byte, 0, unbudgetedBuf)
+		return make([]byte, 0, unbudgetedBuf), nil
 	}
 	if !m.gather.TryAcquire(int64(m.bufCap)) {
 		m.waiting.Add(1)
-		m.gather.Acquire(context.Background(), int64(m.bufCap)) // never fails without a deadline
+		err := m.gather.Acquire(ctx, int64(m.bufCap))
 		m.waiting.Add(-1)
+		if err != nil {
+			return nil, fmt.Errorf("blobstore: waiting for blob memory: %w", context.Cause(ctx))
+		}
 	}
 	if b, ok := m.bufs.Get().(*[]byte); ok {
-		return (*b)[:0]
+		return (*b)[:0], nil
 	}
-	return make([]byte, 0, m.bufCap)
+	return make([]byte, 0, m.bufCap), nil
 }
 
 // unbudgetedBuf is the initial capacity of a gather buffer out of budget.
@@ -87,8 +92,14 @@ func (m *memBudget) putBuf(b []byte, inBudget bool) {
 	}
 }
 
-// acquirePart waits for a part slot of a large S3 item.
-func (m *memBudget) acquirePart() { m.parts.Acquire(context.Background(), 1) }
+// acquirePart waits for a part slot of a large S3 item, or until ctx
+// ends (the error wraps ctx's cause).
+func (m *memBudget) acquirePart(ctx context.Context) error {
+	if err := m.parts.Acquire(ctx, 1); err != nil {
+		return fmt.Errorf("blobstore: waiting for a part slot: %w", context.Cause(ctx))
+	}
+	return nil
+}
 
 // releasePart gives a part slot back.
 func (m *memBudget) releasePart() { m.parts.Release(1) }

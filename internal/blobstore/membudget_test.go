@@ -2,6 +2,7 @@ package blobstore
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -16,10 +17,14 @@ func TestMemBudgetBlocksNinthBuffer(t *testing.T) {
 	m := newMemBudget(8*bufCap, bufCap, 0)
 	var held [][]byte
 	for range 8 {
-		held = append(held, m.getBuf(true))
+		b, err := m.getBuf(context.Background(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, b)
 	}
 	got := make(chan []byte)
-	go func() { got <- m.getBuf(true) }()
+	go func() { b, _ := m.getBuf(context.Background(), true); got <- b }()
 	wait.For(t, 10*time.Second, "the ninth buffer to wait for room", func() error {
 		if n := m.waiting.Load(); n != 1 {
 			return fmt.Errorf("%d waiting", n)

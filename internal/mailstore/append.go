@@ -100,9 +100,10 @@ func (s *Store) newAppendBatch(mailboxID int64, blobs *blobstore.Batch) *AppendB
 
 // NewBudgetedAppendBatch is NewAppendBatch whose blob buffers are shares
 // of the node's blob memory budget (blobstore.Store.NewBudgetedBatch): for
-// sync passes, never for writes paced by a client.
-func (s *Store) NewBudgetedAppendBatch(mailboxID int64) *AppendBatch {
-	return s.newAppendBatch(mailboxID, s.blobs.NewBudgetedBatch())
+// sync passes, never for writes paced by a client. An Add waiting for
+// room in the budget returns when ctx ends (the pass's context).
+func (s *Store) NewBudgetedAppendBatch(ctx context.Context, mailboxID int64) *AppendBatch {
+	return s.newAppendBatch(mailboxID, s.blobs.NewBudgetedBatch(ctx))
 }
 
 // Len returns the number of items added.

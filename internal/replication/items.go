@@ -82,7 +82,7 @@ func (p *pass) syncItems(ctx context.Context) error {
 		writeErr <- err
 	}()
 
-	cur := p.newChunk()
+	cur := p.newChunk(ctx)
 	var planErr error
 	for page := range pages {
 		if planErr == nil {
@@ -114,8 +114,10 @@ func (p *pass) syncItems(ctx context.Context) error {
 	return nil
 }
 
-func (p *pass) newChunk() *chunk {
-	return &chunk{batch: p.e.Store.NewBudgetedAppendBatch(p.j.MailboxID)}
+// newChunk starts a chunk whose blob buffers are shares of the node's
+// memory budget; waiting for them ends with ctx.
+func (p *pass) newChunk(ctx context.Context) *chunk {
+	return &chunk{batch: p.e.Store.NewBudgetedAppendBatch(ctx, p.j.MailboxID)}
 }
 
 // plan turns one page of item changes into updates and appends of the
@@ -280,7 +282,7 @@ func (p *pass) plan(ctx context.Context, page *ItemsReply, cur **chunk, chunks c
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			*cur = p.newChunk()
+			*cur = p.newChunk(ctx)
 		}
 	}
 	return nil
