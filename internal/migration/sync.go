@@ -98,13 +98,33 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	if ep.Type != directory.EndpointIMAP {
 		ctx = relaxedPass(ctx)
 	}
-	// Claim the pass and, for an initial one, record its start (the move is
-	// Validating) in the same transaction: one commit less per move.
+	claimed, err := s.claimPass(ctx, m, job.ID, initial)
+	if errors.Is(err, ErrStateChanged) {
+		return river.JobSnooze(slotWait)
+	}
+	if err != nil {
+		return err
+	}
+	m.PassJob = job.ID
+	pctx, stopPass := s.passContext(ctx)
+	pctx, unwatch := s.running.watch(pctx, m.ID)
+	err = s.syncMove(pctx, b, m, ep, initial, claimed)
+	unwatch()
+	stopPass()
+	return s.afterPass(ctx, pctx, job, m, err)
+}
+
+// claimPass takes the pass of move m for job jobID and, for an initial
+// pass, records its start (the move is Validating) in the same
+// transaction: one commit less per move. It returns the move's sync
+// generation at the claim; ErrStateChanged means another job took the
+// pass first.
+func (s *Service) claimPass(ctx context.Context, m *Move, jobID int64, initial bool) (int64, error) {
 	claimed := m.SyncGen
 	from, fromDetail := m.State, m.StatusDetail
-	if err := s.D.Write(ctx, func(tx *db.Tx) error {
+	err := s.D.Write(ctx, func(tx *db.Tx) error {
 		m.State, m.StatusDetail = from, fromDetail // a retried transaction starts over
-		res, err := tx.ExecContext(ctx, `UPDATE moves SET pass_job = ? WHERE id = ? AND pass_job = ?`, job.ID, m.ID, m.PassJob)
+		res, err := tx.ExecContext(ctx, `UPDATE moves SET pass_job = ? WHERE id = ? AND pass_job = ?`, jobID, m.ID, m.PassJob)
 		if err != nil {
 			return err
 		}
@@ -118,18 +138,15 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 			return err
 		}
 		return tx.QueryRowContext(ctx, `SELECT sync_gen FROM moves WHERE id = ?`, m.ID).Scan(&claimed)
-	}); err != nil {
-		if errors.Is(err, ErrStateChanged) {
-			return river.JobSnooze(slotWait)
-		}
-		return err
-	}
-	m.PassJob = job.ID
-	pctx, stopPass := s.passContext(ctx)
-	pctx, unwatch := s.running.watch(pctx, m.ID)
-	err = s.syncMove(pctx, b, m, ep, initial, claimed)
-	unwatch()
-	stopPass()
+	})
+	return claimed, err
+}
+
+// afterPass turns the end of a pass (err from syncMove, pctx its context)
+// into the job's result: a yielded or drained pass goes to the back of
+// the queue for any node, and the last attempt of a failing pass fails
+// the move instead of leaving it in its state.
+func (s *Service) afterPass(ctx, pctx context.Context, job *river.Job[SyncArgs], m *Move, err error) error {
 	if err != nil && handedOver(ctx, pctx) {
 		// Yielded or drained: back of the queue, for any node; the pass
 		// resumes from what it committed.
