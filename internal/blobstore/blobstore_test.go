@@ -297,10 +297,10 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// TestBudgetWaitEndsWithContext: an Add waiting for room in the memory
-// budget returns when its batch's context ends (a stopped or handed-over
-// pass), with the context's cause, and holds nothing afterwards.
-func TestBudgetWaitEndsWithContext(t *testing.T) {
+// twoBufferStore opens a pack store on SQLite whose memory budget holds
+// two gather buffers.
+func twoBufferStore(t *testing.T) (*db.DB, *blobstore.Store) {
+	t.Helper()
 	d := dbtest.Open(t, db.SQLite)
 	probe, err := blobstore.New(d, blobstore.Options{Backend: blobstore.Pack, Dir: t.TempDir()})
 	if err != nil {
@@ -312,6 +312,14 @@ func TestBudgetWaitEndsWithContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return d, s
+}
+
+// TestBudgetWaitEndsWithContext: an Add waiting for room in the memory
+// budget returns when its batch's context ends (a stopped or handed-over
+// pass), with the context's cause, and holds nothing afterwards.
+func TestBudgetWaitEndsWithContext(t *testing.T) {
+	_, s := twoBufferStore(t)
 	defer s.Close()
 	for i := range 2 {
 		b := s.NewBudgetedBatch(context.Background())
@@ -354,17 +362,7 @@ func TestBudgetWaitEndsWithContext(t *testing.T) {
 // Add waits until one of the others writes its records out; a batch out
 // of budget never waits.
 func TestBatchesShareMemoryBudget(t *testing.T) {
-	d := dbtest.Open(t, db.SQLite)
-	probe, err := blobstore.New(d, blobstore.Options{Backend: blobstore.Pack, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bufCap := probe.GatherBufCap()
-	probe.Close()
-	s, err := blobstore.New(d, blobstore.Options{Backend: blobstore.Pack, Dir: t.TempDir(), MemoryBudget: 2 * bufCap})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, s := twoBufferStore(t)
 	defer s.Close()
 	var batches []*blobstore.Batch
 	for i := range 3 {
