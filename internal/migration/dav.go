@@ -120,6 +120,10 @@ func (s *Service) davCollection(ctx context.Context, m *Move, acc *groupware.Acc
 		if err != nil {
 			return err
 		}
+		// The endpoint's bandwidth cap counts groupware bytes too.
+		if err := replication.WaitBytes(ctx, throttleOf(ctx), len(data)); err != nil {
+			return err
+		}
 		if _, _, err := s.GW.PutObject(ctx, acc, tc, o.Name, data, groupware.Conditions{}); err != nil {
 			if e := errs.As(err); e != nil && !e.Temporary() {
 				res.skipped++
@@ -136,10 +140,18 @@ func (s *Service) davCollection(ctx context.Context, m *Move, acc *groupware.Acc
 			_, err := tx.ExecContext(ctx, `INSERT INTO dav_items (move_id, href, kind, collection, name, etag, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (move_id, href) DO UPDATE SET kind = excluded.kind, collection = excluded.collection, name = excluded.name,
 				etag = excluded.etag, sha256 = excluded.sha256`, m.ID, r.href, r.kind, r.collection, r.name, r.etag, r.sha)
+			if err != nil {
+				return err
+			}
+			// Copied bytes, like a mail pass's: the statistics and the rate.
+			_, err = tx.ExecContext(ctx, `UPDATE moves SET bytes_transferred = bytes_transferred + ?, updated_at = ? WHERE id = ?`, len(data), db.Now(), m.ID)
 			return err
 		}); err != nil {
 			return err
 		}
+		s.rates.add(m.ID, int64(len(data)))
+		s.copiedItems.Inc()
+		s.copiedBytes.Add(float64(len(data)))
 		rows[o.Href] = r
 		res.copied++
 	}

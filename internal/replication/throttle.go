@@ -33,6 +33,25 @@ func (t *throttled) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// WaitBytes waits until l (nil: no limit) allows n more bytes, taking its
+// tokens ThrottleBurst at a time: for bytes read whole from a source that
+// the engine does not stream (a groupware object). It returns early with
+// the limiter's error when ctx ends, or when ctx's deadline comes before
+// the tokens would.
+func WaitBytes(ctx context.Context, l *rate.Limiter, n int) error {
+	if l == nil {
+		return nil
+	}
+	for n > 0 {
+		k := min(n, ThrottleBurst)
+		if err := l.WaitN(ctx, k); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}
+
 // throttle wraps a content reader with the job's limiter, if any.
 func (p *pass) throttle(ctx context.Context, r io.Reader) io.Reader {
 	if p.j.Throttle == nil {
