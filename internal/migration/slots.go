@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tenantferry/tenantferry/internal/db"
+	"github.com/tenantferry/tenantferry/internal/directory"
 	"github.com/tenantferry/tenantferry/internal/errs"
 	"github.com/tenantferry/tenantferry/internal/jobs"
 	"github.com/tenantferry/tenantferry/internal/replication"
@@ -44,13 +45,15 @@ const (
 
 // heldSlot is a slot a pass holds; release it when the pass ends.
 type heldSlot struct {
-	s                  *Service
-	moveID, endpointID string
-	stop               chan struct{}
-	done               chan struct{}
-	// limiter is the pass's share of the endpoint's bandwidth cap (nil
-	// without one): the cap divided by the slots held on every node,
-	// recounted at each lease renewal.
+	s                            *Service
+	moveID, endpointID, tenantID string
+	stop                         chan struct{}
+	done                         chan struct{}
+	// limiter is the pass's share of the endpoint's bandwidth cap: the
+	// cap divided by the slots held on every node (rate.Inf without a
+	// cap). Each lease renewal recounts the holders and re-reads the cap,
+	// so a cap an administrator sets, changes or lifts reaches running
+	// passes within slotRenew.
 	limiter  *rate.Limiter
 	capacity int64
 }
@@ -68,13 +71,13 @@ func lockEndpointSlots(ctx context.Context, tx *db.Tx, d *db.DB, endpointID stri
 // limit passes hold one (nil, nil when none is free: the move is recorded
 // as a waiter for jobID, which the caller snoozes).
 func (s *Service) acquireSlot(ctx context.Context, endpointID, moveID string, limit int, jobID int64) (*heldSlot, error) {
-	return s.acquireSlotCapped(ctx, endpointID, moveID, limit, 0, jobID)
+	return s.acquireEndpointSlot(ctx, &directory.Endpoint{ID: endpointID}, moveID, limit, jobID)
 }
 
-// acquireSlotCapped is acquireSlot with the endpoint's bandwidth cap in
-// bytes/s (0: none), which the slot's limiter shares out.
-func (s *Service) acquireSlotCapped(ctx context.Context, endpointID, moveID string, limit int, capacity, jobID int64) (*heldSlot, error) {
-	node := s.nodeID()
+// acquireEndpointSlot is acquireSlot for the endpoint ep, whose bandwidth
+// cap (MaxBytesPerSecond, 0: none) the slot's limiter shares out.
+func (s *Service) acquireEndpointSlot(ctx context.Context, ep *directory.Endpoint, moveID string, limit int, jobID int64) (*heldSlot, error) {
+	endpointID, node := ep.ID, s.nodeID()
 	got := false
 	var holders int
 	err := s.D.Write(ctx, func(tx *db.Tx) error {
@@ -113,16 +116,19 @@ func (s *Service) acquireSlotCapped(ctx context.Context, endpointID, moveID stri
 		s.slotWaits.Inc()
 		return nil, nil
 	}
-	h := &heldSlot{s: s, moveID: moveID, endpointID: endpointID, stop: make(chan struct{}), done: make(chan struct{}), capacity: capacity}
-	if capacity > 0 {
-		h.limiter = rate.NewLimiter(share(capacity, holders), replication.ThrottleBurst)
-	}
+	h := &heldSlot{s: s, moveID: moveID, endpointID: endpointID, tenantID: ep.TenantID, stop: make(chan struct{}), done: make(chan struct{}),
+		capacity: ep.MaxBytesPerSecond}
+	h.limiter = rate.NewLimiter(share(h.capacity, holders), replication.ThrottleBurst)
 	go h.renew()
 	return h, nil
 }
 
-// share is one pass's part of a bandwidth cap held by holders passes.
+// share is one pass's part of a bandwidth cap held by holders passes
+// (rate.Inf without a cap).
 func share(capacity int64, holders int) rate.Limit {
+	if capacity <= 0 {
+		return rate.Inf
+	}
 	return rate.Limit(float64(capacity) / float64(max(holders, 1)))
 }
 
@@ -136,27 +142,35 @@ func (h *heldSlot) renew() {
 		case <-h.stop:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), slotRenew)
-			holders := 0
-			err := h.s.D.Write(ctx, func(tx *db.Tx) error {
-				now := db.Now()
-				if _, err := tx.ExecContext(ctx, `UPDATE move_slots SET expires_at = ? WHERE move_id = ?`, now+slotLease.Milliseconds(), h.moveID); err != nil {
-					return err
-				}
-				if h.limiter == nil {
-					return nil
-				}
-				return tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM move_slots WHERE endpoint_id = ? AND expires_at >= ?`, h.endpointID, now).Scan(&holders)
-			})
-			cancel()
-			if err == nil && h.limiter != nil {
-				h.limiter.SetLimit(share(h.capacity, holders))
-			}
-			if err != nil {
-				h.s.Log.Warn("migration: renew concurrency slot", "move", h.moveID, "err", err)
-			}
+			h.renewOnce()
 		}
 	}
+}
+
+// renewOnce extends the slot's lease, recounts the endpoint's holders and
+// re-reads its bandwidth cap, and sets the pass's share of it.
+func (h *heldSlot) renewOnce() {
+	ctx, cancel := context.WithTimeout(context.Background(), slotRenew)
+	defer cancel()
+	holders := 0
+	err := h.s.D.Write(ctx, func(tx *db.Tx) error {
+		now := db.Now()
+		if _, err := tx.ExecContext(ctx, `UPDATE move_slots SET expires_at = ? WHERE move_id = ?`, now+slotLease.Milliseconds(), h.moveID); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM move_slots WHERE endpoint_id = ? AND expires_at >= ?`, h.endpointID, now).Scan(&holders)
+	})
+	if err != nil {
+		h.s.Log.Warn("migration: renew concurrency slot", "move", h.moveID, "err", err)
+		return
+	}
+	if h.s.Dir != nil && h.tenantID != "" {
+		// A failed read keeps the cap the pass has: the next renewal tries again.
+		if ep, err := h.s.Dir.GetEndpoint(ctx, h.tenantID, h.endpointID); err == nil {
+			h.capacity = ep.MaxBytesPerSecond
+		}
+	}
+	h.limiter.SetLimit(share(h.capacity, holders))
 }
 
 // release frees the slot and hands it to the oldest move waiting for one

@@ -120,6 +120,34 @@ func TestEndpointBandwidth(t *testing.T) {
 	t.Logf("%d bytes in %s under a cap of %d B/s", u.BytesTransferred, took, capBPS)
 }
 
+// TestEndpointBandwidthChangeReachesRunningPass: a cap an administrator
+// lifts while a pass runs applies to that pass at its next lease renewal,
+// not only to later passes. Under the first cap of 16 KiB/s the user's
+// 1 MiB would take more than a minute; lifted once the pass is Syncing, it
+// is Synced within waitUser's 30 s.
+func TestEndpointBandwidthChangeReachesRunningPass(t *testing.T) {
+	r := newRig(t)
+	const capBPS = 16 << 10
+	bps := int64(capBPS)
+	if _, err := r.tgt.Admin.UpdateEndpoint(r.ctx, r.tgt.Op, tgtName, r.tr.Endpoint, directory.EndpointUpdate{MaxBytesPerSecond: &bps}); err != nil {
+		t.Fatal(err)
+	}
+	r.bigSource("bwlive", 8)
+	addr := r.addr("bwlive")
+	r.batch("bwlive", r.tr.Endpoint, addr)
+	r.waitUser("bwlive", addr, migration.StateSyncing)
+	none := int64(0)
+	if _, err := r.tgt.Admin.UpdateEndpoint(r.ctx, r.tgt.Op, tgtName, r.tr.Endpoint, directory.EndpointUpdate{MaxBytesPerSecond: &none}); err != nil {
+		t.Fatal(err)
+	}
+	u := r.waitUser("bwlive", addr, migration.StateSynced)
+	if u.ItemsSynced != 8 || u.BytesTransferred < 1<<20 {
+		t.Fatalf("synced %d items, %d bytes", u.ItemsSynced, u.BytesTransferred)
+	}
+	t.Logf("%d bytes in %s; under the first cap at least %s", u.BytesTransferred, u.InitialSyncDuration,
+		time.Duration(float64(u.BytesTransferred-replication.ThrottleBurst)/capBPS*float64(time.Second)).Round(time.Second))
+}
+
 // TestCompletionsHaveTheirOwnQueue (issue 13 item 4): on a node with one
 // migration worker, busy with a long initial pass (a bandwidth cap slows
 // it), another user's completion still runs at once, on the completion

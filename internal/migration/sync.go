@@ -86,7 +86,7 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	if initial {
 		limit = ep.MaxConcurrentMigrations
 	}
-	slot, err := s.acquireSlotCapped(ctx, ep.ID, m.ID, limit, ep.MaxBytesPerSecond, job.ID)
+	slot, err := s.acquireEndpointSlot(ctx, ep, m.ID, limit, job.ID)
 	if err != nil {
 		return err
 	}

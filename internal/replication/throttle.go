@@ -52,9 +52,11 @@ func WaitBytes(ctx context.Context, l *rate.Limiter, n int) error {
 	return nil
 }
 
-// throttle wraps a content reader with the job's limiter, if any.
+// throttle wraps a content reader with the job's limiter, if any and
+// limited when the read starts (a limiter whose cap an administrator sets
+// while the pass runs throttles the items read after that).
 func (p *pass) throttle(ctx context.Context, r io.Reader) io.Reader {
-	if p.j.Throttle == nil {
+	if p.j.Throttle == nil || p.j.Throttle.Limit() == rate.Inf {
 		return r
 	}
 	return &throttled{ctx: ctx, r: r, l: p.j.Throttle}
