@@ -25,10 +25,8 @@ func (t *throttled) Read(b []byte) (int, error) {
 		b = b[:ThrottleBurst]
 	}
 	n, err := t.r.Read(b)
-	if n > 0 {
-		if werr := t.l.WaitN(t.ctx, n); werr != nil {
-			return n, werr
-		}
+	if werr := WaitBytes(t.ctx, t.l, n); werr != nil {
+		return n, werr
 	}
 	return n, err
 }
