@@ -23,13 +23,15 @@ import (
 // TestTwoNodesShareABatch (issue 13 acceptance): two target `serve` nodes
 // B and C share one PostgreSQL database and one S3 bucket (SeaweedFS) and
 // run a 50-user batch from a third node A, with MaxConcurrentMigrations 4
-// and a bandwidth cap that makes the batch last a while:
+// and a bandwidth cap that makes the batch last a minute or so (each user
+// is ~256 KB, four times a pass's limiter burst, and a pass gets a quarter
+// of the 150 KB/s cap), so that it is still running when C comes back:
 //   - both nodes run passes (each move's log names the node of each pass);
 //   - C is stopped with SIGTERM while it runs passes: it hands them over
 //     (its log says so) and B carries them on;
 //   - C is restarted, runs passes again, and is killed with SIGKILL
-//     mid-sync; B completes every user Perfect, each with exactly its
-//     source's item count;
+//     mid-sync; B, with the cap lifted, completes every user Perfect, each
+//     with exactly its source's item count;
 //   - the endpoint's 4 slots, sampled every 50 ms in the shared database,
 //     and the passes reconstructed from the users' histories never exceed
 //     the limit.
@@ -100,7 +102,11 @@ func TestTwoNodesShareABatch(t *testing.T) {
 	t.Logf("C drained in %s", time.Since(start).Round(time.Millisecond))
 	drained := handedOver(c.cur.stderr.String())
 
-	// Kill: C again, once it has run passes, mid-sync, with SIGKILL.
+	// Kill: C again, once it has run passes, mid-sync, with SIGKILL. The
+	// batch must still have users to sync for the restarted C to take one.
+	if left := unsynced(t, pg); left == 0 {
+		t.Fatalf("every user was Synced before C restarted: the users are too small for the bandwidth cap to keep the batch running (%s)", slotState(pg))
+	}
 	c.start("")
 	cNode2 := waitPassesOn(t, pg, c, 5*time.Minute)
 	sc.Eventually(t, 5*time.Minute, "a pass of the restarted C in a user's log", func() error {
@@ -114,6 +120,9 @@ func TestTwoNodesShareABatch(t *testing.T) {
 	waitPassesOn(t, pg, c, 5*time.Minute)
 	c.kill9()
 	killedAt := time.Now()
+	// The rest needs no cap: lifted, it reaches B's running passes at their
+	// next lease renewal.
+	tgt.run("endpoint", "set", "--tenant", "fabrikam", tr.endpoint, "--max-bytes-per-second", "0")
 
 	us := tgt.waitBatch("fabrikam", "shared", 10*time.Minute, "Synced")
 	t.Logf("every user Synced %s after the kill", time.Since(killedAt).Round(time.Millisecond))
@@ -157,7 +166,7 @@ func TestTwoNodesShareABatch(t *testing.T) {
 }
 
 // seedSources creates a contoso mailbox per alias on the source, with 16
-// generated messages in its Inbox, four at a time, and returns the item
+// generated messages of ~16 KB in its Inbox, four at a time, and returns the item
 // count per target address.
 func seedSources(t *testing.T, src *admin, aliases []string) map[string]int64 {
 	t.Helper()
@@ -167,7 +176,7 @@ func seedSources(t *testing.T, src *admin, aliases []string) map[string]int64 {
 	sem := make(chan struct{}, 4)
 	var wg sync.WaitGroup
 	for i, al := range aliases {
-		mbox := writeGeneratedMbox(t, mailgen.Options{Seed: int64(900 + i), Count: 16, Owner: al + "@contoso.tenantferry.test", Median: 3000,
+		mbox := writeGeneratedMbox(t, mailgen.Options{Seed: int64(900 + i), Count: 16, Owner: al + "@contoso.tenantferry.test", Median: 16000,
 			AttachKB: 4, Folders: []string{"Inbox"}})["Inbox"]
 		wg.Add(1)
 		go func() {
@@ -255,11 +264,46 @@ func waitPassesOn(t *testing.T, pg *sql.DB, n *node, timeout time.Duration) stri
 			return err
 		}
 		if held == 0 {
-			return fmt.Errorf("node %s holds no slot", id)
+			return fmt.Errorf("node %s holds no slot (%s)", id, slotState(pg))
 		}
 		return nil
 	})
 	return id
+}
+
+// unsynced counts the moves that have not finished their initial sync.
+func unsynced(t *testing.T, pg *sql.DB) int {
+	t.Helper()
+	var n int
+	if err := pg.QueryRow(`SELECT COUNT(*) FROM moves WHERE state IN ('Queued', 'Validating', 'Syncing')`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// slotState describes the moves' states, the held slots per node and the
+// waiters, for a failure message.
+func slotState(pg *sql.DB) string {
+	var parts []string
+	for _, q := range []string{`SELECT state, COUNT(*) FROM moves GROUP BY state ORDER BY state`,
+		`SELECT 'slots@' || node_id, COUNT(*) FROM move_slots GROUP BY node_id ORDER BY node_id`,
+		`SELECT 'waiters', COUNT(*) FROM move_slot_waiters`,
+		`SELECT 'job ' || state, COUNT(*) FROM river_job WHERE queue = 'migration' GROUP BY state ORDER BY state`} {
+		rows, err := pg.Query(q)
+		if err != nil {
+			parts = append(parts, err.Error())
+			continue
+		}
+		for rows.Next() {
+			var k string
+			var n int
+			if rows.Scan(&k, &n) == nil {
+				parts = append(parts, fmt.Sprintf("%s=%d", k, n))
+			}
+		}
+		rows.Close()
+	}
+	return strings.Join(parts, " ")
 }
 
 // nodeHistory is the sequence of nodes that ran a user's passes.
