@@ -82,7 +82,7 @@ func (x *Directory) recipientRows(ctx context.Context, q db.Querier, tenantID, a
 	}
 	if search != "" {
 		like := "%" + likeEscaper.Replace(search) + "%"
-		where += ` AND (name_key LIKE ? ESCAPE '\' OR alias_key LIKE ? ESCAPE '\' OR LOWER(display_name) LIKE ? ESCAPE '\'
+		where += ` AND (name_key LIKE ? ESCAPE '\' OR alias_key LIKE ? ESCAPE '\' OR ` + x.d.Lower("display_name") + ` LIKE ? ESCAPE '\'
 			OR id IN (SELECT recipient_id FROM proxies WHERE tenant_id = ? AND prefix = 'smtp' AND addr_key LIKE ? ESCAPE '\'))`
 		args = append(args, like, like, like, tenantID, like)
 	}

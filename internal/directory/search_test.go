@@ -32,6 +32,7 @@ func TestRecipientSearch(t *testing.T) {
 		mk(c, "bob", "Natalia Bobrova")
 		mk(c, "carol", "Carol", "smtp:sales_team@"+c.InitialDomain)
 		mk(c, "dave", "Dave 100%")
+		mk(c, "juergen", "Jürgen ÖZIL")
 		for i := 0; i < 7; i++ {
 			mk(c, fmt.Sprintf("pager%02d", i), "")
 		}
@@ -58,8 +59,10 @@ func TestRecipientSearch(t *testing.T) {
 			search string
 			want   string
 		}{
-			{"ALI", "alice,bob"},        // alias alice; display name NatALIa
-			{"archer", "alice"},         // display name only
+			{"ALI", "alice,bob"}, // alias alice; display name NatALIa
+			{"archer", "alice"},  // display name only
+			{"Özil", "juergen"},  // non-ASCII letters fold too (SQLite's LOWER folds ASCII only)
+			{"JÜRGEN", "juergen"},
 			{"sales_team", "carol"},     // a secondary SMTP address
 			{"SALES_", "carol"},         // "_" is not a wildcard
 			{"s%t", ""},                 // "%" is not a wildcard
@@ -73,7 +76,7 @@ func TestRecipientSearch(t *testing.T) {
 			got := strings.Join(find(c, tc.search, 3), ",")
 			want := tc.want
 			if tc.search == "" || strings.HasPrefix(tc.search, "@") {
-				all := []string{"alice", "bob", "carol", "dave"}
+				all := []string{"alice", "bob", "carol", "dave", "juergen"}
 				for i := 0; i < 7; i++ {
 					all = append(all, fmt.Sprintf("pager%02d", i))
 				}
