@@ -17,6 +17,12 @@ var (
 	ErrFolderNotFound = errs.Sentinel(errs.NotFound, "FolderNotFound")
 	// ErrFolderExists: a folder of that name exists already.
 	ErrFolderExists = errs.Sentinel(errs.Conflict, "FolderExists")
+	// ErrFolderOriginExists: another live folder of the mailbox already
+	// replicates that source folder.
+	ErrFolderOriginExists = errs.Sentinel(errs.Conflict, "FolderOriginExists")
+	// ErrSpecialUseTaken: another live folder of the mailbox has that
+	// special use.
+	ErrSpecialUseTaken = errs.Sentinel(errs.Conflict, "SpecialUseTaken")
 	// ErrMailboxLocked: the mailbox is locked for a move's completion.
 	ErrMailboxLocked = errs.Sentinel(errs.Conflict, "MailboxLocked")
 	// ErrMailboxRetired: the mailbox moved away and is read-only.

@@ -293,8 +293,7 @@ func (m *mutation) insertFolder(parentID, name, path string, o FolderOptions) (*
 		var one int
 		err := m.tx.QueryRowContext(m.ctx, `SELECT 1 FROM folders WHERE mailbox_id = ? AND special_use = ? AND deleted = ?`, m.mb, o.SpecialUse, false).Scan(&one)
 		if err == nil {
-			return nil, errs.Conflictf("SpecialUseTaken", "another folder already has the special use %s", o.SpecialUse).
-				WithObject(path).WithHint("create the folder without a special use, or remove it from the other folder")
+			return nil, errSpecialUseTaken(path, o.SpecialUse)
 		}
 		if !db.IsNoRows(err) {
 			return nil, errs.Internalf(err, "check special use")
@@ -304,21 +303,14 @@ func (m *mutation) insertFolder(parentID, name, path string, o FolderOptions) (*
 	if err := m.tx.QueryRowContext(m.ctx, `UPDATE mailboxes SET next_uidvalidity = next_uidvalidity + 1 WHERE id = ? RETURNING next_uidvalidity`, m.mb).Scan(&next); err != nil {
 		return nil, errs.Internalf(err, "allocate UIDVALIDITY")
 	}
-	f := &Folder{
-		MailboxID: m.mb, StableID: uuid.NewString(), ParentID: parentID, Name: name, Path: path,
-		Class: o.Class, SpecialUse: o.SpecialUse, UIDValidity: uint32(next - 1), UIDNext: 1,
-		ModSeq: m.modseq, Subscribed: !o.Unsubscribed, Origin: o.Origin, CreatedAt: db.Time(db.Now()),
-		Props: parseProps(propString(o.Props)),
-	}
-	err := m.tx.QueryRowContext(m.ctx, `INSERT INTO folders (mailbox_id, stable_id, parent_id, name, name_key, path, path_key, class, special_use,
-			uidvalidity, uidnext, modseq, deleted, subscribed, origin, created_at, props)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		m.mb, f.StableID, parentID, name, strings.ToLower(name), path, strings.ToLower(path), f.Class, f.SpecialUse,
-		int64(f.UIDValidity), m.modseq, false, f.Subscribed, nullString(o.Origin), db.Millis(f.CreatedAt), propString(o.Props)).Scan(&f.ID)
+	f := m.newFolder(parentID, name, path, o)
+	f.UIDValidity = uint32(next - 1)
+	err := m.tx.QueryRowContext(m.ctx, `INSERT INTO folders `+folderInsertCols+` VALUES `+folderInsertRow+` RETURNING id`,
+		m.folderInsertArgs(f)...).Scan(&f.ID)
 	if db.IsUnique(err) {
 		if o.Origin != "" {
 			if g, _ := queryFolder(m.ctx, m.tx, `mailbox_id = ? AND origin = ? AND deleted = ?`, m.mb, o.Origin, false); g != nil {
-				return nil, errs.Conflictf("FolderOriginExists", "folder %q already replicates source folder %s", g.Path, o.Origin).WithObject(o.Origin)
+				return nil, errFolderOriginExists(o.Origin, g.Path)
 			}
 		}
 		return nil, errFolderExists(path)
@@ -329,6 +321,32 @@ func (m *mutation) insertFolder(parentID, name, path string, o FolderOptions) (*
 	m.changed = true
 	m.emit(Event{Kind: EventFolders, FolderID: f.ID})
 	return f, nil
+}
+
+// newFolder is the folder name (at path, under the folder of stable id
+// parentID, "" at the root) that the mutation is about to insert, with
+// options o; its UIDVALIDITY and ID are the caller's to set.
+func (m *mutation) newFolder(parentID, name, path string, o FolderOptions) *Folder {
+	return &Folder{
+		MailboxID: m.mb, StableID: uuid.NewString(), ParentID: parentID, Name: name, Path: path,
+		Class: o.Class, SpecialUse: o.SpecialUse, UIDNext: 1,
+		ModSeq: m.modseq, Subscribed: !o.Unsubscribed, Origin: o.Origin, CreatedAt: db.Time(db.Now()),
+		Props: parseProps(propString(o.Props)),
+	}
+}
+
+// folderInsertCols and folderInsertRow are the columns and one row of
+// placeholders of a folder INSERT; folderInsertArgs gives the row's values.
+const (
+	folderInsertCols = `(mailbox_id, stable_id, parent_id, name, name_key, path, path_key, class, special_use,
+		uidvalidity, uidnext, modseq, deleted, subscribed, origin, created_at, props)`
+	folderInsertRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`
+)
+
+// folderInsertArgs are the values of folder f's row in folderInsertRow.
+func (m *mutation) folderInsertArgs(f *Folder) []any {
+	return []any{m.mb, f.StableID, f.ParentID, f.Name, strings.ToLower(f.Name), f.Path, strings.ToLower(f.Path), f.Class, f.SpecialUse,
+		int64(f.UIDValidity), m.modseq, false, f.Subscribed, nullString(f.Origin), db.Millis(f.CreatedAt), propString(f.Props)}
 }
 
 // CreateFolder creates a folder by path, creating missing parents. A live

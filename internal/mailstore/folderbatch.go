@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/errs"
 )
@@ -70,12 +68,7 @@ func (b *FolderBatch) CreateIn(parent *Folder, name string, opts FolderOptions) 
 	if opts.Class == "" {
 		opts.Class = classOf(parent)
 	}
-	f := &Folder{
-		MailboxID: b.m.mb, StableID: uuid.NewString(), ParentID: pid, Name: name, Path: path,
-		Class: opts.Class, SpecialUse: opts.SpecialUse, UIDNext: 1,
-		ModSeq: b.m.modseq, Subscribed: !opts.Unsubscribed, Origin: opts.Origin, CreatedAt: db.Time(db.Now()),
-		Props: parseProps(propString(opts.Props)),
-	}
+	f := b.m.newFolder(pid, name, path, opts)
 	b.queued = append(b.queued, f)
 	return f, nil
 }
@@ -166,11 +159,10 @@ func (b *FolderBatch) checkQueued(q []*Folder) error {
 		case names[k]:
 			return errFolderExists(f.Path)
 		case f.Origin != "" && origins[f.Origin]:
-			return errs.Conflictf("FolderOriginExists", "another folder already replicates source folder %s", f.Origin).WithObject(f.Origin).
+			return errFolderOriginExists(f.Origin, "").
 				WithHint("each source folder has one target folder: create the others, and let the pass use the existing one")
 		case f.SpecialUse != "" && uses[f.SpecialUse]:
-			return errs.Conflictf("SpecialUseTaken", "another folder already has the special use %s", f.SpecialUse).
-				WithObject(f.Path).WithHint("create the folder without a special use, or remove it from the other folder")
+			return errSpecialUseTaken(f.Path, f.SpecialUse)
 		}
 		names[k] = true
 		if f.Origin != "" {
@@ -188,17 +180,15 @@ func (b *FolderBatch) checkQueued(q []*Folder) error {
 func (b *FolderBatch) insertQueued(q []*Folder) error {
 	m := b.m
 	var sb strings.Builder
-	sb.WriteString(`INSERT INTO folders (mailbox_id, stable_id, parent_id, name, name_key, path, path_key, class, special_use,
-		uidvalidity, uidnext, modseq, deleted, subscribed, origin, created_at, props) VALUES `)
+	sb.WriteString(`INSERT INTO folders ` + folderInsertCols + ` VALUES `)
 	args := make([]any, 0, 16*len(q))
 	byStable := make(map[string]*Folder, len(q))
 	for i, f := range q {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
-		sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)")
-		args = append(args, m.mb, f.StableID, f.ParentID, f.Name, strings.ToLower(f.Name), f.Path, strings.ToLower(f.Path), f.Class, f.SpecialUse,
-			int64(f.UIDValidity), m.modseq, false, f.Subscribed, nullString(f.Origin), db.Millis(f.CreatedAt), propString(f.Props))
+		sb.WriteString(folderInsertRow)
+		args = append(args, m.folderInsertArgs(f)...)
 		byStable[f.StableID] = f
 	}
 	sb.WriteString(` RETURNING id, stable_id`)

@@ -204,13 +204,12 @@ func (s *Store) SetFolderOrigin(ctx context.Context, mailboxID, folderID int64, 
 			if g, err := queryFolder(ctx, m.tx, `mailbox_id = ? AND origin = ? AND deleted = ?`, mailboxID, origin, false); err != nil {
 				return err
 			} else if g != nil {
-				return errs.Conflictf("FolderOriginExists", "folder %q already replicates source folder %s", g.Path, origin).WithObject(origin).
-					WithHint("release that folder's origin first")
+				return errFolderOriginExists(origin, g.Path).WithHint("release that folder's origin first")
 			}
 		}
 		if _, err := m.tx.ExecContext(ctx, `UPDATE folders SET origin = ?, modseq = ? WHERE id = ?`, nullString(origin), m.modseq, folderID); err != nil {
 			if db.IsUnique(err) {
-				return errs.Conflictf("FolderOriginExists", "another folder already replicates source folder %s", origin).WithObject(origin)
+				return errFolderOriginExists(origin, "")
 			}
 			return errs.Internalf(err, "set the origin of folder %q", f.Path)
 		}

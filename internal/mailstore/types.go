@@ -209,6 +209,22 @@ func errFolderExists(path string) *errs.Error {
 		WithHint("choose another name, or rename or delete the existing folder first")
 }
 
+// errFolderOriginExists: the folder at holder ("" when not known)
+// already replicates source folder origin.
+func errFolderOriginExists(origin, holder string) *errs.Error {
+	if holder == "" {
+		return ErrFolderOriginExists.Newf("another folder already replicates source folder %s", origin).WithObject(origin)
+	}
+	return ErrFolderOriginExists.Newf("folder %q already replicates source folder %s", holder, origin).WithObject(origin)
+}
+
+// errSpecialUseTaken: the folder at path cannot take special use use,
+// which another folder has.
+func errSpecialUseTaken(path, use string) *errs.Error {
+	return ErrSpecialUseTaken.Newf("another folder already has the special use %s", use).
+		WithObject(path).WithHint("create the folder without a special use, or remove it from the other folder")
+}
+
 func errInvalidName(path, why string) *errs.Error {
 	return errs.Invalidf("InvalidFolderName", "folder name %q is not valid: %s", path, why).WithObject(path).
 		WithHint("use 1-255 printable characters per level, no '/' inside a name, no '*' or '%%'")
