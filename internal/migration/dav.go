@@ -149,9 +149,7 @@ func (s *Service) davCollection(ctx context.Context, m *Move, acc *groupware.Acc
 		}); err != nil {
 			return err
 		}
-		s.rates.add(m.ID, int64(len(data)))
-		s.copiedItems.Inc()
-		s.copiedBytes.Add(float64(len(data)))
+		s.countCopied(m.ID, 1, int64(len(data)))
 		rows[o.Href] = r
 		res.copied++
 	}

@@ -451,11 +451,17 @@ func (s *Service) runPass(ctx context.Context, b *Batch, m *Move, p *plan, k mai
 func (s *Service) progress(ctx context.Context, cancel func(), moveID string) func(replication.Delta) {
 	check := s.stopCheck(ctx, cancel, moveID)
 	return func(d replication.Delta) {
-		s.rates.add(moveID, d.Bytes)
-		s.copiedItems.Add(float64(d.Items))
-		s.copiedBytes.Add(float64(d.Bytes))
+		s.countCopied(moveID, d.Items, d.Bytes)
 		check()
 	}
+}
+
+// countCopied feeds a move's committed copies (mail items or groupware
+// objects) to its rate meter and the copy metrics.
+func (s *Service) countCopied(moveID string, items, bytes int64) {
+	s.rates.add(moveID, bytes)
+	s.copiedItems.Add(float64(items))
+	s.copiedBytes.Add(float64(bytes))
 }
 
 // findStaging looks up the staging mailbox of each of a move's mailbox
