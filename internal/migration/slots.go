@@ -67,15 +67,10 @@ func lockEndpointSlots(ctx context.Context, tx *db.Tx, d *db.DB, endpointID stri
 	return err
 }
 
-// acquireSlot takes a slot of the endpoint for the move if fewer than
-// limit passes hold one (nil, nil when none is free: the move is recorded
-// as a waiter for jobID, which the caller snoozes).
-func (s *Service) acquireSlot(ctx context.Context, endpointID, moveID string, limit int, jobID int64) (*heldSlot, error) {
-	return s.acquireEndpointSlot(ctx, &directory.Endpoint{ID: endpointID}, moveID, limit, jobID)
-}
-
-// acquireEndpointSlot is acquireSlot for the endpoint ep, whose bandwidth
-// cap (MaxBytesPerSecond, 0: none) the slot's limiter shares out.
+// acquireEndpointSlot takes a slot of endpoint ep for the move if fewer
+// than limit passes hold one (nil, nil when none is free: the move is
+// recorded as a waiter for jobID, which the caller snoozes). The slot's
+// limiter shares out ep's bandwidth cap (MaxBytesPerSecond, 0: none).
 func (s *Service) acquireEndpointSlot(ctx context.Context, ep *directory.Endpoint, moveID string, limit int, jobID int64) (*heldSlot, error) {
 	endpointID, node := ep.ID, s.nodeID()
 	got := false

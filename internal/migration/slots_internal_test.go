@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantferry/tenantferry/internal/db"
 	"github.com/tenantferry/tenantferry/internal/db/dbtest"
+	"github.com/tenantferry/tenantferry/internal/directory"
 )
 
 // TestSlotsHoldAcrossNodes: two nodes (two services, each with its own
@@ -42,7 +43,7 @@ func TestSlotsHoldAcrossNodes(t *testing.T) {
 				s := nodes[w%2]
 				move := "move-" + string(rune('a'+w))
 				for taken := 0; taken < rounds; {
-					h, err := s.acquireSlot(ctx, "ep1", move, limit, int64(w+1))
+					h, err := s.acquireEndpointSlot(ctx, &directory.Endpoint{ID: "ep1"}, move, limit, int64(w+1))
 					if err != nil {
 						t.Error(err)
 						return
@@ -87,18 +88,18 @@ func TestSlotsHoldAcrossNodes(t *testing.T) {
 		}
 
 		// Full: the waiters queue oldest first, and a move keeps its own slot.
-		a, _ := nodes[0].acquireSlot(ctx, "ep2", "A", 1, 100)
+		a, _ := nodes[0].acquireEndpointSlot(ctx, &directory.Endpoint{ID: "ep2"}, "A", 1, 100)
 		if a == nil {
 			t.Fatal("first slot refused")
 		}
-		if again, _ := nodes[1].acquireSlot(ctx, "ep2", "A", 1, 101); again == nil {
+		if again, _ := nodes[1].acquireEndpointSlot(ctx, &directory.Endpoint{ID: "ep2"}, "A", 1, 101); again == nil {
 			t.Fatal("a move taken over by another node could not re-take its own slot")
 		} else {
 			close(again.stop) // stop its renewal without releasing: A still holds the one slot
 			<-again.done
 		}
 		for _, m := range []string{"B", "C"} {
-			if h, _ := nodes[1].acquireSlot(ctx, "ep2", m, 1, 200); h != nil {
+			if h, _ := nodes[1].acquireEndpointSlot(ctx, &directory.Endpoint{ID: "ep2"}, m, 1, 200); h != nil {
 				t.Fatalf("move %s got a slot past the limit", m)
 			}
 		}
@@ -107,7 +108,7 @@ func TestSlotsHoldAcrossNodes(t *testing.T) {
 			t.Fatalf("oldest waiter %q (%v), want B", first, err)
 		}
 		a.release()
-		b, _ := nodes[1].acquireSlot(ctx, "ep2", "B", 1, 200)
+		b, _ := nodes[1].acquireEndpointSlot(ctx, &directory.Endpoint{ID: "ep2"}, "B", 1, 200)
 		if b == nil {
 			t.Fatal("the released slot did not go to the waiter")
 		}
@@ -122,7 +123,7 @@ func TestSlotsHoldAcrossNodes(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		c, _ := nodes[0].acquireSlot(ctx, "ep2", "C", 1, 300)
+		c, _ := nodes[0].acquireEndpointSlot(ctx, &directory.Endpoint{ID: "ep2"}, "C", 1, 300)
 		if c == nil {
 			t.Fatal("an expired slot still counted")
 		}
